@@ -1,0 +1,93 @@
+#pragma once
+// A node of the cancellation tree. Every cancel scope, task group, shield and
+// the root of a run owns one; every suspended cancellable operation is
+// registered as a waiter on the node its task runs in.
+//
+// Cancellation is level-triggered: a node's level is set once and never
+// lowered, it is copied eagerly into every descendant (so checking it is one
+// load), and a node created under a cancelled parent starts cancelled. Soft
+// cancellation stops at shields; hard cancellation (escalation) does not.
+//
+// cancel() never resumes or destroys a task: it asks each waiter's operation
+// to cancel, and operations that agree post their task's unwinding to the
+// loop. So cancel() can be called from anywhere on the loop thread, including
+// from inside another task, without re-entrancy.
+
+#include <cohort/cancel_reason.hpp>
+#include <cohort/detail/intrusive_list.hpp>
+
+#include <cassert>
+#include <cstdint>
+
+namespace cohort {
+class scheduler;
+}
+
+namespace cohort::detail {
+
+struct node_tag;
+struct waiter_tag;
+
+/// A suspended operation that can be asked to cancel.
+class waiter : public list_hook<waiter_tag> {
+ public:
+  virtual void request_cancel() noexcept = 0;
+
+ protected:
+  ~waiter() = default;
+};
+
+enum class cancel_level : std::uint8_t { none = 0, soft = 1, hard = 2 };
+
+class cancel_node : public list_hook<node_tag> {
+ public:
+  /// A root node of a loop.
+  explicit cancel_node(scheduler& s) noexcept : sched_(&s) {}
+  /// A detached node; attach() before use.
+  cancel_node() noexcept = default;
+  cancel_node(const cancel_node&) = delete;
+  cancel_node& operator=(const cancel_node&) = delete;
+  ~cancel_node() { assert(waiters_.empty()); }
+
+  /// Links this node under `parent`, inheriting its cancellation.
+  void attach(cancel_node& parent, bool shield) noexcept;
+  void detach() noexcept { list_hook<node_tag>::unlink(); }
+
+  /// Cancels this node and every descendant (soft: not below shields).
+  /// The first reason sticks; a later hard cancel still raises the level.
+  void cancel(cancel_reason reason, cancel_level level = cancel_level::soft) noexcept;
+
+  bool cancelled() const noexcept { return level_ != cancel_level::none; }
+  cancel_level level() const noexcept { return level_; }
+  /// The node's own cancel() reason if it has one, else `parent` if an
+  /// ancestor cancelled it, else `none`.
+  cancel_reason reason() const noexcept;
+  /// The reason of the node where the cancellation started.
+  cancel_reason origin_reason() const noexcept { return origin_; }
+  bool cancel_called() const noexcept { return own_ != cancel_reason::none; }
+  bool is_shield() const noexcept { return shield_; }
+  cancel_node* parent() const noexcept { return parent_; }
+  /// True if the parent's cancellation reaches this node.
+  bool parent_cancels() const noexcept {
+    return parent_ != nullptr &&
+           parent_->level_ >= (shield_ ? cancel_level::hard : cancel_level::soft);
+  }
+
+  scheduler& sched() const noexcept { return *sched_; }
+
+  void add_waiter(waiter& w) noexcept { waiters_.push_back(w); }
+
+ private:
+  void apply(cancel_reason origin, cancel_level level) noexcept;
+
+  cancel_node* parent_ = nullptr;
+  scheduler* sched_ = nullptr;
+  intrusive_list<cancel_node, node_tag> children_;
+  intrusive_list<waiter, waiter_tag> waiters_;
+  cancel_level level_ = cancel_level::none;
+  cancel_reason own_ = cancel_reason::none;
+  cancel_reason origin_ = cancel_reason::none;
+  bool shield_ = false;
+};
+
+}  // namespace cohort::detail

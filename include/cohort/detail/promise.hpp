@@ -1,0 +1,127 @@
+#pragma once
+// What every Cohort task frame holds, and how a cancelled chain of frames is
+// unwound.
+//
+// A task is awaited either by another task (parent_ is set: the same
+// cancellation node, and the parent's frame owns this one through a task<T>
+// operand) or by an owner: a task group, cancel scope, shield, finally or the
+// root of a run (owner_ is set). Owners are where cancellation can stop.
+//
+// Unwinding: when a suspended operation is cancelled, its task cannot go on.
+// unwind() walks up the parent_ chain to the outermost task still in the same
+// owner and hands it to the owner, which destroys that frame (destroying the
+// inner frames first, through their task<T> operands, so every destructor
+// runs innermost first) and then either absorbs the cancellation (a scope that
+// caught its own cancel) or returns its own awaiting task to unwind next.
+// unwind() only ever runs from a runnable on the loop, never from inside a
+// frame that is being destroyed.
+
+#include <cohort/config.hpp>
+#include <cohort/detail/cancel_node.hpp>
+
+#include <coroutine>
+#include <cstddef>
+#include <exception>
+#include <new>
+
+namespace cohort::detail {
+
+class promise_base;
+
+/// Where a task reports its end when no task awaits it directly.
+class task_owner {
+ public:
+  /// The task finished (value or exception) and is suspended at its final
+  /// point. Returns the coroutine to transfer to (noop if none).
+  virtual std::coroutine_handle<> on_task_done(promise_base& p) noexcept = 0;
+  /// The task (suspended, not finished) was cancelled. The owner destroys its
+  /// frame and returns the next task to unwind, or nullptr.
+  virtual promise_base* on_task_unwound(promise_base& p) noexcept = 0;
+
+ protected:
+  ~task_owner() = default;
+};
+
+struct frame_counters {
+  std::size_t allocated = 0;
+  std::size_t freed = 0;
+  std::size_t last_size = 0;
+  std::size_t live() const noexcept { return allocated - freed; }
+};
+
+/// Per-thread task frame counters (see COHORT_TRACK_FRAMES).
+inline frame_counters& frame_stats() noexcept {
+  thread_local frame_counters counters;
+  return counters;
+}
+
+class promise_base {
+ public:
+  static void* operator new(std::size_t size) {
+    if constexpr (COHORT_TRACK_FRAMES) {
+      frame_counters& c = frame_stats();
+      ++c.allocated;
+      c.last_size = size;
+    }
+    return ::operator new(size);
+  }
+  static void operator delete(void* p, std::size_t size) noexcept {
+    if constexpr (COHORT_TRACK_FRAMES) ++frame_stats().freed;
+    ::operator delete(p, size);
+  }
+
+  std::suspend_always initial_suspend() noexcept { return {}; }
+
+  struct final_awaiter {
+    bool await_ready() noexcept { return false; }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+      promise_base& p = h.promise();
+      if (p.parent_ != nullptr) return p.parent_->self_;
+      return p.owner_->on_task_done(p);
+    }
+    void await_resume() noexcept {}
+  };
+  final_awaiter final_suspend() noexcept { return {}; }
+
+  void unhandled_exception() noexcept { error_ = std::current_exception(); }
+
+  /// Starts this task as the body of `owner`, in cancellation node `node`.
+  std::coroutine_handle<> adopt(task_owner& owner, cancel_node& node) noexcept {
+    parent_ = nullptr;
+    owner_ = &owner;
+    node_ = &node;
+    return self_;
+  }
+  /// Starts this task as awaited by `parent`, in the parent's node.
+  std::coroutine_handle<> adopt(promise_base& parent) noexcept {
+    parent_ = &parent;
+    owner_ = nullptr;
+    node_ = parent.node_;
+    return self_;
+  }
+
+  cancel_node& node() const noexcept { return *node_; }
+  std::coroutine_handle<> handle() const noexcept { return self_; }
+  bool failed() const noexcept { return error_ != nullptr; }
+  const std::exception_ptr& error() const noexcept { return error_; }
+
+ protected:
+  friend void unwind(promise_base* p) noexcept;
+  std::coroutine_handle<> self_;
+  promise_base* parent_ = nullptr;
+  task_owner* owner_ = nullptr;
+  cancel_node* node_ = nullptr;
+  std::exception_ptr error_;
+};
+
+/// Unwinds the cancelled task `p` and everything the cancellation reaches.
+/// Call only from a runnable on the loop.
+inline void unwind(promise_base* p) noexcept {
+  while (p != nullptr) {
+    while (p->parent_ != nullptr) p = p->parent_;
+    p = p->owner_->on_task_unwound(*p);
+  }
+}
+
+}  // namespace cohort::detail

@@ -1,0 +1,55 @@
+#pragma once
+// The unit of work a scheduler runs, and the entry a scheduler's timer queue
+// holds. Both are intrusive: posting work or arming a timer never allocates.
+
+#include <chrono>
+#include <cstddef>
+
+namespace cohort::detail {
+
+/// A piece of work for the loop's ready queue.
+struct runnable {
+  runnable* next_ = nullptr;
+  void (*run_)(runnable*) noexcept = nullptr;
+};
+
+/// An armed deadline in a scheduler's timer queue.
+struct timer_entry {
+  static constexpr std::size_t not_armed = static_cast<std::size_t>(-1);
+  std::chrono::steady_clock::time_point deadline_{};
+  std::size_t heap_index_ = not_armed;
+  void (*fire_)(timer_entry*) noexcept = nullptr;
+  void* context_ = nullptr;
+
+  bool armed() const noexcept { return heap_index_ != not_armed; }
+};
+
+/// FIFO of runnables (singly linked, O(1) push and pop).
+class run_queue {
+ public:
+  bool empty() const noexcept { return head_ == nullptr; }
+  void push(runnable& r) noexcept {
+    r.next_ = nullptr;
+    if (tail_ != nullptr) {
+      tail_->next_ = &r;
+    } else {
+      head_ = &r;
+    }
+    tail_ = &r;
+  }
+  runnable* pop() noexcept {
+    runnable* r = head_;
+    if (r != nullptr) {
+      head_ = r->next_;
+      if (head_ == nullptr) tail_ = nullptr;
+      r->next_ = nullptr;
+    }
+    return r;
+  }
+
+ private:
+  runnable* head_ = nullptr;
+  runnable* tail_ = nullptr;
+};
+
+}  // namespace cohort::detail

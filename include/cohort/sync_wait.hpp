@@ -1,0 +1,88 @@
+#pragma once
+/// \file
+/// `cohort::sync_wait` and `cohort::basic_loop`: run tasks without any I/O
+/// library.
+
+#include <cohort/detail/cancel_node.hpp>
+#include <cohort/detail/root.hpp>
+#include <cohort/detail/timer_heap.hpp>
+#include <cohort/scheduler.hpp>
+#include <cohort/task.hpp>
+
+namespace cohort {
+
+/// A single-threaded loop with timers and no I/O, on the steady clock or on
+/// virtual time.
+///
+/// On virtual time the clock stands still while work is ready and jumps to
+/// the next deadline when nothing is: a test of a 30-second timeout runs in
+/// microseconds and never depends on the machine's speed. On the steady clock
+/// the loop sleeps until the next deadline. `run` throws `std::logic_error`
+/// if the task waits for something that nothing can ever wake (no ready work,
+/// no timer).
+///
+///     cohort::basic_loop loop;
+///     int v = loop.run(compute());
+class basic_loop : public scheduler {
+ public:
+  enum class time_source { steady, virtual_time };
+
+  explicit basic_loop(time_source source = time_source::steady) noexcept;
+  basic_loop(const basic_loop&) = delete;
+  basic_loop& operator=(const basic_loop&) = delete;
+  ~basic_loop();
+
+  void post(detail::runnable& r) noexcept override { ready_.push(r); }
+  time_point now() const noexcept override;
+  void add_timer(detail::timer_entry& t) override { timers_.insert(t); }
+  void remove_timer(detail::timer_entry& t) noexcept override { timers_.remove(t); }
+
+  /// Runs `t` as the top-level task until it ends. Returns its value,
+  /// rethrows its exception, or throws `cancelled_error` if it was
+  /// cancelled. Work posted as the task ended still runs before returning.
+  template <class T>
+  T run(task<T> t) {
+    detail::cancel_node root(*this);
+    detail::root_task<T> r(std::move(t), root);
+    root_guard guard(*this, root);
+    r.start();
+    while (!r.done()) step();
+    drain();
+    return r.result();
+  }
+
+  /// Cancels the running task's root scope, as a signal would (`hard`
+  /// pierces shields, as escalation does).
+  void cancel_root(cancel_reason reason, bool hard = false);
+
+  /// Runnables executed so far.
+  std::size_t steps() const noexcept { return steps_; }
+
+ private:
+  struct root_guard {
+    root_guard(basic_loop& l, detail::cancel_node& n) noexcept : loop(l) { loop.root_ = &n; }
+    ~root_guard() { loop.root_ = nullptr; }
+    basic_loop& loop;
+  };
+  void step();
+  void drain() noexcept;
+
+  detail::run_queue ready_;
+  detail::timer_heap timers_;
+  detail::cancel_node* root_ = nullptr;
+  time_point virtual_now_;
+  std::size_t steps_ = 0;
+  time_source source_;
+};
+
+/// Runs `t` to completion on a fresh `basic_loop` (steady clock) and returns
+/// its value; see `basic_loop::run`.
+///
+///     int main() { return cohort::sync_wait(app_main()); }
+template <class T>
+T sync_wait(task<T> t) {
+  basic_loop loop;
+  return loop.run(std::move(t));
+}
+
+}  // namespace cohort

@@ -1,0 +1,166 @@
+#pragma once
+/// \file
+/// `cohort::task<T>`: the coroutine type of Cohort.
+
+#include <cohort/detail/promise.hpp>
+#include <cohort/operation.hpp>
+
+#include <concepts>
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+namespace cohort {
+
+template <class T = void>
+class task;
+
+namespace detail {
+
+template <class T>
+class task_promise;
+
+/// Awaitables of Cohort's own (scopes, groups, shields, ...) declare
+/// `using is_cohort_awaitable = void;` and are passed through unchanged.
+template <class A>
+concept cohort_awaitable = requires {
+  typename std::remove_cvref_t<A>::is_cohort_awaitable;
+};
+
+template <class A>
+inline constexpr bool always_false = false;
+
+template <class U>
+class task_awaiter {
+ public:
+  explicit task_awaiter(task<U>&& t) noexcept : task_(std::move(t)) {}
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+    return task_.promise().adopt(h.promise());
+  }
+  U await_resume() { return task_.promise().result(); }
+
+ private:
+  task<U> task_;
+};
+
+class task_promise_common : public promise_base {
+ public:
+  /// `co_await some_task()`: runs the child in this task's scope.
+  template <class U>
+  task_awaiter<U> await_transform(task<U>&& t) noexcept {
+    return task_awaiter<U>(std::move(t));
+  }
+  /// `co_await op`: a cancellable wait registered with this task's scope.
+  template <operation Op>
+    requires(!std::is_lvalue_reference_v<Op>)
+  leaf_awaiter<Op> await_transform(Op&& op) { return leaf_awaiter<Op>(std::move(op), *this); }
+  /// Cohort's combinators (scopes, groups, shields, ...).
+  template <cohort_awaitable A>
+  A&& await_transform(A&& a) noexcept {
+    return std::forward<A>(a);
+  }
+  /// Anything else is refused: a wait that cancellation cannot reach would
+  /// let a cancelled task hang. Wrap it as a cohort::operation.
+  template <class A>
+    requires(!cohort_awaitable<A> && !operation<std::remove_cvref_t<A>>)
+  void await_transform(A&&) = delete;
+};
+
+template <class T>
+class task_promise final : public task_promise_common {
+ public:
+  task<T> get_return_object() noexcept;
+  template <class V>
+    requires std::convertible_to<V, T>
+  void return_value(V&& v) noexcept(std::is_nothrow_constructible_v<T, V>) {
+    value_.emplace(std::forward<V>(v));
+  }
+  T result() {
+    if (error_) std::rethrow_exception(error_);
+    return std::move(*value_);
+  }
+
+ private:
+  std::optional<T> value_;
+};
+
+template <>
+class task_promise<void> final : public task_promise_common {
+ public:
+  task<void> get_return_object() noexcept;
+  void return_void() noexcept {}
+  void result() {
+    if (error_) std::rethrow_exception(error_);
+  }
+};
+
+}  // namespace detail
+
+/// A lazy coroutine producing a `T`: the unit of work in Cohort.
+///
+/// A task does nothing until it is awaited (`co_await t`), spawned into a
+/// task group, or run by a loop; dropping an unstarted task destroys it
+/// without running any of it. A task runs in the cancellation scope of
+/// whoever awaits it. Every wait inside it is cancellable; when its scope is
+/// cancelled the task is unwound at its current wait: its frame and the
+/// frames of the tasks it awaits are destroyed innermost first, running every
+/// destructor, and no code after the wait runs. This cannot be caught with
+/// `catch (...)`. An exception leaving the task propagates to its awaiter.
+///
+///     cohort::task<int> answer() { co_await cohort::sleep_for(1ms); co_return 42; }
+///     cohort::task<> user() { int v = co_await answer(); }
+template <class T>
+class [[nodiscard]] task {
+  static_assert(!std::is_reference_v<T>, "task<T&> is not supported; return a pointer");
+
+ public:
+  using promise_type = detail::task_promise<T>;
+
+  task() noexcept = default;
+  task(task&& other) noexcept : h_(std::exchange(other.h_, {})) {}
+  task& operator=(task&& other) noexcept {
+    if (this != &other) {
+      reset();
+      h_ = std::exchange(other.h_, {});
+    }
+    return *this;
+  }
+  ~task() { reset(); }
+
+  /// True if this task holds a coroutine.
+  explicit operator bool() const noexcept { return static_cast<bool>(h_); }
+
+  /// Internal: the promise, for owners that start the task.
+  promise_type& promise() const noexcept { return h_.promise(); }
+  /// Internal: destroys the coroutine frame now.
+  void reset() noexcept {
+    if (h_) std::exchange(h_, {}).destroy();
+  }
+  /// Internal: gives up ownership of the frame.
+  std::coroutine_handle<promise_type> release() noexcept { return std::exchange(h_, {}); }
+
+ private:
+  friend promise_type;
+  explicit task(std::coroutine_handle<promise_type> h) noexcept : h_(h) {}
+  std::coroutine_handle<promise_type> h_;
+};
+
+namespace detail {
+template <class T>
+task<T> task_promise<T>::get_return_object() noexcept {
+  auto h = std::coroutine_handle<task_promise>::from_promise(*this);
+  self_ = h;
+  return task<T>(h);
+}
+inline task<void> task_promise<void>::get_return_object() noexcept {
+  auto h = std::coroutine_handle<task_promise>::from_promise(*this);
+  self_ = h;
+  return task<void>(h);
+}
+}  // namespace detail
+
+}  // namespace cohort

@@ -1,0 +1,47 @@
+#include <cohort/sync_wait.hpp>
+
+#include <stdexcept>
+#include <thread>
+
+namespace cohort {
+
+basic_loop::basic_loop(time_source source) noexcept
+    : virtual_now_(std::chrono::hours(1)), source_(source) {}
+
+basic_loop::~basic_loop() = default;
+
+time_point basic_loop::now() const noexcept {
+  return source_ == time_source::virtual_time ? virtual_now_ : clock::now();
+}
+
+void basic_loop::cancel_root(cancel_reason reason, bool hard) {
+  if (root_ == nullptr) throw std::logic_error("cohort: no task is running on this loop");
+  root_->cancel(reason, hard ? detail::cancel_level::hard : detail::cancel_level::soft);
+}
+
+void basic_loop::step() {
+  if (detail::runnable* r = ready_.pop()) {
+    ++steps_;
+    r->run_(r);
+    return;
+  }
+  if (timers_.empty()) {
+    throw std::logic_error("cohort: deadlock: the task waits for something nothing can wake");
+  }
+  const time_point next = timers_.top().deadline_;
+  if (source_ == time_source::virtual_time) {
+    if (next > virtual_now_) virtual_now_ = next;
+  } else {
+    std::this_thread::sleep_until(next);
+  }
+  timers_.fire_due(now());
+}
+
+void basic_loop::drain() noexcept {
+  while (detail::runnable* r = ready_.pop()) {
+    ++steps_;
+    r->run_(r);
+  }
+}
+
+}  // namespace cohort
