@@ -2,8 +2,10 @@
 //
 // Runs N tasks with at most C at a time. Each task prints `start i`, waits
 // --work-ms, and in a finally cleanup awaits --cleanup-ms (or forever with
-// --cleanup-never) before printing `cleanup i`. Prints `READY` on stderr once
-// signals are handled, and `exit CODE` on stderr last.
+// --cleanup-never) before printing `cleanup i`. After SIGHUP no further task
+// starts (a task that gets its slot later returns at once) while running ones
+// finish. Prints `READY` on stderr once signals are handled, and `exit CODE`
+// on stderr last.
 #include <cohort/cohort.hpp>
 #include <cohort/runtime/run.hpp>
 
@@ -33,8 +35,9 @@ void say(const char* what, int i) {
   std::fflush(stdout);
 }
 
-cohort::task<> job(cohort::semaphore& slots, int i, const probe_options& o) {
+cohort::task<> job(cohort::semaphore& slots, cohort::event& drain, int i, const probe_options& o) {
   auto permit = co_await slots.acquire();
+  if (drain.is_set()) co_return;  // draining: admit nothing new
   say("start", i);
   co_await cohort::finally(
       [](long ms) -> cohort::task<> { co_await cohort::sleep_for(milliseconds(ms)); }(o.work_ms),
@@ -49,11 +52,12 @@ cohort::task<> job(cohort::semaphore& slots, int i, const probe_options& o) {
       o.cleanup_never ? hours(24 * 365) : milliseconds(o.cleanup_ms) * 4 + seconds(1));
 }
 
-cohort::task<int> probe(const probe_options& o) {
+cohort::task<int> probe(cohort::event& drain, const probe_options& o) {
   if (o.start_delay_ms > 0) co_await cohort::sleep_for(milliseconds(o.start_delay_ms));
   cohort::semaphore slots(static_cast<std::size_t>(o.c));
   co_await cohort::with_task_group([&](cohort::task_group& g) -> cohort::task<> {
-    for (int i = 1; i <= o.n; ++i) g.spawn(job(slots, i, o).named("job", static_cast<unsigned>(i)));
+    for (int i = 1; i <= o.n; ++i)
+      g.spawn(job(slots, drain, i, o).named("job", static_cast<unsigned>(i)));
     co_return;
   });
   co_return 0;
@@ -95,10 +99,10 @@ int main(int argc, char** argv) {
   cohort::run_options ro;
   ro.grace = milliseconds(o.grace_ms);
   const int code = cohort::run(
-      [&](cohort::runtime&) -> cohort::task<int> {
+      [&](cohort::runtime& rt) -> cohort::task<int> {
         std::fputs("READY\n", stderr);
         std::fflush(stderr);
-        co_return co_await probe(o);
+        co_return co_await probe(rt.drain_requested(), o);
       },
       ro);
   std::fprintf(stderr, "exit %d\n", code);
