@@ -51,10 +51,13 @@ TEST_F(Blocking, CancelWhileQueuedDropsTheCall) {
     co_await cohort::with_task_group([&](cohort::task_group& g) -> cohort::task<> {
       g.spawn([](cohort::blocking_pool& p, std::shared_future<void> f,
                  std::atomic<bool>& running) -> cohort::task<> {
-        co_await p.run([f, &running] {
+        // g++ 12 destroys a by-copy lambda capture twice when the lambda is
+        // created in the co_await expression itself: name it first.
+        auto wait_for_release = [f, &running] {
           running = true;
           f.wait();
-        });
+        };
+        co_await p.run(std::move(wait_for_release));
       }(p, released, first_running));
       while (!first_running) co_await cohort::sleep_for(1ms);  // the worker is now busy
       const bool done = co_await cohort::move_on_after(
