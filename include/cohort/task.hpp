@@ -131,6 +131,16 @@ class [[nodiscard]] task {
   }
   ~task() { reset(); }
 
+  /// Names the task for traces (COHORT_TRACE) and task-tree dumps (SIGQUIT):
+  /// shown as `name#id` (just `name` when id is 0). `name` must outlive the
+  /// task (a string literal).
+  ///
+  ///     g.spawn(download(url).named("download", job_number));
+  task&& named(const char* name, std::uint64_t id = 0) && noexcept {
+    h_.promise().set_name(name, id);
+    return std::move(*this);
+  }
+
   /// True if this task holds a coroutine.
   explicit operator bool() const noexcept { return static_cast<bool>(h_); }
 
