@@ -25,13 +25,10 @@ void append_number(std::string& out, std::int64_t n) {
 // Appends ms/1000 with exactly 3 decimals ("%.3f" of a whole number of ms).
 std::string format_millis(std::int64_t ms) {
   std::string s;
-  if (ms < 0) {
-    s.push_back('-');
-    ms = -ms;
-  }
-  append_number(s, ms / 1000);
+  if (ms < 0) s.push_back('-');
+  append_number(s, ms / 1000 < 0 ? -(ms / 1000) : ms / 1000);
   s.push_back('.');
-  auto frac = ms % 1000;
+  auto frac = ms % 1000 < 0 ? -(ms % 1000) : ms % 1000;
   s.push_back(static_cast<char>('0' + frac / 100));
   s.push_back(static_cast<char>('0' + frac / 10 % 10));
   s.push_back(static_cast<char>('0' + frac % 10));
@@ -72,9 +69,13 @@ std::string printable(std::string_view s, std::size_t max = 200) {
 void append_joblog_line(std::string& out, const joblog_entry& e) {
   using namespace std::chrono;
   const auto start_ns = duration_cast<nanoseconds>(e.start.time_since_epoch()).count();
-  // "%.3f": round to the nearest millisecond.
-  const std::int64_t start_ms =
-      start_ns >= 0 ? (start_ns + 500'000) / 1'000'000 : -((-start_ns + 500'000) / 1'000'000);
+  // "%.3f": round to the nearest millisecond (half away from zero).
+  std::int64_t start_ms = start_ns / 1'000'000;
+  if (const auto rem = start_ns % 1'000'000; rem >= 500'000) {
+    ++start_ms;
+  } else if (rem <= -500'000) {
+    --start_ms;
+  }
   // GNU parallel truncates the runtime to the millisecond, then "%10.3f".
   const std::int64_t runtime_ms = std::max<std::int64_t>(0, e.runtime.count() / 1'000'000);
 

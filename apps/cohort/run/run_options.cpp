@@ -398,8 +398,10 @@ std::optional<std::uint64_t> jobs_spec::resolve(std::uint64_t cpu_threads) const
     case kind::cores_plus: return cpu_threads + n;
     case kind::cores_minus: return n >= cpu_threads ? 1 : cpu_threads - n;
     case kind::cores_percent: {
+      if (!(percent > 0)) return 1;
       // GNU parallel: ceil(threads * P / 100); at least one slot.
-      auto millionths = static_cast<unsigned __int128>(percent * 1e6 + 0.5);
+      const double p = percent < 1e12 ? percent : 1e12;  // beyond any machine anyway
+      auto millionths = static_cast<unsigned __int128>(p * 1e6 + 0.5);
       unsigned __int128 scaled_threads = cpu_threads * millionths;
       unsigned __int128 den = 100'000'000;
       auto slots = (scaled_threads + den - 1) / den;
