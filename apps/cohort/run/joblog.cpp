@@ -16,7 +16,8 @@ namespace cohort::app::run {
 
 namespace {
 
-void append_number(std::string& out, std::int64_t n) {
+template <typename Int>
+void append_number(std::string& out, Int n) {
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, n);
   out.append(buf, r.ptr);
@@ -79,7 +80,7 @@ void append_joblog_line(std::string& out, const joblog_entry& e) {
   // GNU parallel truncates the runtime to the millisecond, then "%10.3f".
   const std::int64_t runtime_ms = std::max<std::int64_t>(0, e.runtime.count() / 1'000'000);
 
-  append_number(out, static_cast<std::int64_t>(e.seq));
+  append_number(out, e.seq);
   out.push_back('\t');
   out.append(e.host);
   out.push_back('\t');

@@ -79,6 +79,16 @@ TEST(JoblogFormat, RuntimeIsRightAlignedInTenColumnsAndMayOverflowThem) {
   EXPECT_NE(line_of(e).find("\t     5.000\t"), std::string::npos);
 }
 
+TEST(JoblogFormat, HugeSeqsRoundTrip) {
+  // Found by fuzz-joblog: a Seq above 2^63 used to be written as a negative number.
+  auto e = entry(18'446'744'073'709'551'615u, 0, "x");
+  auto line = line_of(e);
+  EXPECT_EQ(line.rfind("18446744073709551615\t", 0), 0u) << line;
+  auto log = parse_joblog(line, "log");
+  ASSERT_EQ(log.records.size(), 1u);
+  EXPECT_EQ(log.records[0].seq, e.seq);
+}
+
 TEST(JoblogFormat, KilledAndTimedOutJobs) {
   // GNU parallel: killed by signal 9 -> Exitval 0, Signal 9; --timeout -> -1, 15.
   EXPECT_NE(line_of(entry(1, 0, "c", 9)).find("\t0\t9\tc\n"), std::string::npos);
