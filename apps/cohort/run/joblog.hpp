@@ -58,10 +58,11 @@ void append_joblog_line(std::string& out, const joblog_entry& entry);
 /// Each line goes to the file with a single write() on an O_APPEND descriptor,
 /// with no buffering in between, so the log is current after every job and a
 /// process killed (even by SIGKILL) between two jobs leaves only whole lines.
-/// A write() to a local file is not cut short by a signal, so even a kill
-/// during the write leaves the line whole; only a crash of the machine (no
-/// fsync is done) or a full disk can leave a partial last line, which
-/// parse_joblog ignores and opening in mode::append removes.
+/// A partial last line remains possible, but only if SIGKILL lands inside
+/// that write() (Linux can stop a write between pages on a fatal signal), if
+/// the disk fills up, or if the machine crashes (no fsync is done). parse_joblog
+/// ignores such a line (that job counts as not finished) and opening in
+/// mode::append removes it.
 ///
 /// Errors: the constructor and write() throw joblog_error naming the file.
 ///
