@@ -43,6 +43,11 @@ class instant_value_op {
 };
 static_assert(cohort::operation<instant_value_op>);
 
+/// A body whose only wait is shielded: its scope stays running through cancels.
+task<int> shielded_value_after(cohort::duration d, int v) {
+  co_return co_await cohort::shield(value_after(d, v));
+}
+
 }  // namespace
 
 // --- G2: level-triggered ----------------------------------------------------
@@ -119,6 +124,23 @@ TEST_F(CancelScope, G2_ScopeStartedAfterACancelFromInsideIsAlreadyCancelled) {
   EXPECT_EQ(nested.reason(), cancel_reason::parent);
   EXPECT_FALSE(nested.cancelled_caught());
   EXPECT_TRUE(scope.cancelled_caught());
+}
+
+TEST_F(CancelScope, G2_ScopeStartedAfterASignalIsAlreadyCancelled) {
+  virtual_loop loop;
+  bool after_scope = false;
+  std::optional<int> r = 1;
+  loop.call_after(1s, [&] { loop.cancel_root(cancel_reason::signal); });
+  const auto t0 = loop.now();
+  auto main_task = [&]() -> task<> {
+    co_await cohort::shield(value_after(2s, 0));  // the signal arrives in here
+    r = co_await cohort::move_on_after(10s, value_after(1h, 7));
+    after_scope = true;
+  };
+  EXPECT_THROW(loop.run(main_task()), cohort::cancelled_error);
+  EXPECT_FALSE(after_scope);
+  EXPECT_EQ(r, 1);  // never assigned: the scope did not catch the signal
+  EXPECT_EQ(loop.now() - t0, 2s);
 }
 
 TEST_F(CancelScope, G2_CancelDuringAWaitEndsIt) {
@@ -219,17 +241,18 @@ TEST_F(CancelScope, DoubleCancelBeforeRunKeepsTheFirstReason) {
 }
 
 TEST_F(CancelScope, DoubleCancelDuringRunKeepsTheFirstReason) {
+  // The body is shielded, so the scope is still running at every cancel.
   virtual_loop loop;
   cancel_scope scope;
   scope.set_timeout(10s);
-  loop.call_after(1s, [&] { scope.cancel(cancel_reason::sibling_failed); });
-  loop.call_after(2s, [&] { scope.cancel(cancel_reason::requested); });
+  loop.call_after(1s, [&] {
+    scope.cancel(cancel_reason::sibling_failed);
+    scope.cancel(cancel_reason::requested);
+  });
+  loop.call_after(2s, [&] { scope.cancel(cancel_reason::signal); });
   const auto t0 = loop.now();
-  loop.run([&]() -> task<> {
-    (void)co_await scope.run(value_after(1h, 0));
-    co_await cohort::sleep_for(20s);  // past the deadline: it must not override
-  }());
-  EXPECT_EQ(loop.now() - t0, 21s);
+  loop.run([&]() -> task<> { (void)co_await scope.run(shielded_value_after(20s, 0)); }());
+  EXPECT_EQ(loop.now() - t0, 20s);  // past the deadline: it did not override
   EXPECT_EQ(scope.reason(), cancel_reason::sibling_failed);
   EXPECT_EQ(scope.origin_reason(), cancel_reason::sibling_failed);
 }
@@ -238,11 +261,13 @@ TEST_F(CancelScope, CancelAfterTheDeadlineKeepsReasonDeadline) {
   virtual_loop loop;
   cancel_scope scope;
   scope.set_timeout(1s);
+  loop.call_after(2s, [&] { scope.cancel(cancel_reason::requested); });
   loop.run([&]() -> task<> {
-    (void)co_await scope.run(value_after(1h, 0));
-    scope.cancel(cancel_reason::requested);
+    (void)co_await scope.run(shielded_value_after(3s, 0));
+    scope.cancel(cancel_reason::requested);  // and after the run
   }());
   EXPECT_EQ(scope.reason(), cancel_reason::deadline);
+  EXPECT_EQ(scope.origin_reason(), cancel_reason::deadline);
 }
 
 TEST_F(CancelScope, MoveOnAfterReturnsEmptyExactlyAtTheDeadline) {
