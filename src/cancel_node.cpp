@@ -1,4 +1,5 @@
 #include <cohort/detail/cancel_node.hpp>
+#include <cohort/detail/trace.hpp>
 
 namespace cohort::detail {
 
@@ -19,7 +20,51 @@ void cancel_node::attach(cancel_node& parent, bool shield) noexcept {
 
 void cancel_node::cancel(cancel_reason reason, cancel_level level) noexcept {
   if (own_ == cancel_reason::none) own_ = reason;
+  if (level_ < level) trace(trace_kind::cancel_requested, nullptr, this, reason);
   apply(reason, level);
+}
+
+namespace {
+const char* kind_name(node_kind k) {
+  switch (k) {
+    case node_kind::root: return "root";
+    case node_kind::scope: return "scope";
+    case node_kind::group: return "task group";
+    case node_kind::shield: return "shield";
+    case node_kind::cleanup: return "cleanup";
+  }
+  return "?";
+}
+}  // namespace
+
+void cancel_node::dump(std::string& out, int depth) const {
+  out.append(static_cast<std::size_t>(depth) * 2, ' ');
+  out += kind_name(kind_);
+  if (level_ != cancel_level::none) {
+    out += " [cancelled: ";
+    out += to_string(reason());
+    if (reason() == cancel_reason::parent) {
+      out += ", origin ";
+      out += to_string(origin_);
+    }
+    if (level_ == cancel_level::hard) out += ", escalated";
+    out += "]";
+  }
+  out += "\n";
+  waiters_.for_each([&](const waiter& w) {
+    out.append(static_cast<std::size_t>(depth) * 2 + 2, ' ');
+    w.describe(out);
+    out += "\n";
+  });
+  children_.for_each([&](const cancel_node& c) { c.dump(out, depth + 1); });
+}
+
+void cancel_node::dump_cleanups(std::string& out) const {
+  if (kind_ == node_kind::cleanup) {
+    dump(out, 1);
+    return;
+  }
+  children_.for_each([&](const cancel_node& c) { c.dump_cleanups(out); });
 }
 
 cancel_reason cancel_node::reason() const noexcept {

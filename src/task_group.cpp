@@ -1,25 +1,16 @@
 #include <cohort/task_group.hpp>
 
+#include <cohort/detail/errors.hpp>
+#include <cohort/detail/trace.hpp>
+
 #include <cassert>
 
 namespace cohort {
 
-namespace {
-std::string describe(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    return ex.what();
-  } catch (...) {
-    return "unknown exception";
-  }
-}
-}  // namespace
-
 group_error::group_error(std::vector<std::exception_ptr> errors, std::size_t cancelled)
     : errors_(std::move(errors)), cancelled_(cancelled) {
   assert(!errors_.empty());
-  what_ = "task group failed: " + describe(errors_.front());
+  what_ = "task group failed: " + detail::describe_error(errors_.front());
   if (errors_.size() > 1) what_ += " (+" + std::to_string(errors_.size() - 1) + " more errors)";
 }
 
@@ -35,6 +26,7 @@ task_group::~task_group() {
 std::coroutine_handle<> task_group::start(detail::promise_base& parent, task<> body) noexcept {
   bind(parent);
   node_.attach(parent.node(), /*shield=*/false);
+  node_.set_kind(detail::node_kind::group);
   body_ = std::move(body);
   live_ = 1;
   return body_.promise().adopt(*this, node_);
@@ -48,6 +40,7 @@ void task_group::finish_or_throw() {
 
 void task_group::add_pending(detail::promise_base& p) {
   assert(!closed_ && "spawn into a task group that has finished");
+  detail::trace(detail::trace_kind::spawned, &p, &node_);
   pending_.push_back(&p);
   ++live_;
   ++stats_.spawned;
@@ -66,9 +59,11 @@ void task_group::run_start(detail::runnable* r) noexcept {
     if (g.node_.cancelled()) {
       ++g.stats_.not_started;
       g.any_unwound_ = true;
+      detail::trace(detail::trace_kind::not_started, p, &g.node_, g.node_.origin_reason());
       p->handle().destroy();
       --g.live_;
     } else {
+      detail::trace(detail::trace_kind::started, p, &g.node_);
       p->handle().resume();  // runs until its first wait (or to its end)
     }
   }
@@ -89,6 +84,7 @@ void task_group::run_start(detail::runnable* r) noexcept {
 
 std::coroutine_handle<> task_group::on_task_done(detail::promise_base& p) noexcept {
   const bool is_body = body_ && &p == &body_.promise();
+  detail::trace(p.failed() ? detail::trace_kind::failed : detail::trace_kind::finished, &p, &node_);
   if (p.failed()) {
     errors_.push_back(p.error());
     if (!is_body) ++stats_.failed;
@@ -119,6 +115,7 @@ std::coroutine_handle<> task_group::on_task_done(detail::promise_base& p) noexce
 }
 
 detail::promise_base* task_group::on_task_unwound(detail::promise_base& p) noexcept {
+  detail::trace(detail::trace_kind::cancelled, &p, &node_, node_.origin_reason());
   if (body_ && &p == &body_.promise()) {
     body_done_ = true;
     body_.reset();

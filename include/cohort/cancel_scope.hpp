@@ -163,6 +163,7 @@ class scope_awaiter final : private awaiting_owner {
   std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
     bind(h.promise());
     scope_->activate(h.promise().node(), K == scope_kind::shield);
+    if constexpr (K == scope_kind::shield) scope_->node_.set_kind(node_kind::shield);
     return body_.promise().adopt(*this, scope_->node_);
   }
   result_type await_resume() {

@@ -35,6 +35,7 @@ class event {
     }
     bool must_resume() const noexcept { return true; }
     void result() const noexcept {}
+    const char* name() const noexcept { return "event"; }
 
    private:
     friend class event;

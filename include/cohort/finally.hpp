@@ -5,6 +5,7 @@
 #include <cohort/cancel_scope.hpp>
 #include <cohort/config.hpp>
 #include <cohort/detail/owner.hpp>
+#include <cohort/detail/trace.hpp>
 #include <cohort/task.hpp>
 
 #include <chrono>
@@ -62,11 +63,15 @@ class finally_awaiter final : private awaiting_owner {
       return nullptr;
     }
     node_.attach(parent().node(), /*shield=*/true);
+    node_.set_kind(node_kind::cleanup);
+    trace(trace_kind::cleanup_begun, &parent(), &node_);
     timer_.deadline_ = node_.sched().now() + grace_;
     node_.sched().add_timer(timer_);
     return cleanup_.promise().adopt(*this, node_);
   }
-  void end_cleanup() noexcept {
+  void end_cleanup(bool cut) noexcept {
+    trace(cut ? trace_kind::cleanup_cut : trace_kind::cleanup_ended, &parent(), &node_,
+          node_.origin_reason());
     if (timer_.armed()) node_.sched().remove_timer(timer_);
     node_.detach();
   }
@@ -80,7 +85,7 @@ class finally_awaiter final : private awaiting_owner {
       return parent().handle();
     }
     if (p.failed()) cleanup_error_ = p.error();
-    end_cleanup();
+    end_cleanup(false);
     if (body_unwound_) {
       post_unwind_parent();
       return std::noop_coroutine();
@@ -99,7 +104,7 @@ class finally_awaiter final : private awaiting_owner {
     }
     cleanup_cut_ = true;
     cleanup_.reset();
-    end_cleanup();
+    end_cleanup(true);
     if (body_unwound_) return &parent();
     post_resume_parent();
     return nullptr;

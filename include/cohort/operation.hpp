@@ -18,6 +18,7 @@
 ///                                  //   completed anyway and its result must be
 ///                                  //   delivered (G8); false = cancel the task
 ///     R result();                  // the value of `co_await op` (may throw)
+///     const char* name() const;    // optional: what it waits for, for dumps
 ///
 /// `c.complete()` may be called from `start()` itself or later, but always on
 /// the loop's thread; it only queues the task to resume, so it never re-enters
@@ -34,6 +35,7 @@
 #include <concepts>
 #include <coroutine>
 #include <cstdint>
+#include <string>
 #include <utility>
 
 namespace cohort {
@@ -60,6 +62,7 @@ class completion : private detail::waiter, private detail::runnable {
 
   virtual bool op_cancel() noexcept = 0;
   virtual bool op_must_resume() noexcept = 0;
+  virtual const char* op_name() const noexcept = 0;
 
   bool scope_cancelled() const noexcept { return task_->node().cancelled(); }
 
@@ -96,6 +99,13 @@ class completion : private detail::waiter, private detail::runnable {
     }
   }
 
+  void describe(std::string& out) const final {
+    task_->describe_chain(out);
+    out += " waiting on ";
+    out += op_name();
+    if (cancel_requested_) out += " (cancel requested)";
+  }
+
   static void run_task(detail::runnable* r) noexcept {
     auto* self = static_cast<completion*>(r);
     self->waiter::unlink();
@@ -128,6 +138,10 @@ template <class Op>
 concept has_ready = requires(Op& op) {
   { op.ready() } -> std::same_as<bool>;
 };
+template <class Op>
+concept has_name = requires(const Op& op) {
+  { op.name() } -> std::convertible_to<const char*>;
+};
 
 template <operation Op>
 class leaf_awaiter final : public completion {
@@ -155,6 +169,13 @@ class leaf_awaiter final : public completion {
  private:
   bool op_cancel() noexcept override { return op_.cancel(); }
   bool op_must_resume() noexcept override { return op_.must_resume(); }
+  const char* op_name() const noexcept override {
+    if constexpr (has_name<Op>) {
+      return op_.name();
+    } else {
+      return "an operation";
+    }
+  }
 
   Op op_;
 };

@@ -92,6 +92,7 @@ class semaphore {
     // A permit handed over in the same instant as the cancel is given back
     // (by the destructor) rather than delivered.
     bool must_resume() const noexcept { return false; }
+    const char* name() const noexcept { return "semaphore acquire"; }
     permit result() noexcept {
       granted_ = false;
       return permit(sem_);

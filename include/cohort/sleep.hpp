@@ -33,6 +33,7 @@ class sleep_op {
   }
   bool must_resume() const noexcept { return true; }
   void result() const noexcept {}
+  const char* name() const noexcept { return "sleep"; }
 
  private:
   static void fire(timer_entry* t) noexcept {
@@ -52,6 +53,7 @@ class checkpoint_op {
   bool cancel() noexcept { return false; }
   bool must_resume() const noexcept { return false; }
   void result() const noexcept {}
+  const char* name() const noexcept { return "checkpoint"; }
 };
 
 }  // namespace detail

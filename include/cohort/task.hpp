@@ -131,6 +131,16 @@ class [[nodiscard]] task {
   }
   ~task() { reset(); }
 
+  /// Names the task for traces (COHORT_TRACE) and task-tree dumps (SIGQUIT):
+  /// shown as `name#id` (just `name` when id is 0). `name` must outlive the
+  /// task (a string literal).
+  ///
+  ///     g.spawn(download(url).named("download", job_number));
+  task&& named(const char* name, std::uint64_t id = 0) && noexcept {
+    h_.promise().set_name(name, id);
+    return std::move(*this);
+  }
+
   /// True if this task holds a coroutine.
   explicit operator bool() const noexcept { return static_cast<bool>(h_); }
 
@@ -148,6 +158,29 @@ class [[nodiscard]] task {
   explicit task(std::coroutine_handle<promise_type> h) noexcept : h_(h) {}
   std::coroutine_handle<promise_type> h_;
 };
+
+namespace detail {
+struct scheduler_awaiter {
+  using is_cohort_awaitable = void;
+  scheduler* sched = nullptr;
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  bool await_suspend(std::coroutine_handle<P> h) noexcept {
+    sched = &h.promise().node().sched();
+    return false;  // never suspends
+  }
+  scheduler& await_resume() const noexcept { return *sched; }
+};
+}  // namespace detail
+
+/// The loop the current task runs on (its clock and timers). Never suspends
+/// and is not a cancellation point.
+///
+///     cohort::scheduler& loop = co_await cohort::this_scheduler();
+///     auto started = loop.now();
+[[nodiscard]] inline detail::scheduler_awaiter this_scheduler() noexcept {
+  return {};
+}
 
 namespace detail {
 template <class T>

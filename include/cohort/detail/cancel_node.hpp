@@ -18,6 +18,7 @@
 
 #include <cassert>
 #include <cstdint>
+#include <string>
 
 namespace cohort {
 class scheduler;
@@ -32,12 +33,17 @@ struct waiter_tag;
 class waiter : public list_hook<waiter_tag> {
  public:
   virtual void request_cancel() noexcept = 0;
+  /// Appends what is waiting on what, for the task tree dump.
+  virtual void describe(std::string& out) const = 0;
 
  protected:
   ~waiter() = default;
 };
 
 enum class cancel_level : std::uint8_t { none = 0, soft = 1, hard = 2 };
+
+/// What owns a node, for the task tree dump.
+enum class node_kind : std::uint8_t { root, scope, group, shield, cleanup };
 
 class cancel_node : public list_hook<node_tag> {
  public:
@@ -77,6 +83,15 @@ class cancel_node : public list_hook<node_tag> {
 
   void add_waiter(waiter& w) noexcept { waiters_.push_back(w); }
 
+  void set_kind(node_kind k) noexcept { kind_ = k; }
+  node_kind kind() const noexcept { return kind_; }
+
+  /// Appends a readable tree of this node, its suspended waits and its
+  /// descendants, one line each, indented by depth.
+  void dump(std::string& out, int depth = 0) const;
+  /// Appends the waits inside cleanup nodes (finally) below this node.
+  void dump_cleanups(std::string& out) const;
+
  private:
   void apply(cancel_reason origin, cancel_level level) noexcept;
 
@@ -88,6 +103,7 @@ class cancel_node : public list_hook<node_tag> {
   cancel_reason own_ = cancel_reason::none;
   cancel_reason origin_ = cancel_reason::none;
   bool shield_ = false;
+  node_kind kind_ = node_kind::scope;
 };
 
 }  // namespace cohort::detail

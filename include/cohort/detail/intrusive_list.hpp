@@ -80,6 +80,10 @@ class intrusive_list {
       h = next;
     }
   }
+  template <class F>
+  void for_each(F&& f) const {
+    for (const hook* h = head_.next_; h != &head_; h = h->next_) f(static_cast<const T&>(*h));
+  }
 
  private:
   hook head_;

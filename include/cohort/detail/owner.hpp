@@ -17,6 +17,7 @@ class awaiting_owner : public task_owner, private runnable {
   ~awaiting_owner() = default;
 
   void bind(promise_base& awaiting) noexcept { parent_ = &awaiting; }
+  const promise_base* awaiting_task() const noexcept override { return parent_; }
   promise_base& parent() const noexcept { return *parent_; }
 
   /// From the loop: resume the awaiting task (or unwind it) soon. Used where

@@ -18,11 +18,14 @@
 
 #include <cohort/config.hpp>
 #include <cohort/detail/cancel_node.hpp>
+#include <cohort/detail/frame_cache.hpp>
 
 #include <coroutine>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <new>
+#include <string>
 
 namespace cohort::detail {
 
@@ -37,6 +40,8 @@ class task_owner {
   /// The task (suspended, not finished) was cancelled. The owner destroys its
   /// frame and returns the next task to unwind, or nullptr.
   virtual promise_base* on_task_unwound(promise_base& p) noexcept = 0;
+  /// The task awaiting this owner, if any (for describing task chains).
+  virtual const promise_base* awaiting_task() const noexcept { return nullptr; }
 
  protected:
   ~task_owner() = default;
@@ -63,11 +68,11 @@ class promise_base {
       ++c.allocated;
       c.last_size = size;
     }
-    return ::operator new(size);
+    return allocate_frame(size);
   }
   static void operator delete(void* p, std::size_t size) noexcept {
     if constexpr (COHORT_TRACK_FRAMES) ++frame_stats().freed;
-    ::operator delete(p, size);
+    deallocate_frame(p, size);
   }
 
   std::suspend_always initial_suspend() noexcept { return {}; }
@@ -102,6 +107,17 @@ class promise_base {
   }
 
   cancel_node& node() const noexcept { return *node_; }
+  /// The task's name for traces and dumps (null if unnamed), and its number.
+  const char* name() const noexcept { return name_; }
+  std::uint64_t name_id() const noexcept { return name_id_; }
+  void set_name(const char* name, std::uint64_t id) noexcept {
+    name_ = name;
+    name_id_ = id;
+  }
+  /// The awaiting task, if this task is awaited by another task.
+  const promise_base* awaiting_task() const noexcept { return parent_; }
+  /// Appends "name#id <- parent <- ..." (the await chain, innermost first).
+  void describe_chain(std::string& out) const;
   std::coroutine_handle<> handle() const noexcept { return self_; }
   bool failed() const noexcept { return error_ != nullptr; }
   const std::exception_ptr& error() const noexcept { return error_; }
@@ -113,7 +129,26 @@ class promise_base {
   task_owner* owner_ = nullptr;
   cancel_node* node_ = nullptr;
   std::exception_ptr error_;
+  const char* name_ = nullptr;
+  std::uint64_t name_id_ = 0;
 };
+
+inline void promise_base::describe_chain(std::string& out) const {
+  bool first = true;
+  for (const promise_base* p = this; p != nullptr;
+       p = p->parent_ != nullptr ? p->parent_
+                                 : (p->owner_ != nullptr ? p->owner_->awaiting_task() : nullptr)) {
+    if (p->name_ == nullptr) continue;
+    if (!first) out += " <- ";
+    first = false;
+    out += p->name_;
+    if (p->name_id_ != 0) {
+      out += '#';
+      out += std::to_string(p->name_id_);
+    }
+  }
+  if (first) out += "(unnamed task)";
+}
 
 /// Unwinds the cancelled task `p` and everything the cancellation reaches.
 /// Call only from a runnable on the loop.

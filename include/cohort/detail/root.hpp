@@ -33,7 +33,10 @@ class root_task final : public task_owner {
   root_task(const root_task&) = delete;
 
   /// Runs the task until its first wait. Call from the loop.
-  void start() noexcept { task_.promise().adopt(*this, *root_).resume(); }
+  void start() noexcept {
+    root_->set_kind(node_kind::root);
+    task_.promise().adopt(*this, *root_).resume();
+  }
   root_state state() const noexcept { return state_; }
   bool done() const noexcept { return state_ != root_state::pending; }
   /// The task's value; rethrows its exception; throws cancelled_error if it

@@ -1,0 +1,68 @@
+#include <cohort/runtime/asio_loop.hpp>
+
+#include <boost/asio/post.hpp>
+
+namespace cohort {
+
+namespace {
+// Runnables run per posted Asio handler before I/O gets a turn.
+constexpr int drain_batch = 4096;
+}  // namespace
+
+asio_loop::asio_loop(boost::asio::io_context& io) : io_(&io), timer_(io) {}
+
+asio_loop::~asio_loop() {
+  timer_.cancel();
+}
+
+void asio_loop::post(detail::runnable& r) noexcept {
+  ready_.push(r);
+  schedule_drain();
+}
+
+void asio_loop::schedule_drain() {
+  if (drain_posted_) return;
+  drain_posted_ = true;
+  boost::asio::post(*io_, [this] {
+    drain_posted_ = false;
+    for (int i = 0; i < drain_batch; ++i) {
+      detail::runnable* r = ready_.pop();
+      if (r == nullptr) return;
+      r->run_(r);
+    }
+    if (!ready_.empty()) schedule_drain();
+  });
+}
+
+void asio_loop::drain_now() noexcept {
+  while (detail::runnable* r = ready_.pop()) r->run_(r);
+}
+
+void asio_loop::add_timer(detail::timer_entry& t) {
+  timers_.insert(t);
+  if (t.deadline_ < armed_for_) rearm();
+}
+
+void asio_loop::remove_timer(detail::timer_entry& t) noexcept {
+  // Leaving the Asio timer armed for a removed deadline is harmless: it
+  // wakes, finds nothing due, and re-arms for the next one.
+  timers_.remove(t);
+}
+
+void asio_loop::rearm() {
+  if (timers_.empty()) {
+    armed_for_ = time_point::max();
+    timer_.cancel();
+    return;
+  }
+  armed_for_ = timers_.top().deadline_;
+  timer_.expires_at(armed_for_);
+  timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec == boost::asio::error::operation_aborted) return;  // re-armed or shut down
+    armed_for_ = time_point::max();
+    timers_.fire_due(clock::now());
+    rearm();
+  });
+}
+
+}  // namespace cohort

@@ -1,0 +1,182 @@
+#include <cohort/runtime/run.hpp>
+
+#include <cohort/detail/trace.hpp>
+#include <cohort/task_group.hpp>
+
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <csignal>
+#include <cstdlib>
+
+namespace cohort {
+
+runtime::runtime(const run_options& options)
+    : io_(1), loop_(io_), pool_(io_, options.blocking_threads), options_(options) {}
+
+std::string runtime::dump() const {
+  std::string out;
+  if (const detail::cancel_node* root = loop_.root()) {
+    root->dump(out);
+  } else {
+    out = "(no task running)\n";
+  }
+  return out;
+}
+
+namespace {
+
+const char* trace_name(detail::trace_kind k) {
+  using detail::trace_kind;
+  switch (k) {
+    case trace_kind::spawned: return "spawned";
+    case trace_kind::started: return "started";
+    case trace_kind::not_started: return "not-started";
+    case trace_kind::finished: return "finished";
+    case trace_kind::failed: return "failed";
+    case trace_kind::cancelled: return "cancelled";
+    case trace_kind::cancel_requested: return "cancel-requested";
+    case trace_kind::cleanup_begun: return "cleanup-begun";
+    case trace_kind::cleanup_ended: return "cleanup-ended";
+    case trace_kind::cleanup_cut: return "cleanup-cut";
+  }
+  return "?";
+}
+
+time_point trace_epoch;
+
+void trace_to_stderr(const detail::trace_record& r) noexcept {
+  try {
+    const auto ms = std::chrono::duration<double, std::milli>(clock::now() - trace_epoch).count();
+    std::string line = "cohort-trace +";
+    line += std::to_string(ms);
+    line += "ms ";
+    line += trace_name(r.kind);
+    if (r.task != nullptr) {
+      line += ' ';
+      r.task->describe_chain(line);
+    }
+    if (r.reason != cancel_reason::none) {
+      line += " reason=";
+      line += to_string(r.reason);
+    }
+    line += '\n';
+    std::fputs(line.c_str(), stderr);
+  } catch (...) {
+    // Tracing must never disturb the run.
+  }
+}
+
+// Ignores SIGINT/SIGTERM from now on without a window in which the default
+// action (death by signal) could apply: block, drop Asio's handlers, ignore,
+// unblock (a pending signal is then discarded).
+void ignore_terminating_signals(boost::asio::signal_set& sigs) {
+  sigset_t set, old;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, &old);
+  boost::system::error_code ignored;
+  sigs.clear(ignored);
+  std::signal(SIGINT, SIG_IGN);
+  std::signal(SIGTERM, SIG_IGN);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+}  // namespace
+
+int run(std::function<task<int>(runtime&)> main, run_options options) {
+  runtime rt(options);
+  std::FILE* out = options.messages;
+
+  const bool tracing = std::getenv("COHORT_TRACE") != nullptr;
+  detail::trace_sink_fn previous_sink = detail::trace_sink();
+  if (tracing) {
+    trace_epoch = clock::now();
+    detail::trace_sink() = &trace_to_stderr;
+  }
+
+  boost::asio::signal_set sigs(rt.io_);
+  sigs.add(SIGINT);
+  sigs.add(SIGTERM);
+  if (options.sighup_drains) sigs.add(SIGHUP);
+  if (options.sigquit_dumps) sigs.add(SIGQUIT);
+  boost::asio::steady_timer grace(rt.io_);
+  boost::asio::steady_timer limit(rt.io_);
+
+  auto escalate = [&](const char* why) {
+    if (rt.escalated_) return;
+    rt.escalated_ = true;
+    detail::cancel_node* root = rt.loop_.root();
+    if (root == nullptr) return;
+    std::string cleanups;
+    root->dump_cleanups(cleanups);
+    if (cleanups.empty()) {
+      std::fprintf(out, "cohort: %s: escalating\n", why);
+    } else {
+      std::fprintf(out, "cohort: %s: escalating; cutting cleanups still running:\n%s", why,
+                   cleanups.c_str());
+    }
+    std::fflush(out);
+    root->cancel(cancel_reason::escalated, detail::cancel_level::hard);
+    limit.expires_after(options.escalation_limit);
+    limit.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      std::fprintf(out, "cohort: still running %.1f s after escalation; exiting now:\n%s",
+                   std::chrono::duration<double>(options.escalation_limit).count(),
+                   rt.dump().c_str());
+      std::fflush(out);
+      std::fflush(stdout);
+      std::_Exit(rt.signal_ != 0 ? 128 + rt.signal_ : 1);
+    });
+  };
+
+  std::function<void()> wait_for_signal = [&] {
+    sigs.async_wait([&](const boost::system::error_code& ec, int signo) {
+      if (ec) return;
+      if (signo == SIGQUIT) {
+        std::fprintf(out, "cohort: task tree:\n%s", rt.dump().c_str());
+        std::fflush(out);
+      } else if (signo == SIGHUP) {
+        rt.drain_.set();
+      } else if (rt.signal_ == 0) {
+        rt.signal_ = signo;
+        rt.signal_time_ = clock::now();
+        if (detail::cancel_node* root = rt.loop_.root()) root->cancel(cancel_reason::signal);
+        grace.expires_after(options.grace);
+        grace.async_wait([&](const boost::system::error_code& e) {
+          if (!e) escalate("grace period ended");
+        });
+      } else {
+        escalate("second signal");
+      }
+      wait_for_signal();
+    });
+  };
+  wait_for_signal();
+
+  int code = 1;
+  try {
+    code = rt.loop_.run(main(rt));
+  } catch (const cancelled_error&) {
+    code = 1;
+  } catch (const std::exception& e) {
+    std::fprintf(out, "error: %s\n", e.what());
+  }
+  if (rt.signal_ != 0) code = 128 + rt.signal_;
+
+  grace.cancel();
+  limit.cancel();
+  if (options.ignore_signals_after) {
+    ignore_terminating_signals(sigs);
+  } else {
+    boost::system::error_code ignored;
+    sigs.clear(ignored);
+  }
+  sigs.cancel();
+  if (tracing) detail::trace_sink() = previous_sink;
+  std::fflush(out);
+  return code;
+}
+
+}  // namespace cohort

@@ -1,0 +1,81 @@
+#include <cohort/runtime/asio_loop.hpp>
+
+#include <cohort/cancel_scope.hpp>
+#include <cohort/sleep.hpp>
+#include <cohort/task_group.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <vector>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+TEST(AsioLoop, TimersFireInDeadlineOrderOnTheSteadyClock) {
+  boost::asio::io_context io;
+  cohort::asio_loop loop(io);
+  std::vector<int> order;
+  const auto start = cohort::clock::now();
+  loop.run([](std::vector<int>& order) -> cohort::task<> {
+    co_await cohort::with_task_group([&](cohort::task_group& g) -> cohort::task<> {
+      for (int ms : {30, 10, 20}) {
+        g.spawn([](std::vector<int>& order, int ms) -> cohort::task<> {
+          co_await cohort::sleep_for(std::chrono::milliseconds(ms));
+          order.push_back(ms);
+        }(order, ms));
+      }
+      co_return;
+    });
+  }(order));
+  EXPECT_EQ(order, (std::vector<int>{10, 20, 30}));
+  EXPECT_GE(cohort::clock::now() - start, 30ms);
+}
+
+TEST(AsioLoop, DeadlineCancelsOnTheRealClock) {
+  boost::asio::io_context io;
+  cohort::asio_loop loop(io);
+  const auto start = cohort::clock::now();
+  auto r = loop.run([]() -> cohort::task<std::optional<int>> {
+    co_return co_await cohort::move_on_after(10ms, []() -> cohort::task<int> {
+      co_await cohort::sleep_for(1h);
+      co_return 1;
+    }());
+  }());
+  EXPECT_FALSE(r.has_value());
+  const auto took = cohort::clock::now() - start;
+  EXPECT_GE(took, 10ms);
+  EXPECT_LT(took, 1s);
+}
+
+TEST(AsioLoop, RootCancelUnwindsAndRunThrowsCancelled) {
+  boost::asio::io_context io;
+  cohort::asio_loop loop(io);
+  EXPECT_THROW(loop.run([](cohort::asio_loop& l) -> cohort::task<> {
+    l.root()->cancel(cohort::cancel_reason::signal);
+    co_await cohort::sleep_for(1h);
+  }(loop)),
+               cohort::cancelled_error);
+}
+
+TEST(AsioLoop, ManyReadyTasksInterleaveWithIo) {
+  // More runnables than one drain batch: everything still runs.
+  boost::asio::io_context io;
+  cohort::asio_loop loop(io);
+  int done = 0;
+  loop.run([](int& done) -> cohort::task<> {
+    co_await cohort::with_task_group([&](cohort::task_group& g) -> cohort::task<> {
+      for (int i = 0; i < 20000; ++i) {
+        g.spawn([](int& done) -> cohort::task<> {
+          co_await cohort::checkpoint();
+          ++done;
+        }(done));
+      }
+      co_return;
+    });
+  }(done));
+  EXPECT_EQ(done, 20000);
+}
+
+}  // namespace
