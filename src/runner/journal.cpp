@@ -26,13 +26,17 @@ constexpr const char* create_meta =
 constexpr const char* create_fingerprint =
     "CREATE TABLE fingerprint (position INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
     "value TEXT NOT NULL)";
-constexpr const char* create_tasks =
-    "CREATE TABLE tasks (key TEXT PRIMARY KEY NOT NULL, "
+// Outcomes are appended in recording order (seq) and the row a key had
+// before is deleted in the same transaction: there is no index on key, whose
+// random order would cost a page write per record (20x slower). The key ->
+// seq index lives in memory.
+constexpr const char* create_outcomes =
+    "CREATE TABLE outcomes (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, "
     "state TEXT NOT NULL CHECK (state IN ('done', 'failed')), attempts INTEGER NOT NULL, "
-    "error TEXT, value INTEGER, text TEXT, finished_at INTEGER NOT NULL) WITHOUT ROWID";
-constexpr const char* create_task_errors =
-    "CREATE TABLE task_errors (key TEXT NOT NULL, attempt INTEGER NOT NULL, error TEXT NOT NULL, "
-    "PRIMARY KEY (key, attempt)) WITHOUT ROWID";
+    "error TEXT, value INTEGER, text TEXT, finished_at INTEGER NOT NULL)";
+constexpr const char* create_outcome_errors =
+    "CREATE TABLE outcome_errors (seq INTEGER NOT NULL, attempt INTEGER NOT NULL, "
+    "error TEXT NOT NULL, PRIMARY KEY (seq, attempt)) WITHOUT ROWID";
 
 struct table_def {
   const char* name;
@@ -40,8 +44,8 @@ struct table_def {
 };
 constexpr table_def tables[] = {{"meta", create_meta},
                                 {"fingerprint", create_fingerprint},
-                                {"tasks", create_tasks},
-                                {"task_errors", create_task_errors}};
+                                {"outcomes", create_outcomes},
+                                {"outcome_errors", create_outcome_errors}};
 
 struct db_closer {
   void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
@@ -52,13 +56,85 @@ struct stmt_finalizer {
 using db_ptr = std::unique_ptr<sqlite3, db_closer>;
 using stmt_ptr = std::unique_ptr<sqlite3_stmt, stmt_finalizer>;
 
-struct string_hash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const noexcept {
-    return std::hash<std::string_view>{}(s);
+/// The journal's in-memory index: every key it knows, with its latest state
+/// and the row that holds it. Built for millions of keys: the keys sit back
+/// to back in one buffer, entries in one vector, and an open-addressing table
+/// of 8-byte slots maps a key's hash to its entry, so there is no allocation
+/// per key and a lookup touches about three cache lines. A key costs about
+/// 40 bytes plus its length (a node-based hash map: about twice as much, and
+/// twice as slow to fill).
+class key_index {
+ public:
+  using id = std::uint32_t;
+  struct entry {
+    std::int64_t seq;  // its committed row in outcomes, 0 if none yet
+    std::uint64_t key_offset;
+    std::uint32_t key_size;
+    journal_state state;  // the latest outcome, committed or buffered
+  };
+
+  static constexpr id npos = ~id{0};
+
+  id find(std::string_view key) const noexcept {
+    if (slots_.empty()) return npos;
+    const std::uint32_t tag = tag_of(key);
+    for (std::size_t i = tag & mask_;; i = (i + 1) & mask_) {
+      const std::uint64_t slot = slots_[i];
+      if (slot == 0) return npos;
+      if (static_cast<std::uint32_t>(slot >> 32) == tag) {
+        const id candidate = static_cast<id>(slot) - 1;
+        if (key_of(candidate) == key) return candidate;
+      }
+    }
   }
+
+  /// Adds `key`, which must be absent.
+  id insert(std::string_view key, journal_state state, std::int64_t seq) {
+    if (entries_.size() >= npos - 1) throw std::length_error("journal: too many keys");
+    if ((entries_.size() + 1) * 10 > slots_.size() * 7) grow();
+    const id n = static_cast<id>(entries_.size());
+    entries_.push_back({seq, keys_.size(), static_cast<std::uint32_t>(key.size()), state});
+    keys_.append(key);
+    place(tag_of(key), n);
+    return n;
+  }
+
+  entry& operator[](id i) noexcept { return entries_[i]; }
+  const entry& operator[](id i) const noexcept { return entries_[i]; }
+  std::string_view key_of(id i) const noexcept {
+    const entry& e = entries_[i];
+    return std::string_view(keys_).substr(e.key_offset, e.key_size);
+  }
+  std::size_t size() const noexcept { return entries_.size(); }
+
+ private:
+  static std::uint32_t tag_of(std::string_view key) noexcept {
+    const std::uint64_t h = std::hash<std::string_view>{}(key);
+    return static_cast<std::uint32_t>(h ^ (h >> 32));
+  }
+
+  void place(std::uint32_t tag, id n) noexcept {
+    std::size_t i = tag & mask_;
+    while (slots_[i] != 0) i = (i + 1) & mask_;
+    slots_[i] = (std::uint64_t{tag} << 32) | (std::uint64_t{n} + 1);
+  }
+
+  // A slot keeps the tag that chose its home, so growing needs neither the
+  // keys nor their hashes again.
+  void grow() {
+    std::vector<std::uint64_t> old(std::max<std::size_t>(64, slots_.size() * 2), 0);
+    old.swap(slots_);
+    mask_ = slots_.size() - 1;
+    for (const std::uint64_t slot : old) {
+      if (slot != 0) place(static_cast<std::uint32_t>(slot >> 32), static_cast<id>(slot) - 1);
+    }
+  }
+
+  std::string keys_;
+  std::vector<entry> entries_;
+  std::vector<std::uint64_t> slots_;  // 0: empty; else tag << 32 | (id + 1)
+  std::size_t mask_ = 0;
 };
-using key_set = std::unordered_set<std::string, string_hash, std::equal_to<>>;
 
 /// `s` in single quotes for a one-line message: control characters escaped,
 /// long values cut.
@@ -118,14 +194,12 @@ const char* state_name(journal_state s) {
 
 /// A record waiting for its batch to commit.
 struct pending_record {
-  std::string key;
+  key_index::id task;
   journal_state state;
   int attempts;
   std::vector<std::string> errors;
   journal_meta meta;
   std::int64_t finished_at_ms;
-  // The key may have rows in task_errors from an earlier failure.
-  bool clear_errors;
 };
 
 }  // namespace
@@ -135,13 +209,15 @@ struct journal::impl {
   std::string name;  // the path, quoted, for messages
   journal_options options;
   db_ptr db;  // declared before the statements, so it is closed after them
-  stmt_ptr upsert_task;
+  stmt_ptr insert_outcome;
+  stmt_ptr delete_outcome;
   stmt_ptr delete_errors;
   stmt_ptr insert_error;
-  stmt_ptr select_task;
+  stmt_ptr select_outcome;
   stmt_ptr select_errors;
-  key_set done;
-  key_set failed;
+  key_index keys;
+  std::size_t done_count = 0;
+  std::size_t failed_count = 0;
   std::vector<pending_record> pending;
   std::optional<time_point> pending_since;
   std::optional<std::string> reset_note;
@@ -149,6 +225,7 @@ struct journal::impl {
   impl(std::filesystem::path p, journal_options o)
       : path(std::move(p)), name(single_quoted(path.string())), options(o) {
     if (options.batch_records == 0) options.batch_records = 1;
+    pending.reserve(std::min<std::size_t>(options.batch_records, 4096));
   }
 
   // --- errors --------------------------------------------------------------
@@ -317,12 +394,13 @@ struct journal::impl {
       throw;
     }
 
-    upsert_task = prepare(
-        "INSERT OR REPLACE INTO tasks (key, state, attempts, error, value, text, finished_at) "
+    insert_outcome = prepare(
+        "INSERT INTO outcomes (key, state, attempts, error, value, text, finished_at) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         "prepare writes");
-    delete_errors = prepare("DELETE FROM task_errors WHERE key = ?1", "prepare writes");
-    insert_error = prepare("INSERT INTO task_errors (key, attempt, error) VALUES (?1, ?2, ?3)",
+    delete_outcome = prepare("DELETE FROM outcomes WHERE seq = ?1", "prepare writes");
+    delete_errors = prepare("DELETE FROM outcome_errors WHERE seq = ?1", "prepare writes");
+    insert_error = prepare("INSERT INTO outcome_errors (seq, attempt, error) VALUES (?1, ?2, ?3)",
                            "prepare writes");
   }
 
@@ -424,14 +502,14 @@ struct journal::impl {
     std::int64_t dropped_failed = 0;
     {
       const stmt_ptr s =
-          prepare("SELECT state, count(*) FROM tasks GROUP BY state", "read its tasks");
-      while (step(s.get(), "read its tasks")) {
+          prepare("SELECT state, count(*) FROM outcomes GROUP BY state", "read its outcomes");
+      while (step(s.get(), "read its outcomes")) {
         (column_text(s.get(), 0) == "done" ? dropped_done : dropped_failed) +=
             sqlite3_column_int64(s.get(), 1);
       }
     }
-    exec("DELETE FROM task_errors", "reset it");
-    exec("DELETE FROM tasks", "reset it");
+    exec("DELETE FROM outcome_errors", "reset it");
+    exec("DELETE FROM outcomes", "reset it");
     exec("DELETE FROM fingerprint", "reset it");
     write_fingerprint(fp);
     reset_note = "journal " + name + " belonged to a different run (" + diff +
@@ -473,39 +551,76 @@ struct journal::impl {
   }
 
   void load_keys() {
-    const stmt_ptr s = prepare("SELECT key, state FROM tasks", "read its tasks");
-    while (step(s.get(), "read its tasks")) {
-      if (sqlite3_column_type(s.get(), 0) == SQLITE_NULL) fail_corrupt("a task without a key");
-      const std::string_view key = column_text(s.get(), 0);
-      const std::string_view state = column_text(s.get(), 1);
-      if (state == "done") {
-        done.emplace(key);
-      } else if (state == "failed") {
-        failed.emplace(key);
+    const stmt_ptr s = prepare("SELECT seq, key, state FROM outcomes ORDER BY seq", "read it");
+    std::vector<std::int64_t> superseded;
+    while (step(s.get(), "read it")) {
+      if (sqlite3_column_type(s.get(), 1) == SQLITE_NULL) fail_corrupt("an outcome without a key");
+      const std::int64_t seq = sqlite3_column_int64(s.get(), 0);
+      const std::string_view key = column_text(s.get(), 1);
+      const std::string_view state_text = column_text(s.get(), 2);
+      journal_state state;
+      if (state_text == "done") {
+        state = journal_state::done;
+      } else if (state_text == "failed") {
+        state = journal_state::failed;
       } else {
         fail_corrupt("task " + single_quoted(key) + " has an unknown state " +
-                     single_quoted(state));
+                     single_quoted(state_text));
       }
+      if (const auto id = keys.find(key); id == key_index::npos) {
+        keys.insert(key, state, seq);
+      } else {
+        // Only a hand-edited file has two rows for a key: the later wins.
+        auto& e = keys[id];
+        superseded.push_back(e.seq);
+        count(e.state, -1);
+        e.state = state;
+        e.seq = seq;
+      }
+      count(state, +1);
     }
+    for (const auto seq : superseded) delete_row(seq);
+  }
+
+  void count(journal_state s, int delta) {
+    (s == journal_state::done ? done_count : failed_count) += static_cast<std::size_t>(delta);
   }
 
   // --- writes --------------------------------------------------------------
 
-  void add(pending_record r) {
-    pending.push_back(std::move(r));
+  void record(std::string_view key, journal_state state, int attempts,
+              std::vector<std::string> errors, journal_meta meta) {
+    auto id = keys.find(key);
+    if (id == key_index::npos) {
+      id = keys.insert(key, state, 0);
+    } else {
+      count(keys[id].state, -1);
+      keys[id].state = state;
+    }
+    count(state, +1);
+    pending.push_back({id, state, attempts, std::move(errors), std::move(meta), unix_ms_now()});
     if (pending.size() >= options.batch_records) flush();
   }
 
   void flush() {
     if (pending.empty()) return;
+    // The seqs this batch assigns, to restore if it does not commit.
+    std::vector<std::pair<key_index::id, std::int64_t>> undo;
+    undo.reserve(pending.size());
     exec("BEGIN", "commit a batch");
     try {
-      for (const auto& r : pending) write(r);
+      for (const auto& r : pending) {
+        auto& e = keys[r.task];
+        undo.emplace_back(r.task, e.seq);
+        if (e.seq != 0) delete_row(e.seq);
+        e.seq = write(r);
+      }
       exec("COMMIT", "commit a batch");
     } catch (...) {
       if (sqlite3_get_autocommit(db.get()) == 0) {
         sqlite3_exec(db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
       }
+      for (auto u = undo.rbegin(); u != undo.rend(); ++u) keys[u->first].seq = u->second;
       throw;
     }
     pending.clear();
@@ -519,13 +634,17 @@ struct journal::impl {
     if (rc != SQLITE_DONE) fail(rc, "commit a batch");
   }
 
-  void write(const pending_record& r) {
-    if (r.clear_errors || r.state == journal_state::failed) {
-      bind_text(delete_errors.get(), 1, r.key);
-      run_write(delete_errors.get());
-    }
-    sqlite3_stmt* s = upsert_task.get();
-    bind_text(s, 1, r.key);
+  void delete_row(std::int64_t seq) {
+    sqlite3_bind_int64(delete_outcome.get(), 1, seq);
+    run_write(delete_outcome.get());
+    sqlite3_bind_int64(delete_errors.get(), 1, seq);
+    run_write(delete_errors.get());
+  }
+
+  /// Appends `r`; returns its seq.
+  std::int64_t write(const pending_record& r) {
+    sqlite3_stmt* s = insert_outcome.get();
+    bind_text(s, 1, keys.key_of(r.task));
     bind_text(s, 2, state_name(r.state));
     sqlite3_bind_int(s, 3, r.attempts);
     if (r.errors.empty()) {
@@ -545,62 +664,61 @@ struct journal::impl {
     }
     sqlite3_bind_int64(s, 7, r.finished_at_ms);
     run_write(s);
+    const std::int64_t seq = sqlite3_last_insert_rowid(db.get());
     // Attempts are numbered so that the last error is attempt `attempts`.
     const int first_attempt = r.attempts - static_cast<int>(r.errors.size()) + 1;
     for (std::size_t i = 0; i < r.errors.size(); ++i) {
-      bind_text(insert_error.get(), 1, r.key);
+      sqlite3_bind_int64(insert_error.get(), 1, seq);
       sqlite3_bind_int(insert_error.get(), 2, first_attempt + static_cast<int>(i));
       bind_text(insert_error.get(), 3, r.errors[i]);
       run_write(insert_error.get());
     }
+    return seq;
   }
 
   // --- reads ---------------------------------------------------------------
 
   std::optional<journal_record> find(std::string_view key) {
-    for (auto it = pending.rbegin(); it != pending.rend(); ++it) {
-      if (it->key == key) {
-        return journal_record{it->key,    it->state, it->attempts,
-                              it->errors, it->meta,  it->finished_at_ms};
+    const auto id = keys.find(key);
+    if (id == key_index::npos) return std::nullopt;
+    for (auto p = pending.rbegin(); p != pending.rend(); ++p) {
+      if (p->task == id) {
+        return journal_record{std::string(key), p->state, p->attempts,
+                              p->errors,        p->meta,  p->finished_at_ms};
       }
     }
-    if (!select_task) {
-      select_task = prepare(
-          "SELECT state, attempts, value, text, finished_at, error FROM tasks WHERE key = ?1",
-          "read a task");
-      select_errors =
-          prepare("SELECT error FROM task_errors WHERE key = ?1 ORDER BY attempt", "read a task");
+    const std::int64_t seq = keys[id].seq;
+    if (!select_outcome) {
+      select_outcome = prepare(
+          "SELECT state, attempts, value, text, finished_at, error FROM outcomes WHERE seq = ?1",
+          "read an outcome");
+      select_errors = prepare("SELECT error FROM outcome_errors WHERE seq = ?1 ORDER BY attempt",
+                              "read an outcome");
     }
-    sqlite3_stmt* s = select_task.get();
-    bind_text(s, 1, key);
     struct reset_on_exit {
       sqlite3_stmt* s;
       ~reset_on_exit() { sqlite3_reset(s); }
-    } reset_task{s};
-    if (!step(s, "read a task")) return std::nullopt;
+    };
+    sqlite3_stmt* s = select_outcome.get();
+    sqlite3_bind_int64(s, 1, seq);
+    const reset_on_exit reset_outcome{s};
+    if (!step(s, "read an outcome"))
+      fail_corrupt("the outcome of " + single_quoted(key) + " vanished");
 
     journal_record r;
     r.key = std::string(key);
-    const std::string_view state = column_text(s, 0);
-    if (state == "done") {
-      r.state = journal_state::done;
-    } else if (state == "failed") {
-      r.state = journal_state::failed;
-    } else {
-      fail_corrupt("task " + single_quoted(key) + " has an unknown state " + single_quoted(state));
-    }
+    r.state = column_text(s, 0) == "done" ? journal_state::done : journal_state::failed;
     r.attempts = sqlite3_column_int(s, 1);
     if (sqlite3_column_type(s, 2) != SQLITE_NULL) r.meta.value = sqlite3_column_int64(s, 2);
     if (sqlite3_column_type(s, 3) != SQLITE_NULL) r.meta.text = std::string(column_text(s, 3));
     r.finished_at_ms = sqlite3_column_int64(s, 4);
     const bool has_last_error = sqlite3_column_type(s, 5) != SQLITE_NULL;
-    const std::string last_error(column_text(s, 5));
 
     sqlite3_stmt* e = select_errors.get();
-    bind_text(e, 1, key);
-    reset_on_exit reset_errors{e};
-    while (step(e, "read a task")) r.errors.emplace_back(column_text(e, 0));
-    if (r.errors.empty() && has_last_error) r.errors.push_back(last_error);
+    sqlite3_bind_int64(e, 1, seq);
+    const reset_on_exit reset_errors{e};
+    while (step(e, "read an outcome")) r.errors.emplace_back(column_text(e, 0));
+    if (r.errors.empty() && has_last_error) r.errors.emplace_back(column_text(s, 5));
     return r;
   }
 };
@@ -609,7 +727,7 @@ struct journal::impl {
 
 journal::journal(std::filesystem::path path, journal_fingerprint fingerprint,
                  journal_options options) {
-  key_set names;
+  std::unordered_set<std::string_view> names;
   for (const auto& f : fingerprint) {
     if (f.name.empty()) throw std::invalid_argument("journal fingerprint: a field has no name");
     if (!names.emplace(f.name).second) {
@@ -643,20 +761,7 @@ journal& journal::operator=(journal&& other) noexcept {
 
 void journal::record_done(std::string_view key, int attempts, journal_meta meta) {
   if (attempts < 1) throw std::invalid_argument("journal: attempts must be at least 1");
-  impl& i = *impl_;
-  bool was_failed = false;
-  if (const auto it = i.failed.find(key); it != i.failed.end()) {
-    i.failed.erase(it);
-    was_failed = true;
-  }
-  if (!i.done.contains(key)) i.done.emplace(key);
-  i.add({std::string(key),
-         journal_state::done,
-         attempts,
-         {},
-         std::move(meta),
-         unix_ms_now(),
-         was_failed});
+  impl_->record(key, journal_state::done, attempts, {}, std::move(meta));
 }
 
 void journal::record_failed(std::string_view key, int attempts, std::vector<std::string> errors,
@@ -665,33 +770,36 @@ void journal::record_failed(std::string_view key, int attempts, std::vector<std:
   if (errors.size() > static_cast<std::size_t>(attempts)) {
     throw std::invalid_argument("journal: more errors than attempts");
   }
-  impl& i = *impl_;
-  if (const auto it = i.done.find(key); it != i.done.end()) i.done.erase(it);
-  if (!i.failed.contains(key)) i.failed.emplace(key);
-  i.add({std::string(key), journal_state::failed, attempts, std::move(errors), std::move(meta),
-         unix_ms_now(), true});
+  impl_->record(key, journal_state::failed, attempts, std::move(errors), std::move(meta));
 }
 
 bool journal::is_done(std::string_view key) const noexcept {
-  return impl_->done.contains(key);
+  const auto id = impl_->keys.find(key);
+  return id != key_index::npos && impl_->keys[id].state == journal_state::done;
 }
 
 bool journal::is_failed(std::string_view key) const noexcept {
-  return impl_->failed.contains(key);
+  const auto id = impl_->keys.find(key);
+  return id != key_index::npos && impl_->keys[id].state == journal_state::failed;
 }
 
 std::size_t journal::done_count() const noexcept {
-  return impl_->done.size();
+  return impl_->done_count;
 }
 
 std::size_t journal::failed_count() const noexcept {
-  return impl_->failed.size();
+  return impl_->failed_count;
 }
 
 std::vector<std::string> journal::failed_keys() const {
-  std::vector<std::string> keys(impl_->failed.begin(), impl_->failed.end());
-  std::sort(keys.begin(), keys.end());
-  return keys;
+  std::vector<std::string> failed;
+  failed.reserve(impl_->failed_count);
+  const key_index& keys = impl_->keys;
+  for (key_index::id i = 0; i < keys.size(); ++i) {
+    if (keys[i].state == journal_state::failed) failed.emplace_back(keys.key_of(i));
+  }
+  std::sort(failed.begin(), failed.end());
+  return failed;
 }
 
 std::optional<journal_record> journal::find(std::string_view key) const {

@@ -50,8 +50,9 @@ using journal_fingerprint = std::vector<fingerprint_field>;
 
 /// Optional per-task data stored with an outcome, for the tools' own use.
 struct journal_meta {
-  std::optional<std::int64_t> value;  ///< e.g. the bytes a download wrote
-  std::optional<std::string> text;    ///< e.g. an output path or a content hash
+  // (Default initializers let `{42}` leave `text` out without a -Wextra warning.)
+  std::optional<std::int64_t> value = std::nullopt;  ///< e.g. the bytes a download wrote
+  std::optional<std::string> text = std::nullopt;    ///< e.g. an output path or a content hash
   friend bool operator==(const journal_meta&, const journal_meta&) = default;
 };
 
@@ -87,9 +88,9 @@ struct journal_options {
 
 /// A run's durable record of finished tasks, kept in an SQLite file (WAL).
 ///
-/// Opening loads the keys of done and failed tasks into memory, so
-/// `is_done(key)` costs one hash lookup. Outcomes are buffered and committed
-/// in batches, one transaction each: when `batch_records` are buffered, when
+/// Opening loads the keys of done and failed tasks into memory (about 40
+/// bytes each plus the key), so `is_done(key)` costs one hash lookup. Outcomes are buffered and
+/// committed in batches, one transaction each: when `batch_records` are buffered, when
 /// `maybe_flush(now)` finds them older than `flush_interval`, on `flush()`
 /// and `close()`, and (never throwing) in the destructor. A `kill -9` keeps
 /// every committed batch and loses only the buffered records, whose tasks
@@ -144,7 +145,7 @@ class journal {
   bool is_failed(std::string_view key) const noexcept;
   std::size_t done_count() const noexcept;
   std::size_t failed_count() const noexcept;
-  /// The keys whose latest outcome is failed, sorted.
+  /// The keys whose latest outcome is failed, sorted. Scans every key.
   std::vector<std::string> failed_keys() const;
   /// Everything recorded about `key` (including buffered records), or nothing.
   std::optional<journal_record> find(std::string_view key) const;

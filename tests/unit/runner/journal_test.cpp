@@ -223,9 +223,9 @@ TEST_F(Journal, OnlyTheLastErrorIsNumberedAsTheLastAttempt) {
     journal j(path_, echo_run);
     j.record_failed("k", 4, {"third", "fourth"});
   }
-  EXPECT_EQ(sql(path_, "SELECT group_concat(attempt || ':' || error) FROM task_errors"),
+  EXPECT_EQ(sql(path_, "SELECT group_concat(attempt || ':' || error) FROM outcome_errors"),
             "3:third,4:fourth");
-  EXPECT_EQ(sql(path_, "SELECT error FROM tasks WHERE key = 'k'"), "fourth");
+  EXPECT_EQ(sql(path_, "SELECT error FROM outcomes WHERE key = 'k'"), "fourth");
   journal j(path_, echo_run);
   EXPECT_EQ(j.find("k")->errors, (std::vector<std::string>{"third", "fourth"}));
 }
@@ -282,7 +282,12 @@ TEST_F(Journal, FailedThenDoneBecomesDoneAndDropsItsErrors) {
   EXPECT_EQ(a->attempts, 3);
   EXPECT_TRUE(a->errors.empty());
   j.close();
-  EXPECT_EQ(sql(path_, "SELECT group_concat(key) FROM task_errors"), "b");
+  // One row per key; only b's error is left.
+  EXPECT_EQ(sql(path_, "SELECT count(*) FROM outcomes"), "3");
+  EXPECT_EQ(sql(path_, "SELECT group_concat(error) FROM outcome_errors"), "e");
+  EXPECT_EQ(
+      sql(path_, "SELECT key FROM outcomes JOIN outcome_errors USING (seq) WHERE attempt = 1"),
+      "b");
 }
 
 TEST_F(Journal, RejectsImpossibleAttemptCounts) {
@@ -419,7 +424,7 @@ TEST_F(Journal, ForceStartsOverForADifferentRun) {
                                    "outcomes");
     j.record_done("z");
   }
-  EXPECT_EQ(sql(path_, "SELECT count(*) FROM task_errors"), "0");
+  EXPECT_EQ(sql(path_, "SELECT count(*) FROM outcome_errors"), "0");
   EXPECT_EQ(sql(path_, "SELECT value FROM meta WHERE name = 'reset_reason'"),
             "\"command\" was 'echo {}', now 'ls {}'");
   // The journal now belongs to the new run.
@@ -485,7 +490,7 @@ TEST_F(Journal, DamagedPageIsCorrupt) {
   std::string bytes = read_bytes(path_);
   const std::size_t page = 4096;
   ASSERT_GT(bytes.size(), 10 * page);
-  // Overwrite a page in the middle of the file (a leaf of the tasks table),
+  // Overwrite a page in the middle of the file (a leaf of the outcomes table),
   // as a torn write or a bad sector would.
   const std::size_t middle = bytes.size() / page / 2 * page;
   std::mt19937 rng(11);
@@ -530,14 +535,14 @@ TEST_F(Journal, ForeignDatabaseIsRefusedAndNotModified) {
 
 TEST_F(Journal, UnexpectedSchemaIsCorrupt) {
   { journal j(path_, echo_run); }
-  sql(path_, "DROP TABLE task_errors");
-  sql(path_, "CREATE TABLE task_errors (key TEXT)");
+  sql(path_, "DROP TABLE outcome_errors");
+  sql(path_, "CREATE TABLE outcome_errors (key TEXT)");
   expect_corrupt(open_error(path_), path_);
 }
 
 TEST_F(Journal, TriggersAreRefused) {
   { journal j(path_, echo_run); }
-  sql(path_, "CREATE TRIGGER t AFTER INSERT ON tasks BEGIN DELETE FROM tasks; END");
+  sql(path_, "CREATE TRIGGER t AFTER INSERT ON outcomes BEGIN DELETE FROM outcomes; END");
   expect_corrupt(open_error(path_), path_);
 }
 
@@ -549,14 +554,14 @@ TEST_F(Journal, UnknownStateIsCorrupt) {
   ASSERT_EQ(sqlite3_open(path_.c_str(), &raw), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(raw,
                          "PRAGMA ignore_check_constraints = 1;"
-                         "INSERT INTO tasks VALUES ('k', 'maybe', 1, NULL, NULL, NULL, 0)",
+                         "INSERT INTO outcomes VALUES (NULL, 'k', 'maybe', 1, NULL, NULL, NULL, 0)",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(raw);
   // The integrity check verifies CHECK constraints, so it finds the row.
   const auto e = open_error(path_);
   expect_corrupt(e, path_);
-  EXPECT_NE(std::string(e.what()).find("CHECK constraint failed in tasks"), std::string::npos)
+  EXPECT_NE(std::string(e.what()).find("CHECK constraint failed in outcomes"), std::string::npos)
       << e.what();
 }
 
