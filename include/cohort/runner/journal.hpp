@@ -122,8 +122,10 @@ class journal {
   /// Commits what is buffered and closes the file. Never throws: a failure is
   /// reported on stderr (call `close()` first to handle it).
   ~journal();
+  /// A moved-from journal may only be destroyed or assigned to.
   journal(journal&&) noexcept;
-  journal& operator=(journal&&) noexcept;
+  /// Closes this journal (as the destructor does), then takes `other`'s.
+  journal& operator=(journal&& other) noexcept;
   journal(const journal&) = delete;
   journal& operator=(const journal&) = delete;
 
@@ -157,7 +159,8 @@ class journal {
   /// Commits the buffered records now, in one transaction. On failure throws
   /// `journal_error` and keeps them buffered.
   void flush();
-  /// Flushes and closes; afterwards only the destructor may be called.
+  /// Flushes and closes; afterwards the journal may only be destroyed or
+  /// assigned to.
   /// Throws `journal_error` if the final commit fails (the journal is then
   /// closed anyway and the unsaved tasks will run again on resume).
   void close();

@@ -387,6 +387,14 @@ TEST_F(Journal, DifferenceMessageStaysOnOneLine) {
   EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
   EXPECT_NE(msg.find("now 'echo 'a\\nb'\\txxx"), std::string::npos) << msg;
   EXPECT_NE(msg.find("xxx...'"), std::string::npos) << msg;
+}
+
+TEST_F(Journal, LongValuesAreNotCutInsideAUtf8Character) {
+  { journal j(path_, {{"city", "x"}}); }
+  // 79 ASCII bytes, then a two-byte character across the 80-byte limit.
+  const std::string value = std::string(79, 'a') + "\xc3\xa9tail";
+  const std::string msg = open_error(path_, {{"city", value}}).what();
+  EXPECT_NE(msg.find("now '" + std::string(79, 'a') + "...'"), std::string::npos) << msg;
   EXPECT_LT(msg.size(), 250u) << msg;
 }
 
@@ -479,7 +487,9 @@ TEST_F(Journal, TruncatedJournalIsCorrupt) {
   const auto size = fs::file_size(path_);
   ASSERT_GT(size, 40000u);
   fs::resize_file(path_, size / 2);
+  const std::string before = read_bytes(path_);
   expect_corrupt(open_error(path_), path_);
+  EXPECT_EQ(read_bytes(path_), before);
 }
 
 TEST_F(Journal, DamagedPageIsCorrupt) {
@@ -497,6 +507,8 @@ TEST_F(Journal, DamagedPageIsCorrupt) {
   for (std::size_t i = middle; i < middle + page; ++i) bytes[i] = static_cast<char>(rng());
   write_bytes(path_, bytes);
   expect_corrupt(open_error(path_), path_);
+  expect_corrupt(open_error(path_, echo_run, {.force = true}), path_);
+  EXPECT_EQ(read_bytes(path_), bytes);
 }
 
 TEST_F(Journal, EmptyFileBecomesAJournal) {
@@ -641,6 +653,21 @@ TEST_F(Journal, ExistingJournalInReadOnlyDirectoryIsAClearError) {
   EXPECT_NE(child.output.find("journal '" + p.string() + "': cannot "), std::string::npos)
       << child.output;
   EXPECT_NE(child.output.find("is not writable"), std::string::npos) << child.output;
+}
+
+TEST_F(Journal, DirectoryPathIsAClearError) {
+  const auto e = open_error(dir_);
+  EXPECT_EQ(e.error_kind(), journal_error::kind::io);
+  EXPECT_EQ(std::string(e.what()),
+            "journal '" + dir_.string() + "': cannot open it (it is a directory)");
+}
+
+TEST_F(Journal, MissingDirectoryIsAClearError) {
+  const fs::path p = dir_ / "no" / "run.db";
+  const auto e = open_error(p);
+  EXPECT_EQ(e.error_kind(), journal_error::kind::io);
+  EXPECT_EQ(std::string(e.what()), "journal '" + p.string() + "': cannot open it (directory '" +
+                                       (dir_ / "no").string() + "' does not exist)");
 }
 
 TEST_F(Journal, ReadOnlyFileIsAClearError) {
