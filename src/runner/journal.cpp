@@ -61,8 +61,8 @@ using stmt_ptr = std::unique_ptr<sqlite3_stmt, stmt_finalizer>;
 /// to back in one buffer, entries in one vector, and an open-addressing table
 /// of 8-byte slots maps a key's hash to its entry, so there is no allocation
 /// per key and a lookup touches about three cache lines. A key costs about
-/// 40 bytes plus its length (a node-based hash map: about twice as much, and
-/// twice as slow to fill).
+/// 45 bytes plus its length. (With std::unordered_map, recording a million
+/// outcomes took 1.6 times the CPU, most of it in cache misses.)
 class key_index {
  public:
   using id = std::uint32_t;

@@ -88,14 +88,15 @@ struct journal_options {
 
 /// A run's durable record of finished tasks, kept in an SQLite file (WAL).
 ///
-/// Opening loads the keys of done and failed tasks into memory (about 40
-/// bytes each plus the key), so `is_done(key)` costs one hash lookup. Outcomes are buffered and
-/// committed in batches, one transaction each: when `batch_records` are buffered, when
-/// `maybe_flush(now)` finds them older than `flush_interval`, on `flush()`
-/// and `close()`, and (never throwing) in the destructor. A `kill -9` keeps
-/// every committed batch and loses only the buffered records, whose tasks
-/// run again on resume; the file is never left half-written. A key recorded
-/// twice keeps its latest outcome.
+/// Opening loads the keys of done and failed tasks into memory (about 45
+/// bytes each plus the key), so `is_done(key)` costs one hash lookup.
+/// Outcomes are buffered and committed in batches, one transaction each:
+/// when `batch_records` are buffered, when `maybe_flush(now)` finds them
+/// older than `flush_interval`, on `flush()` and `close()`, and (never
+/// throwing) in the destructor. A `kill -9` keeps every committed batch and
+/// loses only the buffered records, whose tasks run again on resume; the
+/// file is never left half-written. A key recorded twice keeps its latest
+/// outcome.
 ///
 /// The journal is a plain synchronous object for the loop's thread: it never
 /// suspends and is not thread-safe. It holds an exclusive lock on the file
@@ -160,9 +161,8 @@ class journal {
   /// `journal_error` and keeps them buffered.
   void flush();
   /// Flushes and closes; afterwards the journal may only be destroyed or
-  /// assigned to.
-  /// Throws `journal_error` if the final commit fails (the journal is then
-  /// closed anyway and the unsaved tasks will run again on resume).
+  /// assigned to. Throws `journal_error` if the final commit fails (the
+  /// journal is then closed anyway and the unsaved tasks run again on resume).
   void close();
   /// Records buffered and not yet committed.
   std::size_t buffered() const noexcept;
