@@ -63,12 +63,12 @@ enum class output_mode {
 struct process_options {
   /// The program and its arguments. `argv[0]` without a '/' is looked up in
   /// the parent's PATH (posix_spawnp). Use `shell_argv(cmd)` for a shell line.
-  std::vector<std::string> argv;
+  std::vector<std::string> argv{};
   /// Variables set in the child on top of the parent's environment (a name
   /// already there is replaced).
-  std::vector<std::pair<std::string, std::string>> env;
+  std::vector<std::pair<std::string, std::string>> env{};
   /// The child's working directory; empty: the parent's.
-  std::string cwd;
+  std::string cwd{};
   stdin_mode in = stdin_mode::null;
   output_mode out = output_mode::inherit;
   output_mode err = output_mode::inherit;
@@ -76,8 +76,8 @@ struct process_options {
   /// loop's thread, as it arrives) instead of being kept by the process. It
   /// may not await; if it throws, the wait in progress ends with that
   /// exception (the process keeps running; `supervise` then terminates it).
-  std::function<void(std::string_view)> on_stdout;
-  std::function<void(std::string_view)> on_stderr;
+  std::function<void(std::string_view)> on_stdout{};
+  std::function<void(std::string_view)> on_stderr{};
 };
 
 /// `{"/bin/sh", "-c", command}`: run `command` with the POSIX shell.
