@@ -679,6 +679,7 @@ task<exit_status> supervise(process& p, term_sequence seq) {
 
 task<process_result> run_process(boost::asio::io_context& io, process_options options,
                                  term_sequence seq) {
+  co_await checkpoint();  // in a cancelled scope, start nothing
   process p = process::spawn(io, options);
   process_result r;
   r.pid = p.pid();

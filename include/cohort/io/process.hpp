@@ -241,8 +241,9 @@ struct process_result {
 
 /// Spawns a process, supervises it and returns how it ended with its
 /// captured output: a task. Throws `std::system_error` if it cannot start.
-/// On cancellation the termination sequence runs (see `supervise`) and the
-/// task unwinds; keep a `process` and use `supervise` to see its status then.
+/// In a scope already cancelled it spawns nothing. On cancellation the
+/// termination sequence runs (see `supervise`) and the task unwinds; keep a
+/// `process` and use `supervise` to see its status then.
 ///
 ///     auto r = co_await cohort::run_process(io, {.argv = {"ls"}, .out =
 ///     cohort::output_mode::capture});

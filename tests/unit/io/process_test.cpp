@@ -222,6 +222,18 @@ TEST_F(ProcessTest, RunProcessReturnsStatusOutputAndTimes) {
   EXPECT_NE(r.start_time, std::chrono::system_clock::time_point{});
 }
 
+TEST_F(ProcessTest, RunProcessInACancelledScopeStartsNothing) {
+  // Spawning this would throw ENOENT: reaching the spawn is observable.
+  cohort::cancel_scope scope;
+  scope.cancel();
+  EXPECT_NO_THROW(
+      loop.run([](cohort::cancel_scope& s, boost::asio::io_context& io) -> cohort::task<> {
+        const cohort::process_options options{.argv = {"cohort-no-such-command"}};
+        (void)co_await s.run(cohort::run_process(io, options));
+      }(scope, io)));
+  EXPECT_TRUE(scope.cancelled_caught());
+}
+
 // --- environment, directory, stdio ---------------------------------------
 
 TEST_F(ProcessTest, AddsEnvironmentAndSetsWorkingDirectory) {
@@ -295,6 +307,19 @@ TEST_F(ProcessTest, CapturesTenMegabytesOnBothStreamsWithoutDeadlock) {
   EXPECT_TRUE(p.stdout_text() == expected);
   EXPECT_EQ(p.stderr_text().size(), 10'000'000u);
   EXPECT_EQ(p.stderr_text().find_first_not_of('\0'), std::string::npos);
+}
+
+TEST_F(ProcessTest, ReadsWhatAnExitedChildLeftInItsPipes) {
+  auto p = spawn({.argv = cohort::shell_argv("echo hello; echo world >&2"),
+                  .out = output_mode::capture,
+                  .err = output_mode::capture});
+  // Block until it has exited (without reaping it): its exit and its output
+  // are then ready at the same time when the wait starts.
+  siginfo_t info{};
+  ASSERT_EQ(::waitid(P_PID, static_cast<id_t>(p.pid()), &info, WEXITED | WNOWAIT), 0);
+  EXPECT_TRUE(loop.run(wait_for(p)).success());
+  EXPECT_EQ(p.stdout_text(), "hello\n");
+  EXPECT_EQ(p.stderr_text(), "world\n");
 }
 
 TEST_F(ProcessTest, OutputCallbackReceivesEveryChunkInOrder) {
@@ -387,10 +412,14 @@ TEST_F(ProcessTest, ChildStartsWithDefaultSignalsAndAnEmptyMask) {
   EXPECT_EQ(status_mask(p.stdout_text(), "SigIgn") & sigint_bit, 0u);
   EXPECT_EQ(status_mask(p.stdout_text(), "SigBlk"), 0u);
 
-  // And SIGINT does what it does by default: it kills.
+  // And SIGINT does what it does by default: it kills (else, after 2 s,
+  // the termination sequence ends the test).
   auto q = spawn({.argv = {"sleep", "100"}});
   EXPECT_TRUE(q.signal_group(SIGINT));
-  EXPECT_EQ(loop.run(wait_for(q)).signal, SIGINT);
+  loop.run([](cohort::process& q) -> cohort::task<> {
+    (void)co_await cohort::move_on_after(2s, cohort::supervise(q));
+  }(q));
+  EXPECT_EQ(q.status()->signal, SIGINT);
 }
 
 TEST_F(ProcessTest, ChildLeadsItsOwnProcessGroup) {
