@@ -532,11 +532,12 @@ TEST_F(ProcessTest, GrandchildrenAreKilledWithTheGroup) {
 }
 
 TEST_F(ProcessTest, GrandchildTrappingTermGetsTheRestOfTheSequence) {
-  // The leader dies at the first TERM; the grandchild ignores TERM and must
-  // still be KILLed by the sequence's end, not left running.
+  // The leader dies at the first TERM; the grandchild (which prints its pid
+  // and "ready" once its trap is set) ignores TERM and must still be KILLed
+  // by the sequence's end, not left running.
   output_watch out({"ready"});
   auto p = spawn({.argv = cohort::shell_argv(
-                      "sh -c 'trap \"\" TERM; exec sleep 100' & echo $!; echo ready; wait"),
+                      "sh -c 'trap \"\" TERM; echo $$; echo ready; exec sleep 100' & wait"),
                   .out = output_mode::capture,
                   .on_stdout = out.sink()});
   cohort::cancel_scope scope;
@@ -582,8 +583,8 @@ TEST_F(ProcessTest, HardCancelDuringTheSequenceKillsAtOnce) {
   // waits its 200 ms, the runtime escalates: KILL now, reaped, no zombie.
   output_watch out({"ready", "got-term"});
   auto p = spawn(
-      {.argv = cohort::shell_argv(
-           "trap 'echo got-term' TERM; echo ready; while :; do sleep 1 & echo $!; wait $!; done"),
+      {.argv = cohort::shell_argv("trap 'echo got-term' TERM; sleep 100 & echo $!; echo ready; "
+                                  "while :; do wait $!; sleep 100 & echo $!; done"),
        .out = output_mode::capture,
        .on_stdout = out.sink()});
   cohort::cancel_scope scope;
