@@ -3,6 +3,7 @@
 #include <cohort/cancel_scope.hpp>
 #include <cohort/event.hpp>
 #include <cohort/runtime/asio_loop.hpp>
+#include <cohort/runtime/blocking.hpp>
 #include <cohort/task_group.hpp>
 
 #include <gtest/gtest.h>
@@ -701,6 +702,33 @@ TEST(TermSequence, RejectsBadElementsNamingThem) {
       EXPECT_NE(std::string(e.what()).find("termination sequence"), std::string::npos);
     }
   }
+}
+
+// --- found elsewhere --------------------------------------------------------
+
+// g++ 12.2 destroys a lambda temporary's by-copy captures one time too many
+// when the lambda is an argument in a co_await operand (Clang is right).
+// This is why Blocking.CancelWhileQueuedDropsTheCall fails under ASan: its
+// `co_await p.run([f, &running] {...})` over-releases the shared_future.
+// Workaround: name the lambda first (`auto fn = [...]{}; co_await
+// pool.run(std::move(fn));`). Compiler-only repro in the report.
+struct counted {
+  static inline int live = 0;
+  counted() { ++live; }
+  counted(const counted&) { ++live; }
+  counted(counted&&) noexcept { ++live; }
+  ~counted() { --live; }
+};
+
+TEST(FoundElsewhere, DISABLED_LambdaTemporaryInACoAwaitOperandIsDestroyedOnce) {
+  boost::asio::io_context io;
+  cohort::asio_loop loop(io);
+  {
+    cohort::blocking_pool pool(io, 1);
+    loop.run([](cohort::blocking_pool& p, counted c) -> cohort::task<> { co_await p.run([c] {}); }(
+                                                         pool, counted{}));
+  }
+  EXPECT_EQ(counted::live, 0);  // g++ 12.2: -1
 }
 
 }  // namespace
