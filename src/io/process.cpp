@@ -1,0 +1,694 @@
+#include <cohort/io/process.hpp>
+
+#include <cohort/cancel_scope.hpp>
+#include <cohort/finally.hpp>
+#include <cohort/sleep.hpp>
+
+#include <boost/asio/posix/stream_descriptor.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <stdexcept>
+#include <system_error>
+
+extern char** environ;
+
+namespace cohort {
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+// How long the destructor and kill_and_reap() block for a KILLed leader to
+// exit. A process stuck in uninterruptible sleep (D state) may take longer;
+// it is then left unreaped (a zombie of ours, never a running orphan).
+constexpr auto kill_reap_limit = 1s;
+// How often terminate() looks for a group's last members once the leader
+// has exited (there is no descriptor to await a process group with).
+constexpr auto group_poll = 5ms;
+// Bytes read from one pipe per wake-up, so a flood cannot starve the loop.
+constexpr std::size_t read_budget = 256 * 1024;
+constexpr std::size_t read_chunk = 64 * 1024;
+
+[[noreturn]] void throw_errno(int error, const std::string& what) {
+  throw std::system_error(error, std::generic_category(), what);
+}
+
+// An owned file descriptor.
+class unique_fd {
+ public:
+  unique_fd() noexcept = default;
+  explicit unique_fd(int fd) noexcept : fd_(fd) {}
+  unique_fd(unique_fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  unique_fd& operator=(unique_fd&& o) noexcept {
+    reset(std::exchange(o.fd_, -1));
+    return *this;
+  }
+  ~unique_fd() { reset(); }
+  int get() const noexcept { return fd_; }
+  int release() noexcept { return std::exchange(fd_, -1); }
+  void reset(int fd = -1) noexcept {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// A pipe whose read end (ours) is non-blocking; both ends close on exec.
+std::pair<unique_fd, unique_fd> make_pipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno(errno, "cohort: pipe2");
+  unique_fd r(fds[0]), w(fds[1]);
+  if (::fcntl(r.get(), F_SETFL, O_NONBLOCK) != 0) throw_errno(errno, "cohort: fcntl");
+  return {std::move(r), std::move(w)};
+}
+
+exit_status to_exit_status(const siginfo_t& info) noexcept {
+  exit_status s;
+  if (info.si_code == CLD_EXITED) {
+    s.code = info.si_status;
+  } else {
+    s.signal = info.si_status;
+    s.core_dumped = info.si_code == CLD_DUMPED;
+  }
+  return s;
+}
+
+}  // namespace
+
+namespace detail {
+
+// Everything about one child. Heap-allocated so that the Asio handlers of a
+// wait can point at it while the `process` handle moves.
+class process_state {
+ public:
+  explicit process_state(asio::io_context& io) : pidfd_(io), streams_{stream(io), stream(io)} {}
+  process_state(const process_state&) = delete;
+  process_state& operator=(const process_state&) = delete;
+  ~process_state() { assert(waiter_ == nullptr && "process destroyed while being waited for"); }
+
+  struct stream {
+    explicit stream(asio::io_context& io) : desc(io) {}
+    asio::posix::stream_descriptor desc;
+    std::string text;
+    std::function<void(std::string_view)> sink;
+    bool open = false;
+    bool sink_failed = false;
+  };
+
+  // --- the wait operation ---------------------------------------------
+
+  bool ready() const noexcept { return finished_ || error_ != nullptr; }
+
+  void start_wait(completion& c) {
+    if (waiter_ != nullptr) {
+      throw std::logic_error("cohort: a process is waited for by one task at a time");
+    }
+    waiter_ = &c;
+    stopping_ = false;
+    if (!finished_) {
+      ++outstanding_;
+      arm_exit();
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (streams_[i].open) {
+        ++outstanding_;
+        arm_stream(i);
+      }
+    }
+    maybe_complete();
+  }
+
+  // The Asio waits report back (aborted) on the loop; the operation
+  // completes when the last one has.
+  bool cancel_wait() noexcept {
+    stop_waiting();
+    return false;
+  }
+
+  bool must_resume() const noexcept { return ready(); }
+
+  exit_status result() {
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+    assert(status_);
+    return *status_;
+  }
+
+  // --- the rest ---------------------------------------------------------
+
+  bool group_alive() const noexcept {
+    if (pid_ <= 0) return false;
+    return ::kill(-pid_, 0) == 0 || errno == EPERM;
+  }
+
+  bool signal_group(int sig) noexcept {
+    if (pid_ <= 0) return false;
+    const bool sent = ::kill(-pid_, sig) == 0;
+    // A leader that moved itself to another group (setsid) is signalled
+    // directly; its pid is ours until we reap it.
+    if (!finished_ && ::getpgid(pid_) != pid_) ::kill(pid_, sig);
+    return sent;
+  }
+
+  void kill_and_reap() noexcept {
+    if (pid_ <= 0) return;
+    assert(waiter_ == nullptr);
+    if (!finished_) {
+      signal_group(SIGKILL);
+      const auto limit = clock::now() + kill_reap_limit;
+      while (!reap()) {
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(limit - clock::now());
+        if (left <= 0ms) break;
+        pollfd p{pidfd_.native_handle(), POLLIN, 0};
+        ::poll(&p, 1, static_cast<int>(left.count()));
+      }
+      close_streams();
+    }
+    if (group_alive()) ::kill(-pid_, SIGKILL);
+  }
+
+  pid_t pid_ = -1;
+  asio::posix::stream_descriptor pidfd_;
+  stream streams_[2];
+  std::optional<exit_status> status_;
+  std::chrono::system_clock::time_point start_wall_;
+  time_point start_;
+  time_point end_;
+  bool finished_ = false;
+
+ private:
+  void arm_exit() {
+    pidfd_.async_wait(asio::posix::stream_descriptor::wait_read,
+                      [this](const boost::system::error_code& ec) { on_exit_ready(ec); });
+  }
+  void arm_stream(int i) {
+    streams_[i].desc.async_wait(
+        asio::posix::stream_descriptor::wait_read,
+        [this, i](const boost::system::error_code& ec) { on_stream_ready(i, ec); });
+  }
+
+  void on_exit_ready(const boost::system::error_code& ec) {
+    --outstanding_;
+    if (!ec) {
+      if (reap()) {
+        finish_streams();
+      } else if (!stopping_) {
+        ++outstanding_;  // not exited after all: wait again
+        arm_exit();
+      }
+    } else if (ec != asio::error::operation_aborted) {
+      fail(std::make_exception_ptr(
+          boost::system::system_error(ec, "cohort: waiting for a process")));
+    }
+    maybe_complete();
+  }
+
+  void on_stream_ready(int i, const boost::system::error_code& ec) {
+    stream& s = streams_[i];
+    if (ec || !s.open) {
+      --outstanding_;
+      maybe_complete();
+      return;
+    }
+    if (read_available(s, read_budget)) {
+      close_stream(s);
+      --outstanding_;
+    } else if (stopping_) {
+      --outstanding_;
+    } else {
+      arm_stream(i);
+    }
+    maybe_complete();
+  }
+
+  // Reads what the pipe holds, up to `limit` bytes. True at end of file.
+  bool read_available(stream& s, std::size_t limit) {
+    const int fd = s.desc.native_handle();
+    std::size_t total = 0;
+    while (total < limit) {
+      const std::size_t want = std::min(read_chunk, limit - total);
+      char* into;
+      std::size_t old_size = 0;
+      if (s.sink) {
+        scratch_.resize(read_chunk);
+        into = scratch_.data();
+      } else {
+        old_size = s.text.size();
+        s.text.resize(old_size + want);
+        into = s.text.data() + old_size;
+      }
+      const ssize_t n = ::read(fd, into, want);
+      const std::size_t got = n > 0 ? static_cast<std::size_t>(n) : 0;
+      if (!s.sink) s.text.resize(old_size + got);
+      if (n > 0) {
+        total += got;
+        if (s.sink) deliver(s, std::string_view(into, got));
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
+      return true;  // end of file, or an error that ends the stream alike
+    }
+    return false;
+  }
+
+  void deliver(stream& s, std::string_view chunk) {
+    if (s.sink_failed) return;
+    try {
+      s.sink(chunk);
+    } catch (...) {
+      s.sink_failed = true;  // later output of this stream is dropped
+      fail(std::current_exception());
+    }
+  }
+
+  // The leader has exited: read what it left in the pipes (not what a
+  // surviving grandchild writes from now on) and close them.
+  void finish_streams() {
+    for (stream& s : streams_) {
+      if (!s.open) continue;
+      int pending = 0;
+      if (::ioctl(s.desc.native_handle(), FIONREAD, &pending) == 0 && pending > 0) {
+        read_available(s, static_cast<std::size_t>(pending));
+      }
+      close_stream(s);
+    }
+  }
+
+  void close_stream(stream& s) noexcept {
+    boost::system::error_code ignored;
+    s.desc.close(ignored);  // a pending wait on it reports operation_aborted
+    s.open = false;
+  }
+  void close_streams() noexcept {
+    for (stream& s : streams_) close_stream(s);
+  }
+
+  // True once the child is reaped (or lost: see error_).
+  bool reap() noexcept {
+    if (finished_) return true;
+    siginfo_t info;
+    std::memset(&info, 0, sizeof info);
+    int r;
+    do {
+      r = ::waitid(P_PIDFD, static_cast<id_t>(pidfd_.native_handle()), &info, WEXITED | WNOHANG);
+    } while (r != 0 && errno == EINTR);
+    if (r == 0 && info.si_pid == 0) return false;  // still running
+    finished_ = true;
+    end_ = clock::now();
+    if (r == 0) {
+      status_ = to_exit_status(info);
+    } else {
+      const int e = errno;
+      try {
+        error_ = std::make_exception_ptr(
+            std::system_error(e, std::generic_category(),
+                              "cohort: cannot reap process " + std::to_string(pid_) +
+                                  " (reaped elsewhere? SIGCHLD must not be ignored)"));
+      } catch (...) {
+        error_ = std::current_exception();
+      }
+    }
+    boost::system::error_code ignored;
+    pidfd_.close(ignored);
+    return true;
+  }
+
+  void fail(std::exception_ptr e) noexcept {
+    if (!error_) error_ = std::move(e);
+    stop_waiting();
+  }
+
+  void stop_waiting() noexcept {
+    stopping_ = true;
+    boost::system::error_code ignored;
+    if (pidfd_.is_open()) pidfd_.cancel(ignored);
+    for (stream& s : streams_) {
+      if (s.open) s.desc.cancel(ignored);
+    }
+  }
+
+  void maybe_complete() noexcept {
+    if (outstanding_ != 0 || waiter_ == nullptr) return;
+    std::exchange(waiter_, nullptr)->complete();
+  }
+
+  completion* waiter_ = nullptr;
+  int outstanding_ = 0;  // Asio waits whose handler has not run yet
+  bool stopping_ = false;
+  std::exception_ptr error_;
+  std::vector<char> scratch_;
+};
+
+}  // namespace detail
+
+// --- options and results ----------------------------------------------------
+
+std::vector<std::string> shell_argv(std::string command) {
+  return {"/bin/sh", "-c", std::move(command)};
+}
+
+term_sequence default_term_sequence() {
+  return {{SIGTERM, 200ms}, {SIGTERM, 100ms}, {SIGTERM, 50ms}, {SIGKILL, 25ms}};
+}
+
+namespace {
+
+int parse_signal(std::string_view name) {
+  int number = 0;
+  const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), number);
+  if (ec == std::errc() && end == name.data() + name.size()) {
+    return number > 0 && number < NSIG ? number : -1;
+  }
+  if (name.substr(0, 3) == "SIG") name.remove_prefix(3);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    const char* abbrev = ::sigabbrev_np(sig);
+    if (abbrev != nullptr && name == abbrev) return sig;
+  }
+  return -1;
+}
+
+}  // namespace
+
+term_sequence parse_term_sequence(std::string_view text) {
+  std::vector<std::string_view> items;
+  while (true) {
+    const auto comma = text.find(',');
+    items.push_back(text.substr(0, comma));
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  term_sequence seq;
+  for (std::size_t i = 0; i < items.size(); i += 2) {
+    const int sig = parse_signal(items[i]);
+    if (sig < 0) {
+      throw std::invalid_argument("termination sequence: '" + std::string(items[i]) +
+                                  "' is not a signal");
+    }
+    long ms = 0;
+    if (i + 1 < items.size()) {
+      const std::string_view w = items[i + 1];
+      const auto [end, ec] = std::from_chars(w.data(), w.data() + w.size(), ms);
+      if (w.empty() || ec != std::errc() || end != w.data() + w.size() || ms < 0) {
+        throw std::invalid_argument("termination sequence: '" + std::string(w) +
+                                    "' is not a delay in milliseconds");
+      }
+    }
+    seq.push_back({sig, std::chrono::milliseconds(ms)});
+  }
+  return seq;
+}
+
+// --- spawning ---------------------------------------------------------------
+
+process process::spawn(boost::asio::io_context& io, const process_options& options) {
+  if (options.argv.empty()) throw std::invalid_argument("cohort::process::spawn: empty argv");
+  if (options.out == output_mode::merge) {
+    throw std::invalid_argument("cohort::process::spawn: output_mode::merge is for stderr only");
+  }
+  const std::string& command = options.argv.front();
+
+  struct file_actions {
+    posix_spawn_file_actions_t fa;
+    file_actions() { ::posix_spawn_file_actions_init(&fa); }
+    ~file_actions() { ::posix_spawn_file_actions_destroy(&fa); }
+  } actions;
+  struct attributes {
+    posix_spawnattr_t attr;
+    attributes() { ::posix_spawnattr_init(&attr); }
+    ~attributes() { ::posix_spawnattr_destroy(&attr); }
+  } attributes;
+  auto check = [&](int rc) {
+    if (rc != 0) throw_errno(rc, "cohort: cannot prepare to spawn '" + command + "'");
+  };
+
+  // Own process group; default dispositions for every signal; empty mask.
+  sigset_t all, none;
+  sigfillset(&all);
+  sigemptyset(&none);
+  check(::posix_spawnattr_setflags(
+      &attributes.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK));
+  check(::posix_spawnattr_setpgroup(&attributes.attr, 0));
+  check(::posix_spawnattr_setsigdefault(&attributes.attr, &all));
+  check(::posix_spawnattr_setsigmask(&attributes.attr, &none));
+
+  posix_spawn_file_actions_t* fa = &actions.fa;
+  if (options.in == stdin_mode::null) {
+    check(::posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0));
+  }
+  unique_fd read_ends[2], write_ends[2];
+  const output_mode modes[2] = {options.out, options.err};
+  for (int i = 0; i < 2; ++i) {
+    const int target = i + 1;
+    switch (modes[i]) {
+      case output_mode::inherit: break;
+      case output_mode::capture: {
+        auto [r, w] = make_pipe();
+        check(::posix_spawn_file_actions_adddup2(fa, w.get(), target));
+        read_ends[i] = std::move(r);
+        write_ends[i] = std::move(w);
+        break;
+      }
+      case output_mode::discard:
+        check(::posix_spawn_file_actions_addopen(fa, target, "/dev/null", O_WRONLY, 0));
+        break;
+      case output_mode::merge: check(::posix_spawn_file_actions_adddup2(fa, 1, 2)); break;
+    }
+  }
+  if (!options.cwd.empty()) {
+    check(::posix_spawn_file_actions_addchdir_np(fa, options.cwd.c_str()));
+  }
+
+  std::vector<char*> argv;
+  argv.reserve(options.argv.size() + 1);
+  for (const std::string& a : options.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+
+  std::vector<std::string> added;
+  std::vector<char*> envp;
+  char** env = environ;
+  if (!options.env.empty()) {
+    for (const auto& [name, value] : options.env) added.push_back(name + '=' + value);
+    for (char** e = environ; *e != nullptr; ++e) {
+      const std::string_view entry(*e);
+      const std::string_view name = entry.substr(0, entry.find('='));
+      const bool replaced = std::any_of(options.env.begin(), options.env.end(),
+                                        [&](const auto& kv) { return kv.first == name; });
+      if (!replaced) envp.push_back(*e);
+    }
+    for (std::string& a : added) envp.push_back(a.data());
+    envp.push_back(nullptr);
+    env = envp.data();
+  }
+
+  auto s = std::make_unique<detail::process_state>(io);
+  s->start_wall_ = std::chrono::system_clock::now();
+  s->start_ = clock::now();
+  pid_t pid = -1;
+  const int rc = ::posix_spawnp(&pid, command.c_str(), fa, &attributes.attr, argv.data(), env);
+  for (unique_fd& w : write_ends) w.reset();
+  if (rc != 0) {
+    std::string what = "cohort: cannot spawn '" + command + "'";
+    if (!options.cwd.empty()) what += " in directory '" + options.cwd + "'";
+    throw_errno(rc, what);
+  }
+  s->pid_ = pid;
+
+  // From here on a failure must not leave the child behind.
+  auto abandon = [&](int error, const char* what) {
+    ::kill(-pid, SIGKILL);
+    ::kill(pid, SIGKILL);
+    int ignored;
+    while (::waitpid(pid, &ignored, 0) < 0 && errno == EINTR) {
+    }
+    s->pid_ = -1;
+    throw_errno(error, std::string("cohort: ") + what + " for '" + command + "'");
+  };
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) abandon(errno, "pidfd_open (Linux 5.3 or later) failed");
+  boost::system::error_code ec;
+  s->pidfd_.assign(pidfd, ec);
+  if (ec) {
+    ::close(pidfd);
+    abandon(ec.value(), "registering the pidfd");
+  }
+  for (int i = 0; i < 2; ++i) {
+    if (read_ends[i].get() < 0) continue;
+    detail::process_state::stream& st = s->streams_[i];
+    st.desc.assign(read_ends[i].get(), ec);
+    if (ec) abandon(ec.value(), "registering a pipe");
+    read_ends[i].release();
+    st.open = true;
+    st.sink = i == 0 ? options.on_stdout : options.on_stderr;
+  }
+  return process(std::move(s));
+}
+
+// --- process ----------------------------------------------------------------
+
+process::process(std::unique_ptr<detail::process_state> s) noexcept : s_(std::move(s)) {}
+process::process(process&& other) noexcept = default;
+process& process::operator=(process&& other) noexcept {
+  if (this != &other) {
+    if (s_) s_->kill_and_reap();
+    s_ = std::move(other.s_);
+  }
+  return *this;
+}
+process::~process() {
+  if (s_) s_->kill_and_reap();
+}
+
+pid_t process::pid() const noexcept {
+  return s_->pid_;
+}
+bool process::exited() const noexcept {
+  return s_->finished_;
+}
+std::optional<exit_status> process::status() const noexcept {
+  return s_->status_;
+}
+std::chrono::system_clock::time_point process::start_time() const noexcept {
+  return s_->start_wall_;
+}
+duration process::runtime() const noexcept {
+  return (s_->finished_ ? s_->end_ : clock::now()) - s_->start_;
+}
+const std::string& process::stdout_text() const noexcept {
+  return s_->streams_[0].text;
+}
+const std::string& process::stderr_text() const noexcept {
+  return s_->streams_[1].text;
+}
+std::string process::take_stdout() noexcept {
+  return std::move(s_->streams_[0].text);
+}
+std::string process::take_stderr() noexcept {
+  return std::move(s_->streams_[1].text);
+}
+process::wait_op process::wait() noexcept {
+  return wait_op(*s_);
+}
+bool process::signal_group(int sig) noexcept {
+  return s_->signal_group(sig);
+}
+bool process::group_alive() const noexcept {
+  return s_->group_alive();
+}
+void process::kill_and_reap() noexcept {
+  s_->kill_and_reap();
+}
+
+bool process::wait_op::ready() const noexcept {
+  return s_->ready();
+}
+void process::wait_op::start(completion& c) {
+  s_->start_wait(c);
+}
+bool process::wait_op::cancel() noexcept {
+  return s_->cancel_wait();
+}
+bool process::wait_op::must_resume() const noexcept {
+  return s_->must_resume();
+}
+exit_status process::wait_op::result() {
+  return s_->result();
+}
+
+// --- terminate, supervise, run_process -------------------------------------
+
+namespace {
+
+task<exit_status> wait_for_exit(process& p) {
+  co_return co_await p.wait();
+}
+
+// If the task holding it is unwound (escalation, an expired grace), the
+// group is KILLed and the leader reaped on the way out.
+struct kill_on_unwind {
+  process* p;
+  ~kill_on_unwind() {
+    if (p != nullptr) p->kill_and_reap();
+  }
+};
+
+// Waits until the leader has exited and the group is empty, or `deadline`.
+// An error from the wait (an output callback that threw) is kept in `error`.
+task<> await_group_gone(process& p, time_point deadline, std::exception_ptr& error) {
+  while (!p.exited() && clock::now() < deadline) {
+    try {
+      (void)co_await move_on_at(deadline, wait_for_exit(p));
+    } catch (...) {
+      if (!error) error = std::current_exception();
+    }
+  }
+  while (p.exited() && p.group_alive() && clock::now() < deadline) {
+    co_await sleep_until(std::min(clock::now() + group_poll, deadline));
+  }
+}
+
+task<> terminate_if_running(process& p, const term_sequence& seq) {
+  if (!p.exited()) co_await terminate(p, seq);
+}
+
+}  // namespace
+
+task<> terminate(process& p, term_sequence seq) {
+  kill_on_unwind guard{&p};
+  std::exception_ptr error;
+  for (const term_step& step : seq) {
+    if (p.exited() && !p.group_alive()) break;
+    p.signal_group(step.signal);
+    co_await await_group_gone(p, clock::now() + step.wait, error);
+  }
+  if (!p.exited()) {
+    p.signal_group(SIGKILL);  // cannot be refused: wait for the leader's exit
+    while (!p.exited()) {
+      try {
+        (void)co_await wait_for_exit(p);
+      } catch (...) {
+        if (!error) error = std::current_exception();
+      }
+    }
+  }
+  if (p.group_alive()) p.signal_group(SIGKILL);
+  guard.p = nullptr;
+  if (error) std::rethrow_exception(error);
+}
+
+task<exit_status> supervise(process& p, term_sequence seq) {
+  duration grace = 1s;
+  for (const term_step& step : seq) grace += step.wait;
+  co_return co_await finally(
+      wait_for_exit(p), [&p, &seq] { return terminate_if_running(p, seq); }, grace);
+}
+
+task<process_result> run_process(boost::asio::io_context& io, process_options options,
+                                 term_sequence seq) {
+  co_await checkpoint();  // in a cancelled scope, start nothing
+  process p = process::spawn(io, options);
+  process_result r;
+  r.pid = p.pid();
+  r.status = co_await supervise(p, std::move(seq));
+  r.start_time = p.start_time();
+  r.runtime = p.runtime();
+  r.out = p.take_stdout();
+  r.err = p.take_stderr();
+  co_return r;
+}
+
+}  // namespace cohort
