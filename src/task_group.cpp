@@ -1,27 +1,16 @@
 #include <cohort/task_group.hpp>
 
+#include <cohort/detail/errors.hpp>
 #include <cohort/detail/trace.hpp>
 
 #include <cassert>
 
 namespace cohort {
 
-namespace {
-std::string describe(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    return ex.what();
-  } catch (...) {
-    return "unknown exception";
-  }
-}
-}  // namespace
-
 group_error::group_error(std::vector<std::exception_ptr> errors, std::size_t cancelled)
     : errors_(std::move(errors)), cancelled_(cancelled) {
   assert(!errors_.empty());
-  what_ = "task group failed: " + describe(errors_.front());
+  what_ = "task group failed: " + detail::describe_error(errors_.front());
   if (errors_.size() > 1) what_ += " (+" + std::to_string(errors_.size() - 1) + " more errors)";
 }
 

@@ -44,12 +44,11 @@ class finally_awaiter final : private awaiting_owner {
     return body_.promise().adopt(*this, h.promise().node());
   }
   T await_resume() {
+    // Resumed after a cancelled body only to deliver the cleanup's error.
+    if (body_unwound_) std::rethrow_exception(cleanup_error_);
     if (cleanup_error_ && !body_.promise().failed()) std::rethrow_exception(cleanup_error_);
     return body_.promise().result();
   }
-
-  /// True if the cleanup was cancelled (grace expired or escalation).
-  bool cleanup_cut() const noexcept { return cleanup_cut_; }
 
  private:
   // Starts the cleanup in a shield with its own deadline. Returns the
@@ -87,7 +86,15 @@ class finally_awaiter final : private awaiting_owner {
     if (p.failed()) cleanup_error_ = p.error();
     end_cleanup(false);
     if (body_unwound_) {
-      post_unwind_parent();
+      // The body was cancelled. Its cancellation continues, unless the
+      // cleanup failed: an error is never dropped, so the awaiting task
+      // resumes with it (and, its scope being cancelled, unwinds at its next
+      // wait).
+      if (cleanup_error_) {
+        post_resume_parent();
+      } else {
+        post_unwind_parent();
+      }
       return std::noop_coroutine();
     }
     return parent().handle();
@@ -132,7 +139,9 @@ class finally_awaiter final : private awaiting_owner {
 /// starts; escalation (a second signal) cancels it too. So it is never
 /// detached, never cut short by the cancel that caused it, and never
 /// unbounded. Afterwards the body's outcome continues: its value, its
-/// exception (which wins over a cleanup exception), or its cancellation.
+/// exception (which wins over a cleanup exception), or its cancellation —
+/// except that a cleanup's exception is never dropped: after a cancelled
+/// body it is thrown to the caller, whose scope is still cancelled.
 /// `cleanup` is called only when the cleanup starts, so it can look at state
 /// the body left behind.
 ///

@@ -160,6 +160,29 @@ class [[nodiscard]] task {
 };
 
 namespace detail {
+struct scheduler_awaiter {
+  using is_cohort_awaitable = void;
+  scheduler* sched = nullptr;
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  bool await_suspend(std::coroutine_handle<P> h) noexcept {
+    sched = &h.promise().node().sched();
+    return false;  // never suspends
+  }
+  scheduler& await_resume() const noexcept { return *sched; }
+};
+}  // namespace detail
+
+/// The loop the current task runs on (its clock and timers). Never suspends
+/// and is not a cancellation point.
+///
+///     cohort::scheduler& loop = co_await cohort::this_scheduler();
+///     auto started = loop.now();
+[[nodiscard]] inline detail::scheduler_awaiter this_scheduler() noexcept {
+  return {};
+}
+
+namespace detail {
 template <class T>
 task<T> task_promise<T>::get_return_object() noexcept {
   auto h = std::coroutine_handle<task_promise>::from_promise(*this);

@@ -93,6 +93,8 @@ class task_group : private detail::awaiting_owner {
   bool cancelled() const noexcept { return node_.cancelled(); }
   /// Why the group is cancelled (see `cancel_scope::reason`).
   cancel_reason reason() const noexcept { return node_.reason(); }
+  /// The reason where the cancellation started (`signal`, not `parent`).
+  cancel_reason origin_reason() const noexcept { return node_.origin_reason(); }
   /// Children spawned and not yet finished.
   std::size_t running() const noexcept { return live_ - (body_done_ ? 0 : 1); }
   /// How children ended so far.

@@ -141,6 +141,7 @@ int run(std::function<task<int>(runtime&)> main, run_options options) {
         rt.drain_.set();
       } else if (rt.signal_ == 0) {
         rt.signal_ = signo;
+        rt.signal_time_ = clock::now();
         if (detail::cancel_node* root = rt.loop_.root()) root->cancel(cancel_reason::signal);
         grace.expires_after(options.grace);
         grace.async_wait([&](const boost::system::error_code& e) {

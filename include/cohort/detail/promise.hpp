@@ -18,6 +18,7 @@
 
 #include <cohort/config.hpp>
 #include <cohort/detail/cancel_node.hpp>
+#include <cohort/detail/frame_cache.hpp>
 
 #include <coroutine>
 #include <cstddef>
@@ -67,11 +68,11 @@ class promise_base {
       ++c.allocated;
       c.last_size = size;
     }
-    return ::operator new(size);
+    return allocate_frame(size);
   }
   static void operator delete(void* p, std::size_t size) noexcept {
     if constexpr (COHORT_TRACK_FRAMES) ++frame_stats().freed;
-    ::operator delete(p, size);
+    deallocate_frame(p, size);
   }
 
   std::suspend_always initial_suspend() noexcept { return {}; }

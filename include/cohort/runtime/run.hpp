@@ -51,6 +51,8 @@ class runtime {
   /// The first terminating signal received (SIGINT or SIGTERM), or 0.
   int signal() const noexcept { return signal_; }
   bool interrupted() const noexcept { return signal_ != 0; }
+  /// When that signal arrived (steady clock).
+  time_point signal_time() const noexcept { return signal_time_; }
   /// True once the runtime escalated (second signal or grace expired).
   bool escalated() const noexcept { return escalated_; }
   /// Set by SIGHUP: stop starting new work, let running work finish.
@@ -67,6 +69,7 @@ class runtime {
   event drain_;
   run_options options_;
   int signal_ = 0;
+  time_point signal_time_{};
   bool escalated_ = false;
 };
 

@@ -51,10 +51,13 @@ TEST_F(Blocking, CancelWhileQueuedDropsTheCall) {
     co_await cohort::with_task_group([&](cohort::task_group& g) -> cohort::task<> {
       g.spawn([](cohort::blocking_pool& p, std::shared_future<void> f,
                  std::atomic<bool>& running) -> cohort::task<> {
-        co_await p.run([f, &running] {
+        // g++ 12 destroys a by-copy lambda capture twice when the lambda is
+        // created in the co_await expression itself: name it first.
+        auto wait_for_release = [f, &running] {
           running = true;
           f.wait();
-        });
+        };
+        co_await p.run(std::move(wait_for_release));
       }(p, released, first_running));
       while (!first_running) co_await cohort::sleep_for(1ms);  // the worker is now busy
       const bool done = co_await cohort::move_on_after(
@@ -73,21 +76,27 @@ TEST_F(Blocking, CancelWhileRunningWaitsForTheCallAndDeliversIt) {
   std::atomic<bool> started{false};
   int got = 0;
   bool after_next_wait = false;
-  loop.run([](cohort::blocking_pool& p, std::atomic<bool>& started, int& got,
-              bool& after) -> cohort::task<> {
-    (void)co_await cohort::move_on_after(
-        5ms,
-        [](cohort::blocking_pool& p, std::atomic<bool>& started, int& got,
-           bool& after) -> cohort::task<> {
-          got = co_await p.run([&started] {
-            started = true;
-            std::this_thread::sleep_for(50ms);  // a blocking call, by design
-            return 9;
-          });
-          co_await cohort::sleep_for(1h);
-          after = true;
-        }(p, started, got, after));
-  }(pool, started, got, after_next_wait));
+  cohort::cancel_scope scope;
+  loop.run([](cohort::blocking_pool& p, std::atomic<bool>& started, int& got, bool& after,
+              cohort::cancel_scope& scope) -> cohort::task<> {
+    co_await cohort::with_task_group([&](cohort::task_group& g) -> cohort::task<> {
+      // Cancel only once the call is running (not merely queued).
+      g.spawn([](std::atomic<bool>& started, cohort::cancel_scope& scope) -> cohort::task<> {
+        while (!started) co_await cohort::sleep_for(1ms);
+        scope.cancel();
+      }(started, scope));
+      (void)co_await scope.run([](cohort::blocking_pool& p, std::atomic<bool>& started, int& got,
+                                  bool& after) -> cohort::task<> {
+        got = co_await p.run([&started] {
+          started = true;
+          std::this_thread::sleep_for(50ms);  // a blocking call, by design
+          return 9;
+        });
+        co_await cohort::sleep_for(1h);
+        after = true;
+      }(p, started, got, after));
+    });
+  }(pool, started, got, after_next_wait, scope));
   EXPECT_TRUE(started);
   EXPECT_EQ(got, 9);  // G8: it completed, so its result was delivered
   EXPECT_FALSE(after_next_wait);

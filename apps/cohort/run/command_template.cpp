@@ -1,0 +1,318 @@
+#include "cohort/run/command_template.hpp"
+
+#include <array>
+#include <charconv>
+#include <optional>
+
+namespace cohort::app::run {
+
+namespace {
+
+// The bytes GNU parallel leaves unquoted: /[^-_.+a-z0-9\/]/i does not match.
+constexpr std::array<bool, 256> make_safe_table() {
+  std::array<bool, 256> t{};
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (unsigned char c : std::string_view("-_.+/")) t[c] = true;
+  return t;
+}
+constexpr std::array<bool, 256> safe_byte = make_safe_table();
+
+// {.}: Perl s:\.[^/.]*$:: -- the last '.', if no '/' follows it. (Perl's '$'
+// may also match before a final "\n", but [^/.]* eats that "\n" anyway.)
+std::string_view no_extension(std::string_view v) {
+  auto dot = v.rfind('.');
+  if (dot == std::string_view::npos) return v;
+  if (v.find('/', dot) != std::string_view::npos) return v;
+  return v.substr(0, dot);
+}
+
+// {/}: Perl s:.*/:: without /s, where '.' does not match "\n": the match
+// starts at the first line that holds a '/' and ends after that line's last
+// '/'. Without a newline that is simply "after the last '/'".
+std::string_view basename(std::string_view v, std::string& scratch) {
+  if (v.find('\n') == std::string_view::npos) {
+    auto slash = v.rfind('/');
+    return slash == std::string_view::npos ? v : v.substr(slash + 1);
+  }
+  std::size_t line = 0;
+  while (line <= v.size()) {
+    auto end = v.find('\n', line);
+    if (end == std::string_view::npos) end = v.size();
+    auto slash = v.substr(line, end - line).rfind('/');
+    if (slash != std::string_view::npos) {
+      scratch.assign(v.substr(0, line));
+      scratch.append(v.substr(line + slash + 1));
+      return scratch;
+    }
+    line = end + 1;
+  }
+  return v;
+}
+
+// File::Basename's _strip_trailing_sep: s{(.)/*\z}{$1}s.
+std::string_view strip_trailing_slashes(std::string_view d) {
+  while (d.size() > 1 && d.back() == '/') d.remove_suffix(1);
+  return d;
+}
+
+// File::Basename::fileparse's directory part: up to the last '/', or "./".
+// Returns an empty view for "./" (so the caller can substitute ".").
+struct parsed_path {
+  std::string_view dir;  // empty: "./"
+  std::string_view base;
+};
+parsed_path fileparse(std::string_view p) {
+  auto slash = p.rfind('/');
+  if (slash == std::string_view::npos) return {{}, p};
+  return {p.substr(0, slash + 1), p.substr(slash + 1)};
+}
+
+// {//}: File::Basename::dirname for Unix. The result is a prefix of the
+// input or ".".
+std::string_view dirname(std::string_view v) {
+  static constexpr std::string_view dot = ".";
+  auto [dir, base] = fileparse(v);
+  dir = dir.empty() ? dot : strip_trailing_slashes(dir);
+  if (base.empty()) {
+    auto again = fileparse(dir);
+    dir = again.dir.empty() ? dot : strip_trailing_slashes(again.dir);
+  }
+  return dir;
+}
+
+std::string_view transform(path_part part, std::string_view v, std::string& scratch) {
+  switch (part) {
+    case path_part::whole: return v;
+    case path_part::no_extension: return no_extension(v);
+    case path_part::basename: return basename(v, scratch);
+    case path_part::dirname: return dirname(v);
+    case path_part::basename_no_extension: return no_extension(basename(v, scratch));
+  }
+  return v;
+}
+
+void append_number(std::string& out, std::uint64_t n) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, n);
+  out.append(buf, r.ptr);
+}
+
+struct parsed_rpl {
+  std::size_t length;
+  bool is_positional;
+  bool is_seq;
+  bool is_slot;
+  path_part part;
+  std::int32_t position;
+};
+
+// Recognises a replacement string at the start of `s` (which starts with '{').
+std::optional<parsed_rpl> parse_rpl(std::string_view s) {
+  struct fixed {
+    std::string_view token;
+    path_part part;
+  };
+  static constexpr fixed fixed_tokens[] = {
+      {"{}", path_part::whole},
+      {"{.}", path_part::no_extension},
+      {"{/}", path_part::basename},
+      {"{//}", path_part::dirname},
+      {"{/.}", path_part::basename_no_extension},
+  };
+  for (const auto& f : fixed_tokens) {
+    if (s.starts_with(f.token)) return parsed_rpl{f.token.size(), false, false, false, f.part, 0};
+  }
+  if (s.starts_with("{#}")) return parsed_rpl{3, false, true, false, path_part::whole, 0};
+  if (s.starts_with("{%}")) return parsed_rpl{3, false, false, true, path_part::whole, 0};
+
+  // {N}, {-N}, with an optional . / // /. before the '}'.
+  std::size_t i = 1;
+  bool negative = false;
+  if (i < s.size() && s[i] == '-') {
+    negative = true;
+    ++i;
+  }
+  std::size_t digits_begin = i;
+  std::int64_t n = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+    // Saturate: a huge position is simply out of range.
+    if (n < (std::int64_t{1} << 31)) n = n * 10 + (s[i] - '0');
+    ++i;
+  }
+  if (i == digits_begin || n == 0) return std::nullopt;
+  if (n >= (std::int64_t{1} << 31)) n = (std::int64_t{1} << 31) - 1;
+  struct suffix {
+    std::string_view text;
+    path_part part;
+  };
+  static constexpr suffix suffixes[] = {
+      {"/.}", path_part::basename_no_extension},
+      {"//}", path_part::dirname},
+      {"/}", path_part::basename},
+      {".}", path_part::no_extension},
+      {"}", path_part::whole},
+  };
+  for (const auto& suf : suffixes) {
+    if (s.substr(i).starts_with(suf.text)) {
+      auto pos = static_cast<std::int32_t>(negative ? -n : n);
+      return parsed_rpl{i + suf.text.size(), true, false, false, suf.part, pos};
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void append_shell_quoted(std::string& out, std::string_view value) {
+  if (value.empty()) {
+    out.append("''");
+    return;
+  }
+  bool safe = true;
+  for (unsigned char c : value) {
+    if (!safe_byte[c]) {
+      safe = false;
+      break;
+    }
+  }
+  if (safe) {
+    out.append(value);
+    return;
+  }
+  const std::size_t start = out.size();
+  out.push_back('\'');
+  std::size_t run = 0;  // start of the current run without a quote
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    if (value[i] == '\'') {
+      out.append(value.substr(run, i - run));
+      out.append("'\"'\"'");
+      run = i + 1;
+    }
+  }
+  out.append(value.substr(run));
+  out.push_back('\'');
+  // GNU parallel: s/^''//; s/''$//;
+  if (std::string_view(out).substr(start).starts_with("''")) out.erase(start, 2);
+  if (std::string_view(out).substr(start).ends_with("''")) out.resize(out.size() - 2);
+}
+
+std::string shell_quote(std::string_view value) {
+  std::string out;
+  append_shell_quoted(out, value);
+  return out;
+}
+
+std::string apply_path_part(path_part part, std::string_view value) {
+  std::string scratch;
+  return std::string(transform(part, value, scratch));
+}
+
+command_template command_template::compile(std::string_view command) {
+  command_template t;
+  t.text_ = std::string(command);
+  const std::string_view text = t.text_;
+  std::size_t literal_begin = 0;
+  auto flush_literal = [&](std::size_t end) {
+    if (end > literal_begin) {
+      t.pieces_.push_back(
+          {piece_kind::literal, path_part::whole, 0, literal_begin, end - literal_begin});
+    }
+  };
+  std::size_t i = 0;
+  while (i < text.size()) {
+    auto brace = text.find('{', i);
+    if (brace == std::string_view::npos) break;
+    auto rpl = parse_rpl(text.substr(brace));
+    if (!rpl) {
+      i = brace + 1;
+      continue;
+    }
+    if (!t.has_rpl_) {
+      // GNU parallel: a replacement string in the first word of the command
+      // (/^[^ \t\n=]*\257</) makes the input the command: nothing is quoted.
+      if (text.substr(0, brace).find_first_of(" \t\n=") == std::string_view::npos) {
+        t.quote_ = false;
+      }
+      t.has_rpl_ = true;
+    }
+    flush_literal(brace);
+    piece p{};
+    p.part = rpl->part;
+    if (rpl->is_seq) {
+      p.kind = piece_kind::seq;
+    } else if (rpl->is_slot) {
+      p.kind = piece_kind::slot;
+      t.uses_slot_ = true;
+    } else if (rpl->is_positional) {
+      p.kind = piece_kind::one_arg;
+      p.position = rpl->position;
+    } else {
+      p.kind = piece_kind::all_args;
+    }
+    t.pieces_.push_back(p);
+    i = brace + rpl->length;
+    literal_begin = i;
+  }
+  flush_literal(text.size());
+  return t;
+}
+
+command_template command_template::from_words(std::span<const std::string> words) {
+  if (words.empty()) return compile("{}");
+  std::string joined;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    if (i > 0) joined.push_back(' ');
+    joined.append(words[i]);
+  }
+  return compile(joined);
+}
+
+void command_template::expand_into(std::string& out, std::span<const std::string> args,
+                                   std::uint64_t seq, std::size_t slot) const {
+  out.clear();
+  std::string scratch;
+  auto append_value = [&](std::string_view v, path_part part) {
+    auto t = transform(part, v, scratch);
+    if (quote_) {
+      append_shell_quoted(out, t);
+    } else {
+      out.append(t);
+    }
+  };
+  for (const auto& p : pieces_) {
+    switch (p.kind) {
+      case piece_kind::literal: out.append(text_, p.offset, p.length); break;
+      case piece_kind::seq: append_number(out, seq); break;
+      case piece_kind::slot: append_number(out, slot); break;
+      case piece_kind::all_args:
+        for (std::size_t a = 0; a < args.size(); ++a) {
+          if (a > 0) out.push_back(' ');
+          append_value(args[a], p.part);
+        }
+        break;
+      case piece_kind::one_arg: {
+        const auto n = static_cast<std::int64_t>(args.size());
+        const std::int64_t index = p.position > 0 ? p.position - 1 : n + p.position;
+        if (index >= 0 && index < n) append_value(args[static_cast<std::size_t>(index)], p.part);
+        break;
+      }
+    }
+  }
+  if (!has_rpl_) {
+    for (const auto& a : args) {
+      out.push_back(' ');
+      append_shell_quoted(out, a);
+    }
+  }
+}
+
+std::string command_template::expand(std::span<const std::string> args, std::uint64_t seq,
+                                     std::size_t slot) const {
+  std::string out;
+  expand_into(out, args, seq, slot);
+  return out;
+}
+
+}  // namespace cohort::app::run

@@ -1,0 +1,112 @@
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cohort::app::run {
+
+/// Appends `value` quoted for /bin/sh exactly as GNU parallel quotes it, so
+/// the shell reads back the same bytes and expands nothing: a value made only
+/// of `A-Za-z0-9 - _ . + /` is left as it is, the empty string becomes `''`,
+/// anything else is put in single quotes (a `'` inside becomes `'"'"'`, and
+/// the `''` this leaves at either end is dropped).
+///
+///   std::string s;
+///   append_shell_quoted(s, "it's");  // s == "'it'\"'\"'s'"
+void append_shell_quoted(std::string& out, std::string_view value);
+
+/// append_shell_quoted into a new string.
+[[nodiscard]] std::string shell_quote(std::string_view value);
+
+/// The path transforms of the replacement strings, with GNU parallel's exact
+/// semantics (its Perl expressions, including what they do to values that
+/// contain a newline):
+///
+/// - `{.}`  remove_extension: drops the last `.` and what follows it, if no `/`
+///          follows it: `a.tar.gz` -> `a.tar`, `.bashrc` -> ``, `a.b/c` unchanged.
+/// - `{/}`  basename: drops everything up to the last `/`: `a/b/` -> ``, `/` -> ``.
+/// - `{//}` dirname, as Perl's File::Basename::dirname: `a/b/` -> `a`, `a` -> `.`,
+///          `/a` -> `/`, `` -> `.`.
+/// - `{/.}` basename, then remove_extension.
+enum class path_part { whole, no_extension, basename, dirname, basename_no_extension };
+
+/// Applies a path transform to `value`; returns the result as a new string.
+///
+///   apply_path_part(path_part::dirname, "a/b.c") == "a"
+[[nodiscard]] std::string apply_path_part(path_part part, std::string_view value);
+
+/// A compiled command template: the command of `cohort run` with its
+/// replacement strings located once, so expanding it for a job is a single
+/// pass of appends (no parsing, no regex).
+///
+/// Replacement strings (GNU parallel's): `{}` `{.}` `{/}` `{//}` `{/.}` stand
+/// for every argument of the job, transformed, each quoted, joined by a space;
+/// `{N}` `{N.}` `{N/}` `{N//}` `{N/.}` for the argument from source N (1-based;
+/// `{-N}` counts from the last source; out of range: nothing); `{#}` the job's
+/// sequence number; `{%}` its slot. Anything else in braces, `{0}` included,
+/// is literal text.
+///
+/// Quoting: every substituted argument is shell-quoted (append_shell_quoted),
+/// so no input can inject shell code -- except when a replacement string is
+/// part of the command's first word (no space, tab, newline or `=` before it,
+/// e.g. `{}` or `{1} {2}` or `my_{}`): then the input IS the command and GNU
+/// parallel inserts it unquoted, and so does this. A template without any
+/// replacement string gets the job's arguments appended, each quoted,
+/// separated by spaces. With no command at all, each input is the whole
+/// command (unquoted): that is the template `{}`.
+///
+///   auto t = command_template::compile("convert {} {.}.png");
+///   t.expand(std::vector<std::string>{"my pic.jpg"}, 1, 1);
+///   // == "convert 'my pic.jpg' 'my pic'.png"
+class command_template {
+ public:
+  /// Compiles a command string. Never fails: unknown braces are literal text.
+  [[nodiscard]] static command_template compile(std::string_view command);
+
+  /// Compiles command words as GNU parallel does: joined by single spaces,
+  /// not quoted. No words: each input is the whole command (the template `{}`).
+  [[nodiscard]] static command_template from_words(std::span<const std::string> words);
+
+  /// Writes the command for one job into `out` (replacing its contents,
+  /// reusing its capacity). `args` holds one value per input source.
+  void expand_into(std::string& out, std::span<const std::string> args, std::uint64_t seq,
+                   std::size_t slot) const;
+
+  /// expand_into a new string.
+  [[nodiscard]] std::string expand(std::span<const std::string> args, std::uint64_t seq,
+                                   std::size_t slot) const;
+
+  /// The command text this template was compiled from.
+  [[nodiscard]] const std::string& text() const noexcept { return text_; }
+
+  /// False when the template has no replacement string (the arguments are appended).
+  [[nodiscard]] bool has_replacement_strings() const noexcept { return has_rpl_; }
+
+  /// False when substituted values are inserted unquoted (see the class comment).
+  [[nodiscard]] bool quotes_values() const noexcept { return quote_; }
+
+  /// True when the template uses `{%}`: its expansion then depends on the slot,
+  /// which a resumed run cannot reproduce (see resume_filter).
+  [[nodiscard]] bool uses_slot() const noexcept { return uses_slot_; }
+
+ private:
+  enum class piece_kind : std::uint8_t { literal, all_args, one_arg, seq, slot };
+  struct piece {
+    piece_kind kind;
+    path_part part = path_part::whole;
+    std::int32_t position = 0;  // one_arg: 1-based, negative from the end
+    std::size_t offset = 0;     // literal: where in text_
+    std::size_t length = 0;
+  };
+
+  std::string text_;
+  std::vector<piece> pieces_;
+  bool has_rpl_ = false;
+  bool quote_ = true;
+  bool uses_slot_ = false;
+};
+
+}  // namespace cohort::app::run

@@ -1,0 +1,122 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace cohort::app::run {
+
+/// An input source could not be opened or read ("cannot read input file 'x': ...").
+class input_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// One input source of `cohort run`: the values after a `:::` (literals), or the
+/// lines of a file given with `:::: FILE` or `-a FILE` (`-` is standard input).
+///
+///   auto s = input_source::literals({"a", "b"});
+///   auto f = input_source::file("list.txt");
+struct input_source {
+  enum class kind { literals, file };
+
+  kind what = kind::literals;
+  std::vector<std::string> values;  ///< kind::literals: the values, each one whole
+  std::string path;                 ///< kind::file: the path; "-" is standard input
+
+  [[nodiscard]] static input_source literals(std::vector<std::string> values);
+  [[nodiscard]] static input_source file(std::string path);
+  [[nodiscard]] static input_source standard_input() { return file("-"); }
+};
+
+/// The positional part of a `cohort run` command line, split at `:::`/`::::`.
+struct command_and_sources {
+  std::vector<std::string> command;   ///< the command words; empty: each input is the command
+  std::vector<input_source> sources;  ///< in command-line order; empty: read standard input
+};
+
+/// Splits the words after the options, `COMMAND... [::: A B] [:::: FILE...]`, as
+/// GNU parallel does: `:::` starts a source of literal values, `::::` a list of
+/// files that are one source each. `arg_files` (`-a FILE`, in order) become the
+/// first sources, before those of `:::`/`::::`. An empty `:::`/`::::` adds nothing.
+/// Throws input_error for GNU's linked sources `:::+`/`::::+` (not supported).
+///
+///   auto s = split_command_line({"echo", "{}", ":::", "a", "b"});
+///   // s.command == {"echo", "{}"}, s.sources[0].values == {"a", "b"}
+[[nodiscard]] command_and_sources split_command_line(std::span<const std::string> words,
+                                                     std::span<const std::string> arg_files = {});
+
+/// How input files are read.
+struct input_options {
+  /// Ends one value in an input file: '\n', or '\0' for `-0`/`--null`. A last
+  /// value without a separator still counts; a separator at the very end does
+  /// not make an extra empty value. Nothing else is stripped: a "\r" of CRLF
+  /// input stays part of the value, and empty lines are values (as GNU parallel).
+  char separator = '\n';
+  /// The descriptor read for the path "-" (tests pass a pipe). Not closed.
+  int stdin_fd = 0;
+};
+
+/// The arguments of one job: one value per source, in source order.
+struct job_input {
+  std::uint64_t seq = 0;          ///< 1-based job sequence number, `{#}`
+  std::vector<std::string> args;  ///< args[i] comes from source i
+};
+
+/// A lazy generator of jobs' arguments: every combination of one value from
+/// each source, the LAST source varying fastest (`::: a b ::: 1 2` gives
+/// a 1, a 2, b 1, b 2), numbered from 1.
+///
+/// Memory is O(values of the sources after the first): those are read whole at
+/// construction, because every value of the first source combines with all of
+/// them. The first source is streamed a value at a time when it is a file (or
+/// standard input), so `cat huge | cohort run` never holds the input.
+///
+/// Like GNU parallel, when several sources are given and some (not all) of them
+/// are empty, an empty source counts as a single empty value; when every source
+/// is empty there are no jobs.
+///
+/// Errors: the constructor throws input_error if a file cannot be opened or a
+/// later source cannot be read; next() throws input_error on a read error of
+/// the streamed first source. Move-only (owns the descriptor of the first file).
+///
+///   input_generator gen({input_source::literals({"a", "b"}), input_source::file("f")});
+///   job_input job;
+///   while (gen.next(job)) run(job.seq, job.args);
+class input_generator {
+ public:
+  explicit input_generator(std::vector<input_source> sources, input_options options = {});
+  input_generator(input_generator&&) noexcept;
+  input_generator& operator=(input_generator&&) noexcept;
+  ~input_generator();
+
+  /// Produces the next job into `job` (reusing its strings' capacity) and
+  /// returns true, or returns false when there are no more jobs.
+  bool next(job_input& job);
+
+  /// The number of jobs in all, if it can be known without consuming the
+  /// input: the first source is literals, or a regular file (counted once by a
+  /// scan, on the first call). For standard input or a pipe it is known only
+  /// once next() has returned false. Never changes what next() produces.
+  [[nodiscard]] std::optional<std::uint64_t> total_jobs();
+
+  /// Jobs produced so far (the seq of the last one).
+  [[nodiscard]] std::uint64_t produced() const noexcept;
+
+  /// The number of sources (1 when reading standard input by default).
+  [[nodiscard]] std::size_t source_count() const noexcept;
+
+  /// True when the first values read from an input file all ended in "\r"
+  /// (GNU parallel warns: "The first three values end in CR-NL").
+  [[nodiscard]] bool crlf_suspected() const noexcept;
+
+ private:
+  struct state;
+  std::unique_ptr<state> state_;
+};
+
+}  // namespace cohort::app::run

@@ -1,0 +1,479 @@
+#pragma once
+/// \file
+/// `cohort::task_runner` / `cohort::run_tasks`: run many tasks, at most C at
+/// a time, with lazy admission, retries, halting and a journal for resume.
+
+#include <cohort/cancel_scope.hpp>
+#include <cohort/detail/errors.hpp>
+#include <cohort/event.hpp>
+#include <cohort/runner/backoff.hpp>
+#include <cohort/sleep.hpp>
+#include <cohort/task.hpp>
+#include <cohort/task_group.hpp>
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace cohort {
+
+/// How one task of a run ended.
+enum class task_outcome : std::uint8_t {
+  done,         ///< completed
+  failed,       ///< every attempt failed
+  cancelled,    ///< was running when the run was cancelled or halted
+  not_started,  ///< never admitted: the run stopped first (stays pending in the journal)
+  skipped,      ///< already done according to the journal
+};
+
+/// Thrown by a task to make every task with the same gate wait `delay`
+/// before its next attempt (an HTTP 429 with Retry-After for a host, say).
+/// Counts as a failed attempt of the task that threw it.
+class retry_after : public std::runtime_error {
+ public:
+  retry_after(std::string gate, duration delay, const std::string& what)
+      : std::runtime_error(what), gate_(std::move(gate)), delay_(delay) {}
+  const std::string& gate() const noexcept { return gate_; }
+  duration delay() const noexcept { return delay_; }
+
+ private:
+  std::string gate_;
+  duration delay_;
+};
+
+/// When a run stops on its own (GNU parallel's --halt).
+struct halt_policy {
+  enum class when : std::uint8_t {
+    never,  ///< run everything
+    soon,   ///< stop admitting; let running tasks finish
+    now,    ///< stop admitting and cancel running tasks
+  };
+  enum class on : std::uint8_t { fail, success, done };
+  when mode = when::never;
+  on trigger = on::fail;
+  std::size_t count = 1;  ///< halt after this many matching tasks...
+  double percent = 0;     ///< ...or, if > 0, this percentage of the total (of finished tasks
+                          ///< while the total is unknown)
+};
+
+/// What the runner needs of a journal: the SQLite `cohort::journal` adapts to
+/// it; tests use an in-memory fake.
+class runner_journal {
+ public:
+  virtual bool is_done(std::string_view key) const = 0;
+  virtual bool is_failed(std::string_view key) const = 0;
+  virtual void record_done(std::string_view key) = 0;
+  virtual void record_failed(std::string_view key, int attempts, std::string_view error) = 0;
+  /// Commits buffered records if the batch is due.
+  virtual void maybe_flush(time_point now) = 0;
+  /// Commits every buffered record.
+  virtual void flush() = 0;
+
+ protected:
+  ~runner_journal() = default;
+};
+
+/// A task that failed, with every attempt's error in order.
+struct task_failure {
+  std::string key;
+  std::vector<std::exception_ptr> errors;
+};
+
+/// A per-task event for logs and UIs (delivered synchronously: keep it cheap).
+struct task_event {
+  enum class kind : std::uint8_t { started, done, failed, retrying, cancelled, skipped };
+  kind what;
+  std::string_view key;
+  int attempt = 0;
+  std::exception_ptr error;  ///< for failed and retrying
+};
+
+/// Counters a progress display can read at any moment (no callbacks, no cost).
+struct run_progress {
+  std::optional<std::size_t> total;  ///< known when the source can say
+  std::size_t started = 0;
+  std::size_t done = 0;
+  std::size_t failed = 0;
+  std::size_t cancelled = 0;
+  std::size_t skipped = 0;
+  std::size_t running = 0;
+  std::size_t retries = 0;
+  time_point begin{};
+};
+
+/// How a run ended.
+struct run_summary {
+  std::size_t done = 0;
+  std::size_t failed = 0;
+  std::size_t cancelled = 0;
+  std::size_t not_started = 0;  ///< counted only if the source could be counted
+  bool not_started_known = true;
+  std::size_t skipped = 0;
+  /// Every failure, in the order they happened.
+  std::vector<task_failure> failures;
+  /// Index in `failures` of the failure that halted the run, if one did.
+  std::optional<std::size_t> cause;
+  /// Why the run stopped early (none if it ran to the end): `signal`,
+  /// `deadline`, `sibling_failed` (halted by a failure), `requested` (halted
+  /// by success/done counts), ...
+  cancel_reason reason = cancel_reason::none;
+  bool halted = false;   ///< stopped by the halt policy
+  bool drained = false;  ///< stopped admitting because `drain` was set
+};
+
+/// Options of a run.
+struct runner_options {
+  /// Bound of each attempt (timeout_error when exceeded); max = none.
+  duration timeout = duration::max();
+  retry_policy retry;
+  halt_policy halt;
+  /// Where outcomes are recorded and looked up for resume (optional).
+  runner_journal* journal = nullptr;
+  /// With a journal: re-run tasks that failed in an earlier run (else they
+  /// are skipped).
+  bool rerun_failed = false;
+  /// When set (SIGHUP), admit nothing new and let running tasks finish.
+  event* drain = nullptr;
+  /// Optional per-task events.
+  std::function<void(const task_event&)> on_event;
+  /// Seed of the retry jitter (0: from the clock).
+  std::uint64_t seed = 0;
+};
+
+/// An item a source yields: `run()` makes its task (called only when the item
+/// is admitted). Optional: `key()` (needed with a journal), `gate()` (tasks
+/// with the same non-empty gate share `retry_after` pauses).
+template <class I>
+concept runner_item = requires(I& i) {
+  { i.run() } -> std::same_as<task<>>;
+};
+
+/// A lazy sequence of items: `next()` returns the next item or nothing at
+/// the end. Optional: `size()` (the total, for progress and not-started
+/// counts) — without it the rest of the source is counted by draining it
+/// after an interrupted run, unless the source has `bool countable() const`
+/// returning false (for example input read from a terminal).
+template <class S>
+concept task_source = requires(S& s) {
+  {s.next()};
+  requires runner_item<typename std::remove_cvref_t<decltype(*s.next())>>;
+};
+
+namespace detail {
+template <class I>
+concept has_key = requires(const I& i) {
+  { i.key() } -> std::convertible_to<std::string_view>;
+};
+template <class I>
+concept has_gate = requires(const I& i) {
+  { i.gate() } -> std::convertible_to<std::string_view>;
+};
+template <class S>
+concept has_size = requires(const S& s) {
+  { s.size() } -> std::convertible_to<std::size_t>;
+};
+template <class S>
+concept has_countable = requires(const S& s) {
+  { s.countable() } -> std::same_as<bool>;
+};
+}  // namespace detail
+
+/// Runs the items of `source`, at most `max_concurrent` at a time.
+///
+/// Admission is lazy: an item becomes a coroutine only when a slot is free,
+/// so a million queued items cost only what the source holds. C workers pull
+/// items in order; each item is attempted up to `retry.max_attempts` times
+/// with capped, jittered backoff, each attempt bounded by `timeout`.
+///
+/// Cancellation: when the run is cancelled (a signal reaching the enclosing
+/// scope), admission stops at once, running tasks unwind (their cleanups run)
+/// and are counted `cancelled`, and items never admitted are `not_started`;
+/// neither is written to the journal, so a resumed run executes exactly
+/// them. `run()` is then unwound too, but the runner object keeps a complete
+/// summary: read it after the run, for example after `cohort::run` returns.
+/// The journal is flushed as the run ends, however it ends.
+///
+///     cohort::task_runner runner(items(urls), 8, options);
+///     int code = cohort::run([&](cohort::runtime&) -> cohort::task<int> {
+///       co_await runner.run();
+///       co_return 0;
+///     });
+///     print(runner.summary());   // complete even after Ctrl+C
+template <task_source S>
+class task_runner {
+  using item_type = std::remove_cvref_t<decltype(*std::declval<S&>().next())>;
+
+ public:
+  task_runner(S source, std::size_t max_concurrent, runner_options options = {})
+      : source_(std::move(source)),
+        max_concurrent_(max_concurrent == 0 ? 1 : max_concurrent),
+        options_(std::move(options)),
+        rng_(options_.seed != 0
+                 ? options_.seed
+                 : static_cast<std::uint64_t>(clock::now().time_since_epoch().count())) {
+    if constexpr (!detail::has_key<item_type>) {
+      if (options_.journal != nullptr) {
+        throw std::logic_error("cohort::task_runner: a journal needs items with key()");
+      }
+    }
+    if constexpr (detail::has_size<S>) progress_.total = source_.size();
+  }
+  task_runner(const task_runner&) = delete;
+  task_runner& operator=(const task_runner&) = delete;
+  ~task_runner() { flush_journal(); }
+
+  /// Runs the whole source. Call once.
+  [[nodiscard]] task<> run() {
+    sched_ = &co_await this_scheduler();
+    progress_.begin = sched_->now();
+    struct flush_on_exit {
+      task_runner* r;
+      ~flush_on_exit() { r->flush_journal(); }
+    } flusher{this};
+    co_await with_task_group([this](task_group& g) -> task<> {
+      group_ = &g;
+      for (std::size_t i = 0; i < max_concurrent_; ++i) g.spawn(worker());
+      co_return;
+    });
+    group_ = nullptr;
+  }
+
+  /// Live counters for a progress display.
+  const run_progress& progress() const noexcept { return progress_; }
+
+  /// The run's summary; after an interrupted run, counts the items never
+  /// admitted (draining the source once) on first call.
+  const run_summary& summary() {
+    if (!finalized_) finalize();
+    return summary_;
+  }
+
+ private:
+  struct running_guard {
+    task_runner* r;
+    std::string_view key;
+    bool finished = false;
+    ~running_guard() {
+      --r->progress_.running;
+      if (finished) return;
+      // Unwound while running: the run was cancelled or halted.
+      ++r->progress_.cancelled;
+      ++r->summary_.cancelled;
+      r->note_cancel_reason();
+      r->emit(task_event::kind::cancelled, key, 0, nullptr);
+    }
+  };
+
+  task<> worker() {
+    for (;;) {
+      if (!admitting()) co_return;
+      auto item = source_.next();
+      if (!item) co_return;
+      const std::size_t seq = ++admitted_;
+      if (skip(*item)) continue;
+      co_await run_one(*item, seq);
+      if (options_.journal != nullptr) options_.journal->maybe_flush(now());
+    }
+  }
+
+  bool admitting() noexcept {
+    if (stop_admitting_ || (group_ != nullptr && group_->cancelled())) return false;
+    if (options_.drain != nullptr && options_.drain->is_set()) {
+      summary_.drained = true;
+      return false;
+    }
+    return true;
+  }
+
+  bool skip(item_type& item) {
+    if (options_.journal == nullptr) return false;
+    if constexpr (detail::has_key<item_type>) {
+      const std::string_view key = item.key();
+      if (options_.journal->is_done(key) ||
+          (!options_.rerun_failed && options_.journal->is_failed(key))) {
+        ++progress_.skipped;
+        ++summary_.skipped;
+        emit(task_event::kind::skipped, key, 0, nullptr);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  task<> run_one(item_type& item, std::size_t seq) {
+    // Items without a key are named by their sequence number, made into
+    // text only when something needs it (a failure).
+    std::string_view key;
+    if constexpr (detail::has_key<item_type>) key = item.key();
+    ++progress_.started;
+    ++progress_.running;
+    running_guard guard{this, key};
+    emit(task_event::kind::started, key, 1, nullptr);
+    std::vector<std::exception_ptr> errors;
+    for (int attempt = 1;; ++attempt) {
+      if constexpr (detail::has_gate<item_type>) co_await wait_for_gate(item.gate());
+      std::exception_ptr error;
+      try {
+        if (options_.timeout == duration::max()) {
+          co_await item.run();
+        } else {
+          co_await run_bounded(item);
+        }
+      } catch (const retry_after& r) {
+        close_gate(r.gate(), r.delay());
+        error = std::current_exception();
+      } catch (...) {
+        error = std::current_exception();
+      }
+      if (!error) {
+        guard.finished = true;
+        ++progress_.done;
+        ++summary_.done;
+        if (options_.journal != nullptr) options_.journal->record_done(key);
+        emit(task_event::kind::done, key, attempt, nullptr);
+        after_outcome(task_outcome::done);
+        co_return;
+      }
+      errors.push_back(error);
+      if (attempt >= options_.retry.max_attempts || !admitting_retries()) {
+        guard.finished = true;
+        ++progress_.failed;
+        ++summary_.failed;
+        if (options_.journal != nullptr) {
+          options_.journal->record_failed(key, attempt, detail::describe_error(error));
+        }
+        emit(task_event::kind::failed, key, attempt, error);
+        summary_.failures.push_back(
+            task_failure{key.empty() ? std::to_string(seq) : std::string(key), std::move(errors)});
+        after_outcome(task_outcome::failed);
+        co_return;
+      }
+      ++progress_.retries;
+      emit(task_event::kind::retrying, key, attempt, error);
+      co_await sleep_for(options_.retry.delay(attempt, rng_.next_unit()));
+    }
+  }
+
+  // The timeout's scope lives in a frame of its own, so runs without a
+  // timeout do not carry it in theirs.
+  task<> run_bounded(item_type& item) { co_await fail_after(options_.timeout, item.run()); }
+
+  // A halt "soon" lets running tasks finish but not start new attempts.
+  bool admitting_retries() const noexcept { return !stop_admitting_; }
+
+  task<> wait_for_gate(std::string_view gate) {
+    if (gate.empty()) co_return;
+    for (;;) {
+      auto it = gates_.find(std::string(gate));
+      if (it == gates_.end() || it->second <= now()) co_return;
+      co_await sleep_until(it->second);
+    }
+  }
+
+  void close_gate(const std::string& gate, duration delay) {
+    if (gate.empty()) return;
+    const time_point until = now() + delay;
+    auto [it, inserted] = gates_.try_emplace(gate, until);
+    if (!inserted && it->second < until) it->second = until;
+  }
+
+  void after_outcome(task_outcome outcome) {
+    const halt_policy& h = options_.halt;
+    if (h.mode == halt_policy::when::never || summary_.halted) return;
+    std::size_t matching = 0;
+    switch (h.trigger) {
+      case halt_policy::on::fail: matching = summary_.failed; break;
+      case halt_policy::on::success: matching = summary_.done; break;
+      case halt_policy::on::done: matching = summary_.done + summary_.failed; break;
+    }
+    if (h.trigger == halt_policy::on::fail && outcome != task_outcome::failed) return;
+    if (h.trigger == halt_policy::on::success && outcome != task_outcome::done) return;
+    bool reached = false;
+    if (h.percent > 0) {
+      const std::size_t base = progress_.total ? *progress_.total : summary_.done + summary_.failed;
+      reached = base > 0 &&
+                static_cast<double>(matching) * 100.0 >= h.percent * static_cast<double>(base);
+    } else {
+      reached = matching >= h.count;
+    }
+    if (!reached) return;
+    summary_.halted = true;
+    stop_admitting_ = true;
+    if (h.trigger == halt_policy::on::fail) summary_.cause = summary_.failures.size() - 1;
+    const cancel_reason why = h.trigger == halt_policy::on::fail ? cancel_reason::sibling_failed
+                                                                 : cancel_reason::requested;
+    if (summary_.reason == cancel_reason::none) summary_.reason = why;
+    if (h.mode == halt_policy::when::now && group_ != nullptr) group_->cancel(why);
+  }
+
+  void note_cancel_reason() noexcept {
+    if (summary_.reason != cancel_reason::none || group_ == nullptr) return;
+    summary_.reason = group_->origin_reason();
+  }
+
+  void emit(task_event::kind k, std::string_view key, int attempt, std::exception_ptr error) {
+    if (options_.on_event) options_.on_event(task_event{k, key, attempt, std::move(error)});
+  }
+
+  void flush_journal() noexcept {
+    if (options_.journal == nullptr) return;
+    try {
+      options_.journal->flush();
+    } catch (...) {
+      // The journal reports its own errors; a flush on the way out must not
+      // turn an unwinding run into a crash.
+    }
+  }
+
+  void finalize() {
+    finalized_ = true;
+    if constexpr (detail::has_size<S>) {
+      const std::size_t total = source_.size();
+      summary_.not_started = total > admitted_ ? total - admitted_ : 0;
+    } else {
+      bool countable = true;
+      if constexpr (detail::has_countable<S>) countable = source_.countable();
+      if (!countable) {
+        summary_.not_started_known = false;
+        return;
+      }
+      while (source_.next()) ++summary_.not_started;
+    }
+  }
+
+  time_point now() const noexcept { return sched_ != nullptr ? sched_->now() : clock::now(); }
+
+  S source_;
+  std::size_t max_concurrent_;
+  runner_options options_;
+  detail::jitter_rng rng_;
+  run_progress progress_;
+  run_summary summary_;
+  std::unordered_map<std::string, time_point> gates_;
+  task_group* group_ = nullptr;
+  scheduler* sched_ = nullptr;
+  std::size_t admitted_ = 0;
+  bool stop_admitting_ = false;
+  bool finalized_ = false;
+};
+
+/// Runs `source` to the end and returns the summary; see `task_runner`.
+/// If the caller's scope is cancelled the summary is lost with the frame:
+/// use a `task_runner` you own to read it after an interruption.
+template <task_source S>
+[[nodiscard]] task<run_summary> run_tasks(S source, std::size_t max_concurrent,
+                                          runner_options options = {}) {
+  task_runner<S> runner(std::move(source), max_concurrent, std::move(options));
+  co_await runner.run();
+  co_return runner.summary();
+}
+
+}  // namespace cohort

@@ -1,0 +1,346 @@
+#include "cohort/run/inputs.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "subprocess.hpp"
+
+namespace {
+
+using cohort::app::run::command_and_sources;
+using cohort::app::run::input_error;
+using cohort::app::run::input_generator;
+using cohort::app::run::input_options;
+using cohort::app::run::input_source;
+using cohort::app::run::job_input;
+using cohort::app::run::split_command_line;
+using cohort::test::run::scratch_dir;
+
+using rows = std::vector<std::vector<std::string>>;
+
+rows all_jobs(input_generator& gen) {
+  rows out;
+  job_input job;
+  while (gen.next(job)) {
+    EXPECT_EQ(job.seq, out.size() + 1);
+    out.push_back(job.args);
+  }
+  return out;
+}
+
+rows all_jobs(std::vector<input_source> sources, input_options options = {}) {
+  input_generator gen(std::move(sources), options);
+  return all_jobs(gen);
+}
+
+// A pipe whose read end the generator reads as "standard input".
+struct pipe_fds {
+  int read = -1;
+  int write = -1;
+  pipe_fds() {
+    int fds[2];
+    if (::pipe(fds) != 0) throw std::runtime_error("pipe");
+    read = fds[0];
+    write = fds[1];
+  }
+  void put(std::string_view s) const {
+    ASSERT_EQ(::write(write, s.data(), s.size()), static_cast<ssize_t>(s.size()));
+  }
+  void close_write() {
+    ::close(write);
+    write = -1;
+  }
+  ~pipe_fds() {
+    if (read >= 0) ::close(read);
+    if (write >= 0) ::close(write);
+  }
+};
+
+// ------------------------------------------------------------ split_command_line
+
+TEST(SplitCommandLine, SeparatesCommandFromLiteralSources) {
+  std::vector<std::string> words{"echo", "{}", ":::", "a", "b", ":::", "1"};
+  auto s = split_command_line(words);
+  EXPECT_EQ(s.command, (std::vector<std::string>{"echo", "{}"}));
+  ASSERT_EQ(s.sources.size(), 2u);
+  EXPECT_EQ(s.sources[0].what, input_source::kind::literals);
+  EXPECT_EQ(s.sources[0].values, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(s.sources[1].values, (std::vector<std::string>{"1"}));
+}
+
+TEST(SplitCommandLine, EveryFileAfterFourColonsIsOneSource) {
+  std::vector<std::string> words{"wc", "::::", "f1", "-", ":::", "x"};
+  auto s = split_command_line(words);
+  EXPECT_EQ(s.command, (std::vector<std::string>{"wc"}));
+  ASSERT_EQ(s.sources.size(), 3u);
+  EXPECT_EQ(s.sources[0].what, input_source::kind::file);
+  EXPECT_EQ(s.sources[0].path, "f1");
+  EXPECT_EQ(s.sources[1].path, "-");
+  EXPECT_EQ(s.sources[2].values, (std::vector<std::string>{"x"}));
+}
+
+TEST(SplitCommandLine, ArgFilesComeFirstAndEmptySeparatorsAddNothing) {
+  std::vector<std::string> words{"echo", ":::", "a", ":::", "::::"};
+  std::vector<std::string> arg_files{"list"};
+  auto s = split_command_line(words, arg_files);
+  ASSERT_EQ(s.sources.size(), 2u);
+  EXPECT_EQ(s.sources[0].path, "list");
+  EXPECT_EQ(s.sources[1].values, (std::vector<std::string>{"a"}));
+}
+
+TEST(SplitCommandLine, NoCommandAndNoSources) {
+  std::vector<std::string> only_sources{":::", "echo a"};
+  auto s = split_command_line(only_sources);
+  EXPECT_TRUE(s.command.empty());
+  EXPECT_EQ(s.sources.size(), 1u);
+  auto none = split_command_line(std::vector<std::string>{"gzip"});
+  EXPECT_TRUE(none.sources.empty());
+}
+
+TEST(SplitCommandLine, ValuesAfterSeparatorStayLiteralEvenIfTheyLookLikeOptions) {
+  std::vector<std::string> words{"echo", ":::", "-a", "--halt", ""};
+  auto s = split_command_line(words);
+  EXPECT_EQ(s.sources[0].values, (std::vector<std::string>{"-a", "--halt", ""}));
+}
+
+TEST(SplitCommandLine, LinkedSourcesAreRefused) {
+  std::vector<std::string> words{"echo", ":::", "a", ":::+", "b"};
+  EXPECT_THROW((void)split_command_line(words), input_error);
+}
+
+// ------------------------------------------------------------ combinations
+
+TEST(InputGenerator, LastSourceVariesFastestLikeGnuParallel) {
+  // parallel --dry-run echo ::: a b ::: 1 2  ->  a 1, a 2, b 1, b 2
+  auto jobs = all_jobs({input_source::literals({"a", "b"}), input_source::literals({"1", "2"})});
+  EXPECT_EQ(jobs, (rows{{"a", "1"}, {"a", "2"}, {"b", "1"}, {"b", "2"}}));
+}
+
+TEST(InputGenerator, ThreeSourcesGiveEveryCombinationInOrder) {
+  auto jobs = all_jobs({input_source::literals({"a", "b"}), input_source::literals({"1", "2", "3"}),
+                        input_source::literals({"x", "y"})});
+  ASSERT_EQ(jobs.size(), 12u);
+  EXPECT_EQ(jobs[0], (std::vector<std::string>{"a", "1", "x"}));
+  EXPECT_EQ(jobs[1], (std::vector<std::string>{"a", "1", "y"}));
+  EXPECT_EQ(jobs[2], (std::vector<std::string>{"a", "2", "x"}));
+  EXPECT_EQ(jobs[6], (std::vector<std::string>{"b", "1", "x"}));
+  EXPECT_EQ(jobs[11], (std::vector<std::string>{"b", "3", "y"}));
+}
+
+TEST(InputGenerator, FileSourcesCombineWithLiteralsAndAreReiterated) {
+  scratch_dir dir;
+  auto f = dir.write("f", "p\nq\n");
+  auto jobs = all_jobs({input_source::literals({"a", "b"}), input_source::file(f)});
+  EXPECT_EQ(jobs, (rows{{"a", "p"}, {"a", "q"}, {"b", "p"}, {"b", "q"}}));
+  auto streamed_first = all_jobs({input_source::file(f), input_source::file(f)});
+  EXPECT_EQ(streamed_first, (rows{{"p", "p"}, {"p", "q"}, {"q", "p"}, {"q", "q"}}));
+}
+
+TEST(InputGenerator, AnEmptySourceAmongOthersCountsAsOneEmptyValue) {
+  // GNU parallel: `::: a b :::: empty` runs "a ''" and "b ''".
+  scratch_dir dir;
+  auto empty = dir.write("empty", "");
+  EXPECT_EQ(all_jobs({input_source::literals({"a", "b"}), input_source::file(empty)}),
+            (rows{{"a", ""}, {"b", ""}}));
+  EXPECT_EQ(all_jobs({input_source::file(empty), input_source::literals({"a", "b"})}),
+            (rows{{"", "a"}, {"", "b"}}));
+  EXPECT_EQ(all_jobs({input_source::file(empty), input_source::file(empty),
+                      input_source::literals({"a"})}),
+            (rows{{"", "", "a"}}));
+}
+
+TEST(InputGenerator, NoJobsWhenEverySourceIsEmpty) {
+  scratch_dir dir;
+  auto empty = dir.write("empty", "");
+  EXPECT_TRUE(all_jobs({input_source::file(empty)}).empty());
+  EXPECT_TRUE(all_jobs({input_source::file(empty), input_source::file(empty)}).empty());
+  EXPECT_TRUE(all_jobs({input_source::literals({})}).empty());
+}
+
+// ------------------------------------------------------------ reading values
+
+TEST(InputGenerator, FileLinesKeepCarriageReturnsAndEmptyLines) {
+  // GNU parallel keeps the "\r" of CRLF input and runs empty lines.
+  scratch_dir dir;
+  auto f = dir.write("f", "a\r\n\nb\n\n");
+  EXPECT_EQ(all_jobs({input_source::file(f)}), (rows{{"a\r"}, {""}, {"b"}, {""}}));
+}
+
+TEST(InputGenerator, TrailingNewlineIsNotAnExtraValueButAMissingOneLosesNothing) {
+  scratch_dir dir;
+  EXPECT_EQ(all_jobs({input_source::file(dir.write("t", "a\nb\n"))}), (rows{{"a"}, {"b"}}));
+  EXPECT_EQ(all_jobs({input_source::file(dir.write("n", "a\nb"))}), (rows{{"a"}, {"b"}}));
+  EXPECT_EQ(all_jobs({input_source::file(dir.write("e", "\n"))}), (rows{{""}}));
+}
+
+TEST(InputGenerator, NullSeparatedInputKeepsNewlinesInsideValues) {
+  scratch_dir dir;
+  auto f = dir.write("z", std::string("a\nb\0\0c", 6));
+  input_options opts;
+  opts.separator = '\0';
+  EXPECT_EQ(all_jobs({input_source::file(f)}, opts), (rows{{"a\nb"}, {""}, {"c"}}));
+}
+
+TEST(InputGenerator, LiteralValuesAreTakenWholeEvenWithNewlines) {
+  // Deliberately unlike GNU parallel, which splits a `:::` value at "\n".
+  EXPECT_EQ(all_jobs({input_source::literals({"a\nb", ""})}), (rows{{"a\nb"}, {""}}));
+}
+
+TEST(InputGenerator, ValuesLongerThanTheReadBufferArriveWhole) {
+  scratch_dir dir;
+  std::string big(200'000, 'x');
+  big[100'000] = 'y';
+  std::string text = "a\n" + big + "\n" + big;  // the last one unterminated
+  auto f = dir.write("big", text);
+  auto jobs = all_jobs({input_source::file(f)});
+  ASSERT_EQ(jobs.size(), 3u);
+  EXPECT_EQ(jobs[0][0], "a");
+  EXPECT_EQ(jobs[1][0], big);
+  EXPECT_EQ(jobs[2][0], big);
+}
+
+TEST(InputGenerator, ManyLinesAcrossBufferBoundaries) {
+  scratch_dir dir;
+  std::string text;
+  for (int i = 1; i <= 50'000; ++i) text += std::to_string(i) + "\n";
+  auto f = dir.write("many", text);
+  input_generator gen({input_source::file(f)});
+  EXPECT_EQ(gen.total_jobs(), 50'000u);
+  job_input job;
+  std::uint64_t n = 0;
+  while (gen.next(job)) {
+    ++n;
+    ASSERT_EQ(job.args[0], std::to_string(n));
+  }
+  EXPECT_EQ(n, 50'000u);
+}
+
+TEST(InputGenerator, StdinIsTheDefaultSource) {
+  scratch_dir dir;
+  auto f = dir.write("in", "x\ny\n");
+  int fd = ::open(f.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  input_options opts;
+  opts.stdin_fd = fd;
+  input_generator gen({}, opts);
+  EXPECT_EQ(gen.source_count(), 1u);
+  EXPECT_EQ(gen.total_jobs(), 2u);  // stdin is a regular file here: counted
+  EXPECT_EQ(all_jobs(gen), (rows{{"x"}, {"y"}}));
+  ::close(fd);
+}
+
+TEST(InputGenerator, StdinCanBeALaterSourceAndIsReadOnce) {
+  pipe_fds p;
+  p.put("s1\ns2\n");
+  p.close_write();
+  input_options opts;
+  opts.stdin_fd = p.read;
+  // GNU parallel: `:::: - ::: x :::: -` gives "s1 x ''" etc.: the second `-`
+  // finds stdin at its end, so it is an empty source.
+  auto jobs = all_jobs({input_source::literals({"a"}), input_source::standard_input(),
+                        input_source::standard_input()},
+                       opts);
+  EXPECT_EQ(jobs, (rows{{"a", "s1", ""}, {"a", "s2", ""}}));
+}
+
+// ------------------------------------------------------------ laziness and counts
+
+TEST(InputGenerator, FirstSourceIsStreamedNotReadAhead) {
+  pipe_fds p;
+  input_options opts;
+  opts.stdin_fd = p.read;
+  input_generator gen({input_source::standard_input(), input_source::literals({"1", "2"})}, opts);
+  EXPECT_EQ(gen.total_jobs(), std::nullopt);
+  job_input job;
+  p.put("a\n");  // the writer has not finished: a read-ahead would block here
+  ASSERT_TRUE(gen.next(job));
+  EXPECT_EQ(job.args, (std::vector<std::string>{"a", "1"}));
+  ASSERT_TRUE(gen.next(job));
+  EXPECT_EQ(job.args, (std::vector<std::string>{"a", "2"}));
+  p.put("b");
+  p.close_write();
+  ASSERT_TRUE(gen.next(job));
+  EXPECT_EQ(job.seq, 3u);
+  EXPECT_EQ(job.args, (std::vector<std::string>{"b", "1"}));
+  ASSERT_TRUE(gen.next(job));
+  EXPECT_FALSE(gen.next(job));
+  EXPECT_FALSE(gen.next(job));
+  EXPECT_EQ(gen.total_jobs(), 4u);  // known once the input ended
+  EXPECT_EQ(gen.produced(), 4u);
+}
+
+TEST(InputGenerator, TotalIsKnownUpFrontForLiteralsAndFiles) {
+  scratch_dir dir;
+  auto f = dir.write("f", "1\n2\n3");
+  input_generator gen({input_source::file(f), input_source::literals({"a", "b"})});
+  EXPECT_EQ(gen.total_jobs(), 6u);
+  job_input job;
+  ASSERT_TRUE(gen.next(job));
+  EXPECT_EQ(gen.total_jobs(), 6u);  // counting did not disturb the stream
+  std::vector<std::string> firsts{job.args[0]};
+  while (gen.next(job)) firsts.push_back(job.args[0]);
+  EXPECT_EQ(firsts, (std::vector<std::string>{"1", "1", "2", "2", "3", "3"}));
+
+  input_generator lits(
+      {input_source::literals({"a", "b", "c"}), input_source::literals({"1", "2"})});
+  EXPECT_EQ(lits.total_jobs(), 6u);
+  input_generator with_empty({input_source::literals({"a", "b"}), input_source::literals({})});
+  EXPECT_EQ(with_empty.total_jobs(), 2u);
+  EXPECT_EQ(all_jobs(with_empty).size(), 2u);
+}
+
+TEST(InputGenerator, ReusesTheCallersStrings) {
+  input_generator gen({input_source::literals({"a", "b"}), input_source::literals({"1"})});
+  job_input job;
+  ASSERT_TRUE(gen.next(job));
+  const auto* first = job.args.data();
+  ASSERT_TRUE(gen.next(job));
+  EXPECT_EQ(job.args.data(), first);
+  EXPECT_EQ(job.args, (std::vector<std::string>{"b", "1"}));
+}
+
+// ------------------------------------------------------------ errors and warnings
+
+TEST(InputGenerator, MissingFileIsAClearError) {
+  try {
+    input_generator gen({input_source::file("/nonexistent/cohort-list.txt")});
+    FAIL() << "expected input_error";
+  } catch (const input_error& e) {
+    EXPECT_STREQ(
+        e.what(),
+        "cannot open input file '/nonexistent/cohort-list.txt': No such file or directory");
+  }
+}
+
+TEST(InputGenerator, MissingLaterFileIsAnErrorAtConstruction) {
+  EXPECT_THROW(
+      input_generator({input_source::literals({"a"}), input_source::file("/nonexistent/x")}),
+      input_error);
+}
+
+TEST(InputGenerator, DirectoryIsAClearError) {
+  scratch_dir dir;
+  try {
+    input_generator gen({input_source::file(dir.path().string())});
+    FAIL() << "expected input_error";
+  } catch (const input_error& e) {
+    EXPECT_NE(std::string(e.what()).find("Is a directory"), std::string::npos) << e.what();
+  }
+}
+
+TEST(InputGenerator, WarnsLikeGnuWhenTheFirstThreeLinesEndInCarriageReturn) {
+  scratch_dir dir;
+  input_generator crlf({input_source::file(dir.write("c", "a\r\nb\r\nc\r\nd\n"))});
+  EXPECT_EQ(all_jobs(crlf).size(), 4u);
+  EXPECT_TRUE(crlf.crlf_suspected());
+  input_generator mixed({input_source::file(dir.write("m", "a\r\nb\nc\r\n"))});
+  EXPECT_EQ(all_jobs(mixed).size(), 3u);
+  EXPECT_FALSE(mixed.crlf_suspected());
+}
+
+}  // namespace

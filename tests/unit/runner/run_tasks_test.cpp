@@ -1,0 +1,425 @@
+#include <cohort/runner/run_tasks.hpp>
+
+#include <gtest/gtest.h>
+#include <cohort/sleep.hpp>
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "lifetime.hpp"
+#include "virtual_loop.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// What each test item does, by index.
+struct script {
+  std::function<cohort::task<>(int index, int attempt)> body;
+  std::map<int, int> attempts;  // index -> attempts so far
+  std::vector<int> start_order;
+  int live = 0;
+  int peak = 0;
+};
+
+struct item {
+  int index;
+  script* s;
+  std::string key_;
+  std::string gate_;
+  std::string_view key() const { return key_; }
+  std::string_view gate() const { return gate_; }
+  cohort::task<> run() {
+    const int attempt = ++s->attempts[index];
+    s->start_order.push_back(index);
+    ++s->live;
+    s->peak = std::max(s->peak, s->live);
+    struct dec {
+      int& live;
+      ~dec() { --live; }
+    } d{s->live};
+    co_await s->body(index, attempt);
+  }
+};
+
+struct counting_source {
+  counting_source(int count, script* sc, std::string g = {})
+      : n(count), s(sc), gate(std::move(g)) {}
+  int n;
+  script* s;
+  std::string gate;
+  int next_ = 0;
+  std::optional<item> next() {
+    if (next_ >= n) return std::nullopt;
+    const int i = next_++;
+    return item{i, s, "k" + std::to_string(i), gate};
+  }
+  std::size_t size() const { return static_cast<std::size_t>(n); }
+};
+
+// An in-memory journal (the SQLite one has its own tests).
+struct fake_journal final : cohort::runner_journal {
+  std::set<std::string, std::less<>> done, failed;
+  std::map<std::string, int, std::less<>> attempts;
+  int flushes = 0;
+  bool is_done(std::string_view k) const override { return done.find(k) != done.end(); }
+  bool is_failed(std::string_view k) const override { return failed.find(k) != failed.end(); }
+  void record_done(std::string_view k) override {
+    done.emplace(k);
+    failed.erase(std::string(k));
+  }
+  void record_failed(std::string_view k, int a, std::string_view) override {
+    failed.emplace(k);
+    attempts[std::string(k)] = a;
+  }
+  void maybe_flush(cohort::time_point) override {}
+  void flush() override { ++flushes; }
+};
+
+cohort::task<> sleep_ms(int ms) {
+  co_await cohort::sleep_for(std::chrono::milliseconds(ms));
+}
+
+TEST(RunTasks, RunsEveryItemAtMostCAtATime) {
+  cohort::test::virtual_loop loop;
+  script s;
+  s.body = [](int, int) { return sleep_ms(10); };
+  cohort::task_runner r(counting_source{100, &s}, 7);
+  loop.run(r.run());
+  EXPECT_EQ(r.summary().done, 100u);
+  EXPECT_EQ(s.peak, 7);
+  // 100 items of 10 ms, 7 at a time: ceil(100/7) = 15 rounds.
+  EXPECT_EQ(loop.now() - cohort::test::virtual_loop::epoch(), 150ms);
+}
+
+// A lean item for the million-item test: no per-item bookkeeping.
+struct lean_item {
+  std::size_t* max_live;
+  std::size_t base;
+  cohort::task<> run() {
+    *max_live = std::max(*max_live, cohort::detail::frame_stats().live() - base);
+    co_await cohort::checkpoint();
+  }
+};
+struct lean_source {
+  int n;
+  std::size_t* max_live;
+  std::size_t base;
+  int next_ = 0;
+  std::optional<lean_item> next() {
+    if (next_ >= n) return std::nullopt;
+    ++next_;
+    return lean_item{max_live, base};
+  }
+};
+
+TEST(RunTasks, G4_QueuedItemsAreNotMaterialised) {
+  // A million queued items: only a few task frames per worker exist at any
+  // moment, however many items wait.
+  cohort::test::virtual_loop loop;
+  std::size_t max_live_frames = 0;
+  const auto base = cohort::detail::frame_stats().live();
+  cohort::task_runner r(lean_source{1'000'000, &max_live_frames, base}, 8);
+  loop.run(r.run());
+  EXPECT_EQ(r.summary().done, 1'000'000u);
+  // Per worker: worker + run_one + item.run; plus the run's own frames.
+  EXPECT_LT(max_live_frames, 8u * 3 + 8);
+}
+
+TEST(RunTasks, FailedItemKeepsEveryAttemptsError) {
+  cohort::test::virtual_loop loop;
+  script s;
+  s.body = [](int i, int attempt) -> cohort::task<> {
+    return [](int i, int attempt) -> cohort::task<> {
+      co_await cohort::sleep_for(1ms);
+      if (i == 3) throw std::runtime_error("attempt " + std::to_string(attempt));
+    }(i, attempt);
+  };
+  cohort::runner_options o;
+  o.retry.max_attempts = 3;
+  cohort::task_runner r(counting_source{5, &s}, 2, o);
+  loop.run(r.run());
+  const auto& sum = r.summary();
+  EXPECT_EQ(sum.done, 4u);
+  EXPECT_EQ(sum.failed, 1u);
+  ASSERT_EQ(sum.failures.size(), 1u);
+  EXPECT_EQ(sum.failures[0].key, "k3");
+  ASSERT_EQ(sum.failures[0].errors.size(), 3u);
+  EXPECT_EQ(cohort::detail::describe_error(sum.failures[0].errors[2]), "attempt 3");
+  EXPECT_EQ(s.attempts[3], 3);
+  EXPECT_EQ(r.progress().retries, 2u);
+}
+
+TEST(RunTasks, RetrySucceedsAfterBackoffOnVirtualTime) {
+  cohort::test::virtual_loop loop;
+  script s;
+  s.body = [](int, int attempt) -> cohort::task<> {
+    return [](int attempt) -> cohort::task<> {
+      if (attempt < 3) throw std::runtime_error("flaky");
+      co_return;
+    }(attempt);
+  };
+  cohort::runner_options o;
+  o.retry.max_attempts = 5;
+  o.retry.initial = 100ms;
+  o.retry.jitter = 0;  // exact: 100 ms, then 200 ms
+  cohort::task_runner r(counting_source{1, &s}, 1, o);
+  loop.run(r.run());
+  EXPECT_EQ(r.summary().done, 1u);
+  EXPECT_EQ(loop.now() - cohort::test::virtual_loop::epoch(), 300ms);
+}
+
+TEST(RunTasks, BackoffIsCappedAndJittered) {
+  cohort::retry_policy p;
+  p.initial = 100ms;
+  p.max_delay = 1s;
+  p.jitter = 0.5;
+  EXPECT_EQ(p.delay(1, 0.0), 100ms);
+  EXPECT_EQ(p.delay(2, 0.0), 200ms);
+  EXPECT_EQ(p.delay(10, 0.0), 1s);                                  // capped
+  EXPECT_LE(std::chrono::abs(p.delay(10, 0.999999) - 500ms), 1us);  // within [cap/2, cap]
+  cohort::detail::jitter_rng rng(1);
+  for (int i = 0; i < 1000; ++i) {
+    const auto d = p.delay(3, rng.next_unit());
+    EXPECT_GT(d, 200ms);
+    EXPECT_LE(d, 400ms);
+  }
+}
+
+TEST(RunTasks, PerAttemptTimeout) {
+  cohort::test::virtual_loop loop;
+  script s;
+  s.body = [](int i, int) { return sleep_ms(i == 0 ? 5000 : 10); };
+  cohort::runner_options o;
+  o.timeout = 1s;
+  cohort::task_runner r(counting_source{3, &s}, 3, o);
+  loop.run(r.run());
+  EXPECT_EQ(r.summary().done, 2u);
+  EXPECT_EQ(r.summary().failed, 1u);
+  EXPECT_THROW(std::rethrow_exception(r.summary().failures[0].errors[0]), cohort::timeout_error);
+  EXPECT_EQ(loop.now() - cohort::test::virtual_loop::epoch(), 1s);
+}
+
+TEST(RunTasks, RetryAfterPausesEveryTaskOnTheSameGate) {
+  // Item 0 is told "retry after 5 s" on gate "host"; the others on the same
+  // gate do not start an attempt before that moment.
+  cohort::test::virtual_loop loop;
+  script s;
+  std::vector<cohort::time_point> attempt_times;
+  s.body = [&](int i, int attempt) -> cohort::task<> {
+    return [](int i, int attempt, std::vector<cohort::time_point>& times) -> cohort::task<> {
+      auto& loop = co_await cohort::this_scheduler();
+      times.push_back(loop.now());
+      if (i == 0 && attempt == 1) throw cohort::retry_after("host", 5s, "429");
+      co_await cohort::sleep_for(1ms);
+    }(i, attempt, attempt_times);
+  };
+  cohort::runner_options o;
+  o.retry.max_attempts = 2;
+  o.retry.initial = 1ms;
+  cohort::task_runner r(counting_source{4, &s, "host"}, 1, o);
+  loop.run(r.run());
+  EXPECT_EQ(r.summary().done, 4u);
+  ASSERT_EQ(attempt_times.size(), 5u);
+  const auto t0 = cohort::test::virtual_loop::epoch();
+  for (std::size_t i = 1; i < attempt_times.size(); ++i) EXPECT_GE(attempt_times[i] - t0, 5s);
+}
+
+TEST(RunTasks, HaltNowOnFirstFailureCancelsRunning) {
+  cohort::test::virtual_loop loop;
+  script s;
+  s.body = [](int i, int) -> cohort::task<> {
+    return [](int i) -> cohort::task<> {
+      co_await cohort::sleep_for(std::chrono::milliseconds(i == 2 ? 5 : 1000));
+      if (i == 2) throw std::runtime_error("boom");
+    }(i);
+  };
+  cohort::runner_options o;
+  o.halt = {cohort::halt_policy::when::now, cohort::halt_policy::on::fail, 1, 0};
+  cohort::task_runner r(counting_source{100, &s}, 4, o);
+  loop.run(r.run());
+  const auto& sum = r.summary();
+  EXPECT_TRUE(sum.halted);
+  EXPECT_EQ(sum.failed, 1u);
+  EXPECT_EQ(sum.cancelled, 3u);
+  EXPECT_EQ(sum.done, 0u);
+  EXPECT_EQ(sum.not_started, 96u);
+  ASSERT_TRUE(sum.cause.has_value());
+  EXPECT_EQ(sum.failures[*sum.cause].key, "k2");
+  EXPECT_EQ(sum.reason, cohort::cancel_reason::sibling_failed);
+  EXPECT_EQ(loop.now() - cohort::test::virtual_loop::epoch(), 5ms);
+}
+
+TEST(RunTasks, HaltSoonLetsRunningFinish) {
+  cohort::test::virtual_loop loop;
+  script s;
+  s.body = [](int i, int) -> cohort::task<> {
+    return [](int i) -> cohort::task<> {
+      co_await cohort::sleep_for(std::chrono::milliseconds(i == 2 ? 5 : 1000));
+      if (i == 2) throw std::runtime_error("boom");
+    }(i);
+  };
+  cohort::runner_options o;
+  o.halt = {cohort::halt_policy::when::soon, cohort::halt_policy::on::fail, 1, 0};
+  cohort::task_runner r(counting_source{100, &s}, 4, o);
+  loop.run(r.run());
+  const auto& sum = r.summary();
+  EXPECT_TRUE(sum.halted);
+  EXPECT_EQ(sum.failed, 1u);
+  EXPECT_EQ(sum.done, 3u);
+  EXPECT_EQ(sum.cancelled, 0u);
+  EXPECT_EQ(sum.not_started, 96u);
+}
+
+TEST(RunTasks, HaltAfterNFailuresAndAfterAPercentage) {
+  for (auto [count, percent, expect_failed] :
+       {std::tuple{3u, 0.0, 3u}, std::tuple{1u, 10.0, 10u}}) {
+    cohort::test::virtual_loop loop;
+    script s;
+    s.body = [](int i, int) -> cohort::task<> {
+      return [](int i) -> cohort::task<> {
+        co_await cohort::sleep_for(1ms);
+        if (i % 2 == 0) throw std::runtime_error("even");
+      }(i);
+    };
+    cohort::runner_options o;
+    o.halt = {cohort::halt_policy::when::soon, cohort::halt_policy::on::fail, count, percent};
+    cohort::task_runner r(counting_source{100, &s}, 1, o);
+    loop.run(r.run());
+    EXPECT_TRUE(r.summary().halted);
+    EXPECT_EQ(r.summary().failed, expect_failed) << "count " << count << " percent " << percent;
+  }
+}
+
+TEST(RunTasks, HaltOnSuccessAndOnDone) {
+  cohort::test::virtual_loop loop;
+  script s;
+  s.body = [](int, int) { return sleep_ms(1); };
+  cohort::runner_options o;
+  o.halt = {cohort::halt_policy::when::now, cohort::halt_policy::on::success, 5, 0};
+  cohort::task_runner r(counting_source{100, &s}, 1, o);
+  loop.run(r.run());
+  EXPECT_EQ(r.summary().done, 5u);
+  EXPECT_EQ(r.summary().reason, cohort::cancel_reason::requested);
+
+  script s2;
+  s2.body = [](int i, int) -> cohort::task<> {
+    return [](int i) -> cohort::task<> {
+      co_await cohort::sleep_for(1ms);
+      if (i == 0) throw std::runtime_error("x");
+    }(i);
+  };
+  o.halt = {cohort::halt_policy::when::soon, cohort::halt_policy::on::done, 4, 0};
+  cohort::task_runner r2(counting_source{100, &s2}, 1, o);
+  loop.run(r2.run());
+  EXPECT_EQ(r2.summary().done + r2.summary().failed, 4u);
+}
+
+TEST(RunTasks, G4_InterruptStopsAdmissionAndCountsEveryOutcome) {
+  cohort::test::virtual_loop loop;
+  script s;
+  s.body = [](int i, int) { return sleep_ms(i < 10 ? 1 : 10000); };
+  fake_journal j;
+  cohort::runner_options o;
+  o.journal = &j;
+  cohort::task_runner r(counting_source{1000, &s}, 10, o);
+  loop.call_after(50ms, [&] { loop.cancel_root(cohort::cancel_reason::signal); });
+  EXPECT_THROW(loop.run(r.run()), cohort::cancelled_error);
+  const auto& sum = r.summary();
+  EXPECT_EQ(sum.done, 10u);
+  EXPECT_EQ(sum.cancelled, 10u);
+  EXPECT_EQ(sum.not_started, 980u);
+  EXPECT_EQ(sum.reason, cohort::cancel_reason::signal);
+  EXPECT_EQ(s.start_order.size(), 20u) << "nothing was admitted after the signal";
+  // Only finished tasks are journaled; the cancelled and never-started stay pending.
+  EXPECT_EQ(j.done.size(), 10u);
+  EXPECT_GE(j.flushes, 1);
+
+  // Resume: exactly the 990 unfinished items run; the 10 done are skipped.
+  script s2;
+  s2.body = [](int, int) { return sleep_ms(1); };
+  cohort::task_runner r2(counting_source{1000, &s2}, 10, o);
+  loop.run(r2.run());
+  EXPECT_EQ(r2.summary().skipped, 10u);
+  EXPECT_EQ(r2.summary().done, 990u);
+  EXPECT_EQ(s2.start_order.size(), 990u);
+  EXPECT_EQ(j.done.size(), 1000u);
+}
+
+TEST(RunTasks, FailedItemsAreSkippedOnResumeUnlessRerunRequested) {
+  cohort::test::virtual_loop loop;
+  fake_journal j;
+  j.failed = {"k1", "k2"};
+  j.done = {"k0"};
+  for (bool rerun : {false, true}) {
+    script s;
+    s.body = [](int, int) { return sleep_ms(1); };
+    cohort::runner_options o;
+    o.journal = &j;
+    o.rerun_failed = rerun;
+    cohort::task_runner r(counting_source{4, &s}, 2, o);
+    loop.run(r.run());
+    // First run: k0 (done) and k1, k2 (failed) skipped, k3 runs. Second run
+    // with rerun: k0 and k3 (done by now) skipped, k1 and k2 run again.
+    EXPECT_EQ(r.summary().skipped, rerun ? 2u : 3u);
+    EXPECT_EQ(r.summary().done, rerun ? 2u : 1u);
+  }
+  EXPECT_TRUE(j.failed.empty()) << "a failed key that later succeeds is done";
+}
+
+TEST(RunTasks, DrainStopsAdmissionAndLetsRunningFinish) {
+  cohort::test::virtual_loop loop;
+  script s;
+  s.body = [](int, int) { return sleep_ms(100); };
+  cohort::event drain;
+  cohort::runner_options o;
+  o.drain = &drain;
+  cohort::task_runner r(counting_source{50, &s}, 5, o);
+  loop.call_after(150ms, [&] { drain.set(); });
+  loop.run(r.run());
+  EXPECT_TRUE(r.summary().drained);
+  EXPECT_EQ(r.summary().done, 10u);
+  EXPECT_EQ(r.summary().cancelled, 0u);
+  EXPECT_EQ(r.summary().not_started, 40u);
+}
+
+TEST(RunTasks, EventsReportEveryTransition) {
+  cohort::test::virtual_loop loop;
+  script s;
+  s.body = [](int i, int attempt) -> cohort::task<> {
+    return [](int i, int attempt) -> cohort::task<> {
+      co_await cohort::sleep_for(1ms);
+      if (i == 1 && attempt == 1) throw std::runtime_error("once");
+    }(i, attempt);
+  };
+  std::map<cohort::task_event::kind, int> seen;
+  cohort::runner_options o;
+  o.retry.max_attempts = 2;
+  o.on_event = [&](const cohort::task_event& e) { ++seen[e.what]; };
+  cohort::task_runner r(counting_source{3, &s}, 3, o);
+  loop.run(r.run());
+  EXPECT_EQ(seen[cohort::task_event::kind::started], 3);
+  EXPECT_EQ(seen[cohort::task_event::kind::done], 3);
+  EXPECT_EQ(seen[cohort::task_event::kind::retrying], 1);
+  EXPECT_EQ(seen[cohort::task_event::kind::failed], 0);
+}
+
+TEST(RunTasks, G9_NoFramesLeakAfterAnInterruptedRun) {
+  cohort::test::frame_leak_check leaks;
+  {
+    cohort::test::virtual_loop loop;
+    script s;
+    s.body = [](int, int) { return sleep_ms(1000); };
+    cohort::task_runner r(counting_source{100, &s}, 10);
+    loop.call_after(10ms, [&] { loop.cancel_root(cohort::cancel_reason::signal); });
+    EXPECT_THROW(loop.run(r.run()), cohort::cancelled_error);
+    EXPECT_EQ(r.summary().cancelled, 10u);
+  }
+  EXPECT_EQ(leaks.leaked(), 0);
+}
+
+}  // namespace
