@@ -351,8 +351,10 @@ struct http_client::impl {
     }
     try {
       if (body.empty() && t.content_length > bytes) {
+        // Trust Content-Length for one allocation, but not for a huge one.
+        constexpr std::uint64_t max_reserve = 64 << 20;
         body.reserve(static_cast<std::size_t>(
-            std::min<std::uint64_t>(t.content_length, t.max_body.value_or(t.content_length))));
+            std::min({t.content_length, t.max_body.value_or(t.content_length), max_reserve})));
       }
       body.append(data, bytes);
     } catch (...) {
