@@ -3,7 +3,6 @@
 #include <cohort/cancel_scope.hpp>
 #include <cohort/runtime/asio_loop.hpp>
 #include <cohort/sleep.hpp>
-#include <cohort/sync_wait.hpp>
 #include <cohort/task_group.hpp>
 
 #include "http_test_server.hpp"
@@ -516,58 +515,14 @@ TEST_F(Http, ClientDestroyedWithIdleConnectionsLeavesTheLoopClean) {
 // --- the request type ------------------------------------------------------------
 
 TEST(HttpRequest, IsNotAnAggregateAndConvertsFromAUrl) {
-  // See Gcc12.DISABLED_* below: an aggregate would invite
-  // `co_await client.get({.url = u})`, which g++ 12 miscompiles.
+  // An aggregate would invite `co_await client.get({.url = u})`, which g++ 12
+  // miscompiles (tests/unit/gcc_temporaries_test.cpp).
   static_assert(!std::is_aggregate_v<http_request>);
   const http_request a = std::string("http://a.example/");
   const http_request b = "http://b.example/";
   EXPECT_EQ(a.url, "http://a.example/");
   EXPECT_EQ(b.url, "http://b.example/");
   EXPECT_TRUE(b.verify_tls);
-}
-
-// g++ 12.2 bug, not Cohort's (known: equeim/tremotesf2#551, asio#858): a
-// temporary built by aggregate or lambda initialisation inside a co_await
-// expression is destroyed twice. Run with --gtest_also_run_disabled_tests:
-// both fail on g++ 12.2 (destroyed = constructed + 1). The second is what
-// breaks Blocking.CancelWhileQueuedDropsTheCall under ASan
-// (`co_await p.run([f, &running] {...})` with a shared_future captured).
-namespace gcc12 {
-struct ready_op {
-  bool ready() { return true; }
-  void start(cohort::completion& c) { c.complete(); }
-  bool cancel() noexcept { return false; }
-  bool must_resume() const noexcept { return true; }
-  void result() {}
-};
-struct holder {
-  cohort::test::lifetimes::token token;
-};
-ready_op consume(holder) {
-  return {};
-}
-template <class F>
-ready_op consume_fn(F) {
-  return {};
-}
-}  // namespace gcc12
-
-TEST(Gcc12, DISABLED_AggregateTemporaryInCoAwaitIsDestroyedOnce) {
-  cohort::test::lifetimes life;
-  cohort::sync_wait([](cohort::test::lifetimes& life) -> task<> {
-    co_await gcc12::consume(gcc12::holder{life.make()});
-  }(life));
-  EXPECT_EQ(life.alive(), 0) << life.constructed() << " constructed, " << life.destroyed()
-                             << " destroyed";
-}
-
-TEST(Gcc12, DISABLED_CapturingLambdaTemporaryInCoAwaitIsDestroyedOnce) {
-  cohort::test::lifetimes life;
-  cohort::sync_wait([](cohort::test::lifetimes& life) -> task<> {
-    co_await gcc12::consume_fn([token = life.make()] {});
-  }(life));
-  EXPECT_EQ(life.alive(), 0) << life.constructed() << " constructed, " << life.destroyed()
-                             << " destroyed";
 }
 
 // --- Retry-After parsing ------------------------------------------------------
