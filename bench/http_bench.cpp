@@ -2,7 +2,7 @@
 // server on loopback (on a thread of its own), 16 connections; and the curl
 // command-line tool (`curl --parallel --parallel-max 16`) on the same server.
 //
-//   build/bin/cohort-bench --benchmark_filter=Http
+//   scripts/bench http     (or: build/bin/cohort-bench --benchmark_filter='^http/')
 //
 // Counters: requests/s (wall clock), client CPU per request and in total (the
 // loop thread for Cohort; the curl process, user + system, for curl). The
@@ -14,6 +14,7 @@
 #include "http_test_server.hpp"
 
 #include <benchmark/benchmark.h>
+#include <fcntl.h>
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -97,7 +98,11 @@ void BM_HttpCohort16Workers(benchmark::State& state) {
            cpu, ok);
   }
 }
-BENCHMARK(BM_HttpCohort16Workers)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(5);
+BENCHMARK(BM_HttpCohort16Workers)
+    ->Name("http/cohort_16_workers")
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(5);
 
 // All 2000 requests started at once; libcurl queues them behind the cap of
 // 16 connections.
@@ -130,6 +135,7 @@ void BM_HttpCohortAllAtOnceCap16(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_HttpCohortAllAtOnceCap16)
+    ->Name("http/cohort_all_at_once_cap_16")
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond)
     ->Iterations(5);
@@ -157,7 +163,12 @@ void BM_HttpCurlCliParallel16(benchmark::State& state) {
   for (auto _ : state) {
     const auto start = std::chrono::steady_clock::now();
     pid_t pid = 0;
-    if (posix_spawnp(&pid, "curl", nullptr, nullptr, argv.data(), environ) != 0) {
+    posix_spawn_file_actions_t quiet;  // curl draws a progress meter even with --silent
+    posix_spawn_file_actions_init(&quiet);
+    posix_spawn_file_actions_addopen(&quiet, 2, "/dev/null", O_WRONLY, 0);
+    const int spawned = posix_spawnp(&pid, "curl", &quiet, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&quiet);
+    if (spawned != 0) {
       state.SkipWithError("curl not found");
       break;
     }
@@ -173,6 +184,10 @@ void BM_HttpCurlCliParallel16(benchmark::State& state) {
   }
   std::remove(config_path);
 }
-BENCHMARK(BM_HttpCurlCliParallel16)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(5);
+BENCHMARK(BM_HttpCurlCliParallel16)
+    ->Name("http/curl_cli_parallel_16")
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(5);
 
 }  // namespace
