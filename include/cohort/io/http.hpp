@@ -172,8 +172,10 @@ struct http_client_options {
   /// Open connections per host (0: no limit). Requests beyond it wait for
   /// a connection to be free, then reuse it.
   std::size_t max_host_connections = 8;
-  /// Idle connections kept open for reuse (0: libcurl's default).
-  std::size_t max_idle_connections = 0;
+  /// Connections kept open for reuse (libcurl's connection cache). 0 means
+  /// libcurl's default, 4 x the requests in flight at that moment, which
+  /// closes kept-alive connections whenever few requests are in flight.
+  std::size_t max_idle_connections = 64;
   /// Use HTTP/2 when a TLS server offers it, and send concurrent requests
   /// to it over one connection.
   bool http2 = true;

@@ -364,6 +364,35 @@ TEST_F(Http, SixtyFourConcurrentRequestsShareAtMostEightConnections) {
   EXPECT_EQ(client.stats().completed, 64u);
 }
 
+TEST(HttpThreadedServer, ManyRequestsFromWorkersAgainstAServerOnItsOwnThread) {
+  // The benchmark's setup, small: the server on a thread and loop of its own.
+  cohort::test::http_test_server_thread server;
+  asio::io_context io;
+  cohort::asio_loop loop(io);
+  http_client client(loop, {.max_host_connections = 16});
+  int ok = 0;
+  loop.run([](http_client& c, cohort::test::http_test_server_thread& s, int& ok) -> task<> {
+    int next = 0;
+    co_await cohort::with_task_group([&](cohort::task_group& g) -> task<> {
+      for (int w = 0; w < 32; ++w) {
+        g.spawn([](http_client& c, cohort::test::http_test_server_thread& s, int& next,
+                   int& ok) -> task<> {
+          while (next < 300) {
+            const std::size_t n = 100 + 53 * static_cast<std::size_t>(next++);
+            const http_response r = co_await c.get(s.url("/bytes/" + std::to_string(n)));
+            if (r.ok() && r.body == http_test_server::body(n)) ++ok;
+          }
+        }(c, s, next, ok));
+      }
+      co_return;
+    });
+  }(client, server, ok));
+  EXPECT_EQ(ok, 300);
+  EXPECT_EQ(server.server().requests(), 300u);
+  // Exactly the cap: kept alive and reused, never closed for a new one.
+  EXPECT_EQ(server.server().connections(), 16u);
+}
+
 TEST_F(Http, TotalConnectionCapHolds) {
   http_client client(loop, {.max_total_connections = 2, .max_host_connections = 0});
   int ok = 0;
