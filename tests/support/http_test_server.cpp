@@ -242,6 +242,8 @@ task<> http_test_server::connection(tcp::socket socket) {
     } else if (path == "/stall") {
       co_await drain();
       co_return;
+    } else if (path == "/close") {
+      co_return;  // closes without a response
     } else if (path == "/reset") {
       boost::system::error_code ignored;
       socket.set_option(tcp::socket::linger(true, 0), ignored);

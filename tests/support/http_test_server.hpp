@@ -15,6 +15,7 @@
 //   /echo             200, the body is the request's head as received
 //   /redirect/P       302 to /P
 //   /stall            reads the request and never answers
+//   /close            reads the request and closes the connection (FIN)
 //   /reset            reads the request and resets the connection (RST)
 //   /truncated/N      Content-Length N, sends N/2 bytes, closes
 //

@@ -284,6 +284,13 @@ TEST_F(Http, ResetConnectionIsAnError) {
   EXPECT_FALSE(r.ok());
 }
 
+TEST_F(Http, ClosedWithoutAResponseIsGotNothing) {
+  http_client client(loop);
+  const http_response r = run(fetch_ec(client, at("/close")));
+  EXPECT_EQ(r.error, curl_errc::got_nothing) << r.error.value() << " " << r.error_message;
+  EXPECT_EQ(r.status, 0);
+}
+
 TEST_F(Http, BodyOverTheLimitByContentLengthIsRefused) {
   http_client client(loop);
   http_request req = at("/bytes/2000");
