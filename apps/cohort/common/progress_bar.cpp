@@ -78,6 +78,12 @@ constexpr std::string_view erase_line = "\r\x1b[2K";
 // The block characters for 1/8 .. 7/8 of a cell, then a full cell.
 constexpr std::string_view eighths[] = {"", "▏", "▎", "▍", "▌", "▋", "▊", "▉", "█"};
 
+// The line stops 3 columns short of the edge. Reaching the last column
+// would leave the cursor in the pending-wrap state, and Ctrl+C makes the
+// terminal echo "^C" at the cursor: with 2 more columns free that echo stays
+// on the bar's line, which the erase then removes, instead of wrapping to a
+// new line and leaving the bar behind (seen in tmux).
+constexpr int reserved_columns = 3;
 constexpr int bar_min_inner = 8;
 constexpr int bar_max_inner = 40;
 // 100 h: beyond that an ETA means nothing.
@@ -288,9 +294,8 @@ void progress_bar::build_line(std::string& out) const {
     pieces.push_back({std::move(text), 9});
   }
 
-  // Keep the most important pieces that fit in columns - 1 (so the line never
-  // reaches the last column and never wraps); the bar takes what is left.
-  int budget = std::max(columns() - 1, 0);
+  // Keep the most important pieces that fit; the bar takes what is left.
+  int budget = std::max(columns() - reserved_columns, 0);
   std::vector<piece*> by_importance;
   for (auto& p : pieces) by_importance.push_back(&p);
   std::stable_sort(by_importance.begin(), by_importance.end(),

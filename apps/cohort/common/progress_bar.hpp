@@ -17,9 +17,10 @@
 ///   of a few seconds (`rate_window`), weighted by time, so it follows the
 ///   last few seconds rather than the whole run. The ETA is the remaining
 ///   count over that rate, "--" while the rate is unknown or zero.
-/// - The line never wraps: at most columns - 1 visible characters, the
-///   width read from the terminal (TIOCGWINSZ) at every frame, else
-///   `$COLUMNS`, else 80. When it is too narrow, the least important fields go
+/// - The line never wraps: at most columns - 3 visible characters (room for
+///   the "^C" a terminal echoes on Ctrl+C, so that it stays on the bar's line
+///   and is erased with it), the width read from the terminal (TIOCGWINSZ)
+///   at every frame, else `$COLUMNS`, else 80. When it is too narrow, the least important fields go
 ///   first (elapsed, MB/s, extras, skipped, rate, bar, ETA, failed); the
 ///   percentage and count go last.
 /// - Color (green bar, red failures) unless `NO_COLOR` is set to anything
