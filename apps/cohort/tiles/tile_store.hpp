@@ -237,7 +237,7 @@ class tile_store {
 };
 
 /// Opens (creating if needed) the output at `path`: an MBTiles file when the
-/// path ends in ".mbtiles", else a tile directory. Loads the stored tiles,
+/// path ends in ".mbtiles" (any case), else a tile directory. Loads the stored tiles,
 /// the failed and missing lists, and removes the temporary files a killed
 /// run left.
 ///

@@ -814,6 +814,15 @@ TEST(DirectoryStore, AFileInTheWayIsAClearError) {
 // MBTiles store
 // ---------------------------------------------------------------------------
 
+TEST(OpenTileStore, ChoosesMBTilesByTheExtension) {
+  scratch_dir dir;
+  open_tile_store(dir.path() / "a.MBTiles", berlin(), {.format = "png"})->close();
+  EXPECT_TRUE(fs::is_regular_file(dir.path() / "a.MBTiles"));
+  EXPECT_EQ(sqlite_reader(dir.path() / "a.MBTiles").value("SELECT count(*) FROM tiles"), "0");
+  open_tile_store(dir.path() / "a.mbtiles.d", berlin(), {.format = "png"})->close();
+  EXPECT_TRUE(fs::is_directory(dir.path() / "a.mbtiles.d"));
+}
+
 TEST(MBTilesStore, RowsAreStoredTmsFlipped) {
   scratch_dir dir;
   const fs::path out = dir.path() / "a.mbtiles";
