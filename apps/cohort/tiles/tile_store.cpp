@@ -1061,7 +1061,12 @@ bool is_sqlite_file_or_empty(const std::string& file, std::string& problem) {
   }
   char header[16] = {};
   const ssize_t n = ::read(fd, header, sizeof header);
+  const int error = errno;
   ::close(fd);
+  if (n < 0) {
+    problem = std::strerror(error);
+    return false;
+  }
   if (n == 0) return true;
   if (n == 16 && std::memcmp(header, "SQLite format 3", 16) == 0) return true;
   problem = "not an SQLite database";

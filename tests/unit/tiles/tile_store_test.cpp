@@ -1,7 +1,9 @@
 #include "cohort/tiles/tile_store.hpp"
 
+#include <sched.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -707,6 +709,87 @@ TEST_P(TileStoreTest, KillNineAtRandomMomentsLeavesACompleteOutputThatResumes) {
       EXPECT_FALSE(cohort::is_atomic_write_temporary(e.path().filename().string())) << e.path();
     }
   }
+}
+
+// Mounts a tmpfs of `size` on `where` in a private mount namespace of the
+// calling (child) process. False when not permitted.
+bool mount_private_tmpfs(const fs::path& where, const char* options) {
+  if (::unshare(CLONE_NEWNS) != 0) return false;
+  if (::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return false;
+  return ::mount("tmpfs", where.c_str(), "tmpfs", 0, options) == 0;
+}
+
+TEST_P(TileStoreTest, AFullDiskIsAClearErrorAndLeavesACompleteOutput) {
+  // A child fills a 1 MiB tmpfs (visible only to it) with tiles, then copies
+  // what is left there to the scratch directory for the checks below.
+  const fs::path mnt = dir_.path() / "small";
+  const fs::path copy = dir_.path() / "copy";
+  fs::create_directory(mnt);
+  const bool mbtiles = GetParam() == kind::mbtiles;
+  const fs::path out = mnt / (mbtiles ? "a.mbtiles" : "a");
+  const tile_set set({bbox{13.08, 52.33, 13.76, 52.68}}, {12, 13});
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int code = 0;
+    try {
+      if (!mount_private_tmpfs(mnt, "size=1m")) ::_exit(77);
+      code = 10;  // no error seen
+      auto store = open_tile_store(out, berlin(), {.format = "png", .batch_changes = 5});
+      auto e = set.enumerate();
+      while (const auto t = e.next()) {
+        try {
+          store->put(*t, tile_bytes(*t));
+        } catch (const std::system_error& error) {
+          const std::string what = error.what();
+          code = error.code().value() == ENOSPC && what.find(out.string()) != std::string::npos
+                     ? 0
+                     : 11;
+          break;
+        } catch (const tile_store_error& error) {
+          const std::string what = error.what();
+          code = what.find("output " + out.string() + ": database or disk is full") == 0 ? 0 : 12;
+          break;
+        }
+      }
+      // Changes are refused until it is closed; closing does not throw twice.
+      if (mbtiles && code == 0) {
+        try {
+          store->put(tile{1, 0, 0}, "\x89PNG");
+          code = 13;
+        } catch (const tile_store_error&) {
+        }
+      }
+      try {
+        store->close();
+      } catch (const tile_store_error&) {
+      }
+      fs::copy(mnt, copy, fs::copy_options::recursive);
+    } catch (...) {
+      code = 20;
+    }
+    ::_exit(code);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  if (WEXITSTATUS(status) == 77) GTEST_SKIP() << "cannot mount a tmpfs here (needs CAP_SYS_ADMIN)";
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  const fs::path copied = copy / out.filename();
+  const std::uint64_t stored = verify_output(GetParam(), copied, set);
+  EXPECT_GT(stored, 0u);
+  EXPECT_LT(stored, set.count());
+  if (!mbtiles) {
+    for (const auto& e : fs::recursive_directory_iterator(copied)) {
+      EXPECT_FALSE(cohort::is_atomic_write_temporary(e.path().filename().string())) << e.path();
+    }
+  }
+  // It opens, and a run with space completes it.
+  auto store = open_tile_store(copied, berlin(), {.format = "png"});
+  EXPECT_EQ(store->stored_count(), stored);
+  download(*store, set, -1);
+  store->close();
+  EXPECT_EQ(verify_output(GetParam(), copied, set), set.count());
 }
 
 // ---------------------------------------------------------------------------
