@@ -1,0 +1,33 @@
+// cohort: a parallel command runner and a resumable tile downloader on
+// Cohort's structured concurrency. main() only dispatches.
+#include "cohort/exit_codes.hpp"
+#include "cohort/run/run_main.hpp"
+
+#include <cstdio>
+#include <cstring>
+
+namespace {
+
+constexpr const char* usage = R"(usage: cohort <command> [options]
+
+commands:
+  run     run a command for every input, many at a time (GNU parallel compatible)
+
+Run 'cohort <command> --help' for the command's options.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    std::fputs(usage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? cohort::app::exit_usage : cohort::app::exit_ok;
+  }
+  if (std::strcmp(argv[1], "--version") == 0) {
+    std::printf("cohort %s\n", COHORT_VERSION);
+    return cohort::app::exit_ok;
+  }
+  if (std::strcmp(argv[1], "run") == 0) return cohort::app::run::run_main(argc - 1, argv + 1);
+  std::fprintf(stderr, "cohort: unknown command '%s'\n%s", argv[1], usage);
+  return cohort::app::exit_usage;
+}

@@ -1,0 +1,97 @@
+#include "cohort/run/run_cli.hpp"
+
+#include "cohort/exit_codes.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+namespace cohort::app::run {
+
+namespace {
+
+constexpr const char* description = R"(Run a command for every input, many at a time.
+
+  cohort run [options] COMMAND [ARGS...] ::: A B C [::: X Y]   every combination
+  cohort run [options] COMMAND :::: FILE                       one input per line
+  cohort run [options] COMMAND < inputs                        lines of standard input
+  cohort run [options] < commands                              each line is a command
+
+Replacement strings: {} {.} {/} {//} {/.} {#} (job number) {%} (slot) {1} {2}...
+Without any, the input is appended. Inputs are shell-quoted: they can never
+inject shell code. Commands run with /bin/sh -c, each in its own process group.)";
+
+constexpr const char* footer = R"(Signals: the first Ctrl+C (SIGINT) or SIGTERM starts nothing more, sends
+the --term-seq to every running job's process group, writes the job log and
+says how to resume; a second one kills at once. SIGHUP: start nothing more,
+let running jobs finish.
+
+Exit status (as GNU parallel): 0 all jobs succeeded; 1-100 that many jobs
+failed; 101 more than 100 failed; 255 other error; 130 interrupted by
+SIGINT, 143 by SIGTERM.)";
+
+}  // namespace
+
+parse_result parse_run_cli(int argc, char** argv) {
+  run_cli_options o;
+  CLI::App app(description, "cohort run");
+  app.footer(footer);
+  app.prefix_command();  // the first non-option word starts the command
+  app.set_version_flag("--version", std::string("cohort run ") + COHORT_VERSION);
+
+  std::string jobs_text, timeout_text, halt_text, term_text, delay_text;
+  app.add_option("-j,--jobs", jobs_text,
+                 "jobs at a time: N, 0 (unlimited), +N/-N (cores plus/minus N), N% of cores; "
+                 "default: the number of cores");
+  app.add_option("--timeout", timeout_text,
+                 "kill a job (with --term-seq) that runs longer: seconds, 2m, 1h, or P% of the "
+                 "median runtime");
+  app.add_option("--retries", o.retries, "run a failing job up to N times in all")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--halt", halt_text,
+                 "stop early: now|soon,fail|success|done=N|P% (e.g. now,fail=1)");
+  app.add_option("--joblog", o.joblog, "log every finished job (GNU parallel's format)");
+  app.add_flag("--resume", o.resume, "skip the jobs in --joblog");
+  app.add_flag("--resume-failed", o.resume_failed,
+               "skip the jobs in --joblog that succeeded; re-run the failed ones");
+  app.add_option("--term-seq", term_text,
+                 "signals and ms waits for killing a job (default TERM,200,TERM,100,TERM,50,KILL,25)");
+  app.add_flag("-k,--keep-order", o.keep_order, "print output in input order");
+  app.add_flag("--line-buffer,--lb", o.line_buffer, "print output line by line as it comes");
+  app.add_flag("--tag", o.tag, "prefix output lines with the job's arguments");
+  app.add_flag("--bar", o.bar, "show a progress bar on stderr");
+  app.add_flag("--eta", o.eta, "show the estimated time left on stderr");
+  app.add_flag("--dry-run", o.dry_run, "print the commands instead of running them");
+  app.add_option("--delay", delay_text, "wait this long between job starts");
+  app.add_flag("-0,--null", o.null_separated, "inputs are separated by NUL, not newline");
+  app.add_option("-a,--arg-file", o.arg_files, "read inputs from FILE (repeatable)");
+
+  try {
+    app.parse(argc, argv);
+    o.words = app.remaining();
+    if (!jobs_text.empty()) o.jobs = parse_jobs(jobs_text);
+    if (!timeout_text.empty()) o.timeout = parse_timeout(timeout_text);
+    if (!halt_text.empty()) o.halt = parse_halt(halt_text);
+    if (!term_text.empty()) o.term_seq = parse_term_seq(term_text);
+    if (!delay_text.empty()) o.delay = parse_duration(delay_text, "--delay");
+    if (o.resume && o.resume_failed) {
+      throw std::invalid_argument("--resume and --resume-failed cannot be combined; pick one");
+    }
+    if ((o.resume || o.resume_failed) && o.joblog.empty()) {
+      throw std::invalid_argument("--resume needs --joblog FILE (the log of the earlier run)");
+    }
+    if (o.line_buffer && o.keep_order) {
+      throw std::invalid_argument("--line-buffer and --keep-order cannot be combined");
+    }
+  } catch (const CLI::Success& e) {
+    return {std::nullopt, app.exit(e)};
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "cohort run: {}; see cohort run --help\n", e.what());
+    return {std::nullopt, exit_run_error};
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "cohort run: {}\n", e.what());
+    return {std::nullopt, exit_run_error};
+  }
+  return {std::move(o), 0};
+}
+
+}  // namespace cohort::app::run

@@ -1,0 +1,274 @@
+#include "cohort/run/run_engine.hpp"
+
+#include <cohort/cancel_scope.hpp>
+#include <cohort/io/process.hpp>
+#include <cohort/sleep.hpp>
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <unistd.h>
+
+namespace cohort::app::run {
+
+namespace {
+
+runner_options make_runner_options(const run_cli_options& o) {
+  runner_options r;
+  r.retry.max_attempts = std::max(1, o.retries);
+  r.retry.initial = std::chrono::milliseconds(0);  // GNU retries at once
+  r.retry.max_delay = std::chrono::milliseconds(0);
+  using P = cohort::halt_policy;
+  switch (o.halt.when) {
+    case halt_policy::timing::never: r.halt.mode = P::when::never; break;
+    case halt_policy::timing::soon: r.halt.mode = P::when::soon; break;
+    case halt_policy::timing::now: r.halt.mode = P::when::now; break;
+  }
+  switch (o.halt.on) {
+    case halt_policy::condition::fail: r.halt.trigger = P::on::fail; break;
+    case halt_policy::condition::success: r.halt.trigger = P::on::success; break;
+    case halt_policy::condition::done: r.halt.trigger = P::on::done; break;
+  }
+  r.halt.count = static_cast<std::size_t>(std::max<std::uint64_t>(o.halt.count, 1));
+  r.halt.percent = o.halt.percent;
+  return r;
+}
+
+cohort::term_sequence to_process_sequence(const app::run::term_sequence& s) {
+  cohort::term_sequence out;
+  for (const auto& step : s.steps) {
+    out.steps.push_back(
+        {step.signal, std::chrono::duration_cast<duration>(step.wait)});
+  }
+  return out;
+}
+
+}  // namespace
+
+task<> job_item::run() { return engine->run_job(seq, args); }
+
+std::optional<job_item> job_source::next() {
+  run_engine& e = *engine_;
+  job_input in;
+  while (e.inputs_.next(in)) {
+    if (e.resume_) {
+      std::optional<std::string_view> command;
+      std::string expanded;
+      if (!e.tmpl_.uses_slot()) {
+        expanded = e.tmpl_.expand(in.args, in.seq, 1);
+        command = expanded;
+      }
+      if (e.resume_->skip(in.seq, command)) {  // throws input_changed_error
+        ++e.resume_skipped_;
+        e.settled_.insert(in.seq);
+        continue;
+      }
+    }
+    return job_item{&e, in.seq, std::move(in.args), std::to_string(in.seq)};
+  }
+  return std::nullopt;
+}
+
+bool job_source::countable() const {
+  // Counting the jobs never started reads the rest of the input: fine for
+  // files and literals, not for a terminal someone is typing into.
+  return !engine_->options_.reads_stdin || !isatty(0);
+}
+
+run_engine::run_engine(run_cli_options options, command_template tmpl, input_generator inputs,
+                       std::optional<resume_filter> resume, std::optional<joblog_writer> log,
+                       std::size_t slots)
+    : options_(std::move(options)),
+      tmpl_(std::move(tmpl)),
+      inputs_(std::move(inputs)),
+      resume_(std::move(resume)),
+      log_(std::move(log)),
+      runner_(job_source(*this), slots, [this] {
+        runner_options r = make_runner_options(options_);
+        r.on_event = [this](const task_event& e) { on_event(e); };
+        return r;
+      }()) {}
+
+task<> run_engine::run(boost::asio::io_context& io, event& drain) {
+  io_ = &io;
+  runner_.set_drain(&drain);
+  co_await runner_.run();
+}
+
+std::size_t run_engine::take_slot() {
+  if (free_slots_.empty()) return next_slot_++;
+  const std::size_t s = *free_slots_.begin();
+  free_slots_.erase(free_slots_.begin());
+  return s;
+}
+
+duration run_engine::current_timeout() const {
+  const auto& t = options_.timeout;
+  if (t.what == timeout_spec::kind::fixed) return std::chrono::duration_cast<duration>(t.fixed);
+  if (t.what == timeout_spec::kind::percent_of_median && ok_runtimes_.size() >= 3) {
+    std::vector<double> r = ok_runtimes_;
+    std::nth_element(r.begin(), r.begin() + static_cast<std::ptrdiff_t>(r.size() / 2), r.end());
+    const double s = r[r.size() / 2] * t.percent_of_median / 100.0;
+    return std::chrono::duration_cast<duration>(std::chrono::duration<double>(s));
+  }
+  return duration::max();
+}
+
+task<> run_engine::run_job(std::uint64_t seq, const std::vector<std::string>& args) {
+  struct slot_guard {
+    run_engine& e;
+    std::size_t n;
+    ~slot_guard() { e.give_slot(n); }
+  } slot{*this, take_slot()};
+  std::string command = tmpl_.expand(args, seq, slot.n);
+  args_of_[seq] = args;
+
+  if (options_.delay.count() > 0) {
+    scheduler& loop = co_await this_scheduler();
+    const time_point start_at = last_start_ + std::chrono::duration_cast<duration>(options_.delay);
+    last_start_ = std::max(loop.now(), start_at);
+    if (start_at > loop.now()) co_await sleep_until(start_at);
+  }
+
+  process_options po;
+  po.argv = shell_argv(command);
+  po.env = {{"PARALLEL_SEQ", std::to_string(seq)}, {"PARALLEL_JOBSLOT", std::to_string(slot.n)}};
+  po.out = output_mode::capture;
+  po.err = output_mode::capture;
+  std::string partial_out, partial_err;
+  if (options_.line_buffer) {
+    // Complete lines are printed as they come; a partial last line waits.
+    auto printer = [this, &args](std::string& partial, std::FILE* f) {
+      return [this, &args, &partial, f](std::string_view chunk) {
+        partial.append(chunk);
+        const auto end = partial.rfind('\n');
+        if (end == std::string::npos) return;
+        write_tagged(f, args, std::string_view(partial).substr(0, end + 1));
+        partial.erase(0, end + 1);
+      };
+    };
+    po.on_stdout = printer(partial_out, stdout);
+    po.on_stderr = printer(partial_err, stderr);
+  }
+
+  attempt& a = attempts_[seq];
+  a = attempt{};
+  a.entry.seq = seq;
+  a.entry.command = command;
+  process p = process::spawn(*io_, po);  // a spawn failure fails the job
+  a.entry.start = p.start_time();
+
+  // However this attempt ends (done, failed, killed by a signal or a halt),
+  // keep what it printed and how long it ran.
+  struct collect {
+    attempt& a;
+    process& p;
+    std::string& partial_out;
+    std::string& partial_err;
+    ~collect() {
+      a.out = p.take_stdout() + partial_out;
+      a.err = p.take_stderr() + partial_err;
+      a.entry.runtime = std::chrono::duration_cast<std::chrono::nanoseconds>(p.runtime());
+      a.entry.receive = static_cast<std::int64_t>(a.out.size());
+      if (auto st = p.status()) {
+        a.entry.exit_value = st->signal != 0 ? -1 : st->code;
+        a.entry.signal = st->signal;
+      }
+    }
+  } keep{a, p, partial_out, partial_err};
+
+  exit_status status;
+  const duration timeout = current_timeout();
+  if (timeout == duration::max()) {
+    status = co_await supervise(p, to_process_sequence(options_.term_seq));
+  } else {
+    auto r = co_await move_on_after(timeout, supervise(p, to_process_sequence(options_.term_seq)));
+    status = r ? *r : p.status().value_or(exit_status{});
+  }
+  if (status.success()) {
+    ok_runtimes_.push_back(std::chrono::duration<double>(p.runtime()).count());
+    co_return;
+  }
+  throw job_failed(status.signal != 0 ? fmt::format("job {} killed by signal {}", seq, status.signal)
+                                      : fmt::format("job {} exited {}", seq, status.code));
+}
+
+void run_engine::on_event(const task_event& e) {
+  if (e.what != task_event::kind::done && e.what != task_event::kind::failed &&
+      e.what != task_event::kind::cancelled) {
+    return;
+  }
+  std::uint64_t seq = 0;
+  for (char c : e.key) seq = seq * 10 + static_cast<std::uint64_t>(c - '0');
+  auto it = attempts_.find(seq);
+  if (it == attempts_.end()) return;
+  // GNU parallel logs a job that finished (ok or failed), never one it
+  // killed because it was stopping: those are run again by --resume.
+  if (e.what != task_event::kind::cancelled && log_) log_->write(it->second.entry);
+  emit(seq, it->second);
+  attempts_.erase(it);
+}
+
+void run_engine::emit(std::uint64_t seq, attempt& a) {
+  if (options_.line_buffer) {
+    settled_.insert(seq);
+    args_of_.erase(seq);
+    return;  // already printed as it came
+  }
+  if (!options_.keep_order) {
+    write_output(args_of_[seq], a.out, a.err);
+    args_of_.erase(seq);
+    return;
+  }
+  held_[seq] = {std::move(a.out), std::move(a.err)};
+  settled_.insert(seq);
+  while (settled_.count(next_to_print_) != 0) {
+    if (auto h = held_.find(next_to_print_); h != held_.end()) {
+      write_output(args_of_[next_to_print_], h->second.first, h->second.second);
+      held_.erase(h);
+    }
+    args_of_.erase(next_to_print_);
+    settled_.erase(next_to_print_);
+    ++next_to_print_;
+  }
+}
+
+void run_engine::flush_output() {
+  for (auto& [seq, outputs] : held_) write_output(args_of_[seq], outputs.first, outputs.second);
+  held_.clear();
+}
+
+void run_engine::write_output(const std::vector<std::string>& args, const std::string& out,
+                              const std::string& err) {
+  write_tagged(stdout, args, out);
+  std::fflush(stdout);
+  write_tagged(stderr, args, err);
+  std::fflush(stderr);
+}
+
+void run_engine::write_tagged(std::FILE* f, const std::vector<std::string>& args,
+                              std::string_view text) {
+  if (text.empty()) return;
+  if (!options_.tag) {
+    std::fwrite(text.data(), 1, text.size(), f);
+    return;
+  }
+  std::string tag;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (i != 0) tag += ' ';
+    tag += args[i];
+  }
+  tag += '\t';
+  std::string out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    end = end == std::string_view::npos ? text.size() : end + 1;
+    out += tag;
+    out.append(text.substr(start, end - start));
+    start = end;
+  }
+  std::fwrite(out.data(), 1, out.size(), f);
+}
+
+}  // namespace cohort::app::run

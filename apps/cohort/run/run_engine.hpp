@@ -1,0 +1,106 @@
+#pragma once
+// The engine of `cohort run`: turns inputs into jobs for the runner, runs
+// each as a supervised process group, prints output (grouped, in order, or
+// line by line) and writes GNU parallel's job log.
+
+#include "cohort/run/command_template.hpp"
+#include "cohort/run/inputs.hpp"
+#include "cohort/run/joblog.hpp"
+#include "cohort/run/run_cli.hpp"
+
+#include <cohort/runner/run_tasks.hpp>
+#include <cohort/task.hpp>
+
+#include <boost/asio/io_context.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace cohort::app::run {
+
+class run_engine;
+
+/// One job: its sequence number and arguments; `run()` makes its task.
+struct job_item {
+  run_engine* engine;
+  std::uint64_t seq;
+  std::vector<std::string> args;
+  std::string key_;
+  std::string_view key() const noexcept { return key_; }
+  task<> run();
+};
+
+/// The jobs of the inputs, lazily, minus those a --resume skips.
+class job_source {
+ public:
+  explicit job_source(run_engine& e) noexcept : engine_(&e) {}
+  std::optional<job_item> next();
+  bool countable() const;
+
+ private:
+  run_engine* engine_;
+};
+
+/// Thrown for a job that ran and failed (its exit status is in the log).
+class job_failed : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class run_engine {
+ public:
+  run_engine(run_cli_options options, command_template tmpl, input_generator inputs,
+             std::optional<resume_filter> resume, std::optional<joblog_writer> log,
+             std::size_t slots);
+
+  /// Runs every job; call inside cohort::run. May be unwound by a signal:
+  /// the summary stays available.
+  task<> run(boost::asio::io_context& io, event& drain);
+  /// Prints every pending output (after an interruption).
+  void flush_output();
+  /// The runner's summary (counts; never-started counted if possible).
+  const run_summary& summary() { return runner_.summary(); }
+  std::uint64_t resumed_skips() const noexcept { return resume_skipped_; }
+
+ private:
+  friend struct job_item;
+  friend class job_source;
+  struct attempt {
+    joblog_entry entry;
+    std::string out, err;
+  };
+  task<> run_job(std::uint64_t seq, const std::vector<std::string>& args);
+  void on_event(const task_event& e);
+  void emit(std::uint64_t seq, attempt& a);
+  void write_output(const std::vector<std::string>& args, const std::string& out,
+                    const std::string& err);
+  void write_tagged(std::FILE* f, const std::vector<std::string>& args, std::string_view text);
+  std::size_t take_slot();
+  void give_slot(std::size_t slot) { free_slots_.insert(slot); }
+  duration current_timeout() const;
+
+  run_cli_options options_;
+  command_template tmpl_;
+  input_generator inputs_;
+  std::optional<resume_filter> resume_;
+  std::optional<joblog_writer> log_;
+  boost::asio::io_context* io_ = nullptr;
+  std::set<std::size_t> free_slots_;
+  std::size_t next_slot_ = 1;
+  std::map<std::uint64_t, attempt> attempts_;  // the last attempt of running jobs
+  std::map<std::uint64_t, std::vector<std::string>> args_of_;
+  // -k: outputs held until every earlier job has printed.
+  std::map<std::uint64_t, std::pair<std::string, std::string>> held_;
+  std::set<std::uint64_t> settled_;  // seqs with nothing (more) to print
+  std::uint64_t next_to_print_ = 1;
+  std::vector<double> ok_runtimes_;  // for --timeout P%
+  std::uint64_t resume_skipped_ = 0;
+  time_point last_start_{};
+  task_runner<job_source> runner_;
+};
+
+}  // namespace cohort::app::run

@@ -1,0 +1,129 @@
+#include "cohort/run/run_main.hpp"
+
+#include "cohort/exit_codes.hpp"
+#include "cohort/run/run_engine.hpp"
+
+#include <cohort/runtime/run.hpp>
+
+#include <fmt/core.h>
+
+#include <csignal>
+#include <thread>
+
+namespace cohort::app::run {
+
+namespace {
+
+std::size_t resolve_jobs(const jobs_spec& j) {
+  const auto cores = std::max(1u, std::thread::hardware_concurrency());
+  // Unlimited (-j 0): as many as the runner can hold; each job is a process.
+  return static_cast<std::size_t>(j.resolve(cores).value_or(100000));
+}
+
+int failed_exit_code(std::size_t failed) {
+  if (failed == 0) return exit_ok;
+  if (failed > 100) return exit_run_many_failed;
+  return static_cast<int>(failed);
+}
+
+std::string resume_hint(int argc, char** argv, const run_cli_options& o) {
+  if (o.joblog.empty()) return "run it with --joblog FILE to be able to resume an interrupted run";
+  std::string cmd = "cohort run";
+  if (!o.resume && !o.resume_failed) cmd += " --resume";
+  for (int i = 1; i < argc; ++i) {
+    cmd += ' ';
+    append_shell_quoted(cmd, argv[i]);
+  }
+  return "resume with: " + cmd;
+}
+
+}  // namespace
+
+int run_main(int argc, char** argv) {
+  auto parsed = parse_run_cli(argc, argv);
+  if (!parsed.options) return parsed.exit_code;
+  run_cli_options o = std::move(*parsed.options);
+
+  try {
+    auto split = split_command_line(o.words, o.arg_files);
+    o.reads_stdin = split.sources.empty();
+    for (const auto& s : split.sources) {
+      if (s.what == input_source::kind::file && s.path == "-") o.reads_stdin = true;
+    }
+    command_template tmpl = command_template::from_words(split.command);
+    input_options io_opts;
+    if (o.null_separated) io_opts.separator = '\0';
+    input_generator inputs(std::move(split.sources), io_opts);
+
+    if (o.dry_run) {
+      job_input in;
+      std::string line;
+      while (inputs.next(in)) {
+        line.clear();
+        tmpl.expand_into(line, in.args, in.seq, 1);
+        line += '\n';
+        std::fwrite(line.data(), 1, line.size(), stdout);
+      }
+      return exit_ok;
+    }
+
+    std::optional<resume_filter> resume;
+    if (o.resume || o.resume_failed) {
+      resume.emplace(read_joblog(o.joblog),
+                     o.resume ? resume_mode::resume : resume_mode::resume_failed);
+    }
+    std::optional<joblog_writer> log;
+    if (!o.joblog.empty()) {
+      log.emplace(o.joblog, resume ? joblog_writer::mode::append : joblog_writer::mode::truncate);
+    }
+
+    const std::size_t jobs = resolve_jobs(o.jobs);
+    run_engine engine(o, std::move(tmpl), std::move(inputs), std::move(resume), std::move(log),
+                      jobs);
+    cohort::run_options ro;
+    // Killing a job takes its whole --term-seq; leave room for it.
+    std::chrono::nanoseconds seq_total{0};
+    for (const auto& step : o.term_seq.steps) seq_total += step.wait;
+    ro.grace = std::max<duration>(std::chrono::seconds(5),
+                                  std::chrono::duration_cast<duration>(seq_total) +
+                                      std::chrono::seconds(1));
+    int signal = 0;
+    const int code = cohort::run(
+        [&](cohort::runtime& rt) -> cohort::task<int> {
+          struct note_signal {
+            cohort::runtime& rt;
+            int& signal;
+            ~note_signal() { signal = rt.signal(); }
+          } note{rt, signal};
+          co_await engine.run(rt.io(), rt.drain_requested());
+          co_return 0;
+        },
+        ro);
+    engine.flush_output();
+    const run_summary& s = engine.summary();
+    if (signal != 0) {
+      std::string never = s.not_started_known ? std::to_string(s.not_started) : "the rest";
+      fmt::print(stderr,
+                 "cohort run: interrupted by {}: {} done, {} failed, {} killed, {} never started; "
+                 "{}\n",
+                 signal == SIGINT ? "SIGINT" : "SIGTERM", s.done, s.failed, s.cancelled, never,
+                 resume_hint(argc, argv, o));
+      return code;
+    }
+    if (code != 0) return exit_run_error;  // the run itself failed (already reported)
+    if (s.halted) {
+      fmt::print(stderr, "cohort run: halted ({} done, {} failed, {} killed, {} never started)\n",
+                 s.done, s.failed, s.cancelled, s.not_started);
+    }
+    if (s.drained) {
+      fmt::print(stderr, "cohort run: SIGHUP: finished the running jobs; {} never started\n",
+                 s.not_started_known ? std::to_string(s.not_started) : std::string("the rest"));
+    }
+    return failed_exit_code(s.failed);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "cohort run: {}\n", e.what());
+    return exit_run_error;
+  }
+}
+
+}  // namespace cohort::app::run
