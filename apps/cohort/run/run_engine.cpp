@@ -37,7 +37,7 @@ runner_options make_runner_options(const run_cli_options& o) {
 cohort::term_sequence to_process_sequence(const app::run::term_sequence& s) {
   cohort::term_sequence out;
   for (const auto& step : s.steps) {
-    out.steps.push_back(
+    out.push_back(
         {step.signal, std::chrono::duration_cast<duration>(step.wait)});
   }
   return out;

@@ -246,6 +246,10 @@ class task_runner {
     group_ = nullptr;
   }
 
+  /// Sets (or replaces) the drain event before `run()`: once it is set,
+  /// nothing new is admitted (SIGHUP: `runtime::drain_requested()`).
+  void set_drain(event* drain) noexcept { options_.drain = drain; }
+
   /// Live counters for a progress display.
   const run_progress& progress() const noexcept { return progress_; }
 
