@@ -7,8 +7,8 @@ namespace cohort::app {
 /// Exit codes shared by both tools.
 enum exit_code : int {
   exit_ok = 0,
-  exit_failed = 1,       ///< tiles: some tiles failed
-  exit_usage = 2,        ///< tiles: usage or input error
+  exit_failed = 1,         ///< tiles: some tiles failed
+  exit_usage = 2,          ///< tiles: usage or input error
   exit_interrupted = 130,  ///< SIGINT (128 + 2)
   exit_terminated = 143,   ///< SIGTERM (128 + 15)
   // cohort run follows GNU parallel: 1-100 = that many jobs failed,

@@ -2,8 +2,8 @@
 
 #include "cohort/exit_codes.hpp"
 
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <CLI/CLI.hpp>
 
 namespace cohort::app::run {
 
@@ -20,7 +20,8 @@ Replacement strings: {} {.} {/} {//} {/.} {#} (job number) {%} (slot) {1} {2}...
 Without any, the input is appended. Inputs are shell-quoted: they can never
 inject shell code. Commands run with /bin/sh -c, each in its own process group.)";
 
-constexpr const char* footer = R"(Signals: the first Ctrl+C (SIGINT) or SIGTERM starts nothing more, sends
+constexpr const char* footer =
+    R"(Signals: the first Ctrl+C (SIGINT) or SIGTERM starts nothing more, sends
 the --term-seq to every running job's process group, writes the job log and
 says how to resume; a second one kills at once. SIGHUP: start nothing more,
 let running jobs finish.
@@ -53,8 +54,9 @@ parse_result parse_run_cli(int argc, char** argv) {
   app.add_flag("--resume", o.resume, "skip the jobs in --joblog");
   app.add_flag("--resume-failed", o.resume_failed,
                "skip the jobs in --joblog that succeeded; re-run the failed ones");
-  app.add_option("--term-seq", term_text,
-                 "signals and ms waits for killing a job (default TERM,200,TERM,100,TERM,50,KILL,25)");
+  app.add_option(
+      "--term-seq", term_text,
+      "signals and ms waits for killing a job (default TERM,200,TERM,100,TERM,50,KILL,25)");
   app.add_flag("-k,--keep-order", o.keep_order, "print output in input order");
   app.add_flag("--line-buffer,--lb", o.line_buffer, "print output line by line as it comes");
   app.add_flag("--tag", o.tag, "prefix output lines with the job's arguments");

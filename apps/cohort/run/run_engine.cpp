@@ -6,8 +6,8 @@
 
 #include <fmt/core.h>
 
-#include <algorithm>
 #include <unistd.h>
+#include <algorithm>
 
 namespace cohort::app::run {
 
@@ -37,15 +37,16 @@ runner_options make_runner_options(const run_cli_options& o) {
 cohort::term_sequence to_process_sequence(const app::run::term_sequence& s) {
   cohort::term_sequence out;
   for (const auto& step : s.steps) {
-    out.push_back(
-        {step.signal, std::chrono::duration_cast<duration>(step.wait)});
+    out.push_back({step.signal, std::chrono::duration_cast<duration>(step.wait)});
   }
   return out;
 }
 
 }  // namespace
 
-task<> job_item::run() { return engine->run_job(seq, args); }
+task<> job_item::run() {
+  return engine->run_job(seq, args);
+}
 
 std::optional<job_item> job_source::next() {
   run_engine& e = *engine_;
@@ -189,8 +190,9 @@ task<> run_engine::run_job(std::uint64_t seq, const std::vector<std::string>& ar
     ok_runtimes_.push_back(std::chrono::duration<double>(p.runtime()).count());
     co_return;
   }
-  throw job_failed(status.signal != 0 ? fmt::format("job {} killed by signal {}", seq, status.signal)
-                                      : fmt::format("job {} exited {}", seq, status.code));
+  throw job_failed(status.signal != 0
+                       ? fmt::format("job {} killed by signal {}", seq, status.signal)
+                       : fmt::format("job {} exited {}", seq, status.code));
 }
 
 void run_engine::on_event(const task_event& e) {

@@ -84,9 +84,9 @@ int run_main(int argc, char** argv) {
     // Killing a job takes its whole --term-seq; leave room for it.
     std::chrono::nanoseconds seq_total{0};
     for (const auto& step : o.term_seq.steps) seq_total += step.wait;
-    ro.grace = std::max<duration>(std::chrono::seconds(5),
-                                  std::chrono::duration_cast<duration>(seq_total) +
-                                      std::chrono::seconds(1));
+    ro.grace = std::max<duration>(
+        std::chrono::seconds(5),
+        std::chrono::duration_cast<duration>(seq_total) + std::chrono::seconds(1));
     int signal = 0;
     const int code = cohort::run(
         [&](cohort::runtime& rt) -> cohort::task<int> {
