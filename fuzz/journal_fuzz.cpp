@@ -2,11 +2,7 @@
 // either succeed (and the journal then work) or throw journal_error. Anything
 // else (a crash, a sanitizer report, another exception) is a bug.
 //
-//   CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCOHORT_FUZZ=ON \
-//       -DCOHORT_BUILD_TESTS=OFF -DCOHORT_BUILD_BENCH=OFF
-//   cmake --build build-fuzz --target fuzz-journal
-//   mkdir -p corpus && JOURNAL_FUZZ_SEEDS=corpus build-fuzz/bin/fuzz-journal -runs=0
-//   build-fuzz/bin/fuzz-journal -max_total_time=60 corpus
+//   scripts/fuzz journal          (builds build-fuzz with clang and runs it)
 //
 // With JOURNAL_FUZZ_SEEDS=<dir> set, the target first writes a few valid
 // journals there (new, with outcomes, reset by force), so the fuzzer starts
