@@ -15,7 +15,10 @@ cancelling shielded cleanups, and names the cleanups it cuts on stderr after
 "escalating; cutting cleanups still running:" (the bench-runner's tasks are
 unnamed: one "(unnamed task) waiting on sleep" line each). So in scenarios 3
 and 4 the criterion is: exit 130, the run ends within 1 s of the second
-signal, and cleanups + (cleanups reported cut) == started.
+signal, and cleanups + (cleanups reported cut) == started. In scenario 4
+(signals 20 ms apart) a loaded machine may merge two SIGINTs into one (POSIX
+does not queue standard signals); the run must then end as after one signal,
+with every cleanup run.
 
 Timing is randomized a little per iteration (±20 ms). Children start with
 SIGINT at SIG_DFL (a driver started as a background job of a non-interactive
@@ -110,7 +113,7 @@ def cut_cleanups(stderr):
     return 0
 
 
-def judge(r, n_sent, started, escalates=False):
+def judge(r, n_sent, started, escalates=False, may_coalesce=False):
     """The peers' PASS criteria (see the module doc); a list of failures."""
     why = []
     if not r["ready"]:
@@ -138,7 +141,12 @@ def judge(r, n_sent, started, escalates=False):
     if escalates:
         cut = cut_cleanups(r["stderr"])
         if "second signal: escalating" not in r["stderr"]:
-            why.append("escalation on the second signal not reported")
+            # Standard signals do not queue: a SIGINT sent while the previous
+            # one is still pending (not yet delivered: a loaded machine, 20 ms
+            # apart) merges with it. The process then saw ONE signal, and the
+            # outcome must be exactly that of one: every cleanup ran.
+            if not (may_coalesce and res["cleanups"] == res["started"] and cut == 0):
+                why.append("escalation on the second signal not reported")
         if res["cleanups"] + cut != res["started"]:
             why.append(f"cleanups {res['cleanups']} + reported cut {cut} != started {res['started']}")
         if len(r["sent"]) >= 2 and r["ended"] - r["sent"][1] > 1.0:
@@ -201,7 +209,7 @@ def rapid_three(exe, rng):
             [t, t2, t3])
     # The run may end between the second and the third signal: then only two
     # are sent, which is fine (the peers' harness does the same).
-    return judge(r, 2 if len(r["sent"]) == 2 else 3, 20, escalates=True)
+    return judge(r, 2 if len(r["sent"]) == 2 else 3, 20, escalates=True, may_coalesce=True)
 
 
 def before_start(exe, rng):
