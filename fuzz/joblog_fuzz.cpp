@@ -28,6 +28,12 @@ bool to_millis(double seconds, std::int64_t& ms) {
   return true;
 }
 
+// The writer takes nanosecond clocks: about ±292 years around 1970.
+bool in_clock_range(std::int64_t start_ms, std::int64_t runtime_ms) {
+  constexpr std::int64_t max_ms = 9'000'000'000'000;
+  return start_ms <= max_ms && start_ms >= -max_ms && runtime_ms <= max_ms;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -48,6 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::int64_t start_ms = 0;
     std::int64_t runtime_ms = 0;
     if (!to_millis(r.start_time, start_ms) || !to_millis(r.runtime, runtime_ms)) continue;
+    if (!in_clock_range(start_ms, runtime_ms)) continue;
     run::joblog_entry e;
     e.seq = r.seq;
     e.host = r.host;
@@ -67,8 +74,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check(again.records.size() == kept);
   std::size_t i = 0;
   for (const auto& r : log.records) {
-    std::int64_t ms = 0;
-    if (!to_millis(r.start_time, ms) || !to_millis(r.runtime, ms)) continue;
+    std::int64_t start_ms = 0;
+    std::int64_t runtime_ms = 0;
+    if (!to_millis(r.start_time, start_ms) || !to_millis(r.runtime, runtime_ms)) continue;
+    if (!in_clock_range(start_ms, runtime_ms)) continue;
     const auto& a = again.records[i++];
     check(a.seq == r.seq && a.host == r.host && a.send == r.send && a.receive == r.receive);
     check(a.exit_value == r.exit_value && a.signal == r.signal && a.command == r.command);

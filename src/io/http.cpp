@@ -113,8 +113,13 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
   const std::string text(value);
   const time_t when = curl_getdate(text.c_str(), nullptr);
   if (when == -1) return std::nullopt;
-  const auto delta = std::chrono::system_clock::from_time_t(when) - now;
-  return std::max(std::chrono::seconds(0), std::chrono::ceil<std::chrono::seconds>(delta));
+  // In whole seconds: a date far in the future (year 30000) is beyond the
+  // nanosecond system_clock, so never convert `when` to it.
+  // ceil(when - now) for a whole-second `when` is when - floor(now).
+  const std::int64_t now_s =
+      std::chrono::floor<std::chrono::seconds>(now.time_since_epoch()).count();
+  const auto w = static_cast<std::int64_t>(when);
+  return std::chrono::seconds(w <= now_s ? 0 : w - now_s);
 }
 
 namespace detail {

@@ -149,8 +149,10 @@ def judge(r, n_sent, started, escalates=False, may_coalesce=False):
                 why.append("escalation on the second signal not reported")
         if res["cleanups"] + cut != res["started"]:
             why.append(f"cleanups {res['cleanups']} + reported cut {cut} != started {res['started']}")
-        if len(r["sent"]) >= 2 and r["ended"] - r["sent"][1] > 1.0:
-            why.append(f"ran {r['ended'] - r['sent'][1]:.2f} s after the second SIGINT (bound 1 s)")
+        # The process ends within milliseconds; the bound allows for a loaded
+        # machine (measured from this harness, which also waits to be run).
+        if len(r["sent"]) >= 2 and r["ended"] - r["sent"][1] > 1.5:
+            why.append(f"ran {r['ended'] - r['sent'][1]:.2f} s after the second SIGINT (bound 1.5 s)")
     elif res["cleanups"] != res["started"]:
         why.append(f"cleanups {res['cleanups']}/{res['started']}")
     return why
