@@ -14,8 +14,6 @@
 #include <cohort/runner/run_tasks.hpp>
 #include <cohort/runtime/run.hpp>
 
-#include <sys/resource.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -89,6 +87,24 @@ struct jobs {
   std::size_t size() const { return o->n; }
 };
 
+// The process's own peak resident set (VmHWM). Not getrusage's ru_maxrss:
+// Linux carries the parent's high-water mark into it across fork + exec, so
+// a program started from a large parent would report the parent's peak.
+double peak_rss_mib() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return 0;
+  char line[256];
+  double kib = 0;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::strncmp(line, "VmHWM:", 6) == 0) {
+      kib = std::strtod(line + 6, nullptr);
+      break;
+    }
+  }
+  std::fclose(f);
+  return kib / 1024.0;
+}
+
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "cohort-bench-runner: %s\nusage: cohort-bench-runner --n N --concurrency C "
@@ -154,9 +170,7 @@ int main(int argc, char** argv) {
   const auto t_end = cohort::clock::now();
   if (t0 == cohort::time_point{}) t0 = t1;
   const double elapsed = std::chrono::duration<double>(t1 - t0).count();
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  const double peak_mib = static_cast<double>(ru.ru_maxrss) / 1024.0;
+  const double peak_mib = peak_rss_mib();
   const bool interrupted = code != 0;
   const double tps = elapsed > 0 ? static_cast<double>(S.completed) / elapsed : 0;
   if (!interrupted) {

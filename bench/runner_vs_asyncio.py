@@ -22,7 +22,9 @@ How children are started, and why:
     carries the parent's memory high-water mark into a child's ru_maxrss
     across fork + exec; started directly from Python (about 10 MiB here),
     cohort-bench-runner's peak RSS would read as Python's. setsid is small,
-    so the figure is the program's own (give or take about 1 MiB).
+    so the figure is the program's own (give or take about 1 MiB). For
+    cohort-bench-runner the tables use its own VmHWM (from /proc/self/status,
+    in its RESULT line), which no parent can inflate.
   - stdout/stderr go to files and the child's exit is watched on a pidfd in
     the main thread: no reader threads compete for the GIL at the instant
     the exit is timed.
@@ -133,6 +135,14 @@ def run_child(cmd, sig_offsets=(), ref="ready", hard_timeout=300.0):
     }
 
 
+def peak_rss(name, r):
+    """Peak RSS in MiB: cohort-bench-runner's own VmHWM (its RESULT line), which
+    no parent's high-water mark can inflate; for the peers, ru_maxrss from
+    wait4 (the Python programs' self-report is the same getrusage figure)."""
+    own = (r["result"] or {}).get("peak_rss_mib")
+    return own if name == "cohort" and own is not None else r["maxrss_mib"]
+
+
 def med(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else None
@@ -193,7 +203,7 @@ class Bench:
         for name, rs in runs.items():
             tps = [(r["result"] or {}).get("tasks_per_s") for r in rs]
             tps = [t for t in tps if t is not None]
-            rss = med([r["maxrss_mib"] for r in rs])
+            rss = med([peak_rss(name, r) for r in rs])
             rows[name] = (med(tps), rss)
             rng = f"{fmt_rate(min(tps))}..{fmt_rate(max(tps))}" if tps else "–"
             print(f"| {name} | {fmt_rate(med(tps))} | {rng} | {rss:.1f} MiB | "
@@ -226,7 +236,7 @@ class Bench:
             res = [r["result"] or {} for r in rs]
             # started/cleanups: every run's, so a single bad run shows
             sc = sorted(set((x.get("started"), x.get("cleanups"), x.get("never_started")) for x in res))
-            rss = med([r["maxrss_mib"] for r in rs])
+            rss = med([peak_rss(name, r) for r in rs])
             rows[name] = (med(s2e), rss, sc, sorted(set(r["rc"] for r in rs)))
             print(f"| {name} | {fmt_time(med(s2e))} | "
                   f"{fmt_time(min(s2e)) if s2e else '–'}..{fmt_time(max(s2e)) if s2e else '–'} | "

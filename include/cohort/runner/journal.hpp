@@ -2,6 +2,8 @@
 /// \file
 /// `cohort::journal`: the durable record of a run's finished tasks, for resume.
 
+#include <cohort/runner/runner_journal.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace cohort {
@@ -103,12 +106,22 @@ struct journal_options {
 /// while open, so two runs cannot share a journal. Every failure throws
 /// `journal_error`; see docs/journal.md for the format.
 ///
-///     cohort::journal j("run.db", {{"command", "echo {}"}});
+/// It is a `runner_journal`: give it to `run_tasks` (`runner_options::journal`)
+/// and a run records its finished tasks and, started again, skips the keys
+/// already done and runs the rest (see docs/journal.md, "With run_tasks").
+///
+///     cohort::journal j("run.db", {{"command", "fetch {}"}});  // throws if not resumable
+///     cohort::runner_options o;
+///     o.journal = &j;
+///     co_await cohort::run_tasks(urls, 64, o);   // flushed before it returns
+///
+/// or by hand:
+///
 ///     if (!j.is_done("a")) { /* run it */ j.record_done("a"); }
 ///     j.maybe_flush(loop.now());   // from the loop, now and then
-class journal {
+class journal final : public runner_journal {
  public:
-  using time_point = std::chrono::steady_clock::time_point;
+  using time_point = runner_journal::time_point;
 
   /// The file format this build writes (and the newest it reads).
   static constexpr int format_version = 1;
@@ -134,18 +147,23 @@ class journal {
   /// Takes effect in memory at once; durable once its batch commits. Throws
   /// `journal_error` if this record fills a batch whose commit fails; the
   /// records stay buffered and the next flush tries again.
-  void record_done(std::string_view key, int attempts = 1, journal_meta meta = {});
+  void record_done(std::string_view key, int attempts, journal_meta meta);
+  void record_done(std::string_view key, int attempts) override { record_done(key, attempts, {}); }
+  void record_done(std::string_view key) { record_done(key, 1, {}); }
   /// Records that `key` failed after `attempts` attempts; `errors` holds the
   /// last attempt's error, or every attempt's, oldest first. Throws
   /// `std::invalid_argument` if `attempts < 1` or there are more errors than
   /// attempts, and `journal_error` as `record_done`.
   void record_failed(std::string_view key, int attempts, std::vector<std::string> errors,
-                     journal_meta meta = {});
+                     journal_meta meta);
+  void record_failed(std::string_view key, int attempts, std::vector<std::string> errors) override {
+    record_failed(key, attempts, std::move(errors), {});
+  }
 
   /// Whether the latest outcome of `key` is done (recorded by this or an earlier run).
-  bool is_done(std::string_view key) const noexcept;
+  bool is_done(std::string_view key) const noexcept override;
   /// Whether the latest outcome of `key` is failed.
-  bool is_failed(std::string_view key) const noexcept;
+  bool is_failed(std::string_view key) const noexcept override;
   std::size_t done_count() const noexcept;
   std::size_t failed_count() const noexcept;
   /// The keys whose latest outcome is failed, sorted. Scans every key.
@@ -156,10 +174,10 @@ class journal {
   /// Commits the buffered records if they have waited `flush_interval` since
   /// the first call to see them, timed on the caller's clock. Returns whether
   /// it committed. Throws `journal_error` as `flush()`.
-  bool maybe_flush(time_point now);
+  bool maybe_flush(time_point now) override;
   /// Commits the buffered records now, in one transaction. On failure throws
   /// `journal_error` and keeps them buffered.
-  void flush();
+  void flush() override;
   /// Flushes and closes; afterwards the journal may only be destroyed or
   /// assigned to. Throws `journal_error` if the final commit fails (the
   /// journal is then closed anyway and the unsaved tasks run again on resume).

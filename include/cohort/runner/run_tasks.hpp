@@ -7,6 +7,7 @@
 #include <cohort/detail/errors.hpp>
 #include <cohort/event.hpp>
 #include <cohort/runner/backoff.hpp>
+#include <cohort/runner/runner_journal.hpp>
 #include <cohort/sleep.hpp>
 #include <cohort/task.hpp>
 #include <cohort/task_group.hpp>
@@ -64,23 +65,6 @@ struct halt_policy {
                           ///< while the total is unknown)
 };
 
-/// What the runner needs of a journal: the SQLite `cohort::journal` adapts to
-/// it; tests use an in-memory fake.
-class runner_journal {
- public:
-  virtual bool is_done(std::string_view key) const = 0;
-  virtual bool is_failed(std::string_view key) const = 0;
-  virtual void record_done(std::string_view key) = 0;
-  virtual void record_failed(std::string_view key, int attempts, std::string_view error) = 0;
-  /// Commits buffered records if the batch is due.
-  virtual void maybe_flush(time_point now) = 0;
-  /// Commits every buffered record.
-  virtual void flush() = 0;
-
- protected:
-  ~runner_journal() = default;
-};
-
 /// A task that failed, with every attempt's error in order.
 struct task_failure {
   std::string key;
@@ -135,7 +119,8 @@ struct runner_options {
   duration timeout = duration::max();
   retry_policy retry;
   halt_policy halt;
-  /// Where outcomes are recorded and looked up for resume (optional).
+  /// Where outcomes are recorded and looked up for resume (optional): a
+  /// `cohort::journal` (journal.hpp), which must outlive the run.
   runner_journal* journal = nullptr;
   /// With a journal: re-run tasks that failed in an earlier run (else they
   /// are skipped).
@@ -230,7 +215,8 @@ class task_runner {
   task_runner& operator=(const task_runner&) = delete;
   ~task_runner() { flush_journal(); }
 
-  /// Runs the whole source. Call once.
+  /// Runs the whole source. Call once. Throws what the journal or the source
+  /// throws (a task's error is an outcome, never thrown).
   [[nodiscard]] task<> run() {
     sched_ = &co_await this_scheduler();
     progress_.begin = sched_->now();
@@ -238,11 +224,18 @@ class task_runner {
       task_runner* r;
       ~flush_on_exit() { r->flush_journal(); }
     } flusher{this};
-    co_await with_task_group([this](task_group& g) -> task<> {
-      group_ = &g;
-      for (std::size_t i = 0; i < max_concurrent_; ++i) g.spawn(worker());
-      co_return;
-    });
+    try {
+      co_await with_task_group([this](task_group& g) -> task<> {
+        group_ = &g;
+        for (std::size_t i = 0; i < max_concurrent_; ++i) g.spawn(worker());
+        co_return;
+      });
+    } catch (const group_error& e) {
+      // Only the runner's own work fails a worker (a journal that cannot
+      // commit, a source that throws): report that error as it is.
+      group_ = nullptr;
+      e.rethrow_cause();
+    }
     group_ = nullptr;
   }
 
@@ -276,14 +269,42 @@ class task_runner {
     }
   };
 
+  // Each worker pulls items until the source ends or admission stops. The
+  // first attempt of an item runs in the worker's own frame: an item that
+  // succeeds at once (the common case) costs only its own task frame, not a
+  // frame of the runner's. Attempts that need a gate, a timeout or a retry
+  // take the slower paths below. Cancellation destroys the worker's frame
+  // at its current wait, so `guard` counts the running item as cancelled.
   task<> worker() {
+    // Set only while an attempt's failure is handed to retry(): declared
+    // out of the loop, it costs nothing per successful item.
+    std::exception_ptr error;
     for (;;) {
       if (!admitting()) co_return;
       auto item = source_.next();
       if (!item) co_return;
       const std::size_t seq = ++admitted_;
       if (skip(*item)) continue;
-      co_await run_one(*item, seq);
+      std::string_view key;
+      if constexpr (detail::has_key<item_type>) key = item->key();
+      ++progress_.started;
+      ++progress_.running;
+      running_guard guard{this, key};
+      emit(task_event::kind::started, key, 1, nullptr);
+      try {
+        if (plain_attempt(*item)) {
+          co_await item->run();
+        } else {
+          co_await attempt(*item);
+        }
+      } catch (...) {
+        error = attempt_error();
+      }
+      if (!error) {
+        finish_done(guard, key, 1);
+      } else {
+        co_await retry(*item, seq, guard, std::move(error));
+      }
       if (options_.journal != nullptr) options_.journal->maybe_flush(now());
     }
   }
@@ -312,63 +333,101 @@ class task_runner {
     return false;
   }
 
-  task<> run_one(item_type& item, std::size_t seq) {
-    // Items without a key are named by their sequence number, made into
-    // text only when something needs it (a failure).
-    std::string_view key;
-    if constexpr (detail::has_key<item_type>) key = item.key();
-    ++progress_.started;
-    ++progress_.running;
-    running_guard guard{this, key};
-    emit(task_event::kind::started, key, 1, nullptr);
-    std::vector<std::exception_ptr> errors;
-    for (int attempt = 1;; ++attempt) {
-      if constexpr (detail::has_gate<item_type>) co_await wait_for_gate(item.gate());
-      std::exception_ptr error;
-      try {
-        if (options_.timeout == duration::max()) {
-          co_await item.run();
-        } else {
-          co_await run_bounded(item);
-        }
-      } catch (const retry_after& r) {
-        close_gate(r.gate(), r.delay());
-        error = std::current_exception();
-      } catch (...) {
-        error = std::current_exception();
-      }
-      if (!error) {
-        guard.finished = true;
-        ++progress_.done;
-        ++summary_.done;
-        if (options_.journal != nullptr) options_.journal->record_done(key);
-        emit(task_event::kind::done, key, attempt, nullptr);
-        after_outcome(task_outcome::done);
-        co_return;
-      }
-      errors.push_back(error);
-      if (attempt >= options_.retry.max_attempts || !admitting_retries()) {
-        guard.finished = true;
-        ++progress_.failed;
-        ++summary_.failed;
-        if (options_.journal != nullptr) {
-          options_.journal->record_failed(key, attempt, detail::describe_error(error));
-        }
-        emit(task_event::kind::failed, key, attempt, error);
-        summary_.failures.push_back(
-            task_failure{key.empty() ? std::to_string(seq) : std::string(key), std::move(errors)});
-        after_outcome(task_outcome::failed);
-        co_return;
-      }
-      ++progress_.retries;
-      emit(task_event::kind::retrying, key, attempt, error);
-      co_await sleep_for(options_.retry.delay(attempt, rng_.next_unit()));
+  // Whether an attempt of `item` is just `item.run()`: no timeout, and no
+  // gate that a `retry_after` has closed (none has, until one is thrown).
+  bool plain_attempt(const item_type& item) const noexcept {
+    if (options_.timeout != duration::max()) return false;
+    if constexpr (detail::has_gate<item_type>) {
+      if (!gates_.empty() && !item.gate().empty()) return false;
+    }
+    (void)item;
+    return true;
+  }
+
+  // One attempt with its gate and timeout, in a frame of its own.
+  task<> attempt(item_type& item) {
+    if constexpr (detail::has_gate<item_type>) co_await wait_for_gate(item.gate());
+    if (options_.timeout == duration::max()) {
+      co_await item.run();
+    } else {
+      co_await fail_after(options_.timeout, item.run());
     }
   }
 
-  // The timeout's scope lives in a frame of its own, so runs without a
-  // timeout do not carry it in theirs.
-  task<> run_bounded(item_type& item) { co_await fail_after(options_.timeout, item.run()); }
+  // Called in a catch block: notes the pause a `retry_after` asks for and
+  // returns the attempt's error.
+  std::exception_ptr attempt_error() {
+    try {
+      throw;
+    } catch (const retry_after& r) {
+      close_gate(r.gate(), r.delay());
+    } catch (...) {
+    }
+    return std::current_exception();
+  }
+
+  // Attempts 2, 3, ... of an item whose first attempt failed with `first`,
+  // until one succeeds, the attempts run out or the run stops admitting.
+  task<> retry(item_type& item, std::size_t seq, running_guard& guard, std::exception_ptr first) {
+    std::vector<std::exception_ptr> errors;
+    errors.push_back(std::move(first));
+    for (int attempt_no = 1;; ++attempt_no) {
+      if (attempt_no >= options_.retry.max_attempts || !admitting_retries()) {
+        finish_failed(guard, seq, attempt_no, std::move(errors));
+        co_return;
+      }
+      ++progress_.retries;
+      emit(task_event::kind::retrying, guard.key, attempt_no, errors.back());
+      co_await sleep_for(options_.retry.delay(attempt_no, rng_.next_unit()));
+      if (!admitting_retries()) {  // halted (soon) during the backoff
+        finish_failed(guard, seq, attempt_no, std::move(errors));
+        co_return;
+      }
+      std::exception_ptr error;
+      try {
+        co_await attempt(item);
+      } catch (...) {
+        error = attempt_error();
+      }
+      if (!error) {
+        finish_done(guard, guard.key, attempt_no + 1);
+        co_return;
+      }
+      errors.push_back(std::move(error));
+    }
+  }
+
+  // (Always inlined: GCC does not inline it into the worker's coroutine on
+  // its own, and the call is a tenth of the worker's cost per item.)
+  [[gnu::always_inline]] void finish_done(running_guard& guard, std::string_view key,
+                                          int attempts) {
+    guard.finished = true;
+    ++progress_.done;
+    ++summary_.done;
+    if (options_.journal != nullptr) options_.journal->record_done(key, attempts);
+    emit(task_event::kind::done, key, attempts, nullptr);
+    after_outcome(task_outcome::done);
+  }
+
+  void finish_failed(running_guard& guard, std::size_t seq, int attempts,
+                     std::vector<std::exception_ptr> errors) {
+    // Items without a key are named by their sequence number, made into
+    // text only now that something needs it.
+    const std::string_view key = guard.key;
+    guard.finished = true;
+    ++progress_.failed;
+    ++summary_.failed;
+    if (options_.journal != nullptr) {
+      std::vector<std::string> texts;
+      texts.reserve(errors.size());
+      for (const auto& e : errors) texts.push_back(detail::describe_error(e));
+      options_.journal->record_failed(key, attempts, std::move(texts));
+    }
+    emit(task_event::kind::failed, key, attempts, errors.back());
+    summary_.failures.push_back(
+        task_failure{key.empty() ? std::to_string(seq) : std::string(key), std::move(errors)});
+    after_outcome(task_outcome::failed);
+  }
 
   // A halt "soon" lets running tasks finish but not start new attempts.
   bool admitting_retries() const noexcept { return !stop_admitting_; }

@@ -88,24 +88,33 @@ class blocking_op {
 /// for it to return, receives its result (it completed), and unwinds at its
 /// next wait. Keep blocking calls short, or make them check a flag.
 ///
+/// The threads start with the first `run()`: a program that never makes a
+/// blocking call (every `cohort::run` has a pool) neither starts nor joins
+/// them, which is half of the time from a signal to the end of such a run.
+///
 ///     cohort::blocking_pool pool(io, 2);
 ///     auto bytes = co_await pool.run([&] { return read_whole_file(path); });
 class blocking_pool {
  public:
-  blocking_pool(boost::asio::io_context& io, std::size_t threads) : io_(&io), pool_(threads) {}
+  blocking_pool(boost::asio::io_context& io, std::size_t threads) : io_(&io), threads_(threads) {}
   blocking_pool(const blocking_pool&) = delete;
   blocking_pool& operator=(const blocking_pool&) = delete;
-  ~blocking_pool() { pool_.join(); }
+  ~blocking_pool() {
+    if (pool_) pool_->join();
+  }
 
-  /// Runs `fn()` on a worker thread (a cancellable operation).
+  /// Runs `fn()` on a worker thread (a cancellable operation). Call from the
+  /// loop's thread.
   template <class F>
   [[nodiscard]] detail::blocking_op<F> run(F fn) {
-    return detail::blocking_op<F>(std::move(fn), *io_, pool_);
+    if (!pool_) pool_.emplace(threads_);
+    return detail::blocking_op<F>(std::move(fn), *io_, *pool_);
   }
 
  private:
   boost::asio::io_context* io_;
-  boost::asio::thread_pool pool_;
+  std::size_t threads_;
+  std::optional<boost::asio::thread_pool> pool_;  // started by the first run()
 };
 
 }  // namespace cohort

@@ -66,17 +66,20 @@ struct fake_journal final : cohort::runner_journal {
   std::set<std::string, std::less<>> done, failed;
   std::map<std::string, int, std::less<>> attempts;
   int flushes = 0;
-  bool is_done(std::string_view k) const override { return done.find(k) != done.end(); }
-  bool is_failed(std::string_view k) const override { return failed.find(k) != failed.end(); }
-  void record_done(std::string_view k) override {
+  bool is_done(std::string_view k) const noexcept override { return done.find(k) != done.end(); }
+  bool is_failed(std::string_view k) const noexcept override {
+    return failed.find(k) != failed.end();
+  }
+  void record_done(std::string_view k, int a) override {
     done.emplace(k);
     failed.erase(std::string(k));
+    attempts[std::string(k)] = a;
   }
-  void record_failed(std::string_view k, int a, std::string_view) override {
+  void record_failed(std::string_view k, int a, std::vector<std::string>) override {
     failed.emplace(k);
     attempts[std::string(k)] = a;
   }
-  void maybe_flush(cohort::time_point) override {}
+  bool maybe_flush(cohort::time_point) override { return false; }
   void flush() override { ++flushes; }
 };
 
@@ -126,8 +129,9 @@ TEST(RunTasks, G4_QueuedItemsAreNotMaterialised) {
   cohort::task_runner r(lean_source{1'000'000, &max_live_frames, base}, 8);
   loop.run(r.run());
   EXPECT_EQ(r.summary().done, 1'000'000u);
-  // Per worker: worker + run_one + item.run; plus the run's own frames.
-  EXPECT_LT(max_live_frames, 8u * 3 + 8);
+  // Per worker: the worker and item.run (a first attempt that needs no gate,
+  // timeout or retry has no frame of its own); plus the run's own frames.
+  EXPECT_LT(max_live_frames, 8u * 2 + 8);
 }
 
 TEST(RunTasks, FailedItemKeepsEveryAttemptsError) {
@@ -420,6 +424,211 @@ TEST(RunTasks, G9_NoFramesLeakAfterAnInterruptedRun) {
     EXPECT_EQ(r.summary().cancelled, 10u);
   }
   EXPECT_EQ(leaks.leaked(), 0);
+}
+
+TEST(RunTasks, TimeoutBoundsEachAttemptAndTimedOutAttemptsAreRetried) {
+  cohort::test::virtual_loop loop;
+  script s;
+  // The first two attempts hang; the third finishes in 10 ms.
+  s.body = [](int, int attempt) { return sleep_ms(attempt < 3 ? 60000 : 10); };
+  cohort::runner_options o;
+  o.timeout = 1s;
+  o.retry.max_attempts = 3;
+  o.retry.initial = 100ms;
+  o.retry.jitter = 0;
+  cohort::task_runner r(counting_source{1, &s}, 1, o);
+  loop.run(r.run());
+  EXPECT_EQ(r.summary().done, 1u);
+  EXPECT_EQ(s.attempts[0], 3);
+  // 1 s + 100 ms + 1 s + 200 ms + 10 ms.
+  EXPECT_EQ(loop.now() - cohort::test::virtual_loop::epoch(), 2310ms);
+}
+
+TEST(RunTasks, RetryAfterPausesOnlyItsOwnGate) {
+  cohort::test::virtual_loop loop;
+  std::map<std::string, std::vector<cohort::time_point>> starts;
+  struct gated_item {
+    std::string key_, gate_;
+    std::map<std::string, std::vector<cohort::time_point>>* starts;
+    std::string_view key() const { return key_; }
+    std::string_view gate() const { return gate_; }
+    cohort::task<> run() {
+      auto& times = (*starts)[key_];
+      times.push_back((co_await cohort::this_scheduler()).now());
+      if (key_ == "a0" && times.size() == 1) throw cohort::retry_after("a", 10s, "429");
+      co_await cohort::sleep_for(1ms);
+    }
+  };
+  struct gated_source {
+    std::map<std::string, std::vector<cohort::time_point>>* starts;
+    int next_ = 0;
+    std::optional<gated_item> next() {
+      if (next_ >= 4) return std::nullopt;
+      const int i = next_++;
+      // a0, b1, a2, b3
+      const std::string gate = i % 2 == 0 ? "a" : "b";
+      return gated_item{gate + std::to_string(i), gate, starts};
+    }
+  };
+  cohort::runner_options o;
+  o.retry.max_attempts = 2;
+  o.retry.initial = 1ms;
+  o.retry.jitter = 0;
+  cohort::task_runner r(gated_source{&starts}, 1, o);
+  loop.run(r.run());
+  EXPECT_EQ(r.summary().done, 4u);
+  const auto t0 = cohort::test::virtual_loop::epoch();
+  ASSERT_EQ(starts["a0"].size(), 2u);
+  EXPECT_EQ(starts["a0"][1] - t0, 10s) << "the retry waited for its gate";
+  EXPECT_EQ(starts["b1"].at(0) - t0, 10s + 1ms) << "one worker: b1 comes after a0";
+  EXPECT_EQ(starts["a2"].at(0) - t0, 10s + 2ms);
+  // With three workers, a2 waits for gate "a" in its slot while the items
+  // of gate "b" go on in the others.
+  starts.clear();
+  const auto begin = loop.now();
+  cohort::task_runner r2(gated_source{&starts}, 3, o);
+  loop.run(r2.run());
+  EXPECT_EQ(starts["b1"].at(0) - begin, 0ms);
+  EXPECT_EQ(starts["b3"].at(0) - begin, 1ms) << "gate b is open while a is closed";
+  EXPECT_GE(starts["a2"].at(0) - begin, 10s) << "a2 waits for gate a";
+}
+
+TEST(RunTasks, CancelDuringBackoffCountsTheItemCancelledNotFailed) {
+  cohort::test::virtual_loop loop;
+  script s;
+  s.body = [](int, int) -> cohort::task<> {
+    return []() -> cohort::task<> {
+      co_await cohort::sleep_for(1ms);
+      throw std::runtime_error("flaky");
+    }();
+  };
+  fake_journal j;
+  cohort::runner_options o;
+  o.journal = &j;
+  o.retry.max_attempts = 5;
+  o.retry.initial = 1s;
+  cohort::task_runner r(counting_source{3, &s}, 3, o);
+  loop.call_after(100ms, [&] { loop.cancel_root(cohort::cancel_reason::signal); });
+  EXPECT_THROW(loop.run(r.run()), cohort::cancelled_error);
+  EXPECT_EQ(r.summary().cancelled, 3u);
+  EXPECT_EQ(r.summary().failed, 0u);
+  EXPECT_EQ(r.progress().retries, 3u);
+  EXPECT_EQ(r.progress().running, 0u);
+  EXPECT_TRUE(j.failed.empty() && j.done.empty()) << "a cancelled item stays pending";
+}
+
+TEST(RunTasks, HaltSoonStartsNoNewAttemptOfRunningItems) {
+  cohort::test::virtual_loop loop;
+  script s;
+  // Item 0 fails at 1 ms and again at 12 ms, which halts the run. Item 1
+  // fails at 5 ms and is waiting out its backoff (until 15 ms) at the halt:
+  // it gets no second attempt.
+  s.body = [](int i, int) -> cohort::task<> {
+    return [](int i) -> cohort::task<> {
+      co_await cohort::sleep_for(i == 0 ? 1ms : 5ms);
+      throw std::runtime_error("x");
+    }(i);
+  };
+  cohort::runner_options o;
+  o.retry.max_attempts = 2;
+  o.retry.initial = 10ms;
+  o.retry.jitter = 0;
+  o.halt = {cohort::halt_policy::when::soon, cohort::halt_policy::on::fail, 1, 0};
+  cohort::task_runner r(counting_source{10, &s}, 2, o);
+  loop.run(r.run());
+  EXPECT_EQ(s.attempts[0], 2);
+  EXPECT_EQ(s.attempts[1], 1) << "no new attempt after the halt";
+  EXPECT_EQ(r.summary().failed, 2u);
+  EXPECT_EQ(r.summary().not_started, 8u);
+  EXPECT_EQ(loop.now() - cohort::test::virtual_loop::epoch(), 15ms);
+}
+
+// A source that cannot say its size.
+struct unsized_source {
+  int n;
+  script* s;
+  int next_ = 0;
+  std::optional<item> next() {
+    if (next_ >= n) return std::nullopt;
+    const int i = next_++;
+    return item{i, s, "k" + std::to_string(i), {}};
+  }
+};
+
+TEST(RunTasks, HaltPercentOfFinishedWhenTheTotalIsUnknown) {
+  cohort::test::virtual_loop loop;
+  script s;
+  // Items 0-9 succeed, then every item fails: 20% of finished is reached at
+  // the third failure (3 of 13 is 23%; 2 of 12 is 17%).
+  s.body = [](int i, int) -> cohort::task<> {
+    return [](int i) -> cohort::task<> {
+      co_await cohort::sleep_for(1ms);
+      if (i >= 10) throw std::runtime_error("late");
+    }(i);
+  };
+  cohort::runner_options o;
+  o.halt = {cohort::halt_policy::when::soon, cohort::halt_policy::on::fail, 1, 20.0};
+  cohort::task_runner r(unsized_source{100, &s}, 1, o);
+  loop.run(r.run());
+  EXPECT_TRUE(r.summary().halted);
+  EXPECT_EQ(r.summary().done, 10u);
+  EXPECT_EQ(r.summary().failed, 3u);
+  EXPECT_FALSE(r.progress().total.has_value());
+  EXPECT_EQ(r.summary().not_started, 87u) << "counted by draining the source";
+}
+
+TEST(RunTasks, FailuresOfKeylessItemsAreNamedByTheirPlaceInTheSource) {
+  cohort::test::virtual_loop loop;
+  struct keyless {
+    int i;
+    cohort::task<> run() {
+      co_await cohort::checkpoint();
+      if (i == 4) throw std::runtime_error("four");
+    }
+  };
+  struct keyless_source {
+    int next_ = 0;
+    std::optional<keyless> next() {
+      if (next_ >= 6) return std::nullopt;
+      return keyless{next_++};
+    }
+  };
+  cohort::task_runner r(keyless_source{}, 2);
+  loop.run(r.run());
+  ASSERT_EQ(r.summary().failures.size(), 1u);
+  EXPECT_EQ(r.summary().failures[0].key, "5") << "the fifth item admitted (counting from 1)";
+}
+
+// A journal whose commits fail, as on a full disk.
+struct failing_journal final : cohort::runner_journal {
+  bool is_done(std::string_view) const noexcept override { return false; }
+  bool is_failed(std::string_view) const noexcept override { return false; }
+  void record_done(std::string_view, int) override {
+    if (++records == 5) throw std::runtime_error("disk full");
+  }
+  void record_failed(std::string_view, int, std::vector<std::string>) override {}
+  bool maybe_flush(cohort::time_point) override { return false; }
+  void flush() override { ++flushes; }
+  int records = 0;
+  int flushes = 0;
+};
+
+TEST(RunTasks, AJournalErrorEndsTheRunWithThatError) {
+  cohort::test::virtual_loop loop;
+  script s;
+  s.body = [](int, int) { return sleep_ms(1); };
+  failing_journal j;
+  cohort::runner_options o;
+  o.journal = &j;
+  cohort::task_runner r(counting_source{100, &s}, 2, o);
+  try {
+    loop.run(r.run());
+    ADD_FAILURE() << "the run ignored the journal's error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "disk full");
+  }
+  EXPECT_LT(s.start_order.size(), 10u) << "the run stopped admitting";
+  EXPECT_GE(j.flushes, 1) << "and still tried to commit what it had";
 }
 
 }  // namespace
