@@ -52,7 +52,10 @@ Stats
 -----
 GET /_stats returns {"requests", "paths": {path: count}, "status":
 {code: count}, "connections", "active_connections", "max_active_connections",
-"resets", "truncated", "stalls", "bytes_sent"}. "requests", "paths" and
+"resets", "truncated", "stalls", "bytes_sent"}, and with --record a "log"
+of [monotonic seconds, path, event] for every tile request's arrival
+(event "request") and answer (event: the status code, "reset" or
+"truncated"). "requests", "paths" and
 "status" count tile requests only (not /_stats or /_reset); "status" has the
 pseudo-codes "reset" and "truncated" for those faults. "bytes_sent" counts
 the bodies of complete 200 tile responses.
@@ -79,6 +82,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 import urllib.parse
 import zlib
 
@@ -300,6 +304,15 @@ class TileServer(http.server.ThreadingHTTPServer):
             "stalls": 0,
             "bytes_sent": 0,
         }
+        if self.options.record:
+            self.stats["log"] = []
+
+    def handle_error(self, request, client_address):
+        # A client that goes away mid-response (an interrupted download) is
+        # normal here, not worth a traceback.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
     def reset(self):
         with self.lock:
@@ -357,6 +370,9 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
         with self.server.lock:
             status = self.server.stats["status"]
             status[str(code)] = status.get(str(code), 0) + 1
+            if self.server.options.record:
+                path = urllib.parse.urlsplit(self.path).path
+                self.server.stats["log"].append([time.monotonic(), path, str(code)])
 
     def _send(self, code, body=b"", content_type="text/plain", headers=(), head_only=False,
               counted=True):
@@ -371,7 +387,7 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if body and not head_only and code != 304:
             self.wfile.write(body)
-            if code == 200:
+            if code == 200 and counted:
                 self.server.count("bytes_sent", len(body))
 
     def _reset_connection(self):
@@ -447,6 +463,8 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
             server.attempts[path] = attempt + 1
             server.stats["requests"] += 1
             server.stats["paths"][path] = server.stats["paths"].get(path, 0) + 1
+            if o.record:
+                server.stats["log"].append([time.monotonic(), path, "request"])
 
         tile = self._parse_tile(path)
         if tile is None:
@@ -578,6 +596,8 @@ def _serve_parser():
     p.add_argument("--stop-on-stdin-eof", action="store_true",
                    help="stop when stdin closes (the parent died)")
     p.add_argument("--verbose", action="store_true", help="log every request on stderr")
+    p.add_argument("--record", action="store_true",
+                   help='keep a "log" of request and answer times in /_stats')
     return p
 
 

@@ -12,6 +12,7 @@
 
 #include <fmt/core.h>
 
+#include <pthread.h>
 #include <unistd.h>
 #include <chrono>
 #include <csignal>
@@ -38,6 +39,33 @@ int print_dry_run(const tiles_options& o, const tile_set& set) {
   fmt::print("total: {} tiles\n", set.count());
   return exit_ok;
 }
+
+// SIGINT and SIGTERM are held from the moment the output is opened until
+// cohort::run listens for them, so that a Ctrl+C in between is not a kill
+// but an interrupt like any other.
+class held_signals {
+ public:
+  held_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, &old_);
+  }
+  held_signals(const held_signals&) = delete;
+  held_signals& operator=(const held_signals&) = delete;
+  ~held_signals() { release(); }
+  /// Delivers what arrived meanwhile to the handlers installed now.
+  void release() {
+    if (released_) return;
+    released_ = true;
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+
+ private:
+  sigset_t old_{};
+  bool released_ = false;
+};
 
 std::string same_command(int argc, char** argv) {
   std::string cmd = "cohort";
@@ -93,9 +121,11 @@ int tiles_main(int argc, char** argv) {
 
   std::unique_ptr<tile_store> store;
   std::optional<tile_set> set;
+  std::optional<held_signals> held;
   try {
     set.emplace(o.boxes, o.zooms);
     if (o.dry_run) return print_dry_run(o, *set);
+    held.emplace();
     store = open_output(o);
   } catch (const std::exception& e) {
     fmt::print(stderr, "cohort tiles: {}\n", e.what());
@@ -129,6 +159,7 @@ int tiles_main(int argc, char** argv) {
             int& signal;
             ~note_signal() { signal = rt.signal(); }
           } note{rt, signal};
+          held->release();  // cohort::run handles them now
           co_await with_task_group([&](task_group& g) -> task<> {
             if (bar) g.spawn(bar->drive());
             co_await downloader.run(rt.loop(), rt.drain_requested());
