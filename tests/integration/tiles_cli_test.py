@@ -359,6 +359,22 @@ def missing_tiles_are_recorded_not_retried_and_strict_fails():
 
 
 @test
+def refused_tiles_fail_at_once_without_retries():
+    with Server("--refuse-rate", "0.2", "--seed", "5") as s:
+        out = out_path("refused")
+        code, summary, err = run_json(tiles_args(s, out))
+        equal(code, 1, f"exit ({err})")
+        stats = s.stats()
+        refused = paths_with(stats, "403")
+        check(refused, "the server sent no 403")
+        equal(summary["failed"], len(refused), "failed")
+        for path in refused:
+            equal(stats["paths"][path], 1, f"requests of refused {path}")
+        check("HTTP status 403 (not retried)" in err, err)
+        check_complete(out, {t for t in EXPECTED if tile_path(*t) not in refused})
+
+
+@test
 def server_errors_are_retried():
     with Server("--fail-first", "2", "--fail-rate", "0.2", "--seed", "7") as s:
         out = out_path("retry")

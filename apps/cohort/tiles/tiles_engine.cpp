@@ -16,6 +16,15 @@ namespace {
 // for in one run (the tile fails and the next run tries again).
 constexpr auto max_retry_after = std::chrono::minutes(10);
 
+// Refused tiles kept with their reason for the report.
+constexpr std::size_t refused_kept = 10;
+
+// A client error that asking again will not change (403, 410...): 404 is
+// "missing", and 408/429 are worth another try.
+bool is_final_refusal(int status) {
+  return status >= 400 && status < 500 && status != 404 && status != 408 && status != 429;
+}
+
 runner_options make_runner_options(const tiles_options& o, runner_journal& journal) {
   runner_options r;
   r.retry.max_attempts = o.retries + 1;
@@ -161,6 +170,13 @@ task<> tile_downloader::fetch(const tile& t, const std::string& url) {
     const auto wait = std::min<std::chrono::seconds>(*r.retry_after, max_retry_after);
     throw retry_after(std::string(host), std::chrono::duration_cast<duration>(wait),
                       fmt::format("HTTP {} (Retry-After {}s)", r.status, r.retry_after->count()));
+  }
+  if (is_final_refusal(r.status)) {
+    const std::string reason = fmt::format("HTTP status {} (not retried)", r.status);
+    store_->record_failed(t, reason);
+    ++counts_.refused;
+    if (counts_.refused_tiles.size() < refused_kept) counts_.refused_tiles.push_back({t, reason});
+    co_return;
   }
   if (auto problem = tile_problem(r.status, r.content_type, r.body, options_.max_tile_bytes)) {
     throw tile_fetch_error(*problem);

@@ -19,6 +19,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace cohort::app::tiles {
 
@@ -65,6 +66,11 @@ struct download_counts {
   std::size_t unchanged = 0;  ///< --refresh: the server said 304
   std::size_t missing = 0;    ///< 404 in this run
   std::uint64_t bytes = 0;    ///< bytes of the tiles stored in this run
+  /// Refused by the server with a 4xx other than 404, 408 and 429: failed
+  /// at once, not retried (the runner counts them done; they are failures).
+  std::size_t refused = 0;
+  /// The first few refused tiles and why, for the report.
+  std::vector<failed_tile> refused_tiles;
 };
 
 /// Downloads the tiles of `set` into `store` as `options` say.
@@ -90,6 +96,7 @@ class tile_downloader {
   /// Live counters for the progress bar.
   const std::size_t& skipped_counter() const noexcept { return counts_.skipped; }
   const std::size_t& missing_counter() const noexcept { return counts_.missing; }
+  const std::size_t& refused_counter() const noexcept { return counts_.refused; }
   const std::uint64_t& bytes_counter() const noexcept { return counts_.bytes; }
 
  private:

@@ -91,10 +91,15 @@ std::unique_ptr<tile_store> open_output(const tiles_options& o) {
   return open_tile_store(o.output, fp, so);
 }
 
-void print_failures(const run_summary& s, std::size_t failed) {
+void print_failures(const run_summary& s, const download_counts& c, std::size_t failed) {
   std::size_t shown = 0;
+  for (const auto& f : c.refused_tiles) {
+    fmt::print(stderr, "cohort tiles: failed {}/{}/{}: {}\n", f.where.z, f.where.x, f.where.y,
+               f.reason);
+    ++shown;
+  }
   for (const auto& f : s.failures) {
-    if (shown == failed_shown) break;
+    if (shown >= failed_shown) break;
     std::string why = "failed";
     if (!f.errors.empty()) {
       try {
@@ -145,6 +150,7 @@ int tiles_main(int argc, char** argv) {
       bar.emplace(downloader.progress(), std::move(bo));
       bar->add_counter("skipped", downloader.skipped_counter());
       bar->add_counter("missing", downloader.missing_counter());
+      bar->add_counter("refused", downloader.refused_counter());
       bar->track_bytes(downloader.bytes_counter());
     }
 
@@ -180,11 +186,11 @@ int tiles_main(int argc, char** argv) {
     r.stored = c.stored;
     r.skipped = c.skipped;
     r.unchanged = c.unchanged;
-    r.failed = s.failed;
+    r.failed = s.failed + c.refused;
     r.missing = missing;
     r.not_started = s.not_started + s.cancelled;
     r.bytes = c.bytes;
-    r.handled = s.done + s.failed;
+    r.handled = s.done + s.failed;  // refused tiles are among the runner's done
     r.elapsed_s = elapsed;
     r.output = o.output;
     if (signal == 0 && code != 0) {
@@ -194,7 +200,7 @@ int tiles_main(int argc, char** argv) {
     }
     r.outcome = tiles_outcome(r, signal, o.strict);
     if (bar) bar->finish("cohort tiles: " + summary_line(r));
-    if (r.failed > 0) print_failures(s, r.failed);
+    if (r.failed > 0) print_failures(s, c, r.failed);
     if (signal != 0) {
       fmt::print(stderr, "cohort tiles: interrupted by {}; resume with: {}\n",
                  signal == SIGINT ? "SIGINT" : "SIGTERM", same_command(argc, argv));
