@@ -151,14 +151,18 @@ def run_json(args, timeout=60):
     return code, summary, err
 
 
-def directory_tiles(path):
-    """{(z, x, y): bytes} of a tile directory; fails on a stray file."""
+def directory_tiles(path, allow_temporaries=False):
+    """{(z, x, y): bytes} of a tile directory; fails on a stray file (on a
+    temporary file too unless `allow_temporaries`: a killed run leaves them,
+    the next run removes them)."""
     found = {}
     for root, dirs, files in os.walk(path):
         for f in files:
             full = os.path.join(root, f)
             rel = os.path.relpath(full, path).split(os.sep)
             if rel[0].startswith(".cohort-tiles.db"):
+                continue
+            if allow_temporaries and f.startswith(".") and ".tmp." in f:
                 continue
             check(len(rel) == 3 and rel[2].endswith(".png"), f"unexpected file {full}")
             z, x, y = int(rel[0]), int(rel[1]), int(rel[2][:-4])
@@ -318,6 +322,26 @@ def mbtiles_output_flips_rows_has_metadata_and_opens_in_gdal():
             check("MBTiles" in p.stdout, p.stdout[:200])
         else:
             print("  (gdalinfo not installed: skipped that check)")
+
+
+@test
+def user_agent_and_headers_are_sent():
+    with Server("--count-header", "User-Agent", "--count-header", "X-Api-Key") as s:
+        out = out_path("headers")
+        code, _, err = run(tiles_args(s, out, zooms="10"))
+        equal(code, 0, err)
+        n = len(tiles_of(BOX, [10]))
+        _, version, _ = run(["--version"])
+        default = "cohort/" + version.split()[-1]
+        equal(s.stats()["headers"]["User-Agent"], {default: n}, "default User-Agent")
+        s.reset()
+        out = out_path("headers")
+        code, _, err = run(tiles_args(s, out, "--user-agent", "demo/1 (me@example.org)",
+                                      "--header", "X-Api-Key: k1", zooms="10"))
+        equal(code, 0, err)
+        headers = s.stats()["headers"]
+        equal(headers["User-Agent"], {"demo/1 (me@example.org)": n}, "User-Agent")
+        equal(headers["X-Api-Key"], {"k1": n}, "--header")
 
 
 @test
@@ -585,19 +609,21 @@ def sigterm_exits_143():
 @test
 def kill_9_at_random_moments_then_rerun_completes():
     rng = random.Random(3)
-    out = out_path("kill9.mbtiles")
     expected = tiles_of(BOX, [11, 12, 13, 14])
-    with Server(*SIGNAL_SIZES) as s:
-        for i in range(5):
-            p = start(tiles_args(s, out, "-j", 4, "--rate", "150", zooms="11-14"))
-            time.sleep(rng.uniform(0.1, 0.8))
-            os.killpg(p.pid, signal.SIGKILL)
-            p.communicate(timeout=30)
-            if os.path.exists(out):
-                check_byte_exact(mbtiles_tiles(out), SIGNAL_SIZES)
-        code, summary, err = run_json(tiles_args(s, out, "-j", 4, zooms="11-14"))
-        equal(code, 0, err)
-        check_complete(out, expected, SIGNAL_SIZES)
+    for out, kills in ((out_path("kill9.mbtiles"), 4), (out_path("kill9-dir"), 3)):
+        with Server(*SIGNAL_SIZES) as s:
+            for i in range(kills):
+                p = start(tiles_args(s, out, "-j", 4, "--rate", "150", zooms="11-14"))
+                time.sleep(rng.uniform(0.1, 0.8))
+                os.killpg(p.pid, signal.SIGKILL)
+                p.communicate(timeout=30)
+                if out.endswith(".mbtiles") and os.path.exists(out):
+                    check_byte_exact(mbtiles_tiles(out), SIGNAL_SIZES)
+                elif os.path.exists(out):
+                    check_byte_exact(directory_tiles(out, allow_temporaries=True), SIGNAL_SIZES)
+            code, summary, err = run_json(tiles_args(s, out, "-j", 4, zooms="11-14"))
+            equal(code, 0, err)
+            check_complete(out, expected, SIGNAL_SIZES)  # no temporary file left either
 
 
 @test

@@ -56,7 +56,9 @@ GET /_stats returns {"requests", "paths": {path: count}, "status":
 "resets", "truncated", "stalls", "bytes_sent"}, and with --record a "log"
 of [monotonic seconds, path, event] for every tile request's arrival
 (event "request") and answer (event: the status code, "reset" or
-"truncated"). "requests", "paths" and
+"truncated"), and with --count-header NAME a "headers" object
+{NAME: {value: count}} of that request header's values ("" when absent).
+"requests", "paths" and
 "status" count tile requests only (not /_stats or /_reset); "status" has the
 pseudo-codes "reset" and "truncated" for those faults. "bytes_sent" counts
 the bodies of complete 200 tile responses.
@@ -307,6 +309,8 @@ class TileServer(http.server.ThreadingHTTPServer):
         }
         if self.options.record:
             self.stats["log"] = []
+        if self.options.count_header:
+            self.stats["headers"] = {name: {} for name in self.options.count_header}
 
     def handle_error(self, request, client_address):
         # A client that goes away mid-response (an interrupted download) is
@@ -466,6 +470,10 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
             server.stats["paths"][path] = server.stats["paths"].get(path, 0) + 1
             if o.record:
                 server.stats["log"].append([time.monotonic(), path, "request"])
+            for name in o.count_header or ():
+                value = self.headers.get(name, "")
+                counts = server.stats["headers"][name]
+                counts[value] = counts.get(value, 0) + 1
 
         tile = self._parse_tile(path)
         if tile is None:
@@ -601,6 +609,8 @@ def _serve_parser():
     p.add_argument("--stop-on-stdin-eof", action="store_true",
                    help="stop when stdin closes (the parent died)")
     p.add_argument("--verbose", action="store_true", help="log every request on stderr")
+    p.add_argument("--count-header", action="append", metavar="NAME",
+                   help='count the values of this request header in /_stats "headers"')
     p.add_argument("--record", action="store_true",
                    help='keep a "log" of request and answer times in /_stats')
     return p
