@@ -345,14 +345,14 @@ def user_agent_and_headers_are_sent():
 
 
 @test
-def quadkey_and_subdomain_templates():
+def quadkey_and_subdomain_templates_and_fsync():
     with Server() as s:
         out = out_path("q")
         code, summary, err = run_json(tiles_args(s, out, url=s.url("/q/{q}.png"), zooms="12"))
         equal(code, 0, f"exit ({err})")
         check_complete(out, tiles_of(BOX, [12]))
         out = out_path("s")
-        code, summary, err = run_json(tiles_args(s, out, "--subdomains", "a,b",
+        code, summary, err = run_json(tiles_args(s, out, "--subdomains", "a,b", "--fsync",
                                                  url=s.url("/{s}/{z}/{x}/{y}.png"), zooms="12"))
         equal(code, 0, f"exit ({err})")
         check_complete(out, tiles_of(BOX, [12]))
