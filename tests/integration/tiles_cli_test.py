@@ -546,8 +546,23 @@ def refresh_revalidates_with_etag():
 
 
 def start(args):
-    return subprocess.Popen([COHORT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    """Starts cohort and returns once it has taken charge of SIGINT (blocked
+    or caught: see /proc/PID/status), so that a signal from then on is an
+    interrupt, never the default death of a process still starting up."""
+    p = subprocess.Popen([COHORT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and p.poll() is None:
+        try:
+            with open(f"/proc/{p.pid}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            break
+        mask = int(fields.get("SigBlk", "0"), 16) | int(fields.get("SigCgt", "0"), 16)
+        if mask & (1 << (signal.SIGINT - 1)):
+            break
+        time.sleep(0.005)
+    return p
 
 
 def check_no_partial_files(out):

@@ -126,7 +126,14 @@ task<> tile_downloader::run(asio_loop& loop, event& drain) {
   co.max_total_connections = options_.concurrency;
   co.max_host_connections = options_.concurrency;
   co.max_idle_connections = std::max<std::size_t>(options_.concurrency, 4);
-  client_.emplace(loop, co);
+  // The client lives in this frame: however run() ends (even unwound by a
+  // cancel), it goes after the runner's requests and before the loop.
+  http_client client(loop, co);
+  client_ = &client;
+  struct forget {
+    http_client*& client;
+    ~forget() { client = nullptr; }
+  } forget_client{client_};
   runner_.set_drain(&drain);
   co_await runner_.run();
 }

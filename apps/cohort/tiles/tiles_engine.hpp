@@ -129,7 +129,7 @@ class tile_downloader {
   std::size_t remaining_ = 0;
   download_counts counts_;
   host_rate_limiter limiter_;
-  std::optional<http_client> client_;
+  http_client* client_ = nullptr;  // run()'s own: it must not outlive the loop
   store_journal journal_;
   task_runner<tile_source> runner_;
 };
