@@ -38,6 +38,7 @@ seed and request order behave the same. In order:
   2. --fail-first K      the first K attempts of every path get 503
   3. --missing-rate R    404 for the path, on every attempt (decided per path)
      --refuse-rate R     403 for the path, on every attempt (decided per path)
+     --empty-rate R      204 No Content for the path (an empty vector tile)
   4. one draw per attempt, split between (rates must sum to <= 1):
        --fail-rate R          500 or 503
        --rate-limit-rate R    429 with `Retry-After: --retry-after` seconds
@@ -491,6 +492,11 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
         if o.missing_rate and _unit(o.seed, path, "missing") < o.missing_rate:
             self._send(404, b"no such tile (--missing-rate)\n")
             return
+        if o.empty_rate and _unit(o.seed, path, "empty") < o.empty_rate:
+            self._status(204)
+            self.send_response(204)
+            self.end_headers()
+            return
         if o.refuse_rate and _unit(o.seed, path, "refuse") < o.refuse_rate:
             self._send(403, b"forbidden (--refuse-rate)\n")
             return
@@ -599,6 +605,7 @@ def _serve_parser():
     p.add_argument("--stall-seconds", type=float, default=5.0)
     p.add_argument("--missing-rate", type=_rate, default=0.0, help="404 per path")
     p.add_argument("--refuse-rate", type=_rate, default=0.0, help="403 per path")
+    p.add_argument("--empty-rate", type=_rate, default=0.0, help="204 per path")
     p.add_argument("--fail-first", type=int, default=0, metavar="K",
                    help="503 for the first K attempts of every path")
     p.add_argument("--max-requests", type=int, default=0,

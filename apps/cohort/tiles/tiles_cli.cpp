@@ -80,36 +80,50 @@ tiles_parse_result parse_tiles_cli(int argc, char** argv) {
   std::size_t concurrency = o.concurrency;
   app.add_option("-b,--bbox", bbox_texts,
                  "area W,S,E,N in degrees (repeatable; W > E crosses the antimeridian)")
+      ->type_name("W,S,E,N")
       ->allow_extra_args(false);
-  app.add_option("-z,--zoom", zoom_text, "zoom levels: 12, 10-14 or 8,10-12");
-  app.add_option("-u,--url", url_text, "tile URL template, e.g. https://{s}.host/{z}/{x}/{y}.png");
-  app.add_option("-o,--output", o.output, "OUT.mbtiles, or a directory for OUT/z/x/y.ext");
-  app.add_option("--subdomains", subdomains_text, "values of {s} (default a,b,c)");
+  app.add_option("-z,--zoom", zoom_text, "zoom levels: 12, 10-14 or 8,10-12")->type_name("ZOOMS");
+  app.add_option("-u,--url", url_text, "tile URL template, e.g. https://{s}.host/{z}/{x}/{y}.png")
+      ->type_name("TEMPLATE");
+  app.add_option("-o,--output", o.output, "OUT.mbtiles, or a directory for OUT/z/x/y.ext")
+      ->type_name("PATH");
+  app.add_option("--subdomains", subdomains_text, "values of {s} (default a,b,c)")
+      ->type_name("LIST");
   app.add_option("-j,--concurrency", concurrency, "requests at a time (default 4: be polite)")
+      ->type_name("N")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1024}));
   app.add_option("--rate", o.rate,
                  "at most this many requests per second per host (default: no limit)")
+      ->type_name("PER_SECOND")
       ->check(CLI::Range(0.0, 1e6));
   app.add_option("--retries", o.retries, "retries of a failing tile (default 5)")
+      ->type_name("N")
       ->check(CLI::Range(0, 100));
   app.add_option("--retry-delay", retry_delay_text,
-                 "first retry's delay in seconds, doubled each retry up to 30 (default 0.5)");
-  app.add_option("--connect-timeout", connect_text, "seconds to connect (default 10)");
+                 "first retry's delay in seconds, doubled each retry up to 30 (default 0.5)")
+      ->type_name("SECONDS");
+  app.add_option("--connect-timeout", connect_text, "seconds to connect (default 10)")
+      ->type_name("SECONDS");
   app.add_option("--request-timeout", request_text,
-                 "seconds for a whole request (default 60; 0: none)");
+                 "seconds for a whole request (default 60; 0: none)")
+      ->type_name("SECONDS");
   app.add_option("--stall-timeout", stall_text,
                  "fail a request that receives nothing for this many seconds (default 30; 0: "
-                 "never)");
+                 "never)")
+      ->type_name("SECONDS");
   app.add_option("--user-agent", o.user_agent,
-                 std::string("User-Agent header (default cohort/") + COHORT_VERSION + ")");
+                 std::string("User-Agent header (default cohort/") + COHORT_VERSION + ")")
+      ->type_name("TEXT");
   app.add_option("-H,--header", o.headers, "extra request header 'Name: value' (repeatable)")
+      ->type_name("\"NAME: VALUE\"")
       ->allow_extra_args(false);
   app.add_option("--max-tile-bytes", max_bytes_text,
-                 "largest acceptable tile, e.g. 512k or 4M (default 4M)");
+                 "largest acceptable tile, e.g. 512k or 4M (default 4M)")
+      ->type_name("BYTES");
   app.add_flag("--force", o.force, "overwrite an output made from another URL, area or zooms");
   app.add_flag("--refresh", o.refresh,
                "revalidate stored tiles with ETag/Last-Modified; fetch only changed ones");
-  app.add_flag("--strict", o.strict, "exit 1 when tiles are missing (404)");
+  app.add_flag("--strict", o.strict, "exit 1 when tiles are missing (404, or 204 empty)");
   app.add_flag("--fsync", o.fsync, "durable against power loss (slower)");
   app.add_flag("--dry-run", o.dry_run, "print the tiles per zoom level and exit");
   app.add_flag("-q,--quiet", o.quiet, "no progress bar, no summary line (errors only)");

@@ -164,7 +164,9 @@ task<> tile_downloader::fetch(const tile& t, const std::string& url) {
   if (r.error) {
     throw tile_fetch_error(r.error_message.empty() ? r.error.message() : r.error_message);
   }
-  if (r.status == 404) {
+  // 404: no such tile; 204: an empty tile (vector tile servers say so for
+  // empty areas). Both are "missing": recorded, not retried.
+  if (r.status == 404 || r.status == 204) {
     store_->record_missing(t);
     ++counts_.missing;
     co_return;
