@@ -486,6 +486,24 @@ def oversized_tiles_fail():
         equal(summary["stored"], 0, "stored")
 
 
+@test
+def a_store_error_stops_the_run_with_one_line():
+    with Server("--fail-first", "1") as s:
+        out = out_path("unwritable")
+        # A first run makes the output and stores nothing (every first attempt fails).
+        code, _, err = run(tiles_args(s, out, "-j", 2, "--retries", "0", zooms="12"))
+        equal(code, 1, f"first run ({err})")
+        with open(os.path.join(out, "12"), "w") as f:  # where directory 12/ must go
+            f.write("not a directory\n")
+        before = s.stats()["requests"]  # (no reset: it would restart --fail-first)
+        code, _, err = run(tiles_args(s, out, "-j", 2, "--retries", "0", zooms="12"))
+        equal(code, 1, f"exit ({err})")
+        lines = [l for l in err.splitlines() if l.startswith("cohort tiles: stopped:")]
+        equal(len(lines), 1, f"the error line in {err!r}")
+        check("12" in lines[0], lines[0])
+        check(s.stats()["requests"] - before <= 4, "the run went on after the store failed")
+
+
 # -- 5. resume -----------------------------------------------------------------
 
 

@@ -129,13 +129,18 @@ task<> tile_downloader::run(asio_loop& loop, event& drain) {
   // The client lives in this frame: however run() ends (even unwound by a
   // cancel), it goes after the runner's requests and before the loop.
   http_client client(loop, co);
+  cancel_scope stop;
   client_ = &client;
+  stop_ = &stop;
   struct forget {
-    http_client*& client;
-    ~forget() { client = nullptr; }
-  } forget_client{client_};
+    tile_downloader& d;
+    ~forget() {
+      d.client_ = nullptr;
+      d.stop_ = nullptr;
+    }
+  } forget_client{*this};
   runner_.set_drain(&drain);
-  co_await runner_.run();
+  (void)co_await stop.run(runner_.run());
 }
 
 http_request tile_downloader::make_request(const tile& t, const std::string& url) {
@@ -190,7 +195,14 @@ task<> tile_downloader::fetch(const tile& t, const std::string& url) {
   if (auto problem = tile_problem(r.status, r.content_type, r.body, options_.max_tile_bytes)) {
     throw tile_fetch_error(*problem);
   }
-  store_->put(t, r.body, tile_validators{r.etag, r.last_modified});
+  try {
+    store_->put(t, r.body, tile_validators{r.etag, r.last_modified});
+  } catch (const std::exception& e) {
+    // Not the tile's fault: every other tile would fail the same way.
+    if (!store_error_) store_error_ = e.what();
+    if (stop_ != nullptr) stop_->cancel();
+    co_return;
+  }
   ++counts_.stored;
   counts_.bytes += r.body.size();
 }

@@ -11,6 +11,7 @@
 #include "cohort/tiles/tile_store.hpp"
 #include "cohort/tiles/tiles_cli.hpp"
 
+#include <cohort/cancel_scope.hpp>
 #include <cohort/io/http.hpp>
 #include <cohort/runner/run_tasks.hpp>
 #include <cohort/task.hpp>
@@ -97,6 +98,9 @@ class tile_downloader {
   const std::size_t& skipped_counter() const noexcept { return counts_.skipped; }
   const std::size_t& missing_counter() const noexcept { return counts_.missing; }
   const std::size_t& refused_counter() const noexcept { return counts_.refused; }
+  /// Why the output could not take a tile (a full disk, a path that is a
+  /// file), if that happened: the run then stopped at once.
+  const std::optional<std::string>& store_error() const noexcept { return store_error_; }
   const std::uint64_t& bytes_counter() const noexcept { return counts_.bytes; }
 
  private:
@@ -130,6 +134,8 @@ class tile_downloader {
   download_counts counts_;
   host_rate_limiter limiter_;
   http_client* client_ = nullptr;  // run()'s own: it must not outlive the loop
+  cancel_scope* stop_ = nullptr;   // run()'s own: stops the run on a store error
+  std::optional<std::string> store_error_;
   store_journal journal_;
   task_runner<tile_source> runner_;
 };

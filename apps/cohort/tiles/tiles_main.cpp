@@ -177,6 +177,16 @@ int tiles_main(int argc, char** argv) {
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     const std::uint64_t missing = store->missing_count();
+    if (const auto& error = downloader.store_error()) {
+      if (bar) bar->finish("");
+      fmt::print(stderr, "cohort tiles: stopped: {}\n", *error);
+      try {
+        store->close();
+      } catch (const std::exception&) {
+        // The output's own error was said above.
+      }
+      return exit_failed;
+    }
     store->close();
 
     const run_summary& s = downloader.summary();
