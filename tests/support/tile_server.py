@@ -392,9 +392,11 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if body and not head_only and code != 304:
-            self.wfile.write(body)
+            # Counted before the write: a client that reads /_stats as soon
+            # as it has the body must see it counted.
             if code == 200 and counted:
                 self.server.count("bytes_sent", len(body))
+            self.wfile.write(body)
 
     def _reset_connection(self):
         self._status("reset")
