@@ -2,6 +2,7 @@
 // Cohort's structured concurrency. main() only dispatches.
 #include "cohort/exit_codes.hpp"
 #include "cohort/run/run_main.hpp"
+#include "cohort/tiles/tiles_main.hpp"
 
 #include <cstdio>
 #include <cstring>
@@ -12,6 +13,7 @@ constexpr const char* usage = R"(usage: cohort <command> [options]
 
 commands:
   run     run a command for every input, many at a time (GNU parallel compatible)
+  tiles   download the map tiles of an area into a directory or an MBTiles file
 
 Run 'cohort <command> --help' for the command's options.
 )";
@@ -28,6 +30,9 @@ int main(int argc, char** argv) {
     return cohort::app::exit_ok;
   }
   if (std::strcmp(argv[1], "run") == 0) return cohort::app::run::run_main(argc - 1, argv + 1);
+  if (std::strcmp(argv[1], "tiles") == 0) {
+    return cohort::app::tiles::tiles_main(argc - 1, argv + 1);
+  }
   std::fprintf(stderr, "cohort: unknown command '%s'\n%s", argv[1], usage);
   return cohort::app::exit_usage;
 }

@@ -37,6 +37,8 @@ seed and request order behave the same. In order:
   1. --stall-rate R      sleep --stall-seconds before answering (then go on)
   2. --fail-first K      the first K attempts of every path get 503
   3. --missing-rate R    404 for the path, on every attempt (decided per path)
+     --refuse-rate R     403 for the path, on every attempt (decided per path)
+     --empty-rate R      204 No Content for the path (an empty vector tile)
   4. one draw per attempt, split between (rates must sum to <= 1):
        --fail-rate R          500 or 503
        --rate-limit-rate R    429 with `Retry-After: --retry-after` seconds
@@ -52,7 +54,12 @@ Stats
 -----
 GET /_stats returns {"requests", "paths": {path: count}, "status":
 {code: count}, "connections", "active_connections", "max_active_connections",
-"resets", "truncated", "stalls", "bytes_sent"}. "requests", "paths" and
+"resets", "truncated", "stalls", "bytes_sent"}, and with --record a "log"
+of [monotonic seconds, path, event] for every tile request's arrival
+(event "request") and answer (event: the status code, "reset" or
+"truncated"), and with --count-header NAME a "headers" object
+{NAME: {value: count}} of that request header's values ("" when absent).
+"requests", "paths" and
 "status" count tile requests only (not /_stats or /_reset); "status" has the
 pseudo-codes "reset" and "truncated" for those faults. "bytes_sent" counts
 the bodies of complete 200 tile responses.
@@ -79,6 +86,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 import urllib.parse
 import zlib
 
@@ -300,6 +308,17 @@ class TileServer(http.server.ThreadingHTTPServer):
             "stalls": 0,
             "bytes_sent": 0,
         }
+        if self.options.record:
+            self.stats["log"] = []
+        if self.options.count_header:
+            self.stats["headers"] = {name: {} for name in self.options.count_header}
+
+    def handle_error(self, request, client_address):
+        # A client that goes away mid-response (an interrupted download) is
+        # normal here, not worth a traceback.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
     def reset(self):
         with self.lock:
@@ -357,6 +376,9 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
         with self.server.lock:
             status = self.server.stats["status"]
             status[str(code)] = status.get(str(code), 0) + 1
+            if self.server.options.record:
+                path = urllib.parse.urlsplit(self.path).path
+                self.server.stats["log"].append([time.monotonic(), path, str(code)])
 
     def _send(self, code, body=b"", content_type="text/plain", headers=(), head_only=False,
               counted=True):
@@ -370,9 +392,11 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if body and not head_only and code != 304:
-            self.wfile.write(body)
-            if code == 200:
+            # Counted before the write: a client that reads /_stats as soon
+            # as it has the body must see it counted.
+            if code == 200 and counted:
                 self.server.count("bytes_sent", len(body))
+            self.wfile.write(body)
 
     def _reset_connection(self):
         self._status("reset")
@@ -447,6 +471,12 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
             server.attempts[path] = attempt + 1
             server.stats["requests"] += 1
             server.stats["paths"][path] = server.stats["paths"].get(path, 0) + 1
+            if o.record:
+                server.stats["log"].append([time.monotonic(), path, "request"])
+            for name in o.count_header or ():
+                value = self.headers.get(name, "")
+                counts = server.stats["headers"][name]
+                counts[value] = counts.get(value, 0) + 1
 
         tile = self._parse_tile(path)
         if tile is None:
@@ -463,6 +493,14 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
             return
         if o.missing_rate and _unit(o.seed, path, "missing") < o.missing_rate:
             self._send(404, b"no such tile (--missing-rate)\n")
+            return
+        if o.empty_rate and _unit(o.seed, path, "empty") < o.empty_rate:
+            self._status(204)
+            self.send_response(204)
+            self.end_headers()
+            return
+        if o.refuse_rate and _unit(o.seed, path, "refuse") < o.refuse_rate:
+            self._send(403, b"forbidden (--refuse-rate)\n")
             return
 
         data = tile_bytes(z, x, y, o.format, o.min_size, o.max_size)
@@ -568,6 +606,8 @@ def _serve_parser():
     p.add_argument("--stall-rate", type=_rate, default=0.0, help="stall per attempt")
     p.add_argument("--stall-seconds", type=float, default=5.0)
     p.add_argument("--missing-rate", type=_rate, default=0.0, help="404 per path")
+    p.add_argument("--refuse-rate", type=_rate, default=0.0, help="403 per path")
+    p.add_argument("--empty-rate", type=_rate, default=0.0, help="204 per path")
     p.add_argument("--fail-first", type=int, default=0, metavar="K",
                    help="503 for the first K attempts of every path")
     p.add_argument("--max-requests", type=int, default=0,
@@ -578,6 +618,10 @@ def _serve_parser():
     p.add_argument("--stop-on-stdin-eof", action="store_true",
                    help="stop when stdin closes (the parent died)")
     p.add_argument("--verbose", action="store_true", help="log every request on stderr")
+    p.add_argument("--count-header", action="append", metavar="NAME",
+                   help='count the values of this request header in /_stats "headers"')
+    p.add_argument("--record", action="store_true",
+                   help='keep a "log" of request and answer times in /_stats')
     return p
 
 

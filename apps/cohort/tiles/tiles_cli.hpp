@@ -1,0 +1,62 @@
+#pragma once
+
+/// \file
+/// The command line of `cohort tiles`, parsed and checked into
+/// tiles_options: every malformed value is a one-line error and exit
+/// status 2 before anything is downloaded.
+
+#include "cohort/tiles/tile_math.hpp"
+#include "cohort/tiles/url_template.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cohort::app::tiles {
+
+/// What `cohort tiles` was asked to do.
+struct tiles_options {
+  std::vector<bbox> boxes;                            ///< --bbox (repeatable)
+  std::vector<int> zooms;                             ///< --zoom, ascending, distinct
+  url_template url;                                   ///< --url with --subdomains
+  std::string output;                                 ///< -o/--output (dir or .mbtiles)
+  std::size_t concurrency = 4;                        ///< -j/--concurrency
+  double rate = 0;                                    ///< --rate requests/s per host (0: none)
+  int retries = 5;                                    ///< --retries (after the first attempt)
+  std::chrono::milliseconds retry_delay{500};         ///< --retry-delay, first backoff
+  std::chrono::milliseconds connect_timeout{10'000};  ///< --connect-timeout
+  std::chrono::milliseconds request_timeout{60'000};  ///< --request-timeout (0: none)
+  std::chrono::milliseconds stall_timeout{30'000};    ///< --stall-timeout (0: none)
+  std::string user_agent;                             ///< --user-agent (empty: cohort/VERSION)
+  std::vector<std::string> headers;                   ///< --header "Name: value"
+  std::uint64_t max_tile_bytes = 4 * 1024 * 1024;     ///< --max-tile-bytes
+  bool force = false;                                 ///< --force
+  bool refresh = false;                               ///< --refresh
+  bool strict = false;                                ///< --strict
+  bool fsync = false;                                 ///< --fsync
+  bool dry_run = false;                               ///< --dry-run
+  bool quiet = false;                                 ///< -q/--quiet
+  bool json = false;                                  ///< --json
+};
+
+/// The options, or the exit status to return at once (--help and --version:
+/// 0; a usage error: 2, the message already printed on stderr).
+struct tiles_parse_result {
+  std::optional<tiles_options> options;
+  int exit_code = 0;
+};
+
+/// Parses `cohort tiles`'s arguments (argv[0] is "tiles").
+tiles_parse_result parse_tiles_cli(int argc, char** argv);
+
+/// Parses a byte count: digits with an optional k/K (KiB) or m/M (MiB)
+/// suffix. Throws usage_error naming `option` otherwise or when zero.
+std::uint64_t parse_byte_count(const std::string& text, const char* option);
+
+/// Parses a duration in seconds ("10", "0.5"): at least 0. Throws
+/// usage_error naming `option` otherwise.
+std::chrono::milliseconds parse_seconds(const std::string& text, const char* option);
+
+}  // namespace cohort::app::tiles

@@ -1,0 +1,232 @@
+#include "cohort/tiles/tiles_main.hpp"
+
+#include "cohort/common/progress_bar.hpp"
+#include "cohort/exit_codes.hpp"
+#include "cohort/run/command_template.hpp"
+#include "cohort/tiles/tiles_cli.hpp"
+#include "cohort/tiles/tiles_engine.hpp"
+#include "cohort/tiles/tiles_report.hpp"
+
+#include <cohort/runtime/run.hpp>
+#include <cohort/task_group.hpp>
+
+#include <fmt/core.h>
+
+#include <pthread.h>
+#include <unistd.h>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <optional>
+
+namespace cohort::app::tiles {
+
+namespace {
+
+constexpr std::size_t failed_shown = 10;
+
+int print_dry_run(const tiles_options& o, const tile_set& set) {
+  const auto counts = set.counts_per_zoom();
+  if (o.json) {
+    std::string zooms;
+    for (const auto& c : counts) {
+      zooms += fmt::format("{}\"{}\": {}", zooms.empty() ? "" : ", ", c.zoom, c.count);
+    }
+    fmt::print("{{\"total\": {}, \"zooms\": {{{}}}}}\n", set.count(), zooms);
+    return exit_ok;
+  }
+  for (const auto& c : counts) fmt::print("zoom {:2}: {} tiles\n", c.zoom, c.count);
+  fmt::print("total: {} tiles\n", set.count());
+  return exit_ok;
+}
+
+// SIGINT and SIGTERM are held from the moment the output is opened until
+// cohort::run listens for them, so that a Ctrl+C in between is not a kill
+// but an interrupt like any other.
+class held_signals {
+ public:
+  held_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, &old_);
+  }
+  held_signals(const held_signals&) = delete;
+  held_signals& operator=(const held_signals&) = delete;
+  ~held_signals() { release(); }
+  /// Delivers what arrived meanwhile to the handlers installed now.
+  void release() {
+    if (released_) return;
+    released_ = true;
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+
+ private:
+  sigset_t old_{};
+  bool released_ = false;
+};
+
+std::string same_command(int argc, char** argv) {
+  std::string cmd = "cohort";
+  for (int i = 0; i < argc; ++i) {
+    cmd += ' ';
+    run::append_shell_quoted(cmd, argv[i]);
+  }
+  return cmd;
+}
+
+std::string store_format(const url_template& url) {
+  std::string_view ext = url.extension();
+  if (!ext.empty() && ext.front() == '.') ext.remove_prefix(1);
+  return std::string(ext);
+}
+
+std::unique_ptr<tile_store> open_output(const tiles_options& o) {
+  tile_fingerprint fp{o.url.text(), o.boxes, o.zooms};
+  tile_store_options so;
+  so.force = o.force;
+  so.fsync = o.fsync;
+  so.format = store_format(o.url);
+  return open_tile_store(o.output, fp, so);
+}
+
+void print_failures(const run_summary& s, const download_counts& c, std::size_t failed) {
+  std::size_t shown = 0;
+  for (const auto& f : c.refused_tiles) {
+    fmt::print(stderr, "cohort tiles: failed {}/{}/{}: {}\n", f.where.z, f.where.x, f.where.y,
+               f.reason);
+    ++shown;
+  }
+  for (const auto& f : s.failures) {
+    if (shown >= failed_shown) break;
+    std::string why = "failed";
+    if (!f.errors.empty()) {
+      try {
+        std::rethrow_exception(f.errors.back());
+      } catch (const std::exception& e) {
+        why = e.what();
+      } catch (...) {
+      }
+    }
+    fmt::print(stderr, "cohort tiles: failed {}: {} ({} attempts)\n", f.key, why, f.errors.size());
+    ++shown;
+  }
+  if (failed > shown) {
+    fmt::print(stderr, "cohort tiles: ... and {} more failed tiles\n", failed - shown);
+  }
+}
+
+}  // namespace
+
+int tiles_main(int argc, char** argv) {
+  auto parsed = parse_tiles_cli(argc, argv);
+  if (!parsed.options) return parsed.exit_code;
+  const tiles_options o = std::move(*parsed.options);
+
+  std::unique_ptr<tile_store> store;
+  std::optional<tile_set> set;
+  std::optional<held_signals> held;
+  try {
+    set.emplace(o.boxes, o.zooms);
+    if (o.dry_run) return print_dry_run(o, *set);
+    held.emplace();
+    store = open_output(o);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "cohort tiles: {}\n", e.what());
+    return exit_usage;
+  }
+
+  try {
+    const std::size_t failed_before = store->failed_tiles().size();
+    tile_downloader downloader(o, std::move(*set), *store);
+    if (!o.quiet && failed_before > 0) {
+      fmt::print(stderr, "cohort tiles: trying again {} tiles that failed before\n", failed_before);
+    }
+    std::optional<progress_bar> bar;
+    if (!o.quiet) {
+      progress_bar_options bo;
+      bo.unit = "tiles";
+      bar.emplace(downloader.progress(), std::move(bo));
+      bar->add_counter("skipped", downloader.skipped_counter());
+      bar->add_counter("missing", downloader.missing_counter());
+      bar->add_counter("refused", downloader.refused_counter());
+      bar->track_bytes(downloader.bytes_counter());
+    }
+
+    const auto started = std::chrono::steady_clock::now();
+    int signal = 0;
+    cohort::run_options ro;
+    ro.grace = std::chrono::seconds(3);
+    const int code = cohort::run(
+        [&](cohort::runtime& rt) -> cohort::task<int> {
+          struct note_signal {
+            cohort::runtime& rt;
+            int& signal;
+            ~note_signal() { signal = rt.signal(); }
+          } note{rt, signal};
+          held->release();  // cohort::run handles them now
+          co_await with_task_group([&](task_group& g) -> task<> {
+            if (bar) g.spawn(bar->drive());
+            co_await downloader.run(rt.loop(), rt.drain_requested());
+            g.cancel();
+          });
+          co_return 0;
+        },
+        ro);
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const std::uint64_t missing = store->missing_count();
+    if (const auto& error = downloader.store_error()) {
+      if (bar) bar->finish("");
+      fmt::print(stderr, "cohort tiles: stopped: {}\n", *error);
+      try {
+        store->close();
+      } catch (const std::exception&) {
+        // The output's own error was said above.
+      }
+      return exit_failed;
+    }
+    store->close();
+
+    const run_summary& s = downloader.summary();
+    const download_counts& c = downloader.counts();
+    tiles_report r;
+    r.total = c.total;
+    r.stored = c.stored;
+    r.skipped = c.skipped;
+    r.unchanged = c.unchanged;
+    r.failed = s.failed + c.refused;
+    r.missing = missing;
+    r.not_started = s.not_started + s.cancelled;
+    r.bytes = c.bytes;
+    r.handled = s.done + s.failed;  // refused tiles are among the runner's done
+    r.elapsed_s = elapsed;
+    r.output = o.output;
+    if (signal == 0 && code != 0) {
+      // The run itself failed (the runtime printed why).
+      if (bar) bar->finish("");
+      return exit_failed;
+    }
+    r.outcome = tiles_outcome(r, signal, o.strict);
+    if (bar) bar->finish("cohort tiles: " + summary_line(r));
+    if (r.failed > 0) print_failures(s, c, r.failed);
+    if (signal != 0) {
+      fmt::print(stderr, "cohort tiles: interrupted by {}; resume with: {}\n",
+                 signal == SIGINT ? "SIGINT" : "SIGTERM", same_command(argc, argv));
+    } else if (o.strict && r.missing > 0 && !o.quiet) {
+      fmt::print(stderr, "cohort tiles: {} tiles missing (404) and --strict\n", r.missing);
+    }
+    if (o.json) {
+      const std::string json = summary_json(r);
+      std::fwrite(json.data(), 1, json.size(), stdout);
+      std::fflush(stdout);
+    }
+    return tiles_exit_code(r, signal, o.strict);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "cohort tiles: {}\n", e.what());
+    return exit_failed;
+  }
+}
+
+}  // namespace cohort::app::tiles

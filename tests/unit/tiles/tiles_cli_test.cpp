@@ -1,0 +1,190 @@
+#include "cohort/tiles/tiles_cli.hpp"
+
+#include "cohort/tiles/tile_args.hpp"
+#include "cohort/tiles/tiles_engine.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+using cohort::app::usage_error;
+using cohort::app::tiles::parse_byte_count;
+using cohort::app::tiles::parse_seconds;
+using cohort::app::tiles::parse_tile_key;
+using cohort::app::tiles::parse_tiles_cli;
+using cohort::app::tiles::tile;
+using cohort::app::tiles::tile_key;
+using cohort::app::tiles::tiles_parse_result;
+
+// Sends stderr (fd 2) to /dev/null while it lives.
+class silenced_stderr {
+ public:
+  silenced_stderr() {
+    std::fflush(stderr);
+    saved_ = dup(2);
+    const int null = open("/dev/null", O_WRONLY);
+    dup2(null, 2);
+    close(null);
+  }
+  silenced_stderr(const silenced_stderr&) = delete;
+  silenced_stderr& operator=(const silenced_stderr&) = delete;
+  ~silenced_stderr() {
+    std::fflush(stderr);
+    dup2(saved_, 2);
+    close(saved_);
+  }
+
+ private:
+  int saved_;
+};
+
+// Parses `cohort tiles ARGS...` with stderr silenced (errors are checked
+// through the exit code; their wording is tested in the integration test).
+tiles_parse_result parse(std::initializer_list<const char*> args) {
+  std::vector<std::string> words{"tiles"};
+  words.insert(words.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  silenced_stderr quiet;
+  return parse_tiles_cli(static_cast<int>(argv.size()), argv.data());
+}
+
+TEST(parse_tiles_cli, defaults_are_polite) {
+  auto r = parse({"--bbox", "13.08,52.33,13.76,52.68", "--zoom", "10-12", "--url",
+                  "https://{s}.t.example/{z}/{x}/{y}.png", "-o", "city.mbtiles"});
+  ASSERT_TRUE(r.options);
+  const auto& o = *r.options;
+  EXPECT_EQ(o.concurrency, 4u);
+  EXPECT_EQ(o.retries, 5);
+  EXPECT_EQ(o.rate, 0.0);
+  EXPECT_TRUE(o.user_agent.empty());  // http_client sends cohort/VERSION
+  EXPECT_EQ(o.zooms, (std::vector<int>{10, 11, 12}));
+  EXPECT_EQ(o.url.subdomains(), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(o.max_tile_bytes, 4u * 1024 * 1024);
+  EXPECT_EQ(o.connect_timeout, 10s);
+  EXPECT_EQ(o.output, "city.mbtiles");
+}
+
+TEST(parse_tiles_cli, reads_every_option) {
+  auto r = parse({"-b",
+                  "1,1,2,2",
+                  "-b",
+                  "170,-20,-170,-10",
+                  "-z",
+                  "3",
+                  "-u",
+                  "http://h/{z}/{x}/{-y}",
+                  "-o",
+                  "out",
+                  "-j",
+                  "16",
+                  "--rate",
+                  "2.5",
+                  "--retries",
+                  "0",
+                  "--retry-delay",
+                  "0.25",
+                  "--connect-timeout",
+                  "3",
+                  "--request-timeout",
+                  "0",
+                  "--stall-timeout",
+                  "5",
+                  "--user-agent",
+                  "me/1 (me@example.org)",
+                  "-H",
+                  "Referer: x",
+                  "--header",
+                  "X-A: b",
+                  "--max-tile-bytes",
+                  "512k",
+                  "--refresh",
+                  "--strict",
+                  "--fsync",
+                  "--quiet",
+                  "--json",
+                  "--subdomains",
+                  "x,y"});
+  ASSERT_TRUE(r.options);
+  const auto& o = *r.options;
+  EXPECT_EQ(o.boxes.size(), 2u);
+  EXPECT_TRUE(o.boxes[1].crosses_antimeridian());
+  EXPECT_EQ(o.concurrency, 16u);
+  EXPECT_EQ(o.rate, 2.5);
+  EXPECT_EQ(o.retries, 0);
+  EXPECT_EQ(o.retry_delay, 250ms);
+  EXPECT_EQ(o.connect_timeout, 3s);
+  EXPECT_EQ(o.request_timeout, 0s);
+  EXPECT_EQ(o.stall_timeout, 5s);
+  EXPECT_EQ(o.user_agent, "me/1 (me@example.org)");
+  EXPECT_EQ(o.headers, (std::vector<std::string>{"Referer: x", "X-A: b"}));
+  EXPECT_EQ(o.max_tile_bytes, 512u * 1024);
+  EXPECT_TRUE(o.refresh && o.strict && o.fsync && o.quiet && o.json);
+  EXPECT_FALSE(o.force || o.dry_run);
+}
+
+TEST(parse_tiles_cli, usage_errors_exit_2) {
+  const char* url = "http://h/{z}/{x}/{y}.png";
+  EXPECT_EQ(parse({"--zoom", "3", "--url", url, "-o", "o"}).exit_code, 2);            // no --bbox
+  EXPECT_EQ(parse({"--bbox", "1,1,2,2", "--url", url, "-o", "o"}).exit_code, 2);      // no --zoom
+  EXPECT_EQ(parse({"--bbox", "1,1,2,2", "--zoom", "3", "-o", "o"}).exit_code, 2);     // no --url
+  EXPECT_EQ(parse({"--bbox", "1,1,2,2", "--zoom", "3", "--url", url}).exit_code, 2);  // no -o
+  EXPECT_EQ(parse({"--bbox", "1,1,2,2", "--zoom", "31", "--url", url, "-o", "o"}).exit_code, 2);
+  EXPECT_EQ(
+      parse({"--bbox", "1,1,2,2", "--zoom", "3", "--url", url, "-o", "o", "-j", "0"}).exit_code, 2);
+  EXPECT_EQ(parse({"--bbox", "1,1,2,2", "--zoom", "3", "--url", url, "-o", "o", "--header", "x"})
+                .exit_code,
+            2);
+  EXPECT_EQ(
+      parse({"--bbox", "1,1,2,2", "--zoom", "3", "--url", url, "-o", "o", "--force", "--refresh"})
+          .exit_code,
+      2);
+  EXPECT_FALSE(
+      parse({"--bbox", "1,1,2,2", "--zoom", "3", "--url", url, "-o", "o", "--nope"}).options);
+}
+
+TEST(parse_tiles_cli, dry_run_needs_no_output) {
+  auto r =
+      parse({"--bbox", "1,1,2,2", "--zoom", "3", "--url", "http://h/{z}/{x}/{y}", "--dry-run"});
+  ASSERT_TRUE(r.options);
+  EXPECT_TRUE(r.options->dry_run);
+}
+
+TEST(parse_byte_count, takes_suffixes_and_rejects_the_rest) {
+  EXPECT_EQ(parse_byte_count("1000", "--x"), 1000u);
+  EXPECT_EQ(parse_byte_count("2k", "--x"), 2048u);
+  EXPECT_EQ(parse_byte_count("3M", "--x"), 3u * 1024 * 1024);
+  for (const char* bad : {"", "0", "-1", "1.5k", "4G", "k", "12 k"}) {
+    EXPECT_THROW(parse_byte_count(bad, "--x"), usage_error) << bad;
+  }
+}
+
+TEST(parse_seconds, takes_decimals_and_rejects_negatives) {
+  EXPECT_EQ(parse_seconds("10", "--x"), 10s);
+  EXPECT_EQ(parse_seconds("0.5", "--x"), 500ms);
+  EXPECT_EQ(parse_seconds("0", "--x"), 0s);
+  for (const char* bad : {"", "-1", "1s", "nan", "inf", "1e9"}) {
+    EXPECT_THROW(parse_seconds(bad, "--x"), usage_error) << bad;
+  }
+}
+
+TEST(tile_key, round_trips_and_rejects_malformed_keys) {
+  const tile t{14, 8800, 5373};
+  EXPECT_EQ(tile_key(t), "14/8800/5373");
+  EXPECT_EQ(parse_tile_key("14/8800/5373"), t);
+  for (const char* bad : {"", "14/8800", "14/8800/5373/1", "1/2/0", "31/0/0", "a/b/c", "1//0"}) {
+    EXPECT_EQ(parse_tile_key(bad), std::nullopt) << bad;
+  }
+}
+
+}  // namespace
