@@ -199,6 +199,13 @@ TEST_F(Task, NestedChainPropagatesAnExceptionThroughEveryLevel) {
 }
 
 TEST_F(Task, AMillionSynchronousAwaitsDoNotOverflowTheStack) {
+#if defined(__SANITIZE_THREAD__)
+  // TSan wraps every function in entry/exit hooks, so the resume of the next
+  // coroutine can never be a tail call and each synchronous await nests one
+  // level deeper (docs/guide.md, Pitfalls). The Debug ASan+UBSan tree and the
+  // normal tree run this test.
+  GTEST_SKIP() << "symmetric transfer is not a tail call under TSan";
+#endif
   virtual_loop loop;
   const long total = loop.run([]() -> task<long> {
     long s = 0;
