@@ -97,9 +97,11 @@ std::size_t tile_source::size() const noexcept {
 }
 
 void tile_downloader::store_journal::record_failed(std::string_view key, int attempts,
-                                                   std::string_view error) {
+                                                   std::vector<std::string> errors) {
+  // The failed list keeps the last attempt's error: the one to act on.
   if (auto t = parse_tile_key(key)) {
-    store_->record_failed(*t, fmt::format("{} (after {} attempts)", error, attempts));
+    const std::string_view last = errors.empty() ? std::string_view{} : errors.back();
+    store_->record_failed(*t, fmt::format("{} (after {} attempts)", last, attempts));
   }
 }
 

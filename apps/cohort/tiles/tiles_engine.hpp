@@ -112,11 +112,13 @@ class tile_downloader {
   class store_journal final : public runner_journal {
    public:
     explicit store_journal(tile_store& s) noexcept : store_(&s) {}
-    bool is_done(std::string_view) const override { return false; }
-    bool is_failed(std::string_view) const override { return false; }
-    void record_done(std::string_view) override {}
-    void record_failed(std::string_view key, int attempts, std::string_view error) override;
-    void maybe_flush(time_point now) override { store_->maybe_flush(now); }
+    // Stored and missing tiles are skipped before they become items.
+    bool is_done(std::string_view) const noexcept override { return false; }
+    bool is_failed(std::string_view) const noexcept override { return false; }
+    void record_done(std::string_view, int) override {}
+    void record_failed(std::string_view key, int attempts,
+                       std::vector<std::string> errors) override;
+    bool maybe_flush(time_point now) override { return store_->maybe_flush(now); }
     void flush() override { store_->flush(); }
 
    private:
