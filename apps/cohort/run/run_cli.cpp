@@ -28,7 +28,8 @@ let running jobs finish.
 
 Exit status (as GNU parallel): 0 all jobs succeeded; 1-100 that many jobs
 failed; 101 more than 100 failed; 255 other error; 130 interrupted by
-SIGINT, 143 by SIGTERM.)";
+SIGINT, 143 by SIGTERM. With --halt ...,fail=1: the failing job's status;
+with a P% halt: the percentage of the jobs that failed.)";
 
 }  // namespace
 
