@@ -1,6 +1,7 @@
 #include "cohort/run/inputs.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -97,7 +98,8 @@ class input_fd {
         fd_(std::exchange(o.fd_, -1)),
         owned_(std::exchange(o.owned_, false)),
         regular_(o.regular_),
-        start_(o.start_) {}
+        start_(o.start_),
+        interrupt_fd_(o.interrupt_fd_) {}
   input_fd& operator=(input_fd&& o) noexcept {
     if (this != &o) {
       close();
@@ -106,6 +108,7 @@ class input_fd {
       owned_ = std::exchange(o.owned_, false);
       regular_ = o.regular_;
       start_ = o.start_;
+      interrupt_fd_ = o.interrupt_fd_;
     }
     return *this;
   }
@@ -113,6 +116,7 @@ class input_fd {
 
   // Reads up to n bytes; 0 at end of file.
   std::size_t read(char* buf, std::size_t n) {
+    if (!regular_ && interrupt_fd_ >= 0) wait_readable();
     for (;;) {
       ssize_t r = ::read(fd_, buf, n);
       if (r >= 0) return static_cast<std::size_t>(r);
@@ -142,6 +146,7 @@ class input_fd {
   }
 
   bool regular() const noexcept { return regular_; }
+  void set_interrupt_fd(int fd) noexcept { interrupt_fd_ = fd; }
   const std::string& path() const noexcept { return path_; }
 
  private:
@@ -156,6 +161,22 @@ class input_fd {
   bool owned_ = false;
   bool regular_ = false;
   off_t start_ = 0;
+  int interrupt_fd_ = -1;
+
+  // Waits until the input or interrupt_fd_ is readable; throws
+  // input_interrupted for the latter.
+  void wait_readable() {
+    pollfd fds[2] = {{fd_, POLLIN, 0}, {interrupt_fd_, POLLIN, 0}};
+    for (;;) {
+      const int r = ::poll(fds, 2, -1);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        throw_errno("poll", path_, errno);
+      }
+      if (fds[1].revents != 0) throw input_interrupted();
+      if (fds[0].revents != 0) return;  // data, end of file or an error: read() says which
+    }
+  }
 };
 
 // Splits a stream into values at a separator.
@@ -277,7 +298,9 @@ input_generator::input_generator(std::vector<input_source> sources, input_option
     s.first_count = s.first_values.size();
   } else {
     s.first_streamed = true;
-    s.first_reader = value_reader(input_fd(first.path, options.stdin_fd), options.separator);
+    input_fd fd(first.path, options.stdin_fd);
+    fd.set_interrupt_fd(options.interrupt_fd);
+    s.first_reader = value_reader(std::move(fd), options.separator);
   }
 
   for (std::size_t i = 1; i < sources.size(); ++i) {

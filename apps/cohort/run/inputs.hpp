@@ -59,6 +59,18 @@ struct input_options {
   char separator = '\n';
   /// The descriptor read for the path "-" (tests pass a pipe). Not closed.
   int stdin_fd = 0;
+  /// When >= 0: a read of a streamed input that is not a regular file (a
+  /// pipe, a terminal) first waits for it or this descriptor, whichever is
+  /// readable first, and throws `input_interrupted` if it is this one (so a
+  /// signal can stop a run that waits for input). Not read, not closed.
+  int interrupt_fd = -1;
+};
+
+/// Thrown by `input_generator::next` when `interrupt_fd` became readable
+/// while it waited for input. The generator must not be used afterwards.
+class input_interrupted : public std::runtime_error {
+ public:
+  input_interrupted() : std::runtime_error("interrupted while waiting for input") {}
 };
 
 /// The arguments of one job: one value per source, in source order.

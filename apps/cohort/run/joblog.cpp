@@ -342,7 +342,7 @@ bool resume_filter::skip(std::uint64_t seq, std::optional<std::string_view> comm
   if (it == jobs_.end()) return false;
   if (command && *command != it->second.command) {
     throw input_changed_error(fmt::format(
-        "the input changed since the joblog was written: job {} was '{}', now '{}'; use a new "
+        "the input changed since the joblog was written: Seq {} was '{}', now '{}'; use a new "
         "--joblog or drop {}",
         seq, printable(it->second.command), printable(*command),
         mode_ == resume_mode::resume ? "--resume" : "--resume-failed"));

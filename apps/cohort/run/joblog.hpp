@@ -156,7 +156,7 @@ class resume_filter {
   /// would run now, compared with the logged one; pass std::nullopt to skip
   /// the comparison (a template with `{%}` cannot reproduce its old command).
   /// Throws input_changed_error: "the input changed since the joblog was
-  /// written: job 3 was 'echo a', now 'echo b'; use a new --joblog or drop --resume".
+  /// written: Seq 3 was 'echo a', now 'echo b'; use a new --joblog or drop --resume".
   [[nodiscard]] bool skip(std::uint64_t seq, std::optional<std::string_view> command) const;
 
   /// Throws input_changed_error if the log has a Seq above `total_jobs` (the

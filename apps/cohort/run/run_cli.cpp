@@ -28,7 +28,8 @@ let running jobs finish.
 
 Exit status (as GNU parallel): 0 all jobs succeeded; 1-100 that many jobs
 failed; 101 more than 100 failed; 255 other error; 130 interrupted by
-SIGINT, 143 by SIGTERM.)";
+SIGINT, 143 by SIGTERM. With --halt ...,fail=1: the failing job's status;
+with a P% halt: the percentage of the jobs that failed.)";
 
 }  // namespace
 
@@ -65,11 +66,21 @@ parse_result parse_run_cli(int argc, char** argv) {
   app.add_flag("--dry-run", o.dry_run, "print the commands instead of running them");
   app.add_option("--delay", delay_text, "wait this long between job starts");
   app.add_flag("-0,--null", o.null_separated, "inputs are separated by NUL, not newline");
-  app.add_option("-a,--arg-file", o.arg_files, "read inputs from FILE (repeatable)");
+  // One FILE per -a (else CLI11 takes the command's words as more files).
+  app.add_option("-a,--arg-file", o.arg_files, "read inputs from FILE (repeatable)")
+      ->allow_extra_args(false);
 
   try {
     app.parse(argc, argv);
     o.words = app.remaining();
+    // prefix_command() hands an unknown option over as the command's first
+    // word; GNU parallel refuses it, and so do we (nothing is run).
+    if (!o.words.empty() && o.words.front().size() > 1 && o.words.front()[0] == '-' &&
+        o.words.front() != "--") {
+      throw std::invalid_argument("unknown option '" + o.words.front() +
+                                  "'; see cohort run --help");
+    }
+    if (!o.words.empty() && o.words.front() == "--") o.words.erase(o.words.begin());
     if (!jobs_text.empty()) o.jobs = parse_jobs(jobs_text);
     if (!timeout_text.empty()) o.timeout = parse_timeout(timeout_text);
     if (!halt_text.empty()) o.halt = parse_halt(halt_text);

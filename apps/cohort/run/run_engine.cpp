@@ -3,9 +3,11 @@
 #include <cohort/cancel_scope.hpp>
 #include <cohort/io/process.hpp>
 #include <cohort/sleep.hpp>
+#include <cohort/task_group.hpp>
 
 #include <fmt/core.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 #include <algorithm>
 
@@ -50,8 +52,16 @@ task<> job_item::run() {
 
 std::optional<job_item> job_source::next() {
   run_engine& e = *engine_;
+  // A signal arrived: start nothing more, even before the loop hears of it.
+  if (e.running_ && e.watch_ != nullptr && e.watch_->any()) return std::nullopt;
   job_input in;
-  while (e.inputs_.next(in)) {
+  for (;;) {
+    try {
+      if (!e.inputs_.next(in)) break;
+    } catch (const input_interrupted&) {
+      e.input_interrupted_ = true;
+      return std::nullopt;
+    }
     if (e.resume_) {
       std::optional<std::string_view> command;
       std::string expanded;
@@ -61,6 +71,7 @@ std::optional<job_item> job_source::next() {
       }
       if (e.resume_->skip(in.seq, command)) {  // throws input_changed_error
         ++e.resume_skipped_;
+        ++e.bar_counts_.skipped;
         e.settled_.insert(in.seq);
         continue;
       }
@@ -72,8 +83,12 @@ std::optional<job_item> job_source::next() {
 
 bool job_source::countable() const {
   // Counting the jobs never started reads the rest of the input: fine for
-  // files and literals, not for a terminal someone is typing into.
-  return !engine_->options_.reads_stdin || !isatty(0);
+  // files and literals, not for a terminal someone is typing into nor a pipe
+  // whose writer may never close it.
+  if (engine_->input_interrupted_) return false;
+  if (!engine_->options_.reads_stdin) return true;
+  struct stat st {};
+  return ::fstat(0, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 run_engine::run_engine(run_cli_options options, command_template tmpl, input_generator inputs,
@@ -90,10 +105,68 @@ run_engine::run_engine(run_cli_options options, command_template tmpl, input_gen
         return r;
       }()) {}
 
-task<> run_engine::run(boost::asio::io_context& io, event& drain) {
+task<> run_engine::run(boost::asio::io_context& io, event& drain, const signal_watch* watch) {
   io_ = &io;
+  watch_ = watch;
   runner_.set_drain(&drain);
-  co_await runner_.run();
+  running_ = true;
+  struct not_running {
+    bool& running;
+    ~not_running() { running = false; }
+  } guard{running_};
+  if (options_.bar || options_.eta) {
+    if (auto total = inputs_.total_jobs()) bar_counts_.total = static_cast<std::size_t>(*total);
+    bar_counts_.begin = (co_await this_scheduler()).now();
+    progress_bar_options bo;
+    bo.unit = "jobs";
+    bar_.emplace(bar_counts_, std::move(bo));
+  }
+  co_await with_task_group([&](task_group& g) -> task<> {
+    g.spawn(announce_drain(drain));
+    if (bar_) g.spawn(bar_->drive());
+    co_await runner_.run();
+    g.cancel();
+  });
+}
+
+void run_engine::finish_progress(bool with_summary) {
+  if (!bar_) return;
+  bar_->finish(with_summary ? bar_->summary(clock::now()) : std::string());
+}
+
+void run_engine::count_event(const task_event& e) {
+  run_progress& c = bar_counts_;
+  switch (e.what) {
+    case task_event::kind::started:
+      ++c.started;
+      ++c.running;
+      break;
+    case task_event::kind::done:
+      ++c.done;
+      --c.running;
+      break;
+    case task_event::kind::failed:
+      ++c.failed;
+      --c.running;
+      break;
+    case task_event::kind::cancelled:
+      ++c.cancelled;
+      --c.running;
+      break;
+    case task_event::kind::retrying: ++c.retries; break;
+    case task_event::kind::skipped: ++c.skipped; break;
+  }
+}
+
+task<> run_engine::announce_drain(event& drain) {
+  co_await drain.wait();
+  // As GNU parallel, say at once what SIGHUP does.
+  clear_progress();
+  fmt::print(stderr,
+             "cohort run: SIGHUP received: no new jobs will be started; waiting for the {} "
+             "running to finish (SIGINT or SIGTERM stops them now)\n",
+             runner_.progress().running);
+  std::fflush(stderr);
 }
 
 std::size_t run_engine::take_slot() {
@@ -144,7 +217,9 @@ task<> run_engine::run_job(std::uint64_t seq, const std::vector<std::string>& ar
         partial.append(chunk);
         const auto end = partial.rfind('\n');
         if (end == std::string::npos) return;
+        clear_progress();
         write_tagged(f, args, std::string_view(partial).substr(0, end + 1));
+        std::fflush(f);
         partial.erase(0, end + 1);
       };
     };
@@ -186,6 +261,9 @@ task<> run_engine::run_job(std::uint64_t seq, const std::vector<std::string>& ar
     auto r = co_await move_on_after(timeout, supervise(p, to_process_sequence(options_.term_seq)));
     status = r ? *r : p.status().value_or(exit_status{});
   }
+  // The job ended on its own; processes it left in its group (`sleep 1000 &`)
+  // must not outlive it: they get the termination sequence too.
+  if (p.group_alive()) co_await terminate(p, to_process_sequence(options_.term_seq));
   if (status.success()) {
     ok_runtimes_.push_back(std::chrono::duration<double>(p.runtime()).count());
     co_return;
@@ -196,6 +274,7 @@ task<> run_engine::run_job(std::uint64_t seq, const std::vector<std::string>& ar
 }
 
 void run_engine::on_event(const task_event& e) {
+  if (bar_) count_event(e);
   if (e.what != task_event::kind::done && e.what != task_event::kind::failed &&
       e.what != task_event::kind::cancelled) {
     return;
@@ -207,6 +286,10 @@ void run_engine::on_event(const task_event& e) {
   // GNU parallel logs a job that finished (ok or failed), never one it
   // killed because it was stopping: those are run again by --resume.
   if (e.what != task_event::kind::cancelled && log_) log_->write(it->second.entry);
+  if (e.what == task_event::kind::failed) {
+    const auto& entry = it->second.entry;
+    last_failure_code_ = entry.signal != 0 ? 128 + entry.signal : entry.exit_value;
+  }
   emit(seq, it->second);
   attempts_.erase(it);
 }
@@ -242,6 +325,8 @@ void run_engine::flush_output() {
 
 void run_engine::write_output(const std::vector<std::string>& args, const std::string& out,
                               const std::string& err) {
+  if (out.empty() && err.empty()) return;
+  clear_progress();
   write_tagged(stdout, args, out);
   std::fflush(stdout);
   write_tagged(stderr, args, err);

@@ -3,10 +3,12 @@
 // each as a supervised process group, prints output (grouped, in order, or
 // line by line) and writes GNU parallel's job log.
 
+#include "cohort/common/progress_bar.hpp"
 #include "cohort/run/command_template.hpp"
 #include "cohort/run/inputs.hpp"
 #include "cohort/run/joblog.hpp"
 #include "cohort/run/run_cli.hpp"
+#include "cohort/run/signal_watch.hpp"
 
 #include <cohort/runner/run_tasks.hpp>
 #include <cohort/task.hpp>
@@ -58,13 +60,20 @@ class run_engine {
              std::size_t slots);
 
   /// Runs every job; call inside cohort::run. May be unwound by a signal:
-  /// the summary stays available.
-  task<> run(boost::asio::io_context& io, event& drain);
+  /// the summary stays available. `watch` (optional) stops admission the
+  /// moment a signal arrives and interrupts a wait for input from a pipe.
+  task<> run(boost::asio::io_context& io, event& drain, const signal_watch* watch = nullptr);
   /// Prints every pending output (after an interruption).
   void flush_output();
+  /// Closes the --bar/--eta display: erases it and, if `with_summary`,
+  /// writes its summary line. Call after the run, before other messages.
+  void finish_progress(bool with_summary);
   /// The runner's summary (counts; never-started counted if possible).
   const run_summary& summary() { return runner_.summary(); }
   std::uint64_t resumed_skips() const noexcept { return resume_skipped_; }
+  /// The exit status of the last job that failed (128 + N if killed by
+  /// signal N); for --halt fail=1, whose exit status is that job's (GNU).
+  int last_failure_code() const noexcept { return last_failure_code_; }
 
  private:
   friend struct job_item;
@@ -74,6 +83,11 @@ class run_engine {
     std::string out, err;
   };
   task<> run_job(std::uint64_t seq, const std::vector<std::string>& args);
+  task<> announce_drain(event& drain);
+  void count_event(const task_event& e);
+  void clear_progress() {
+    if (bar_) bar_->clear();
+  }
   void on_event(const task_event& e);
   void emit(std::uint64_t seq, attempt& a);
   void write_output(const std::vector<std::string>& args, const std::string& out,
@@ -100,6 +114,14 @@ class run_engine {
   std::vector<double> ok_runtimes_;  // for --timeout P%
   std::uint64_t resume_skipped_ = 0;
   time_point last_start_{};
+  const signal_watch* watch_ = nullptr;
+  bool running_ = false;            // inside run(): a signal stops admission
+  bool input_interrupted_ = false;  // a signal cut a wait for input
+  int last_failure_code_ = 0;
+  // --bar/--eta: counts of our own (the runner's have no total for a
+  // source without size()), with the total when the input can tell it.
+  run_progress bar_counts_;
+  std::optional<progress_bar> bar_;
   task_runner<job_source> runner_;
 };
 

@@ -2,11 +2,14 @@
 
 #include "cohort/exit_codes.hpp"
 #include "cohort/run/run_engine.hpp"
+#include "cohort/run/signal_watch.hpp"
 
 #include <cohort/runtime/run.hpp>
+#include <cohort/sleep.hpp>
 
 #include <fmt/core.h>
 
+#include <cmath>
 #include <csignal>
 #include <thread>
 
@@ -26,6 +29,27 @@ int failed_exit_code(std::size_t failed) {
   return static_cast<int>(failed);
 }
 
+// GNU parallel's exit status with --halt: fail=1 gives the failing job's
+// status; a percentage (fail=Y%, done=Y%) the percentage of all jobs that
+// failed, halted or not; success=X or Y% 0 when it halted; anything else the
+// number of failed jobs.
+int halt_exit_code(const halt_policy& h, const run_summary& s, int last_failure,
+                   std::optional<std::uint64_t> total) {
+  if (h.when == halt_policy::timing::never) return failed_exit_code(s.failed);
+  if (h.on == halt_policy::condition::success) {
+    return s.halted ? exit_ok : failed_exit_code(s.failed);
+  }
+  if (h.percent > 0) {
+    const std::uint64_t all =
+        total.value_or(s.done + s.failed + s.cancelled + s.not_started + s.skipped);
+    return all == 0 ? 0 : static_cast<int>(s.failed * 100 / all);
+  }
+  if (s.halted && h.on == halt_policy::condition::fail && h.count <= 1 && last_failure > 0) {
+    return std::min(last_failure, 255);
+  }
+  return failed_exit_code(s.failed);
+}
+
 std::string resume_hint(int argc, char** argv, const run_cli_options& o) {
   if (o.joblog.empty()) return "run it with --joblog FILE to be able to resume an interrupted run";
   std::string cmd = "cohort run";
@@ -40,6 +64,9 @@ std::string resume_hint(int argc, char** argv, const run_cli_options& o) {
 }  // namespace
 
 int run_main(int argc, char** argv) {
+  // A signal during start-up is held, then handled like any other once the
+  // runtime's handlers are in place (not fatal, not lost).
+  startup_signal_block held_signals;
   auto parsed = parse_run_cli(argc, argv);
   if (!parsed.options) return parsed.exit_code;
   run_cli_options o = std::move(*parsed.options);
@@ -51,11 +78,25 @@ int run_main(int argc, char** argv) {
       if (s.what == input_source::kind::file && s.path == "-") o.reads_stdin = true;
     }
     command_template tmpl = command_template::from_words(split.command);
+    signal_watch watch;
     input_options io_opts;
     if (o.null_separated) io_opts.separator = '\0';
+    io_opts.interrupt_fd = watch.fd();
     input_generator inputs(std::move(split.sources), io_opts);
+    // GNU parallel: a --halt percentage is of all the jobs when their number
+    // is known (the runner would take it of the jobs finished so far).
+    const halt_policy halt_given = o.halt;
+    std::optional<std::uint64_t> total;
+    if (o.halt.percent > 0) total = inputs.total_jobs();
+    if (o.halt.percent > 0 && total) {
+      o.halt.count = std::max<std::uint64_t>(
+          1, static_cast<std::uint64_t>(
+                 std::ceil(o.halt.percent * static_cast<double>(*total) / 100.0 - 1e-9)));
+      o.halt.percent = 0;
+    }
 
     if (o.dry_run) {
+      held_signals.release();
       job_input in;
       std::string line;
       while (inputs.next(in)) {
@@ -95,10 +136,26 @@ int run_main(int argc, char** argv) {
             int& signal;
             ~note_signal() { signal = rt.signal(); }
           } note{rt, signal};
-          co_await engine.run(rt.io(), rt.drain_requested());
+          // In front of the runtime's handlers while the jobs run; removed
+          // (also when unwound) before cohort::run removes those.
+          struct disarm_on_exit {
+            signal_watch& w;
+            ~disarm_on_exit() { w.disarm(); }
+          } disarm{watch};
+          watch.arm();
+          held_signals.release();
+          co_await engine.run(rt.io(), rt.drain_requested(), &watch);
+          // A signal that cut the run short (a wait for input) may not have
+          // reached the loop yet: let it, so it is reported and sets the code.
+          if ((watch.seen(SIGINT) || watch.seen(SIGTERM)) && rt.signal() == 0) {
+            for (int i = 0; i < 1000 && rt.signal() == 0; ++i) {
+              co_await cohort::sleep_for(std::chrono::milliseconds(1));
+            }
+          }
           co_return 0;
         },
         ro);
+    engine.finish_progress(signal == 0 && code == 0);
     engine.flush_output();
     const run_summary& s = engine.summary();
     if (signal != 0) {
@@ -115,11 +172,11 @@ int run_main(int argc, char** argv) {
       fmt::print(stderr, "cohort run: halted ({} done, {} failed, {} killed, {} never started)\n",
                  s.done, s.failed, s.cancelled, s.not_started);
     }
-    if (s.drained) {
+    if (s.drained || watch.seen(SIGHUP)) {
       fmt::print(stderr, "cohort run: SIGHUP: finished the running jobs; {} never started\n",
                  s.not_started_known ? std::to_string(s.not_started) : std::string("the rest"));
     }
-    return failed_exit_code(s.failed);
+    return halt_exit_code(halt_given, s, engine.last_failure_code(), total);
   } catch (const std::exception& e) {
     fmt::print(stderr, "cohort run: {}\n", e.what());
     return exit_run_error;

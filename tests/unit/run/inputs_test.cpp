@@ -248,6 +248,34 @@ TEST(InputGenerator, StdinCanBeALaterSourceAndIsReadOnce) {
   EXPECT_EQ(jobs, (rows{{"a", "s1", ""}, {"a", "s2", ""}}));
 }
 
+// ------------------------------------------------------------ interrupting a wait for input
+
+TEST(InputGenerator, AReadableInterruptFdStopsAWaitForAPipe) {
+  pipe_fds in;
+  pipe_fds interrupt;
+  input_options opts;
+  opts.stdin_fd = in.read;
+  opts.interrupt_fd = interrupt.read;
+  input_generator gen({input_source::standard_input()}, opts);
+  job_input job;
+  in.put("a\n");
+  ASSERT_TRUE(gen.next(job));  // data first: read as usual
+  EXPECT_EQ(job.args, (std::vector<std::string>{"a"}));
+  interrupt.put("x");  // the writer of `in` is still open: a plain read would block
+  EXPECT_THROW(gen.next(job), cohort::app::run::input_interrupted);
+}
+
+TEST(InputGenerator, InterruptFdIsIgnoredForRegularFiles) {
+  scratch_dir dir;
+  const auto path = dir.write("in.txt", "a\nb\n");
+  pipe_fds interrupt;
+  interrupt.put("x");
+  input_options opts;
+  opts.interrupt_fd = interrupt.read;
+  input_generator gen({input_source::file(path)}, opts);
+  EXPECT_EQ(all_jobs(gen), (rows{{"a"}, {"b"}}));
+}
+
 // ------------------------------------------------------------ laziness and counts
 
 TEST(InputGenerator, FirstSourceIsStreamedNotReadAhead) {

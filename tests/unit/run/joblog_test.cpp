@@ -351,7 +351,7 @@ TEST(ResumeFilter, AChangedCommandIsRefusedWithBothCommands) {
     FAIL() << "expected input_changed_error";
   } catch (const input_changed_error& e) {
     EXPECT_STREQ(e.what(),
-                 "the input changed since the joblog was written: job 2 was 'echo b', now 'echo "
+                 "the input changed since the joblog was written: Seq 2 was 'echo b', now 'echo "
                  "B'; use a new --joblog or drop --resume");
   }
   resume_filter rf(sample_log(), resume_mode::resume_failed);
@@ -360,7 +360,7 @@ TEST(ResumeFilter, AChangedCommandIsRefusedWithBothCommands) {
     FAIL() << "expected input_changed_error";
   } catch (const input_changed_error& e) {
     EXPECT_STREQ(e.what(),
-                 "the input changed since the joblog was written: job 3 was 'echo c', now 'echo "
+                 "the input changed since the joblog was written: Seq 3 was 'echo c', now 'echo "
                  "c\\nd'; use a new --joblog or drop --resume-failed");
   }
 }
