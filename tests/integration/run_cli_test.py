@@ -704,6 +704,20 @@ def test_retries(d):
     rc, _, _ = run(["--retries", "2", "sh", s, ":::", "b"], d.path)
     with open(d.file("count.b")) as f:
         check(rc == 1 and f.read().strip() == "2", f"--retries 2: exit {rc}")
+    # Backoff: attempts of one job are spaced by a jittered, doubling delay
+    # (drawn from [d/2, d]); --retry-delay 0 retries at once, as GNU.
+    t = d.write("stamp.sh", 'date +%s.%N >> "$D/stamps.$1"; exit 1\n')
+    rc, _, _ = run(["--retries", "3", "--retry-delay", "0.4", "sh", t, ":::", "c"], d.path)
+    with open(d.file("stamps.c")) as f:
+        ts = [float(x) for x in f.read().split()]
+    check(rc == 1 and len(ts) == 3, f"--retry-delay: exit {rc}, {len(ts)} attempts")
+    if len(ts) == 3:
+        check(ts[1] - ts[0] >= 0.19 and ts[2] - ts[1] >= 0.39,
+              f"--retry-delay 0.4: gaps {ts[1] - ts[0]:.3f} {ts[2] - ts[1]:.3f} s")
+    rc, _, _ = run(["--retries", "3", "--retry-delay", "0", "sh", t, ":::", "e"], d.path)
+    with open(d.file("stamps.e")) as f:
+        ts = [float(x) for x in f.read().split()]
+    check(rc == 1 and len(ts) == 3 and ts[2] - ts[0] < 2.0, f"--retry-delay 0: {ts}")
 
 
 def test_halt(d):

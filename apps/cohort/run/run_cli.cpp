@@ -49,6 +49,10 @@ parse_result parse_run_cli(int argc, char** argv) {
                  "median runtime");
   app.add_option("--retries", o.retries, "run a failing job up to N times in all")
       ->check(CLI::NonNegativeNumber);
+  std::string retry_delay_text;
+  app.add_option("--retry-delay", retry_delay_text,
+                 "wait before the first retry (default 0.1s), doubling up to 10s, jittered; "
+                 "0 retries at once as GNU parallel");
   app.add_option("--halt", halt_text,
                  "stop early: now|soon,fail|success|done=N|P% (e.g. now,fail=1)");
   app.add_option("--joblog", o.joblog, "log every finished job (GNU parallel's format)");
@@ -86,6 +90,9 @@ parse_result parse_run_cli(int argc, char** argv) {
     if (!halt_text.empty()) o.halt = parse_halt(halt_text);
     if (!term_text.empty()) o.term_seq = parse_term_seq(term_text);
     if (!delay_text.empty()) o.delay = parse_duration(delay_text, "--delay");
+    if (!retry_delay_text.empty()) {
+      o.retry_delay = parse_duration(retry_delay_text, "--retry-delay");
+    }
     if (o.resume && o.resume_failed) {
       throw std::invalid_argument("--resume and --resume-failed cannot be combined; pick one");
     }

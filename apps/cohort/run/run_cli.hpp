@@ -13,25 +13,26 @@
 namespace cohort::app::run {
 
 struct run_cli_options {
-  jobs_spec jobs{};                                       ///< -j
-  timeout_spec timeout{};                                 ///< --timeout
-  int retries = 0;                                        ///< --retries (attempts in all, as GNU)
-  halt_policy halt{};                                     ///< --halt
-  std::string joblog;                                     ///< --joblog
-  bool resume = false;                                    ///< --resume
-  bool resume_failed = false;                             ///< --resume-failed
-  term_sequence term_seq = term_sequence::gnu_default();  ///< --term-seq
-  bool keep_order = false;                                ///< -k
-  bool line_buffer = false;                               ///< --line-buffer
-  bool tag = false;                                       ///< --tag
-  bool bar = false;                                       ///< --bar
-  bool eta = false;                                       ///< --eta
-  bool dry_run = false;                                   ///< --dry-run
-  std::chrono::nanoseconds delay{0};                      ///< --delay
-  bool null_separated = false;                            ///< -0 / --null
-  std::vector<std::string> arg_files;                     ///< -a FILE
-  std::vector<std::string> words;                         ///< COMMAND [ARGS] [::: ...] [:::: ...]
-  bool reads_stdin = false;                               ///< set once the sources are known
+  jobs_spec jobs{};        ///< -j
+  timeout_spec timeout{};  ///< --timeout
+  int retries = 0;         ///< --retries (attempts in all, as GNU)
+  std::chrono::nanoseconds retry_delay{std::chrono::milliseconds(100)};  ///< --retry-delay
+  halt_policy halt{};                                                    ///< --halt
+  std::string joblog;                                                    ///< --joblog
+  bool resume = false;                                                   ///< --resume
+  bool resume_failed = false;                                            ///< --resume-failed
+  term_sequence term_seq = term_sequence::gnu_default();                 ///< --term-seq
+  bool keep_order = false;                                               ///< -k
+  bool line_buffer = false;                                              ///< --line-buffer
+  bool tag = false;                                                      ///< --tag
+  bool bar = false;                                                      ///< --bar
+  bool eta = false;                                                      ///< --eta
+  bool dry_run = false;                                                  ///< --dry-run
+  std::chrono::nanoseconds delay{0};                                     ///< --delay
+  bool null_separated = false;                                           ///< -0 / --null
+  std::vector<std::string> arg_files;                                    ///< -a FILE
+  std::vector<std::string> words;  ///< COMMAND [ARGS] [::: ...] [:::: ...]
+  bool reads_stdin = false;        ///< set once the sources are known
 };
 
 /// Parses `cohort run`'s arguments (argv[0] is "run"). Returns the options,

@@ -18,8 +18,9 @@ namespace {
 runner_options make_runner_options(const run_cli_options& o) {
   runner_options r;
   r.retry.max_attempts = std::max(1, o.retries);
-  r.retry.initial = std::chrono::milliseconds(0);  // GNU retries at once
-  r.retry.max_delay = std::chrono::milliseconds(0);
+  // Capped, jittered exponential backoff (GNU retries at once: --retry-delay 0).
+  r.retry.initial = std::chrono::duration_cast<duration>(o.retry_delay);
+  r.retry.max_delay = std::max(r.retry.initial, duration(std::chrono::seconds(10)));
   using P = cohort::halt_policy;
   switch (o.halt.when) {
     case halt_policy::timing::never: r.halt.mode = P::when::never; break;
