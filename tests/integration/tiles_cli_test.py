@@ -269,6 +269,25 @@ def malformed_input_is_one_line_and_exit_2():
 
 
 @test
+def unreachable_server_stops_at_once_with_one_line():
+    # Nothing listens on the port of a server that was stopped; a host that
+    # does not resolve. Either stops the run within seconds, not after every
+    # tile's retries, with exit 1 and a --json summary saying "stopped".
+    with Server() as s:
+        dead = s.url()
+    for url in (dead, "http://nonexistent.invalid/{z}/{x}/{y}.png"):
+        out = out_path("unreachable")
+        t = time.monotonic()
+        code, summary, err = run_json(tiles_args(None, out, url=url), timeout=60)
+        check(code == 1, f"{url}: exit {code}: {err}")
+        check(time.monotonic() - t < 20, f"{url}: took {time.monotonic() - t:.1f} s")
+        check(summary["outcome"] == "stopped" and summary["stored"] == 0, f"{summary}")
+        lines = [l for l in err.splitlines() if "cannot reach" in l]
+        check(len(lines) == 1 and "check --url" in lines[0], f"stderr: {err!r}")
+        shutil.rmtree(out, ignore_errors=True)
+
+
+@test
 def directory_output_is_byte_exact_and_json_summary():
     with Server() as s:
         out = out_path("dir")

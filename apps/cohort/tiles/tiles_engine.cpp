@@ -169,8 +169,23 @@ task<> tile_downloader::fetch(const tile& t, const std::string& url) {
   http_request req = make_request(t, url);
   http_response r = co_await client_->get_ec(std::move(req));
   if (r.error) {
-    throw tile_fetch_error(r.error_message.empty() ? r.error.message() : r.error_message);
+    std::string message = r.error_message.empty() ? r.error.message() : r.error_message;
+    // A server that cannot be reached at all (wrong host or port, down, a
+    // certificate that does not verify) would fail every tile after all its
+    // retries, for hours on a large area: stop once it is clear.
+    const bool unreachable =
+        r.error == curl_errc::couldnt_resolve_host || r.error == curl_errc::couldnt_connect ||
+        r.error == curl_errc::ssl_connect_error || r.error == curl_errc::peer_failed_verification;
+    if (unreachable && !any_response_ && ++unreachable_ >= 2 * options_.concurrency + 2) {
+      stop_with(
+          fmt::format("cannot reach {}: {} ({} attempts, no answer yet); check --url and "
+                      "that the server is up",
+                      host, message, unreachable_));
+      co_return;
+    }
+    throw tile_fetch_error(std::move(message));
   }
+  any_response_ = true;
   // 404: no such tile; 204: an empty tile (vector tile servers say so for
   // empty areas). Both are "missing": recorded, not retried.
   if (r.status == 404 || r.status == 204) {
@@ -201,12 +216,16 @@ task<> tile_downloader::fetch(const tile& t, const std::string& url) {
     store_->put(t, r.body, tile_validators{r.etag, r.last_modified});
   } catch (const std::exception& e) {
     // Not the tile's fault: every other tile would fail the same way.
-    if (!store_error_) store_error_ = e.what();
-    if (stop_ != nullptr) stop_->cancel();
+    stop_with(e.what());
     co_return;
   }
   ++counts_.stored;
   counts_.bytes += r.body.size();
+}
+
+void tile_downloader::stop_with(std::string why) {
+  if (!stop_error_) stop_error_ = std::move(why);
+  if (stop_ != nullptr) stop_->cancel();
 }
 
 }  // namespace cohort::app::tiles

@@ -100,7 +100,9 @@ class tile_downloader {
   const std::size_t& refused_counter() const noexcept { return counts_.refused; }
   /// Why the output could not take a tile (a full disk, a path that is a
   /// file), if that happened: the run then stopped at once.
-  const std::optional<std::string>& store_error() const noexcept { return store_error_; }
+  /// Why the run stopped early, if it did: the output cannot be written, or
+  /// the server cannot be reached at all (every tile would fail the same way).
+  const std::optional<std::string>& stop_error() const noexcept { return stop_error_; }
   const std::uint64_t& bytes_counter() const noexcept { return counts_.bytes; }
 
  private:
@@ -137,7 +139,10 @@ class tile_downloader {
   host_rate_limiter limiter_;
   http_client* client_ = nullptr;  // run()'s own: it must not outlive the loop
   cancel_scope* stop_ = nullptr;   // run()'s own: stops the run on a store error
-  std::optional<std::string> store_error_;
+  std::optional<std::string> stop_error_;
+  bool any_response_ = false;    // some request got an HTTP answer
+  std::size_t unreachable_ = 0;  // connect-class failures before any answer
+  void stop_with(std::string why);
   store_journal journal_;
   task_runner<tile_source> runner_;
 };

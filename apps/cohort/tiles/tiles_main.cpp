@@ -177,17 +177,15 @@ int tiles_main(int argc, char** argv) {
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     const std::uint64_t missing = store->missing_count();
-    if (const auto& error = downloader.store_error()) {
-      if (bar) bar->finish("");
-      fmt::print(stderr, "cohort tiles: stopped: {}\n", *error);
+    if (downloader.stop_error()) {
       try {
         store->close();
       } catch (const std::exception&) {
-        // The output's own error was said above.
+        // The output's own error is said below.
       }
-      return exit_failed;
+    } else {
+      store->close();
     }
-    store->close();
 
     const run_summary& s = downloader.summary();
     const download_counts& c = downloader.counts();
@@ -203,6 +201,17 @@ int tiles_main(int argc, char** argv) {
     r.handled = s.done + s.failed;  // refused tiles are among the runner's done
     r.elapsed_s = elapsed;
     r.output = o.output;
+    if (const auto& error = downloader.stop_error()) {
+      if (bar) bar->finish("");
+      fmt::print(stderr, "cohort tiles: stopped: {}\n", *error);
+      if (o.json) {
+        r.outcome = "stopped";
+        const std::string json = summary_json(r);
+        std::fwrite(json.data(), 1, json.size(), stdout);
+        std::fflush(stdout);
+      }
+      return exit_failed;
+    }
     if (signal == 0 && code != 0) {
       // The run itself failed (the runtime printed why).
       if (bar) bar->finish("");

@@ -24,7 +24,8 @@ struct tiles_report {
   std::uint64_t handled = 0;      ///< tiles requested to the end in this run (for tiles/s)
   double elapsed_s = 0;
   /// "complete", "failed" (some tiles failed, or missing with --strict),
-  /// "interrupted".
+  /// "interrupted", "stopped" (the output cannot be written or the server
+  /// cannot be reached: the run stopped early, exit 1).
   std::string outcome = "complete";
   std::string output;
 
