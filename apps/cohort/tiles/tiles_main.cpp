@@ -35,7 +35,9 @@ int print_dry_run(const tiles_options& o, const tile_set& set) {
     fmt::print("{{\"total\": {}, \"zooms\": {{{}}}}}\n", set.count(), zooms);
     return exit_ok;
   }
-  for (const auto& c : counts) fmt::print("zoom {:2}: {} tiles\n", c.zoom, c.count);
+  for (const auto& c : counts) {
+    fmt::print("zoom {:2}: {} tile{}\n", c.zoom, c.count, c.count == 1 ? "" : "s");
+  }
   fmt::print("total: {} tiles\n", set.count());
   return exit_ok;
 }

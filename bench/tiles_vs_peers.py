@@ -1,0 +1,356 @@
+#!/usr/bin/env python3
+"""`cohort tiles` against curl --parallel, aria2c, wget2 and the asyncio
+reference (../shared/peers/asyncio_tiles.py), all at the same number of
+connections, against one nginx on loopback, in one run.
+
+The data: every tile of zooms 0..7 of the whole world (21,845 tiles, the
+peers' script uses 20,000), each 2-30 KiB of seeded random bytes behind a PNG
+signature (so `cohort tiles` validation accepts them), served by nginx
+(Debian's nginx-light, one worker, access log off) on 127.0.0.1.
+
+Each client fetches every tile into a fresh output. The figure is tiles per
+second of the whole run (wall time from start to exit); CPU (user+sys) and
+peak RSS come from the client's rusage. Every output is verified afterwards
+(every tile present, byte-exact) and a client that fails verification is
+marked so. With --runs R every client runs R times, interleaved; the median
+is shown with the spread. The ratios are cohort's tiles/s over each peer's.
+
+Last, the resume check: `cohort tiles` is sent a real SIGINT at about half
+way (counted in the logged server's access log), must exit 130, and a re-run
+of the same command must complete the output fetching only what was missing;
+the access log says how many tiles were fetched twice.
+
+Usage: tiles_vs_peers.py --bin build/bin/cohort --peers DIR [--conns 16]
+         [--runs 1] [--port 18181] [--clients cohort-mbtiles,cohort-dir,curl,...]
+         [--max-zoom 7] [--keep]
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+PNG = b"\x89PNG\r\n\x1a\n"
+WORLD = "-180,-85.0511,180,85.0511"
+ALL_CLIENTS = ["cohort-mbtiles", "cohort-dir", "curl", "aria2", "wget2", "asyncio"]
+
+
+def die(msg):
+    sys.exit(f"tiles_vs_peers: {msg}")
+
+
+def tile_list(max_zoom):
+    return [(z, x, y) for z in range(max_zoom + 1) for x in range(1 << z) for y in range(1 << z)]
+
+
+def make_tree(root, tiles, seed=20240601):
+    """Writes root/z/x/y.png; returns the total bytes. Reuses a tree made with
+    the same parameters."""
+    stamp = os.path.join(root, ".made")
+    want = f"{len(tiles)} {seed}"
+    if os.path.exists(stamp) and open(stamp).read().split("\n")[0] == want:
+        return int(open(stamp).read().split("\n")[1])
+    shutil.rmtree(root, ignore_errors=True)
+    rng = random.Random(seed)
+    total = 0
+    for z, x, y in tiles:
+        d = os.path.join(root, str(z), str(x))
+        os.makedirs(d, exist_ok=True)
+        size = rng.randint(2 * 1024, 30 * 1024)
+        with open(os.path.join(d, f"{y}.png"), "wb") as f:
+            f.write(PNG + rng.randbytes(size - len(PNG)))
+        total += size
+    with open(stamp, "w") as f:
+        f.write(f"{want}\n{total}\n")
+    return total
+
+
+NGINX_CONF = """daemon off;
+master_process on;
+worker_processes 1;
+worker_rlimit_nofile 8192;
+pid {ng}/nginx.pid;
+error_log {ng}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_timeout 65;
+    keepalive_requests 1000000;
+    types {{ image/png png; }}
+    default_type application/octet-stream;
+    client_body_temp_path {ng}/tmp/body;
+    proxy_temp_path {ng}/tmp/proxy;
+    fastcgi_temp_path {ng}/tmp/fastcgi;
+    uwsgi_temp_path {ng}/tmp/uwsgi;
+    scgi_temp_path {ng}/tmp/scgi;
+    log_format tiles '$request_uri $status';
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        location / {{ try_files $uri =404; }}
+    }}
+    server {{
+        listen 127.0.0.1:{rport};
+        root {root};
+        access_log {ng}/access.log tiles;
+        location / {{ try_files $uri =404; }}
+    }}
+}}
+"""
+
+
+def start_nginx(work, root, port):
+    ng = os.path.join(work, "nginx")
+    os.makedirs(os.path.join(ng, "tmp"), exist_ok=True)
+    conf = os.path.join(ng, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(NGINX_CONF.format(ng=ng, root=root, port=port, rport=port + 1))
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    proc = subprocess.Popen([nginx, "-e", os.path.join(ng, "error.log"), "-c", conf])
+    url = f"http://127.0.0.1:{port}/0/0/0.png"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return proc, os.path.join(ng, "access.log")
+        except OSError:
+            if proc.poll() is not None:
+                die(f"nginx exited {proc.returncode} (port {port} or {port + 1} busy? use --port); "
+                    f"see {ng}/error.log")
+            time.sleep(0.05)
+    proc.kill()
+    die(f"nginx did not answer on 127.0.0.1:{port}; see {ng}/error.log")
+
+
+def run_measured(cmd, stdout=subprocess.DEVNULL):
+    """Runs cmd; returns (exit code, wall seconds, cpu seconds, peak RSS MiB, stderr)."""
+    err = tempfile.TemporaryFile()
+    t = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=stdout, stderr=err)
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.monotonic() - t
+    p.returncode = os.waitstatus_to_exitcode(status)
+    err.seek(0)
+    return (p.returncode, wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024,
+            err.read().decode(errors="replace"))
+
+
+def verify_dir(out, root, tiles):
+    """Every tile present under out/z/x/y.png and byte-exact; nothing else."""
+    bad = 0
+    for z, x, y in tiles:
+        rel = f"{z}/{x}/{y}.png"
+        try:
+            with open(os.path.join(out, rel), "rb") as a, open(os.path.join(root, rel), "rb") as b:
+                if a.read() != b.read():
+                    bad += 1
+        except FileNotFoundError:
+            bad += 1
+    files = sum(len(fs) for _, _, fs in os.walk(out))
+    return bad == 0 and files == len(tiles), f"{len(tiles) - bad}/{len(tiles)} exact, {files} files"
+
+
+def verify_mbtiles(path, root, tiles):
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    rows = {}
+    for z, x, row, data in db.execute(
+            "SELECT zoom_level, tile_column, tile_row, tile_data FROM tiles"):
+        rows[(z, x, (1 << z) - 1 - row)] = data  # TMS row flip
+    db.close()
+    bad = 0
+    for z, x, y in tiles:
+        with open(os.path.join(root, str(z), str(x), f"{y}.png"), "rb") as f:
+            if rows.get((z, x, y)) != f.read():
+                bad += 1
+    ok = bad == 0 and len(rows) == len(tiles)
+    return ok, f"{len(tiles) - bad}/{len(tiles)} exact, {len(rows)} rows"
+
+
+def write_inputs(work, tiles, base):
+    rel = [f"{z}/{x}/{y}.png" for z, x, y in tiles]
+    paths = {}
+    for name, line in (("urls.txt", lambda r: f"{base}/{r}\n"),
+                       ("aria2.in", lambda r: f"{base}/{r}\n  out={r}\n"),
+                       ("curl.cfg", lambda r: f'url = "{base}/{r}"\noutput = "{r}"\n')):
+        paths[name] = os.path.join(work, name)
+        with open(paths[name], "w") as f:
+            f.writelines(line(r) for r in rel)
+    return paths
+
+
+def client_command(name, a, out, inputs, base, max_zoom):
+    c = str(a.conns)
+    if name.startswith("cohort"):
+        target = out + ".mbtiles" if name == "cohort-mbtiles" else out
+        return [a.bin, "tiles", "--bbox", WORLD, "--zoom", f"0-{max_zoom}", "--url",
+                base + "/{z}/{x}/{y}.png", "-o", target, "-j", c, "--quiet", "--json"], target
+    if name == "curl":
+        return ["curl", "-sS", "--no-progress-meter", "--fail", "--parallel", "--parallel-max", c,
+                "--create-dirs", "--output-dir", out, "-K", inputs["curl.cfg"]], out
+    if name == "aria2":
+        return ["aria2c", "--no-conf=true", "-i", inputs["aria2.in"], "-d", out, "-j", c, "-x", "1",
+                "-s", "1", "--allow-overwrite=true", "--auto-file-renaming=false",
+                "--file-allocation=none", "--console-log-level=warn", "--summary-interval=0",
+                "--download-result=hide", "-q"], out
+    if name == "wget2":
+        return ["wget2", "--no-config", "-q", f"--max-threads={c}", "-i", inputs["urls.txt"], "-x",
+                "-nH", "-P", out], out
+    if name == "asyncio":
+        return [sys.executable, os.path.join(a.peers, "asyncio_tiles.py"), "--urls",
+                inputs["urls.txt"], "--out", out, "--workers", c], out
+    die(f"unknown client {name}")
+
+
+def clear(path):
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        if os.path.exists(path + suffix) and not os.path.isdir(path + suffix):
+            os.unlink(path + suffix)
+
+
+def resume_check(a, work, root, tiles, access_log, max_zoom):
+    """SIGINT at about half way, then the same command again."""
+    base = f"http://127.0.0.1:{a.port + 1}"
+    cmd, target = client_command("cohort-mbtiles", a, os.path.join(work, "resume"), {}, base,
+                                 max_zoom)
+    clear(target)
+    open(access_log, "w").close()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    half = len(tiles) // 2
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and p.poll() is None:
+        with open(access_log, "rb") as f:
+            if f.read().count(b"\n") >= half:
+                break
+        time.sleep(0.005)
+    t = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    out1, err1 = p.communicate()
+    stop_s = time.monotonic() - t
+    with open(access_log, "rb") as f:
+        served1 = [l.split()[0] for l in f.read().decode().splitlines() if l.endswith(" 200")]
+    db = sqlite3.connect(f"file:{target}?mode=ro", uri=True)
+    stored1 = db.execute("SELECT count(*) FROM tiles").fetchone()[0]
+    db.close()
+    open(access_log, "w").close()
+    rc2, wall2, _, _, err2 = run_measured(cmd)
+    with open(access_log, "rb") as f:
+        served2 = [l.split()[0] for l in f.read().decode().splitlines() if l.endswith(" 200")]
+    twice = len(set(served1) & set(served2))
+    ok, detail = verify_mbtiles(target, root, tiles)
+    print(f"resume: SIGINT after {len(served1)} tiles served; cohort exited {p.returncode} "
+          f"(130 expected) {stop_s * 1000:.0f} ms after the signal with {stored1} tiles stored")
+    print(f"resume: re-run exited {rc2} in {wall2:.2f} s fetching {len(served2)} tiles; "
+          f"fetched in both runs: {twice} (served but not yet stored at the signal: "
+          f"{len(served1) - stored1}); final output: {detail}")
+    clear(target)
+    if p.returncode != 130 or rc2 != 0 or not ok:
+        print(f"resume: FAILED; first run's stderr: {err1.decode()[-400:]!r}; "
+              f"re-run's: {err2[-400:]!r}")
+        return False
+    return True
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--bin", default="build/bin/cohort")
+    ap.add_argument("--peers", required=True, help="directory of asyncio_tiles.py")
+    ap.add_argument("--conns", type=int, default=16)
+    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--port", type=int, default=18181)
+    ap.add_argument("--max-zoom", type=int, default=7)
+    ap.add_argument("--clients", default=",".join(ALL_CLIENTS))
+    ap.add_argument("--no-resume", action="store_true")
+    ap.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "cohort-tiles-bench"))
+    ap.add_argument("--keep", action="store_true", help="keep the tile tree for the next run")
+    a = ap.parse_args()
+    a.bin = os.path.abspath(a.bin)
+    clients = [c for c in a.clients.split(",") if c]
+    for c in clients:
+        if c not in ALL_CLIENTS:
+            die(f"unknown client '{c}' (known: {', '.join(ALL_CLIENTS)})")
+    tools = {"curl": "curl", "aria2": "aria2c", "wget2": "wget2", "nginx": "nginx"}
+    for c, tool in tools.items():
+        if (c == "nginx" or c in clients) and not (shutil.which(tool) or
+                                                   os.path.exists(f"/usr/sbin/{tool}")):
+            die(f"{tool} is not installed (scripts/setup nginx-light aria2 wget2 installs it)")
+
+    work = a.work
+    os.makedirs(work, exist_ok=True)
+    tiles = tile_list(a.max_zoom)
+    root = os.path.join(work, "tiles")
+    t = time.monotonic()
+    total = make_tree(root, tiles)
+    print(f"data: {len(tiles):,} tiles (zooms 0-{a.max_zoom}), {total / 2**20:.0f} MiB, "
+          f"in {root} ({time.monotonic() - t:.1f} s to prepare)")
+    nginx, access_log = start_nginx(work, root, a.port)
+    try:
+        base = f"http://127.0.0.1:{a.port}"
+        inputs = write_inputs(work, tiles, base)
+        results = {c: [] for c in clients}
+        ok_all = True
+        for _ in range(a.runs):
+            for c in clients:
+                out = os.path.join(work, "out-" + c)
+                cmd, target = client_command(c, a, out, inputs, base, a.max_zoom)
+                clear(target)
+                if not c.startswith("cohort"):
+                    os.makedirs(out)
+                subprocess.run(["sync"])
+                rc, wall, cpu, rss, err = run_measured(cmd)
+                if c == "cohort-mbtiles":
+                    ok, detail = verify_mbtiles(target, root, tiles)
+                else:
+                    ok, detail = verify_dir(out, root, tiles)
+                if rc != 0:
+                    ok = False
+                    detail += f"; exit {rc}: {err.strip()[-300:]}"
+                ok_all &= ok
+                results[c].append((len(tiles) / wall, cpu, rss, ok, detail))
+                clear(target)
+        load = open("/proc/loadavg").read().split()[0]
+        print(f"{a.conns} connections each; {a.runs} run(s) each, interleaved; "
+              f"{os.cpu_count()} cores, load {load} after the runs; nginx 1 worker")
+        print("| client | tiles/s (median) | min..max | CPU s | peak RSS MiB | output verified |")
+        print("|---|---|---|---|---|---|")
+        med = {}
+        for c in clients:
+            rs = results[c]
+            rates = [r[0] for r in rs]
+            med[c] = statistics.median(rates)
+            print(f"| {c} | {med[c]:,.0f} | {min(rates):,.0f}..{max(rates):,.0f} | "
+                  f"{statistics.median(r[1] for r in rs):.1f} | "
+                  f"{max(r[2] for r in rs):.1f} | "
+                  f"{'yes' if all(r[3] for r in rs) else 'NO: ' + rs[-1][4]} |")
+        for ours in ("cohort-mbtiles", "cohort-dir"):
+            if ours not in med:
+                continue
+            for peer in clients:
+                if not peer.startswith("cohort"):
+                    print(f"{ours} / {peer}: {med[ours] / med[peer]:.2f}x")
+        if not a.no_resume and any(c.startswith("cohort") for c in clients):
+            ok_all &= resume_check(a, work, root, tiles, access_log, a.max_zoom)
+    finally:
+        nginx.send_signal(signal.SIGQUIT)
+        nginx.wait()
+        for name in os.listdir(work):
+            if name != "tiles" or not a.keep:
+                p = os.path.join(work, name)
+                shutil.rmtree(p) if os.path.isdir(p) else os.unlink(p)
+    if not ok_all:
+        die("some output did not verify (see the table)")
+
+
+if __name__ == "__main__":
+    main()
