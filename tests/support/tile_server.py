@@ -23,7 +23,8 @@ Tile bytes depend only on (format, z, x, y, min size, max size), never on the
 seed: `tile_bytes()` below (importable) and the `expect` subcommand give the
 exact bytes a client must have stored. Sizes are spread over
 [--min-size, --max-size] (100 B .. 30 KiB by default). PNG tiles are real,
-decodable PNGs; jpeg, webp and gif tiles have the right magic bytes and
+decodable PNGs (png256: 256 x 256 RGB map-like tiles a viewer can
+show, for scripts/demo; needs --min-size 4096); jpeg, webp and gif tiles have the right magic bytes and
 framing around deterministic filler; pbf-gzip tiles are valid gzip streams
 (served without Content-Encoding, as stored in MBTiles).
 
@@ -96,6 +97,7 @@ SMALLEST_SIZE = 100  # every format's framing fits in this
 
 CONTENT_TYPES = {
     "png": "image/png",
+    "png256": "image/png",
     "jpeg": "image/jpeg",
     "webp": "image/webp",
     "gif": "image/gif",
@@ -188,6 +190,28 @@ def _png(key, size):
     return body + _png_chunk(b"coHo", _filler(key + "/pad", pad)) + _png_chunk(b"IEND", b"")
 
 
+def _png256(key, size):
+    # A 256 x 256 RGB map tile a viewer can show (scripts/demo): a flat
+    # colour drawn from the key, a lighter 32-pixel checker and a dark
+    # border, compressed, then padded to `size` like _png.
+    h = _filler(key + "/colour", 3)
+    base = bytes(64 + c // 2 for c in h)
+    light = bytes(min(255, c + 40) for c in base)
+    edge = b"\x30\x30\x30"
+    even = b"".join((light if (xx >> 5) % 2 else base) for xx in range(256))
+    odd = b"".join((base if (xx >> 5) % 2 else light) for xx in range(256))
+    rows = [b"\x00" + edge * 256]
+    for yy in range(1, 256):
+        rows.append(b"\x00" + edge + ((odd if (yy >> 5) % 2 else even)[3:]))
+    idat = zlib.compress(b"".join(rows), 6)
+    head = b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", 256, 256, 8, 2, 0, 0, 0))
+    body = head + _png_chunk(b"IDAT", idat)
+    pad = size - len(body) - 12 - 12
+    if pad < 0:
+        raise ValueError(f"png256 tile of {size} bytes is too small (use --min-size 4096)")
+    return body + _png_chunk(b"coHo", _filler(key + "/pad", pad)) + _png_chunk(b"IEND", b"")
+
+
 def _jpeg(key, size):
     # SOI, a JFIF APP0 segment, COM segments of filler, EOI.
     head = b"\xff\xd8" + b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
@@ -239,7 +263,7 @@ def _gzip(key, size):
     raise ValueError(f"no gzip framing of {size} bytes")
 
 
-_GENERATORS = {"png": _png, "jpeg": _jpeg, "webp": _webp, "gif": _gif, "pbf-gzip": _gzip}
+_GENERATORS = {"png": _png, "png256": _png256, "jpeg": _jpeg, "webp": _webp, "gif": _gif, "pbf-gzip": _gzip}
 
 
 def tile_bytes(z, x, y, fmt="png", min_size=DEFAULT_MIN_SIZE, max_size=DEFAULT_MAX_SIZE):
@@ -345,6 +369,9 @@ class TileServer(http.server.ThreadingHTTPServer):
 class TileHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "cohort-tile-server/1"
+    # Headers and body go out in separate writes: with Nagle on, the body
+    # waits for the client's delayed ACK (40 ms a tile on keep-alive).
+    disable_nagle_algorithm = True
 
     def setup(self):
         self.timeout = self.server.options.idle_timeout
