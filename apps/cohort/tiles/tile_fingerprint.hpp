@@ -1,0 +1,33 @@
+#pragma once
+
+/// \file
+/// tile_fingerprint: what a download is (URL template, boxes, zoom levels),
+/// as a tile output records it to resume the same download and never mix
+/// tiles of two.
+
+#include <string>
+#include <vector>
+
+#include "cohort/tiles/tile_math.hpp"
+
+namespace cohort::app::tiles {
+
+/// What a download is: the output records it when created and compares it
+/// each time it is opened again, so that a re-run resumes the same download
+/// and never mixes tiles of two.
+struct tile_fingerprint {
+  /// The --url template as given.
+  std::string url_template;
+  /// The --bbox boxes (order and repeats do not matter).
+  std::vector<bbox> boxes;
+  /// The --zoom levels (order and repeats do not matter).
+  std::vector<int> zooms;
+
+  /// Canonical text of the boxes: "W,S,E,N" each, shortest round-trip
+  /// decimals, sorted, deduplicated, joined by " ". Example: "13.08,52.33,13.76,52.68".
+  std::string boxes_text() const;
+  /// Canonical text of the zooms: ascending ranges, e.g. "8,10-14".
+  std::string zooms_text() const;
+};
+
+}  // namespace cohort::app::tiles

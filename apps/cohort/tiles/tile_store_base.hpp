@@ -1,0 +1,148 @@
+#pragma once
+
+// Internal to the tile stores (detail): store_base, the part the directory
+// store and the MBTiles store share: the lock, the SQLite connection with
+// our bookkeeping tables (fingerprint, failed and missing lists,
+// validators), the in-memory sets, batching.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cohort/tiles/sqlite_handles.hpp"
+#include "cohort/tiles/tile_fingerprint.hpp"
+#include "cohort/tiles/tile_key_set.hpp"
+#include "cohort/tiles/tile_math.hpp"
+#include "cohort/tiles/tile_store.hpp"
+
+namespace cohort::app::tiles::detail {
+
+// The fingerprint an output recorded in cohort_meta.
+struct meta_values {
+  std::optional<std::string> url_template, boxes, zooms;
+};
+
+// The message of an output not made by cohort tiles: "output SHOWN WHY; use
+// --force to overwrite or choose another output".
+std::string not_ours_message(const std::string& shown, std::string_view why);
+
+class store_base : public tile_store {
+ public:
+  const std::filesystem::path& path() const override { return path_; }
+  bool has(const tile& t) const override { return stored_.contains(t); }
+  std::uint64_t stored_count() const override { return stored_.size(); }
+  bool is_missing(const tile& t) const override { return missing_.contains(t); }
+  std::uint64_t missing_count() const override { return missing_.size(); }
+  std::string format() const override { return format_; }
+
+  std::optional<tile_validators> validators(const tile& t) override;
+  void record_failed(const tile& t, std::string_view reason) override;
+  void clear_failed(const tile& t) override;
+  std::vector<failed_tile> failed_tiles() const override;
+  void record_missing(const tile& t) override;
+  bool maybe_flush(std::chrono::steady_clock::time_point now) override;
+  void flush() override;
+
+ protected:
+  store_base(const std::filesystem::path& path, const tile_store_options& options);
+  ~store_base() override;
+
+  // Takes the output's lock: an flock on `file`, created if needed. Readers
+  // (sqlite3, GDAL) do not take it; a second cohort does, and is refused.
+  void lock(const std::string& file);
+
+  // `page_size` applies to a new file only.
+  void open_database(const std::string& file, const char* page_size = nullptr);
+
+  // Number of schema objects (tables, indexes, views, triggers).
+  std::int64_t schema_objects();
+
+  bool has_table(const char* name);
+
+  // The fingerprint recorded in cohort_meta (call only when the table exists).
+  meta_values read_meta();
+
+  // Throws fingerprint_mismatch_error unless force. Returns true when the
+  // output must be emptied (force with a mismatch).
+  bool check_fingerprint(const tile_fingerprint& fingerprint);
+
+  // Creates our tables and records the fingerprint (inside a transaction).
+  void write_cohort_schema(const tile_fingerprint& fingerprint);
+
+  void prepare_statements();
+
+  // Loads the failed and missing lists, and whether any validators exist.
+  void load_lists();
+
+  static std::optional<tile> valid_tile(std::int64_t z, std::int64_t x, std::int64_t y);
+
+  void check_usable() const;
+
+  void begin();
+
+  // Counts one change of `bytes` tile bytes; commits when the batch is full.
+  void changed(std::size_t bytes);
+
+  void commit();
+
+  // The bookkeeping of a stored tile: its validators, and it is neither
+  // failed nor missing any more.
+  void note_stored(const tile& t, const tile_validators& v);
+
+  // Commits (unless the connection failed), closes the database and
+  // releases the lock. `before_close` runs after the commit.
+  template <class F>
+  void close_with(F before_close) {
+    if (closed_) return;
+    closed_ = true;
+    try {
+      if (db_ && !db_->failed()) {
+        commit();
+        before_close();
+      }
+    } catch (...) {
+      release();
+      throw;
+    }
+    release();
+  }
+
+  // Releases everything without committing (a transaction still open is
+  // rolled back by SQLite). The lock goes last: closing any descriptor of
+  // the database file drops SQLite's POSIX locks, so ours waits for SQLite's
+  // connection to be gone.
+  void release() noexcept;
+
+  // Store-specific statements, finalized before the database closes.
+  virtual void release_statements() noexcept {}
+
+  std::filesystem::path path_;
+  std::string shown_;
+  tile_store_options options_;
+  std::string format_;
+
+  int lock_fd_ = -1;
+  std::unique_ptr<database> db_;
+  std::optional<statement> put_failed_, delete_failed_, put_missing_, delete_missing_,
+      put_validators_, delete_validators_, get_validators_;
+
+  tile_key_set stored_;
+  tile_key_set missing_;
+  std::map<tile, std::string> failed_;
+  bool any_validators_ = false;
+
+  bool in_transaction_ = false;
+  bool closed_ = false;
+  std::size_t changes_ = 0;
+  std::size_t bytes_ = 0;
+  std::optional<std::chrono::steady_clock::time_point> last_flush_;
+};
+
+}  // namespace cohort::app::tiles::detail
