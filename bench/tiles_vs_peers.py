@@ -133,16 +133,26 @@ def start_nginx(work, root, port):
 
 
 def run_measured(cmd, stdout=subprocess.DEVNULL):
-    """Runs cmd; returns (exit code, wall seconds, cpu seconds, peak RSS MiB, stderr)."""
+    """Runs cmd; returns (exit code, wall seconds, cpu seconds, peak RSS MiB, stderr).
+
+    Through /usr/bin/time: Linux carries the forking process's peak RSS into
+    the child's ru_maxrss across exec, so this (large) Python process cannot
+    measure it with wait4 itself."""
     err = tempfile.TemporaryFile()
+    stats = tempfile.NamedTemporaryFile(mode="r")
     t = time.monotonic()
-    p = subprocess.Popen(cmd, stdout=stdout, stderr=err)
-    _, status, ru = os.wait4(p.pid, 0)
+    p = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", stats.name] + cmd,
+                       stdout=stdout, stderr=err)
     wall = time.monotonic() - t
-    p.returncode = os.waitstatus_to_exitcode(status)
+    user, system, rss_kib = stats.read().split()[-3:]
     err.seek(0)
-    return (p.returncode, wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024,
+    return (p.returncode, wall, float(user) + float(system), int(rss_kib) / 1024,
             err.read().decode(errors="replace"))
+
+
+# cohort's directory output keeps its state (stored, missing and failed tiles,
+# the fingerprint) in this SQLite file at the top of the directory.
+COHORT_DIR_STATE = ".cohort-tiles.db"
 
 
 def verify_dir(out, root, tiles):
@@ -156,7 +166,8 @@ def verify_dir(out, root, tiles):
                     bad += 1
         except FileNotFoundError:
             bad += 1
-    files = sum(len(fs) for _, _, fs in os.walk(out))
+    files = sum(len([f for f in fs if not f.startswith(COHORT_DIR_STATE)])
+                for _, _, fs in os.walk(out))
     return bad == 0 and files == len(tiles), f"{len(tiles) - bad}/{len(tiles)} exact, {files} files"
 
 
@@ -219,10 +230,10 @@ def clear(path):
             os.unlink(path + suffix)
 
 
-def resume_check(a, work, root, tiles, access_log, max_zoom):
+def resume_check(a, outs, root, tiles, access_log, max_zoom):
     """SIGINT at about half way, then the same command again."""
     base = f"http://127.0.0.1:{a.port + 1}"
-    cmd, target = client_command("cohort-mbtiles", a, os.path.join(work, "resume"), {}, base,
+    cmd, target = client_command("cohort-mbtiles", a, os.path.join(outs, "resume"), {}, base,
                                  max_zoom)
     clear(target)
     open(access_log, "w").close()
@@ -273,6 +284,8 @@ def main():
     ap.add_argument("--clients", default=",".join(ALL_CLIENTS))
     ap.add_argument("--no-resume", action="store_true")
     ap.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "cohort-tiles-bench"))
+    ap.add_argument("--out", help="where the clients write (default: under --work); e.g. a "
+                    "tmpfs such as /dev/shm to take the disk out of the comparison")
     ap.add_argument("--keep", action="store_true", help="keep the tile tree for the next run")
     a = ap.parse_args()
     a.bin = os.path.abspath(a.bin)
@@ -280,11 +293,13 @@ def main():
     for c in clients:
         if c not in ALL_CLIENTS:
             die(f"unknown client '{c}' (known: {', '.join(ALL_CLIENTS)})")
+    if not os.path.exists("/usr/bin/time"):
+        die("/usr/bin/time is not installed (scripts/setup time installs it)")
     tools = {"curl": "curl", "aria2": "aria2c", "wget2": "wget2", "nginx": "nginx"}
     for c, tool in tools.items():
         if (c == "nginx" or c in clients) and not (shutil.which(tool) or
                                                    os.path.exists(f"/usr/sbin/{tool}")):
-            die(f"{tool} is not installed (scripts/setup nginx-light aria2 wget2 installs it)")
+            die(f"{tool} is not installed (scripts/setup nginx-light aria2 wget2 time installs it)")
 
     work = a.work
     os.makedirs(work, exist_ok=True)
@@ -294,6 +309,12 @@ def main():
     total = make_tree(root, tiles)
     print(f"data: {len(tiles):,} tiles (zooms 0-{a.max_zoom}), {total / 2**20:.0f} MiB, "
           f"in {root} ({time.monotonic() - t:.1f} s to prepare)")
+    outs = (os.path.join(os.path.abspath(a.out), "cohort-tiles-bench-out") if a.out else
+            os.path.join(work, "outputs"))
+    os.makedirs(outs, exist_ok=True)
+    fstype = subprocess.run(["stat", "-f", "-c", "%T", outs], capture_output=True,
+                            text=True).stdout.strip()
+    print(f"outputs: {outs} ({fstype})")
     nginx, access_log = start_nginx(work, root, a.port)
     try:
         base = f"http://127.0.0.1:{a.port}"
@@ -302,7 +323,7 @@ def main():
         ok_all = True
         for _ in range(a.runs):
             for c in clients:
-                out = os.path.join(work, "out-" + c)
+                out = os.path.join(outs, "out-" + c)
                 cmd, target = client_command(c, a, out, inputs, base, a.max_zoom)
                 clear(target)
                 if not c.startswith("cohort"):
@@ -340,10 +361,12 @@ def main():
                 if not peer.startswith("cohort"):
                     print(f"{ours} / {peer}: {med[ours] / med[peer]:.2f}x")
         if not a.no_resume and any(c.startswith("cohort") for c in clients):
-            ok_all &= resume_check(a, work, root, tiles, access_log, a.max_zoom)
+            ok_all &= resume_check(a, outs, root, tiles, access_log, a.max_zoom)
     finally:
         nginx.send_signal(signal.SIGQUIT)
         nginx.wait()
+        if a.out:
+            shutil.rmtree(outs, ignore_errors=True)
         for name in os.listdir(work):
             if name != "tiles" or not a.keep:
                 p = os.path.join(work, name)

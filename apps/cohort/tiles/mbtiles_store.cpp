@@ -20,6 +20,7 @@
 
 #include "cohort/tiles/tile_formats.hpp"
 #include "cohort/tiles/tile_store_base.hpp"
+#include "cohort/tiles/wal_checkpointer.hpp"
 
 namespace cohort::app::tiles {
 
@@ -40,6 +41,12 @@ CREATE UNIQUE INDEX IF NOT EXISTS tile_index ON tiles (zoom_level, tile_column, 
 )sql";
 
 // MBTiles 1.3: "The file MAY have the application_id 0x4d504258" ("MPBX").
+// The log is checkpointed on another thread once it holds this many pages
+// (16 MiB of 16 KiB pages, SQLite's default count), and by the writer itself
+// should it reach the limit (64 MiB) all the same.
+constexpr int checkpoint_pages = 1000;
+constexpr int checkpoint_limit_pages = 4096;
+
 constexpr const char* mbtiles_application_id = "PRAGMA application_id = 1297105496";
 
 // The MBTiles 1.3 `format` value for an extension: pbf, jpg, png, webp, or
@@ -146,6 +153,11 @@ class mbtiles_store final : public store_base {
     prepare_statements();
     load_lists();
     load_tiles();
+    try {
+      checkpointer_.emplace(db_->get(), file, checkpoint_pages, checkpoint_limit_pages);
+    } catch (const std::exception&) {
+      // SQLite's own checkpoints then, on the loop's thread: slower, as safe.
+    }
   }
 
   ~mbtiles_store() override {
@@ -171,6 +183,7 @@ class mbtiles_store final : public store_base {
 
   void close() override {
     close_with([this] {
+      checkpointer_.reset();
       // Back to a single self-contained file for other readers (a WAL-mode
       // file needs a writable directory to be read). Not possible while a
       // reader has it open; then it simply stays in WAL mode.
@@ -183,6 +196,7 @@ class mbtiles_store final : public store_base {
 
  private:
   void release_statements() noexcept override {
+    checkpointer_.reset();
     put_tile_.reset();
     put_metadata_.reset();
   }
@@ -272,6 +286,7 @@ class mbtiles_store final : public store_base {
   }
 
   std::optional<statement> put_tile_, put_metadata_;
+  std::optional<detail::wal_checkpointer> checkpointer_;
 };
 
 }  // namespace
