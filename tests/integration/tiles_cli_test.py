@@ -1,15 +1,14 @@
 #!/usr/bin/env python3
 """End-to-end tests of `cohort tiles` (issue 6) on the real binary against
-tests/support/tile_server.py on loopback.
+tests/support/tile_server.py on loopback: input, outputs, resume, signals,
+the progress bar and summary. The HTTP behaviours (retries, Retry-After,
+timeouts, faults) are in tiles_cli_net_test.py.
 
 Run: python3 tests/integration/tiles_cli_test.py COHORT_BINARY TILE_SERVER_PY [name-substring ...]
-Prints one line per test and a final `N passed, N failed` line; exits 1 if
-any test failed. Every stored tile is compared byte for byte with the
-server's deterministic bytes.
+(see tiles_cli_support.py for the output).
 """
 
 import json
-import math
 import os
 import random
 import shutil
@@ -17,198 +16,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
-import urllib.request
 
-if len(sys.argv) < 3:
-    sys.exit(__doc__)
-COHORT = os.path.abspath(sys.argv[1])
-SERVER_PY = os.path.abspath(sys.argv[2])
-FILTERS = sys.argv[3:]
-sys.path.insert(0, os.path.dirname(SERVER_PY))
-
-import tile_server  # noqa: E402
-
-# A small piece of Berlin (its tiles are computed independently below).
-BOX = "13.30,52.45,13.50,52.56"
-ZOOMS = "10-13"
-TESTS = []
-TMP = tempfile.mkdtemp(prefix="tiles-cli-test-")
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
-
-
-def check(condition, message="check failed"):
-    if not condition:
-        raise AssertionError(message)
-
-
-def equal(actual, expected, what="value"):
-    if actual != expected:
-        raise AssertionError(f"{what}: expected {expected!r}, got {actual!r}")
-
-
-# -- independent tile arithmetic (for expected tile sets) ---------------------
-
-
-def lon_to_x(lon, z):
-    return min((1 << z) - 1, int(math.floor((lon + 180.0) / 360.0 * (1 << z))))
-
-
-def lat_to_y(lat, z):
-    lat = max(-85.0511287798, min(85.0511287798, lat))
-    r = math.radians(lat)
-    y = (1.0 - math.asinh(math.tan(r)) / math.pi) / 2.0 * (1 << z)
-    return min((1 << z) - 1, int(math.floor(y)))
-
-
-def tiles_of(box, zooms):
-    """The set of (z, x, y) a box covers (no edge exactly on a tile border)."""
-    w, s, e, n = (float(v) for v in box.split(","))
-    out = set()
-    for z in zooms:
-        ranges = [(w, e)] if w <= e else [(w, 180.0), (-180.0, e)]
-        for a, b in ranges:
-            for x in range(lon_to_x(a, z), lon_to_x(b, z) + 1):
-                for y in range(lat_to_y(n, z), lat_to_y(s, z) + 1):
-                    out.add((z, x, y))
-    return out
-
-
-def zoom_list(text):
-    a, _, b = text.partition("-")
-    return list(range(int(a), int(b or a) + 1))
-
-
-EXPECTED = tiles_of(BOX, zoom_list(ZOOMS))
-
-
-# -- helpers -----------------------------------------------------------------
-
-
-class Server:
-    """A tile server subprocess for the duration of a `with` block."""
-
-    def __init__(self, *args):
-        self.args = ["--timeout", "120", "--stop-on-stdin-eof", "--record", *map(str, args)]
-
-    def __enter__(self):
-        self.process, self.port = tile_server.spawn(*self.args)
-        return self
-
-    def __exit__(self, *exc):
-        if self.process.poll() is None:
-            self.process.terminate()
-        self.process.wait(timeout=10)
-        self.process.stdin.close()
-        self.process.stdout.close()
-
-    def url(self, suffix="/{z}/{x}/{y}.png"):
-        return f"http://127.0.0.1:{self.port}{suffix}"
-
-    def stats(self):
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/_stats", timeout=10) as r:
-            return json.loads(r.read())
-
-    def reset(self):
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/_reset", data=b"", method="POST")
-        urllib.request.urlopen(req, timeout=10).read()
-
-
-def out_path(name):
-    path = os.path.join(TMP, name)
-    if os.path.isdir(path):
-        shutil.rmtree(path)
-    elif os.path.exists(path):
-        os.remove(path)
-    for suffix in ("-wal", "-shm", "-journal"):
-        if os.path.exists(path + suffix):
-            os.remove(path + suffix)
-    return path
-
-
-def tiles_args(server, output, *extra, url=None, box=BOX, zooms=ZOOMS):
-    return ["tiles", "--bbox", box, "--zoom", zooms, "--url", url or server.url(), "-o", output,
-            "--retry-delay", "0.05", *map(str, extra)]
-
-
-def run(args, timeout=60):
-    p = subprocess.run([COHORT, *args], capture_output=True, text=True, timeout=timeout)
-    return p.returncode, p.stdout, p.stderr
-
-
-def run_json(args, timeout=60):
-    code, out, err = run([*args, "--json"], timeout)
-    try:
-        summary = json.loads(out)
-    except ValueError:
-        raise AssertionError(f"no JSON on stdout (exit {code}): {out!r} {err!r}")
-    return code, summary, err
-
-
-def directory_tiles(path, allow_temporaries=False):
-    """{(z, x, y): bytes} of a tile directory; fails on a stray file (on a
-    temporary file too unless `allow_temporaries`: a killed run leaves them,
-    the next run removes them)."""
-    found = {}
-    for root, dirs, files in os.walk(path):
-        for f in files:
-            full = os.path.join(root, f)
-            rel = os.path.relpath(full, path).split(os.sep)
-            if rel[0].startswith(".cohort-tiles.db"):
-                continue
-            if allow_temporaries and f.startswith(".") and ".tmp." in f:
-                continue
-            check(len(rel) == 3 and rel[2].endswith(".png"), f"unexpected file {full}")
-            z, x, y = int(rel[0]), int(rel[1]), int(rel[2][:-4])
-            with open(full, "rb") as fh:
-                found[(z, x, y)] = fh.read()
-    return found
-
-
-def mbtiles_tiles(path):
-    """{(z, x, y): bytes} of an MBTiles file, rows flipped back to XYZ."""
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        check(db.execute("pragma integrity_check").fetchone()[0] == "ok", "integrity_check")
-        rows = db.execute("select zoom_level, tile_column, tile_row, tile_data from tiles")
-        return {(z, x, (1 << z) - 1 - row): bytes(data) for z, x, row, data in rows}
-    finally:
-        db.close()
-
-
-def stored_tiles(path):
-    return mbtiles_tiles(path) if path.endswith(".mbtiles") else directory_tiles(path)
-
-
-# Tile sizes of the servers of the signal tests (bigger tiles, slower runs).
-SIGNAL_SIZES = ("--min-size", "2000", "--max-size", "8000")
-
-
-def check_byte_exact(tiles, sizes=()):
-    limits = {"min_size": int(sizes[1]), "max_size": int(sizes[3])} if sizes else {}
-    for (z, x, y), data in tiles.items():
-        if data != tile_server.tile_bytes(z, x, y, "png", **limits):
-            raise AssertionError(f"tile {z}/{x}/{y}: {len(data)} bytes differ from the server's")
-
-
-def check_complete(path, expected=EXPECTED, sizes=()):
-    tiles = stored_tiles(path)
-    equal(set(tiles), expected, "stored tiles")
-    check_byte_exact(tiles, sizes)
-
-
-def tile_path(z, x, y):
-    return f"/{z}/{x}/{y}.png"
-
-
-def paths_with(stats, event):
-    return {path for _, path, what in stats["log"] if what == event}
+from tiles_cli_support import (BOX, EXPECTED, SIGNAL_SIZES, TMP, ZOOMS, Server, check,
+                               check_byte_exact, check_complete, check_no_partial_files,
+                               directory_tiles, equal, main, mbtiles_tiles, out_path, paths_with,
+                               run, run_json, start, stored_tiles, test, tile_path, tiles_args,
+                               tiles_of, zoom_list)
 
 
 # -- 1. input ------------------------------------------------------------------
@@ -266,25 +80,6 @@ def malformed_input_is_one_line_and_exit_2():
 
 
 # -- 2-4. download, validation, outputs ---------------------------------------
-
-
-@test
-def unreachable_server_stops_at_once_with_one_line():
-    # Nothing listens on the port of a server that was stopped; a host that
-    # does not resolve. Either stops the run within seconds, not after every
-    # tile's retries, with exit 1 and a --json summary saying "stopped".
-    with Server() as s:
-        dead = s.url()
-    for url in (dead, "http://nonexistent.invalid/{z}/{x}/{y}.png"):
-        out = out_path("unreachable")
-        t = time.monotonic()
-        code, summary, err = run_json(tiles_args(None, out, url=url), timeout=60)
-        check(code == 1, f"{url}: exit {code}: {err}")
-        check(time.monotonic() - t < 20, f"{url}: took {time.monotonic() - t:.1f} s")
-        check(summary["outcome"] == "stopped" and summary["stored"] == 0, f"{summary}")
-        lines = [l for l in err.splitlines() if "cannot reach" in l]
-        check(len(lines) == 1 and "check --url" in lines[0], f"stderr: {err!r}")
-        shutil.rmtree(out, ignore_errors=True)
 
 
 @test
@@ -418,84 +213,6 @@ def refused_tiles_fail_at_once_without_retries():
 
 
 @test
-def server_errors_are_retried():
-    with Server("--fail-first", "2", "--fail-rate", "0.2", "--seed", "7") as s:
-        out = out_path("retry")
-        code, summary, err = run_json(tiles_args(s, out, "--retries", "8", "-j", 6))
-        equal(code, 0, f"exit ({err})")
-        check_complete(out)
-        stats = s.stats()
-        check(min(stats["paths"].values()) == 3, "every tile needed its 3rd attempt")
-        check(stats["status"].get("500", 0) + stats["status"].get("503", 0) >= 2 * len(EXPECTED),
-              str(stats["status"]))
-
-
-@test
-def retry_after_pauses_the_host_for_every_worker():
-    with Server("--rate-limit-rate", "0.08", "--retry-after", "1", "--seed", "3") as s:
-        out = out_path("retry-after")
-        code, summary, err = run_json(tiles_args(s, out, "--retries", "8", "-j", 4))
-        equal(code, 0, f"exit ({err})")
-        check_complete(out)
-        log = s.stats()["log"]
-        limited = [t for t, _, what in log if what == "429"]
-        check(limited, "the server sent no 429")
-        # After a 429, no request at all arrives while the pause lasts
-        # (requests already on their way may arrive in the first instants).
-        first = limited[0]
-        during = [p for t, p, what in log if what == "request" and first + 0.15 < t < first + 0.9]
-        equal(during, [], "requests during the Retry-After pause")
-
-
-@test
-def rate_limits_requests_per_host():
-    with Server() as s:
-        out = out_path("rate")
-        start = time.monotonic()
-        code, summary, err = run_json(tiles_args(s, out, "--rate", "20", "-j", 8, zooms="12"))
-        equal(code, 0, f"exit ({err})")
-        times = sorted(t for t, _, what in s.stats()["log"] if what == "request")
-        n = len(tiles_of(BOX, [12]))
-        equal(len(times), n, "requests")
-        span = times[-1] - times[0]
-        check(span >= (n - 1) / 20 * 0.9, f"{n} requests in {span:.2f} s at --rate 20")
-        check(time.monotonic() - start < 30, "too slow")
-
-
-@test
-def network_faults_and_bad_bodies_are_retried_then_stored_exact():
-    with Server("--reset-rate", "0.1", "--truncate-rate", "0.1", "--wrong-type-rate", "0.1",
-                "--seed", "11") as s:
-        out = out_path("faults.mbtiles")
-        code, summary, err = run_json(tiles_args(s, out, "--retries", "10", "-j", 6))
-        equal(code, 0, f"exit ({err})")
-        check_complete(out)
-        status = s.stats()["status"]
-        check(status.get("reset") and status.get("truncated"), str(status))
-
-
-@test
-def faults_that_never_end_fail_and_are_never_stored():
-    for fault, extra in (("--reset-rate", []), ("--truncate-rate", []),
-                         ("--wrong-type-rate", []),
-                         ("--stall-rate", ["--stall-seconds", "4"])):
-        with Server(fault, "1") as s:
-            out = out_path("never-ok")
-            args = tiles_args(s, out, "--retries", "1", "--stall-timeout", "1", zooms="10")
-            start = time.monotonic()
-            code, summary, err = run_json(args)
-            equal(code, 1, f"exit with {fault} ({err})")
-            n = len(tiles_of(BOX, [10]))
-            equal((summary["failed"], summary["stored"]), (n, 0), f"{fault}: failed, stored")
-            equal(directory_tiles(out), {}, f"{fault}: stored tiles")
-            check("failed 10/" in err, f"failed tiles listed: {err!r}")
-            for path, count in s.stats()["paths"].items():
-                equal(count, 2, f"{fault}: attempts of {path}")
-            if fault == "--stall-rate":
-                check(time.monotonic() - start < 4 * 2 * n, "stalls were not cut short")
-
-
-@test
 def oversized_tiles_fail():
     with Server("--min-size", "5000", "--max-size", "6000") as s:
         out = out_path("big")
@@ -580,34 +297,6 @@ def refresh_revalidates_with_etag():
 
 
 # -- 7. signals ------------------------------------------------------------------
-
-
-def start(args):
-    """Starts cohort and returns once it has taken charge of SIGINT (blocked
-    or caught: see /proc/PID/status), so that a signal from then on is an
-    interrupt, never the default death of a process still starting up."""
-    p = subprocess.Popen([COHORT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, start_new_session=True)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and p.poll() is None:
-        try:
-            with open(f"/proc/{p.pid}/status") as f:
-                fields = dict(line.split(":", 1) for line in f if ":" in line)
-        except OSError:
-            break
-        mask = int(fields.get("SigBlk", "0"), 16) | int(fields.get("SigCgt", "0"), 16)
-        if mask & (1 << (signal.SIGINT - 1)):
-            break
-        time.sleep(0.005)
-    return p
-
-
-def check_no_partial_files(out):
-    for root, _, files in os.walk(out):
-        for f in files:
-            check(not (f.startswith(".") and "tmp" in f and not f.startswith(".cohort-tiles.db")),
-                  f"temporary file left: {f}")
-
 
 def interrupt_and_resume(out, sig, iterations, rng, box, zooms):
     """Runs the download, interrupting it with `sig` at random moments, until
@@ -698,26 +387,6 @@ def second_sigint_stops_now_and_output_stays_consistent():
         equal(code, 0, err)
         check_complete(out, tiles_of(BOX, [11, 12, 13]))
 
-
-def main():
-    selected = [t for t in TESTS if not FILTERS or any(f in t.__name__ for f in FILTERS)]
-    passed = failed = 0
-    for t in selected:
-        begin = time.monotonic()
-        try:
-            t()
-            passed += 1
-            print(f"PASS {t.__name__} ({time.monotonic() - begin:.1f} s)", flush=True)
-        except Exception:
-            failed += 1
-            print(f"FAIL {t.__name__} ({time.monotonic() - begin:.1f} s)", flush=True)
-            traceback.print_exc()
-    print(f"{passed} passed, {failed} failed")
-    if failed == 0:
-        shutil.rmtree(TMP, ignore_errors=True)
-    else:
-        print(f"outputs kept in {TMP}")
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":
