@@ -368,19 +368,23 @@ def wrong_type_sends_html():
 
 @test
 def stall_delays_the_response():
-    with Server("--stall-rate", 1, "--stall-seconds", 0.5) as s:
+    with Server("--stall-rate", 1, "--stall-seconds", 0.5, "--record") as s:
         start = time.monotonic()
         status, _, body = s.get("/3/0/0.png")
         elapsed = time.monotonic() - start
         equal(status, 200, "status")
         equal(body, tile_server.tile_bytes(3, 0, 0), "body after the stall")
         check(elapsed >= 0.45, f"answered after {elapsed:.3f} s")
-        equal(s.stats()["stalls"], 1, "stalls")
+        stats = s.stats()
+        equal(stats["stalls"], 1, "stalls")
+        equal([(path, what) for _, path, what in stats["log"]],
+              [("/3/0/0.png", "request"), ("/3/0/0.png", "stall"), ("/3/0/0.png", "200")], "log")
+        check(stats["log"][2][0] - stats["log"][1][0] >= 0.45, "logged the answer after the stall")
 
 
 @test
 def trickle_sends_the_body_slowly_without_stalling():
-    with Server("--trickle-rate", 1, "--trickle-seconds", 1, "--min-size", 2000) as s:
+    with Server("--trickle-rate", 1, "--trickle-seconds", 1, "--min-size", 2000, "--record") as s:
         conn = s.connection()
         start = time.monotonic()
         conn.request("GET", "/3/0/0.png")
@@ -402,7 +406,9 @@ def trickle_sends_the_body_slowly_without_stalling():
         # Never a long gap: no second without data (what a stall timeout sees).
         gaps = [b[0] - a[0] for a, b in zip(pieces, pieces[1:])]
         check(len(pieces) >= 5 and max(gaps) < 0.5, f"{len(pieces)} pieces, gaps {gaps}")
-        equal(s.stats()["trickles"], 1, "trickles")
+        stats = s.stats()
+        equal(stats["trickles"], 1, "trickles")
+        equal([what for _, _, what in stats["log"]], ["request", "200", "trickle"], "log")
 
 
 def status_sequences(seed, paths, tries=40):

@@ -58,13 +58,14 @@ Stats
 -----
 GET /_stats returns {"requests", "paths": {path: count}, "status":
 {code: count}, "connections", "active_connections", "max_active_connections",
-"resets", "truncated", "stalls", "trickles", "bytes_sent"}, and with --record a "log"
-of [monotonic seconds, path, event] for every tile request's arrival
-(event "request") and answer (event: the status code, "reset" or
-"truncated"), and with --count-header NAME a "headers" object
-{NAME: {value: count}} of that request header's values ("" when absent).
-"requests", "paths" and
-"status" count tile requests only (not /_stats or /_reset); "status" has the
+"resets", "truncated", "stalls", "trickles", "bytes_sent"}, and with --record
+a "log" of [monotonic seconds, path, event] for every tile request's arrival
+(event "request"), the start of a stall or of a trickled body (events
+"stall" and "trickle") and its answer (event: the status code, "reset" or
+"truncated"; a trickled 200 is logged when its headers go), and with
+--count-header NAME a "headers" object {NAME: {value: count}} of that
+request header's values ("" when absent). "requests", "paths" and "status"
+count tile requests only (not /_stats or /_reset); "status" has the
 pseudo-codes "reset" and "truncated" for those faults. "bytes_sent" counts
 the bodies of complete 200 tile responses.
 
@@ -381,9 +382,13 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
         with self.server.lock:
             status = self.server.stats["status"]
             status[str(code)] = status.get(str(code), 0) + 1
-            if self.server.options.record:
-                path = urllib.parse.urlsplit(self.path).path
-                self.server.stats["log"].append([time.monotonic(), path, str(code)])
+        self._log(str(code))
+
+    def _log(self, event):
+        if self.server.options.record:
+            path = urllib.parse.urlsplit(self.path).path
+            with self.server.lock:
+                self.server.stats["log"].append([time.monotonic(), path, event])
 
     def _send(self, code, body=b"", content_type="text/plain", headers=(), head_only=False,
               counted=True, trickle_seconds=0.0):
@@ -410,6 +415,7 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
         """Writes `body` in pieces spread evenly over `seconds` (a piece every
         50 ms or so, never less than a byte)."""
         self.server.count("trickles")
+        self._log("trickle")
         pieces = max(1, min(len(body), round(seconds / 0.05)))
         pause = seconds / pieces
         for i in range(pieces):
@@ -506,6 +512,7 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
 
         if o.stall_rate and _unit(o.seed, path, attempt, "stall") < o.stall_rate:
             server.count("stalls")
+            self._log("stall")
             server.stop_event.wait(o.stall_seconds)
 
         if attempt < o.fail_first:
