@@ -4,7 +4,7 @@ and backoff, Retry-After pauses per host, --rate, network faults, the
 connect, stall and whole-request timeouts, an unreachable server. The real
 binary against tests/support/tile_server.py on loopback.
 
-Run: python3 tests/integration/tiles_cli_net_test.py COHORT_BINARY TILE_SERVER_PY [name-substring ...]
+Run: python3 tests/integration/tiles_cli_net_test.py COHORT_BINARY TILE_SERVER_PY [name ...]
 (see tiles_cli_support.py for the output).
 """
 
@@ -34,19 +34,27 @@ def server_errors_are_retried():
 
 @test
 def retry_after_pauses_the_host_for_every_worker():
-    with Server("--rate-limit-rate", "0.08", "--retry-after", "1", "--seed", "3") as s:
-        out = out_path("retry-after")
-        code, summary, err = run_json(tiles_args(s, out, "--retries", "8", "-j", 4))
-        equal(code, 0, f"exit ({err})")
-        check_complete(out)
-        log = s.stats()["log"]
-        limited = [t for t, _, what in log if what == "429"]
-        check(limited, "the server sent no 429")
-        # After a 429, no request at all arrives while the pause lasts
-        # (requests already on their way may arrive in the first instants).
-        first = limited[0]
-        during = [p for t, p, what in log if what == "request" and first + 0.15 < t < first + 0.9]
-        equal(during, [], "requests during the Retry-After pause")
+    # A 429, and a 503 that says Retry-After (a server in maintenance), pause
+    # the whole host, not just the worker that got it.
+    for knob, code in (("--rate-limit-rate", "429"), ("--unavailable-rate", "503")):
+        with Server(knob, "0.08", "--retry-after", "1", "--seed", "3") as s:
+            out = out_path("retry-after")
+            status, summary, err = run_json(tiles_args(s, out, "--retries", "8", "-j", 4))
+            equal(status, 0, f"{code}: exit ({err})")
+            check_complete(out)
+            log = s.stats()["log"]
+            answers = [(t, path) for t, path, what in log if what == code]
+            check(answers, f"the server sent no {code}")
+            # After the first one, no request at all arrives while the pause
+            # lasts (requests already on their way may arrive in the first
+            # instants) ...
+            first, paused = answers[0]
+            during = [p for t, p, what in log
+                      if what == "request" and first + 0.15 < t < first + 0.9]
+            equal(during, [], f"requests during the Retry-After pause of a {code}")
+            # ... although the other workers still had tiles to fetch then.
+            later = {p for t, p, what in log if what == "request" and t >= first + 0.9}
+            check(later - {paused}, f"{code}: no other tile was left after the pause")
 
 
 @test
@@ -62,7 +70,6 @@ def rate_limits_requests_per_host():
         span = times[-1] - times[0]
         check(span >= (n - 1) / 20 * 0.9, f"{n} requests in {span:.2f} s at --rate 20")
         check(time.monotonic() - start < 30, "too slow")
-
 
 
 # -- faults and timeouts ---------------------------------------------------------
@@ -118,6 +125,75 @@ def faults_that_never_end_fail_and_are_never_stored():
             if fault == "--stall-rate":
                 check(time.monotonic() - start < 4 * 2 * n, "stalls were not cut short")
 
+
+def check_cut_short(log, event, timeout, length):
+    """Checks that each attempt that began `event` (a stall or a trickle of
+    `length` seconds, in the server's log) was given up after about `timeout`
+    seconds and tried again, not waited out: the next request of its tile
+    arrives `timeout` to `timeout` + 4 seconds later (the backoff included),
+    well before `length`. Returns how many there were."""
+    requests = {}
+    for t, path, what in log:
+        if what == "request":
+            requests.setdefault(path, []).append(t)
+    cut = 0
+    for t, path, what in log:
+        if what != event:
+            continue
+        retries = [r for r in requests[path] if r > t]
+        check(retries, f"{event} of {path} at {t:.2f} was not tried again")
+        gap = retries[0] - t
+        check(timeout * 0.9 <= gap < min(timeout + 4, length * 0.5),
+              f"{path}: tried again {gap:.2f} s after its {event} (timeout {timeout} s)")
+        cut += 1
+    return cut
+
+
+@test
+def stall_timeout_abandons_a_stalled_request_and_retries_it():
+    # A third of the attempts get no answer for 20 s; --stall-timeout 1 gives
+    # them up after a second or so, and the retry (a new draw) comes through.
+    # (With seed 25 no tile stalls more than twice in a row.)
+    with Server("--stall-rate", "0.3", "--stall-seconds", "20", "--seed", "25") as s:
+        out = out_path("stall")
+        start = time.monotonic()
+        code, summary, err = run_json(tiles_args(s, out, "--stall-timeout", "1", "--retries", "8",
+                                                 "-j", 8))
+        elapsed = time.monotonic() - start
+        equal(code, 0, f"exit ({err})")
+        check_complete(out)
+        stalled = check_cut_short(s.stats()["log"], "stall", 1, 20)
+        check(stalled >= 5, f"only {stalled} stalls")
+        check(elapsed < 10, f"took {elapsed:.1f} s: the stalls were waited out")
+
+
+@test
+def request_timeout_abandons_a_slow_transfer_and_retries_it():
+    # A trickle is not a stall: with --stall-timeout 1 alone, bodies sent
+    # over 2.5 s arrive whole on the first attempt ...
+    with Server("--trickle-rate", "1", "--trickle-seconds", "2.5") as s:
+        out = out_path("trickle")
+        start = time.monotonic()
+        code, summary, err = run_json(tiles_args(s, out, "--stall-timeout", "1",
+                                                 "--request-timeout", "0", "-j", 8, zooms="10"))
+        equal(code, 0, f"exit ({err})")
+        check(time.monotonic() - start >= 2.4, "the bodies were not sent slowly")
+        check_complete(out, tiles_of(BOX, [10]))
+        equal(set(s.stats()["paths"].values()), {1}, "attempts per tile")
+    # ... while --request-timeout 1 gives up a transfer still going after a
+    # second, and the retry (a new draw) comes through. (With seed 25 no
+    # tile is sent slowly twice in a row.)
+    with Server("--trickle-rate", "0.3", "--trickle-seconds", "20", "--seed", "25") as s:
+        out = out_path("trickle")
+        start = time.monotonic()
+        code, summary, err = run_json(tiles_args(s, out, "--request-timeout", "1",
+                                                 "--stall-timeout", "0", "--retries", "8", "-j", 8))
+        elapsed = time.monotonic() - start
+        equal(code, 0, f"exit ({err})")
+        check_complete(out)
+        trickled = check_cut_short(s.stats()["log"], "trickle", 1, 20)
+        check(trickled >= 5, f"only {trickled} slow transfers")
+        check(elapsed < 10, f"took {elapsed:.1f} s: the slow transfers were waited out")
 
 
 if __name__ == "__main__":

@@ -118,7 +118,8 @@ class Server:
             return json.loads(r.read())
 
     def reset(self):
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/_reset", data=b"", method="POST")
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/_reset", data=b"",
+                                     method="POST")
         urllib.request.urlopen(req, timeout=10).read()
 
 
