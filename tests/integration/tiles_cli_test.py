@@ -8,17 +8,22 @@ Run: python3 tests/integration/tiles_cli_test.py COHORT_BINARY TILE_SERVER_PY [n
 (see tiles_cli_support.py for the output).
 """
 
+import fcntl
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import sqlite3
+import struct
 import subprocess
 import sys
+import termios
+import threading
 import time
 
-from tiles_cli_support import (BOX, EXPECTED, SIGNAL_SIZES, TMP, ZOOMS, Server, check,
+from tiles_cli_support import (BOX, COHORT, EXPECTED, SIGNAL_SIZES, TMP, ZOOMS, Server, check,
                                check_byte_exact, check_complete, check_no_partial_files,
                                directory_tiles, equal, main, mbtiles_tiles, out_path, paths_with,
                                run, run_json, start, stored_tiles, test, tile_path, tiles_args,
@@ -296,6 +301,226 @@ def refresh_revalidates_with_etag():
         check_complete(out, tiles_of(BOX, [11, 12]))
 
 
+# -- 6. progress and output ----------------------------------------------------
+
+# A terminal wide enough for every field of the bar and for the resume hint.
+COLUMNS = 400
+CSI = re.compile(r"\x1b\[([0-9;]*)([A-Za-z])")
+SGR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class Terminal:
+    """cohort with stderr on a pseudo-terminal of COLUMNS columns (stdout a
+    pipe, for --json): `received` is every byte cohort wrote to the terminal."""
+
+    def __init__(self, args, env=()):
+        master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, COLUMNS, 0, 0))
+        environment = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS")}
+        environment.update({"TERM": "xterm", "LC_ALL": "C.UTF-8", **dict(env)})
+        self.process = subprocess.Popen([COHORT, *args], stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.PIPE, stderr=slave, env=environment,
+                                        start_new_session=True)
+        os.close(slave)  # the child's copy alone keeps it open: EOF when cohort exits
+        self.received = bytearray()
+        self.reader = threading.Thread(target=self._read, args=(master,), daemon=True)
+        self.reader.start()
+
+    def _read(self, master):
+        try:
+            while True:
+                data = os.read(master, 65536)
+                if not data:
+                    break
+                self.received += data
+        except OSError:  # EIO: every copy of the terminal's other end is closed
+            pass
+        finally:
+            os.close(master)
+
+    def frames(self):
+        """The bar's frames ("\\r LINE ESC[K"), colours removed (while cohort
+        runs, the last character received may be incomplete)."""
+        text = bytes(self.received).decode("utf-8", "replace")
+        return [SGR.sub("", f) for f in re.findall(r"\r([^\r\n]*)\x1b\[K", text)]
+
+    def wait(self, timeout=60):
+        """(exit status, stdout) once cohort has exited and its output is read."""
+        out, _ = self.process.communicate(timeout=timeout)
+        self.reader.join(timeout=10)
+        check(not self.reader.is_alive(), "the terminal never closed")
+        return self.process.returncode, out
+
+
+def screen_of(received):
+    """(the lines a terminal shows after `received`, the cursor (row,
+    column)). Understands what the bar may send: CR, LF (the terminal turns a
+    newline into CR LF), erase to end of line (ESC[K), erase line (ESC[2K)
+    and colours (ESC[...m); any other control sequence fails the test."""
+    lines, row, col = [[]], 0, 0
+    text = received.decode("utf-8")
+    i = 0
+    while i < len(text):
+        c = text[i]
+        m = CSI.match(text, i)
+        if m:
+            params, final = m.groups()
+            if final == "K" and params in ("", "0"):
+                del lines[row][col:]
+            elif final == "K" and params == "2":
+                lines[row] = [" "] * len(lines[row])
+            elif final != "m":
+                raise AssertionError(f"unexpected control sequence {m.group()!r}")
+            i = m.end()
+            continue
+        if c == "\r":
+            col = 0
+        elif c == "\n":
+            row += 1
+            if row == len(lines):
+                lines.append([])
+        elif c < " ":
+            raise AssertionError(f"unexpected control character {c!r}")
+        else:
+            check(col < COLUMNS, "a line wider than the terminal")
+            lines[row].extend(" " * (col + 1 - len(lines[row])))
+            lines[row][col] = c
+            col += 1
+        i += 1
+    return ["".join(line).rstrip() for line in lines], (row, col)
+
+
+def wait_until(condition, timeout=20):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        check(time.monotonic() < deadline, "waited in vain")
+        time.sleep(0.02)
+
+
+def failure_lines(failed):
+    """How many lines list `failed` failed tiles (the first 10, then "... and
+    N more")."""
+    return failed if failed <= 10 else 11
+
+
+SUMMARY = re.compile(r"^cohort tiles: (\d+) tiles: (\d+) stored.* in [\d.]+ s "
+                     r"\([\d.]+ tiles/s, [\d.]+ MB/s\) into ")
+BAR_TRACES = re.compile(r"\d+% \[|ETA |elapsed \d")
+
+
+def check_closed_cleanly(terminal, last):
+    """Checks that the bar drew frames, then left nothing behind: the last
+    frame is erased before the summary; the screen shows only cohort's lines
+    (the summary, then `last` lines of failures and hints), no trace of the
+    bar, and the cursor waits at the start of an empty line."""
+    text = terminal.received.decode("utf-8")
+    check(terminal.frames(), f"no progress bar on the terminal: {text!r}")
+    tail = text[text.rindex("\x1b[K") + len("\x1b[K"):]
+    check(tail.startswith("\r\x1b[2K"), f"the last frame was not erased: {tail[:80]!r}")
+    screen, cursor = screen_of(terminal.received)
+    shown = [line for line in screen if line.strip()]
+    check(shown and len(shown) >= 1 + last, f"screen: {shown}")
+    summary = shown[-1 - last]
+    check(SUMMARY.match(summary), f"the summary line: {summary!r} (screen {shown})")
+    for line in shown:
+        check(line.startswith("cohort tiles: "), f"a line that is not cohort's: {line!r}")
+        check(not BAR_TRACES.search(line), f"a trace of the bar: {line!r}")
+    equal(cursor, (len(screen) - 1, 0), "cursor")
+    equal(screen[-1], "", "the cursor's line")
+    return summary
+
+
+BAR = re.compile(r"^ *\d+% \[[^\]]*\] (?P<done>\d+)/(?P<total>\d+)(  (?P<failed>\d+) failed)?"
+                 r"(  (?P<skipped>\d+) skipped)?(  (?P<missing>\d+) missing)?"
+                 r"  (?P<rate>[\d.]+|--)/s  (?P<mbs>[\d.]+|--) MB/s  ETA (?P<eta>\d+:\d\d|--)"
+                 r"  elapsed \d+:\d\d$")
+
+
+@test
+def progress_bar_on_a_terminal_shows_every_field_and_closes_cleanly():
+    # --missing-rate and --fail-rate with seed 1: among the zoom 13 tiles, 3
+    # are missing and 5 fail on their first attempt.
+    with Server("--missing-rate", "0.15", "--fail-rate", "0.15", "--seed", "1") as s:
+        out = out_path("bar")
+        # Interrupted by a real SIGINT with the bar on screen, early: the bar
+        # goes, the summary and the resume hint stay.
+        t = Terminal([*tiles_args(s, out, "-j", 2, "--rate", 20, "--retries", 0), "--json"])
+        wait_until(lambda: t.frames() and s.stats()["status"].get("200", 0) >= 6)
+        t.process.send_signal(signal.SIGINT)
+        code, stdout = t.wait()
+        equal(code, 130, "exit after SIGINT")
+        summary = json.loads(stdout)
+        line = check_closed_cleanly(t, last=failure_lines(summary["failed"]) + 1)
+        check("not fetched yet" in line, line)
+        screen = [line for line in screen_of(t.received)[0] if line.strip()]
+        check("interrupted by SIGINT; resume with: cohort tiles" in screen[-1], screen[-1])
+        failed_before = summary["failed"]
+
+        # The rest: stored tiles skipped, new tiles missing and failed.
+        t = Terminal([*tiles_args(s, out, "-j", 2, "--rate", 15, "--retries", 0), "--json"])
+        code, stdout = t.wait()
+        equal(code, 1, "exit with failed tiles")
+        summary = json.loads(stdout)
+        check(summary["skipped"] and summary["missing"] and summary["failed"], str(summary))
+        frames = [BAR.match(f) for f in t.frames()]
+        check(all(frames), f"a frame not like the bar: {t.frames()}")
+        last = frames[-1]
+        for f in frames:
+            equal(int(f["total"]), summary["total"] - summary["skipped"], "tiles to fetch")
+            equal(int(f["skipped"]), summary["skipped"], "skipped")
+            check(int(f["done"]) <= int(last["done"]), "the count went down")
+        full = [f for f in frames if f["failed"] and f["missing"] and f["eta"] != "--"
+                and f["rate"] != "--" and f["mbs"] != "--"]
+        check(full, f"no frame with every field: {t.frames()[-3:]}")
+        check(int(last["failed"]) <= summary["failed"], f"{last.group()} vs {summary}")
+        check(int(last["missing"]) <= summary["missing"], f"{last.group()} vs {summary}")
+        # Colours (ESC[...m) unless NO_COLOR: green bar, red failures.
+        check(SGR.search(t.received.decode("utf-8")), "no colour without NO_COLOR")
+        # The summary, then the failed tiles, one line each.
+        line = check_closed_cleanly(t, last=failure_lines(summary["failed"]))
+        check(f"{summary['missing']} missing, {summary['failed']} failed" in line, line)
+        screen = [line for line in screen_of(t.received)[0] if line.strip()]
+        if failed_before:
+            tiles = "tile" if failed_before == 1 else "tiles"
+            equal(screen[0], f"cohort tiles: trying again {failed_before} {tiles} that failed "
+                  "before", "the first line")
+        for line in screen[-summary["failed"]:]:
+            check(re.match(r"cohort tiles: failed \d+/\d+/\d+: HTTP status 50[03] \(1 attempt\)$",
+                           line), f"a failed tile's line: {line!r}")
+
+
+@test
+def no_bar_unless_stderr_is_a_terminal_nothing_with_quiet_no_colour_with_no_color():
+    with Server() as s:
+        # Not a terminal: the summary line alone, no bar, no control sequence
+        # (bytes: text mode would turn a "\r" into a newline).
+        out = out_path("plain")
+        p = subprocess.run([COHORT, *tiles_args(s, out, "-j", 2, "--rate", 30)],
+                           capture_output=True, timeout=60)
+        err = p.stderr.decode("utf-8")
+        equal(p.returncode, 0, err)
+        lines = err.split("\n")[:-1]
+        check(len(lines) == 1 and SUMMARY.match(lines[0]) and err.endswith("\n"),
+              f"stderr: {err!r}")
+        check("\r" not in err and "\x1b" not in err, f"stderr: {err!r}")
+        # A terminal and --quiet: not a byte.
+        out = out_path("quiet")
+        t = Terminal(tiles_args(s, out, "-j", 2, "--rate", 30, "--quiet"))
+        code, _ = t.wait()
+        equal(code, 0, "exit with --quiet")
+        equal(bytes(t.received), b"", "what --quiet wrote on the terminal")
+        check_complete(out)
+        # NO_COLOR: the bar, without colours (the cursor still moves).
+        t = Terminal(tiles_args(s, out_path("no-color"), "-j", 2, "--rate", 30),
+                     env={"NO_COLOR": "1"})
+        code, _ = t.wait()
+        equal(code, 0, "exit with NO_COLOR")
+        check(t.frames(), "no bar with NO_COLOR")
+        text = t.received.decode("utf-8")
+        check(not SGR.search(text), f"colours with NO_COLOR: {text[:200]!r}")
+        check_closed_cleanly(t, last=0)
+
+
 # -- 7. signals ------------------------------------------------------------------
 
 def interrupt_and_resume(out, sig, iterations, rng, box, zooms):
@@ -339,6 +564,45 @@ def sigint_at_random_moments_then_resume_fetches_nothing_twice():
     for out in (out_path("sigint.mbtiles"), out_path("sigint-dir")):
         n = interrupt_and_resume(out, signal.SIGINT, 4, rng, BOX, "11-14")
         check(n >= 2, f"only {n} interrupts landed before the end")
+
+
+@test
+def two_interrupted_resumes_in_a_row_fetch_again_only_what_was_in_flight():
+    # SIGINT, resume, SIGINT, resume: each interrupt lands once the run has
+    # stored tiles of its own. A tile is fetched a second time only if it was
+    # in flight when a run was interrupted: requested, not stored.
+    jobs, zooms = 4, "11-14"
+    expected = tiles_of(BOX, zoom_list(zooms))
+    for out in (out_path("resumed-twice.mbtiles"), out_path("resumed-twice")):
+        with Server(*SIGNAL_SIZES) as s:
+            requested_before, in_flight = set(), set()
+            for i in range(3):
+                before = set(stored_tiles(out)) if os.path.exists(out) else set()
+                s.reset()
+                p = start(tiles_args(s, out, "-j", jobs, "--rate", 60, zooms=zooms))
+                if i < 2:
+                    wait_until(lambda: s.stats()["status"].get("200", 0) >= 15)
+                    p.send_signal(signal.SIGINT)
+                _, err = p.communicate(timeout=30)
+                paths = s.stats()["paths"]
+                equal(set(paths.values()), {1}, "requests per tile in one run")
+                requested = {tuple(int(v) for v in path[1:-4].split("/")) for path in paths}
+                equal(requested & before, set(), "stored tiles fetched again")
+                again = requested & requested_before
+                check(again <= in_flight, f"fetched again, not in flight: {again - in_flight}")
+                requested_before |= requested
+                after = stored_tiles(out)
+                check_byte_exact(after, SIGNAL_SIZES)
+                if i == 2:
+                    equal(p.returncode, 0, err)
+                    break
+                equal(p.returncode, 130, f"exit of interrupted run {i + 1}: {err}")
+                # 15 answers were sent; those still in flight were dropped.
+                check(len(set(after) - before) >= 15 - jobs, "the run stored too little")
+                lost = requested - set(after)
+                check(len(lost) <= jobs, f"{len(lost)} tiles requested, not stored, -j {jobs}")
+                in_flight |= lost
+            check_complete(out, expected, SIGNAL_SIZES)
 
 
 @test
