@@ -283,6 +283,19 @@ def rate_limit_gives_429_with_retry_after():
 
 
 @test
+def unavailable_gives_503_with_retry_after():
+    with Server("--unavailable-rate", 1, "--retry-after", 3) as s:
+        status, headers, _ = s.get("/4/1/1.png")
+        equal(status, 503, "status")
+        equal(headers["Retry-After"], "3", "Retry-After")
+    # Without it, a 503 of --fail-rate has no Retry-After.
+    with Server("--fail-rate", 1) as s:
+        answers = [s.get(f"/6/{x}/0.png") for x in range(24)]
+        check(any(status == 503 for status, _, _ in answers), "no 503 from --fail-rate")
+        check(all(h["Retry-After"] is None for _, h, _ in answers), "Retry-After on a --fail-rate")
+
+
+@test
 def fail_rate_gives_500_and_503():
     with Server("--fail-rate", 1) as s:
         codes = {s.get(f"/6/{x}/0.png")[0] for x in range(24)}
@@ -355,14 +368,47 @@ def wrong_type_sends_html():
 
 @test
 def stall_delays_the_response():
-    with Server("--stall-rate", 1, "--stall-seconds", 0.5) as s:
+    with Server("--stall-rate", 1, "--stall-seconds", 0.5, "--record") as s:
         start = time.monotonic()
         status, _, body = s.get("/3/0/0.png")
         elapsed = time.monotonic() - start
         equal(status, 200, "status")
         equal(body, tile_server.tile_bytes(3, 0, 0), "body after the stall")
         check(elapsed >= 0.45, f"answered after {elapsed:.3f} s")
-        equal(s.stats()["stalls"], 1, "stalls")
+        stats = s.stats()
+        equal(stats["stalls"], 1, "stalls")
+        equal([(path, what) for _, path, what in stats["log"]],
+              [("/3/0/0.png", "request"), ("/3/0/0.png", "stall"), ("/3/0/0.png", "200")], "log")
+        check(stats["log"][2][0] - stats["log"][1][0] >= 0.45, "logged the answer after the stall")
+
+
+@test
+def trickle_sends_the_body_slowly_without_stalling():
+    with Server("--trickle-rate", 1, "--trickle-seconds", 1, "--min-size", 2000, "--record") as s:
+        conn = s.connection()
+        start = time.monotonic()
+        conn.request("GET", "/3/0/0.png")
+        response = conn.getresponse()
+        headers_after = time.monotonic() - start
+        pieces = []  # (seconds since start, bytes)
+        while True:
+            data = response.read1(65536)
+            if not data:
+                break
+            pieces.append((time.monotonic() - start, data))
+        conn.close()
+        elapsed = time.monotonic() - start
+        equal(response.status, 200, "status")
+        equal(b"".join(d for _, d in pieces), tile_server.tile_bytes(3, 0, 0, min_size=2000),
+              "body")
+        check(headers_after < 0.5, f"headers after {headers_after:.3f} s")
+        check(0.9 <= elapsed < 3, f"body took {elapsed:.3f} s")
+        # Never a long gap: no second without data (what a stall timeout sees).
+        gaps = [b[0] - a[0] for a, b in zip(pieces, pieces[1:])]
+        check(len(pieces) >= 5 and max(gaps) < 0.5, f"{len(pieces)} pieces, gaps {gaps}")
+        stats = s.stats()
+        equal(stats["trickles"], 1, "trickles")
+        equal([what for _, _, what in stats["log"]], ["request", "200", "trickle"], "log")
 
 
 def status_sequences(seed, paths, tries=40):

@@ -1,214 +1,33 @@
 #!/usr/bin/env python3
 """End-to-end tests of `cohort tiles` (issue 6) on the real binary against
-tests/support/tile_server.py on loopback.
+tests/support/tile_server.py on loopback: input, outputs, resume, signals,
+the progress bar and summary. The HTTP behaviours (retries, Retry-After,
+timeouts, faults) are in tiles_cli_net_test.py.
 
 Run: python3 tests/integration/tiles_cli_test.py COHORT_BINARY TILE_SERVER_PY [name-substring ...]
-Prints one line per test and a final `N passed, N failed` line; exits 1 if
-any test failed. Every stored tile is compared byte for byte with the
-server's deterministic bytes.
+(see tiles_cli_support.py for the output).
 """
 
+import fcntl
 import json
-import math
 import os
 import random
+import re
 import shutil
 import signal
 import sqlite3
+import struct
 import subprocess
 import sys
-import tempfile
+import termios
+import threading
 import time
-import traceback
-import urllib.request
 
-if len(sys.argv) < 3:
-    sys.exit(__doc__)
-COHORT = os.path.abspath(sys.argv[1])
-SERVER_PY = os.path.abspath(sys.argv[2])
-FILTERS = sys.argv[3:]
-sys.path.insert(0, os.path.dirname(SERVER_PY))
-
-import tile_server  # noqa: E402
-
-# A small piece of Berlin (its tiles are computed independently below).
-BOX = "13.30,52.45,13.50,52.56"
-ZOOMS = "10-13"
-TESTS = []
-TMP = tempfile.mkdtemp(prefix="tiles-cli-test-")
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
-
-
-def check(condition, message="check failed"):
-    if not condition:
-        raise AssertionError(message)
-
-
-def equal(actual, expected, what="value"):
-    if actual != expected:
-        raise AssertionError(f"{what}: expected {expected!r}, got {actual!r}")
-
-
-# -- independent tile arithmetic (for expected tile sets) ---------------------
-
-
-def lon_to_x(lon, z):
-    return min((1 << z) - 1, int(math.floor((lon + 180.0) / 360.0 * (1 << z))))
-
-
-def lat_to_y(lat, z):
-    lat = max(-85.0511287798, min(85.0511287798, lat))
-    r = math.radians(lat)
-    y = (1.0 - math.asinh(math.tan(r)) / math.pi) / 2.0 * (1 << z)
-    return min((1 << z) - 1, int(math.floor(y)))
-
-
-def tiles_of(box, zooms):
-    """The set of (z, x, y) a box covers (no edge exactly on a tile border)."""
-    w, s, e, n = (float(v) for v in box.split(","))
-    out = set()
-    for z in zooms:
-        ranges = [(w, e)] if w <= e else [(w, 180.0), (-180.0, e)]
-        for a, b in ranges:
-            for x in range(lon_to_x(a, z), lon_to_x(b, z) + 1):
-                for y in range(lat_to_y(n, z), lat_to_y(s, z) + 1):
-                    out.add((z, x, y))
-    return out
-
-
-def zoom_list(text):
-    a, _, b = text.partition("-")
-    return list(range(int(a), int(b or a) + 1))
-
-
-EXPECTED = tiles_of(BOX, zoom_list(ZOOMS))
-
-
-# -- helpers -----------------------------------------------------------------
-
-
-class Server:
-    """A tile server subprocess for the duration of a `with` block."""
-
-    def __init__(self, *args):
-        self.args = ["--timeout", "120", "--stop-on-stdin-eof", "--record", *map(str, args)]
-
-    def __enter__(self):
-        self.process, self.port = tile_server.spawn(*self.args)
-        return self
-
-    def __exit__(self, *exc):
-        if self.process.poll() is None:
-            self.process.terminate()
-        self.process.wait(timeout=10)
-        self.process.stdin.close()
-        self.process.stdout.close()
-
-    def url(self, suffix="/{z}/{x}/{y}.png"):
-        return f"http://127.0.0.1:{self.port}{suffix}"
-
-    def stats(self):
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/_stats", timeout=10) as r:
-            return json.loads(r.read())
-
-    def reset(self):
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/_reset", data=b"", method="POST")
-        urllib.request.urlopen(req, timeout=10).read()
-
-
-def out_path(name):
-    path = os.path.join(TMP, name)
-    if os.path.isdir(path):
-        shutil.rmtree(path)
-    elif os.path.exists(path):
-        os.remove(path)
-    for suffix in ("-wal", "-shm", "-journal"):
-        if os.path.exists(path + suffix):
-            os.remove(path + suffix)
-    return path
-
-
-def tiles_args(server, output, *extra, url=None, box=BOX, zooms=ZOOMS):
-    return ["tiles", "--bbox", box, "--zoom", zooms, "--url", url or server.url(), "-o", output,
-            "--retry-delay", "0.05", *map(str, extra)]
-
-
-def run(args, timeout=60):
-    p = subprocess.run([COHORT, *args], capture_output=True, text=True, timeout=timeout)
-    return p.returncode, p.stdout, p.stderr
-
-
-def run_json(args, timeout=60):
-    code, out, err = run([*args, "--json"], timeout)
-    try:
-        summary = json.loads(out)
-    except ValueError:
-        raise AssertionError(f"no JSON on stdout (exit {code}): {out!r} {err!r}")
-    return code, summary, err
-
-
-def directory_tiles(path, allow_temporaries=False):
-    """{(z, x, y): bytes} of a tile directory; fails on a stray file (on a
-    temporary file too unless `allow_temporaries`: a killed run leaves them,
-    the next run removes them)."""
-    found = {}
-    for root, dirs, files in os.walk(path):
-        for f in files:
-            full = os.path.join(root, f)
-            rel = os.path.relpath(full, path).split(os.sep)
-            if rel[0].startswith(".cohort-tiles.db"):
-                continue
-            if allow_temporaries and f.startswith(".") and ".tmp." in f:
-                continue
-            check(len(rel) == 3 and rel[2].endswith(".png"), f"unexpected file {full}")
-            z, x, y = int(rel[0]), int(rel[1]), int(rel[2][:-4])
-            with open(full, "rb") as fh:
-                found[(z, x, y)] = fh.read()
-    return found
-
-
-def mbtiles_tiles(path):
-    """{(z, x, y): bytes} of an MBTiles file, rows flipped back to XYZ."""
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        check(db.execute("pragma integrity_check").fetchone()[0] == "ok", "integrity_check")
-        rows = db.execute("select zoom_level, tile_column, tile_row, tile_data from tiles")
-        return {(z, x, (1 << z) - 1 - row): bytes(data) for z, x, row, data in rows}
-    finally:
-        db.close()
-
-
-def stored_tiles(path):
-    return mbtiles_tiles(path) if path.endswith(".mbtiles") else directory_tiles(path)
-
-
-# Tile sizes of the servers of the signal tests (bigger tiles, slower runs).
-SIGNAL_SIZES = ("--min-size", "2000", "--max-size", "8000")
-
-
-def check_byte_exact(tiles, sizes=()):
-    limits = {"min_size": int(sizes[1]), "max_size": int(sizes[3])} if sizes else {}
-    for (z, x, y), data in tiles.items():
-        if data != tile_server.tile_bytes(z, x, y, "png", **limits):
-            raise AssertionError(f"tile {z}/{x}/{y}: {len(data)} bytes differ from the server's")
-
-
-def check_complete(path, expected=EXPECTED, sizes=()):
-    tiles = stored_tiles(path)
-    equal(set(tiles), expected, "stored tiles")
-    check_byte_exact(tiles, sizes)
-
-
-def tile_path(z, x, y):
-    return f"/{z}/{x}/{y}.png"
-
-
-def paths_with(stats, event):
-    return {path for _, path, what in stats["log"] if what == event}
+from tiles_cli_support import (BOX, COHORT, EXPECTED, SIGNAL_SIZES, TMP, ZOOMS, Server, check,
+                               check_byte_exact, check_complete, check_no_partial_files,
+                               directory_tiles, equal, main, mbtiles_tiles, out_path, paths_with,
+                               run, run_json, start, stored_tiles, test, tile_path, tiles_args,
+                               tiles_of, zoom_list)
 
 
 # -- 1. input ------------------------------------------------------------------
@@ -266,25 +85,6 @@ def malformed_input_is_one_line_and_exit_2():
 
 
 # -- 2-4. download, validation, outputs ---------------------------------------
-
-
-@test
-def unreachable_server_stops_at_once_with_one_line():
-    # Nothing listens on the port of a server that was stopped; a host that
-    # does not resolve. Either stops the run within seconds, not after every
-    # tile's retries, with exit 1 and a --json summary saying "stopped".
-    with Server() as s:
-        dead = s.url()
-    for url in (dead, "http://nonexistent.invalid/{z}/{x}/{y}.png"):
-        out = out_path("unreachable")
-        t = time.monotonic()
-        code, summary, err = run_json(tiles_args(None, out, url=url), timeout=60)
-        check(code == 1, f"{url}: exit {code}: {err}")
-        check(time.monotonic() - t < 20, f"{url}: took {time.monotonic() - t:.1f} s")
-        check(summary["outcome"] == "stopped" and summary["stored"] == 0, f"{summary}")
-        lines = [l for l in err.splitlines() if "cannot reach" in l]
-        check(len(lines) == 1 and "check --url" in lines[0], f"stderr: {err!r}")
-        shutil.rmtree(out, ignore_errors=True)
 
 
 @test
@@ -418,84 +218,6 @@ def refused_tiles_fail_at_once_without_retries():
 
 
 @test
-def server_errors_are_retried():
-    with Server("--fail-first", "2", "--fail-rate", "0.2", "--seed", "7") as s:
-        out = out_path("retry")
-        code, summary, err = run_json(tiles_args(s, out, "--retries", "8", "-j", 6))
-        equal(code, 0, f"exit ({err})")
-        check_complete(out)
-        stats = s.stats()
-        check(min(stats["paths"].values()) == 3, "every tile needed its 3rd attempt")
-        check(stats["status"].get("500", 0) + stats["status"].get("503", 0) >= 2 * len(EXPECTED),
-              str(stats["status"]))
-
-
-@test
-def retry_after_pauses_the_host_for_every_worker():
-    with Server("--rate-limit-rate", "0.08", "--retry-after", "1", "--seed", "3") as s:
-        out = out_path("retry-after")
-        code, summary, err = run_json(tiles_args(s, out, "--retries", "8", "-j", 4))
-        equal(code, 0, f"exit ({err})")
-        check_complete(out)
-        log = s.stats()["log"]
-        limited = [t for t, _, what in log if what == "429"]
-        check(limited, "the server sent no 429")
-        # After a 429, no request at all arrives while the pause lasts
-        # (requests already on their way may arrive in the first instants).
-        first = limited[0]
-        during = [p for t, p, what in log if what == "request" and first + 0.15 < t < first + 0.9]
-        equal(during, [], "requests during the Retry-After pause")
-
-
-@test
-def rate_limits_requests_per_host():
-    with Server() as s:
-        out = out_path("rate")
-        start = time.monotonic()
-        code, summary, err = run_json(tiles_args(s, out, "--rate", "20", "-j", 8, zooms="12"))
-        equal(code, 0, f"exit ({err})")
-        times = sorted(t for t, _, what in s.stats()["log"] if what == "request")
-        n = len(tiles_of(BOX, [12]))
-        equal(len(times), n, "requests")
-        span = times[-1] - times[0]
-        check(span >= (n - 1) / 20 * 0.9, f"{n} requests in {span:.2f} s at --rate 20")
-        check(time.monotonic() - start < 30, "too slow")
-
-
-@test
-def network_faults_and_bad_bodies_are_retried_then_stored_exact():
-    with Server("--reset-rate", "0.1", "--truncate-rate", "0.1", "--wrong-type-rate", "0.1",
-                "--seed", "11") as s:
-        out = out_path("faults.mbtiles")
-        code, summary, err = run_json(tiles_args(s, out, "--retries", "10", "-j", 6))
-        equal(code, 0, f"exit ({err})")
-        check_complete(out)
-        status = s.stats()["status"]
-        check(status.get("reset") and status.get("truncated"), str(status))
-
-
-@test
-def faults_that_never_end_fail_and_are_never_stored():
-    for fault, extra in (("--reset-rate", []), ("--truncate-rate", []),
-                         ("--wrong-type-rate", []),
-                         ("--stall-rate", ["--stall-seconds", "4"])):
-        with Server(fault, "1") as s:
-            out = out_path("never-ok")
-            args = tiles_args(s, out, "--retries", "1", "--stall-timeout", "1", zooms="10")
-            start = time.monotonic()
-            code, summary, err = run_json(args)
-            equal(code, 1, f"exit with {fault} ({err})")
-            n = len(tiles_of(BOX, [10]))
-            equal((summary["failed"], summary["stored"]), (n, 0), f"{fault}: failed, stored")
-            equal(directory_tiles(out), {}, f"{fault}: stored tiles")
-            check("failed 10/" in err, f"failed tiles listed: {err!r}")
-            for path, count in s.stats()["paths"].items():
-                equal(count, 2, f"{fault}: attempts of {path}")
-            if fault == "--stall-rate":
-                check(time.monotonic() - start < 4 * 2 * n, "stalls were not cut short")
-
-
-@test
 def oversized_tiles_fail():
     with Server("--min-size", "5000", "--max-size", "6000") as s:
         out = out_path("big")
@@ -579,35 +301,227 @@ def refresh_revalidates_with_etag():
         check_complete(out, tiles_of(BOX, [11, 12]))
 
 
-# -- 7. signals ------------------------------------------------------------------
+# -- 6. progress and output ----------------------------------------------------
+
+# A terminal wide enough for every field of the bar and for the resume hint.
+COLUMNS = 400
+CSI = re.compile(r"\x1b\[([0-9;]*)([A-Za-z])")
+SGR = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def start(args):
-    """Starts cohort and returns once it has taken charge of SIGINT (blocked
-    or caught: see /proc/PID/status), so that a signal from then on is an
-    interrupt, never the default death of a process still starting up."""
-    p = subprocess.Popen([COHORT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, start_new_session=True)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and p.poll() is None:
+class Terminal:
+    """cohort with stderr on a pseudo-terminal of COLUMNS columns (stdout a
+    pipe, for --json): `received` is every byte cohort wrote to the terminal."""
+
+    def __init__(self, args, env=()):
+        master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, COLUMNS, 0, 0))
+        environment = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS")}
+        environment.update({"TERM": "xterm", "LC_ALL": "C.UTF-8", **dict(env)})
+        self.process = subprocess.Popen([COHORT, *args], stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.PIPE, stderr=slave, env=environment,
+                                        start_new_session=True)
+        os.close(slave)  # the child's copy alone keeps it open: EOF when cohort exits
+        self.received = bytearray()
+        self.reader = threading.Thread(target=self._read, args=(master,), daemon=True)
+        self.reader.start()
+
+    def _read(self, master):
         try:
-            with open(f"/proc/{p.pid}/status") as f:
-                fields = dict(line.split(":", 1) for line in f if ":" in line)
-        except OSError:
-            break
-        mask = int(fields.get("SigBlk", "0"), 16) | int(fields.get("SigCgt", "0"), 16)
-        if mask & (1 << (signal.SIGINT - 1)):
-            break
-        time.sleep(0.005)
-    return p
+            while True:
+                data = os.read(master, 65536)
+                if not data:
+                    break
+                self.received += data
+        except OSError:  # EIO: every copy of the terminal's other end is closed
+            pass
+        finally:
+            os.close(master)
+
+    def frames(self):
+        """The bar's frames ("\\r LINE ESC[K"), colours removed (while cohort
+        runs, the last character received may be incomplete)."""
+        text = bytes(self.received).decode("utf-8", "replace")
+        return [SGR.sub("", f) for f in re.findall(r"\r([^\r\n]*)\x1b\[K", text)]
+
+    def wait(self, timeout=60):
+        """(exit status, stdout) once cohort has exited and its output is read."""
+        out, _ = self.process.communicate(timeout=timeout)
+        self.reader.join(timeout=10)
+        check(not self.reader.is_alive(), "the terminal never closed")
+        return self.process.returncode, out
 
 
-def check_no_partial_files(out):
-    for root, _, files in os.walk(out):
-        for f in files:
-            check(not (f.startswith(".") and "tmp" in f and not f.startswith(".cohort-tiles.db")),
-                  f"temporary file left: {f}")
+def screen_of(received):
+    """(the lines a terminal shows after `received`, the cursor (row,
+    column)). Understands what the bar may send: CR, LF (the terminal turns a
+    newline into CR LF), erase to end of line (ESC[K), erase line (ESC[2K)
+    and colours (ESC[...m); any other control sequence fails the test."""
+    lines, row, col = [[]], 0, 0
+    text = received.decode("utf-8")
+    i = 0
+    while i < len(text):
+        c = text[i]
+        m = CSI.match(text, i)
+        if m:
+            params, final = m.groups()
+            if final == "K" and params in ("", "0"):
+                del lines[row][col:]
+            elif final == "K" and params == "2":
+                lines[row] = [" "] * len(lines[row])
+            elif final != "m":
+                raise AssertionError(f"unexpected control sequence {m.group()!r}")
+            i = m.end()
+            continue
+        if c == "\r":
+            col = 0
+        elif c == "\n":
+            row += 1
+            if row == len(lines):
+                lines.append([])
+        elif c < " ":
+            raise AssertionError(f"unexpected control character {c!r}")
+        else:
+            check(col < COLUMNS, "a line wider than the terminal")
+            lines[row].extend(" " * (col + 1 - len(lines[row])))
+            lines[row][col] = c
+            col += 1
+        i += 1
+    return ["".join(line).rstrip() for line in lines], (row, col)
 
+
+def wait_until(condition, timeout=20):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        check(time.monotonic() < deadline, "waited in vain")
+        time.sleep(0.02)
+
+
+def failure_lines(failed):
+    """How many lines list `failed` failed tiles (the first 10, then "... and
+    N more")."""
+    return failed if failed <= 10 else 11
+
+
+SUMMARY = re.compile(r"^cohort tiles: (\d+) tiles: (\d+) stored.* in [\d.]+ s "
+                     r"\([\d.]+ tiles/s, [\d.]+ MB/s\) into ")
+BAR_TRACES = re.compile(r"\d+% \[|ETA |elapsed \d")
+
+
+def check_closed_cleanly(terminal, last):
+    """Checks that the bar drew frames, then left nothing behind: the last
+    frame is erased before the summary; the screen shows only cohort's lines
+    (the summary, then `last` lines of failures and hints), no trace of the
+    bar, and the cursor waits at the start of an empty line."""
+    text = terminal.received.decode("utf-8")
+    check(terminal.frames(), f"no progress bar on the terminal: {text!r}")
+    tail = text[text.rindex("\x1b[K") + len("\x1b[K"):]
+    check(tail.startswith("\r\x1b[2K"), f"the last frame was not erased: {tail[:80]!r}")
+    screen, cursor = screen_of(terminal.received)
+    shown = [line for line in screen if line.strip()]
+    check(shown and len(shown) >= 1 + last, f"screen: {shown}")
+    summary = shown[-1 - last]
+    check(SUMMARY.match(summary), f"the summary line: {summary!r} (screen {shown})")
+    for line in shown:
+        check(line.startswith("cohort tiles: "), f"a line that is not cohort's: {line!r}")
+        check(not BAR_TRACES.search(line), f"a trace of the bar: {line!r}")
+    equal(cursor, (len(screen) - 1, 0), "cursor")
+    equal(screen[-1], "", "the cursor's line")
+    return summary
+
+
+BAR = re.compile(r"^ *\d+% \[[^\]]*\] (?P<done>\d+)/(?P<total>\d+)(  (?P<failed>\d+) failed)?"
+                 r"(  (?P<skipped>\d+) skipped)?(  (?P<missing>\d+) missing)?"
+                 r"  (?P<rate>[\d.]+|--)/s  (?P<mbs>[\d.]+|--) MB/s  ETA (?P<eta>\d+:\d\d|--)"
+                 r"  elapsed \d+:\d\d$")
+
+
+@test
+def progress_bar_on_a_terminal_shows_every_field_and_closes_cleanly():
+    # --missing-rate and --fail-rate with seed 1: among the zoom 13 tiles, 3
+    # are missing and 5 fail on their first attempt.
+    with Server("--missing-rate", "0.15", "--fail-rate", "0.15", "--seed", "1") as s:
+        out = out_path("bar")
+        # Interrupted by a real SIGINT with the bar on screen, early: the bar
+        # goes, the summary and the resume hint stay.
+        t = Terminal([*tiles_args(s, out, "-j", 2, "--rate", 20, "--retries", 0), "--json"])
+        wait_until(lambda: t.frames() and s.stats()["status"].get("200", 0) >= 6)
+        t.process.send_signal(signal.SIGINT)
+        code, stdout = t.wait()
+        equal(code, 130, "exit after SIGINT")
+        summary = json.loads(stdout)
+        line = check_closed_cleanly(t, last=failure_lines(summary["failed"]) + 1)
+        check("not fetched yet" in line, line)
+        screen = [line for line in screen_of(t.received)[0] if line.strip()]
+        check("interrupted by SIGINT; resume with: cohort tiles" in screen[-1], screen[-1])
+        failed_before = summary["failed"]
+
+        # The rest: stored tiles skipped, new tiles missing and failed.
+        t = Terminal([*tiles_args(s, out, "-j", 2, "--rate", 15, "--retries", 0), "--json"])
+        code, stdout = t.wait()
+        equal(code, 1, "exit with failed tiles")
+        summary = json.loads(stdout)
+        check(summary["skipped"] and summary["missing"] and summary["failed"], str(summary))
+        frames = [BAR.match(f) for f in t.frames()]
+        check(all(frames), f"a frame not like the bar: {t.frames()}")
+        last = frames[-1]
+        for f in frames:
+            equal(int(f["total"]), summary["total"] - summary["skipped"], "tiles to fetch")
+            equal(int(f["skipped"]), summary["skipped"], "skipped")
+            check(int(f["done"]) <= int(last["done"]), "the count went down")
+        full = [f for f in frames if f["failed"] and f["missing"] and f["eta"] != "--"
+                and f["rate"] != "--" and f["mbs"] != "--"]
+        check(full, f"no frame with every field: {t.frames()[-3:]}")
+        check(int(last["failed"]) <= summary["failed"], f"{last.group()} vs {summary}")
+        check(int(last["missing"]) <= summary["missing"], f"{last.group()} vs {summary}")
+        # Colours (ESC[...m) unless NO_COLOR: green bar, red failures.
+        check(SGR.search(t.received.decode("utf-8")), "no colour without NO_COLOR")
+        # The summary, then the failed tiles, one line each.
+        line = check_closed_cleanly(t, last=failure_lines(summary["failed"]))
+        check(f"{summary['missing']} missing, {summary['failed']} failed" in line, line)
+        screen = [line for line in screen_of(t.received)[0] if line.strip()]
+        if failed_before:
+            tiles = "tile" if failed_before == 1 else "tiles"
+            equal(screen[0], f"cohort tiles: trying again {failed_before} {tiles} that failed "
+                  "before", "the first line")
+        for line in screen[-summary["failed"]:]:
+            check(re.match(r"cohort tiles: failed \d+/\d+/\d+: HTTP status 50[03] \(1 attempt\)$",
+                           line), f"a failed tile's line: {line!r}")
+
+
+@test
+def no_bar_unless_stderr_is_a_terminal_nothing_with_quiet_no_colour_with_no_color():
+    with Server() as s:
+        # Not a terminal: the summary line alone, no bar, no control sequence
+        # (bytes: text mode would turn a "\r" into a newline).
+        out = out_path("plain")
+        p = subprocess.run([COHORT, *tiles_args(s, out, "-j", 2, "--rate", 30)],
+                           capture_output=True, timeout=60)
+        err = p.stderr.decode("utf-8")
+        equal(p.returncode, 0, err)
+        lines = err.split("\n")[:-1]
+        check(len(lines) == 1 and SUMMARY.match(lines[0]) and err.endswith("\n"),
+              f"stderr: {err!r}")
+        check("\r" not in err and "\x1b" not in err, f"stderr: {err!r}")
+        # A terminal and --quiet: not a byte.
+        out = out_path("quiet")
+        t = Terminal(tiles_args(s, out, "-j", 2, "--rate", 30, "--quiet"))
+        code, _ = t.wait()
+        equal(code, 0, "exit with --quiet")
+        equal(bytes(t.received), b"", "what --quiet wrote on the terminal")
+        check_complete(out)
+        # NO_COLOR: the bar, without colours (the cursor still moves).
+        t = Terminal(tiles_args(s, out_path("no-color"), "-j", 2, "--rate", 30),
+                     env={"NO_COLOR": "1"})
+        code, _ = t.wait()
+        equal(code, 0, "exit with NO_COLOR")
+        check(t.frames(), "no bar with NO_COLOR")
+        text = t.received.decode("utf-8")
+        check(not SGR.search(text), f"colours with NO_COLOR: {text[:200]!r}")
+        check_closed_cleanly(t, last=0)
+
+
+# -- 7. signals ------------------------------------------------------------------
 
 def interrupt_and_resume(out, sig, iterations, rng, box, zooms):
     """Runs the download, interrupting it with `sig` at random moments, until
@@ -650,6 +564,45 @@ def sigint_at_random_moments_then_resume_fetches_nothing_twice():
     for out in (out_path("sigint.mbtiles"), out_path("sigint-dir")):
         n = interrupt_and_resume(out, signal.SIGINT, 4, rng, BOX, "11-14")
         check(n >= 2, f"only {n} interrupts landed before the end")
+
+
+@test
+def two_interrupted_resumes_in_a_row_fetch_again_only_what_was_in_flight():
+    # SIGINT, resume, SIGINT, resume: each interrupt lands once the run has
+    # stored tiles of its own. A tile is fetched a second time only if it was
+    # in flight when a run was interrupted: requested, not stored.
+    jobs, zooms = 4, "11-14"
+    expected = tiles_of(BOX, zoom_list(zooms))
+    for out in (out_path("resumed-twice.mbtiles"), out_path("resumed-twice")):
+        with Server(*SIGNAL_SIZES) as s:
+            requested_before, in_flight = set(), set()
+            for i in range(3):
+                before = set(stored_tiles(out)) if os.path.exists(out) else set()
+                s.reset()
+                p = start(tiles_args(s, out, "-j", jobs, "--rate", 60, zooms=zooms))
+                if i < 2:
+                    wait_until(lambda: s.stats()["status"].get("200", 0) >= 15)
+                    p.send_signal(signal.SIGINT)
+                _, err = p.communicate(timeout=30)
+                paths = s.stats()["paths"]
+                equal(set(paths.values()), {1}, "requests per tile in one run")
+                requested = {tuple(int(v) for v in path[1:-4].split("/")) for path in paths}
+                equal(requested & before, set(), "stored tiles fetched again")
+                again = requested & requested_before
+                check(again <= in_flight, f"fetched again, not in flight: {again - in_flight}")
+                requested_before |= requested
+                after = stored_tiles(out)
+                check_byte_exact(after, SIGNAL_SIZES)
+                if i == 2:
+                    equal(p.returncode, 0, err)
+                    break
+                equal(p.returncode, 130, f"exit of interrupted run {i + 1}: {err}")
+                # 15 answers were sent; those still in flight were dropped.
+                check(len(set(after) - before) >= 15 - jobs, "the run stored too little")
+                lost = requested - set(after)
+                check(len(lost) <= jobs, f"{len(lost)} tiles requested, not stored, -j {jobs}")
+                in_flight |= lost
+            check_complete(out, expected, SIGNAL_SIZES)
 
 
 @test
@@ -698,26 +651,6 @@ def second_sigint_stops_now_and_output_stays_consistent():
         equal(code, 0, err)
         check_complete(out, tiles_of(BOX, [11, 12, 13]))
 
-
-def main():
-    selected = [t for t in TESTS if not FILTERS or any(f in t.__name__ for f in FILTERS)]
-    passed = failed = 0
-    for t in selected:
-        begin = time.monotonic()
-        try:
-            t()
-            passed += 1
-            print(f"PASS {t.__name__} ({time.monotonic() - begin:.1f} s)", flush=True)
-        except Exception:
-            failed += 1
-            print(f"FAIL {t.__name__} ({time.monotonic() - begin:.1f} s)", flush=True)
-            traceback.print_exc()
-    print(f"{passed} passed, {failed} failed")
-    if failed == 0:
-        shutil.rmtree(TMP, ignore_errors=True)
-    else:
-        print(f"outputs kept in {TMP}")
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":

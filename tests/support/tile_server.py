@@ -43,25 +43,30 @@ seed and request order behave the same. In order:
   4. one draw per attempt, split between (rates must sum to <= 1):
        --fail-rate R          500 or 503
        --rate-limit-rate R    429 with `Retry-After: --retry-after` seconds
+       --unavailable-rate R   503 with `Retry-After: --retry-after` seconds
        --reset-rate R         connection closed with a TCP reset, no response
        --truncate-rate R      Content-Length of the full tile, half the body,
                               then the connection is closed
        --wrong-type-rate R    200 with Content-Type text/html and an HTML body
   5. If-None-Match matching the ETag (or, without it, If-Modified-Since not
      older than Last-Modified) gives 304 Not Modified.
-  6. 200 with the tile bytes, ETag and Last-Modified.
+  6. 200 with the tile bytes, ETag and Last-Modified; with --trickle-rate R
+     (drawn per attempt) the headers go at once and the body in small pieces
+     spread evenly over --trickle-seconds: a slow transfer that never stalls
+     (for a client's whole-request timeout, as opposed to its stall timeout).
 
 Stats
 -----
 GET /_stats returns {"requests", "paths": {path: count}, "status":
 {code: count}, "connections", "active_connections", "max_active_connections",
-"resets", "truncated", "stalls", "bytes_sent"}, and with --record a "log"
-of [monotonic seconds, path, event] for every tile request's arrival
-(event "request") and answer (event: the status code, "reset" or
-"truncated"), and with --count-header NAME a "headers" object
-{NAME: {value: count}} of that request header's values ("" when absent).
-"requests", "paths" and
-"status" count tile requests only (not /_stats or /_reset); "status" has the
+"resets", "truncated", "stalls", "trickles", "bytes_sent"}, and with --record
+a "log" of [monotonic seconds, path, event] for every tile request's arrival
+(event "request"), the start of a stall or of a trickled body (events
+"stall" and "trickle") and its answer (event: the status code, "reset" or
+"truncated"; a trickled 200 is logged when its headers go), and with
+--count-header NAME a "headers" object {NAME: {value: count}} of that
+request header's values ("" when absent). "requests", "paths" and "status"
+count tile requests only (not /_stats or /_reset); "status" has the
 pseudo-codes "reset" and "truncated" for those faults. "bytes_sent" counts
 the bodies of complete 200 tile responses.
 
@@ -330,6 +335,7 @@ class TileServer(http.server.ThreadingHTTPServer):
             "resets": 0,
             "truncated": 0,
             "stalls": 0,
+            "trickles": 0,
             "bytes_sent": 0,
         }
         if self.options.record:
@@ -403,12 +409,16 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
         with self.server.lock:
             status = self.server.stats["status"]
             status[str(code)] = status.get(str(code), 0) + 1
-            if self.server.options.record:
-                path = urllib.parse.urlsplit(self.path).path
-                self.server.stats["log"].append([time.monotonic(), path, str(code)])
+        self._log(str(code))
+
+    def _log(self, event):
+        if self.server.options.record:
+            path = urllib.parse.urlsplit(self.path).path
+            with self.server.lock:
+                self.server.stats["log"].append([time.monotonic(), path, event])
 
     def _send(self, code, body=b"", content_type="text/plain", headers=(), head_only=False,
-              counted=True):
+              counted=True, trickle_seconds=0.0):
         if counted:
             self._status(code)
         self.send_response(code)
@@ -423,7 +433,23 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
             # as it has the body must see it counted.
             if code == 200 and counted:
                 self.server.count("bytes_sent", len(body))
-            self.wfile.write(body)
+            if trickle_seconds > 0:
+                self._trickle(body, trickle_seconds)
+            else:
+                self.wfile.write(body)
+
+    def _trickle(self, body, seconds):
+        """Writes `body` in pieces spread evenly over `seconds` (a piece every
+        50 ms or so, never less than a byte)."""
+        self.server.count("trickles")
+        self._log("trickle")
+        pieces = max(1, min(len(body), round(seconds / 0.05)))
+        pause = seconds / pieces
+        for i in range(pieces):
+            self.wfile.write(body[i * len(body) // pieces : (i + 1) * len(body) // pieces])
+            self.wfile.flush()
+            if i + 1 < pieces and self.server.stop_event.wait(pause):
+                return
 
     def _reset_connection(self):
         self._status("reset")
@@ -513,6 +539,7 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
 
         if o.stall_rate and _unit(o.seed, path, attempt, "stall") < o.stall_rate:
             server.count("stalls")
+            self._log("stall")
             server.stop_event.wait(o.stall_seconds)
 
         if attempt < o.fail_first:
@@ -546,6 +573,14 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
                 headers=[("Retry-After", str(o.retry_after))],
             )
             return
+        edge += o.unavailable_rate
+        if draw < edge:
+            self._send(
+                503,
+                b"come back later (--unavailable-rate)\n",
+                headers=[("Retry-After", str(o.retry_after))],
+            )
+            return
         edge += o.reset_rate
         if draw < edge:
             self._reset_connection()
@@ -568,7 +603,9 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
         if self._not_modified(etag):
             self._send(304, headers=validators)
             return
-        self._send(200, data, content_type, headers=validators, head_only=head_only)
+        trickle = o.trickle_rate and _unit(o.seed, path, attempt, "trickle") < o.trickle_rate
+        self._send(200, data, content_type, headers=validators, head_only=head_only,
+                   trickle_seconds=o.trickle_seconds if trickle else 0.0)
 
     def _parse_tile(self, path):
         m = _XYZ_PATH.match(path)
@@ -626,12 +663,19 @@ def _serve_parser():
     p.add_argument("--tms", action="store_true", help="read y in /{z}/{x}/{y} as a TMS row")
     p.add_argument("--fail-rate", type=_rate, default=0.0, help="500/503 per attempt")
     p.add_argument("--rate-limit-rate", type=_rate, default=0.0, help="429 per attempt")
-    p.add_argument("--retry-after", type=int, default=1, help="Retry-After of a 429, seconds")
+    p.add_argument("--unavailable-rate", type=_rate, default=0.0,
+                   help="503 with Retry-After per attempt")
+    p.add_argument("--retry-after", type=int, default=1,
+                   help="Retry-After of a 429 or --unavailable-rate 503, seconds")
     p.add_argument("--reset-rate", type=_rate, default=0.0, help="TCP reset per attempt")
     p.add_argument("--truncate-rate", type=_rate, default=0.0, help="short body per attempt")
     p.add_argument("--wrong-type-rate", type=_rate, default=0.0, help="text/html per attempt")
     p.add_argument("--stall-rate", type=_rate, default=0.0, help="stall per attempt")
     p.add_argument("--stall-seconds", type=float, default=5.0)
+    p.add_argument("--trickle-rate", type=_rate, default=0.0,
+                   help="send a 200's body slowly, per attempt")
+    p.add_argument("--trickle-seconds", type=float, default=5.0,
+                   help="how long a trickled body takes")
     p.add_argument("--missing-rate", type=_rate, default=0.0, help="404 per path")
     p.add_argument("--refuse-rate", type=_rate, default=0.0, help="403 per path")
     p.add_argument("--empty-rate", type=_rate, default=0.0, help="204 per path")
@@ -669,10 +713,11 @@ def _expect_parser():
 
 def serve(options):
     """Runs the server until it stops by itself; returns the exit status."""
-    if options.fail_rate + options.rate_limit_rate + options.reset_rate + \
-            options.truncate_rate + options.wrong_type_rate > 1.0 + 1e-9:
+    if options.fail_rate + options.rate_limit_rate + options.unavailable_rate + \
+            options.reset_rate + options.truncate_rate + options.wrong_type_rate > 1.0 + 1e-9:
         print("tile_server: the per-attempt rates (--fail-rate, --rate-limit-rate, "
-              "--reset-rate, --truncate-rate, --wrong-type-rate) must sum to at most 1",
+              "--unavailable-rate, --reset-rate, --truncate-rate, --wrong-type-rate) "
+              "must sum to at most 1",
               file=sys.stderr)
         return 2
     if not SMALLEST_SIZE <= options.min_size <= options.max_size:

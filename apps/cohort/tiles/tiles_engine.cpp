@@ -101,7 +101,8 @@ void tile_downloader::store_journal::record_failed(std::string_view key, int att
   // The failed list keeps the last attempt's error: the one to act on.
   if (auto t = parse_tile_key(key)) {
     const std::string_view last = errors.empty() ? std::string_view{} : errors.back();
-    store_->record_failed(*t, fmt::format("{} (after {} attempts)", last, attempts));
+    store_->record_failed(
+        *t, fmt::format("{} (after {} attempt{})", last, attempts, attempts == 1 ? "" : "s"));
   }
 }
 

@@ -111,7 +111,9 @@ void print_failures(const run_summary& s, const download_counts& c, std::size_t 
       } catch (...) {
       }
     }
-    fmt::print(stderr, "cohort tiles: failed {}: {} ({} attempts)\n", f.key, why, f.errors.size());
+    const std::size_t attempts = f.errors.size();
+    fmt::print(stderr, "cohort tiles: failed {}: {} ({} attempt{})\n", f.key, why, attempts,
+               attempts == 1 ? "" : "s");
     ++shown;
   }
   if (failed > shown) {
@@ -143,7 +145,8 @@ int tiles_main(int argc, char** argv) {
     const std::size_t failed_before = store->failed_tiles().size();
     tile_downloader downloader(o, std::move(*set), *store);
     if (!o.quiet && failed_before > 0) {
-      fmt::print(stderr, "cohort tiles: trying again {} tiles that failed before\n", failed_before);
+      fmt::print(stderr, "cohort tiles: trying again {} tile{} that failed before\n", failed_before,
+                 failed_before == 1 ? "" : "s");
     }
     std::optional<progress_bar> bar;
     if (!o.quiet) {
