@@ -21,13 +21,13 @@ class wal_checkpointer {
   // turns off its automatic checkpoints and, after every commit that leaves
   // at least `pages` pages in the log, has a second connection copy the log
   // back into the database (a passive checkpoint, which never blocks the
-  // writer). Should the log outgrow `limit_pages` regardless (the thread
-  // cannot keep up, or cannot checkpoint at all), the writer checkpoints
-  // itself, as SQLite would. Throws std::runtime_error if the second
+  // writer). At `limit_pages` the writer waits for the thread's checkpoint
+  // in progress, if any, and copies the rest itself, so that the log
+  // restarts from its beginning (see on_commit). Throws std::runtime_error if the second
   // connection cannot be opened; the caller then keeps SQLite's own
   // checkpoints.
   wal_checkpointer(sqlite3* writer, const std::string& file, int pages = 1000,
-                   int limit_pages = 16384);
+                   int limit_pages = 4096);
   wal_checkpointer(const wal_checkpointer&) = delete;
   wal_checkpointer& operator=(const wal_checkpointer&) = delete;
 
@@ -35,7 +35,7 @@ class wal_checkpointer {
   // writer its automatic checkpoints back.
   ~wal_checkpointer();
 
-  // Checkpoints done by the thread so far (for tests).
+  // Checkpoints by the thread so far that copied pages (for tests).
   std::size_t checkpoints() const;
 
  private:
@@ -47,8 +47,10 @@ class wal_checkpointer {
   int pages_;
   int limit_pages_;
   mutable std::mutex mutex_;
-  std::condition_variable wake_;
+  std::condition_variable wake_;  // the thread: work, or stop
+  std::condition_variable idle_;  // the writer: the thread's checkpoint is over
   bool wanted_ = false;
+  bool running_ = false;
   bool stop_ = false;
   std::size_t done_ = 0;
   std::thread thread_;
