@@ -2,6 +2,8 @@
 
 #include "cohort/tiles/tile_formats.hpp"
 
+#include "cohort/tiles/tile_validation.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <iterator>
@@ -35,17 +37,13 @@ bool is_tile_extension(std::string_view ext) {
          std::end(tile_extensions);
 }
 
-// The format named by a tile's first bytes; "bin" when unknown.
+// The file extension for a tile's first bytes (tile_validation's magic
+// bytes): a gzip-compressed tile is a vector tile, .pbf; "bin" when unknown.
 std::string_view sniff_format(std::string_view bytes) {
-  const auto starts = [&bytes](std::string_view magic) { return bytes.starts_with(magic); };
-  if (starts("\x89PNG\r\n\x1a\n")) return "png";
-  if (starts("\xff\xd8\xff")) return "jpg";
-  if (starts("GIF87a") || starts("GIF89a")) return "gif";
-  if (bytes.size() >= 12 && starts("RIFF") && bytes.substr(8, 4) == "WEBP") return "webp";
-  if (starts("\x1f\x8b")) return "pbf";  // gzip-compressed vector tile
-  // An uncompressed vector tile starts with field 3 (layers), length-delimited.
-  if (starts("\x1a")) return "pbf";
-  return "bin";
+  const std::string_view format = sniff_tile_format(bytes);
+  if (format.empty()) return "bin";
+  if (format == "gzip") return "pbf";
+  return format;
 }
 
 // options.format ("png", ".PNG"...) to the extension used in file names.

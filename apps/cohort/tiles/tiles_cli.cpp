@@ -108,8 +108,8 @@ tiles_parse_result parse_tiles_cli(int argc, char** argv) {
                  "seconds for a whole request (default 60; 0: none)")
       ->type_name("SECONDS");
   app.add_option("--stall-timeout", stall_text,
-                 "fail a request that receives nothing for this many seconds (default 30; 0: "
-                 "never)")
+                 "fail a request that receives nothing for this many seconds, rounded up to "
+                 "whole seconds (default 30; 0: never)")
       ->type_name("SECONDS");
   app.add_option("--user-agent", o.user_agent,
                  std::string("User-Agent header (default cohort/") + COHORT_VERSION + ")")
