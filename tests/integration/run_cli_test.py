@@ -861,6 +861,74 @@ def test_joblog_is_flushed_per_job(d):
     check(all(x[3] == f"sh {d.job} {x[0]}" for x in rows), f"commands {rows}")
 
 
+def start_on_pipe(d, args):
+    """`cohort run ARGS` reading standard input from a pipe the test writes
+    to; returns (run, write end). The test keeps the read end too, to see
+    that the input's flags are left alone."""
+    r_fd, w_fd = os.pipe()
+    r = Run(args, d.path, stdin=r_fd)
+    check(os.get_blocking(r_fd), "the pipe starts blocking")
+    return r, r_fd, w_fd
+
+
+def test_streamed_input_runs_each_line_as_it_comes(d):
+    # `tail -f list | cohort run`: job 1's output and joblog line come when
+    # it finishes, while the writer has not sent line 2 (nor closed the pipe).
+    r, r_fd, w_fd = start_on_pipe(d, ["--joblog", d.log, "echo"])
+    try:
+        os.write(w_fd, b"1\n")
+        wait_until(lambda: r.stdout() == "1\n", "job 1's output before line 2", timeout=5, proc=r)
+        wait_until(lambda: os.path.exists(d.log) and len(read_joblog(d.log)) == 1,
+                   "job 1 logged before line 2", timeout=5, proc=r)
+        check(os.get_blocking(r_fd), "cohort made the shared input non-blocking")
+        os.write(w_fd, b"2\nlast")  # a last value without a newline
+        wait_until(lambda: r.stdout() == "1\n2\n", "job 2's output", timeout=5, proc=r)
+    finally:
+        os.close(w_fd)
+    check(r.wait(10) == 0, f"exit {r.rc}: {r.stderr()!r}")
+    check(r.stdout() == "1\n2\nlast\n", f"output {r.stdout()!r}")
+    check(sorted(x[0] for x in read_joblog(d.log)) == [1, 2, 3], "joblog")
+    check(os.get_blocking(r_fd), "cohort left the shared input non-blocking")
+    os.close(r_fd)
+
+
+def test_streamed_null_separated_input(d):
+    r, r_fd, w_fd = start_on_pipe(d, ["-0", "-k", "echo"])
+    try:
+        os.write(w_fd, b"a b\0")
+        wait_until(lambda: r.stdout() == "a b\n", "job 1's output before value 2", timeout=5,
+                   proc=r)
+        os.write(w_fd, b"c\nd\0e")
+    finally:
+        os.close(w_fd)
+        os.close(r_fd)
+    check(r.wait(10) == 0, f"exit {r.rc}: {r.stderr()!r}")
+    check(r.stdout() == "a b\nc\nd\ne\n", f"output {r.stdout()!r}")
+
+
+def test_sigint_while_waiting_for_streamed_input(d):
+    r, r_fd, w_fd = start_on_pipe(d, ["--joblog", d.log, "echo"])
+    try:
+        os.write(w_fd, b"1\n")
+        wait_until(lambda: os.path.exists(d.log) and len(read_joblog(d.log)) == 1,
+                   "job 1 logged while the pipe stays open", timeout=5, proc=r)
+        t = time.monotonic()
+        r.signal(signal.SIGINT)
+        rc = r.wait(10)
+        took = time.monotonic() - t
+    finally:
+        os.close(w_fd)
+        os.close(r_fd)
+    check(rc == 130, f"exit {rc}, expected 130: {r.stderr()!r}")
+    check(took < 2.0, f"exit {took:.2f} s after SIGINT")
+    check(r.stdout() == "1\n", f"output {r.stdout()!r}")
+    check([x[:3] for x in read_joblog(d.log)] == [(1, 0, 0)], f"joblog {read_joblog(d.log)}")
+    err = r.stderr()
+    check("interrupted by SIGINT: 1 done, 0 failed, 0 killed, the rest never started" in err,
+          f"summary {err!r}")
+    check_interrupted_message(err, "SIGINT")
+
+
 def test_bar_and_eta_without_a_terminal(d):
     rc, out, err = run(["--bar", "--eta", "-k", "echo", ":::", "a", "b"], d.path)
     check(rc == 0 and out == "a\nb\n", f"{rc} {out!r}")

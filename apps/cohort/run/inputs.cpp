@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -124,6 +125,34 @@ class input_fd {
     }
   }
 
+  // Reads up to n bytes without waiting for the input (call when
+  // readable_now() said it is readable); 0 at end of file.
+  std::size_t read_now(char* buf, std::size_t n) {
+    for (;;) {
+      ssize_t r = ::read(fd_, buf, n);
+      if (r >= 0) return static_cast<std::size_t>(r);
+      if (errno != EINTR) throw_errno("read", path_, errno);
+    }
+  }
+
+  enum class readiness { none, input, interrupt };
+  // What is readable at this instant (the interrupt descriptor first).
+  readiness readable_now() const {
+    pollfd fds[2] = {{fd_, POLLIN, 0}, {interrupt_fd_, POLLIN, 0}};
+    for (;;) {
+      const int r = ::poll(fds, interrupt_fd_ >= 0 ? 2 : 1, 0);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        throw_errno("poll", path_, errno);
+      }
+      if (interrupt_fd_ >= 0 && fds[1].revents != 0) return readiness::interrupt;
+      // Data, end of file or an error: read() says which.
+      return fds[0].revents != 0 ? readiness::input : readiness::none;
+    }
+  }
+
+  int native() const noexcept { return fd_; }
+
   // Counts values from where the file stood when opened, without moving the
   // file offset (pread), so a streaming reader is not disturbed.
   std::uint64_t count_values(char sep) const {
@@ -179,7 +208,8 @@ class input_fd {
   }
 };
 
-// Splits a stream into values at a separator.
+// Splits a stream into values at a separator. The buffer holds what was
+// read and not yet taken; it grows only to fit a value longer than it.
 class value_reader {
  public:
   value_reader() = default;
@@ -188,45 +218,89 @@ class value_reader {
   bool next(std::string& out) {
     out.clear();
     for (;;) {
-      if (pos_ == end_) {
-        if (eof_) return false;
-        end_ = fd_.read(buf_.data(), buf_.size());
-        pos_ = 0;
-        if (end_ == 0) {
-          eof_ = true;
-          // A last value without a separator.
-          if (partial_) {
-            partial_ = false;
-            return true;
-          }
-          return false;
-        }
+      if (take(out)) return true;
+      if (eof_) return false;
+      fill(/*wait=*/true);
+    }
+  }
+
+  // True when next() will not read: a whole value is buffered, or the input
+  // ended (or the interrupt descriptor is readable: next() then throws).
+  // Reads what the descriptor holds now, never waiting for more.
+  bool poll_ready() {
+    for (;;) {
+      if (eof_ || has_value()) return true;
+      switch (fd_.readable_now()) {
+        case input_fd::readiness::none: return false;
+        case input_fd::readiness::interrupt: return true;
+        case input_fd::readiness::input: fill(/*wait=*/false); break;
       }
-      const char* begin = buf_.data() + pos_;
-      const void* hit = std::memchr(begin, sep_, end_ - pos_);
-      if (hit != nullptr) {
-        std::size_t n = static_cast<const char*>(hit) - begin;
-        out.append(begin, n);
-        pos_ += n + 1;
-        partial_ = false;
-        return true;
-      }
-      out.append(begin, end_ - pos_);
-      partial_ = true;
-      pos_ = end_;
     }
   }
 
   input_fd& fd() noexcept { return fd_; }
 
  private:
+  // The buffered separator ending the next value, or null. Remembers how
+  // far it looked, so a long value arriving in pieces is scanned once.
+  const char* find_separator() noexcept {
+    if (scan_ < end_) {
+      const void* hit = std::memchr(buf_.data() + scan_, sep_, end_ - scan_);
+      if (hit != nullptr) {
+        scan_ = static_cast<std::size_t>(static_cast<const char*>(hit) - buf_.data());
+        return static_cast<const char*>(hit);
+      }
+      scan_ = end_;
+    }
+    return nullptr;
+  }
+  bool has_value() noexcept { return find_separator() != nullptr; }
+
+  // Moves the next buffered value into `out`: one ending in the separator,
+  // or (at the end of the input) the rest without one.
+  bool take(std::string& out) {
+    const char* begin = buf_.data() + pos_;
+    if (const char* hit = find_separator()) {
+      out.assign(begin, static_cast<std::size_t>(hit - begin));
+      pos_ = scan_ = scan_ + 1;
+      return true;
+    }
+    if (eof_ && pos_ < end_) {
+      out.assign(begin, end_ - pos_);
+      pos_ = scan_ = end_;
+      return true;
+    }
+    return false;
+  }
+
+  // Reads once into the free end of the buffer (making room first).
+  void fill(bool wait) {
+    if (pos_ == end_) {
+      pos_ = scan_ = end_ = 0;
+    } else if (end_ == buf_.size()) {
+      if (pos_ > 0) {
+        std::memmove(buf_.data(), buf_.data() + pos_, end_ - pos_);
+        scan_ -= pos_;
+        end_ -= pos_;
+        pos_ = 0;
+      } else {
+        buf_.resize(buf_.size() * 2);
+      }
+    }
+    char* into = buf_.data() + end_;
+    const std::size_t room = buf_.size() - end_;
+    const std::size_t n = wait ? fd_.read(into, room) : fd_.read_now(into, room);
+    if (n == 0) eof_ = true;
+    end_ += n;
+  }
+
   input_fd fd_;
   char sep_ = '\n';
   std::vector<char> buf_;
-  std::size_t pos_ = 0;
-  std::size_t end_ = 0;
+  std::size_t pos_ = 0;   // start of the first value not taken
+  std::size_t scan_ = 0;  // [pos_, scan_) holds no separator
+  std::size_t end_ = 0;   // end of what was read
   bool eof_ = false;
-  bool partial_ = false;  // `out` holds the start of a value cut by the buffer end
 };
 
 std::uint64_t checked_mul(std::uint64_t a, std::uint64_t b) {
@@ -236,9 +310,39 @@ std::uint64_t checked_mul(std::uint64_t a, std::uint64_t b) {
   return a * b;
 }
 
+// An epoll set that is readable when `fd` or `interrupt_fd` (if >= 0) is:
+// a descriptor a loop can wait on for the input without touching the
+// input's own flags (an Asio wait would make it non-blocking, and with it
+// every process sharing it, such as the shell of a terminal). -1 if `fd`
+// cannot be waited on (/dev/null, say: its reads never block anyway).
+int make_wait_set(int fd, int interrupt_fd) {
+  const int set = ::epoll_create1(EPOLL_CLOEXEC);
+  if (set < 0) return -1;
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = fd;
+  bool ok = ::epoll_ctl(set, EPOLL_CTL_ADD, fd, &ev) == 0;
+  if (ok && interrupt_fd >= 0) {
+    ev.data.fd = interrupt_fd;
+    ok = ::epoll_ctl(set, EPOLL_CTL_ADD, interrupt_fd, &ev) == 0;
+  }
+  if (!ok) {
+    ::close(set);
+    return -1;
+  }
+  return set;
+}
+
 }  // namespace
 
 struct input_generator::state {
+  state() = default;
+  state(const state&) = delete;
+  state& operator=(const state&) = delete;
+  ~state() {
+    if (wait_set >= 0) ::close(wait_set);
+  }
+
   input_options options;
   std::size_t nsources = 1;
 
@@ -247,6 +351,7 @@ struct input_generator::state {
   std::vector<std::string> first_values;
   std::size_t first_index = 0;
   value_reader first_reader;
+  int wait_set = -1;  // make_wait_set() of a first source that is not a regular file
   std::optional<std::uint64_t> first_count;  // values of the first source, when known
 
   // Sources 2..n, whole in memory; odometer[i] indexes later[i].
@@ -300,6 +405,7 @@ input_generator::input_generator(std::vector<input_source> sources, input_option
     s.first_streamed = true;
     input_fd fd(first.path, options.stdin_fd);
     fd.set_interrupt_fd(options.interrupt_fd);
+    if (!fd.regular()) s.wait_set = make_wait_set(fd.native(), options.interrupt_fd);
     s.first_reader = value_reader(std::move(fd), options.separator);
   }
 
@@ -389,6 +495,16 @@ std::optional<std::uint64_t> input_generator::total_jobs() {
   std::uint64_t later = 1;
   for (const auto& v : s.later) later = checked_mul(later, v.empty() ? 1 : v.size());
   return checked_mul(first, later);
+}
+
+int input_generator::wait_fd() const noexcept {
+  return state_->wait_set;
+}
+
+bool input_generator::ready() {
+  auto& s = *state_;
+  if (s.done || !s.first_streamed || s.first_empty || s.have_current) return true;
+  return s.first_reader.poll_ready();
 }
 
 std::uint64_t input_generator::produced() const noexcept {

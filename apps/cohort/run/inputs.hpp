@@ -116,6 +116,22 @@ class input_generator {
   /// once next() has returned false. Never changes what next() produces.
   [[nodiscard]] std::optional<std::uint64_t> total_jobs();
 
+  /// A descriptor that becomes readable when the first source has input (or
+  /// `interrupt_fd` is readable), for a loop to wait on before `ready()`;
+  /// -1 when next() never waits for input that may come later (literals, a
+  /// regular file, /dev/null). Owned by the generator; never read.
+  ///
+  ///   while (!gen.ready()) co_await readable(gen.wait_fd());
+  ///   gen.next(job);  // does not block
+  [[nodiscard]] int wait_fd() const noexcept;
+
+  /// True when next() will not wait for input: a whole value of the first
+  /// source is buffered, the input ended, or `interrupt_fd` is readable (then
+  /// next() throws input_interrupted). Reads what the input holds now without
+  /// waiting for more (never changes what next() produces). Throws
+  /// input_error on a read error.
+  [[nodiscard]] bool ready();
+
   /// Jobs produced so far (the seq of the last one).
   [[nodiscard]] std::uint64_t produced() const noexcept;
 

@@ -2,14 +2,19 @@
 
 #include <cohort/cancel_scope.hpp>
 #include <cohort/io/process.hpp>
+#include <cohort/runtime/use_op.hpp>
 #include <cohort/sleep.hpp>
 #include <cohort/task_group.hpp>
 
 #include <fmt/core.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <algorithm>
+#include <cerrno>
+#include <system_error>
+#include <utility>
 
 namespace cohort::app::run {
 
@@ -53,33 +58,60 @@ task<> job_item::run() {
 
 std::optional<job_item> job_source::next() {
   run_engine& e = *engine_;
+  if (e.pending_) return std::exchange(e.pending_, std::nullopt);
   // A signal arrived: start nothing more, even before the loop hears of it.
   if (e.running_ && e.watch_ != nullptr && e.watch_->any()) return std::nullopt;
-  job_input in;
   for (;;) {
-    try {
-      if (!e.inputs_.next(in)) break;
-    } catch (const input_interrupted&) {
-      e.input_interrupted_ = true;
+    bool ended = false;
+    if (auto job = e.pull_job(ended)) return job;
+    if (ended) return std::nullopt;
+  }
+}
+
+task<> job_source::wait_ready() {
+  return engine_->wait_for_input();
+}
+
+task<> run_engine::wait_for_input() {
+  while (input_wait_ != nullptr && !pending_ && !inputs_ended_) {
+    if (watch_ != nullptr && watch_->any()) co_return;  // next() returns nothing
+    if (!inputs_.ready()) {
+      co_await input_wait_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                                       cohort::use_op);
+      continue;
+    }
+    bool ended = false;
+    pending_ = pull_job(ended);  // does not block: the input is ready
+  }
+}
+
+std::optional<job_item> run_engine::pull_job(bool& ended) {
+  job_input in;
+  try {
+    if (!inputs_.next(in)) {
+      ended = inputs_ended_ = true;
       return std::nullopt;
     }
-    if (e.resume_) {
-      std::optional<std::string_view> command;
-      std::string expanded;
-      if (!e.tmpl_.uses_slot()) {
-        expanded = e.tmpl_.expand(in.args, in.seq, 1);
-        command = expanded;
-      }
-      if (e.resume_->skip(in.seq, command)) {  // throws input_changed_error
-        ++e.resume_skipped_;
-        ++e.bar_counts_.skipped;
-        e.settled_.insert(in.seq);
-        continue;
-      }
-    }
-    return job_item{&e, in.seq, std::move(in.args), std::to_string(in.seq)};
+  } catch (const input_interrupted&) {
+    input_interrupted_ = true;
+    ended = inputs_ended_ = true;
+    return std::nullopt;
   }
-  return std::nullopt;
+  if (resume_) {
+    std::optional<std::string_view> command;
+    std::string expanded;
+    if (!tmpl_.uses_slot()) {
+      expanded = tmpl_.expand(in.args, in.seq, 1);
+      command = expanded;
+    }
+    if (resume_->skip(in.seq, command)) {  // throws input_changed_error
+      ++resume_skipped_;
+      ++bar_counts_.skipped;
+      settled_.insert(in.seq);
+      return std::nullopt;
+    }
+  }
+  return job_item{this, in.seq, std::move(in.args), std::to_string(in.seq)};
 }
 
 bool job_source::countable() const {
@@ -112,9 +144,21 @@ task<> run_engine::run(boost::asio::io_context& io, event& drain, const signal_w
   runner_.set_drain(&drain);
   running_ = true;
   struct not_running {
-    bool& running;
-    ~not_running() { running = false; }
-  } guard{running_};
+    run_engine& e;
+    ~not_running() {
+      e.running_ = false;
+      e.input_wait_ = nullptr;
+    }
+  } guard{*this};
+  // The wait for input from a pipe or terminal: on a duplicate of the
+  // generator's descriptor, closed with this frame (before the loop ends).
+  std::optional<boost::asio::posix::stream_descriptor> input_wait;
+  if (const int fd = inputs_.wait_fd(); fd >= 0) {
+    const int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (dup < 0) throw std::system_error(errno, std::generic_category(), "cohort run: dup");
+    input_wait.emplace(io, dup);
+    input_wait_ = &*input_wait;
+  }
   if (options_.bar || options_.eta) {
     if (auto total = inputs_.total_jobs()) bar_counts_.total = static_cast<std::size_t>(*total);
     bar_counts_.begin = (co_await this_scheduler()).now();

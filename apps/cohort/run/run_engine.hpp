@@ -14,6 +14,7 @@
 #include <cohort/task.hpp>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 
 #include <cstdint>
 #include <map>
@@ -41,6 +42,10 @@ class job_source {
  public:
   explicit job_source(run_engine& e) noexcept : engine_(&e) {}
   std::optional<job_item> next();
+  /// The runner's optional wait_ready(): for input from a pipe or terminal,
+  /// waits on the loop until a job is at hand (or the input ended, or a
+  /// signal came), so jobs that finish meanwhile are reaped and printed.
+  task<> wait_ready();
   bool countable() const;
 
  private:
@@ -83,6 +88,10 @@ class run_engine {
     std::string out, err;
   };
   task<> run_job(std::uint64_t seq, const std::vector<std::string>& args);
+  // The next job of the inputs, or nothing: at their end (`ended`) or when
+  // --resume skips the input read. Blocks only if the input is not ready().
+  std::optional<job_item> pull_job(bool& ended);
+  task<> wait_for_input();
   task<> announce_drain(event& drain);
   void count_event(const task_event& e);
   void clear_progress() {
@@ -115,8 +124,12 @@ class run_engine {
   std::uint64_t resume_skipped_ = 0;
   time_point last_start_{};
   const signal_watch* watch_ = nullptr;
-  bool running_ = false;            // inside run(): a signal stops admission
-  bool input_interrupted_ = false;  // a signal cut a wait for input
+  bool running_ = false;             // inside run(): a signal stops admission
+  bool input_interrupted_ = false;   // a signal cut a wait for input
+  bool inputs_ended_ = false;        // pull_job() saw the end of the inputs
+  std::optional<job_item> pending_;  // pulled by wait_for_input(), for next()
+  // Waits on inputs_.wait_fd(); lives in run()'s frame (with the loop).
+  boost::asio::posix::stream_descriptor* input_wait_ = nullptr;
   int last_failure_code_ = 0;
   // --bar/--eta: counts of our own (the runner's have no total for a
   // source without size()), with the total when the input can tell it.

@@ -146,6 +146,18 @@ concept runner_item = requires(I& i) {
 /// counts) — without it the rest of the source is counted by draining it
 /// after an interrupted run, unless the source has `bool countable() const`
 /// returning false (for example input read from a terminal).
+///
+/// Optional: `task<> wait_ready()`, for a source whose next() would wait for
+/// something outside the loop (lines from a pipe). A worker awaits it before
+/// each next(), so the loop keeps running (finished tasks are reaped, their
+/// events delivered) while the source waits. It must complete once next()
+/// will not block: an item is at hand or the source has ended. Several
+/// workers may wait at once and all may wake; the first to call next() gets
+/// the item and the others' next() returns the next one, or nothing (that
+/// worker ends), or blocks, so a source should make each woken waiter check
+/// again before it completes. The wait is cancelled with the run (Ctrl+C
+/// while the source waits ends the run as any cancel does); a drain or a
+/// halt takes effect when it completes.
 template <class S>
 concept task_source = requires(S& s) {
   {s.next()};
@@ -168,6 +180,10 @@ concept has_size = requires(const S& s) {
 template <class S>
 concept has_countable = requires(const S& s) {
   { s.countable() } -> std::same_as<bool>;
+};
+template <class S>
+concept has_wait_ready = requires(S& s) {
+  { s.wait_ready() } -> std::same_as<task<>>;
 };
 }  // namespace detail
 
@@ -281,6 +297,10 @@ class task_runner {
     std::exception_ptr error;
     for (;;) {
       if (!admitting()) co_return;
+      if constexpr (detail::has_wait_ready<S>) {
+        co_await source_.wait_ready();
+        if (!admitting()) co_return;
+      }
       auto item = source_.next();
       if (!item) co_return;
       const std::size_t seq = ++admitted_;

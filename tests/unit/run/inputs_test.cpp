@@ -1,6 +1,7 @@
 #include "cohort/run/inputs.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -274,6 +275,99 @@ TEST(InputGenerator, InterruptFdIsIgnoredForRegularFiles) {
   opts.interrupt_fd = interrupt.read;
   input_generator gen({input_source::file(path)}, opts);
   EXPECT_EQ(all_jobs(gen), (rows{{"a"}, {"b"}}));
+}
+
+// ------------------------------------------------------------ waiting on a loop: ready(),
+// wait_fd()
+
+bool readable(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 1;
+}
+
+TEST(InputGenerator, ReadyTellsWhenNextWillNotWaitForAPipe) {
+  pipe_fds in;
+  input_options opts;
+  opts.stdin_fd = in.read;
+  opts.separator = '\0';
+  input_generator gen({input_source::standard_input(), input_source::literals({"1", "2"})}, opts);
+  ASSERT_GE(gen.wait_fd(), 0);
+  EXPECT_FALSE(gen.ready());
+  EXPECT_FALSE(readable(gen.wait_fd()));
+  in.put("a\nb");  // part of a value
+  EXPECT_TRUE(readable(gen.wait_fd()));
+  EXPECT_FALSE(gen.ready()) << "no whole value yet";
+  in.put("c");
+  EXPECT_FALSE(gen.ready());
+  in.put(std::string_view("\0d", 2));
+  EXPECT_TRUE(gen.ready());
+  job_input job;
+  ASSERT_TRUE(gen.next(job));
+  EXPECT_EQ(job.args, (std::vector<std::string>{"a\nbc", "1"}));
+  EXPECT_TRUE(gen.ready()) << "the same value with the next literal";
+  ASSERT_TRUE(gen.next(job));
+  EXPECT_FALSE(gen.ready()) << "'d' has no separator yet";
+  in.close_write();
+  EXPECT_TRUE(gen.ready()) << "end of input: the last value needs none";
+  ASSERT_TRUE(gen.next(job));
+  EXPECT_EQ(job.args, (std::vector<std::string>{"d", "1"}));
+  ASSERT_TRUE(gen.next(job));
+  EXPECT_TRUE(gen.ready());
+  EXPECT_FALSE(gen.next(job));
+  EXPECT_EQ(gen.produced(), 4u);
+}
+
+TEST(InputGenerator, AtEndOfAPipeTheLastValueNeedsNoSeparator) {
+  pipe_fds in;
+  input_options opts;
+  opts.stdin_fd = in.read;
+  input_generator gen({input_source::standard_input()}, opts);
+  in.put("x\ny");
+  in.close_write();
+  EXPECT_TRUE(gen.ready());
+  EXPECT_EQ(all_jobs(gen), (rows{{"x"}, {"y"}}));
+  EXPECT_TRUE(gen.ready());
+}
+
+TEST(InputGenerator, ReadyIsTrueOnceTheInterruptFdIsReadable) {
+  pipe_fds in;
+  pipe_fds interrupt;
+  input_options opts;
+  opts.stdin_fd = in.read;
+  opts.interrupt_fd = interrupt.read;
+  input_generator gen({input_source::standard_input()}, opts);
+  EXPECT_FALSE(gen.ready());
+  interrupt.put("x");
+  EXPECT_TRUE(readable(gen.wait_fd())) << "the loop's wait wakes for a signal too";
+  EXPECT_TRUE(gen.ready());
+  job_input job;
+  EXPECT_THROW(gen.next(job), cohort::app::run::input_interrupted);
+}
+
+TEST(InputGenerator, NothingToWaitOnForFilesLiteralsAndDevNull) {
+  scratch_dir dir;
+  const auto path = dir.write("in.txt", "a\nb\n");
+  input_generator file({input_source::file(path)});
+  EXPECT_EQ(file.wait_fd(), -1);
+  EXPECT_TRUE(file.ready());
+  input_generator lit({input_source::literals({"a"})});
+  EXPECT_EQ(lit.wait_fd(), -1);
+  EXPECT_TRUE(lit.ready());
+  input_generator null({input_source::file("/dev/null")});
+  EXPECT_EQ(null.wait_fd(), -1) << "its reads never wait";
+  EXPECT_EQ(all_jobs(null).size(), 0u);
+}
+
+TEST(InputGenerator, WaitingLeavesTheInputsFlagsAlone) {
+  pipe_fds in;
+  input_options opts;
+  opts.stdin_fd = in.read;
+  const int before = ::fcntl(in.read, F_GETFL);
+  input_generator gen({input_source::standard_input()}, opts);
+  EXPECT_FALSE(gen.ready());
+  in.put("a\n");
+  EXPECT_TRUE(gen.ready());
+  EXPECT_EQ(::fcntl(in.read, F_GETFL), before);
 }
 
 // ------------------------------------------------------------ laziness and counts
