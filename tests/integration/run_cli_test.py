@@ -243,6 +243,20 @@ def check_no_survivors(d):
     check(not left, f"processes of jobs still alive after cohort exited: {left}")
 
 
+def logged_jobs(path):
+    """For polling while cohort runs: the number of jobs in the joblog, or -1
+    while it does not exist or is between its creation and its header's
+    write (read_joblog, strict, is for the finished log)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return -1
+    if not data.endswith(b"\n"):
+        return -1
+    return len(read_joblog(path))
+
+
 def read_joblog(path):
     """Parses a joblog strictly; returns a list of (seq, exitval, signal, command)."""
     with open(path, "rb") as f:
@@ -315,7 +329,7 @@ def test_seed2_sigint_while_queued(d):
     args = job_args(d, 30, ["-j", "3"])
     r = Run(args, d.path, {"FAST": "2"})
     # Jobs 1 and 2 finish at once (and are logged); 3, 4, 5 hold the slots.
-    wait_until(lambda: os.path.exists(d.log) and len(read_joblog(d.log)) == 2 and
+    wait_until(lambda: logged_jobs(d.log) == 2 and
                len(d.seqs("start")) == 5, "2 jobs logged and 3 running", proc=r)
     r.signal(signal.SIGINT)
     rc = r.wait()
@@ -335,7 +349,7 @@ def test_seed3_second_sigint_during_cleanup(d):
     # SIGINT must KILL them at once, and the joblog must stay consistent.
     args = job_args(d, 12, ["-j", "4", "--term-seq", "TERM,10000,KILL,25"])
     r = Run(args, d.path, {"CLEANUP": "5", "FAST": "1"})
-    wait_until(lambda: os.path.exists(d.log) and len(read_joblog(d.log)) == 1 and
+    wait_until(lambda: logged_jobs(d.log) == 1 and
                len(d.seqs("start")) == 5, "job 1 logged and 4 running", proc=r)
     r.signal(signal.SIGINT)
     wait_until(lambda: len(d.seqs("cleanup-begin")) == 4, "4 cleanups begun", proc=r)
@@ -852,7 +866,7 @@ def test_joblog_is_flushed_per_job(d):
     args = job_args(d, 3, ["-j", "3"])
     r = Run(args, d.path, {"FAST": "1", "GATE": gate})
     # Jobs 2 and 3 wait for the gate; job 1 must be in the log before the end.
-    wait_until(lambda: os.path.exists(d.log) and len(read_joblog(d.log)) == 1, "job 1 logged",
+    wait_until(lambda: logged_jobs(d.log) == 1, "job 1 logged",
                proc=r)
     open(gate, "w").close()
     check(r.wait() == 0, "exit")
@@ -878,7 +892,7 @@ def test_streamed_input_runs_each_line_as_it_comes(d):
     try:
         os.write(w_fd, b"1\n")
         wait_until(lambda: r.stdout() == "1\n", "job 1's output before line 2", timeout=5, proc=r)
-        wait_until(lambda: os.path.exists(d.log) and len(read_joblog(d.log)) == 1,
+        wait_until(lambda: logged_jobs(d.log) == 1,
                    "job 1 logged before line 2", timeout=5, proc=r)
         check(os.get_blocking(r_fd), "cohort made the shared input non-blocking")
         os.write(w_fd, b"2\nlast")  # a last value without a newline
@@ -910,7 +924,7 @@ def test_sigint_while_waiting_for_streamed_input(d):
     r, r_fd, w_fd = start_on_pipe(d, ["--joblog", d.log, "echo"])
     try:
         os.write(w_fd, b"1\n")
-        wait_until(lambda: os.path.exists(d.log) and len(read_joblog(d.log)) == 1,
+        wait_until(lambda: logged_jobs(d.log) == 1,
                    "job 1 logged while the pipe stays open", timeout=5, proc=r)
         t = time.monotonic()
         r.signal(signal.SIGINT)
