@@ -21,41 +21,13 @@
 #include <string_view>
 #include <vector>
 
+#include "scratch_dir.hpp"
+
 extern char** environ;
 
 namespace cohort::test::run {
 
-/// A fresh directory under $TMPDIR (or /tmp), removed with its contents.
-class scratch_dir {
- public:
-  scratch_dir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern =
-        std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/cohort-run-test-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  scratch_dir(const scratch_dir&) = delete;
-  scratch_dir& operator=(const scratch_dir&) = delete;
-  ~scratch_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-
-  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
-  [[nodiscard]] std::string file(std::string_view name) const { return (path_ / name).string(); }
-
-  /// Writes `bytes` to a file in the directory and returns its path.
-  std::string write(std::string_view name, std::string_view bytes) const {
-    auto p = file(name);
-    std::ofstream(p, std::ios::binary)
-        .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    return p;
-  }
-
- private:
-  std::filesystem::path path_;
-};
+using cohort::test::scratch_dir;
 
 inline std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

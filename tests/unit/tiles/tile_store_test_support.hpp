@@ -32,6 +32,7 @@
 
 #include "cohort/io/atomic_file.hpp"
 #include "cohort/tiles/tile_store.hpp"
+#include "scratch_dir.hpp"
 
 namespace tile_store_testing {
 
@@ -55,26 +56,7 @@ using cohort::app::tiles::tile_validators;
 // Helpers
 // ---------------------------------------------------------------------------
 
-class scratch_dir {
- public:
-  scratch_dir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern =
-        std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/cohort-store-test-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  scratch_dir(const scratch_dir&) = delete;
-  scratch_dir& operator=(const scratch_dir&) = delete;
-  ~scratch_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using cohort::test::scratch_dir;
 
 inline std::string read_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

@@ -1,7 +1,6 @@
 #include "cohort/tiles/wal_checkpointer.hpp"
 
 #include <sqlite3.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -9,6 +8,8 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+
+#include "scratch_dir.hpp"
 
 namespace {
 
@@ -18,23 +19,19 @@ using cohort::app::tiles::detail::wal_checkpointer;
 constexpr int page = 16384;
 
 struct temp_db {
-  fs::path dir = fs::temp_directory_path() / ("cohort-wal-" + std::to_string(::getpid()));
+  cohort::test::scratch_dir scratch{"cohort-wal-"};
+  fs::path dir = scratch.path();
   fs::path file = dir / "t.db";
   sqlite3* db = nullptr;
 
   temp_db() {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
     EXPECT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
     exec("PRAGMA page_size = 16384");
     exec("PRAGMA journal_mode = WAL");
     exec("PRAGMA synchronous = NORMAL");
     exec("CREATE TABLE t (id INTEGER PRIMARY KEY, data BLOB)");
   }
-  ~temp_db() {
-    sqlite3_close(db);
-    fs::remove_all(dir);
-  }
+  ~temp_db() { sqlite3_close(db); }
   void exec(const char* sql) {
     ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sql;
   }
