@@ -8,14 +8,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <string>
-#include <vector>
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include "cohort/exit_codes.hpp"
 #include "cohort/run/run_cli.hpp"
+#include "support/fuzz_argv.hpp"
 
 namespace run = cohort::app::run;
 
@@ -27,22 +26,9 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  std::vector<std::string> words{"run"};
-  std::string current;
-  for (std::size_t i = 0; i < size && words.size() < 33; ++i) {
-    if (data[i] == 0) {
-      words.push_back(std::move(current));
-      current.clear();
-    } else {
-      current.push_back(static_cast<char>(data[i]));
-    }
-  }
-  if (!current.empty() && words.size() < 33) words.push_back(std::move(current));
-  std::vector<char*> argv;
-  for (auto& w : words) argv.push_back(w.data());
-  argv.push_back(nullptr);
+  cohort::fuzz::fuzz_args args("run", data, size);
 
-  const auto r = run::parse_run_cli(static_cast<int>(words.size()), argv.data());
+  const auto r = run::parse_run_cli(args.argc(), args.argv());
   if (!r.options) {
     if (r.exit_code != 0 && r.exit_code != cohort::app::exit_run_error) std::abort();
     return 0;

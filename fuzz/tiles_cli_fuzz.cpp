@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string>
-#include <vector>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -17,6 +16,7 @@
 #include "cohort/exit_codes.hpp"
 #include "cohort/tiles/tile_math.hpp"
 #include "cohort/tiles/tiles_cli.hpp"
+#include "support/fuzz_argv.hpp"
 
 namespace tiles = cohort::app::tiles;
 
@@ -46,22 +46,9 @@ bool is_longitude(double v) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  std::vector<std::string> words{"tiles"};
-  std::string current;
-  for (std::size_t i = 0; i < size && words.size() < 33; ++i) {
-    if (data[i] == 0) {
-      words.push_back(std::move(current));
-      current.clear();
-    } else {
-      current.push_back(static_cast<char>(data[i]));
-    }
-  }
-  if (!current.empty() && words.size() < 33) words.push_back(std::move(current));
-  std::vector<char*> argv;
-  for (auto& w : words) argv.push_back(w.data());
-  argv.push_back(nullptr);
+  cohort::fuzz::fuzz_args args("tiles", data, size);
 
-  const auto r = tiles::parse_tiles_cli(static_cast<int>(words.size()), argv.data());
+  const auto r = tiles::parse_tiles_cli(args.argc(), args.argv());
   if (!r.options) {
     if (r.exit_code != cohort::app::exit_ok && r.exit_code != cohort::app::exit_usage) {
       std::abort();
