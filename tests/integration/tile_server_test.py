@@ -33,22 +33,11 @@ def test(fn):
     return fn
 
 
-class Server:
+class Server(tile_server.Running):
     """A tile server subprocess for the duration of a `with` block."""
 
     def __init__(self, *args):
-        self.args = ["--timeout", "60", *map(str, args)]
-
-    def __enter__(self):
-        self.process, self.port = tile_server.spawn(*self.args)
-        return self
-
-    def __exit__(self, *exc):
-        if self.process.poll() is None:
-            self.process.terminate()
-        self.process.wait(timeout=10)
-        self.process.stdin.close()
-        self.process.stdout.close()
+        super().__init__("--timeout", 60, *args)
 
     def connection(self, timeout=10):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)

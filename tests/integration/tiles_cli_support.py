@@ -93,22 +93,11 @@ EXPECTED = tiles_of(BOX, zoom_list(ZOOMS))
 # -- helpers -----------------------------------------------------------------
 
 
-class Server:
+class Server(tile_server.Running):
     """A tile server subprocess for the duration of a `with` block."""
 
     def __init__(self, *args):
-        self.args = ["--timeout", "120", "--stop-on-stdin-eof", "--record", *map(str, args)]
-
-    def __enter__(self):
-        self.process, self.port = tile_server.spawn(*self.args)
-        return self
-
-    def __exit__(self, *exc):
-        if self.process.poll() is None:
-            self.process.terminate()
-        self.process.wait(timeout=10)
-        self.process.stdin.close()
-        self.process.stdout.close()
+        super().__init__("--timeout", 120, "--stop-on-stdin-eof", "--record", *args)
 
     def url(self, suffix="/{z}/{x}/{y}.png"):
         return f"http://127.0.0.1:{self.port}{suffix}"

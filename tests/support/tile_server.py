@@ -769,6 +769,25 @@ def spawn(*args, python=sys.executable):
     return process, int(line.split()[1])
 
 
+class Running:
+    """This server as a subprocess for the duration of a `with` block
+    (`spawn` with `args`); `process` and `port` are set inside it."""
+
+    def __init__(self, *args):
+        self.args = list(map(str, args))
+
+    def __enter__(self):
+        self.process, self.port = spawn(*self.args)
+        return self
+
+    def __exit__(self, *exc):
+        if self.process.poll() is None:
+            self.process.terminate()
+        self.process.wait(timeout=10)
+        self.process.stdin.close()
+        self.process.stdout.close()
+
+
 def main(argv):
     if argv and argv[0] == "expect":
         a = _expect_parser().parse_args(argv[1:])
