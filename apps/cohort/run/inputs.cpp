@@ -118,11 +118,7 @@ class input_fd {
   // Reads up to n bytes; 0 at end of file.
   std::size_t read(char* buf, std::size_t n) {
     if (!regular_ && interrupt_fd_ >= 0) wait_readable();
-    for (;;) {
-      ssize_t r = ::read(fd_, buf, n);
-      if (r >= 0) return static_cast<std::size_t>(r);
-      if (errno != EINTR) throw_errno("read", path_, errno);
-    }
+    return read_now(buf, n);
   }
 
   // Reads up to n bytes without waiting for the input (call when
@@ -137,19 +133,7 @@ class input_fd {
 
   enum class readiness { none, input, interrupt };
   // What is readable at this instant (the interrupt descriptor first).
-  readiness readable_now() const {
-    pollfd fds[2] = {{fd_, POLLIN, 0}, {interrupt_fd_, POLLIN, 0}};
-    for (;;) {
-      const int r = ::poll(fds, interrupt_fd_ >= 0 ? 2 : 1, 0);
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        throw_errno("poll", path_, errno);
-      }
-      if (interrupt_fd_ >= 0 && fds[1].revents != 0) return readiness::interrupt;
-      // Data, end of file or an error: read() says which.
-      return fds[0].revents != 0 ? readiness::input : readiness::none;
-    }
-  }
+  readiness readable_now() const { return poll_once(0); }
 
   int native() const noexcept { return fd_; }
 
@@ -192,18 +176,31 @@ class input_fd {
   off_t start_ = 0;
   int interrupt_fd_ = -1;
 
-  // Waits until the input or interrupt_fd_ is readable; throws
-  // input_interrupted for the latter.
-  void wait_readable() {
+  // One poll of the input and interrupt_fd_ (if any), waiting up to
+  // `timeout_ms` (-1: until one is readable); the interrupt wins a tie.
+  readiness poll_once(int timeout_ms) const {
     pollfd fds[2] = {{fd_, POLLIN, 0}, {interrupt_fd_, POLLIN, 0}};
     for (;;) {
-      const int r = ::poll(fds, 2, -1);
+      const int r = ::poll(fds, interrupt_fd_ >= 0 ? 2 : 1, timeout_ms);
       if (r < 0) {
         if (errno == EINTR) continue;
         throw_errno("poll", path_, errno);
       }
-      if (fds[1].revents != 0) throw input_interrupted();
-      if (fds[0].revents != 0) return;  // data, end of file or an error: read() says which
+      if (interrupt_fd_ >= 0 && fds[1].revents != 0) return readiness::interrupt;
+      // Data, end of file or an error: read() says which.
+      return fds[0].revents != 0 ? readiness::input : readiness::none;
+    }
+  }
+
+  // Waits until the input or interrupt_fd_ is readable; throws
+  // input_interrupted for the latter.
+  void wait_readable() {
+    for (;;) {
+      switch (poll_once(-1)) {
+        case readiness::interrupt: throw input_interrupted();
+        case readiness::input: return;
+        case readiness::none: break;
+      }
     }
   }
 };
