@@ -81,9 +81,11 @@ class runtime {
 /// most `options.grace`. A second signal, or the grace period running out,
 /// escalates: shielded cleanup is cancelled too (the runtime first prints
 /// which cleanups were still running and what they waited on) and the run
-/// ends promptly. The exit code is then 130 after SIGINT and 143 after
-/// SIGTERM, whatever the tasks returned; otherwise it is main's value, or 1
-/// (with the error printed) if main threw. SIGHUP sets
+/// ends promptly. A signal that arrives before `run` returns counts, even
+/// one that lands in main's last synchronous step. The exit code is then 130
+/// after SIGINT and 143 after SIGTERM, whatever the tasks returned; otherwise
+/// it is main's value, or 1 (with the error printed) if main threw anything,
+/// a `std::exception` or not. SIGHUP sets
 /// `rt.drain_requested()`. SIGQUIT prints the live task tree. With
 /// `COHORT_TRACE` set in the environment, every task's lifecycle is logged
 /// to stderr.

@@ -4,12 +4,16 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <stdexcept>
 
-// Signals are tested against a real subprocess (tests/integration); these
-// cover the exit-code contract without signals.
+// Signals from outside are tested against a real subprocess
+// (tests/integration); these cover the exit-code contract and a signal the
+// process raises at itself (delivered before raise() returns).
 
 namespace {
 
@@ -39,6 +43,49 @@ TEST(Run, MainThrowingPrintsTheErrorAndReturnsOne) {
   char buf[128] = {};
   ASSERT_NE(std::fgets(buf, sizeof buf, o.messages), nullptr);
   EXPECT_STREQ(buf, "error: boom\n");
+}
+
+std::string messages_of(const cohort::run_options& o) {
+  std::rewind(o.messages);
+  char buf[256] = {};
+  if (std::fgets(buf, sizeof buf, o.messages) == nullptr) return {};
+  return buf;
+}
+
+TEST(Run, MainThrowingANonStandardExceptionPrintsAnErrorAndReturnsOne) {
+  auto o = quiet();
+  EXPECT_EQ(cohort::run([](cohort::runtime&) -> cohort::task<int> { throw 42; }, o), 1);
+  EXPECT_EQ(messages_of(o), "error: main threw a non-standard exception\n");
+}
+
+TEST(Run, MainThrowingANonStandardExceptionAfterAWaitReturnsOne) {
+  auto o = quiet();
+  EXPECT_EQ(cohort::run(
+                [](cohort::runtime&) -> cohort::task<int> {
+                  co_await cohort::sleep_for(std::chrono::milliseconds(1));
+                  throw 42;
+                },
+                o),
+            1);
+  EXPECT_EQ(messages_of(o), "error: main threw a non-standard exception\n");
+}
+
+// The signal lands in main's last synchronous step: the task ends in the
+// same loop turn, so the loop never dispatches Asio's signal handler.
+TEST(Run, SignalInMainsLastSynchronousStepInterruptsTheRun) {
+  for (int sig : {SIGINT, SIGTERM}) {
+    bool seen_inside = true;
+    const int code = cohort::run(
+        [&](cohort::runtime& rt) -> cohort::task<int> {
+          co_await cohort::sleep_for(std::chrono::milliseconds(1));
+          std::raise(sig);
+          seen_inside = rt.interrupted();
+          co_return 0;
+        },
+        quiet());
+    EXPECT_FALSE(seen_inside) << "the loop handled it: the test does not test the last step";
+    EXPECT_EQ(code, 128 + sig) << strsignal(sig);
+  }
 }
 
 TEST(Run, NotInterruptedWithoutASignal) {
