@@ -149,9 +149,34 @@ class blocked_terminating_signals {
   sigset_t old_{};
 };
 
+// Dies by `signo`: default action, unblocked, raised. Returns only if the
+// signal could not kill the process (PID 1 of a PID namespace).
+void die_by(int signo) noexcept {
+  struct sigaction sa {};
+  sa.sa_handler = SIG_DFL;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(signo, &sa, nullptr);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, signo);
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+  std::raise(signo);
+}
+
 }  // namespace
 
+int exit_like(const run_outcome& outcome) {
+  if (outcome.signal == 0) return outcome.code;
+  std::fflush(nullptr);
+  die_by(outcome.signal);
+  return 128 + outcome.signal;
+}
+
 int run(std::function<task<int>(runtime&)> main, run_options options) {
+  return run_with_outcome(std::move(main), std::move(options)).code;
+}
+
+run_outcome run_with_outcome(std::function<task<int>(runtime&)> main, run_options options) {
   runtime rt(options);
   std::FILE* out = options.messages;
 
@@ -193,7 +218,8 @@ int run(std::function<task<int>(runtime&)> main, run_options options) {
                    std::chrono::duration<double>(options.escalation_limit).count(),
                    rt.dump().c_str());
       std::fflush(out);
-      std::fflush(stdout);
+      std::fflush(nullptr);
+      if (rt.signal_ != 0) die_by(rt.signal_);
       std::_Exit(rt.signal_ != 0 ? 128 + rt.signal_ : 1);
     });
   };
@@ -257,7 +283,7 @@ int run(std::function<task<int>(runtime&)> main, run_options options) {
   sigs.cancel();
   if (tracing) detail::trace_sink() = previous_sink;
   std::fflush(out);
-  return code;
+  return {code, rt.signal_};
 }
 
 }  // namespace cohort

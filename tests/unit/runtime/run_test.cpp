@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <pthread.h>
 #include <signal.h>
 
 #include <chrono>
@@ -12,8 +13,9 @@
 #include <stdexcept>
 
 // Signals from outside are tested against a real subprocess
-// (tests/integration); these cover the exit-code contract and a signal the
-// process raises at itself (delivered before raise() returns).
+// (tests/integration); these cover the exit-code contract, a signal the
+// process raises at itself (delivered before raise() returns), and the end
+// by a signal in a forked child (a death test).
 
 namespace {
 
@@ -86,6 +88,64 @@ TEST(Run, SignalInMainsLastSynchronousStepInterruptsTheRun) {
     EXPECT_FALSE(seen_inside) << "the loop handled it: the test does not test the last step";
     EXPECT_EQ(code, 128 + sig) << strsignal(sig);
   }
+}
+
+TEST(Run, SignalInMainsOnlySynchronousStepInterruptsTheRun) {
+  const cohort::run_outcome r = cohort::run_with_outcome(
+      [](cohort::runtime&) -> cohort::task<int> {
+        std::raise(SIGINT);
+        co_return 3;
+      },
+      quiet());
+  EXPECT_EQ(r.signal, SIGINT);
+  EXPECT_EQ(r.code, 130);
+  EXPECT_TRUE(r.interrupted());
+}
+
+TEST(Run, OutcomeWithoutASignalIsMainsValue) {
+  const cohort::run_outcome r =
+      cohort::run_with_outcome([](cohort::runtime&) -> cohort::task<int> { co_return 7; }, quiet());
+  EXPECT_EQ(r.code, 7);
+  EXPECT_EQ(r.signal, 0);
+  EXPECT_FALSE(r.interrupted());
+  EXPECT_EQ(cohort::exit_like(r), 7);
+}
+
+// exit_like ends by the signal even when the program (or cohort::run's
+// ignore_signals_after) left it ignored and blocked.
+void end_like_an_interrupted_run(int sig) {
+  std::signal(sig, SIG_IGN);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::fputs("summary written\n", stderr);
+  (void)cohort::exit_like({128 + sig, sig});
+  std::fputs("still alive\n", stderr);
+  std::exit(0);
+}
+
+TEST(RunDeathTest, ExitLikeEndsByTheRunsSignal) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(end_like_an_interrupted_run(SIGINT), testing::KilledBySignal(SIGINT),
+              "summary written\n$");
+  EXPECT_EXIT(end_like_an_interrupted_run(SIGTERM), testing::KilledBySignal(SIGTERM),
+              "summary written\n$");
+}
+
+TEST(RunDeathTest, ARealRunInterruptedInItsLastStepEndsByTheSignal) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        const cohort::run_outcome r = cohort::run_with_outcome(
+            [](cohort::runtime&) -> cohort::task<int> {
+              std::raise(SIGINT);
+              co_return 0;
+            },
+            cohort::run_options{});
+        std::exit(cohort::exit_like(r));
+      },
+      testing::KilledBySignal(SIGINT), "");
 }
 
 TEST(Run, NotInterruptedWithoutASignal) {
