@@ -9,7 +9,8 @@
 // loop, like asyncio.sleep(0)), counts `completed`, and in its cleanup awaits
 // --cleanup-await seconds (shielded, as a cohort::finally) before counting
 // `cleanups`. Prints READY on stderr once SIGINT is handled; prints a human
-// line and `RESULT {json}` on stdout; exits 130 on SIGINT.
+// line and `RESULT {json}` on stdout; after a SIGINT it ends by that SIGINT
+// (cohort::exit_like), so a shell shows 130 and stops its script.
 #include <cohort/cohort.hpp>
 #include <cohort/runner/run_tasks.hpp>
 #include <cohort/runtime/run.hpp>
@@ -150,7 +151,7 @@ int main(int argc, char** argv) {
   cohort::time_point t0{}, t1{};
   cohort::time_point signalled{};
   cohort::task_runner runner(jobs{&o}, o.concurrency);
-  const int code = cohort::run([&](cohort::runtime& rt) -> cohort::task<int> {
+  const auto ended = cohort::run_with_outcome([&](cohort::runtime& rt) -> cohort::task<int> {
     std::fputs("READY\n", stderr);
     std::fflush(stderr);
     struct stamp {
@@ -171,7 +172,7 @@ int main(int argc, char** argv) {
   if (t0 == cohort::time_point{}) t0 = t1;
   const double elapsed = std::chrono::duration<double>(t1 - t0).count();
   const double peak_mib = peak_rss_mib();
-  const bool interrupted = code != 0;
+  const bool interrupted = ended.interrupted();
   const double tps = elapsed > 0 ? static_cast<double>(S.completed) / elapsed : 0;
   if (!interrupted) {
     std::printf("cohort: %zu tasks in %.3fs = %.1f tasks/s, peak RSS %.1f MiB\n", S.completed,
@@ -195,5 +196,5 @@ int main(int argc, char** argv) {
       interrupted ? "cancelled:signal" : "completed", S.started, S.completed, S.cleanup_entered,
       S.cleanups, o.n - S.started, elapsed, tps, sig_to_exit.c_str(), peak_mib);
   std::fflush(stdout);
-  return code;
+  return cohort::exit_like(ended);
 }

@@ -310,7 +310,7 @@ def verdicts(a, trivial, cancel0, floor):
     if cancel0:
         s2e, _, sc, rcs = cancel0["cohort"]
         all_clean = all(x[0] == x[1] for x in sc)
-        v = "met" if s2e is not None and s2e <= 0.005 and all_clean and rcs == [130] else (
+        v = "met" if s2e is not None and s2e <= 0.005 and all_clean and rcs == [-signal.SIGINT] else (
             f"missed by {fmt_time(s2e - 0.005)}" if s2e is not None and s2e > 0.005 else "missed")
         extra = f"; harness floor {fmt_time(floor)}" if floor is not None else ""
         print(f"| signal→exit ≤ 5 ms, every started task's cleanup run | {fmt_time(s2e)}, "

@@ -3,10 +3,11 @@
 // Four workers take jobs from a shared counter until they are told to stop.
 // Stopping is cancellation: Ctrl+C (SIGINT/SIGTERM) cancels the whole task
 // tree, each worker's in-flight job unwinds, and each worker's cleanup (an
-// awaiting "flush") still runs, shielded, before the program exits 130.
+// awaiting "flush") still runs, shielded. Then the program ends by the same
+// signal (cohort::exit_like), so a shell shows 130 and stops its script.
 //
 //   example-graceful_shutdown            # stops itself after 300 ms (exit 0)
-//   example-graceful_shutdown --forever  # runs until Ctrl+C (exit 130)
+//   example-graceful_shutdown --forever  # runs until Ctrl+C ($? 130)
 #include <cohort/cohort.hpp>
 #include <cohort/runtime/run.hpp>
 
@@ -41,21 +42,22 @@ int main(int argc, char** argv) {
   const bool forever = argc > 1 && std::string_view(argv[1]) == "--forever";
   int next_job = 0;
   int jobs_done = 0;
-  const int code = cohort::run([&](cohort::runtime&) -> cohort::task<int> {
-    auto workers = [&]() -> cohort::task<> {
-      co_await cohort::with_task_group([&](cohort::task_group& g) -> cohort::task<> {
-        for (int id = 1; id <= 4; ++id)
-          g.spawn(worker(id, next_job, jobs_done).named("worker", id));
-        co_return;
+  const cohort::run_outcome ended =
+      cohort::run_with_outcome([&](cohort::runtime&) -> cohort::task<int> {
+        auto workers = [&]() -> cohort::task<> {
+          co_await cohort::with_task_group([&](cohort::task_group& g) -> cohort::task<> {
+            for (int id = 1; id <= 4; ++id)
+              g.spawn(worker(id, next_job, jobs_done).named("worker", id));
+            co_return;
+          });
+        };
+        if (forever) {
+          co_await workers();
+        } else {
+          (void)co_await cohort::move_on_after(300ms, workers());
+        }
+        co_return 0;
       });
-    };
-    if (forever) {
-      co_await workers();
-    } else {
-      (void)co_await cohort::move_on_after(300ms, workers());
-    }
-    co_return 0;
-  });
-  std::printf("%d jobs done; exit %d\n", jobs_done, code);
-  return code;
+  std::printf("%d jobs done; exit %d\n", jobs_done, ended.code);
+  return cohort::exit_like(ended);  // last: after a signal, dies by it
 }

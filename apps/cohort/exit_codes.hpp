@@ -4,7 +4,9 @@
 
 namespace cohort::app {
 
-/// Exit codes shared by both tools.
+/// Exit codes shared by both tools. An interrupted run reports 130 or 143,
+/// then ends by the signal itself (cohort::exit_like): a shell shows the same
+/// $? and stops the script around it.
 enum exit_code : int {
   exit_ok = 0,
   exit_failed = 1,         ///< tiles: some tiles failed

@@ -6,8 +6,13 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
 #include <csignal>
 #include <cstdlib>
+#include <optional>
 
 namespace cohort {
 
@@ -83,9 +88,95 @@ void ignore_terminating_signals(boost::asio::signal_set& sigs) {
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
+// Records the first SIGINT/SIGTERM the moment it is delivered, in front of
+// Asio's handler (which it then calls). Asio hands a signal to the loop only
+// when the loop gets a turn, and a main that ends in the same turn (its last
+// synchronous step) never gives it one: without this record such a signal
+// would be queued and forgotten, and the run reported as not interrupted.
+class arrival_record {
+ public:
+  arrival_record() {
+    arrived_.store(0);
+    struct sigaction sa {};
+    sa.sa_sigaction = &on_signal;
+    sa.sa_flags = SA_SIGINFO;
+    sigfillset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, &previous_[0]);
+    ::sigaction(SIGTERM, &sa, &previous_[1]);
+  }
+  arrival_record(const arrival_record&) = delete;
+  arrival_record& operator=(const arrival_record&) = delete;
+  /// Puts Asio's handlers back (call with SIGINT/SIGTERM blocked).
+  ~arrival_record() {
+    ::sigaction(SIGINT, &previous_[0], nullptr);
+    ::sigaction(SIGTERM, &previous_[1], nullptr);
+  }
+  /// The first signal delivered since construction, or 0.
+  static int first() noexcept { return arrived_.load(); }
+
+ private:
+  static void on_signal(int signo, siginfo_t* info, void* context) {
+    int none = 0;
+    arrived_.compare_exchange_strong(none, signo);
+    const struct sigaction& prev = previous_[signo == SIGINT ? 0 : 1];
+    if ((prev.sa_flags & SA_SIGINFO) != 0) {
+      if (prev.sa_sigaction != nullptr) prev.sa_sigaction(signo, info, context);
+    } else if (prev.sa_handler != SIG_DFL && prev.sa_handler != SIG_IGN &&
+               prev.sa_handler != nullptr) {
+      prev.sa_handler(signo);
+    }
+  }
+  static_assert(std::atomic<int>::is_always_lock_free, "used in a signal handler");
+  static inline std::atomic<int> arrived_{0};
+  static inline struct sigaction previous_[2] = {};
+};
+
+// Blocks SIGINT and SIGTERM in this thread for its lifetime.
+class blocked_terminating_signals {
+ public:
+  blocked_terminating_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, &old_);
+  }
+  blocked_terminating_signals(const blocked_terminating_signals&) = delete;
+  blocked_terminating_signals& operator=(const blocked_terminating_signals&) = delete;
+  ~blocked_terminating_signals() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+
+ private:
+  sigset_t old_{};
+};
+
+// Dies by `signo`: default action, unblocked, raised. Returns only if the
+// signal could not kill the process (PID 1 of a PID namespace).
+void die_by(int signo) noexcept {
+  struct sigaction sa {};
+  sa.sa_handler = SIG_DFL;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(signo, &sa, nullptr);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, signo);
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+  std::raise(signo);
+}
+
 }  // namespace
 
+int exit_like(const run_outcome& outcome) {
+  if (outcome.signal == 0) return outcome.code;
+  std::fflush(nullptr);
+  die_by(outcome.signal);
+  return 128 + outcome.signal;
+}
+
 int run(std::function<task<int>(runtime&)> main, run_options options) {
+  return run_with_outcome(std::move(main), std::move(options)).code;
+}
+
+run_outcome run_with_outcome(std::function<task<int>(runtime&)> main, run_options options) {
   runtime rt(options);
   std::FILE* out = options.messages;
 
@@ -101,6 +192,7 @@ int run(std::function<task<int>(runtime&)> main, run_options options) {
   sigs.add(SIGTERM);
   if (options.sighup_drains) sigs.add(SIGHUP);
   if (options.sigquit_dumps) sigs.add(SIGQUIT);
+  std::optional<arrival_record> arrivals(std::in_place);
   boost::asio::steady_timer grace(rt.io_);
   boost::asio::steady_timer limit(rt.io_);
 
@@ -126,7 +218,8 @@ int run(std::function<task<int>(runtime&)> main, run_options options) {
                    std::chrono::duration<double>(options.escalation_limit).count(),
                    rt.dump().c_str());
       std::fflush(out);
-      std::fflush(stdout);
+      std::fflush(nullptr);
+      if (rt.signal_ != 0) die_by(rt.signal_);
       std::_Exit(rt.signal_ != 0 ? 128 + rt.signal_ : 1);
     });
   };
@@ -162,11 +255,25 @@ int run(std::function<task<int>(runtime&)> main, run_options options) {
     code = 1;
   } catch (const std::exception& e) {
     std::fprintf(out, "error: %s\n", e.what());
+  } catch (...) {
+    // A thrown int or a type of the program's own: still an error, not
+    // std::terminate.
+    std::fprintf(out, "error: main threw a non-standard exception\n");
   }
-  if (rt.signal_ != 0) code = 128 + rt.signal_;
 
   grace.cancel();
   limit.cancel();
+  {
+    // From here on a signal is late. One delivered before now counts, even
+    // if the loop never got to it (main ended in the turn it arrived).
+    blocked_terminating_signals hold;
+    if (rt.signal_ == 0 && arrival_record::first() != 0) {
+      rt.signal_ = arrival_record::first();
+      rt.signal_time_ = clock::now();
+    }
+    arrivals.reset();
+  }
+  if (rt.signal_ != 0) code = 128 + rt.signal_;
   if (options.ignore_signals_after) {
     ignore_terminating_signals(sigs);
   } else {
@@ -176,7 +283,7 @@ int run(std::function<task<int>(runtime&)> main, run_options options) {
   sigs.cancel();
   if (tracing) detail::trace_sink() = previous_sink;
   std::fflush(out);
-  return code;
+  return {code, rt.signal_};
 }
 
 }  // namespace cohort

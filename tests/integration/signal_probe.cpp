@@ -5,7 +5,10 @@
 // --cleanup-never) before printing `cleanup i`. After SIGHUP no further task
 // starts (a task that gets its slot later returns at once) while running ones
 // finish. Prints `READY` on stderr once signals are handled, and `exit CODE`
-// on stderr last.
+// on stderr last; an interrupted run then ends by its signal (exit_like).
+// With --blocking-ms, main first waits for a blocking call of that length on
+// the pool (printing `blocking 0`), which no cancellation can cut: the
+// runtime's escalation limit (--limit-ms) then ends the process.
 #include <cohort/cohort.hpp>
 #include <cohort/runtime/run.hpp>
 
@@ -14,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 
 namespace {
 
@@ -26,6 +30,8 @@ struct probe_options {
   long cleanup_ms = 200;
   long start_delay_ms = 0;
   long grace_ms = 5000;
+  long blocking_ms = 0;
+  long limit_ms = 2000;
   bool cleanup_never = false;
 };
 
@@ -89,6 +95,10 @@ int main(int argc, char** argv) {
       o.start_delay_ms = arg_value(i, argc, argv);
     else if (a == "--grace-ms")
       o.grace_ms = arg_value(i, argc, argv);
+    else if (a == "--blocking-ms")
+      o.blocking_ms = arg_value(i, argc, argv);
+    else if (a == "--limit-ms")
+      o.limit_ms = arg_value(i, argc, argv);
     else if (a == "--cleanup-never")
       o.cleanup_never = true;
     else {
@@ -98,13 +108,20 @@ int main(int argc, char** argv) {
   }
   cohort::run_options ro;
   ro.grace = milliseconds(o.grace_ms);
-  const int code = cohort::run(
+  ro.escalation_limit = milliseconds(o.limit_ms);
+  const cohort::run_outcome ended = cohort::run_with_outcome(
       [&](cohort::runtime& rt) -> cohort::task<int> {
         std::fputs("READY\n", stderr);
         std::fflush(stderr);
+        if (o.blocking_ms > 0) {
+          co_await rt.blocking().run([&o] {
+            say("blocking", 0);  // from the pool's thread: the call is running
+            std::this_thread::sleep_for(milliseconds(o.blocking_ms));
+          });
+        }
         co_return co_await probe(rt.drain_requested(), o);
       },
       ro);
-  std::fprintf(stderr, "exit %d\n", code);
-  return code;
+  std::fprintf(stderr, "exit %d\n", ended.code);
+  return cohort::exit_like(ended);
 }

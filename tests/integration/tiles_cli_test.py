@@ -448,7 +448,7 @@ def progress_bar_on_a_terminal_shows_every_field_and_closes_cleanly():
         wait_until(lambda: t.frames() and s.stats()["status"].get("200", 0) >= 6)
         t.process.send_signal(signal.SIGINT)
         code, stdout = t.wait()
-        equal(code, 130, "exit after SIGINT")
+        equal(code, -signal.SIGINT, "ended by the SIGINT (a shell shows 130)")
         summary = json.loads(stdout)
         line = check_closed_cleanly(t, last=failure_lines(summary["failed"]) + 1)
         check("not fetched yet" in line, line)
@@ -551,7 +551,9 @@ def interrupt_and_resume(out, sig, iterations, rng, box, zooms):
             if sig == signal.SIGKILL:
                 equal(p.returncode, -signal.SIGKILL, "exit")
             else:
-                equal(p.returncode, 128 + sig, f"exit after {sig.name}: {err}")
+                # Ended by the signal itself once the output was saved (DESIGN.md
+                # G7); the resume hint shows it was handled, not fatal.
+                equal(p.returncode, -sig, f"exit status after {sig.name}: {err}")
                 check("resume with: cohort tiles" in err, f"resume hint: {err!r}")
             if not out.endswith(".mbtiles"):
                 check_no_partial_files(out)
@@ -596,7 +598,8 @@ def two_interrupted_resumes_in_a_row_fetch_again_only_what_was_in_flight():
                 if i == 2:
                     equal(p.returncode, 0, err)
                     break
-                equal(p.returncode, 130, f"exit of interrupted run {i + 1}: {err}")
+                equal(p.returncode, -signal.SIGINT, f"exit status of interrupted run {i + 1}: {err}")
+                check("resume with: cohort tiles" in err, f"resume hint: {err!r}")
                 # 15 answers were sent; those still in flight were dropped.
                 check(len(set(after) - before) >= 15 - jobs, "the run stored too little")
                 lost = requested - set(after)
@@ -606,7 +609,7 @@ def two_interrupted_resumes_in_a_row_fetch_again_only_what_was_in_flight():
 
 
 @test
-def sigterm_exits_143():
+def sigterm_ends_by_sigterm():
     rng = random.Random(2)
     interrupt_and_resume(out_path("sigterm.mbtiles"), signal.SIGTERM, 1, rng, BOX, "11-14")
 
@@ -642,7 +645,8 @@ def second_sigint_stops_now_and_output_stays_consistent():
         p.send_signal(signal.SIGINT)
         begin = time.monotonic()
         _, err = p.communicate(timeout=30)
-        equal(p.returncode, 130, f"exit: {err}")
+        equal(p.returncode, -signal.SIGINT, f"exit status: {err}")
+        check("interrupted by SIGINT; resume with" in err, f"handled, not fatal: {err!r}")
         check(time.monotonic() - begin < 2.5, "the second SIGINT did not stop it at once")
         check_no_partial_files(out)
         check_byte_exact(directory_tiles(out))

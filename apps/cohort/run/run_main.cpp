@@ -61,9 +61,9 @@ std::string resume_hint(int argc, char** argv, const run_cli_options& o) {
   return "resume with: " + cmd;
 }
 
-}  // namespace
-
-int run_main(int argc, char** argv) {
+// The whole of `cohort run` up to its summary; `ended_by` is set to the
+// signal that interrupted the run, if one did.
+int run_and_report(int argc, char** argv, int& ended_by) {
   // A signal during start-up is held, then handled like any other once the
   // runtime's handlers are in place (not fatal, not lost).
   startup_signal_block held_signals;
@@ -128,14 +128,8 @@ int run_main(int argc, char** argv) {
     ro.grace = std::max<duration>(
         std::chrono::seconds(5),
         std::chrono::duration_cast<duration>(seq_total) + std::chrono::seconds(1));
-    int signal = 0;
-    const int code = cohort::run(
+    const cohort::run_outcome ended = cohort::run_with_outcome(
         [&](cohort::runtime& rt) -> cohort::task<int> {
-          struct note_signal {
-            cohort::runtime& rt;
-            int& signal;
-            ~note_signal() { signal = rt.signal(); }
-          } note{rt, signal};
           // In front of the runtime's handlers while the jobs run; removed
           // (also when unwound) before cohort::run removes those.
           struct disarm_on_exit {
@@ -155,6 +149,8 @@ int run_main(int argc, char** argv) {
           co_return 0;
         },
         ro);
+    const int code = ended.code;
+    const int signal = ended_by = ended.signal;
     engine.finish_progress(signal == 0 && code == 0);
     engine.flush_output();
     const run_summary& s = engine.summary();
@@ -181,6 +177,17 @@ int run_main(int argc, char** argv) {
     fmt::print(stderr, "cohort run: {}\n", e.what());
     return exit_run_error;
   }
+}
+
+}  // namespace
+
+int run_main(int argc, char** argv) {
+  int ended_by = 0;
+  const int code = run_and_report(argc, argv, ended_by);
+  // The joblog is closed, the jobs' output and the summary written: an
+  // interrupted run now ends by its signal, so that the shell around us
+  // stops its script as it would for `sleep` (DESIGN.md G7).
+  return cohort::exit_like({code, ended_by});
 }
 
 }  // namespace cohort::app::run

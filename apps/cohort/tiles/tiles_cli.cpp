@@ -34,7 +34,9 @@ one stops at once (the output stays consistent).
 
 Exit status: 0 every tile stored (404s allowed unless --strict); 1 some tiles
 failed (listed); 2 usage or input error; 130 interrupted by SIGINT, 143 by
-SIGTERM.)";
+SIGTERM. An interrupted download ends by its signal once the output is
+saved (as the shell shows it: 130, 143), so Ctrl+C also stops a script that
+runs cohort.)";
 
 }  // namespace
 

@@ -121,9 +121,9 @@ void print_failures(const run_summary& s, const download_counts& c, std::size_t 
   }
 }
 
-}  // namespace
-
-int tiles_main(int argc, char** argv) {
+// The whole of `cohort tiles` up to its summary; `ended_by` is set to the
+// signal that interrupted the download, if one did.
+int download_and_report(int argc, char** argv, int& ended_by) {
   auto parsed = parse_tiles_cli(argc, argv);
   if (!parsed.options) return parsed.exit_code;
   const tiles_options o = std::move(*parsed.options);
@@ -160,16 +160,10 @@ int tiles_main(int argc, char** argv) {
     }
 
     const auto started = std::chrono::steady_clock::now();
-    int signal = 0;
     cohort::run_options ro;
     ro.grace = std::chrono::seconds(3);
-    const int code = cohort::run(
+    const cohort::run_outcome ended = cohort::run_with_outcome(
         [&](cohort::runtime& rt) -> cohort::task<int> {
-          struct note_signal {
-            cohort::runtime& rt;
-            int& signal;
-            ~note_signal() { signal = rt.signal(); }
-          } note{rt, signal};
           held->release();  // cohort::run handles them now
           co_await with_task_group([&](task_group& g) -> task<> {
             if (bar) g.spawn(bar->drive());
@@ -179,6 +173,8 @@ int tiles_main(int argc, char** argv) {
           co_return 0;
         },
         ro);
+    const int code = ended.code;
+    const int signal = ended_by = ended.signal;
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     const std::uint64_t missing = store->missing_count();
@@ -241,6 +237,17 @@ int tiles_main(int argc, char** argv) {
     fmt::print(stderr, "cohort tiles: {}\n", e.what());
     return exit_failed;
   }
+}
+
+}  // namespace
+
+int tiles_main(int argc, char** argv) {
+  int ended_by = 0;
+  const int code = download_and_report(argc, argv, ended_by);
+  // The tile store is closed and the summary written: an interrupted
+  // download now ends by its signal, so that the shell around us stops its
+  // script as it would for `sleep` (DESIGN.md G7).
+  return cohort::exit_like({code, ended_by});
 }
 
 }  // namespace cohort::app::tiles
