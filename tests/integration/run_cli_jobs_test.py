@@ -241,6 +241,21 @@ def test_left_behind_output_is_printed_with_line_buffer(d):
     check(sorted(out.splitlines()) == want, f"--line-buffer output {out!r}")
 
 
+def test_line_buffer_prints_a_last_line_without_newline_at_the_jobs_end(d):
+    # Also when a process left behind writes it in its cleanup.
+    s = d.write("partial.sh", RECORD_GROUP + '(trap \'printf "left %s" $1; exit 0\' TERM; '
+                'touch "$D/ready.$1"; sleep 30 & wait) &\n'
+                'while [ ! -e "$D/ready.$1" ]; do sleep 0.01; done\nprintf "line %s\\nno-newline" $1\n'
+                'printf "err %s" $1 >&2\n')
+    rc, out, err = run(["--line-buffer", "--tag", "-j", "2", "sh", s, ":::", "a", "b"], d.path)
+    check(rc == 0, f"exit {rc}: {err!r}")
+    for i in ("a", "b"):
+        check(f"{i}\tline {i}\n" in out, f"--line-buffer lost a line: {out!r}")
+        check(f"{i}\tno-newlineleft {i}" in out, f"--line-buffer lost the last line: {out!r}")
+        check(f"{i}\terr {i}" in err, f"--line-buffer lost the last stderr line: {err!r}")
+    check_no_survivors(d)
+
+
 def test_job_is_logged_when_its_group_is_gone(d):
     # The background process takes 1 s to clean up: the job's line appears
     # in the joblog only after its cleanup line, and cohort's exit after both.

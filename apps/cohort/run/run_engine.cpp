@@ -345,9 +345,12 @@ void run_engine::on_event(const task_event& e) {
 
 void run_engine::emit(std::uint64_t seq, attempt& a) {
   if (options_.line_buffer) {
+    // Complete lines were printed as they came; what is left is a last line
+    // without its newline, printed now that the job is over (as GNU does).
+    write_output(args_of_[seq], a.out, a.err);
     settled_.insert(seq);
     args_of_.erase(seq);
-    return;  // already printed as it came
+    return;
   }
   if (!options_.keep_order) {
     write_output(args_of_[seq], a.out, a.err);
