@@ -166,7 +166,8 @@ class process_state {
   // --- the rest ---------------------------------------------------------
 
   bool group_alive() const noexcept {
-    if (pid_ <= 0) return false;
+    // Once the group was found empty, its id is free for reuse: never ask.
+    if (pid_ <= 0 || group_gone_) return false;
     return ::kill(-pid_, 0) == 0 || errno == EPERM;
   }
 
