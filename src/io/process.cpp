@@ -5,11 +5,13 @@
 #include <cohort/sleep.hpp>
 
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,9 +37,12 @@ namespace asio = boost::asio;
 // exit. A process stuck in uninterruptible sleep (D state) may take longer;
 // it is then left unreaped (a zombie of ours, never a running orphan).
 constexpr auto kill_reap_limit = 1s;
-// How often terminate() looks for a group's last members once the leader
-// has exited (there is no descriptor to await a process group with).
-constexpr auto group_poll = 5ms;
+// How often a group wait looks for the group's last members once the
+// leader has exited (there is no descriptor to await a process group with):
+// soon at first (a signalled group usually empties within a millisecond or
+// two), then less and less often.
+constexpr auto group_poll_first = 1ms;
+constexpr auto group_poll_max = 20ms;
 // Bytes read from one pipe per wake-up, so a flood cannot starve the loop.
 constexpr std::size_t read_budget = 256 * 1024;
 constexpr std::size_t read_chunk = 64 * 1024;
@@ -96,7 +101,8 @@ namespace detail {
 // wait can point at it while the `process` handle moves.
 class process_state {
  public:
-  explicit process_state(asio::io_context& io) : pidfd_(io), streams_{stream(io), stream(io)} {}
+  explicit process_state(asio::io_context& io)
+      : pidfd_(io), streams_{stream(io), stream(io)}, group_timer_(io) {}
   process_state(const process_state&) = delete;
   process_state& operator=(const process_state&) = delete;
   ~process_state() { assert(waiter_ == nullptr && "process destroyed while being waited for"); }
@@ -112,17 +118,26 @@ class process_state {
 
   // --- the wait operation ---------------------------------------------
 
-  bool ready() const noexcept { return finished_ || error_ != nullptr; }
+  // `whole_group`: the wait ends when the group is gone (wait_group), else
+  // at the leader's exit (wait).
+  bool ready(bool whole_group) const noexcept {
+    return (whole_group ? group_gone_ : finished_) || error_ != nullptr;
+  }
 
-  void start_wait(completion& c) {
+  void start_wait(completion& c, bool whole_group) {
     if (waiter_ != nullptr) {
       throw std::logic_error("cohort: a process is waited for by one task at a time");
     }
     waiter_ = &c;
     stopping_ = false;
+    whole_group_ = whole_group;
+    poll_delay_ = group_poll_first;
     if (!finished_) {
       ++outstanding_;
       arm_exit();
+    } else if (whole_group_ && !poll_group()) {
+      ++outstanding_;
+      arm_group_poll();
     }
     for (int i = 0; i < 2; ++i) {
       if (streams_[i].open) {
@@ -140,7 +155,7 @@ class process_state {
     return false;
   }
 
-  bool must_resume() const noexcept { return ready(); }
+  bool must_resume(bool whole_group) const noexcept { return ready(whole_group); }
 
   exit_status result() {
     if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
@@ -151,12 +166,13 @@ class process_state {
   // --- the rest ---------------------------------------------------------
 
   bool group_alive() const noexcept {
-    if (pid_ <= 0) return false;
+    // Once the group was found empty, its id is free for reuse: never ask.
+    if (pid_ <= 0 || group_gone_) return false;
     return ::kill(-pid_, 0) == 0 || errno == EPERM;
   }
 
   bool signal_group(int sig) noexcept {
-    if (pid_ <= 0) return false;
+    if (pid_ <= 0 || group_gone_) return false;
     const bool sent = ::kill(-pid_, sig) == 0;
     // A leader that moved itself to another group (setsid) is signalled
     // directly; its pid is ours until we reap it.
@@ -165,7 +181,7 @@ class process_state {
   }
 
   void kill_and_reap() noexcept {
-    if (pid_ <= 0) return;
+    if (pid_ <= 0 || group_gone_) return;
     assert(waiter_ == nullptr);
     if (!finished_) {
       signal_group(SIGKILL);
@@ -176,10 +192,13 @@ class process_state {
         pollfd p{pidfd_.native_handle(), POLLIN, 0};
         ::poll(&p, 1, static_cast<int>(left.count()));
       }
-      close_streams();
     }
+    close_streams();
     if (group_alive()) ::kill(-pid_, SIGKILL);
+    if (finished_) reap_adopted(clock::now() + kill_reap_limit);
   }
+
+  void close_output() { finish_streams(); }
 
   pid_t pid_ = -1;
   asio::posix::stream_descriptor pidfd_;
@@ -188,7 +207,8 @@ class process_state {
   std::chrono::system_clock::time_point start_wall_;
   time_point start_;
   time_point end_;
-  bool finished_ = false;
+  bool finished_ = false;    // the leader is reaped
+  bool group_gone_ = false;  // ... and no process is left in its group
 
  private:
   void arm_exit() {
@@ -201,11 +221,17 @@ class process_state {
         [this, i](const boost::system::error_code& ec) { on_stream_ready(i, ec); });
   }
 
+  void arm_group_poll() {
+    group_timer_.expires_after(poll_delay_);
+    poll_delay_ = std::min<duration>(poll_delay_ * 2, group_poll_max);
+    group_timer_.async_wait([this](const boost::system::error_code& ec) { on_group_poll(ec); });
+  }
+
   void on_exit_ready(const boost::system::error_code& ec) {
     --outstanding_;
     if (!ec) {
       if (reap()) {
-        finish_streams();
+        on_leader_reaped();
       } else if (!stopping_) {
         ++outstanding_;  // not exited after all: wait again
         arm_exit();
@@ -215,6 +241,61 @@ class process_state {
           boost::system::system_error(ec, "cohort: waiting for a process")));
     }
     maybe_complete();
+  }
+
+  // Everything the leader wrote is in the pipes (a write to a pipe completes
+  // before the writer can exit). If the group is empty, the output is
+  // complete: it is read and the pipes close. Else what is there is read and
+  // they stay open for the processes left in the group: wait() ends here,
+  // wait_group() polls the group.
+  void on_leader_reaped() {
+    if (poll_group()) return;  // closing the pipes ends their waits
+    read_pending();
+    if (whole_group_) {
+      if (stopping_) return;
+      ++outstanding_;
+      arm_group_poll();
+    } else {
+      stop_waiting();  // the stream waits report back, aborted
+    }
+  }
+
+  void on_group_poll(const boost::system::error_code& ec) {
+    --outstanding_;
+    if (!ec && !poll_group() && !stopping_) {
+      ++outstanding_;
+      arm_group_poll();
+    }
+    maybe_complete();
+  }
+
+  // Once the leader is reaped: true when no process is left in its group.
+  // Then every member has exited, so all they wrote is in the pipes: read it
+  // and close them (a writer outside the group is not waited for).
+  bool poll_group() {
+    if (group_gone_) return true;
+    reap_adopted(time_point{});
+    if (group_alive()) return false;
+    group_gone_ = true;
+    finish_streams();
+    return true;
+  }
+
+  // Reaps the dead members of the group that are our children: orphans
+  // reparented to us (adopt_orphans), waiting until `until` for those still
+  // alive. Only once the leader is reaped, so that this never takes the
+  // leader's status from the pidfd's waitid.
+  void reap_adopted(time_point until) noexcept {
+    for (;;) {
+      siginfo_t info;
+      std::memset(&info, 0, sizeof info);
+      const int r = ::waitid(P_PGID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG);
+      if (r != 0 && errno == EINTR) continue;
+      if (r != 0) return;                 // no child of ours in the group (ECHILD)
+      if (info.si_pid != 0) continue;     // reaped one: look for more
+      if (clock::now() >= until) return;  // some still alive
+      ::poll(nullptr, 0, 1);
+    }
   }
 
   void on_stream_ready(int i, const boost::system::error_code& ec) {
@@ -276,17 +357,21 @@ class process_state {
     }
   }
 
-  // The leader has exited: read what it left in the pipes (not what a
-  // surviving grandchild writes from now on) and close them.
-  void finish_streams() {
+  // Reads what the pipes hold now (not what a writer adds meanwhile: a
+  // chatty writer cannot keep us here).
+  void read_pending() {
     for (stream& s : streams_) {
       if (!s.open) continue;
       int pending = 0;
       if (::ioctl(s.desc.native_handle(), FIONREAD, &pending) == 0 && pending > 0) {
-        read_available(s, static_cast<std::size_t>(pending));
+        if (read_available(s, static_cast<std::size_t>(pending))) close_stream(s);
       }
-      close_stream(s);
     }
+  }
+
+  void finish_streams() {
+    read_pending();
+    close_streams();
   }
 
   void close_stream(stream& s) noexcept {
@@ -337,6 +422,7 @@ class process_state {
     stopping_ = true;
     boost::system::error_code ignored;
     if (pidfd_.is_open()) pidfd_.cancel(ignored);
+    group_timer_.cancel();
     for (stream& s : streams_) {
       if (s.open) s.desc.cancel(ignored);
     }
@@ -350,6 +436,9 @@ class process_state {
   completion* waiter_ = nullptr;
   int outstanding_ = 0;  // Asio waits whose handler has not run yet
   bool stopping_ = false;
+  bool whole_group_ = false;  // the wait in progress is wait_group()
+  asio::steady_timer group_timer_;
+  duration poll_delay_ = group_poll_first;
   std::exception_ptr error_;
   std::vector<char> scratch_;
 };
@@ -581,7 +670,13 @@ std::string process::take_stderr() noexcept {
   return std::move(s_->streams_[1].text);
 }
 process::wait_op process::wait() noexcept {
-  return wait_op(*s_);
+  return wait_op(*s_, false);
+}
+process::wait_op process::wait_group() noexcept {
+  return wait_op(*s_, true);
+}
+bool process::group_exited() const noexcept {
+  return s_->group_gone_;
 }
 bool process::signal_group(int sig) noexcept {
   return s_->signal_group(sig);
@@ -592,21 +687,28 @@ bool process::group_alive() const noexcept {
 void process::kill_and_reap() noexcept {
   s_->kill_and_reap();
 }
+void process::close_output() {
+  s_->close_output();
+}
 
 bool process::wait_op::ready() const noexcept {
-  return s_->ready();
+  return s_->ready(group_);
 }
 void process::wait_op::start(completion& c) {
-  s_->start_wait(c);
+  s_->start_wait(c, group_);
 }
 bool process::wait_op::cancel() noexcept {
   return s_->cancel_wait();
 }
 bool process::wait_op::must_resume() const noexcept {
-  return s_->must_resume();
+  return s_->must_resume(group_);
 }
 exit_status process::wait_op::result() {
   return s_->result();
+}
+
+bool adopt_orphans() noexcept {
+  return ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0;
 }
 
 // --- terminate, supervise, run_process -------------------------------------
@@ -615,6 +717,10 @@ namespace {
 
 task<exit_status> wait_for_exit(process& p) {
   co_return co_await p.wait();
+}
+
+task<exit_status> wait_for_group(process& p) {
+  co_return co_await p.wait_group();
 }
 
 // If the task holding it is unwound (escalation, an expired grace), the
@@ -629,31 +735,27 @@ struct kill_on_unwind {
 // Waits until the leader has exited and the group is empty, or `deadline`.
 // An error from the wait (an output callback that threw) is kept in `error`.
 task<> await_group_gone(process& p, time_point deadline, std::exception_ptr& error) {
-  while (!p.exited() && clock::now() < deadline) {
+  while (!p.group_exited() && clock::now() < deadline) {
     try {
-      (void)co_await move_on_at(deadline, wait_for_exit(p));
+      (void)co_await move_on_at(deadline, wait_for_group(p));
     } catch (...) {
       if (!error) error = std::current_exception();
     }
   }
-  while (p.exited() && p.group_alive() && clock::now() < deadline) {
-    co_await sleep_until(std::min(clock::now() + group_poll, deadline));
-  }
-}
-
-task<> terminate_if_running(process& p, const term_sequence& seq) {
-  if (!p.exited()) co_await terminate(p, seq);
 }
 
 }  // namespace
 
 task<> terminate(process& p, term_sequence seq) {
+  if (p.group_exited()) co_return;
   kill_on_unwind guard{&p};
   std::exception_ptr error;
   for (const term_step& step : seq) {
-    if (p.exited() && !p.group_alive()) break;
-    p.signal_group(step.signal);
+    // Once the leader is reaped, its pgid is signalled only while the group
+    // has members: an empty group's id may be reused.
+    if (!p.exited() || p.group_alive()) p.signal_group(step.signal);
     co_await await_group_gone(p, clock::now() + step.wait, error);
+    if (p.group_exited()) break;
   }
   if (!p.exited()) {
     p.signal_group(SIGKILL);  // cannot be refused: wait for the leader's exit
@@ -665,7 +767,12 @@ task<> terminate(process& p, term_sequence seq) {
       }
     }
   }
-  if (p.group_alive()) p.signal_group(SIGKILL);
+  if (!p.group_exited()) {
+    // Left: zombies nobody reaps, or what a KILL has not finished yet. None
+    // writes any more: what the group wrote is in the pipes.
+    if (p.group_alive()) p.signal_group(SIGKILL);
+    p.close_output();
+  }
   guard.p = nullptr;
   if (error) std::rethrow_exception(error);
 }
@@ -674,7 +781,7 @@ task<exit_status> supervise(process& p, term_sequence seq) {
   duration grace = 1s;
   for (const term_step& step : seq) grace += step.wait;
   co_return co_await finally(
-      wait_for_exit(p), [&p, &seq] { return terminate_if_running(p, seq); }, grace);
+      wait_for_exit(p), [&p, &seq] { return terminate(p, seq); }, grace);
 }
 
 task<process_result> run_process(boost::asio::io_context& io, process_options options,

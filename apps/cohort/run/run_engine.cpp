@@ -141,6 +141,10 @@ run_engine::run_engine(run_cli_options options, command_template tmpl, input_gen
 task<> run_engine::run(boost::asio::io_context& io, event& drain, const signal_watch* watch) {
   io_ = &io;
   watch_ = watch;
+  // A job's process whose parent exits becomes our child, so that the group
+  // waits reap it when it dies: a zombie left to a PID 1 that does not reap
+  // (some containers) would count as a live member of its job's group.
+  adopt_orphans();
   runner_.set_drain(&drain);
   running_ = true;
   struct not_running {
@@ -298,6 +302,9 @@ task<> run_engine::run_job(std::uint64_t seq, const std::vector<std::string>& ar
     }
   } keep{a, p, partial_out, partial_err};
 
+  // supervise returns (or unwinds) once the whole group is gone: processes
+  // the job left behind (`sleep 1000 &`) got the termination sequence, and
+  // what any of them wrote, cleanup included, is in the output.
   exit_status status;
   const duration timeout = current_timeout();
   if (timeout == duration::max()) {
@@ -306,9 +313,6 @@ task<> run_engine::run_job(std::uint64_t seq, const std::vector<std::string>& ar
     auto r = co_await move_on_after(timeout, supervise(p, to_process_sequence(options_.term_seq)));
     status = r ? *r : p.status().value_or(exit_status{});
   }
-  // The job ended on its own; processes it left in its group (`sleep 1000 &`)
-  // must not outlive it: they get the termination sequence too.
-  if (p.group_alive()) co_await terminate(p, to_process_sequence(options_.term_seq));
   if (status.success()) {
     ok_runtimes_.push_back(std::chrono::duration<double>(p.runtime()).count());
     co_return;
@@ -341,9 +345,12 @@ void run_engine::on_event(const task_event& e) {
 
 void run_engine::emit(std::uint64_t seq, attempt& a) {
   if (options_.line_buffer) {
+    // Complete lines were printed as they came; what is left is a last line
+    // without its newline, printed now that the job is over (as GNU does).
+    write_output(args_of_[seq], a.out, a.err);
     settled_.insert(seq);
     args_of_.erase(seq);
-    return;  // already printed as it came
+    return;
   }
   if (!options_.keep_order) {
     write_output(args_of_[seq], a.out, a.err);

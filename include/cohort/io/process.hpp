@@ -15,7 +15,14 @@
 ///     co_await cohort::move_on_after(10s, cohort::supervise(p));
 ///     log(p.status(), p.runtime());
 ///
-///     // 3. The raw operation: `co_await p.wait()` (cancel = stop waiting only).
+///     // 3. The raw operations: `co_await p.wait()` (the leader's exit) and
+///     //    `co_await p.wait_group()` (the whole group gone, the output
+///     //    complete); cancel = stop waiting only.
+///
+/// A job is its whole process group: its output is read until every process
+/// of the group is gone, and `supervise` delivers the termination sequence to
+/// what the leader leaves behind, so a job's cleanup is never cut off by a
+/// closed pipe and nothing of it outlives the supervision.
 
 #include <cohort/operation.hpp>
 #include <cohort/scheduler.hpp>
@@ -120,9 +127,11 @@ term_sequence parse_term_sequence(std::string_view text);
 ///
 /// Move-only. Use it from the loop's thread, and destroy it before its
 /// io_context. Its output is read only while a wait is in progress (`wait()`,
-/// `supervise`, `terminate`): between waits a chatty child simply blocks on
-/// its full pipe. The destructor never leaves a process behind: if the child
-/// was not reaped, it sends SIGKILL to the group and reaps the child, blocking
+/// `wait_group()`, `supervise`, `terminate`): between waits a chatty child
+/// simply blocks on its full pipe. The pipes stay open until the whole group
+/// is gone (`group_exited()`), so a process that outlives the leader can
+/// still write. The destructor never leaves a process behind: unless the
+/// group is gone, it sends SIGKILL to the group and reaps the child, blocking
 /// the thread (for at most a second) — use `supervise` to terminate politely.
 class process {
  public:
@@ -158,13 +167,32 @@ class process {
   std::string take_stdout() noexcept;
   std::string take_stderr() noexcept;
 
-  /// Waits for the child to exit and reaps it: a cancellable operation whose
-  /// value is the exit status. Captured output is read meanwhile; when the
-  /// child has exited, what it left in the pipes is read and the pipes are
-  /// closed (a grandchild still holding them does not delay the wait).
+  /// Waits for the child (the group's leader) to exit and reaps it: a
+  /// cancellable operation whose value is the exit status. Captured output
+  /// is read meanwhile, and what the leader left in the pipes when it exited.
+  /// The pipes are closed only if the group is then empty; else they stay
+  /// open for the processes left in it (read them with `wait_group()`).
   /// Cancelling it only stops the waiting: the process keeps running and a
   /// later wait continues where this one stopped. One wait at a time.
   [[nodiscard]] wait_op wait() noexcept;
+
+  /// Waits until the leader has exited and been reaped and no process is
+  /// left in its group: a cancellable operation whose value is the leader's
+  /// exit status. Captured output is read all along; once the group is gone,
+  /// everything its processes wrote is in the pipes: it is read and the
+  /// pipes are closed (a process that left the group with `setsid` and
+  /// still holds them then gets EPIPE: it is not waited for). No descriptor
+  /// can await a group: after the leader's exit it is polled, every 1 ms
+  /// doubling to 20 ms. A zombie is still a member: see `adopt_orphans()`.
+  /// Cancelling it only stops the waiting, as for `wait()`.
+  ///
+  ///     co_await p.wait_group();   // `sh -c 'slow & echo started'`: slow's output too
+  [[nodiscard]] wait_op wait_group() noexcept;
+
+  /// True once `wait_group()` (or `terminate`, `supervise`) found the
+  /// leader reaped and its group empty: the captured output is complete and
+  /// the pipes are closed.
+  bool group_exited() const noexcept;
 
   /// Sends `sig` to every process of the child's group (`kill(-pgid, sig)`).
   /// Returns false if the group is empty. After the leader is reaped its
@@ -173,8 +201,14 @@ class process {
   /// True while any process of the group exists (zombies included).
   bool group_alive() const noexcept;
   /// Synchronously: SIGKILL to the group, reap the leader (blocking up to a
-  /// second), SIGKILL to the group again for the stragglers. Idempotent.
+  /// second), close the pipes, SIGKILL to the group again for the
+  /// stragglers and reap those this process adopted (`adopt_orphans`).
+  /// Idempotent; does nothing once the group has exited.
   void kill_and_reap() noexcept;
+  /// Reads what the pipes hold now (through the output callbacks, if any)
+  /// and closes them: whatever is written later is lost (the writer gets
+  /// EPIPE). `terminate` calls it after its last SIGKILL.
+  void close_output();
 
  private:
   explicit process(std::unique_ptr<detail::process_state> s) noexcept;
@@ -184,47 +218,70 @@ class process {
 /// The operation returned by `process::wait()`.
 class process::wait_op {
  public:
-  explicit wait_op(detail::process_state& s) noexcept : s_(&s) {}
+  wait_op(detail::process_state& s, bool whole_group) noexcept : s_(&s), group_(whole_group) {}
   bool ready() const noexcept;
   void start(completion& c);
   bool cancel() noexcept;
   bool must_resume() const noexcept;
   exit_status result();
-  const char* name() const noexcept { return "process exit"; }
+  const char* name() const noexcept { return group_ ? "process group exit" : "process exit"; }
 
  private:
   detail::process_state* s_;
+  bool group_;
 };
 
-/// Sends the termination sequence to `p`'s process group and waits until the
-/// group is gone; a task.
+/// Makes the calling process the reaper of its descendants' orphans
+/// (`prctl(PR_SET_CHILD_SUBREAPER)`), process-wide and for the rest of its
+/// life. A process whose parent exits is then reparented to this process
+/// instead of PID 1 (or an outer subreaper), and the group waits
+/// (`wait_group`, `terminate`, `supervise`) reap the dead ones of the group
+/// they watch. Without it, a dead orphan is a zombie until PID 1 reaps it,
+/// and a zombie still counts as a member of its group: where PID 1 does not
+/// reap (some containers), every group wait then lasts until the end of its
+/// termination sequence. Call it once, before spawning, in a program that
+/// runs jobs (`cohort run` does). Orphans that left their job's group
+/// (`setsid`) are adopted too and, when they die, stay zombies of this
+/// process until it exits. Returns false if the kernel refused.
 ///
-/// Each step signals the whole group, then waits up to its delay, ending
-/// early when the leader has exited and been reaped and `kill(-pgid, 0)`
-/// finds no process left (polled every 5 ms once the leader is gone). So a
-/// grandchild that outlives the leader gets the rest of the sequence too.
+///     cohort::adopt_orphans();   // then spawn jobs
+bool adopt_orphans() noexcept;
+
+/// Sends the termination sequence to `p`'s process group until the group is
+/// gone, reading its output all along; a task.
+///
+/// Nothing is sent to a group already gone. Each step signals the whole
+/// group, then waits up to its delay, ending early when the leader has
+/// exited and been reaped and no process is left in the group (see
+/// `wait_group()`). So a process that outlives the leader gets the rest of
+/// the sequence, with the pipes still open for its cleanup to write to.
 /// After the last step: if the leader still runs, SIGKILL to the group and
 /// wait for its exit (a KILLed process cannot refuse); if the group still has
-/// members, one more SIGKILL to the group. Zombies count as members: where
-/// the reaper of orphans is slow (a container whose PID 1 does not reap), the
-/// sequence runs its full length and ends with that KILL.
+/// members, one more SIGKILL to the group; then the pipes are read and
+/// closed (`close_output()`). Zombies count as members: unless this process
+/// adopts orphans (`adopt_orphans()`) or PID 1 reaps them promptly, a
+/// sequence after which a dead grandchild is left runs its full length.
 ///
 /// Cancellation: if this task is unwound (escalation, or a grace period
 /// ending), it calls `p.kill_and_reap()` on the way out: KILL now, reaped.
 ///
-///     co_await cohort::terminate(p);   // e.g. for leftovers after p exited
+///     co_await cohort::terminate(p);   // e.g. what is left after p.wait()
 [[nodiscard]] task<> terminate(process& p, term_sequence seq = default_term_sequence());
 
-/// Waits for `p` to exit, and never leaves it behind: a task.
+/// Waits for `p` to exit, then makes sure nothing of its group is left: a
+/// task whose value is the leader's exit status.
 ///
-/// If the wait is cancelled (a timeout, a signal, a failing sibling), the
-/// termination sequence runs shielded, as a `cohort::finally` cleanup whose
-/// grace is the sequence's total delay plus one second, and the process is
-/// reaped before the cancellation goes on; `p.status()` then tells how it
-/// ended. An escalation (hard cancel) during the sequence KILLs the group at
-/// once and reaps the leader synchronously. A process that exited normally
-/// is left as it is, background processes of its group included (call
-/// `terminate` for those).
+/// When the wait ends — the leader exited, or the wait was cancelled (a
+/// timeout, a signal, a failing sibling) — `terminate(p, seq)` runs
+/// shielded, as a `cohort::finally` cleanup whose grace is the sequence's
+/// total delay plus one second: it returns at once if the group is gone,
+/// else it delivers the sequence to every process left in it, reading their
+/// output, until the group is gone. So when `supervise` returns or unwinds,
+/// the leader is reaped, its group is empty and the output complete
+/// (`p.status()` tells how the leader ended). A background process the
+/// leader left behind when it exited normally gets the sequence as well:
+/// the job is over when its command is. An escalation (hard cancel) during
+/// the sequence KILLs the group at once and reaps the leader synchronously.
 ///
 ///     co_await cohort::fail_after(30s, cohort::supervise(p));   // timeout: TERM ...
 [[nodiscard]] task<exit_status> supervise(process& p, term_sequence seq = default_term_sequence());

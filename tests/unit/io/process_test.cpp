@@ -8,8 +8,11 @@
 
 #include <gtest/gtest.h>
 
+#include "scratch_dir.hpp"
+
 #include <dirent.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -123,8 +126,9 @@ cohort::task<cohort::exit_status> wait_for(cohort::process& p) {
   co_return co_await p.wait();
 }
 
-cohort::task<> supervise_in(cohort::cancel_scope& scope, cohort::process& p) {
-  (void)co_await scope.run(cohort::supervise(p));
+cohort::task<> supervise_in(cohort::cancel_scope& scope, cohort::process& p,
+                            cohort::term_sequence seq = cohort::default_term_sequence()) {
+  (void)co_await scope.run(cohort::supervise(p, std::move(seq)));
 }
 
 cohort::task<> supervise_only(cohort::process& p) {
@@ -350,17 +354,18 @@ TEST_F(ProcessTest, ThrowingOutputCallbackFailsTheWaitAndSuperviseTerminates) {
   expect_no_children();
 }
 
-TEST_F(ProcessTest, LeaderExitEndsTheWaitEvenIfAGrandchildHoldsThePipe) {
+TEST_F(ProcessTest, WaitEndsAtTheLeadersExitAndLeavesTheRestOfTheGroup) {
   auto p = spawn(
       {.argv = cohort::shell_argv("sleep 100 & echo $!; echo done"), .out = output_mode::capture});
   const auto start = cohort::clock::now();
-  EXPECT_TRUE(loop.run(cohort::supervise(p)).success());
+  EXPECT_TRUE(loop.run(wait_for(p)).success());
   EXPECT_LT(cohort::clock::now() - start, 2s);
   const auto pids = pids_in(p.stdout_text());
   ASSERT_EQ(pids.size(), 1u) << p.stdout_text();
-  EXPECT_NE(p.stdout_text().find("done\n"), std::string::npos);
-  EXPECT_FALSE(is_dead(pids[0]));  // supervise leaves a normal exit alone
+  EXPECT_NE(p.stdout_text().find("done\n"), std::string::npos);  // what the leader wrote
+  EXPECT_FALSE(is_dead(pids[0]));                                // wait() leaves the group alone
   EXPECT_TRUE(p.group_alive());
+  EXPECT_FALSE(p.group_exited());
 
   loop.run(cohort::terminate(p));  // the leftovers get the sequence
   EXPECT_TRUE(dies_within(pids[0], 1000ms));
@@ -666,6 +671,162 @@ TEST_F(ProcessTest, ThousandSequentialSpawnsLeakNoDescriptors) {
   }(io));
   EXPECT_EQ(n, 1000);
   EXPECT_EQ(count_open_fds(), before);
+  expect_no_children();
+}
+
+// --- the whole group: its output to the end, its leftovers terminated --------
+
+// Makes this test process the reaper of its descendants' orphans for one
+// test (adopt_orphans() is for good; the destructor undoes it): a job's
+// process whose parent died is then our child, and the group waits reap it,
+// instead of it lingering as a zombie of a PID 1 that does not reap (as on
+// this machine), which keeps its group "alive".
+class adopting_orphans {
+ public:
+  adopting_orphans() {
+    EXPECT_TRUE(cohort::adopt_orphans());
+    int on = 0;
+    EXPECT_EQ(::prctl(PR_GET_CHILD_SUBREAPER, &on, 0, 0, 0), 0);
+    EXPECT_EQ(on, 1);
+  }
+  adopting_orphans(const adopting_orphans&) = delete;
+  adopting_orphans& operator=(const adopting_orphans&) = delete;
+  ~adopting_orphans() { ::prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0); }
+};
+
+TEST_F(ProcessTest, WaitGroupReadsWhatTheGroupWritesAfterTheLeaderExited) {
+  adopting_orphans adopting;
+  auto p =
+      spawn({.argv = cohort::shell_argv("(sleep 0.2; echo late; echo late-err >&2) & echo early"),
+             .out = output_mode::capture,
+             .err = output_mode::capture});
+  EXPECT_TRUE(loop.run(wait_for(p)).success());
+  EXPECT_EQ(p.stdout_text(), "early\n");
+  EXPECT_FALSE(p.group_exited());
+  const auto start = cohort::clock::now();
+  EXPECT_TRUE(loop.run([](cohort::process& p) -> cohort::task<cohort::exit_status> {
+                    co_return co_await p.wait_group();
+                  }(p))
+                  .success());
+  EXPECT_GE(cohort::clock::now() - start, 150ms);
+  EXPECT_EQ(p.stdout_text(), "early\nlate\n");
+  EXPECT_EQ(p.stderr_text(), "late-err\n");
+  EXPECT_TRUE(p.group_exited());
+  EXPECT_FALSE(p.group_alive());
+  expect_no_children();
+}
+
+TEST_F(ProcessTest, AnAdoptedOrphanIsReapedSoItsGroupEmptiesAtOnce) {
+  // The leftover dies at the first TERM. Adopted, it is reaped by the group
+  // wait and the sequence ends within milliseconds; a zombie of a PID 1 that
+  // does not reap would keep the group for the sequence's whole 375 ms.
+  adopting_orphans adopting;
+  auto p = spawn({.argv = cohort::shell_argv("sleep 100 & echo $!"), .out = output_mode::capture});
+  const auto start = cohort::clock::now();
+  EXPECT_TRUE(loop.run(cohort::supervise(p)).success());
+  const auto took = cohort::clock::now() - start;
+  const auto pids = pids_in(p.stdout_text());
+  ASSERT_EQ(pids.size(), 1u) << p.stdout_text();
+  errno = 0;
+  EXPECT_EQ(::kill(pids[0], 0), -1);  // reaped, not merely dead
+  EXPECT_EQ(errno, ESRCH);
+  EXPECT_LT(took, 200ms) << ms_d(took).count() << " ms";
+  expect_no_children();
+}
+
+TEST_F(ProcessTest, AProcessThatLeftTheGroupDoesNotHoldTheWait) {
+  // `setsid` takes the sleep out of the job's group while it keeps the
+  // pipe: the group wait ends with the group, not at the pipe's end.
+  adopting_orphans adopting;
+  cohort::test::scratch_dir dir;
+  const std::string flag = dir.file("left");
+  auto p = spawn({.argv = cohort::shell_argv("setsid sh -c 'touch " + flag +
+                                             "; exec sleep 100' & " + "while [ ! -e " + flag +
+                                             " ]; do sleep 0.01; done; " + "echo $!; echo done"),
+                  .out = output_mode::capture});
+  const auto start = cohort::clock::now();
+  EXPECT_TRUE(loop.run(cohort::supervise(p)).success());
+  EXPECT_LT(cohort::clock::now() - start, 1s);
+  EXPECT_TRUE(p.group_exited());
+  const auto pids = pids_in(p.stdout_text());
+  ASSERT_EQ(pids.size(), 1u) << p.stdout_text();
+  EXPECT_FALSE(is_dead(pids[0]));  // out of the group's reach
+  ::kill(pids[0], SIGKILL);
+  int status = 0;
+  EXPECT_EQ(::waitpid(pids[0], &status, 0), pids[0]);  // adopted: ours to reap
+  expect_no_children();
+}
+
+TEST_F(ProcessTest, CleanupWrittenAfterTheLeaderDiedIsKept) {
+  // Issue 18: the leader, a shell without a trap, dies at the first TERM;
+  // its child traps TERM and writes its cleanup line 200 ms later, long after
+  // the leader was reaped. The pipe must still be open then: the line is
+  // captured and the child ends by its trap, not by SIGPIPE.
+  adopting_orphans adopting;
+  output_watch out({"ready"});
+  auto p = spawn({.argv = cohort::shell_argv(
+                      "sh -c 'trap \"sleep 0.2; echo cleanup-out; exit 5\" TERM; sleep 100 & "
+                      "echo ready; wait' & wait; echo never"),
+                  .out = output_mode::capture,
+                  .on_stdout = out.sink()});
+  cohort::cancel_scope scope;
+  cohort::time_point at;
+  // The second TERM is for the sleep, in case the first one came between
+  // its fork and its exec (the shell's trap handler then swallows it).
+  const cohort::term_sequence seq{{SIGTERM, 1s}, {SIGTERM, 4s}, {SIGKILL, 25ms}};
+  loop.run(both(supervise_in(scope, p, seq), cancel_on(out.seen(0), scope, at)));
+  const auto took = cohort::clock::now() - at;
+  ASSERT_TRUE(p.exited());
+  EXPECT_EQ(p.status()->signal, SIGTERM);
+  EXPECT_EQ(out.text, "ready\ncleanup-out\n");
+  EXPECT_GE(took, 200ms);
+  EXPECT_LT(took, 2s) << "the sequence did not end when the group emptied";
+  EXPECT_FALSE(p.group_alive());
+  expect_no_children();
+}
+
+TEST_F(ProcessTest, SuperviseTerminatesWhatANormalExitLeftBehindAndKeepsItsOutput) {
+  // The leader exits 0 once its background subshell has set its trap; the
+  // subshell is left in the group. It gets the sequence, and what its trap
+  // writes is part of the output.
+  adopting_orphans adopting;
+  cohort::test::scratch_dir dir;
+  const std::string flag = dir.file("trapped");
+  auto p = spawn({.argv = cohort::shell_argv("(trap 'echo bye; exit 0' TERM; touch " + flag +
+                                             "; sleep 100 & wait) & " + "while [ ! -e " + flag +
+                                             " ]; do sleep 0.01; done; echo leader-done"),
+                  .out = output_mode::capture});
+  const auto start = cohort::clock::now();
+  const cohort::exit_status s = loop.run(cohort::supervise(p));
+  EXPECT_TRUE(s.success());
+  EXPECT_LT(cohort::clock::now() - start, 2s);
+  EXPECT_EQ(p.stdout_text(), "leader-done\nbye\n");
+  EXPECT_FALSE(p.group_alive());
+  expect_no_children();
+}
+
+TEST_F(ProcessTest, TheSequenceReachesEveryProcessLeftInTheGroupInOrder) {
+  // The leader dies at the first TERM; the process left behind survives two
+  // TERMs (its trap writes each one) and leaves at the third: it gets every
+  // step, with the step's wait between them, and each line is captured.
+  adopting_orphans adopting;
+  output_watch out({"ready"});
+  auto p = spawn({.argv = cohort::shell_argv("sh -c 'n=0; trap \"n=\\$((n + 1)); echo term \\$n; "
+                                             "[ \\$n = 3 ] && exit 0\" TERM; echo ready; "
+                                             "while :; do sleep 100 & wait; done' & wait"),
+                  .out = output_mode::capture,
+                  .on_stdout = out.sink()});
+  cohort::cancel_scope scope;
+  cohort::time_point at;
+  const cohort::term_sequence seq{
+      {SIGTERM, 150ms}, {SIGTERM, 150ms}, {SIGTERM, 3s}, {SIGKILL, 25ms}};
+  loop.run(both(supervise_in(scope, p, seq), cancel_on(out.seen(0), scope, at)));
+  const auto took = cohort::clock::now() - at;
+  EXPECT_EQ(p.status()->signal, SIGTERM);
+  EXPECT_EQ(out.text, "ready\nterm 1\nterm 2\nterm 3\n");
+  EXPECT_GE(took, 300ms);
+  EXPECT_LT(took, 2s) << "the sequence did not end when the group emptied";
+  EXPECT_FALSE(p.group_alive());
   expect_no_children();
 }
 
