@@ -3,11 +3,13 @@
 #include <cohort/cancel_scope.hpp>
 #include <cohort/event.hpp>
 #include <cohort/finally.hpp>
+#include <cohort/runtime/use_op.hpp>
 #include <cohort/sleep.hpp>
 #include <cohort/task_group.hpp>
 
 #include <gtest/gtest.h>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <stdexcept>
@@ -104,6 +106,13 @@ TEST(AsioLoop, AForeignHandlerThrowingDestroysTheWholeTreeAndTheLoopRunsAgain) {
         counted c(alive);
         co_await cohort::sleep_for(1h);
       }(alive));
+      g.spawn([](boost::asio::io_context& io, int& alive) -> cohort::task<> {
+        counted c(alive);
+        // An Asio operation pending in a frame: its cancellation slot and
+        // handler must be gone before the frame is.
+        boost::asio::steady_timer t(io, 1h);
+        co_await t.async_wait(cohort::use_op);
+      }(io, alive));
       g.spawn([](cohort::event& never, int& alive, int& cleanups) -> cohort::task<> {
         counted c(alive);
         co_await cohort::finally(
