@@ -2,11 +2,12 @@
 // and RESULT line of ../shared/peers/asyncio_runner.py, so scripts/bench and
 // the peers' harness can drive both the same way.
 //
-//   cohort-bench-runner --n N --concurrency C --work sleep0|sleepS
+//   cohort-bench-runner --n N --concurrency C --work sleep0|sleepS|sync
 //                       [--cleanup-await S] [--start-delay S]
 //
 // Each task counts `started`, awaits its work (sleep0: one yield to the
-// loop, like asyncio.sleep(0)), counts `completed`, and in its cleanup awaits
+// loop, like asyncio.sleep(0); sync: no wait at all, the task completes
+// synchronously), counts `completed`, and in its cleanup awaits
 // --cleanup-await seconds (shielded, as a cohort::finally) before counting
 // `cleanups`. Prints READY on stderr once SIGINT is handled; prints a human
 // line and `RESULT {json}` on stdout; after a SIGINT it ends by that SIGINT
@@ -33,6 +34,7 @@ struct options {
   std::size_t concurrency = 1000;
   std::string work = "sleep0";
   double work_s = 0;
+  bool sync = false;  // --work sync: the task never waits
   double cleanup_await = 0;
   double start_delay = 0;
 };
@@ -47,7 +49,7 @@ struct job {
     ++S.started;
     if (o->work_s > 0) {
       co_await cohort::sleep_for(seconds(o->work_s));
-    } else {
+    } else if (!o->sync) {
       co_await cohort::checkpoint();
     }
     ++S.completed;
@@ -63,7 +65,7 @@ struct job {
       ++S.started;
       if (o->work_s > 0) {
         co_await cohort::sleep_for(seconds(o->work_s));
-      } else {
+      } else if (!o->sync) {
         co_await cohort::checkpoint();
       }
       ++S.completed;
@@ -109,7 +111,7 @@ double peak_rss_mib() {
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "cohort-bench-runner: %s\nusage: cohort-bench-runner --n N --concurrency C "
-               "--work sleep0|sleepS [--cleanup-await S] [--start-delay S]\n",
+               "--work sleep0|sleepS|sync [--cleanup-await S] [--start-delay S]\n",
                why);
   std::exit(2);
 }
@@ -145,8 +147,9 @@ int main(int argc, char** argv) {
     else
       usage(("unknown option " + a).c_str());
   }
-  if (o.work.rfind("sleep", 0) != 0) usage("--work must be sleep0 or sleepS");
-  o.work_s = o.work.size() > 5 ? number("--work", o.work.c_str() + 5) : 0;
+  o.sync = o.work == "sync";
+  if (!o.sync && o.work.rfind("sleep", 0) != 0) usage("--work must be sleep0, sleepS or sync");
+  if (!o.sync) o.work_s = o.work.size() > 5 ? number("--work", o.work.c_str() + 5) : 0;
 
   cohort::time_point t0{}, t1{};
   cohort::time_point signalled{};

@@ -17,6 +17,11 @@ class sleep_op {
   sleep_op(std::optional<time_point> deadline, duration delay) noexcept
       : deadline_(deadline), delay_(delay) {}
   sleep_op(sleep_op&& o) noexcept : deadline_(o.deadline_), delay_(o.delay_) {}
+  // A frame destroyed while it sleeps (not through the unwinding, which
+  // cancels first) must not leave its entry in the loop's timer heap.
+  ~sleep_op() {
+    if (timer_.armed()) sched_->remove_timer(timer_);
+  }
 
   void start(completion& c) {
     completion_ = &c;

@@ -40,13 +40,24 @@ class basic_loop : public scheduler {
   /// Runs `t` as the top-level task until it ends. Returns its value,
   /// rethrows its exception, or throws `cancelled_error` if it was
   /// cancelled. Work posted as the task ended still runs before returning.
+  ///
+  /// If the loop itself throws (a deadlock), the task tree is torn down
+  /// before the exception leaves: the root is cancelled hard (shields
+  /// pierced) and unwound like any cancellation, so every task's
+  /// destructors run, children before their owners, and no timer or ready
+  /// entry of the dead run stays in the loop, which can run again.
   template <class T>
   T run(task<T> t) {
     detail::cancel_node root(*this);
     detail::root_task<T> r(std::move(t), root);
     root_guard guard(*this, root);
     r.start();
-    while (!r.done()) step();
+    try {
+      while (!r.done()) step();
+    } catch (...) {
+      tear_down(r, root);
+      throw;
+    }
     drain();
     return r.result();
   }
@@ -66,6 +77,18 @@ class basic_loop : public scheduler {
   };
   void step();
   void drain() noexcept;
+  template <class T>
+  void tear_down(detail::root_task<T>& r, detail::cancel_node& root) noexcept {
+    root.cancel(cancel_reason::requested, detail::cancel_level::hard);
+    while (!r.done()) {
+      try {
+        step();
+      } catch (...) {
+        break;  // an operation that neither completes nor cancels: give up
+      }
+    }
+    drain();
+  }
 
   detail::run_queue ready_;
   detail::timer_heap timers_;

@@ -3,7 +3,8 @@
 
 The five seed scenarios of the peers' asyncio_bench.py (`--section
 scenarios`), with the same command lines and the same real SIGINTs sent from
-this process, judged by the same criteria:
+this process, judged by the same criteria (plus scenario 6, synchronous
+tasks, judged on its own; see its function):
   - a RESULT line is printed;
   - every started task's cleanup ran (`cleanups == started`);
   - it ends *by* SIGINT (a shell's 130) after printing its RESULT line
@@ -225,6 +226,42 @@ def before_start(exe, rng):
     return why
 
 
+def synchronous_items(exe, rng):
+    """6: N=10^9 tasks that complete without ever waiting, C=10; SIGINT at
+    +0.05 s: the runner returns to the loop every few items however fast they
+    are, so the signal is handled at once (not after all 10^9 items ran, as
+    when a worker never yielded: issue 11, 4(b)). Not a peer scenario: judged
+    on exit 130, exit within 1 s of the signal, part of the tasks started and
+    every started task's cleanup run."""
+    n = 1_000_000_000
+    r = run(exe, ["--n", n, "--concurrency", 10, "--work", "sync"], [0.05 + jitter(rng)])
+    why = []
+    if not r["ready"]:
+        why.append("no READY on stderr")
+    if r["hung"]:
+        why.append("hung (killed)")
+    if r["rc"] != 130:
+        why.append(f"exit {r['rc']}, expected 130")
+    if len(r["sent"]) != 1:
+        why.append("exited before the SIGINT was sent")
+    elif r["ended"] - r["sent"][0] > 1.0:
+        why.append(f"took {r['ended'] - r['sent'][0]:.2f} s to exit after the SIGINT (bound 1 s)")
+    m = SANITIZER.search(r["stderr"])
+    if m:
+        why.append(f"sanitizer report: {m.group(0)}")
+    res = r["result"]
+    if res is None:
+        why.append("no RESULT line")
+        return why
+    if not 0 < res["started"] < n:
+        why.append(f"{res['started']} of {n} tasks started")
+    if res["cleanups"] != res["started"]:
+        why.append(f"cleanups {res['cleanups']}/{res['started']}")
+    if res["never_started"] != n - res["started"]:
+        why.append(f"never_started {res['never_started']} != n - started")
+    return why
+
+
 SCENARIOS = {
     "1-slots-full": slots_full,
     "2-queued": queued,
@@ -232,6 +269,7 @@ SCENARIOS = {
     "3b-signal-in-normal-cleanup": signal_in_normal_cleanup,
     "4-rapid-3x": rapid_three,
     "5-before-start": before_start,
+    "6-synchronous-items": synchronous_items,
 }
 
 

@@ -4,11 +4,14 @@
 #include <cohort/event.hpp>
 #include <cohort/sleep.hpp>
 #include <cohort/task.hpp>
+#include <cohort/task_group.hpp>
 
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "core_test.hpp"
 #include "lifetime.hpp"
@@ -81,6 +84,44 @@ TEST_F(BasicLoop, DeadlockInsideAScopeLeavesNothingBehind) {
   EXPECT_THROW(loop.run(main_task()), std::logic_error);
   EXPECT_EQ(life.alive(), 0);
   EXPECT_FALSE(scope.cancelled_caught());
+}
+
+TEST_F(BasicLoop, DeadlockInsideAGroupDestroysEveryChildAndTheLoopRunsAgain) {
+  // Hole 6 of issue 11: run() threw with the group's children suspended;
+  // their frames leaked (Debug asserted in ~task_group) and a sleep's timer
+  // entry stayed in the heap after its frame was gone.
+  cohort::test::virtual_loop loop;
+  cohort::event never;
+  cohort::test::lifetimes life;
+  std::vector<std::string> order;
+  auto waits_forever = [&](const char* name) -> task<> {
+    cohort::test::destruction_logger log(order, name);
+    auto t = life.make();
+    co_await never.wait();
+  };
+  auto with_grandchild = [&]() -> task<> {
+    auto t = life.make();
+    co_await cohort::with_task_group([&](cohort::task_group& inner) -> task<> {
+      inner.spawn(waits_forever("grandchild"));
+      co_return;
+    });
+  };
+  auto main_task = [&]() -> task<> {
+    cohort::test::destruction_logger log(order, "main");
+    co_await cohort::with_task_group([&](cohort::task_group& g) -> task<> {
+      g.spawn(waits_forever("child 1"));
+      g.spawn(with_grandchild());
+      auto t = life.make();
+      co_await never.wait();
+    });
+  };
+  EXPECT_THROW(loop.run(main_task()), std::logic_error);
+  EXPECT_EQ(life.constructed(), 4);
+  EXPECT_EQ(life.alive(), 0);
+  ASSERT_EQ(order.size(), 3u);
+  EXPECT_EQ(order.back(), "main");  // children before their group's owner
+  // The loop holds nothing of the dead run: it runs a new task normally.
+  EXPECT_EQ(loop.run(value_after(1s, 5)), 5);
 }
 
 TEST_F(BasicLoop, ThrowsCancelledErrorWithTheRootReason) {

@@ -185,6 +185,10 @@ template <class S>
 concept has_wait_ready = requires(S& s) {
   { s.wait_ready() } -> std::same_as<task<>>;
 };
+
+/// A worker returns to the loop after at most this many items, however fast
+/// they are: see task_runner::worker.
+inline constexpr std::size_t runner_yield_every = 64;
 }  // namespace detail
 
 /// Runs the items of `source`, at most `max_concurrent` at a time.
@@ -291,11 +295,34 @@ class task_runner {
   // frame of the runner's. Attempts that need a gate, a timeout or a retry
   // take the slower paths below. Cancellation destroys the worker's frame
   // at its current wait, so `guard` counts the running item as cancelled.
+  //
+  // Items that complete without suspending never hand the thread back to
+  // the loop, so every `runner_yield_every` items the worker yields once (a
+  // checkpoint): signals and cancellation reach the run at a bounded
+  // interval however fast the items are, the other workers get their turn,
+  // and the stack unwinds (where the resume of an awaiting coroutine is not
+  // a tail call, Debug and sanitizer builds, each synchronous item nests one
+  // level deeper). Items that wait anyway make the extra yield negligible.
   task<> worker() {
     // Set only while an attempt's failure is handed to retry(): declared
     // out of the loop, it costs nothing per successful item.
     std::exception_ptr error;
+    std::size_t until_yield = detail::runner_yield_every;
     for (;;) {
+      if (--until_yield == 0) {
+        until_yield = detail::runner_yield_every;
+        // No item is running here, so no running_guard notes why the run
+        // stopped if it is cancelled at this wait: this one does.
+        struct yield_guard {
+          task_runner* r;
+          bool resumed = false;
+          ~yield_guard() {
+            if (!resumed) r->note_cancel_reason();
+          }
+        } g{this};
+        co_await checkpoint();
+        g.resumed = true;
+      }
       if (!admitting()) co_return;
       if constexpr (detail::has_wait_ready<S>) {
         co_await source_.wait_ready();

@@ -41,6 +41,14 @@ class asio_loop final : public scheduler {
 
   /// Runs `t` as the top-level task, driving the io_context until it ends;
   /// returns its value, rethrows its exception, or throws `cancelled_error`.
+  ///
+  /// If an Asio handler throws out of the io_context, the task tree is torn
+  /// down before the exception leaves: the root is cancelled hard (shields
+  /// pierced) and the io_context runs until every task has unwound, so every
+  /// destructor runs, children before their owners, pending Asio operations
+  /// complete, and no timer or ready entry of the dead run stays in the
+  /// loop, which can run again. Further exceptions during the tear-down are
+  /// dropped; the first one is rethrown.
   template <class T>
   T run(task<T> t) {
     detail::cancel_node root(*this);
@@ -51,9 +59,19 @@ class asio_loop final : public scheduler {
       ~reset() { l->root_ = nullptr; }
     } guard{this};
     r.start();
-    while (!r.done()) {
-      if (io_->stopped()) io_->restart();
-      io_->run_one();
+    try {
+      while (!r.done()) run_one();
+    } catch (...) {
+      // Tear the tree down before the exception leaves (see above).
+      root.cancel(cancel_reason::requested, detail::cancel_level::hard);
+      while (!r.done()) {
+        try {
+          run_one();
+        } catch (...) {  // the first exception is the one reported
+        }
+      }
+      drain_now();
+      throw;
     }
     drain_now();
     return r.result();
@@ -63,6 +81,10 @@ class asio_loop final : public scheduler {
   detail::cancel_node* root() const noexcept { return root_; }
 
  private:
+  void run_one() {
+    if (io_->stopped()) io_->restart();
+    io_->run_one();
+  }
   void schedule_drain();
   void drain_now() noexcept;
   void rearm();

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <cohort/sleep.hpp>
+#include <cohort/task_group.hpp>
 
 #include <chrono>
 #include <map>
@@ -629,6 +630,76 @@ TEST(RunTasks, AJournalErrorEndsTheRunWithThatError) {
   }
   EXPECT_LT(s.start_order.size(), 10u) << "the run stopped admitting";
   EXPECT_GE(j.flushes, 1) << "and still tried to commit what it had";
+}
+
+// Items that finish without ever waiting (a cache hit, a skip decided in
+// run()): the runner must still return to the loop now and then.
+struct instant_item {
+  long* runs;
+  cohort::task<> run() {
+    ++*runs;
+    co_return;
+  }
+};
+
+struct instant_source {
+  long n;
+  long* runs;
+  long next_ = 0;
+  std::optional<instant_item> next() {
+    if (next_ >= n) return std::nullopt;
+    ++next_;
+    return instant_item{runs};
+  }
+  std::size_t size() const { return static_cast<std::size_t>(n); }
+};
+
+TEST(RunTasks, G4_ACancelReachesARunOfSynchronousItemsWithinABoundedNumberOfItems) {
+  // Hole 4(b) of issue 11: a worker whose items complete synchronously never
+  // returned to the loop, so a cancel requested by another task (a signal
+  // handler, a deadline) waited until every item had run.
+  cohort::test::virtual_loop loop;
+  long runs = 0;
+  constexpr long total = 1'000'000;
+  cohort::task_runner r(instant_source{total, &runs}, 4);
+  EXPECT_THROW(loop.run([](cohort::test::virtual_loop& loop, auto& r) -> cohort::task<> {
+    co_await cohort::with_task_group([&](cohort::task_group& g) -> cohort::task<> {
+      g.spawn(r.run());
+      g.spawn([](cohort::test::virtual_loop& loop) -> cohort::task<> {
+        co_await cohort::checkpoint();  // the workers have started by now
+        loop.cancel_root(cohort::cancel_reason::signal);
+      }(loop));
+      co_return;
+    });
+  }(loop, r)),
+               cohort::cancelled_error);
+  // Each of the 4 workers yields at least every runner_yield_every items.
+  EXPECT_LE(runs, 4 * 2 * static_cast<long>(cohort::detail::runner_yield_every));
+  const auto& sum = r.summary();
+  EXPECT_EQ(sum.reason, cohort::cancel_reason::signal);
+  EXPECT_EQ(sum.done, static_cast<std::size_t>(runs));
+  EXPECT_EQ(sum.done + sum.not_started, static_cast<std::size_t>(total));
+}
+
+TEST(RunTasks, AMillionSynchronousItemsDoNotOverflowTheStack) {
+#if defined(__SANITIZE_THREAD__)
+  // As Task.AMillionSynchronousAwaitsDoNotOverflowTheStack: TSan wraps every
+  // function in entry/exit hooks, so the resume of the next coroutine can
+  // never be a tail call and each synchronous await nests one level deeper
+  // (docs/guide.md, Pitfalls). The Debug ASan+UBSan tree and the normal tree
+  // run this test.
+  GTEST_SKIP() << "symmetric transfer is not a tail call under TSan";
+#endif
+  // Hole 5(c) of issue 11: in Debug and ASan builds the worker nested one
+  // stack level per synchronous item and overflowed between 30k and 100k.
+  cohort::test::virtual_loop loop;
+  long runs = 0;
+  for (const std::size_t workers : {std::size_t{1}, std::size_t{3}}) {
+    runs = 0;
+    const auto sum = loop.run(cohort::run_tasks(instant_source{1'000'000, &runs}, workers));
+    EXPECT_EQ(sum.done, 1'000'000u) << workers << " workers";
+    EXPECT_EQ(runs, 1'000'000) << workers << " workers";
+  }
 }
 
 }  // namespace

@@ -1,12 +1,18 @@
 #include <cohort/runtime/asio_loop.hpp>
 
 #include <cohort/cancel_scope.hpp>
+#include <cohort/event.hpp>
+#include <cohort/finally.hpp>
+#include <cohort/runtime/use_op.hpp>
 #include <cohort/sleep.hpp>
 #include <cohort/task_group.hpp>
 
 #include <gtest/gtest.h>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <stdexcept>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -76,6 +82,67 @@ TEST(AsioLoop, ManyReadyTasksInterleaveWithIo) {
     });
   }(done));
   EXPECT_EQ(done, 20000);
+}
+
+TEST(AsioLoop, AForeignHandlerThrowingDestroysTheWholeTreeAndTheLoopRunsAgain) {
+  // Hole 6 of issue 11: an Asio handler of someone else's threw out of
+  // run(); the group's children leaked (their destructors never ran) and a
+  // sleep's timer entry stayed in the loop's heap after its frame was freed,
+  // so the next run read freed memory.
+  boost::asio::io_context io;
+  cohort::asio_loop loop(io);
+  cohort::event never;
+  int alive = 0;
+  int cleanups = 0;
+  struct counted {
+    int* n;
+    explicit counted(int& c) : n(&c) { ++*n; }
+    ~counted() { --*n; }
+  };
+  EXPECT_THROW(loop.run([](boost::asio::io_context& io, cohort::event& never, int& alive,
+                           int& cleanups) -> cohort::task<> {
+    co_await cohort::with_task_group([&](cohort::task_group& g) -> cohort::task<> {
+      g.spawn([](int& alive) -> cohort::task<> {
+        counted c(alive);
+        co_await cohort::sleep_for(1h);
+      }(alive));
+      g.spawn([](boost::asio::io_context& io, int& alive) -> cohort::task<> {
+        counted c(alive);
+        // An Asio operation pending in a frame: its cancellation slot and
+        // handler must be gone before the frame is.
+        boost::asio::steady_timer t(io, 1h);
+        co_await t.async_wait(cohort::use_op);
+      }(io, alive));
+      g.spawn([](cohort::event& never, int& alive, int& cleanups) -> cohort::task<> {
+        counted c(alive);
+        co_await cohort::finally(
+            [](cohort::event& never) -> cohort::task<> { co_await never.wait(); }(never),
+            [&cleanups, &never]() -> cohort::task<> {
+              ++cleanups;
+              co_await never.wait();  // shielded: the tear-down pierces it
+            });
+      }(never, alive, cleanups));
+      g.spawn([](boost::asio::io_context& io, int& alive) -> cohort::task<> {
+        counted c(alive);
+        boost::asio::post(io, [] { throw std::runtime_error("foreign handler"); });
+        co_await cohort::sleep_for(2h);
+      }(io, alive));
+      counted c(alive);
+      co_await cohort::sleep_for(3h);
+    });
+  }(io, never, alive, cleanups)),
+               std::runtime_error);
+  EXPECT_EQ(alive, 0);
+  EXPECT_EQ(cleanups, 1);
+  // Nothing of the dead run is left in the loop: timers and ready work of a
+  // new run behave.
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(loop.run([]() -> cohort::task<int> {
+    co_await cohort::sleep_for(2ms);
+    co_return 8;
+  }()),
+            8);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 2ms);
 }
 
 }  // namespace
