@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -159,7 +160,19 @@ struct outcome {
   std::vector<std::string> violations;  // each names its invariant first ("G6 ...")
   std::string result;                   // how the root task ended, for dumps
   std::size_t steps = 0;
+  bool predicted = false;  // the oracle predicted this run (and it matched, or a violation says so)
 };
+
+/// What the contract says a sequential tree must do (see oracle.cpp).
+struct prediction {
+  enum class ended : std::uint8_t { completed, error, cancelled } how = ended::completed;
+  duration end{};             // virtual time from the start to the run's end
+  std::vector<int> reported;  // every error id reported (thrown out or caught), sorted
+};
+
+/// The oracle's prediction, or nothing if the tree is not sequential or
+/// depends on an order the contract leaves open.
+std::optional<prediction> predict(const tree& t);
 
 /// Runs `t` on a fresh virtual-time loop and checks every invariant.
 outcome run_tree(const tree& t);

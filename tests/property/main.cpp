@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
     replay_flags += " --deep-chain " + std::to_string(opts.deep_chain);
 
   const auto started = std::chrono::steady_clock::now();
-  std::uint64_t ran = 0, failed = 0, steps = 0;
+  std::uint64_t ran = 0, failed = 0, steps = 0, predicted = 0;
   std::map<std::string, std::uint64_t> by_invariant;
   const std::uint64_t first = only >= 0 ? static_cast<std::uint64_t>(only) : shard;
   const std::uint64_t last = only >= 0 ? first + 1 : trees;
@@ -157,6 +157,7 @@ int main(int argc, char** argv) {
     const prop::outcome o = prop::run_tree(t);
     ++ran;
     steps += o.steps;
+    predicted += o.predicted ? 1 : 0;
     if (o.violations.empty()) {
       if (only >= 0 && !quiet) std::cout << prop::dump(t) << "result: " << o.result << "\nok\n";
       continue;
@@ -189,9 +190,9 @@ int main(int argc, char** argv) {
   std::cout << ", avoid " << opts.avoid.str() << ": " << failed << " failed";
   for (const auto& [inv, n] : by_invariant) std::cout << " [" << inv << " x" << n << "]";
   char rate[96];
-  std::snprintf(rate, sizeof rate, " in %.2f s (%.0f trees/s, %llu loop steps)", secs,
+  std::snprintf(rate, sizeof rate, " in %.2f s (%.0f trees/s, %llu predicted by the oracle)", secs,
                 secs > 0 ? static_cast<double>(ran) / secs : 0.0,
-                static_cast<unsigned long long>(steps));
+                static_cast<unsigned long long>(predicted));
   std::cout << rate << std::endl;
   return failed == 0 ? 0 : 1;
 }

@@ -733,18 +733,22 @@ outcome run_tree(const tree& t) {
     ctx root;
     root.st = &st;
     root.m = st.root;
+    prediction::ended how = prediction::ended::completed;
     try {
       loop.run(exec_block(frame_token(&st, 0), root, &t.root, nullptr));
       out.result = "completed";
     } catch (const cancelled_error& e) {
+      how = prediction::ended::cancelled;
       out.result = std::string("cancelled (") + e.what() + ")";
       if (st.root->cancelled == never) {
         st.fail("spurious_cancel: the run ended cancelled but nothing cancelled the root");
       }
     } catch (const std::logic_error& e) {
+      how = prediction::ended::error;
       out.result = std::string("logic_error: ") + e.what();
       st.fail(std::string("deadlock: ") + e.what());
     } catch (...) {
+      how = prediction::ended::error;
       out.result = "error";
       collect_ids(st, std::current_exception(), st.reported);
     }
@@ -769,6 +773,23 @@ outcome run_tree(const tree& t) {
       }
     }
     check_errors(st);
+    if (const std::optional<prediction> p = predict(t)) {
+      out.predicted = true;
+      std::vector<int> reported = st.reported;
+      std::sort(reported.begin(), reported.end());
+      static constexpr const char* names[] = {"completes", "fails", "is cancelled"};
+      auto ids = [](const std::vector<int>& v) {
+        std::string r = "{";
+        for (int id : v) r += (r.size() > 1 ? "," : "") + std::to_string(id);
+        return r + "}";
+      };
+      if (p->how != how || p->end != end - st.t0 || p->reported != reported) {
+        st.fail(std::string("oracle_mismatch: the contract says the tree ") +
+                names[static_cast<int>(p->how)] + " at " + st.at(st.t0 + p->end) +
+                " reporting errors " + ids(p->reported) + "; the run " +
+                names[static_cast<int>(how)] + " at " + st.at(end) + " reporting " + ids(reported));
+      }
+    }
   }
   for (const auto& f : st.frames) {
     if (f.destroyed != 1) {
