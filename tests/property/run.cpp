@@ -33,6 +33,8 @@
 //   body_local_dead             a child was destroyed after its group body's
 //                               locals (11.5a)
 //   escalation_not_prompt       the run outlived the second signal
+//   result_lost                 an event wait woken before any cancel reached
+//                               it was unwound instead of returning (G8)
 
 #include <cohort/cancel_scope.hpp>
 #include <cohort/event.hpp>
@@ -96,10 +98,12 @@ struct model_scope {
 struct reach {
   time_point at = never;
   std::string why;
-  void take(time_point t, const std::string& w) {
-    if (t < at) {
+  bool timer = false;  // a deadline: whether it fired yet at `at` depends on the heap's order
+  void take(time_point t, const std::string& w, bool by_timer = false) {
+    if (t < at || (t == at && t != never && timer && !by_timer)) {
       at = t;
       why = w;
+      timer = by_timer;
     }
   }
 };
@@ -111,9 +115,9 @@ reach reaching(const model_scope* m) {
   for (const model_scope* s = m; s != nullptr; s = s->parent) {
     if (soft) {
       r.take(s->cancelled, s->why);
-      r.take(s->deadline, s->edge == boundary::cleanup ? "its grace" : "a deadline");
+      r.take(s->deadline, s->edge == boundary::cleanup ? "its grace" : "a deadline", true);
     } else if (graces && s->edge == boundary::cleanup) {
-      r.take(s->deadline, "an enclosing cleanup's grace (11.8)");
+      r.take(s->deadline, "an enclosing cleanup's grace (11.8)", true);
     }
     r.take(s->hard, "escalation (second signal)");
     if (s->edge == boundary::shield) soft = graces = false;
@@ -188,6 +192,7 @@ struct state {
   std::vector<frame_rec> frames;
   std::vector<std::string> violations;
   model_scope* root = nullptr;
+  std::vector<std::vector<struct event_wait*>> waiting;  // per event: waits in progress
 
   time_point now() const { return loop->now(); }
   std::string at(time_point t) const {
@@ -294,6 +299,49 @@ bool block_may_outlive(const block& b) {
   for (const stmt& s : b)
     if (s.has_shield_or_finally) return true;
   return false;
+}
+
+/// An event wait in progress. G8: a waiter the event woke before any cancel
+/// reached it must see the event, even if a cancel follows in the same
+/// instant; its frame must not be unwound at that wait.
+class event_wait {
+ public:
+  event_wait(const ctx& c, const stmt& s) : st_(c.st), m_(c.m), s_(&s) {
+    st_->waiting[static_cast<std::size_t>(s.index)].push_back(this);
+  }
+  event_wait(const event_wait&) = delete;
+  ~event_wait() {
+    auto& list = st_->waiting[static_cast<std::size_t>(s_->index)];
+    list.erase(std::find(list.begin(), list.end(), this));
+    if (woken && !returned) {
+      st_->fail("result_lost: #" + std::to_string(s_->id) + " event wait was woken by a set at " +
+                st_->at(woken_at) + " before any cancel reached it, but its task was unwound at " +
+                st_->at(st_->now()) + " instead of seeing the event (G8)");
+    }
+  }
+  /// The event is being set now.
+  void on_set() {
+    const reach r = reaching(m_);
+    if (r.at > st_->now()) {
+      woken = true;
+      woken_at = st_->now();
+    }
+  }
+  bool returned = false;
+
+ private:
+  state* st_;
+  model_scope* m_;
+  const stmt* s_;
+  bool woken = false;
+  time_point woken_at{};
+};
+
+void set_event(state& st, int index) {
+  event& e = *st.events[static_cast<std::size_t>(index)];
+  if (e.is_set()) return;
+  for (event_wait* w : st.waiting[static_cast<std::size_t>(index)]) w->on_set();
+  e.set();
 }
 
 task<> exec_block(frame_token tok, ctx c, const block* b, const stmt* owner);
@@ -622,10 +670,12 @@ task<> exec_block(frame_token tok, ctx c, const block* b, const stmt* owner) {
       case op::call: co_await exec_block(frame_token(st, s.id), c, &s.body, &s); break;
       case op::chain: co_await exec_chain(frame_token(st, s.id), c, &s, s.index); break;
       case op::throw_error: st->record_throw(s.id, s.id, c.direct); throw thrown_error(s.id);
-      case op::set_event: st->events[static_cast<std::size_t>(s.index)]->set(); break;
+      case op::set_event: set_event(*st, s.index); break;
       case op::wait_event: {
         event& e = *st->events[static_cast<std::size_t>(s.index)];
+        event_wait pending(c, s);
         co_await e.wait();
+        pending.returned = true;
         after_wait(c, s, "event wait");
         if (!e.is_set())
           st->fail("lost_wakeup: #" + std::to_string(s.id) + " event wait returned unset");
@@ -689,7 +739,7 @@ void apply(state& st, const action& a) {
       it->second->m->cancel(now, "the plan's cancel of group #" + std::to_string(a.target));
       break;
     }
-    case action::kind::set_event: st.events[static_cast<std::size_t>(a.target)]->set(); break;
+    case action::kind::set_event: set_event(st, a.target); break;
   }
 }
 
@@ -726,6 +776,7 @@ outcome run_tree(const tree& t) {
     for (int p : t.sem_permits)
       st.sems.push_back(std::make_unique<semaphore>(static_cast<std::size_t>(p)));
     for (int e = 0; e < t.events; ++e) st.events.push_back(std::make_unique<event>());
+    st.waiting.resize(static_cast<std::size_t>(t.events));
     st.root = st.new_scope(nullptr);
     for (const action& a : t.plan) {
       loop.call_at(st.t0 + a.at, [&st, a] { apply(st, a); });
