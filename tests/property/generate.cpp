@@ -242,7 +242,21 @@ class generator {
     where cw = *w.group_level;
     cw.depth = w.depth + 1;
     cw.group_level = w.group_level;
-    s.body = make_block(cw);
+    const int sems = static_cast<int>(t_.sem_permits.size());
+    if (cw.min_sem < sems && c_.below(2) == 0 && nodes_ < o_.max_nodes) {
+      // Siblings contending for a permit: hand-offs racing cancels (G5).
+      ++nodes_;
+      stmt a;
+      a.id = t_.next_id++;
+      a.kind = op::acquire;
+      a.index =
+          cw.min_sem + static_cast<int>(c_.below(static_cast<std::uint32_t>(sems - cw.min_sem)));
+      where held = cw;
+      held.min_sem = a.index + 1;
+      a.body = make_block(held);
+      s.body.push_back(std::move(a));
+    }
+    for (auto& b : make_block(cw)) s.body.push_back(std::move(b));
     return s;
   }
 
