@@ -77,8 +77,8 @@ enum class op : std::uint8_t {
   shield,        // co_await shield(body)
   group,         // co_await with_task_group(policy, body)
   spawn,         // nearest group .spawn(child running `body`)
-  move_on,       // co_await move_on_after(d, body)
-  fail_after,    // co_await fail_after(d, body)
+  move_on,       // co_await move_on_after(d, body); index 1: move_on_at(now + d, body)
+  fail_after,    // co_await fail_after(d, body); index 1: fail_at(now + d, body)
   scope,         // cancel_scope s; co_await s.run(body)  (cancelled by cancel_scope / the plan)
   try_catch,     // try { body } catch (...) { the error is handled here }
   cancel_group,  // nearest group .cancel()

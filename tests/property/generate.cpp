@@ -215,8 +215,19 @@ class generator {
         }
         s.kind = op::try_catch, s.body = make_block(in);
         break;
-      case 16: s.kind = op::move_on, s.d = pick_deadline(), s.body = make_block(in); break;
-      case 17: s.kind = op::fail_after, s.d = pick_deadline(), s.body = make_block(in); break;
+      case 16:
+      case 17:
+        s.kind = pick == 16 ? op::move_on : op::fail_after;
+        s.d = pick_deadline();
+        if (c_.below(4) == 0) {
+          // move_on_at / fail_at: an absolute deadline, maybe already past,
+          // or time_point::max() (none).
+          s.index = 1;
+          if (c_.below(3) == 0) s.d = -milliseconds(1 + c_.below(3));
+          if (s.d == duration(std::chrono::hours(1000))) s.d = duration::max();
+        }
+        s.body = make_block(in);
+        break;
       case 18: {
         s.kind = c_.below(3) == 0 ? op::try_catch : op::scope;
         where sw = in;
@@ -360,6 +371,7 @@ const char* name(op k) {
 
 std::string show(duration d) {
   if (d == duration::max()) return "max";
+  if (d < duration::zero()) return "-" + show(-d);
   const auto ms = std::chrono::duration_cast<milliseconds>(d).count();
   if (d == milliseconds(ms)) return std::to_string(ms) + "ms";
   return std::to_string(d.count()) + "ns";
@@ -372,7 +384,11 @@ void dump_block(std::ostringstream& out, const block& b, int indent) {
     switch (s.kind) {
       case op::sleep:
       case op::move_on:
-      case op::fail_after: out << ' ' << show(s.d); break;
+      case op::fail_after:
+        out << ' ' << show(s.d);
+        if (s.index == 1)
+          out << (s.d == duration::max() ? " (_at time_point::max())" : " (_at now + d)");
+        break;
       case op::throw_error: out << " error#" << s.id; break;
       case op::set_event:
       case op::wait_event: out << " event" << s.index; break;

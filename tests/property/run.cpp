@@ -65,6 +65,7 @@ namespace {
 constexpr time_point never = time_point::max();
 
 time_point add(time_point t, duration d) {
+  if (d < duration::zero()) return t + d;
   if (d == duration::max() || t > time_point::max() - d) return never;
   return t + d;
 }
@@ -590,16 +591,23 @@ task<> exec_deadline(frame_token tok, ctx c, const stmt* s) {
   in.m = st->new_scope(c.m);
   in.m->deadline = add(st->now(), s->d);
   const time_point deadline = in.m->deadline;
+  const bool at = s->index == 1;  // move_on_at / fail_at
   if (s->kind == op::move_on) {
-    const bool completed =
-        co_await move_on_after(s->d, exec_block(frame_token(st, s->id), in, &s->body, s));
+    auto body = exec_block(frame_token(st, s->id), in, &s->body, s);
+    const bool completed = at ? co_await move_on_at(deadline, std::move(body))
+                              : co_await move_on_after(s->d, std::move(body));
     if (!completed && st->now() < deadline) {
-      st->fail("spurious_cancel: move_on_after #" + std::to_string(s->id) + " gave up at " +
+      st->fail("spurious_cancel: move_on #" + std::to_string(s->id) + " gave up at " +
                st->at(st->now()) + " before its deadline " + st->at(deadline));
     }
   } else {
     try {
-      co_await fail_after(s->d, exec_block(frame_token(st, s->id), in, &s->body, s));
+      auto body = exec_block(frame_token(st, s->id), in, &s->body, s);
+      if (at) {
+        co_await fail_at(deadline, std::move(body));
+      } else {
+        co_await fail_after(s->d, std::move(body));
+      }
     } catch (const timeout_error&) {
       const std::exception_ptr e = std::current_exception();
       bool seen = false;
