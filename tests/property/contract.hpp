@@ -96,7 +96,7 @@ struct stmt {
   int index = 0;                  // event / semaphore index; chain depth
   int factory_throw = 0;          // finally: if not 0, the cleanup factory throws this error id
   bool collect = false;           // group: failure_policy::collect
-  bool touch_body_local = false;  // spawn: the child's destructor checks a group-body local
+  bool touch_body_local = false;  // spawn: the child refers to its group body's locals
   block body;
   block cleanup;
   bool has_shield_or_finally = false;  // computed: the subtree may legitimately outlive a cancel

@@ -31,7 +31,7 @@
 //                               a group's errors are one per failed member and
 //                               in the order they happened (G6, 11.1)
 //   body_local_dead             a child was destroyed after its group body's
-//                               locals (11.5a)
+//                               frame, which a cancel unwound (11.5a)
 //   escalation_not_prompt       the run outlived the second signal
 //   result_lost                 an event wait woken before any cancel reached
 //                               it was unwound instead of returning (G8)
@@ -133,8 +133,9 @@ struct group_rec {
   state* st = nullptr;
   const stmt* s = nullptr;
   model_scope* m = nullptr;
-  task_group* g = nullptr;  // while the group runs
-  bool body_local_alive = false;
+  task_group* g = nullptr;           // while the group runs
+  bool body_ended = false;           // the body returned or threw (its locals are gone, as in C++)
+  bool body_locals_unwound = false;  // the body's frame was destroyed while it was suspended
   bool body_failed = false;
   int spawned = 0, completed = 0, failed = 0;
   std::vector<std::uint64_t> direct;  // throw sequence numbers of errors thrown straight into it
@@ -456,11 +457,11 @@ class body_local_ref {
   body_local_ref(body_local_ref&& o) noexcept : g_(std::exchange(o.g_, nullptr)), s_(o.s_) {}
   body_local_ref(const body_local_ref&) = delete;
   ~body_local_ref() {
-    if (g_ == nullptr || !s_->touch_body_local || g_->body_local_alive) return;
+    if (g_ == nullptr || !s_->touch_body_local || !g_->body_locals_unwound) return;
     g_->st->fail("body_local_dead: the child #" + std::to_string(s_->id) + " of group #" +
                  std::to_string(g_->s->id) + " was destroyed at " + g_->st->at(g_->st->now()) +
-                 " after its group body's locals (issue 11.5a: a child reading them from its "
-                 "destructor reads freed memory)");
+                 " after the cancelled body's frame (issue 11.5a: a child reading the body's "
+                 "locals, even from its destructor, reads freed memory)");
   }
 
  private:
@@ -494,18 +495,22 @@ task<> exec_group_body(frame_token tok, ctx c) {
   group_rec* g = c.group;
   struct local {
     group_rec* g;
-    explicit local(group_rec* gr) : g(gr) { g->body_local_alive = true; }
-    ~local() { g->body_local_alive = false; }
+    explicit local(group_rec* gr) : g(gr) {}
+    ~local() {
+      if (!g->body_ended) g->body_locals_unwound = true;
+    }
   } body_local(g);
   span sp(c, g->s, g->s->has_shield_or_finally);
   try {
     co_await exec_block(frame_token(c.st, g->s->id), c, &g->s->body, g->s);
   } catch (...) {
     g->body_failed = true;
+    g->body_ended = true;
     if (!g->s->collect)
       g->m->cancel(c.st->now(), "the failure of the body of group #" + std::to_string(g->s->id));
     throw;
   }
+  g->body_ended = true;
   sp.end();
 }
 
