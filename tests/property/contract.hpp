@@ -83,6 +83,7 @@ enum class op : std::uint8_t {
   try_catch,     // try { body } catch (...) { the error is handled here }
   cancel_group,  // nearest group .cancel()
   cancel_scope,  // nearest `scope` .cancel()
+  set_timeout,   // nearest `scope` .set_timeout(d): moves its deadline while it runs
 };
 
 struct stmt;
@@ -91,11 +92,12 @@ using block = std::vector<stmt>;
 /// One statement. Only the fields its `op` uses are meaningful.
 struct stmt {
   op kind = op::checkpoint;
-  int id = 0;                     // unique in the tree: names it in dumps, plans and errors
-  duration d{};                   // sleep length, timeout, or grace (duration::max() = none)
-  int index = 0;                  // event / semaphore index; chain depth
-  int factory_throw = 0;          // finally: if not 0, the cleanup factory throws this error id
-  bool collect = false;           // group: failure_policy::collect
+  int id = 0;             // unique in the tree: names it in dumps, plans and errors
+  duration d{};           // sleep length, timeout, or grace (duration::max() = none)
+  int index = 0;          // event / semaphore index; chain depth
+  int variant = 0;        // acquire: 0 co_await acquire(), 1 try_acquire() first, 2 release early
+  int factory_throw = 0;  // finally: if not 0, the cleanup factory throws this error id
+  bool collect = false;   // group: failure_policy::collect
   bool touch_body_local = false;  // spawn: the child refers to its group body's locals
   block body;
   block cleanup;

@@ -151,7 +151,8 @@ class generator {
         break;
       case 6:
         if (w.in_scope) {
-          s.kind = op::cancel_scope;
+          s.kind = c_.below(2) == 0 ? op::cancel_scope : op::set_timeout;
+          if (s.kind == op::set_timeout) s.d = pick_deadline();
         } else {
           s.kind = op::sleep, s.d = pick_sleep();
         }
@@ -171,6 +172,7 @@ class generator {
         s.kind = op::acquire;
         s.index =
             w.min_sem + static_cast<int>(c_.below(static_cast<std::uint32_t>(sems - w.min_sem)));
+        s.variant = static_cast<int>(c_.below(3));
         in.min_sem = s.index + 1;
         s.body = make_block(in);
         break;
@@ -365,6 +367,7 @@ const char* name(op k) {
     case op::try_catch: return "try";
     case op::cancel_group: return "group.cancel()";
     case op::cancel_scope: return "scope.cancel()";
+    case op::set_timeout: return "scope.set_timeout";
   }
   return "?";
 }
@@ -392,7 +395,11 @@ void dump_block(std::ostringstream& out, const block& b, int indent) {
       case op::throw_error: out << " error#" << s.id; break;
       case op::set_event:
       case op::wait_event: out << " event" << s.index; break;
-      case op::acquire: out << " sem" << s.index; break;
+      case op::acquire:
+        out << " sem" << s.index << (s.variant == 1 ? " (try_acquire first)" : "")
+            << (s.variant == 2 ? " (permit released before the body)" : "");
+        break;
+      case op::set_timeout: out << ' ' << show(s.d); break;
       case op::chain: out << " depth " << s.index; break;
       case op::group: out << (s.collect ? " collect" : " fail_fast"); break;
       case op::spawn:
@@ -437,6 +444,7 @@ bool valid_block(const block& b, const scope_state& w, const tree& t) {
         if (!w.in_group) return false;
         break;
       case op::cancel_scope:
+      case op::set_timeout:
         if (!w.in_scope) return false;
         break;
       case op::acquire:

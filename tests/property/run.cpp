@@ -362,9 +362,17 @@ task<> exec_chain(frame_token tok, ctx c, const stmt* s, int depth) {
 task<> exec_acquire(frame_token tok, ctx c, const stmt* s) {
   tok.start();
   span sp(c, s, s->has_shield_or_finally);
-  auto permit = co_await c.st->sems[static_cast<std::size_t>(s->index)]->acquire();
-  after_wait(c, *s, "acquire");
+  semaphore& sem = *c.st->sems[static_cast<std::size_t>(s->index)];
+  semaphore::permit permit;
+  if (s->variant == 1) {
+    if (auto p = sem.try_acquire()) permit = std::move(*p);
+  }
+  if (!permit) {
+    permit = co_await sem.acquire();
+    after_wait(c, *s, "acquire");
+  }
   if (!permit) c.st->fail("permit_lost: #" + std::to_string(s->id) + " acquire returned no permit");
+  if (s->variant == 2) permit.release();
   co_await exec_block(frame_token(c.st, s->id), c, &s->body, s);
   sp.end();
 }
@@ -646,7 +654,7 @@ task<> exec_scope(frame_token tok, ctx c, const stmt* s) {
   in.m = rec.m;
   in.scope = &rec;
   const bool completed = co_await sc.run(exec_block(frame_token(st, s->id), in, &s->body, s));
-  if (!completed && rec.m->cancelled > st->now()) {
+  if (!completed && std::min(rec.m->cancelled, rec.m->deadline) > st->now()) {
     st->fail("spurious_cancel: scope #" + std::to_string(s->id) + " caught a cancellation at " +
              st->at(st->now()) + " that nobody requested");
   }
@@ -717,6 +725,15 @@ task<> exec_block(frame_token tok, ctx c, const block* b, const stmt* owner) {
         c.group->g->cancel();
         c.group->m->cancel(st->now(), "group.cancel() at #" + std::to_string(s.id));
         break;
+      case op::set_timeout: {
+        // A deadline that has passed already cancelled the scope; the new
+        // one replaces it (and cancels at once if it is not in the future).
+        model_scope& m = *c.scope->m;
+        if (m.deadline <= st->now()) m.cancel(m.deadline, "a deadline");
+        m.deadline = add(st->now(), s.d);
+        c.scope->sc->set_timeout(s.d);
+        break;
+      }
       case op::cancel_scope:
         c.scope->sc->cancel();
         c.scope->m->cancel(st->now(), "scope.cancel() at #" + std::to_string(s.id));
