@@ -194,7 +194,7 @@ struct state {
   std::vector<frame_rec> frames;
   std::vector<std::string> violations;
   model_scope* root = nullptr;
-  std::vector<std::vector<struct event_wait*>> waiting;  // per event: waits in progress
+  std::vector<std::vector<class event_wait*>> waiting;  // per event: waits in progress
 
   time_point now() const { return loop->now(); }
   std::string at(time_point t) const {
