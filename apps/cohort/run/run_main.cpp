@@ -4,6 +4,7 @@
 #include "cohort/run/run_engine.hpp"
 #include "cohort/run/signal_watch.hpp"
 
+#include <cohort/io/process_guardian.hpp>
 #include <cohort/runtime/run.hpp>
 #include <cohort/sleep.hpp>
 
@@ -59,6 +60,21 @@ std::string resume_hint(int argc, char** argv, const run_cli_options& o) {
     append_shell_quoted(cmd, argv[i]);
   }
   return "resume with: " + cmd;
+}
+
+process_guardian start_guardian(const run_cli_options& o) {
+  cohort::term_sequence seq;
+  for (const auto& step : o.term_seq.steps) {
+    seq.push_back({step.signal, std::chrono::duration_cast<duration>(step.wait)});
+  }
+  try {
+    return process_guardian::start({"/proc/self/exe", guardian_subcommand}, std::move(seq));
+  } catch (const std::exception& e) {
+    // The run is still worth doing; only a kill -9 of it would leave jobs.
+    fmt::print(stderr, "cohort run: warning: {}; jobs may outlive this process if it is killed\n",
+               e.what());
+    return {};
+  }
 }
 
 }  // namespace
@@ -118,9 +134,14 @@ int run_main(int argc, char** argv) {
       log.emplace(o.joblog, resume ? joblog_writer::mode::append : joblog_writer::mode::truncate);
     }
 
+    // Kills the jobs' process groups if this process dies (kill -9, OOM)
+    // before it could; told "done" when it goes out of scope.
+    process_guardian guardian = start_guardian(o);
+
     const std::size_t jobs = resolve_jobs(o.jobs);
     run_engine engine(o, std::move(tmpl), std::move(inputs), std::move(resume), std::move(log),
                       jobs);
+    engine.guard_with(&guardian);
     cohort::run_options ro;
     // Killing a job takes its whole --term-seq; leave room for it.
     std::chrono::nanoseconds seq_total{0};
