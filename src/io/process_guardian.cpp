@@ -2,9 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -29,12 +29,23 @@ namespace {
 
 // The environment variable that marks every job of one runner.
 constexpr const char* marker_name = "COHORT_GUARDIAN_TOKEN";
-// The guardian's end of the socket, in the guardian.
+// What the guardian ignores: a terminal's signals, a hang-up, a SIGTERM
+// meant for the runner's group. Only the end of file is the runner's death.
+constexpr int ignored_signals[] = {SIGINT,  SIGTERM, SIGHUP,  SIGQUIT,
+                                   SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU};
+// The guardian's end of the pipe, in the guardian.
 constexpr int guardian_fd = 3;
 // How often the guardian looks whether the groups are gone during a step.
 constexpr auto group_poll = std::chrono::milliseconds(5);
+// After each read the guardian sleeps this long, so that the records of many
+// jobs arrive in one wake-up instead of one wake-up each (measured: one
+// wake-up per record cost the guardian about 15 us of CPU per job, ~2 % of
+// a job of `true`). It delays the reaction to the runner's death by as
+// much; a 64 KiB pipe holds 8,192 records meanwhile.
+constexpr auto batch_interval = std::chrono::milliseconds(10);
 
-// One message, runner -> guardian: a SOCK_SEQPACKET record each.
+// One message, runner -> guardian: one 8-byte write each (atomic: below
+// PIPE_BUF), so the pipe always holds whole records.
 enum op : std::int32_t { op_watch = 1, op_forget = 2, op_done = 3 };
 struct message {
   std::int32_t op;
@@ -78,9 +89,25 @@ process_guardian process_guardian::start(std::vector<std::string> command, term_
   command.push_back(g.token_);
   command.push_back(sequence_text(seq));
 
-  int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-    throw_errno(errno, "cohort: guardian socketpair");
+  // fds[0], read: the guardian's (a copy stays with us, so that writing to
+  // a guardian someone killed is never a SIGPIPE: the pipe just fills).
+  // fds[1], write: ours, non-blocking, close-on-exec so no job inherits it.
+  // Both above the standard descriptors: a runner started with stdin or
+  // stdout closed would get the pipe there, and the spawn's /dev/null
+  // actions would replace the guardian's end before it is moved to fd 3.
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno(errno, "cohort: guardian pipe");
+  for (int& fd : fds) {
+    const int high = ::fcntl(fd, F_DUPFD_CLOEXEC, 10);
+    ::close(fd);
+    fd = high;
+  }
+  if (fds[0] < 0 || fds[1] < 0 || ::fcntl(fds[1], F_SETFL, O_NONBLOCK) != 0) {
+    const int e = errno;
+    for (int fd : fds) {
+      if (fd >= 0) ::close(fd);
+    }
+    throw_errno(e, "cohort: guardian pipe");
   }
   struct file_actions {
     posix_spawn_file_actions_t fa;
@@ -92,22 +119,25 @@ process_guardian process_guardian::start(std::vector<std::string> command, term_
     attributes() { ::posix_spawnattr_init(&attr); }
     ~attributes() { ::posix_spawnattr_destroy(&attr); }
   } attributes;
-  sigset_t all, none;
+  // The signals it ignores stay blocked until it does (a signal sent to it
+  // while it loads would otherwise take the default action).
+  sigset_t all, held;
   sigfillset(&all);
-  sigemptyset(&none);
+  sigemptyset(&held);
+  for (int sig : ignored_signals) sigaddset(&held, sig);
   // Its own process group (out of the terminal's foreground group), default
   // dispositions and an empty mask (it sets what it ignores itself); stdio
-  // on /dev/null, its socket end on fd 3, nothing else of ours.
+  // on /dev/null, its end of the pipe on fd 3, nothing else of ours.
   posix_spawn_file_actions_t* fa = &actions.fa;
   int rc = ::posix_spawnattr_setflags(
       &attributes.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
   if (rc == 0) rc = ::posix_spawnattr_setpgroup(&attributes.attr, 0);
   if (rc == 0) rc = ::posix_spawnattr_setsigdefault(&attributes.attr, &all);
-  if (rc == 0) rc = ::posix_spawnattr_setsigmask(&attributes.attr, &none);
+  if (rc == 0) rc = ::posix_spawnattr_setsigmask(&attributes.attr, &held);
   if (rc == 0) rc = ::posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0);
   if (rc == 0) rc = ::posix_spawn_file_actions_addopen(fa, 1, "/dev/null", O_WRONLY, 0);
   if (rc == 0) rc = ::posix_spawn_file_actions_adddup2(fa, 1, 2);
-  if (rc == 0) rc = ::posix_spawn_file_actions_adddup2(fa, sv[1], guardian_fd);
+  if (rc == 0) rc = ::posix_spawn_file_actions_adddup2(fa, fds[0], guardian_fd);
   if (rc == 0) rc = ::posix_spawn_file_actions_addclosefrom_np(fa, guardian_fd + 1);
   if (rc == 0) rc = ::posix_spawn_file_actions_addchdir_np(fa, "/");
   std::vector<char*> argv;
@@ -115,18 +145,20 @@ process_guardian process_guardian::start(std::vector<std::string> command, term_
   argv.push_back(nullptr);
   pid_t pid = -1;
   if (rc == 0) rc = ::posix_spawn(&pid, argv[0], fa, &attributes.attr, argv.data(), environ);
-  ::close(sv[1]);
   if (rc != 0) {
-    ::close(sv[0]);
+    ::close(fds[0]);
+    ::close(fds[1]);
     throw_errno(rc, "cohort: cannot start the process guardian '" + command.front() + "'");
   }
-  g.fd_ = sv[0];
+  g.read_fd_ = fds[0];
+  g.fd_ = fds[1];
   g.pid_ = pid;
   return g;
 }
 
 process_guardian::process_guardian(process_guardian&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
+      read_fd_(std::exchange(other.read_fd_, -1)),
       pid_(std::exchange(other.pid_, -1)),
       token_(std::move(other.token_)) {}
 
@@ -134,6 +166,7 @@ process_guardian& process_guardian::operator=(process_guardian&& other) noexcept
   if (this != &other) {
     close();
     fd_ = std::exchange(other.fd_, -1);
+    read_fd_ = std::exchange(other.read_fd_, -1);
     pid_ = std::exchange(other.pid_, -1);
     token_ = std::move(other.token_);
   }
@@ -158,29 +191,40 @@ process_guardian::watch_handle process_guardian::watch(pid_t pgid) noexcept {
 void process_guardian::send(int op, pid_t pgid) noexcept {
   if (fd_ < 0) return;
   const message m{op, pgid};
-  ssize_t n;
-  do {
-    // Blocking: the guardian reads as fast as jobs start. MSG_NOSIGNAL: a
-    // guardian killed by someone is EPIPE here, not SIGPIPE for the runner.
-    n = ::send(fd_, &m, sizeof m, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  if (n != static_cast<ssize_t>(sizeof m)) {
-    // The guardian is gone: run on without it.
-    ::close(std::exchange(fd_, -1));
-    reap();
+  for (;;) {
+    const ssize_t n = ::write(fd_, &m, sizeof m);
+    if (n == static_cast<ssize_t>(sizeof m)) return;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      // Full: 8,192 records unread. Wait for a live guardian; give up on a
+      // dead one (run on unguarded).
+      int status;
+      if (::waitpid(pid_, &status, WNOHANG) == 0) {
+        pollfd p{fd_, POLLOUT, 0};
+        ::poll(&p, 1, 100);
+        continue;
+      }
+      pid_ = -1;  // reaped (or not ours to reap)
+    }
+    drop();
+    return;
   }
 }
 
-void process_guardian::close() noexcept {
-  if (fd_ < 0) return;
-  send(op_done, 0);
+void process_guardian::drop() noexcept {
   if (fd_ >= 0) ::close(std::exchange(fd_, -1));
-  reap();
+  if (read_fd_ >= 0) ::close(std::exchange(read_fd_, -1));
 }
 
-void process_guardian::reap() noexcept {
+void process_guardian::close() noexcept {
+  if (fd_ >= 0) send(op_done, 0);
+  drop();
   if (pid_ <= 0) return;
-  // It exits at once on "done" and end of file; do not hang on a stopped one.
+  // Cut its batching sleep short (SIGUSR1 interrupts it; before its handler
+  // is installed the default action ends it, which is as good), then reap
+  // it: it exits at once on "done" and end of file. Bounded, for a stopped
+  // one. The pid is our unreaped child: it cannot belong to anyone else.
+  ::kill(pid_, SIGUSR1);
   for (int i = 0; i < 1000; ++i) {
     int status;
     const pid_t r = ::waitpid(pid_, &status, WNOHANG);
@@ -283,6 +327,10 @@ void sleep_ms(std::chrono::milliseconds ms) {
   }
 }
 
+// The runner's nudge (SIGUSR1 after "done"): only interrupts the batching
+// sleep, which then ends (nanosleep's EINTR).
+extern "C" void on_nudge(int) {}
+
 // Sends `sig` to each group; drops the groups that are gone. True if any left.
 bool signal_groups(std::set<pid_t>& groups, int sig) {
   for (auto it = groups.begin(); it != groups.end();) {
@@ -321,28 +369,50 @@ int process_guardian_main(int argc, char** argv) {
   } catch (...) {
     return 2;
   }
-  // A terminal's signals, a hang-up, a SIGTERM meant for the runner's
-  // group: none of them is the runner's death; only the end of file is.
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU}) {
+  // (They were blocked from its start: unblocked only now, and any pending
+  // one is discarded.)
+  sigset_t held;
+  sigemptyset(&held);
+  for (int sig : ignored_signals) {
     ::signal(sig, SIG_IGN);
+    sigaddset(&held, sig);
   }
+  ::sigprocmask(SIG_UNBLOCK, &held, nullptr);
   const pid_t runner_group = ::getpgid(::getppid());
   const pid_t own_group = ::getpgrp();
   const pid_t session = ::getsid(0);
 
+  struct sigaction nudge {};
+  nudge.sa_handler = on_nudge;  // no SA_RESTART: the sleep ends
+  ::sigaction(SIGUSR1, &nudge, nullptr);
+
   std::set<pid_t> groups;
   bool done = false;
+  message batch[512];
+  std::size_t have = 0;  // bytes in `batch` (a read may end mid-record)
   for (;;) {
-    message m{};
-    const ssize_t n = ::recv(guardian_fd, &m, sizeof m, 0);
+    char* const into = reinterpret_cast<char*>(batch) + have;
+    const ssize_t n = ::read(guardian_fd, into, sizeof batch - have);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;  // end of file: the runner is gone (or said done)
-    if (n != static_cast<ssize_t>(sizeof m)) continue;
-    switch (m.op) {
-      case op_watch: groups.insert(m.pgid); break;
-      case op_forget: groups.erase(m.pgid); break;
-      case op_done: done = true; break;
-      default: break;
+    have += static_cast<std::size_t>(n);
+    const std::size_t whole = have / sizeof(message);
+    for (std::size_t i = 0; i < whole; ++i) {
+      switch (batch[i].op) {
+        case op_watch: groups.insert(batch[i].pgid); break;
+        case op_forget: groups.erase(batch[i].pgid); break;
+        case op_done: done = true; break;
+        default: break;
+      }
+    }
+    const std::size_t rest = have - whole * sizeof(message);
+    std::memmove(batch, reinterpret_cast<char*>(batch) + whole * sizeof(message), rest);
+    have = rest;
+    if (done) continue;  // the end of file follows at once
+    if (static_cast<std::size_t>(n) < sizeof batch / 2) {
+      // Drained: let the next records gather (see batch_interval).
+      timespec ts{0, std::chrono::nanoseconds(batch_interval).count()};
+      ::nanosleep(&ts, nullptr);
     }
   }
   if (done) return 0;
