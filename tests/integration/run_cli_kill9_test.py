@@ -51,14 +51,17 @@ HEADER = "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tComm
 JOB_SH = r"""#!/bin/sh
 i=$1
 trap 'echo cleanup $i >> "$D/events"; rm -f "$D/lock.$i"; exit 1' TERM
-if ! (set -C; echo $$ > "$D/lock.$i") 2>/dev/null; then
-  read o < "$D/lock.$i"
+me="$$ $(cut -d' ' -f22 /proc/$$/stat)"  # pid and start time: one process
+if ! (set -C; echo "$me" > "$D/lock.$i") 2>/dev/null; then
+  read o ostart < "$D/lock.$i"
   # A live owner is a violation; a dead one (or a zombie: this machine's
-  # PID 1 reaps orphans late) left a stale lock, e.g. when KILLed.
-  if [ -e "/proc/$o" ] && ! grep -qs '^State:[[:space:]]*Z' "/proc/$o/status"; then
+  # PID 1 reaps orphans late; or its pid reused since) left a stale lock,
+  # e.g. when KILLed.
+  if [ "$(cut -d' ' -f22 /proc/$o/stat 2>/dev/null)" = "$ostart" ] &&
+     ! grep -qs '^State:[[:space:]]*Z' "/proc/$o/status"; then
     echo overlap $i $o >> "$D/events"
   fi
-  echo $$ > "$D/lock.$i"
+  echo "$me" > "$D/lock.$i"
 fi
 echo start $i >> "$D/events"
 if [ -n "$FG" ]; then

@@ -30,8 +30,10 @@
 
 namespace cohort {
 
-/// The runner's side of a guardian process. Move-only; a default-constructed
-/// guardian is inactive and every call on it does nothing.
+/// The runner's side of a guardian process. Move-only (not while a
+/// `watch_handle` of it lives: the handle points at it); a
+/// default-constructed guardian is inactive and every call on it does
+/// nothing. Use it from one thread.
 ///
 /// The guardian process: runs in a process group of its own (a terminal's
 /// Ctrl+C to the foreground group never reaches it) and ignores SIGINT,
