@@ -42,6 +42,8 @@ runner_options make_runner_options(const run_cli_options& o) {
   return r;
 }
 
+}  // namespace
+
 cohort::term_sequence to_process_sequence(const app::run::term_sequence& s) {
   cohort::term_sequence out;
   for (const auto& step : s.steps) {
@@ -49,8 +51,6 @@ cohort::term_sequence to_process_sequence(const app::run::term_sequence& s) {
   }
   return out;
 }
-
-}  // namespace
 
 task<> job_item::run() {
   return engine->run_job(seq, args);

@@ -63,12 +63,9 @@ std::string resume_hint(int argc, char** argv, const run_cli_options& o) {
 }
 
 process_guardian start_guardian(const run_cli_options& o) {
-  cohort::term_sequence seq;
-  for (const auto& step : o.term_seq.steps) {
-    seq.push_back({step.signal, std::chrono::duration_cast<duration>(step.wait)});
-  }
   try {
-    return process_guardian::start({"/proc/self/exe", guardian_subcommand}, std::move(seq));
+    return process_guardian::start({"/proc/self/exe", guardian_subcommand},
+                                   to_process_sequence(o.term_seq));
   } catch (const std::exception& e) {
     // The run is still worth doing; only a kill -9 of it would leave jobs.
     fmt::print(stderr, "cohort run: warning: {}; jobs may outlive this process if it is killed\n",
