@@ -4,6 +4,8 @@
 #include "cohort/run/run_main.hpp"
 #include "cohort/tiles/tiles_main.hpp"
 
+#include <cohort/io/process_guardian.hpp>
+
 #include <cstdio>
 #include <cstring>
 
@@ -21,6 +23,10 @@ Run 'cohort <command> --help' for the command's options.
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Internal: the guardian process that `cohort run` starts (not in --help).
+  if (argc >= 2 && std::strcmp(argv[1], cohort::app::run::guardian_subcommand) == 0) {
+    return cohort::process_guardian_main(argc - 1, argv + 1);
+  }
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
     std::fputs(usage, argc < 2 ? stderr : stdout);
     return argc < 2 ? cohort::app::exit_usage : cohort::app::exit_ok;

@@ -42,6 +42,8 @@ runner_options make_runner_options(const run_cli_options& o) {
   return r;
 }
 
+}  // namespace
+
 cohort::term_sequence to_process_sequence(const app::run::term_sequence& s) {
   cohort::term_sequence out;
   for (const auto& step : s.steps) {
@@ -49,8 +51,6 @@ cohort::term_sequence to_process_sequence(const app::run::term_sequence& s) {
   }
   return out;
 }
-
-}  // namespace
 
 task<> job_item::run() {
   return engine->run_job(seq, args);
@@ -276,11 +276,17 @@ task<> run_engine::run_job(std::uint64_t seq, const std::vector<std::string>& ar
     po.on_stderr = printer(partial_err, stderr);
   }
 
+  if (guardian_ != nullptr && guardian_->active()) po.env.push_back(guardian_->marker());
+
   attempt& a = attempts_[seq];
   a = attempt{};
   a.entry.seq = seq;
   a.entry.command = command;
+  // Declared before the process: the guardian forgets the group only after
+  // the process's destructor has made sure it is gone.
+  process_guardian::watch_handle guarded;
   process p = process::spawn(*io_, po);  // a spawn failure fails the job
+  if (guardian_ != nullptr) guarded = guardian_->watch(p.pid());
   a.entry.start = p.start_time();
 
   // However this attempt ends (done, failed, killed by a signal or a halt),

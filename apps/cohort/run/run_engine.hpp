@@ -10,6 +10,7 @@
 #include "cohort/run/run_cli.hpp"
 #include "cohort/run/signal_watch.hpp"
 
+#include <cohort/io/process_guardian.hpp>
 #include <cohort/runner/run_tasks.hpp>
 #include <cohort/task.hpp>
 
@@ -26,6 +27,9 @@
 namespace cohort::app::run {
 
 class run_engine;
+
+/// The --term-seq as cohort::process takes it.
+cohort::term_sequence to_process_sequence(const term_sequence& s);
 
 /// One job: its sequence number and arguments; `run()` makes its task.
 struct job_item {
@@ -68,6 +72,9 @@ class run_engine {
   /// the summary stays available. `watch` (optional) stops admission the
   /// moment a signal arrives and interrupts a wait for input from a pipe.
   task<> run(boost::asio::io_context& io, event& drain, const signal_watch* watch = nullptr);
+  /// Announces every job's process group to `g` (which outlives the run),
+  /// so that a kill -9 of this process does not leave the jobs running.
+  void guard_with(process_guardian* g) noexcept { guardian_ = g; }
   /// Prints every pending output (after an interruption).
   void flush_output();
   /// Closes the --bar/--eta display: erases it and, if `with_summary`,
@@ -124,6 +131,7 @@ class run_engine {
   std::uint64_t resume_skipped_ = 0;
   time_point last_start_{};
   const signal_watch* watch_ = nullptr;
+  process_guardian* guardian_ = nullptr;
   bool running_ = false;             // inside run(): a signal stops admission
   bool input_interrupted_ = false;   // a signal cut a wait for input
   bool inputs_ended_ = false;        // pull_job() saw the end of the inputs

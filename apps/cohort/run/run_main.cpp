@@ -4,6 +4,7 @@
 #include "cohort/run/run_engine.hpp"
 #include "cohort/run/signal_watch.hpp"
 
+#include <cohort/io/process_guardian.hpp>
 #include <cohort/runtime/run.hpp>
 #include <cohort/sleep.hpp>
 
@@ -59,6 +60,18 @@ std::string resume_hint(int argc, char** argv, const run_cli_options& o) {
     append_shell_quoted(cmd, argv[i]);
   }
   return "resume with: " + cmd;
+}
+
+process_guardian start_guardian(const run_cli_options& o) {
+  try {
+    return process_guardian::start({"/proc/self/exe", guardian_subcommand},
+                                   to_process_sequence(o.term_seq));
+  } catch (const std::exception& e) {
+    // The run is still worth doing; only a kill -9 of it would leave jobs.
+    fmt::print(stderr, "cohort run: warning: {}; jobs may outlive this process if it is killed\n",
+               e.what());
+    return {};
+  }
 }
 
 // The whole of `cohort run` up to its summary; `ended_by` is set to the
@@ -118,9 +131,14 @@ int run_and_report(int argc, char** argv, int& ended_by) {
       log.emplace(o.joblog, resume ? joblog_writer::mode::append : joblog_writer::mode::truncate);
     }
 
+    // Kills the jobs' process groups if this process dies (kill -9, OOM)
+    // before it could; told "done" when it goes out of scope.
+    process_guardian guardian = start_guardian(o);
+
     const std::size_t jobs = resolve_jobs(o.jobs);
     run_engine engine(o, std::move(tmpl), std::move(inputs), std::move(resume), std::move(log),
                       jobs);
+    engine.guard_with(&guardian);
     cohort::run_options ro;
     // Killing a job takes its whole --term-seq; leave room for it.
     std::chrono::nanoseconds seq_total{0};
