@@ -231,7 +231,7 @@ def synchronous_items(exe, rng):
     +0.05 s: the runner returns to the loop every few items however fast they
     are, so the signal is handled at once (not after all 10^9 items ran, as
     when a worker never yielded: issue 11, 4(b)). Not a peer scenario: judged
-    on exit 130, exit within 1 s of the signal, part of the tasks started and
+    on ending by the SIGINT, exit within 1 s of the signal, part of the tasks started and
     every started task's cleanup run."""
     n = 1_000_000_000
     r = run(exe, ["--n", n, "--concurrency", 10, "--work", "sync"], [0.05 + jitter(rng)])
@@ -240,8 +240,8 @@ def synchronous_items(exe, rng):
         why.append("no READY on stderr")
     if r["hung"]:
         why.append("hung (killed)")
-    if r["rc"] != 130:
-        why.append(f"exit {r['rc']}, expected 130")
+    if r["rc"] != -signal.SIGINT:
+        why.append(f"exit status {r['rc']}, expected {-signal.SIGINT} (ended by the SIGINT)")
     if len(r["sent"]) != 1:
         why.append("exited before the SIGINT was sent")
     elif r["ended"] - r["sent"][0] > 1.0:
