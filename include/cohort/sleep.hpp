@@ -21,12 +21,15 @@ class sleep_op {
   void start(completion& c) {
     completion_ = &c;
     sched_ = &c.sched();
-    timer_.deadline_ = deadline_ ? *deadline_ : sched_->now() + delay_;
+    timer_.deadline_ = deadline_ ? *deadline_ : deadline_after(sched_->now(), delay_);
     timer_.fire_ = &fire;
     timer_.context_ = this;
+    // time_point::max() is never: no timer, only a cancel ends the wait.
+    if (timer_.deadline_ == time_point::max()) return;
     sched_->add_timer(timer_);
   }
   bool cancel() noexcept {
+    if (timer_.deadline_ == time_point::max()) return true;
     if (!timer_.armed()) return false;
     sched_->remove_timer(timer_);
     return true;
@@ -59,10 +62,13 @@ class checkpoint_op {
 }  // namespace detail
 
 /// Waits until `deadline` on the loop's clock (a cancellable operation).
+/// `time_point::max()` is never: the wait ends only by cancellation.
 [[nodiscard]] inline detail::sleep_op sleep_until(time_point deadline) noexcept {
   return {deadline, duration::zero()};
 }
 /// Waits for `delay` on the loop's clock (a cancellable operation).
+/// `duration::max()`, or any delay too large to add to the current time,
+/// waits until cancelled (see `deadline_after`).
 ///
 ///     co_await cohort::sleep_for(std::chrono::milliseconds(250));
 [[nodiscard]] inline detail::sleep_op sleep_for(duration delay) noexcept {
