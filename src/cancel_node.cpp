@@ -7,6 +7,7 @@ void cancel_node::attach(cancel_node& parent, bool shield) noexcept {
   parent_ = &parent;
   sched_ = parent.sched_;
   shield_ = shield;
+  grace_end_ = parent.grace_end_;
   parent.children_.push_back(*this);
   const cancel_level inherited =
       (parent.level_ == cancel_level::hard || (!shield && parent.level_ == cancel_level::soft))

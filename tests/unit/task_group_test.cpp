@@ -624,4 +624,34 @@ TEST_F(TaskGroup, G9_TenThousandSleepingChildrenCancelledUnwindWithoutLeaks) {
   EXPECT_EQ(unwound_at_cancel, n);
 }
 
+// --- G6: a cleanup factory's error is never dropped ---------------------------
+
+task<> cleanup_factory_throws() {
+  throw std::runtime_error("factory failed");
+}
+task<> child_whose_cleanup_factory_throws(ct::lifetimes::token) {
+  co_await cohort::finally(ct::nap(1h), &cleanup_factory_throws);
+}
+
+TEST_F(TaskGroup, G6_ErrorFromACleanupFactoryInACancelledGroupIsTheCause) {
+  auto error = run_group([&](task_group& g) -> task<> {
+    g.spawn(child_whose_cleanup_factory_throws(life_.make()));
+    co_await cohort::sleep_for(1s);
+    g.cancel();
+  });
+  ASSERT_TRUE(error) << "the cleanup factory's error was lost";
+  EXPECT_EQ(whats(*error), std::vector<std::string>{"factory failed"});
+  EXPECT_EQ(elapsed(), 1s);
+}
+
+TEST_F(TaskGroup, G6_ErrorFromACleanupFactoryOfACancelledSiblingIsKept) {
+  auto error = run_group([&](task_group& g) -> task<> {
+    g.spawn(child_whose_cleanup_factory_throws(life_.make()));
+    g.spawn(fail_after(1s, "first", life_.make()));
+    co_return;
+  });
+  ASSERT_TRUE(error);
+  EXPECT_EQ(whats(*error), (std::vector<std::string>{"first", "factory failed"}));
+}
+
 }  // namespace
