@@ -60,7 +60,7 @@ void task_group::run_start(detail::runnable* r) noexcept {
       ++g.stats_.not_started;
       g.any_unwound_ = true;
       detail::trace(detail::trace_kind::not_started, p, &g.node_, g.node_.origin_reason());
-      p->handle().destroy();
+      detail::destroy_frames(*p);
       --g.live_;
     } else {
       detail::trace(detail::trace_kind::started, p, &g.node_);
@@ -97,7 +97,7 @@ std::coroutine_handle<> task_group::on_task_done(detail::promise_base& p) noexce
     body_done_ = true;
     // The body's frame stays until the group ends; its value is void.
   } else {
-    p.handle().destroy();
+    detail::destroy_frames(p);
   }
   if (--live_ > 0) return std::noop_coroutine();
   closed_ = true;
@@ -121,7 +121,7 @@ detail::promise_base* task_group::on_task_unwound(detail::promise_base& p) noexc
     body_.reset();
   } else {
     ++stats_.cancelled;
-    p.handle().destroy();
+    detail::destroy_frames(p);
   }
   any_unwound_ = true;
   if (--live_ > 0) return nullptr;

@@ -35,16 +35,28 @@ inline constexpr bool always_false = false;
 template <class U>
 class task_awaiter {
  public:
-  explicit task_awaiter(task<U>&& t) noexcept : task_(std::move(t)) {}
+  explicit task_awaiter(task<U>&& t) noexcept : frame_(t.release()) {}
+  // Moved only before it starts (GCC moves the co_await operand into the frame).
+  task_awaiter(task_awaiter&& o) noexcept : frame_(std::exchange(o.frame_, {})) {}
+  task_awaiter& operator=(task_awaiter&&) = delete;
+  // Null if destroy_frames() already destroyed the child with its chain.
+  ~task_awaiter() {
+    if (frame_) destroy_frames(promise());
+  }
+
   bool await_ready() const noexcept { return false; }
   template <class P>
   std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
-    return task_.promise().adopt(h.promise());
+    return promise().adopt(h.promise(), frame_);
   }
-  U await_resume() { return task_.promise().result(); }
+  U await_resume() { return promise().result(); }
 
  private:
-  task<U> task_;
+  task_promise<U>& promise() const noexcept {
+    return std::coroutine_handle<task_promise<U>>::from_address(frame_.address()).promise();
+  }
+  // Type-erased so that destroy_frames() can clear it (see promise.hpp).
+  std::coroutine_handle<> frame_;
 };
 
 class task_promise_common : public promise_base {
@@ -146,9 +158,10 @@ class [[nodiscard]] task {
 
   /// Internal: the promise, for owners that start the task.
   promise_type& promise() const noexcept { return h_.promise(); }
-  /// Internal: destroys the coroutine frame now.
+  /// Internal: destroys the coroutine frame now (with the frames of the
+  /// tasks it awaits, innermost first).
   void reset() noexcept {
-    if (h_) std::exchange(h_, {}).destroy();
+    if (h_) detail::destroy_frames(std::exchange(h_, {}).promise());
   }
   /// Internal: gives up ownership of the frame.
   std::coroutine_handle<promise_type> release() noexcept { return std::exchange(h_, {}); }

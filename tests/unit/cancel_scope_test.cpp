@@ -769,3 +769,25 @@ TEST_F(CancelScope, MoveOnAfterMinDurationTimesOutAtOnce) {
   EXPECT_FALSE(r.has_value());
   EXPECT_EQ(loop.now(), t0);
 }
+
+// --- G9: deep nesting is cancelled without recursion --------------------------
+
+namespace {
+task<> nested_scopes(int depth) {
+  if (depth == 0) {
+    co_await cohort::sleep_for(1h);
+    co_return;
+  }
+  (void)co_await cohort::move_on_after(1h, nested_scopes(depth - 1));
+}
+}  // namespace
+
+TEST_F(CancelScope, G9_CancellingFiftyThousandNestedScopesDoesNotOverflowTheStack) {
+  virtual_loop loop;
+  const auto t0 = loop.now();
+  const bool completed = loop.run([]() -> task<bool> {
+    co_return co_await cohort::move_on_after(1s, nested_scopes(50'000));
+  }());
+  EXPECT_FALSE(completed);
+  EXPECT_EQ(loop.now() - t0, 1s);
+}

@@ -654,4 +654,38 @@ TEST_F(TaskGroup, G6_ErrorFromACleanupFactoryOfACancelledSiblingIsKept) {
   EXPECT_EQ(whats(*error), (std::vector<std::string>{"first", "factory failed"}));
 }
 
+// --- G9: deep structures are cancelled without recursion ----------------------
+
+task<> chain_of_waits(int depth) {
+  if (depth == 0) {
+    co_await cohort::sleep_for(1h);
+  } else {
+    co_await chain_of_waits(depth - 1);
+  }
+}
+
+TEST_F(TaskGroup, G9_CancellingAChildTwoHundredThousandTasksDeepDoesNotOverflowTheStack) {
+  auto error = run_group([&](task_group& g) -> task<> {
+    g.spawn(chain_of_waits(200'000));
+    co_await cohort::sleep_for(1s);
+    g.cancel();
+  });
+  EXPECT_FALSE(error);
+  EXPECT_EQ(elapsed(), 1s);
+}
+
+task<> nested_groups(int depth) {
+  if (depth == 0) {
+    co_await cohort::sleep_for(1h);
+    co_return;
+  }
+  co_await cohort::with_task_group([depth](task_group&) { return nested_groups(depth - 1); });
+}
+
+TEST_F(TaskGroup, G9_CancellingFiftyThousandNestedGroupsDoesNotOverflowTheStack) {
+  loop_.call_after(1s, [&] { loop_.cancel_root(cancel_reason::signal); });
+  EXPECT_THROW(loop_.run(nested_groups(50'000)), cohort::cancelled_error);
+  EXPECT_EQ(elapsed(), 1s);
+}
+
 }  // namespace

@@ -98,6 +98,12 @@ class cancel_node : public list_hook<node_tag> {
 
  private:
   void apply(cancel_reason origin, cancel_level level) noexcept;
+  void raise(cancel_reason origin, cancel_level level) noexcept;
+  /// True if a cancel of `level` passing through this node's parent reaches
+  /// it and changes it.
+  bool reached_by(cancel_level level) const noexcept {
+    return level_ < level && (!shield_ || level == cancel_level::hard);
+  }
 
   cancel_node* parent_ = nullptr;
   scheduler* sched_ = nullptr;

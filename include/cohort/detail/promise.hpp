@@ -10,11 +10,17 @@
 // Unwinding: when a suspended operation is cancelled, its task cannot go on.
 // unwind() walks up the parent_ chain to the outermost task still in the same
 // owner and hands it to the owner, which destroys that frame (destroying the
-// inner frames first, through their task<T> operands, so every destructor
-// runs innermost first) and then either absorbs the cancellation (a scope that
-// caught its own cancel) or returns its own awaiting task to unwind next.
-// unwind() only ever runs from a runnable on the loop, never from inside a
-// frame that is being destroyed.
+// inner frames first, so every destructor runs innermost first) and then
+// either absorbs the cancellation (a scope that caught its own cancel) or
+// returns its own awaiting task to unwind next. unwind() only ever runs from a
+// runnable on the loop, never from inside a frame that is being destroyed.
+//
+// Destroying: a frame owns the frame it awaits, so destroying a suspended
+// chain one frame at a time through its owners would recurse once per level
+// and overflow the stack on a deep chain. destroy_frames() walks down the
+// child_ links to the innermost frame and destroys upwards in a loop, taking
+// each frame out of its awaiter first (the same order the recursion would
+// have, with constant stack).
 
 #include <cohort/config.hpp>
 #include <cohort/detail/cancel_node.hpp>
@@ -62,6 +68,13 @@ inline frame_counters& frame_stats() noexcept {
 
 class promise_base {
  public:
+  promise_base() noexcept = default;
+  promise_base(const promise_base&) = delete;
+  promise_base& operator=(const promise_base&) = delete;
+  ~promise_base() {
+    if (parent_ != nullptr) parent_->child_ = nullptr;  // no longer awaited
+  }
+
   static void* operator new(std::size_t size) {
     if constexpr (COHORT_TRACK_FRAMES) {
       frame_counters& c = frame_stats();
@@ -98,11 +111,14 @@ class promise_base {
     node_ = &node;
     return self_;
   }
-  /// Starts this task as awaited by `parent`, in the parent's node.
-  std::coroutine_handle<> adopt(promise_base& parent) noexcept {
+  /// Starts this task as awaited by `parent`, in the parent's node; `slot`
+  /// is where the parent's frame holds this task's frame.
+  std::coroutine_handle<> adopt(promise_base& parent, std::coroutine_handle<>& slot) noexcept {
     parent_ = &parent;
     owner_ = nullptr;
     node_ = parent.node_;
+    slot_ = &slot;
+    parent.child_ = this;
     return self_;
   }
 
@@ -124,8 +140,11 @@ class promise_base {
 
  protected:
   friend void unwind(promise_base* p) noexcept;
+  friend void destroy_frames(promise_base& top) noexcept;
   std::coroutine_handle<> self_;
   promise_base* parent_ = nullptr;
+  promise_base* child_ = nullptr;            // the task this one awaits, if any
+  std::coroutine_handle<>* slot_ = nullptr;  // where parent_'s frame holds this one
   task_owner* owner_ = nullptr;
   cancel_node* node_ = nullptr;
   std::exception_ptr error_;
@@ -148,6 +167,20 @@ inline void promise_base::describe_chain(std::string& out) const {
     }
   }
   if (first) out += "(unnamed task)";
+}
+
+/// Destroys the frame of `top` and of every task it awaits, innermost first,
+/// in constant stack (see the file comment).
+inline void destroy_frames(promise_base& top) noexcept {
+  promise_base* p = &top;
+  while (p->child_ != nullptr) p = p->child_;
+  while (p != &top) {
+    promise_base* up = p->parent_;
+    *p->slot_ = nullptr;  // the awaiting frame no longer owns it
+    p->self_.destroy();   // clears up->child_
+    p = up;
+  }
+  top.self_.destroy();
 }
 
 /// Unwinds the cancelled task `p` and everything the cancellation reaches.
