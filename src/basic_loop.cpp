@@ -20,11 +20,36 @@ void basic_loop::cancel_root(cancel_reason reason, bool hard) {
 }
 
 void basic_loop::step() {
-  if (detail::runnable* r = ready_.pop()) {
-    ++steps_;
-    r->run_(r);
-    return;
+  if (turn_.empty()) {
+    if (ready_.empty()) {
+      wait_for_timer();
+      return;
+    }
+    begin_turn();
   }
+  detail::runnable* r = turn_.pop();
+  ++steps_;
+  r->run_(r);
+}
+
+// Timers first, so a deadline is never starved by ready work; then the work
+// ready now (including what the timers just woke) becomes this turn's.
+void basic_loop::begin_turn() {
+  ++busy_turns_;
+  if (!timers_.empty()) {
+    if (source_ == time_source::virtual_time && busy_turns_ >= busy_turn_limit) {
+      busy_turns_ = 0;
+      const time_point next = timers_.top().deadline_;
+      if (next > virtual_now_) virtual_now_ = next;
+    }
+    timers_.fire_due(now());
+  }
+  turn_ = ready_.take_all();
+}
+
+// Nothing is ready: wait for (or, on virtual time, jump to) the next deadline.
+void basic_loop::wait_for_timer() {
+  busy_turns_ = 0;
   if (timers_.empty()) {
     throw std::logic_error("cohort: deadlock: the task waits for something nothing can wake");
   }
@@ -38,7 +63,10 @@ void basic_loop::step() {
 }
 
 void basic_loop::drain() noexcept {
-  while (detail::runnable* r = ready_.pop()) {
+  for (;;) {
+    detail::runnable* r = turn_.pop();
+    if (r == nullptr) r = ready_.pop();
+    if (r == nullptr) return;
     ++steps_;
     r->run_(r);
   }
