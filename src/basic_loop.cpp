@@ -20,31 +20,31 @@ void basic_loop::cancel_root(cancel_reason reason, bool hard) {
 }
 
 void basic_loop::step() {
-  if (turn_.empty()) {
+  if (turn_end_ == nullptr) {  // a new turn
     if (ready_.empty()) {
       wait_for_timer();
       return;
     }
-    begin_turn();
+    ++busy_turns_;
+    // Timers first, so a deadline is never starved by ready work; then the
+    // work ready now (including what the timers just woke) is this turn's,
+    // up to the runnable queued last.
+    if (!timers_.empty()) fire_due_timers();
+    turn_end_ = ready_.back();
   }
-  detail::runnable* r = turn_.pop();
+  detail::runnable* r = ready_.pop();
+  if (r == turn_end_) turn_end_ = nullptr;
   ++steps_;
   r->run_(r);
 }
 
-// Timers first, so a deadline is never starved by ready work; then the work
-// ready now (including what the timers just woke) becomes this turn's.
-void basic_loop::begin_turn() {
-  ++busy_turns_;
-  if (!timers_.empty()) {
-    if (source_ == time_source::virtual_time && busy_turns_ >= busy_turn_limit) {
-      busy_turns_ = 0;
-      const time_point next = timers_.top().deadline_;
-      if (next > virtual_now_) virtual_now_ = next;
-    }
-    timers_.fire_due(now());
+void basic_loop::fire_due_timers() {
+  if (source_ == time_source::virtual_time && busy_turns_ >= busy_turn_limit) {
+    busy_turns_ = 0;
+    const time_point next = timers_.top().deadline_;
+    if (next > virtual_now_) virtual_now_ = next;
   }
-  turn_ = ready_.take_all();
+  timers_.fire_due(now());
 }
 
 // Nothing is ready: wait for (or, on virtual time, jump to) the next deadline.
@@ -63,13 +63,11 @@ void basic_loop::wait_for_timer() {
 }
 
 void basic_loop::drain() noexcept {
-  for (;;) {
-    detail::runnable* r = turn_.pop();
-    if (r == nullptr) r = ready_.pop();
-    if (r == nullptr) return;
+  while (detail::runnable* r = ready_.pop()) {
     ++steps_;
     r->run_(r);
   }
+  turn_end_ = nullptr;
 }
 
 }  // namespace cohort

@@ -20,18 +20,18 @@ class sleep_op {
 
   void start(completion& c) {
     completion_ = &c;
-    sched_ = &c.sched();
-    timer_.deadline_ = deadline_ ? *deadline_ : deadline_after(sched_->now(), delay_);
+    scheduler& sched = c.sched();
+    timer_.deadline_ = deadline_ ? *deadline_ : deadline_after(sched.now(), delay_);
     timer_.fire_ = &fire;
     timer_.context_ = this;
     // time_point::max() is never: no timer, only a cancel ends the wait.
     if (timer_.deadline_ == time_point::max()) return;
-    sched_->add_timer(timer_);
+    sched.add_timer(timer_);
   }
   bool cancel() noexcept {
     if (timer_.deadline_ == time_point::max()) return true;
     if (!timer_.armed()) return false;
-    sched_->remove_timer(timer_);
+    completion_->sched().remove_timer(timer_);
     return true;
   }
   bool must_resume() const noexcept { return true; }
@@ -46,8 +46,7 @@ class sleep_op {
   std::optional<time_point> deadline_;
   duration delay_;
   timer_entry timer_;
-  completion* completion_ = nullptr;
-  scheduler* sched_ = nullptr;
+  completion* completion_ = nullptr;  // also gives the loop (completion_->sched())
 };
 
 class checkpoint_op {

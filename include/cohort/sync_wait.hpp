@@ -79,12 +79,12 @@ class basic_loop : public scheduler {
     basic_loop& loop;
   };
   void step();
-  void begin_turn();
+  void fire_due_timers();
   void wait_for_timer();
   void drain() noexcept;
 
-  detail::run_queue turn_;   // what this turn runs
-  detail::run_queue ready_;  // posted since: the next turn's work
+  detail::run_queue ready_;
+  detail::runnable* turn_end_ = nullptr;  // the last runnable of this turn
   detail::timer_heap timers_;
   detail::cancel_node* root_ = nullptr;
   time_point virtual_now_;

@@ -35,28 +35,31 @@ inline constexpr bool always_false = false;
 template <class U>
 class task_awaiter {
  public:
-  explicit task_awaiter(task<U>&& t) noexcept : frame_(t.release()) {}
+  explicit task_awaiter(task<U>&& t) noexcept : child_(t.release()) {}
   // Moved only before it starts (GCC moves the co_await operand into the frame).
-  task_awaiter(task_awaiter&& o) noexcept : frame_(std::exchange(o.frame_, {})) {}
+  task_awaiter(task_awaiter&& o) noexcept : child_(std::exchange(o.child_, {})) {}
   task_awaiter& operator=(task_awaiter&&) = delete;
-  // Null if destroy_frames() already destroyed the child with its chain.
   ~task_awaiter() {
-    if (frame_) destroy_frames(promise());
+    if (!child_) return;
+    if (awaiting_ != nullptr) {
+      // Not awaited any more: destroy_frames() destroyed it with its chain.
+      if (!awaiting_->awaits(child_.promise())) return;
+      awaiting_->stop_awaiting();
+    }
+    destroy_frames(child_.promise());
   }
 
   bool await_ready() const noexcept { return false; }
   template <class P>
   std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
-    return promise().adopt(h.promise(), frame_);
+    awaiting_ = &h.promise();
+    return child_.promise().adopt(*awaiting_);
   }
-  U await_resume() { return promise().result(); }
+  U await_resume() { return child_.promise().result(); }
 
  private:
-  task_promise<U>& promise() const noexcept {
-    return std::coroutine_handle<task_promise<U>>::from_address(frame_.address()).promise();
-  }
-  // Type-erased so that destroy_frames() can clear it (see promise.hpp).
-  std::coroutine_handle<> frame_;
+  std::coroutine_handle<task_promise<U>> child_;
+  promise_base* awaiting_ = nullptr;
 };
 
 class task_promise_common : public promise_base {

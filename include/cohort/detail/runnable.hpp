@@ -37,12 +37,8 @@ class run_queue {
     }
     tail_ = &r;
   }
-  /// Takes every queued runnable, leaving this queue empty.
-  run_queue take_all() noexcept {
-    run_queue all = *this;
-    head_ = tail_ = nullptr;
-    return all;
-  }
+  /// The runnable queued last, or null.
+  runnable* back() const noexcept { return tail_; }
   runnable* pop() noexcept {
     runnable* r = head_;
     if (r != nullptr) {
