@@ -20,11 +20,36 @@ void basic_loop::cancel_root(cancel_reason reason, bool hard) {
 }
 
 void basic_loop::step() {
-  if (detail::runnable* r = ready_.pop()) {
-    ++steps_;
-    r->run_(r);
-    return;
+  if (turn_end_ == nullptr) {  // a new turn
+    if (ready_.empty()) {
+      wait_for_timer();
+      return;
+    }
+    ++busy_turns_;
+    // Timers first, so a deadline is never starved by ready work; then the
+    // work ready now (including what the timers just woke) is this turn's,
+    // up to the runnable queued last.
+    if (!timers_.empty()) fire_due_timers();
+    turn_end_ = ready_.back();
   }
+  detail::runnable* r = ready_.pop();
+  if (r == turn_end_) turn_end_ = nullptr;
+  ++steps_;
+  r->run_(r);
+}
+
+void basic_loop::fire_due_timers() {
+  if (source_ == time_source::virtual_time && busy_turns_ >= busy_turn_limit) {
+    busy_turns_ = 0;
+    const time_point next = timers_.top().deadline_;
+    if (next > virtual_now_) virtual_now_ = next;
+  }
+  timers_.fire_due(now());
+}
+
+// Nothing is ready: wait for (or, on virtual time, jump to) the next deadline.
+void basic_loop::wait_for_timer() {
+  busy_turns_ = 0;
   if (timers_.empty()) {
     throw std::logic_error("cohort: deadlock: the task waits for something nothing can wake");
   }
@@ -42,6 +67,7 @@ void basic_loop::drain() noexcept {
     ++steps_;
     r->run_(r);
   }
+  turn_end_ = nullptr;
 }
 
 }  // namespace cohort

@@ -7,6 +7,7 @@ void cancel_node::attach(cancel_node& parent, bool shield) noexcept {
   parent_ = &parent;
   sched_ = parent.sched_;
   shield_ = shield;
+  grace_end_ = parent.grace_end_;
   parent.children_.push_back(*this);
   const cancel_level inherited =
       (parent.level_ == cancel_level::hard || (!shield && parent.level_ == cancel_level::soft))
@@ -72,16 +73,32 @@ cancel_reason cancel_node::reason() const noexcept {
   return level_ == cancel_level::none ? cancel_reason::none : cancel_reason::parent;
 }
 
+// A pre-order walk of the subtree, in a loop rather than by recursion: scopes
+// and groups can be nested tens of thousands deep.
 void cancel_node::apply(cancel_reason origin, cancel_level level) noexcept {
   if (level_ >= level) return;  // double cancel: nothing new to do
+  auto first_reached = [level](cancel_node* n) {
+    while (n != nullptr && !n->reached_by(level)) n = n->parent_->children_.next(*n);
+    return n;
+  };
+  cancel_node* n = this;
+  for (;;) {
+    n->raise(origin, level);
+    cancel_node* next = first_reached(n->children_.first());
+    while (next == nullptr && n != this) {
+      next = first_reached(n->parent_->children_.next(*n));
+      if (next == nullptr) n = n->parent_;
+    }
+    if (next == nullptr) return;
+    n = next;
+  }
+}
+
+void cancel_node::raise(cancel_reason origin, cancel_level level) noexcept {
   if (level_ == cancel_level::none) origin_ = origin;
   level_ = level;
   // Waiters may unlink themselves (and only themselves) while we walk.
   waiters_.for_each([](waiter& w) { w.request_cancel(); });
-  children_.for_each([&](cancel_node& child) {
-    if (child.shield_ && level != cancel_level::hard) return;
-    child.apply(origin, level);
-  });
 }
 
 }  // namespace cohort::detail

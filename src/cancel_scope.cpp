@@ -18,7 +18,7 @@ void cancel_scope::set_deadline(time_point deadline) noexcept {
 
 void cancel_scope::set_timeout(duration timeout) noexcept {
   if (active_) {
-    set_deadline(node_.sched().now() + timeout);
+    set_deadline(deadline_after(node_.sched().now(), timeout));
   } else {
     timeout_ = timeout;
   }
@@ -34,7 +34,7 @@ void cancel_scope::activate(detail::cancel_node& parent, bool shield) noexcept {
     pending_ = cancel_reason::none;
   }
   if (timeout_) {
-    deadline_ = node_.sched().now() + *timeout_;
+    deadline_ = deadline_after(node_.sched().now(), *timeout_);
     timeout_.reset();
   }
   arm();

@@ -60,7 +60,7 @@ void task_group::run_start(detail::runnable* r) noexcept {
       ++g.stats_.not_started;
       g.any_unwound_ = true;
       detail::trace(detail::trace_kind::not_started, p, &g.node_, g.node_.origin_reason());
-      p->handle().destroy();
+      detail::destroy_frames(*p);
       --g.live_;
     } else {
       detail::trace(detail::trace_kind::started, p, &g.node_);
@@ -72,6 +72,7 @@ void task_group::run_start(detail::runnable* r) noexcept {
   if (g.live_ == 0 && !g.closed_) {
     // Every remaining member was destroyed unstarted: finish from here.
     g.closed_ = true;
+    g.release_unwound_body();
     if (g.errors_.empty() && g.node_.parent_cancels()) {
       g.node_.detach();
       g.post_unwind_parent();
@@ -80,6 +81,13 @@ void task_group::run_start(detail::runnable* r) noexcept {
       g.post_resume_parent();
     }
   }
+}
+
+void task_group::release_unwound_body() noexcept {
+  // Here, not in ~task_group: when the cancellation propagates, the frame
+  // holding this group is destroyed next, and destroying the body from
+  // inside it would recurse once per nested group.
+  if (body_unwound_) body_.reset();
 }
 
 std::coroutine_handle<> task_group::on_task_done(detail::promise_base& p) noexcept {
@@ -97,10 +105,11 @@ std::coroutine_handle<> task_group::on_task_done(detail::promise_base& p) noexce
     body_done_ = true;
     // The body's frame stays until the group ends; its value is void.
   } else {
-    p.handle().destroy();
+    detail::destroy_frames(p);
   }
   if (--live_ > 0) return std::noop_coroutine();
   closed_ = true;
+  release_unwound_body();
   const bool propagate = errors_.empty() && any_unwound_ && node_.parent_cancels();
   node_.detach();
   if (propagate) {
@@ -117,15 +126,18 @@ std::coroutine_handle<> task_group::on_task_done(detail::promise_base& p) noexce
 detail::promise_base* task_group::on_task_unwound(detail::promise_base& p) noexcept {
   detail::trace(detail::trace_kind::cancelled, &p, &node_, node_.origin_reason());
   if (body_ && &p == &body_.promise()) {
+    // Its frames stay until the last child has ended, as they do when the
+    // body completes: a child may refer to the body's locals.
     body_done_ = true;
-    body_.reset();
+    body_unwound_ = true;
   } else {
     ++stats_.cancelled;
-    p.handle().destroy();
+    detail::destroy_frames(p);
   }
   any_unwound_ = true;
   if (--live_ > 0) return nullptr;
   closed_ = true;
+  release_unwound_body();
   const bool propagate = errors_.empty() && node_.parent_cancels();
   node_.detach();
   if (propagate) return &parent();

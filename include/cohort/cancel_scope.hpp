@@ -57,9 +57,11 @@ class cancel_scope {
   /// Cancels the scope (idempotent: the first reason is kept).
   void cancel(cancel_reason reason = cancel_reason::requested) noexcept;
   /// Sets (or moves) the absolute deadline; takes effect at once if active.
+  /// `time_point::max()` removes it.
   void set_deadline(time_point deadline) noexcept;
   /// Sets the deadline `timeout` after the scope starts (or after now, if it
-  /// is already running).
+  /// is already running). `duration::max()`, or any timeout too large to add
+  /// to the current time, means no deadline (see `deadline_after`).
   void set_timeout(duration timeout) noexcept;
   /// The absolute deadline, or `time_point::max()` for none.
   time_point deadline() const noexcept { return deadline_; }
@@ -213,6 +215,7 @@ detail::scope_awaiter<T, detail::scope_kind::move_on> cancel_scope::run(task<T> 
 
 /// Runs `body` with a timeout; on expiry the body is cancelled and the result
 /// is empty (`std::optional<T>`, or `false` for `task<void>`).
+/// `duration::max()` means no timeout.
 ///
 ///     auto page = co_await cohort::move_on_after(2s, fetch(url));
 template <class T>
@@ -227,7 +230,7 @@ template <class T>
   return {deadline, std::nullopt, std::move(body)};
 }
 /// Runs `body` with a timeout; on expiry the body is cancelled and
-/// `timeout_error` is thrown.
+/// `timeout_error` is thrown. `duration::max()` means no timeout.
 ///
 ///     int v = co_await cohort::fail_after(2s, compute());
 template <class T>

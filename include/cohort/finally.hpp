@@ -8,6 +8,7 @@
 #include <cohort/detail/trace.hpp>
 #include <cohort/task.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <concepts>
 #include <exception>
@@ -51,8 +52,10 @@ class finally_awaiter final : private awaiting_owner {
   }
 
  private:
-  // Starts the cleanup in a shield with its own deadline. Returns the
-  // cleanup's frame to run, or null if there is no cleanup to run.
+  // Starts the cleanup in a shield with its own deadline: `grace_` from now,
+  // but never past the end of an enclosing cleanup's grace. Returns the
+  // cleanup's frame to run, or null if making the cleanup threw (the error
+  // is then in cleanup_error_).
   std::coroutine_handle<> start_cleanup() noexcept {
     in_cleanup_ = true;
     try {
@@ -64,8 +67,12 @@ class finally_awaiter final : private awaiting_owner {
     node_.attach(parent().node(), /*shield=*/true);
     node_.set_kind(node_kind::cleanup);
     trace(trace_kind::cleanup_begun, &parent(), &node_);
-    timer_.deadline_ = node_.sched().now() + grace_;
-    node_.sched().add_timer(timer_);
+    const time_point end = std::min(deadline_after(node_.sched().now(), grace_), node_.grace_end());
+    node_.set_grace_end(end);
+    if (end != time_point::max()) {  // max: no grace, no enclosing one either
+      timer_.deadline_ = end;
+      node_.sched().add_timer(timer_);
+    }
     return cleanup_.promise().adopt(*this, node_);
   }
   void end_cleanup(bool cut) noexcept {
@@ -104,9 +111,13 @@ class finally_awaiter final : private awaiting_owner {
     if (!in_cleanup_) {  // the body was cancelled
       body_unwound_ = true;
       body_.reset();
-      auto c = start_cleanup();
-      if (!c) return &parent();
-      c.resume();  // touch nothing after: the cleanup may finish the parent
+      if (auto c = start_cleanup()) {
+        c.resume();  // touch nothing after: the cleanup may finish the parent
+        return nullptr;
+      }
+      // Making the cleanup threw. An error is never dropped: as when a
+      // cleanup throws, the awaiting task resumes with it.
+      post_resume_parent();
       return nullptr;
     }
     cleanup_cut_ = true;
@@ -137,11 +148,15 @@ class finally_awaiter final : private awaiting_owner {
 /// The cleanup runs shielded from the outer cancellation, under its own
 /// deadline of `grace` (default `default_cleanup_grace`) from the moment it
 /// starts; escalation (a second signal) cancels it too. So it is never
-/// detached, never cut short by the cancel that caused it, and never
-/// unbounded. Afterwards the body's outcome continues: its value, its
-/// exception (which wins over a cleanup exception), or its cancellation —
-/// except that a cleanup's exception is never dropped: after a cancelled
-/// body it is thrown to the caller, whose scope is still cancelled.
+/// detached, never cut short by the cancel that caused it, and bounded. A
+/// grace bounds everything inside the cleanup: a `finally` nested in it gets
+/// the smaller of its own grace and what is left of the outer one (only a
+/// `shield` the cleanup awaits explicitly escapes the grace's cancel).
+/// `duration::max()` means no grace deadline of its own. Afterwards the
+/// body's outcome continues: its value, its exception (which wins over a
+/// cleanup exception), or its cancellation — except that a cleanup's
+/// exception, or one thrown by `cleanup()` itself, is never dropped: after a
+/// cancelled body it is thrown to the caller, whose scope is still cancelled.
 /// `cleanup` is called only when the cleanup starts, so it can look at state
 /// the body left behind.
 ///

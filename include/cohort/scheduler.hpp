@@ -5,6 +5,7 @@
 #include <cohort/detail/runnable.hpp>
 
 #include <chrono>
+#include <limits>
 
 namespace cohort {
 
@@ -13,6 +14,23 @@ namespace cohort {
 using clock = std::chrono::steady_clock;
 using duration = clock::duration;
 using time_point = clock::time_point;
+
+/// The time `d` after `t`, saturating instead of overflowing: a sum beyond
+/// the clock's range is `time_point::max()`, which Cohort reads as "no
+/// deadline", and one below it is `time_point::min()` (already passed).
+/// Every deadline the core computes from a duration (timeouts, sleeps,
+/// grace periods) goes through it, so `duration::max()`, or any duration
+/// too large to add to the current time, means "never".
+///
+///     timer.deadline_ = cohort::deadline_after(loop.now(), timeout);
+constexpr time_point deadline_after(time_point t, duration d) noexcept {
+  using rep = duration::rep;
+  const rep base = t.time_since_epoch().count();
+  const rep delta = d.count();
+  if (delta > 0 && base > std::numeric_limits<rep>::max() - delta) return time_point::max();
+  if (delta < 0 && base < std::numeric_limits<rep>::min() - delta) return time_point::min();
+  return t + d;
+}
 
 /// An event loop as the core sees it: a ready queue, a clock and a timer
 /// queue, all used from the loop's one thread.

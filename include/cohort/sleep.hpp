@@ -19,21 +19,25 @@ class sleep_op {
   sleep_op(sleep_op&& o) noexcept : deadline_(o.deadline_), delay_(o.delay_) {}
   // A frame destroyed while it sleeps (not through the unwinding, which
   // cancels first) must not leave its entry in the loop's timer heap.
+  // (The completion is the awaiter this op is a member of: still alive here.)
   ~sleep_op() {
-    if (timer_.armed()) sched_->remove_timer(timer_);
+    if (timer_.armed()) completion_->sched().remove_timer(timer_);
   }
 
   void start(completion& c) {
     completion_ = &c;
-    sched_ = &c.sched();
-    timer_.deadline_ = deadline_ ? *deadline_ : sched_->now() + delay_;
+    scheduler& sched = c.sched();
+    timer_.deadline_ = deadline_ ? *deadline_ : deadline_after(sched.now(), delay_);
     timer_.fire_ = &fire;
     timer_.context_ = this;
-    sched_->add_timer(timer_);
+    // time_point::max() is never: no timer, only a cancel ends the wait.
+    if (timer_.deadline_ == time_point::max()) return;
+    sched.add_timer(timer_);
   }
   bool cancel() noexcept {
+    if (timer_.deadline_ == time_point::max()) return true;
     if (!timer_.armed()) return false;
-    sched_->remove_timer(timer_);
+    completion_->sched().remove_timer(timer_);
     return true;
   }
   bool must_resume() const noexcept { return true; }
@@ -48,8 +52,7 @@ class sleep_op {
   std::optional<time_point> deadline_;
   duration delay_;
   timer_entry timer_;
-  completion* completion_ = nullptr;
-  scheduler* sched_ = nullptr;
+  completion* completion_ = nullptr;  // also gives the loop (completion_->sched())
 };
 
 class checkpoint_op {
@@ -64,10 +67,13 @@ class checkpoint_op {
 }  // namespace detail
 
 /// Waits until `deadline` on the loop's clock (a cancellable operation).
+/// `time_point::max()` is never: the wait ends only by cancellation.
 [[nodiscard]] inline detail::sleep_op sleep_until(time_point deadline) noexcept {
   return {deadline, duration::zero()};
 }
 /// Waits for `delay` on the loop's clock (a cancellable operation).
+/// `duration::max()`, or any delay too large to add to the current time,
+/// waits until cancelled (see `deadline_after`).
 ///
 ///     co_await cohort::sleep_for(std::chrono::milliseconds(250));
 [[nodiscard]] inline detail::sleep_op sleep_for(duration delay) noexcept {

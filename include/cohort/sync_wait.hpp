@@ -14,12 +14,22 @@ namespace cohort {
 /// A single-threaded loop with timers and no I/O, on the steady clock or on
 /// virtual time.
 ///
-/// On virtual time the clock stands still while work is ready and jumps to
-/// the next deadline when nothing is: a test of a 30-second timeout runs in
-/// microseconds and never depends on the machine's speed. On the steady clock
-/// the loop sleeps until the next deadline. `run` throws `std::logic_error`
-/// if the task waits for something that nothing can ever wake (no ready work,
-/// no timer).
+/// The loop runs in turns. A turn first fires every timer that is due, then
+/// runs the work that was ready at that moment (work posted meanwhile waits
+/// for the next turn). So a deadline is honoured within one turn, at the
+/// next wait of the tasks it cancels, however much other work is ready: a
+/// loop of `checkpoint()`s under `move_on_after` ends at its deadline.
+///
+/// On the steady clock the loop reads the clock once a turn while a timer is
+/// armed, and sleeps until the next deadline when no work is ready. On
+/// virtual time the clock stands still while work is ready and jumps to the
+/// next deadline when none is, so a test of a 30-second timeout runs in
+/// microseconds and never depends on the machine's speed. Virtual time
+/// cannot stand still for ever, though, or a deadline around work that never
+/// stops being ready would never come: after `busy_turn_limit` turns in a
+/// row with work ready, it jumps to the next deadline as if that work had
+/// taken that long. `run` throws `std::logic_error` if the task waits for
+/// something that nothing can ever wake (no ready work, no timer).
 ///
 ///     cohort::basic_loop loop;
 ///     int v = loop.run(compute());
@@ -69,6 +79,10 @@ class basic_loop : public scheduler {
   /// Runnables executed so far.
   std::size_t steps() const noexcept { return steps_; }
 
+  /// On virtual time, how many turns in a row may run with work ready
+  /// before the clock moves to the next deadline anyway.
+  static constexpr std::size_t busy_turn_limit = 65536;
+
  private:
   struct root_guard {
     root_guard(basic_loop& l, detail::cancel_node& n) noexcept : loop(l) { loop.root_ = &n; }
@@ -76,6 +90,8 @@ class basic_loop : public scheduler {
     basic_loop& loop;
   };
   void step();
+  void fire_due_timers();
+  void wait_for_timer();
   void drain() noexcept;
   template <class T>
   void tear_down(detail::root_task<T>& r, detail::cancel_node& root) noexcept {
@@ -91,10 +107,12 @@ class basic_loop : public scheduler {
   }
 
   detail::run_queue ready_;
+  detail::runnable* turn_end_ = nullptr;  // the last runnable of this turn
   detail::timer_heap timers_;
   detail::cancel_node* root_ = nullptr;
   time_point virtual_now_;
   std::size_t steps_ = 0;
+  std::size_t busy_turns_ = 0;  // turns since the loop last had nothing ready
   time_source source_;
 };
 

@@ -35,16 +35,31 @@ inline constexpr bool always_false = false;
 template <class U>
 class task_awaiter {
  public:
-  explicit task_awaiter(task<U>&& t) noexcept : task_(std::move(t)) {}
+  explicit task_awaiter(task<U>&& t) noexcept : child_(t.release()) {}
+  // Moved only before it starts (GCC moves the co_await operand into the frame).
+  task_awaiter(task_awaiter&& o) noexcept : child_(std::exchange(o.child_, {})) {}
+  task_awaiter& operator=(task_awaiter&&) = delete;
+  ~task_awaiter() {
+    if (!child_) return;
+    if (awaiting_ != nullptr) {
+      // Not awaited any more: destroy_frames() destroyed it with its chain.
+      if (!awaiting_->awaits(child_.promise())) return;
+      awaiting_->stop_awaiting();
+    }
+    destroy_frames(child_.promise());
+  }
+
   bool await_ready() const noexcept { return false; }
   template <class P>
   std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
-    return task_.promise().adopt(h.promise());
+    awaiting_ = &h.promise();
+    return child_.promise().adopt(*awaiting_);
   }
-  U await_resume() { return task_.promise().result(); }
+  U await_resume() { return child_.promise().result(); }
 
  private:
-  task<U> task_;
+  std::coroutine_handle<task_promise<U>> child_;
+  promise_base* awaiting_ = nullptr;
 };
 
 class task_promise_common : public promise_base {
@@ -146,9 +161,10 @@ class [[nodiscard]] task {
 
   /// Internal: the promise, for owners that start the task.
   promise_type& promise() const noexcept { return h_.promise(); }
-  /// Internal: destroys the coroutine frame now.
+  /// Internal: destroys the coroutine frame now (with the frames of the
+  /// tasks it awaits, innermost first).
   void reset() noexcept {
-    if (h_) std::exchange(h_, {}).destroy();
+    if (h_) detail::destroy_frames(std::exchange(h_, {}).promise());
   }
   /// Internal: gives up ownership of the frame.
   std::coroutine_handle<promise_type> release() noexcept { return std::exchange(h_, {}); }

@@ -71,7 +71,9 @@ struct group_stats {
 /// cancelled before it first runs, never runs at all: it is destroyed
 /// unstarted and counted as `not_started`. `cancel()` cancels body and
 /// children; that cancellation is absorbed by the group (it returns
-/// normally), while a cancellation from an enclosing scope propagates.
+/// normally), while a cancellation from an enclosing scope propagates. A
+/// cancelled body's frames (and the locals in them) are destroyed only after
+/// the last child has ended, so children may refer to them until then.
 ///
 ///     co_await cohort::with_task_group([&](cohort::task_group& g) -> cohort::task<> {
 ///       for (auto& url : urls) g.spawn(fetch(url));
@@ -113,6 +115,7 @@ class task_group : private detail::awaiting_owner {
   };
   void add_pending(detail::promise_base& p);
   static void run_start(detail::runnable* r) noexcept;
+  void release_unwound_body() noexcept;
   std::coroutine_handle<> on_task_done(detail::promise_base& p) noexcept override;
   detail::promise_base* on_task_unwound(detail::promise_base& p) noexcept override;
 
@@ -128,6 +131,7 @@ class task_group : private detail::awaiting_owner {
   bool start_posted_ = false;
   bool starting_ = false;
   bool body_done_ = false;
+  bool body_unwound_ = false;  // its frames are kept until the last child ends
   bool any_unwound_ = false;
   bool closed_ = false;
 };

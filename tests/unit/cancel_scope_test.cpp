@@ -713,3 +713,81 @@ TEST_F(CancelScope, G8_ValueCompletedBeforeTheCancelReachesTheTaskIsDelivered) {
   EXPECT_EQ(loop.now(), t0);
   EXPECT_TRUE(scope.cancelled_caught());
 }
+
+// --- duration::max() (and any huge duration) means no deadline ----------------
+
+TEST_F(CancelScope, MoveOnAfterMaxDurationHasNoDeadline) {
+  virtual_loop loop;
+  const auto t0 = loop.now();
+  const std::optional<int> r = loop.run([]() -> task<std::optional<int>> {
+    co_return co_await cohort::move_on_after(cohort::duration::max(), value_after(1h, 7));
+  }());
+  EXPECT_EQ(r, 7) << "a move_on_after without a deadline timed out";
+  EXPECT_EQ(loop.now() - t0, 1h);
+}
+
+TEST_F(CancelScope, FailAfterHugeDurationHasNoDeadline) {
+  virtual_loop loop;
+  const int v = loop.run([]() -> task<int> {
+    co_return co_await cohort::fail_after(cohort::duration::max() - 1s, value_after(1h, 8));
+  }());
+  EXPECT_EQ(v, 8);
+}
+
+TEST_F(CancelScope, SetTimeoutMaxBeforeAndDuringRunHasNoDeadline) {
+  virtual_loop loop;
+  cancel_scope before;
+  before.set_timeout(cohort::duration::max());
+  cancel_scope during;
+  loop.call_after(1s, [&] { during.set_timeout(cohort::duration::max()); });
+  loop.run([&]() -> task<> {
+    EXPECT_EQ(co_await before.run(value_after(1h, 1)), 1);
+    EXPECT_EQ(co_await during.run(value_after(1h, 2)), 2);
+  }());
+  EXPECT_EQ(before.deadline(), cohort::time_point::max());
+  EXPECT_EQ(during.deadline(), cohort::time_point::max());
+  EXPECT_FALSE(before.cancel_called());
+  EXPECT_FALSE(during.cancel_called());
+}
+
+TEST_F(CancelScope, SetTimeoutMaxRemovesARunningDeadline) {
+  virtual_loop loop;
+  cancel_scope scope;
+  scope.set_timeout(2s);
+  loop.call_after(1s, [&] { scope.set_timeout(cohort::duration::max()); });
+  const auto t0 = loop.now();
+  loop.run([&]() -> task<> { EXPECT_EQ(co_await scope.run(value_after(1h, 3)), 3); }());
+  EXPECT_EQ(loop.now() - t0, 1h);
+}
+
+TEST_F(CancelScope, MoveOnAfterMinDurationTimesOutAtOnce) {
+  virtual_loop loop;
+  const auto t0 = loop.now();
+  const std::optional<int> r = loop.run([]() -> task<std::optional<int>> {
+    co_return co_await cohort::move_on_after(cohort::duration::min(), value_after(1h, 0));
+  }());
+  EXPECT_FALSE(r.has_value());
+  EXPECT_EQ(loop.now(), t0);
+}
+
+// --- G9: deep nesting is cancelled without recursion --------------------------
+
+namespace {
+task<> nested_scopes(int depth) {
+  if (depth == 0) {
+    co_await cohort::sleep_for(1h);
+    co_return;
+  }
+  (void)co_await cohort::move_on_after(1h, nested_scopes(depth - 1));
+}
+}  // namespace
+
+TEST_F(CancelScope, G9_CancellingFiftyThousandNestedScopesDoesNotOverflowTheStack) {
+  virtual_loop loop;
+  const auto t0 = loop.now();
+  const bool completed = loop.run([]() -> task<bool> {
+    co_return co_await cohort::move_on_after(1s, nested_scopes(50'000));
+  }());
+  EXPECT_FALSE(completed);
+  EXPECT_EQ(loop.now() - t0, 1s);
+}

@@ -2,6 +2,7 @@
 
 #include <cohort/cancel_scope.hpp>
 #include <cohort/event.hpp>
+#include <cohort/shield.hpp>
 #include <cohort/sleep.hpp>
 #include <cohort/task.hpp>
 
@@ -402,4 +403,233 @@ TEST_F(Finally, G3_DestructorsOfEveryStartedTaskRun) {
   EXPECT_EQ(loop.now() - t0, 3s);
   EXPECT_GE(life.constructed(), 7);
   EXPECT_EQ(life.alive(), 0);
+}
+
+// --- G6: a cleanup factory's error is never dropped ---------------------------
+
+namespace {
+
+/// A cleanup factory that throws when called (it is not a coroutine: the
+/// exception leaves `cleanup()` itself, before any cleanup task exists).
+task<> throwing_factory() {
+  throw std::runtime_error("factory failed");
+}
+
+/// A body that waits an hour, then cleanup made by `throwing_factory`.
+task<> finally_with_throwing_factory() {
+  co_await cohort::finally(value_after(1h, 0), &throwing_factory);
+}
+
+/// A body that waits an hour, then a cleanup that throws after 1 s.
+task<> finally_with_throwing_cleanup() {
+  co_await cohort::finally(value_after(1h, 0), []() -> task<> {
+    co_await cohort::sleep_for(1s);
+    throw std::runtime_error("cleanup failed");
+  });
+}
+
+/// Awaits `a` expecting it to throw a runtime_error; returns its what().
+template <class A>
+task<std::string> what_thrown(A a) {
+  try {
+    (void)co_await std::move(a);
+  } catch (const std::runtime_error& e) {
+    co_return e.what();
+  }
+  co_return "nothing thrown";
+}
+
+}  // namespace
+
+TEST_F(Finally, G6_FactoryErrorAfterABodyCancelledByMoveOnAfterIsThrown) {
+  virtual_loop loop;
+  const auto t0 = loop.now();
+  const std::string what =
+      loop.run(what_thrown(cohort::move_on_after(1s, finally_with_throwing_factory())));
+  EXPECT_EQ(what, "factory failed") << "move_on_after reported a plain timeout";
+  EXPECT_EQ(loop.now() - t0, 1s);
+}
+
+TEST_F(Finally, G6_FactoryErrorAfterABodyCancelledByFailAfterIsThrownInsteadOfTheTimeout) {
+  virtual_loop loop;
+  const std::string what = loop.run([]() -> task<std::string> {
+    try {
+      co_await cohort::fail_after(1s, finally_with_throwing_factory());
+    } catch (const cohort::timeout_error&) {
+      co_return "timeout";
+    } catch (const std::runtime_error& e) {
+      co_return e.what();
+    }
+    co_return "nothing thrown";
+  }());
+  EXPECT_EQ(what, "factory failed");
+}
+
+TEST_F(Finally, G6_FactoryErrorAfterABodyCancelledByItsScopeIsThrownByRun) {
+  virtual_loop loop;
+  cancel_scope scope;
+  loop.call_after(1s, [&] { scope.cancel(); });
+  const std::string what = loop.run(what_thrown(scope.run(finally_with_throwing_factory())));
+  EXPECT_EQ(what, "factory failed");
+  EXPECT_FALSE(scope.cancelled_caught());
+}
+
+TEST_F(Finally, G6_FactoryErrorAfterARootCancelReachesTheCallerWhichThenUnwinds) {
+  virtual_loop loop;
+  bool caught = false;
+  bool after = false;
+  loop.call_after(1s, [&] { loop.cancel_root(cancel_reason::signal); });
+  const auto reason = run_expecting_cancel(loop, [&]() -> task<> {
+    try {
+      co_await finally_with_throwing_factory();
+    } catch (const std::runtime_error&) {
+      caught = true;
+    }
+    co_await cohort::sleep_for(1s);  // still cancelled: unwinds here
+    after = true;
+  }());
+  EXPECT_EQ(reason, cancel_reason::signal);
+  EXPECT_TRUE(caught) << "the factory's error was dropped";
+  EXPECT_FALSE(after);
+}
+
+TEST_F(Finally, G6_CleanupErrorAfterABodyCancelledByMoveOnAfterIsThrown) {
+  virtual_loop loop;
+  const auto t0 = loop.now();
+  const std::string what =
+      loop.run(what_thrown(cohort::move_on_after(1s, finally_with_throwing_cleanup())));
+  EXPECT_EQ(what, "cleanup failed");
+  EXPECT_EQ(loop.now() - t0, 2s);
+}
+
+TEST_F(Finally, G6_CleanupErrorAfterABodyCancelledByItsScopeIsThrownByRun) {
+  virtual_loop loop;
+  cancel_scope scope;
+  loop.call_after(1s, [&] { scope.cancel(); });
+  const std::string what = loop.run(what_thrown(scope.run(finally_with_throwing_cleanup())));
+  EXPECT_EQ(what, "cleanup failed");
+}
+
+// --- grace: duration::max() is no deadline; a grace bounds nested cleanup ----
+
+TEST_F(Finally, MaxGraceMeansNoDeadline) {
+  virtual_loop loop;
+  log_t log;
+  loop.call_after(1s, [&] { loop.cancel_root(cancel_reason::signal); });
+  const auto t0 = loop.now();
+  (void)run_expecting_cancel(loop, [&]() -> task<> {
+    co_await cohort::finally(value_after(1h, 0), logging_cleanup(log, 10h),
+                             cohort::duration::max());
+  }());
+  EXPECT_EQ(log, (log_t{"cleanup start", "cleanup end"})) << "the grace cut the cleanup at once";
+  EXPECT_EQ(loop.now() - t0, 1s + 10h);
+}
+
+TEST_F(Finally, HugeGraceMeansNoDeadline) {
+  virtual_loop loop;
+  log_t log;
+  const int v = loop.run([&]() -> task<int> {
+    co_return co_await cohort::finally(value_after(1s, 4), logging_cleanup(log, 10h),
+                                       cohort::duration::max() - 1h);
+  }());
+  EXPECT_EQ(v, 4);
+  EXPECT_EQ(log, (log_t{"cleanup start", "cleanup end"}));
+}
+
+namespace {
+
+/// A cleanup whose own work is a `finally` with the default grace: its body
+/// waits `body_wait`, its cleanup waits an hour.
+auto cleanup_with_nested_finally(log_t& log, cohort::duration body_wait) {
+  return [&log, body_wait]() -> task<> {
+    log.push_back("outer cleanup start");
+    co_await cohort::finally(value_after(body_wait, 0), [&log]() -> task<> {
+      log.push_back("inner cleanup start");
+      co_await cohort::sleep_for(1h);
+      log.push_back("inner cleanup end");
+    });
+    log.push_back("outer cleanup end");
+  };
+}
+
+}  // namespace
+
+TEST_F(Finally, GraceBoundsACleanupThatStartsWhenTheGraceRunsOut) {
+  // The outer grace cancels the inner finally's body; the inner cleanup then
+  // starts with nothing left of the outer grace, so it is cut at once.
+  virtual_loop loop;
+  log_t log;
+  loop.call_after(1s, [&] { loop.cancel_root(cancel_reason::signal); });
+  const auto t0 = loop.now();
+  (void)run_expecting_cancel(loop, [&]() -> task<> {
+    co_await cohort::finally(value_after(1h, 0), cleanup_with_nested_finally(log, 1h), 20ms);
+  }());
+  EXPECT_EQ(log, (log_t{"outer cleanup start", "inner cleanup start"}));
+  EXPECT_EQ(loop.now() - t0, 1s + 20ms) << "the inner cleanup escaped the outer grace";
+}
+
+TEST_F(Finally, GraceBoundsANestedCleanupThatStartedEarlier) {
+  // The inner cleanup starts 5 ms into the outer one: it gets the 15 ms left,
+  // not its own 5 s.
+  virtual_loop loop;
+  log_t log;
+  loop.call_after(1s, [&] { loop.cancel_root(cancel_reason::signal); });
+  const auto t0 = loop.now();
+  (void)run_expecting_cancel(loop, [&]() -> task<> {
+    co_await cohort::finally(value_after(1h, 0), cleanup_with_nested_finally(log, 5ms), 20ms);
+  }());
+  // The inner body had completed, so the inner finally returns when its
+  // cleanup is cut, and the outer cleanup (which has no wait left) ends.
+  EXPECT_EQ(log, (log_t{"outer cleanup start", "inner cleanup start", "outer cleanup end"}));
+  EXPECT_EQ(loop.now() - t0, 1s + 20ms);
+}
+
+TEST_F(Finally, GraceBoundsNestedCleanupAfterANormalBody) {
+  virtual_loop loop;
+  log_t log;
+  const auto t0 = loop.now();
+  const int v = loop.run([&]() -> task<int> {
+    co_return co_await cohort::finally(value_after(1s, 8), cleanup_with_nested_finally(log, 5ms),
+                                       20ms);
+  }());
+  EXPECT_EQ(v, 8);
+  EXPECT_EQ(loop.now() - t0, 1s + 20ms);
+}
+
+TEST_F(Finally, AnInnerGraceShorterThanWhatIsLeftOfTheOuterOneIsKept) {
+  virtual_loop loop;
+  log_t log;
+  const auto t0 = loop.now();
+  (void)loop.run([&]() -> task<int> {
+    co_return co_await cohort::finally(
+        value_after(1s, 0),
+        [&]() -> task<> {
+          co_await cohort::finally(value_after(1ms, 0), logging_cleanup(log, 1h), 2ms);
+          log.push_back("outer cleanup end");
+        },
+        1h);
+  }());
+  EXPECT_EQ(log, (log_t{"cleanup start", "outer cleanup end"}));
+  EXPECT_EQ(loop.now() - t0, 1s + 3ms);
+}
+
+TEST_F(Finally, AUserShieldInsideACleanupMayOutliveTheGrace) {
+  // Documented: the grace's cancel is soft, so an explicit shield the
+  // cleanup awaits runs on (only escalation would cut it).
+  virtual_loop loop;
+  log_t log;
+  const auto t0 = loop.now();
+  (void)loop.run([&]() -> task<int> {
+    co_return co_await cohort::finally(
+        value_after(1s, 0),
+        [&]() -> task<> {
+          co_await cohort::shield(value_after(1s, 0));
+          log.push_back("shield done");
+          co_await cohort::sleep_for(1s);
+          log.push_back("outer cleanup end");
+        },
+        20ms);
+  }());
+  EXPECT_EQ(log, (log_t{"shield done"}));
+  EXPECT_EQ(loop.now() - t0, 2s);
 }

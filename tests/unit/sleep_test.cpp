@@ -219,4 +219,40 @@ TEST_F(Sleep, G9_AThousandSleepersCancelledAtOnceAllUnwindWithoutLeaks) {
   EXPECT_EQ(elapsed(), 1s);  // the cancelled timers did not keep the loop going
 }
 
+// --- duration::max() (and any huge duration) means no deadline ----------------
+
+TEST_F(Sleep, SleepForMaxWaitsUntilCancelled) {
+  bool reached = false;
+  loop_.run([&]() -> task<> {
+    (void)co_await cohort::move_on_after(1s, ct::nap(duration::max()));
+    reached = true;
+  }());
+  EXPECT_TRUE(reached);
+  EXPECT_EQ(elapsed(), 1s) << "sleep_for(duration::max()) ended before the cancel";
+}
+
+TEST_F(Sleep, SleepForHugeDurationsWaitsUntilCancelled) {
+  std::vector<bool> completed;
+  loop_.run([&]() -> task<> {
+    completed.push_back(co_await cohort::move_on_after(1s, ct::nap(duration::max() - 1ns)));
+    completed.push_back(co_await cohort::move_on_after(1s, ct::nap(duration::max() / 2 + 1h)));
+  }());
+  EXPECT_EQ(completed, (std::vector<bool>{false, false}));
+  EXPECT_EQ(elapsed(), 2s);
+}
+
+TEST_F(Sleep, SleepForeverWithNothingElseIsADeadlockNotTheEndOfTime) {
+  // Virtual time does not jump to time_point::max(): nothing can wake the
+  // sleeper, which is what run() reports.
+  EXPECT_THROW(loop_.run(ct::nap(duration::max())), std::logic_error);
+  EXPECT_THROW(loop_.run([]() -> task<> { co_await cohort::sleep_until(time_point::max()); }()),
+               std::logic_error);
+  EXPECT_EQ(elapsed(), 0s);
+}
+
+TEST_F(Sleep, SleepForMinDurationWakesAtOnce) {
+  loop_.run([&]() -> task<> { co_await cohort::sleep_for(duration::min()); }());
+  EXPECT_EQ(elapsed(), 0s);
+}
+
 }  // namespace

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -148,4 +149,99 @@ TEST_F(BasicLoop, RunsSeveralTasksOneAfterAnother) {
   EXPECT_EQ(loop.run(value_after(1s, 1)), 1);
   EXPECT_EQ(loop.run(value_after(2s, 2)), 2);
   EXPECT_EQ(loop.now() - t0, 3s);
+}
+
+// --- G2: deadlines are honoured while work is ready ---------------------------
+
+namespace {
+
+/// Yields `limit` times (a computation with checkpoints); returns how many
+/// checkpoints it passed.
+task<long> spin(long limit) {
+  long n = 0;
+  while (n < limit) {
+    co_await cohort::checkpoint();
+    ++n;
+  }
+  co_return n;
+}
+
+/// Retries an operation with a zero timeout, `limit` times.
+task<> retry_with_zero_timeouts(long limit) {
+  for (long i = 0; i < limit; ++i) {
+    (void)co_await cohort::move_on_after(0ms, cohort::test::value_after(1s, 0));
+  }
+}
+
+}  // namespace
+
+TEST_F(BasicLoop, G2_ATimerThatIsDueFiresAtTheNextTurnWhateverIsReady) {
+  basic_loop loop(basic_loop::time_source::virtual_time);
+  bool fired = false;
+  long checkpoints_before = -1;
+  loop.run([&]() -> task<> {
+    co_await cohort::with_task_group([&](cohort::task_group& g) -> task<> {
+      g.spawn([](bool& fired) -> task<> {
+        co_await cohort::sleep_for(0ms);
+        fired = true;
+      }(fired));
+      g.spawn([](bool& fired, long& count) -> task<> {
+        long n = 0;
+        while (!fired && n < 1000) {
+          co_await cohort::checkpoint();
+          ++n;
+        }
+        count = n;
+      }(fired, checkpoints_before));
+      co_return;
+    });
+  }());
+  EXPECT_TRUE(fired);
+  EXPECT_LE(checkpoints_before, 2) << "the timer waited for the ready queue to empty";
+}
+
+TEST_F(BasicLoop, G2_MoveOnAfterEndsALoopOfCheckpointsOnVirtualTime) {
+  // Virtual time cannot stand still for ever while work is ready: after
+  // busy_turn_limit turns in a row it moves to the next deadline.
+  basic_loop loop(basic_loop::time_source::virtual_time);
+  const auto t0 = loop.now();
+  const std::optional<long> r = loop.run([]() -> task<std::optional<long>> {
+    co_return co_await cohort::move_on_after(50ms, spin(10'000'000));
+  }());
+  EXPECT_FALSE(r.has_value()) << "ran " << r.value_or(0) << " checkpoints past its deadline";
+  EXPECT_EQ(loop.now() - t0, 50ms);
+}
+
+TEST_F(BasicLoop, G2_OuterDeadlineEndsARetryLoopOfZeroTimeouts) {
+  basic_loop loop(basic_loop::time_source::virtual_time);
+  const auto t0 = loop.now();
+  EXPECT_THROW(loop.run([]() -> task<> {
+    co_await cohort::fail_after(50ms, retry_with_zero_timeouts(1'000'000));
+  }()),
+               cohort::timeout_error);
+  EXPECT_EQ(loop.now() - t0, 50ms);
+}
+
+TEST_F(BasicLoop, VirtualTimeStandsStillWhileWorkIsReadyForFewerThanTheBusyTurnLimit) {
+  basic_loop loop(basic_loop::time_source::virtual_time);
+  const auto t0 = loop.now();
+  const std::optional<long> r = loop.run([]() -> task<std::optional<long>> {
+    co_return co_await cohort::move_on_after(50ms, spin(basic_loop::busy_turn_limit / 2));
+  }());
+  EXPECT_EQ(r, basic_loop::busy_turn_limit / 2);
+  EXPECT_EQ(loop.now(), t0);
+}
+
+TEST_F(SyncWait, G2_DeadlineEndsALoopOfCheckpointsOnTheSteadyClock) {
+  // The loop reads the clock at every turn when a timer is armed; the
+  // computation gives up by itself after 10 s of wall time (a failure).
+  const auto start = std::chrono::steady_clock::now();
+  auto spin_for_10s = [](std::chrono::steady_clock::time_point start) -> task<> {
+    while (std::chrono::steady_clock::now() - start < 10s) co_await cohort::checkpoint();
+  };
+  const bool completed = cohort::sync_wait([&]() -> task<bool> {
+    co_return co_await cohort::move_on_after(5ms, spin_for_10s(start));
+  }());
+  EXPECT_FALSE(completed);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
 }

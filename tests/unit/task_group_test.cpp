@@ -624,4 +624,148 @@ TEST_F(TaskGroup, G9_TenThousandSleepingChildrenCancelledUnwindWithoutLeaks) {
   EXPECT_EQ(unwound_at_cancel, n);
 }
 
+// --- G6: a cleanup factory's error is never dropped ---------------------------
+
+task<> cleanup_factory_throws() {
+  throw std::runtime_error("factory failed");
+}
+task<> child_whose_cleanup_factory_throws(ct::lifetimes::token) {
+  co_await cohort::finally(ct::nap(1h), &cleanup_factory_throws);
+}
+
+TEST_F(TaskGroup, G6_ErrorFromACleanupFactoryInACancelledGroupIsTheCause) {
+  auto error = run_group([&](task_group& g) -> task<> {
+    g.spawn(child_whose_cleanup_factory_throws(life_.make()));
+    co_await cohort::sleep_for(1s);
+    g.cancel();
+  });
+  ASSERT_TRUE(error) << "the cleanup factory's error was lost";
+  EXPECT_EQ(whats(*error), std::vector<std::string>{"factory failed"});
+  EXPECT_EQ(elapsed(), 1s);
+}
+
+TEST_F(TaskGroup, G6_ErrorFromACleanupFactoryOfACancelledSiblingIsKept) {
+  auto error = run_group([&](task_group& g) -> task<> {
+    g.spawn(child_whose_cleanup_factory_throws(life_.make()));
+    g.spawn(fail_after(1s, "first", life_.make()));
+    co_return;
+  });
+  ASSERT_TRUE(error);
+  EXPECT_EQ(whats(*error), (std::vector<std::string>{"first", "factory failed"}));
+}
+
+// --- G3: a cancelled body's frame outlives its children -----------------------
+
+/// Reads `body_local` (a local of the group's body) when its frame is
+/// destroyed, after waiting an hour.
+task<> reads_body_local_on_exit(const std::string& body_local, std::vector<std::string>& log,
+                                ct::lifetimes::token) {
+  ct::on_exit probe([&] { log.push_back("child read " + body_local); });
+  co_await cohort::sleep_for(1h);
+}
+
+/// Cancels its group after `d`.
+task<> cancel_group_after(task_group& g, duration d) {
+  co_await cohort::sleep_for(d);
+  g.cancel();
+}
+
+// The string is longer than any small-string buffer, so under ASan a read of
+// it after the body's frame is gone is a heap-use-after-free.
+const std::string long_text = "a body local long enough to live on the heap";
+
+TEST_F(TaskGroup, G3_CancelledBodyIsDestroyedAfterItsChildren) {
+  std::vector<std::string> log;
+  auto error = run_group([&](task_group& g) -> task<> {
+    const std::string local = long_text;
+    ct::on_exit probe([&] { log.push_back("body"); });
+    g.spawn(reads_body_local_on_exit(local, log, life_.make()));
+    g.spawn(cancel_group_after(g, 1s));
+    co_await cohort::sleep_for(1h);
+  });
+  EXPECT_FALSE(error);
+  EXPECT_EQ(log, (std::vector<std::string>{"child read " + long_text, "body"}));
+  EXPECT_EQ(elapsed(), 1s);
+}
+
+task<> spawn_reader_and_wait(task_group& g, std::vector<std::string>& log, ct::lifetimes& life) {
+  const std::string local = long_text;
+  ct::on_exit probe([&] { log.push_back("helper"); });
+  g.spawn(reads_body_local_on_exit(local, log, life.make()));
+  co_await cohort::sleep_for(1h);
+}
+
+// The same when the local lives in a task the body awaits: the body's whole
+// chain of frames outlives the children.
+TEST_F(TaskGroup, G3_CancelledBodyChainIsDestroyedAfterTheChildren) {
+  std::vector<std::string> log;
+  loop_.call_after(1s, [&] { loop_.cancel_root(cancel_reason::signal); });
+  EXPECT_THROW(loop_.run([&]() -> task<> {
+    co_await cohort::with_task_group([&](task_group& g) -> task<> {
+      ct::on_exit probe([&] { log.push_back("body"); });
+      co_await spawn_reader_and_wait(g, log, life_);
+    });
+  }()),
+               cohort::cancelled_error);
+  EXPECT_EQ(log, (std::vector<std::string>{"child read " + long_text, "helper", "body"}));
+}
+
+task<> cleanup_reads_body_local(const std::string& body_local, std::vector<std::string>& log,
+                                ct::lifetimes::token) {
+  co_await cohort::finally(ct::nap(1h), [&]() -> task<> {
+    co_await cohort::sleep_for(10ms);
+    log.push_back("cleanup read " + body_local);
+  });
+}
+
+// A child's cleanup runs after the cancel, shielded: the body's locals are
+// still there for it.
+TEST_F(TaskGroup, G3_ChildCleanupAfterTheCancelStillSeesTheBodysLocals) {
+  std::vector<std::string> log;
+  auto error = run_group([&](task_group& g) -> task<> {
+    const std::string local = long_text;
+    ct::on_exit probe([&] { log.push_back("body"); });
+    g.spawn(cleanup_reads_body_local(local, log, life_.make()));
+    g.spawn(cancel_group_after(g, 1s));
+    co_await cohort::sleep_for(1h);
+  });
+  EXPECT_FALSE(error);
+  EXPECT_EQ(log, (std::vector<std::string>{"cleanup read " + long_text, "body"}));
+  EXPECT_EQ(elapsed(), 1s + 10ms);
+}
+
+// --- G9: deep structures are cancelled without recursion ----------------------
+
+task<> chain_of_waits(int depth) {
+  if (depth == 0) {
+    co_await cohort::sleep_for(1h);
+  } else {
+    co_await chain_of_waits(depth - 1);
+  }
+}
+
+TEST_F(TaskGroup, G9_CancellingAChildTwoHundredThousandTasksDeepDoesNotOverflowTheStack) {
+  auto error = run_group([&](task_group& g) -> task<> {
+    g.spawn(chain_of_waits(200'000));
+    co_await cohort::sleep_for(1s);
+    g.cancel();
+  });
+  EXPECT_FALSE(error);
+  EXPECT_EQ(elapsed(), 1s);
+}
+
+task<> nested_groups(int depth) {
+  if (depth == 0) {
+    co_await cohort::sleep_for(1h);
+    co_return;
+  }
+  co_await cohort::with_task_group([depth](task_group&) { return nested_groups(depth - 1); });
+}
+
+TEST_F(TaskGroup, G9_CancellingFiftyThousandNestedGroupsDoesNotOverflowTheStack) {
+  loop_.call_after(1s, [&] { loop_.cancel_root(cancel_reason::signal); });
+  EXPECT_THROW(loop_.run(nested_groups(50'000)), cohort::cancelled_error);
+  EXPECT_EQ(elapsed(), 1s);
+}
+
 }  // namespace

@@ -335,3 +335,55 @@ TEST_F(Task, G10_CatchAllDoesNotTurnARootCancelIntoSuccess) {
   }
   EXPECT_FALSE(after);
 }
+
+namespace {
+task<> chain_of_waits(int depth, cohort::duration wait) {
+  if (depth == 0) {
+    co_await cohort::sleep_for(wait);
+  } else {
+    co_await chain_of_waits(depth - 1, wait);
+  }
+}
+}  // namespace
+
+TEST_F(Task, G9_AChainTwoHundredThousandTasksDeepCompletes) {
+  virtual_loop loop;
+  const bool completed = loop.run([]() -> task<bool> {
+    co_return co_await cohort::move_on_after(1h, chain_of_waits(200'000, 1s));
+  }());
+  EXPECT_TRUE(completed);
+}
+
+TEST_F(Task, G9_CancellingAChainTwoHundredThousandTasksDeepDoesNotOverflowTheStack) {
+  virtual_loop loop;
+  const auto t0 = loop.now();
+  const bool completed = loop.run([]() -> task<bool> {
+    co_return co_await cohort::move_on_after(1s, chain_of_waits(200'000, 1h));
+  }());
+  EXPECT_FALSE(completed);
+  EXPECT_EQ(loop.now() - t0, 1s);
+}
+
+TEST_F(Task, G9_CancelledDeepChainIsDestroyedInnermostFirst) {
+  // The iterative destruction keeps the order of the recursive one.
+  virtual_loop loop;
+  std::vector<int> destroyed;
+  struct probe {
+    std::vector<int>* log;
+    int depth;
+    ~probe() { log->push_back(depth); }
+  };
+  struct chain {
+    static task<> run(std::vector<int>& log, int depth) {
+      probe p{&log, depth};
+      if (depth == 0) {
+        co_await cohort::sleep_for(1h);
+      } else {
+        co_await run(log, depth - 1);
+      }
+    }
+  };
+  loop.run(
+      [&]() -> task<> { (void)co_await cohort::move_on_after(1s, chain::run(destroyed, 4)); }());
+  EXPECT_EQ(destroyed, (std::vector<int>{0, 1, 2, 3, 4}));
+}

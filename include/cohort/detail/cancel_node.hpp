@@ -15,14 +15,11 @@
 
 #include <cohort/cancel_reason.hpp>
 #include <cohort/detail/intrusive_list.hpp>
+#include <cohort/scheduler.hpp>
 
 #include <cassert>
 #include <cstdint>
 #include <string>
-
-namespace cohort {
-class scheduler;
-}
 
 namespace cohort::detail {
 
@@ -81,6 +78,13 @@ class cancel_node : public list_hook<node_tag> {
 
   scheduler& sched() const noexcept { return *sched_; }
 
+  /// When the grace of the innermost cleanup (finally) this node is in runs
+  /// out, `time_point::max()` outside any cleanup. Inherited by attach(), so
+  /// a cleanup nested in another gets no more time than the outer one has
+  /// left.
+  time_point grace_end() const noexcept { return grace_end_; }
+  void set_grace_end(time_point t) noexcept { grace_end_ = t; }
+
   void add_waiter(waiter& w) noexcept { waiters_.push_back(w); }
 
   void set_kind(node_kind k) noexcept { kind_ = k; }
@@ -94,11 +98,18 @@ class cancel_node : public list_hook<node_tag> {
 
  private:
   void apply(cancel_reason origin, cancel_level level) noexcept;
+  void raise(cancel_reason origin, cancel_level level) noexcept;
+  /// True if a cancel of `level` passing through this node's parent reaches
+  /// it and changes it.
+  bool reached_by(cancel_level level) const noexcept {
+    return level_ < level && (!shield_ || level == cancel_level::hard);
+  }
 
   cancel_node* parent_ = nullptr;
   scheduler* sched_ = nullptr;
   intrusive_list<cancel_node, node_tag> children_;
   intrusive_list<waiter, waiter_tag> waiters_;
+  time_point grace_end_ = time_point::max();
   cancel_level level_ = cancel_level::none;
   cancel_reason own_ = cancel_reason::none;
   cancel_reason origin_ = cancel_reason::none;

@@ -62,6 +62,10 @@ class intrusive_list {
   }
 
   T& front() noexcept { return static_cast<T&>(*head_.next_); }
+  /// The first element, or null if the list is empty.
+  T* first() const noexcept { return after(head_); }
+  /// The element after `item` (which is in this list), or null if it is last.
+  T* next(const T& item) const noexcept { return after(static_cast<const hook&>(item)); }
 
   T* pop_front() noexcept {
     if (empty()) return nullptr;
@@ -86,6 +90,9 @@ class intrusive_list {
   }
 
  private:
+  T* after(const hook& h) const noexcept {
+    return h.next_ == &head_ ? nullptr : static_cast<T*>(h.next_);
+  }
   hook head_;
 };
 

@@ -2,19 +2,25 @@
 // What every Cohort task frame holds, and how a cancelled chain of frames is
 // unwound.
 //
-// A task is awaited either by another task (parent_ is set: the same
+// A task is awaited either by another task (its parent: the same
 // cancellation node, and the parent's frame owns this one through a task<T>
 // operand) or by an owner: a task group, cancel scope, shield, finally or the
-// root of a run (owner_ is set). Owners are where cancellation can stop.
+// root of a run. Owners are where cancellation can stop.
 //
 // Unwinding: when a suspended operation is cancelled, its task cannot go on.
-// unwind() walks up the parent_ chain to the outermost task still in the same
+// unwind() walks up the chain of parents to the outermost task still in the same
 // owner and hands it to the owner, which destroys that frame (destroying the
-// inner frames first, through their task<T> operands, so every destructor
-// runs innermost first) and then either absorbs the cancellation (a scope that
-// caught its own cancel) or returns its own awaiting task to unwind next.
-// unwind() only ever runs from a runnable on the loop, never from inside a
-// frame that is being destroyed.
+// inner frames first, so every destructor runs innermost first) and then
+// either absorbs the cancellation (a scope that caught its own cancel) or
+// returns its own awaiting task to unwind next. unwind() only ever runs from a
+// runnable on the loop, never from inside a frame that is being destroyed.
+//
+// Destroying: a frame owns the frame it awaits, so destroying a suspended
+// chain one frame at a time through its owners would recurse once per level
+// and overflow the stack on a deep chain. destroy_frames() walks down the
+// child_ links to the innermost frame and destroys upwards in a loop,
+// clearing each parent's child_ first so that its awaiter knows the child is
+// gone (the same order the recursion would have, with constant stack).
 
 #include <cohort/config.hpp>
 #include <cohort/detail/cancel_node.hpp>
@@ -82,8 +88,8 @@ class promise_base {
     template <class P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
       promise_base& p = h.promise();
-      if (p.parent_ != nullptr) return p.parent_->self_;
-      return p.owner_->on_task_done(p);
+      if (promise_base* parent = p.parent_task()) return parent->self_;
+      return p.owner()->on_task_done(p);
     }
     void await_resume() noexcept {}
   };
@@ -93,18 +99,21 @@ class promise_base {
 
   /// Starts this task as the body of `owner`, in cancellation node `node`.
   std::coroutine_handle<> adopt(task_owner& owner, cancel_node& node) noexcept {
-    parent_ = nullptr;
-    owner_ = &owner;
+    up_ = reinterpret_cast<std::uintptr_t>(&owner) | owner_bit;
     node_ = &node;
     return self_;
   }
   /// Starts this task as awaited by `parent`, in the parent's node.
   std::coroutine_handle<> adopt(promise_base& parent) noexcept {
-    parent_ = &parent;
-    owner_ = nullptr;
+    up_ = reinterpret_cast<std::uintptr_t>(&parent);
     node_ = parent.node_;
+    parent.child_ = this;
     return self_;
   }
+  /// True if this task awaits `child`, whose frame is still alive.
+  bool awaits(const promise_base& child) const noexcept { return child_ == &child; }
+  /// The awaited child's frame is being destroyed by its awaiter.
+  void stop_awaiting() noexcept { child_ = nullptr; }
 
   cancel_node& node() const noexcept { return *node_; }
   /// The task's name for traces and dumps (null if unnamed), and its number.
@@ -115,7 +124,7 @@ class promise_base {
     name_id_ = id;
   }
   /// The awaiting task, if this task is awaited by another task.
-  const promise_base* awaiting_task() const noexcept { return parent_; }
+  const promise_base* awaiting_task() const noexcept { return parent_task(); }
   /// Appends "name#id <- parent <- ..." (the await chain, innermost first).
   void describe_chain(std::string& out) const;
   std::coroutine_handle<> handle() const noexcept { return self_; }
@@ -124,9 +133,20 @@ class promise_base {
 
  protected:
   friend void unwind(promise_base* p) noexcept;
+  friend void destroy_frames(promise_base& top) noexcept;
   std::coroutine_handle<> self_;
-  promise_base* parent_ = nullptr;
-  task_owner* owner_ = nullptr;
+  promise_base* parent_task() const noexcept {
+    return (up_ & owner_bit) != 0 ? nullptr : reinterpret_cast<promise_base*>(up_);
+  }
+  task_owner* owner() const noexcept {
+    return (up_ & owner_bit) != 0 ? reinterpret_cast<task_owner*>(up_ & ~owner_bit) : nullptr;
+  }
+  // The awaiting task, or the owner tagged with owner_bit: a task has one or
+  // the other, and one word instead of two keeps small frames small.
+  static constexpr std::uintptr_t owner_bit = 1;
+  static_assert(alignof(task_owner) > owner_bit);
+  std::uintptr_t up_ = 0;
+  promise_base* child_ = nullptr;  // the task this one awaits, while its frame lives
   cancel_node* node_ = nullptr;
   std::exception_ptr error_;
   const char* name_ = nullptr;
@@ -136,8 +156,9 @@ class promise_base {
 inline void promise_base::describe_chain(std::string& out) const {
   bool first = true;
   for (const promise_base* p = this; p != nullptr;
-       p = p->parent_ != nullptr ? p->parent_
-                                 : (p->owner_ != nullptr ? p->owner_->awaiting_task() : nullptr)) {
+       p = p->parent_task() != nullptr
+               ? p->parent_task()
+               : (p->owner() != nullptr ? p->owner()->awaiting_task() : nullptr)) {
     if (p->name_ == nullptr) continue;
     if (!first) out += " <- ";
     first = false;
@@ -150,12 +171,26 @@ inline void promise_base::describe_chain(std::string& out) const {
   if (first) out += "(unnamed task)";
 }
 
+/// Destroys the frame of `top` and of every task it awaits, innermost first,
+/// in constant stack (see the file comment).
+inline void destroy_frames(promise_base& top) noexcept {
+  promise_base* p = &top;
+  while (p->child_ != nullptr) p = p->child_;
+  while (p != &top) {
+    promise_base* up = p->parent_task();
+    up->child_ = nullptr;  // up's awaiter now leaves p alone
+    p->self_.destroy();
+    p = up;
+  }
+  top.self_.destroy();
+}
+
 /// Unwinds the cancelled task `p` and everything the cancellation reaches.
 /// Call only from a runnable on the loop.
 inline void unwind(promise_base* p) noexcept {
   while (p != nullptr) {
-    while (p->parent_ != nullptr) p = p->parent_;
-    p = p->owner_->on_task_unwound(*p);
+    while (promise_base* parent = p->parent_task()) p = parent;
+    p = p->owner()->on_task_unwound(*p);
   }
 }
 

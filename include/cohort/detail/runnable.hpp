@@ -37,6 +37,8 @@ class run_queue {
     }
     tail_ = &r;
   }
+  /// The runnable queued last, or null.
+  runnable* back() const noexcept { return tail_; }
   runnable* pop() noexcept {
     runnable* r = head_;
     if (r != nullptr) {
