@@ -1,5 +1,7 @@
 #include <cohort/io/process.hpp>
 
+#include "io/spawn_support.hpp"
+
 #include <cohort/cancel_scope.hpp>
 #include <cohort/finally.hpp>
 #include <cohort/sleep.hpp>
@@ -30,6 +32,8 @@ namespace cohort {
 
 namespace {
 
+using io_detail::throw_errno;
+
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 
@@ -46,10 +50,6 @@ constexpr auto group_poll_max = 20ms;
 // Bytes read from one pipe per wake-up, so a flood cannot starve the loop.
 constexpr std::size_t read_budget = 256 * 1024;
 constexpr std::size_t read_chunk = 64 * 1024;
-
-[[noreturn]] void throw_errno(int error, const std::string& what) {
-  throw std::system_error(error, std::generic_category(), what);
-}
 
 // An owned file descriptor.
 class unique_fd {
@@ -511,16 +511,8 @@ process process::spawn(boost::asio::io_context& io, const process_options& optio
   }
   const std::string& command = options.argv.front();
 
-  struct file_actions {
-    posix_spawn_file_actions_t fa;
-    file_actions() { ::posix_spawn_file_actions_init(&fa); }
-    ~file_actions() { ::posix_spawn_file_actions_destroy(&fa); }
-  } actions;
-  struct attributes {
-    posix_spawnattr_t attr;
-    attributes() { ::posix_spawnattr_init(&attr); }
-    ~attributes() { ::posix_spawnattr_destroy(&attr); }
-  } attributes;
+  io_detail::spawn_file_actions actions;
+  io_detail::spawn_attributes attributes;
   auto check = [&](int rc) {
     if (rc != 0) throw_errno(rc, "cohort: cannot prepare to spawn '" + command + "'");
   };

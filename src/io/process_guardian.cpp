@@ -1,5 +1,7 @@
 #include <cohort/io/process_guardian.hpp>
 
+#include "io/spawn_support.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -27,6 +29,8 @@ namespace cohort {
 
 namespace {
 
+using io_detail::throw_errno;
+
 // The environment variable that marks every job of one runner.
 constexpr const char* marker_name = "COHORT_GUARDIAN_TOKEN";
 // What the guardian ignores: a terminal's signals, a hang-up, a SIGTERM
@@ -51,10 +55,6 @@ struct message {
   std::int32_t op;
   std::int32_t pgid;
 };
-
-[[noreturn]] void throw_errno(int error, const std::string& what) {
-  throw std::system_error(error, std::generic_category(), what);
-}
 
 std::string random_token() {
   std::random_device rd;
@@ -109,16 +109,8 @@ process_guardian process_guardian::start(std::vector<std::string> command, term_
     }
     throw_errno(e, "cohort: guardian pipe");
   }
-  struct file_actions {
-    posix_spawn_file_actions_t fa;
-    file_actions() { ::posix_spawn_file_actions_init(&fa); }
-    ~file_actions() { ::posix_spawn_file_actions_destroy(&fa); }
-  } actions;
-  struct attributes {
-    posix_spawnattr_t attr;
-    attributes() { ::posix_spawnattr_init(&attr); }
-    ~attributes() { ::posix_spawnattr_destroy(&attr); }
-  } attributes;
+  io_detail::spawn_file_actions actions;
+  io_detail::spawn_attributes attributes;
   // The signals it ignores stay blocked until it does (a signal sent to it
   // while it loads would otherwise take the default action).
   sigset_t all, held;
