@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import struct
+import socket
 import subprocess
 import sys
 import threading
@@ -567,6 +568,21 @@ def stops_when_stdin_closes_if_asked():
     code, stderr, _ = run_until_exit(["--stop-on-stdin-eof"], close_stdin)
     equal(code, 0, "exit status")
     check("STOP stdin-eof" in stderr, stderr)
+
+
+@test
+def a_taken_port_is_one_line_and_status_1():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        p = subprocess.run([sys.executable, SERVER, "--port", str(port)], capture_output=True,
+                           text=True, timeout=60)
+    equal(p.returncode, 1, "exit status")
+    equal(p.stdout, "", "stdout (no PORT line)")
+    lines = p.stderr.splitlines()
+    equal(len(lines), 1, f"stderr lines ({p.stderr!r})")
+    check(lines[0].startswith(f"tile_server: cannot listen on 127.0.0.1:{port}: "), lines[0])
 
 
 def main(filters):

@@ -453,7 +453,7 @@ def progress_bar_on_a_terminal_shows_every_field_and_closes_cleanly():
         line = check_closed_cleanly(t, last=failure_lines(summary["failed"]) + 1)
         check("not fetched yet" in line, line)
         screen = [line for line in screen_of(t.received)[0] if line.strip()]
-        check("interrupted by SIGINT; resume with: cohort tiles" in screen[-1], screen[-1])
+        check(f"interrupted by SIGINT; resume with: {COHORT} tiles" in screen[-1], screen[-1])
         failed_before = summary["failed"]
 
         # The rest: stored tiles skipped, new tiles missing and failed.
@@ -554,7 +554,7 @@ def interrupt_and_resume(out, sig, iterations, rng, box, zooms):
                 # Ended by the signal itself once the output was saved (DESIGN.md
                 # G7); the resume hint shows it was handled, not fatal.
                 equal(p.returncode, -sig, f"exit status after {sig.name}: {err}")
-                check("resume with: cohort tiles" in err, f"resume hint: {err!r}")
+                check(f"resume with: {COHORT} tiles" in err, f"resume hint: {err!r}")
             if not out.endswith(".mbtiles"):
                 check_no_partial_files(out)
     raise AssertionError("never completed")
@@ -599,7 +599,7 @@ def two_interrupted_resumes_in_a_row_fetch_again_only_what_was_in_flight():
                     equal(p.returncode, 0, err)
                     break
                 equal(p.returncode, -signal.SIGINT, f"exit status of interrupted run {i + 1}: {err}")
-                check("resume with: cohort tiles" in err, f"resume hint: {err!r}")
+                check(f"resume with: {COHORT} tiles" in err, f"resume hint: {err!r}")
                 # 15 answers were sent; those still in flight were dropped.
                 check(len(set(after) - before) >= 15 - jobs, "the run stored too little")
                 lost = requested - set(after)

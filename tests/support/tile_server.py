@@ -10,7 +10,9 @@ Python 3 standard library only. Two subcommands:
 
 Serving
 -------
-Prints `PORT <n>` on stdout (flushed) once it listens, then serves:
+Prints `PORT <n>` on stdout (flushed) once it listens (or, when it cannot,
+`tile_server: cannot listen on HOST:PORT: REASON` on stderr and exits 1),
+then serves:
 
   GET /{z}/{x}/{y}[.ext]        tile bytes; any path prefix is allowed, so
                                 /a/{z}/{x}/{y}.png works for {s} templates;
@@ -723,7 +725,13 @@ def serve(options):
     if not SMALLEST_SIZE <= options.min_size <= options.max_size:
         print(f"tile_server: need {SMALLEST_SIZE} <= --min-size <= --max-size", file=sys.stderr)
         return 2
-    server = TileServer((options.host, options.port), options)
+    try:
+        server = TileServer((options.host, options.port), options)
+    except OSError as e:
+        # One line, no traceback: a taken port is an ordinary mistake.
+        print(f"tile_server: cannot listen on {options.host}:{options.port}: "
+              f"{e.strerror or e}", file=sys.stderr, flush=True)
+        return 1
     print(f"PORT {server.server_address[1]}", flush=True)
 
     if options.stop_on_stdin_eof:

@@ -14,6 +14,7 @@
 
 #include <pthread.h>
 #include <unistd.h>
+#include <cerrno>  // program_invocation_name (glibc)
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -69,8 +70,12 @@ class held_signals {
   bool released_ = false;
 };
 
+// The command to type to run this one again: the program as it was invoked
+// (argv[0] of the process, e.g. "cohort" or "build/bin/cohort"), then "tiles"
+// and its arguments.
 std::string same_command(int argc, char** argv) {
-  std::string cmd = "cohort";
+  std::string cmd;
+  run::append_shell_quoted(cmd, program_invocation_name);
   for (int i = 0; i < argc; ++i) {
     cmd += ' ';
     run::append_shell_quoted(cmd, argv[i]);
