@@ -67,7 +67,8 @@ class finally_awaiter final : private awaiting_owner {
     node_.attach(parent().node(), /*shield=*/true);
     node_.set_kind(node_kind::cleanup);
     trace(trace_kind::cleanup_begun, &parent(), &node_);
-    const time_point end = std::min(deadline_after(node_.sched().now(), grace_), node_.grace_end());
+    const time_point end =
+        std::min(deadline_after(node_.sched().now(), grace_), parent().node().grace_end());
     node_.set_grace_end(end);
     if (end != time_point::max()) {  // max: no grace, no enclosing one either
       timer_.deadline_ = end;

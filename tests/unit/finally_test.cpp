@@ -633,3 +633,28 @@ TEST_F(Finally, AUserShieldInsideACleanupMayOutliveTheGrace) {
   EXPECT_EQ(log, (log_t{"shield done"}));
   EXPECT_EQ(loop.now() - t0, 2s);
 }
+
+TEST_F(Finally, AFinallyInAUserShieldInsideACleanupKeepsItsOwnGrace) {
+  // The explicit shield is out of reach of the outer grace, and so is a
+  // finally inside it: its cleanup gets its own grace, not what is left of
+  // the outer one (which ran out while the shielded body ran). Found by
+  // cohort-property (cleanup_cut_early): the inner cleanup inherited the
+  // outer grace's end through the shield and was cut the moment it began.
+  virtual_loop loop;
+  log_t log;
+  const auto t0 = loop.now();
+  (void)loop.run([&]() -> task<int> {
+    co_return co_await cohort::finally(
+        value_after(0s, 0),
+        [&]() -> task<> {
+          co_await cohort::shield([&]() -> task<> {
+            (void)co_await cohort::finally(value_after(13ms, 0), logging_cleanup(log, 1ms), 2ms);
+          }());
+          co_await cohort::sleep_for(1s);  // the outer grace is over: cut here
+          log.push_back("outer cleanup end");
+        },
+        10ms);
+  }());
+  EXPECT_EQ(log, (log_t{"cleanup start", "cleanup end"}));
+  EXPECT_EQ(loop.now() - t0, 14ms);
+}
