@@ -138,9 +138,24 @@ struct group_rec {
   bool body_locals_unwound = false;  // the body's frame was destroyed while it was suspended
   bool body_failed = false;
   int spawned = 0, completed = 0, failed = 0;
-  std::vector<std::uint64_t> direct;  // throw sequence numbers of errors thrown straight into it
-  struct scope_rec* scope = nullptr;  // the `scope` its children see
+  std::vector<std::uint64_t> direct;    // throw sequence numbers of errors thrown straight into it
+  struct scope_rec* scope = nullptr;    // the `scope` its children see
+  group_rec* outer_body = nullptr;      // the group whose body's task chain runs this group
+  int live_children = 0;                // spawned children whose frames are not destroyed yet
+  time_point children_done_at = never;  // when live_children last fell to 0
 };
+
+/// True if a frame in the task chain of group `g`'s body (or of an enclosing
+/// group's body, without crossing a spawn) may end now although a cancel
+/// reached it earlier: a cancelled body's frames are kept until the group's
+/// last child has ended and destroyed right then (docs/guide.md, "Children
+/// are destroyed before the body"), so such a frame may end exactly when
+/// that group's last child ended, and at no other late moment.
+bool kept_for_children(const group_rec* g, time_point now) {
+  for (; g != nullptr; g = g->outer_body)
+    if (g->live_children == 0 && g->children_done_at == now) return true;
+  return false;
+}
 
 struct scope_rec {
   cancel_scope* sc = nullptr;
@@ -163,6 +178,7 @@ struct ctx {
   group_rec* group = nullptr;   // nearest group (spawn, cancel_group)
   scope_rec* scope = nullptr;   // nearest `scope` (cancel_scope)
   group_rec* direct = nullptr;  // the group an error thrown here reaches at once
+  group_rec* body = nullptr;    // the innermost group whose body's task chain runs this
 };
 
 struct thrown_rec {
@@ -245,7 +261,7 @@ class frame_token {
 class span {
  public:
   span(const ctx& c, const stmt* s, bool may_outlive)
-      : st_(c.st), m_(c.m), s_(s), start_(c.st->now()), exempt_(may_outlive) {}
+      : st_(c.st), m_(c.m), body_(c.body), s_(s), start_(c.st->now()), exempt_(may_outlive) {}
   span(const span&) = delete;
   ~span() { end(); }
   void end() {
@@ -257,7 +273,7 @@ class span {
       r = reach{};
       for (const model_scope* s = m_; s != nullptr; s = s->parent) r.take(s->hard, "escalation");
     }
-    if (r.at != never && e > std::max(start_, r.at)) {
+    if (r.at != never && e > std::max(start_, r.at) && !kept_for_children(body_, e)) {
       st_->fail("late_unwind: the frame of #" + std::to_string(s_ != nullptr ? s_->id : 0) +
                 " (started " + st_->at(start_) + ") ended at " + st_->at(e) + ", after " + r.why +
                 " cancelled it at " + st_->at(r.at));
@@ -267,6 +283,7 @@ class span {
  private:
   state* st_;
   model_scope* m_;
+  const group_rec* body_;
   const stmt* s_;
   time_point start_;
   bool exempt_;
@@ -461,11 +478,13 @@ task<> exec_shield(frame_token tok, ctx c, const stmt* s) {
 /// child's frame is destroyed, started or not.
 class body_local_ref {
  public:
-  body_local_ref(group_rec* g, const stmt* s) : g_(g), s_(s) {}
+  body_local_ref(group_rec* g, const stmt* s) : g_(g), s_(s) { ++g->live_children; }
   body_local_ref(body_local_ref&& o) noexcept : g_(std::exchange(o.g_, nullptr)), s_(o.s_) {}
   body_local_ref(const body_local_ref&) = delete;
   ~body_local_ref() {
-    if (g_ == nullptr || !s_->touch_body_local || !g_->body_locals_unwound) return;
+    if (g_ == nullptr) return;
+    if (--g_->live_children == 0) g_->children_done_at = g_->st->now();
+    if (!s_->touch_body_local || !g_->body_locals_unwound) return;
     g_->st->fail("body_local_dead: the child #" + std::to_string(s_->id) + " of group #" +
                  std::to_string(g_->s->id) + " was destroyed at " + g_->st->at(g_->st->now()) +
                  " after the cancelled body's frame (issue 11.5a: a child reading the body's "
@@ -569,6 +588,7 @@ task<> exec_group(frame_token tok, ctx c, const stmt* s) {
   g->s = s;
   g->m = st->new_scope(c.m);
   g->scope = c.scope;
+  g->outer_body = c.body;
   st->group_by_id[s->id] = g;
   struct on_end {
     group_rec* g;
@@ -578,6 +598,7 @@ task<> exec_group(frame_token tok, ctx c, const stmt* s) {
   in.m = g->m;
   in.group = g;
   in.direct = g;
+  in.body = g;
   const group_options opts{s->collect ? failure_policy::collect : failure_policy::fail_fast};
   try {
     co_await with_task_group(opts, [g, in](task_group& tg) -> task<> {
@@ -713,6 +734,7 @@ task<> exec_block(frame_token tok, ctx c, const block* b, const stmt* owner) {
         child.m = g->m;
         child.direct = g;
         child.scope = g->scope;
+        child.body = nullptr;  // a child is a task of its own, destroyed when it ends
         ++g->spawned;
         g->g->spawn(exec_child(frame_token(st, s.id), body_local_ref(g, &s), child, &s));
         break;
