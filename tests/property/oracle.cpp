@@ -39,10 +39,15 @@ struct result {
   std::vector<int> ids;  // error: the thrown ids it carries (a timeout carries none)
 };
 
-// Virtual time only moves when nothing is ready, and then every timer due
-// fires before any task runs: at time `now`, a deadline at `now` armed
-// earlier has fired; one armed at `now` itself fires only once the ready
-// work is done (so it ends waits, but a checkpoint may still pass).
+// The loop runs in turns (docs/guide.md, "Time and loops"): each turn first
+// fires every timer that is due, then runs the work that was ready at that
+// moment. Virtual time only moves when nothing is ready, and then every
+// timer due fires before any task runs: at time `now`, a deadline at `now`
+// armed earlier has fired; one armed at `now` itself fires at the start of
+// the next turn (so it ends waits; whether a checkpoint, or anything else
+// that takes a turn, passes before it depends on the turns, and is left
+// open). The root task starts before the first turn, so the plan's timers
+// due at 0 are such timers too.
 class walker {
  public:
   explicit walker(const tree& t) : t_(t) {
@@ -134,6 +139,14 @@ class walker {
            (f.deadline == now_ && (f.armed < now_ || f.what != frame::kind::cleanup));
   }
 
+  // A timer due now that has not fired yet: it fires at the start of the
+  // next turn, whatever is running.
+  bool due_timer_pending() const {
+    for (int i = 0; i < static_cast<int>(stack_.size()); ++i)
+      if (stack_[static_cast<std::size_t>(i)].deadline == now_ && !fired(i)) return true;
+    return (signal_ == now_ && !fired(signal_source)) || (hard_ == now_ && !fired(hard_source));
+  }
+
   result cancelled(const reach& r) {
     if (r.source == signal_source) {
       signal_fired_ = true;
@@ -194,6 +207,10 @@ class walker {
       sources(me - 1, through, k != frame::kind::shield,
               [&](duration, int src) { outside = outside || fired(src); });
       if (k == frame::kind::cleanup || (!outside && k != frame::kind::shield && fired(me))) {
+        // A scope that catches its cancellation resumes its caller in a
+        // turn of its own: a timer due now fires first, and may unwind the
+        // caller instead (an order that turns decide, left open here).
+        if (k != frame::kind::cleanup && due_timer_pending()) throw inconclusive{};
         *caught = true;
         r = {};
       }
