@@ -51,6 +51,7 @@
 #include <cstdio>
 #include <deque>
 #include <exception>
+#include <list>
 #include <memory>
 #include <stdexcept>
 #include <unordered_map>
@@ -211,6 +212,13 @@ struct state {
   std::vector<std::string> violations;
   model_scope* root = nullptr;
   std::vector<std::vector<class event_wait*>> waiting;  // per event: waits in progress
+  struct holder {
+    int sem;
+    const group_rec* body;  // the group body whose task chain holds the permit, if any
+  };
+  std::list<holder> holders;   // permits held, and where
+  bool stuck = false;          // the watchdog found the tree waiting for ever
+  bool stuck_excused = false;  // ... because of the documented rule (see pinned_permit)
 
   time_point now() const { return loop->now(); }
   std::string at(time_point t) const {
@@ -390,6 +398,15 @@ task<> exec_acquire(frame_token tok, ctx c, const stmt* s) {
   }
   if (!permit) c.st->fail("permit_lost: #" + std::to_string(s->id) + " acquire returned no permit");
   if (s->variant == 2) permit.release();
+  struct held {
+    state* st;
+    std::list<state::holder>::iterator it;
+    ~held() {
+      if (st != nullptr) st->holders.erase(it);
+    }
+  } h{permit ? c.st : nullptr, permit
+                                   ? c.st->holders.insert(c.st->holders.end(), {s->index, c.body})
+                                   : std::list<state::holder>::iterator{}};
   co_await exec_block(frame_token(c.st, s->id), c, &s->body, s);
   sp.end();
 }
@@ -795,6 +812,21 @@ void apply(state& st, const action& a) {
   }
 }
 
+/// True if a semaphore that has waiters has a permit held by a cancelled
+/// group body that is kept for its children: the documented price of
+/// destroying a cancelled body after its children (docs/guide.md: what the
+/// body's locals hold is released only then, so a child must not wait for
+/// it). Waiting for such a permit is the tree's deadlock, not the library's.
+bool pinned_permit(const state& st) {
+  for (const state::holder& h : st.holders) {
+    if (st.sems[static_cast<std::size_t>(h.sem)]->waiting() == 0) continue;
+    for (const group_rec* g = h.body; g != nullptr; g = g->outer_body) {
+      if (!g->body_ended && g->live_children > 0 && reaching(g->m).at <= st.now()) return true;
+    }
+  }
+  return false;
+}
+
 void check_errors(state& st) {
   std::unordered_map<int, int> times;
   for (int id : st.reported) ++times[id];
@@ -833,6 +865,17 @@ outcome run_tree(const tree& t) {
     for (const action& a : t.plan) {
       loop.call_at(st.t0 + a.at, [&st, a] { apply(st, a); });
     }
+    // A watchdog long after anything the tree does: if the tree is still
+    // waiting then, nothing could wake it. It tears the tree down as the
+    // loop's own deadlock error would, but first looks at why it is stuck,
+    // and the model sees the tear-down as the hard cancel it is.
+    loop.call_at(st.t0 + std::chrono::hours(1000), [&st] {
+      st.stuck = true;
+      st.stuck_excused = pinned_permit(st);
+      st.loop->cancel_root(cancel_reason::requested, true);
+      st.root->cancel(st.now(), "the watchdog (the tree was stuck)");
+      st.root->hard = st.now();
+    });
     ctx root;
     root.st = &st;
     root.m = st.root;
@@ -857,6 +900,12 @@ outcome run_tree(const tree& t) {
     }
     const time_point end = loop.now();
     out.result += " at " + st.at(end);
+    if (st.stuck && !st.stuck_excused) {
+      st.fail(
+          "deadlock: the tree waited for something nothing could wake (the watchdog tore it "
+          "down at " +
+          st.at(end) + ")");
+    }
     if (st.root->hard < end) {
       st.fail("escalation_not_prompt: the run ended at " + st.at(end) +
               ", after the second signal at " + st.at(st.root->hard));
@@ -876,7 +925,7 @@ outcome run_tree(const tree& t) {
       }
     }
     check_errors(st);
-    if (const std::optional<prediction> p = predict(t)) {
+    if (const std::optional<prediction> p = st.stuck ? std::nullopt : predict(t)) {
       out.predicted = true;
       std::vector<int> reported = st.reported;
       std::sort(reported.begin(), reported.end());
