@@ -14,7 +14,13 @@
 //                               completion may go either way: G8)
 //   late_unwind                 a frame without shielded work in it outlived
 //                               a cancel that reaches it (virtual time: zero
-//                               loop turns may pass)
+//                               loop turns may pass), except a cancelled group
+//                               body's frame, which ends exactly when the
+//                               group's last child ends
+//   deadlock                    the tree waited for something nothing could
+//                               wake (a watchdog at +1000 h), unless a waiter
+//                               wants a permit a cancelled body holds while it
+//                               is kept for its children (documented)
 //   started_after_cancel        a spawned child ran although its group was
 //                               already cancelled (G4)
 //   spurious_cancel             a scope caught a cancellation nobody asked
