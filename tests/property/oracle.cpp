@@ -98,14 +98,17 @@ class walker {
   };
 
   // Walks from frame `from` outwards. `soft`/`graces`: whether soft cancels
-  // and enclosing cleanups' graces still get through at `from`.
+  // and enclosing cleanups' graces still get through at `from`. A cleanup's
+  // deadline already includes what was left of the enclosing grace when it
+  // began (see `cleanup_bound`), and it is its own timer, so an enclosing
+  // grace reaches no further than the cleanup nested in it.
   template <class F>
   void sources(int from, bool soft, bool graces, F&& take) const {
     for (int i = from; i >= 0; --i) {
       const frame& f = stack_[static_cast<std::size_t>(i)];
       if (soft || (graces && f.what == frame::kind::cleanup)) take(f.deadline, i);
       if (f.what == frame::kind::shield) soft = graces = false;
-      if (f.what == frame::kind::cleanup) soft = false;
+      if (f.what == frame::kind::cleanup) soft = graces = false;
     }
     if (soft) take(signal_, signal_source);
     take(hard_, hard_source);
@@ -182,6 +185,17 @@ class walker {
     now_ = wake;
     batch();
     return std::nullopt;
+  }
+
+  // The end of the enclosing cleanup's grace, which bounds a cleanup that
+  // starts now (docs/guide.md, "A grace bounds everything inside the
+  // cleanup"), unless a user shield stands between them.
+  duration cleanup_bound() const {
+    for (auto f = stack_.rbegin(); f != stack_.rend(); ++f) {
+      if (f->what == frame::kind::shield) return never;
+      if (f->what == frame::kind::cleanup) return f->deadline;
+    }
+    return never;
   }
 
   duration plan_cancel(int scope_id) const {
@@ -264,7 +278,8 @@ class walker {
           clean.what = result::kind::error;
           clean.ids.push_back(s.factory_throw);
         } else {
-          clean = nested(s.cleanup, frame::kind::cleanup, add(now_, s.d), &caught);
+          clean = nested(s.cleanup, frame::kind::cleanup, std::min(add(now_, s.d), cleanup_bound()),
+                         &caught);
         }
         if (body.what == result::kind::error) return body;    // the body's error wins
         if (clean.what == result::kind::error) return clean;  // never dropped (G6)
