@@ -7,7 +7,11 @@ void cancel_node::attach(cancel_node& parent, bool shield) noexcept {
   parent_ = &parent;
   sched_ = parent.sched_;
   shield_ = shield;
-  grace_end_ = parent.grace_end_;
+  // A shield is out of reach of an enclosing grace's (soft) cancel, and so is
+  // everything in it, a nested cleanup included: it does not inherit the
+  // grace's end. (A cleanup's own node is a shield too; finally sets its
+  // grace_end from its parent's.)
+  grace_end_ = shield ? time_point::max() : parent.grace_end_;
   parent.children_.push_back(*this);
   const cancel_level inherited =
       (parent.level_ == cancel_level::hard || (!shield && parent.level_ == cancel_level::soft))

@@ -67,9 +67,15 @@ class finally_awaiter final : private awaiting_owner {
     node_.attach(parent().node(), /*shield=*/true);
     node_.set_kind(node_kind::cleanup);
     trace(trace_kind::cleanup_begun, &parent(), &node_);
-    const time_point end = std::min(deadline_after(node_.sched().now(), grace_), node_.grace_end());
+    const time_point end =
+        std::min(deadline_after(node_.sched().now(), grace_), parent().node().grace_end());
     node_.set_grace_end(end);
-    if (end != time_point::max()) {  // max: no grace, no enclosing one either
+    if (end < node_.sched().now()) {
+      // An enclosing grace ran out before this cleanup began (it outlived
+      // it in a user shield): start cancelled, as a scope whose deadline has
+      // passed does, not behind a timer that fires only at the next turn.
+      node_.cancel(cancel_reason::deadline);
+    } else if (end != time_point::max()) {  // max: no grace, no enclosing one either
       timer_.deadline_ = end;
       node_.sched().add_timer(timer_);
     }

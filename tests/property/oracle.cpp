@@ -39,10 +39,15 @@ struct result {
   std::vector<int> ids;  // error: the thrown ids it carries (a timeout carries none)
 };
 
-// Virtual time only moves when nothing is ready, and then every timer due
-// fires before any task runs: at time `now`, a deadline at `now` armed
-// earlier has fired; one armed at `now` itself fires only once the ready
-// work is done (so it ends waits, but a checkpoint may still pass).
+// The loop runs in turns (docs/guide.md, "Time and loops"): each turn first
+// fires every timer that is due, then runs the work that was ready at that
+// moment. Virtual time only moves when nothing is ready, and then every
+// timer due fires before any task runs: at time `now`, a deadline at `now`
+// armed earlier has fired; one armed at `now` itself fires at the start of
+// the next turn (so it ends waits; whether a checkpoint, or anything else
+// that takes a turn, passes before it depends on the turns, and is left
+// open). The root task starts before the first turn, so the plan's timers
+// due at 0 are such timers too.
 class walker {
  public:
   explicit walker(const tree& t) : t_(t) {
@@ -93,14 +98,17 @@ class walker {
   };
 
   // Walks from frame `from` outwards. `soft`/`graces`: whether soft cancels
-  // and enclosing cleanups' graces still get through at `from`.
+  // and enclosing cleanups' graces still get through at `from`. A cleanup's
+  // deadline already includes what was left of the enclosing grace when it
+  // began (see `cleanup_bound`), and it is its own timer, so an enclosing
+  // grace reaches no further than the cleanup nested in it.
   template <class F>
   void sources(int from, bool soft, bool graces, F&& take) const {
     for (int i = from; i >= 0; --i) {
       const frame& f = stack_[static_cast<std::size_t>(i)];
       if (soft || (graces && f.what == frame::kind::cleanup)) take(f.deadline, i);
       if (f.what == frame::kind::shield) soft = graces = false;
-      if (f.what == frame::kind::cleanup) soft = false;
+      if (f.what == frame::kind::cleanup) soft = graces = false;
     }
     if (soft) take(signal_, signal_source);
     take(hard_, hard_source);
@@ -132,6 +140,14 @@ class walker {
     // ready work is done, so a checkpoint there is left open; issue 11.3.)
     return f.fired || f.deadline < now_ ||
            (f.deadline == now_ && (f.armed < now_ || f.what != frame::kind::cleanup));
+  }
+
+  // A timer due now that has not fired yet: it fires at the start of the
+  // next turn, whatever is running.
+  bool due_timer_pending() const {
+    for (int i = 0; i < static_cast<int>(stack_.size()); ++i)
+      if (stack_[static_cast<std::size_t>(i)].deadline == now_ && !fired(i)) return true;
+    return (signal_ == now_ && !fired(signal_source)) || (hard_ == now_ && !fired(hard_source));
   }
 
   result cancelled(const reach& r) {
@@ -171,6 +187,17 @@ class walker {
     return std::nullopt;
   }
 
+  // The end of the enclosing cleanup's grace, which bounds a cleanup that
+  // starts now (docs/guide.md, "A grace bounds everything inside the
+  // cleanup"), unless a user shield stands between them.
+  duration cleanup_bound() const {
+    for (auto f = stack_.rbegin(); f != stack_.rend(); ++f) {
+      if (f->what == frame::kind::shield) return never;
+      if (f->what == frame::kind::cleanup) return f->deadline;
+    }
+    return never;
+  }
+
   duration plan_cancel(int scope_id) const {
     duration at = never;
     for (const action& a : t_.plan) {
@@ -194,6 +221,10 @@ class walker {
       sources(me - 1, through, k != frame::kind::shield,
               [&](duration, int src) { outside = outside || fired(src); });
       if (k == frame::kind::cleanup || (!outside && k != frame::kind::shield && fired(me))) {
+        // A scope that catches its cancellation resumes its caller in a
+        // turn of its own: a timer due now fires first, and may unwind the
+        // caller instead (an order that turns decide, left open here).
+        if (k != frame::kind::cleanup && due_timer_pending()) throw inconclusive{};
         *caught = true;
         r = {};
       }
@@ -247,7 +278,8 @@ class walker {
           clean.what = result::kind::error;
           clean.ids.push_back(s.factory_throw);
         } else {
-          clean = nested(s.cleanup, frame::kind::cleanup, add(now_, s.d), &caught);
+          clean = nested(s.cleanup, frame::kind::cleanup, std::min(add(now_, s.d), cleanup_bound()),
+                         &caught);
         }
         if (body.what == result::kind::error) return body;    // the body's error wins
         if (clean.what == result::kind::error) return clean;  // never dropped (G6)

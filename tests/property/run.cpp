@@ -14,7 +14,13 @@
 //                               completion may go either way: G8)
 //   late_unwind                 a frame without shielded work in it outlived
 //                               a cancel that reaches it (virtual time: zero
-//                               loop turns may pass)
+//                               loop turns may pass), except a cancelled group
+//                               body's frame, which ends exactly when the
+//                               group's last child ends
+//   deadlock                    the tree waited for something nothing could
+//                               wake (a watchdog at +1000 h), unless a waiter
+//                               wants a permit a cancelled body holds while it
+//                               is kept for its children (documented)
 //   started_after_cancel        a spawned child ran although its group was
 //                               already cancelled (G4)
 //   spurious_cancel             a scope caught a cancellation nobody asked
@@ -51,6 +57,7 @@
 #include <cstdio>
 #include <deque>
 #include <exception>
+#include <list>
 #include <memory>
 #include <stdexcept>
 #include <unordered_map>
@@ -138,9 +145,24 @@ struct group_rec {
   bool body_locals_unwound = false;  // the body's frame was destroyed while it was suspended
   bool body_failed = false;
   int spawned = 0, completed = 0, failed = 0;
-  std::vector<std::uint64_t> direct;  // throw sequence numbers of errors thrown straight into it
-  struct scope_rec* scope = nullptr;  // the `scope` its children see
+  std::vector<std::uint64_t> direct;    // throw sequence numbers of errors thrown straight into it
+  struct scope_rec* scope = nullptr;    // the `scope` its children see
+  group_rec* outer_body = nullptr;      // the group whose body's task chain runs this group
+  int live_children = 0;                // spawned children whose frames are not destroyed yet
+  time_point children_done_at = never;  // when live_children last fell to 0
 };
+
+/// True if a frame in the task chain of group `g`'s body (or of an enclosing
+/// group's body, without crossing a spawn) may end now although a cancel
+/// reached it earlier: a cancelled body's frames are kept until the group's
+/// last child has ended and destroyed right then (docs/guide.md, "Children
+/// are destroyed before the body"), so such a frame may end exactly when
+/// that group's last child ended, and at no other late moment.
+bool kept_for_children(const group_rec* g, time_point now) {
+  for (; g != nullptr; g = g->outer_body)
+    if (g->live_children == 0 && g->children_done_at == now) return true;
+  return false;
+}
 
 struct scope_rec {
   cancel_scope* sc = nullptr;
@@ -163,6 +185,7 @@ struct ctx {
   group_rec* group = nullptr;   // nearest group (spawn, cancel_group)
   scope_rec* scope = nullptr;   // nearest `scope` (cancel_scope)
   group_rec* direct = nullptr;  // the group an error thrown here reaches at once
+  group_rec* body = nullptr;    // the innermost group whose body's task chain runs this
 };
 
 struct thrown_rec {
@@ -195,6 +218,13 @@ struct state {
   std::vector<std::string> violations;
   model_scope* root = nullptr;
   std::vector<std::vector<class event_wait*>> waiting;  // per event: waits in progress
+  struct holder {
+    int sem;
+    const group_rec* body;  // the group body whose task chain holds the permit, if any
+  };
+  std::list<holder> holders;   // permits held, and where
+  bool stuck = false;          // the watchdog found the tree waiting for ever
+  bool stuck_excused = false;  // ... because of the documented rule (see pinned_permit)
 
   time_point now() const { return loop->now(); }
   std::string at(time_point t) const {
@@ -245,7 +275,7 @@ class frame_token {
 class span {
  public:
   span(const ctx& c, const stmt* s, bool may_outlive)
-      : st_(c.st), m_(c.m), s_(s), start_(c.st->now()), exempt_(may_outlive) {}
+      : st_(c.st), m_(c.m), body_(c.body), s_(s), start_(c.st->now()), exempt_(may_outlive) {}
   span(const span&) = delete;
   ~span() { end(); }
   void end() {
@@ -257,7 +287,7 @@ class span {
       r = reach{};
       for (const model_scope* s = m_; s != nullptr; s = s->parent) r.take(s->hard, "escalation");
     }
-    if (r.at != never && e > std::max(start_, r.at)) {
+    if (r.at != never && e > std::max(start_, r.at) && !kept_for_children(body_, e)) {
       st_->fail("late_unwind: the frame of #" + std::to_string(s_ != nullptr ? s_->id : 0) +
                 " (started " + st_->at(start_) + ") ended at " + st_->at(e) + ", after " + r.why +
                 " cancelled it at " + st_->at(r.at));
@@ -267,6 +297,7 @@ class span {
  private:
   state* st_;
   model_scope* m_;
+  const group_rec* body_;
   const stmt* s_;
   time_point start_;
   bool exempt_;
@@ -373,6 +404,15 @@ task<> exec_acquire(frame_token tok, ctx c, const stmt* s) {
   }
   if (!permit) c.st->fail("permit_lost: #" + std::to_string(s->id) + " acquire returned no permit");
   if (s->variant == 2) permit.release();
+  struct held {
+    state* st;
+    std::list<state::holder>::iterator it;
+    ~held() {
+      if (st != nullptr) st->holders.erase(it);
+    }
+  } h{permit ? c.st : nullptr, permit
+                                   ? c.st->holders.insert(c.st->holders.end(), {s->index, c.body})
+                                   : std::list<state::holder>::iterator{}};
   co_await exec_block(frame_token(c.st, s->id), c, &s->body, s);
   sp.end();
 }
@@ -461,11 +501,13 @@ task<> exec_shield(frame_token tok, ctx c, const stmt* s) {
 /// child's frame is destroyed, started or not.
 class body_local_ref {
  public:
-  body_local_ref(group_rec* g, const stmt* s) : g_(g), s_(s) {}
+  body_local_ref(group_rec* g, const stmt* s) : g_(g), s_(s) { ++g->live_children; }
   body_local_ref(body_local_ref&& o) noexcept : g_(std::exchange(o.g_, nullptr)), s_(o.s_) {}
   body_local_ref(const body_local_ref&) = delete;
   ~body_local_ref() {
-    if (g_ == nullptr || !s_->touch_body_local || !g_->body_locals_unwound) return;
+    if (g_ == nullptr) return;
+    if (--g_->live_children == 0) g_->children_done_at = g_->st->now();
+    if (!s_->touch_body_local || !g_->body_locals_unwound) return;
     g_->st->fail("body_local_dead: the child #" + std::to_string(s_->id) + " of group #" +
                  std::to_string(g_->s->id) + " was destroyed at " + g_->st->at(g_->st->now()) +
                  " after the cancelled body's frame (issue 11.5a: a child reading the body's "
@@ -569,6 +611,7 @@ task<> exec_group(frame_token tok, ctx c, const stmt* s) {
   g->s = s;
   g->m = st->new_scope(c.m);
   g->scope = c.scope;
+  g->outer_body = c.body;
   st->group_by_id[s->id] = g;
   struct on_end {
     group_rec* g;
@@ -578,6 +621,7 @@ task<> exec_group(frame_token tok, ctx c, const stmt* s) {
   in.m = g->m;
   in.group = g;
   in.direct = g;
+  in.body = g;
   const group_options opts{s->collect ? failure_policy::collect : failure_policy::fail_fast};
   try {
     co_await with_task_group(opts, [g, in](task_group& tg) -> task<> {
@@ -713,6 +757,7 @@ task<> exec_block(frame_token tok, ctx c, const block* b, const stmt* owner) {
         child.m = g->m;
         child.direct = g;
         child.scope = g->scope;
+        child.body = nullptr;  // a child is a task of its own, destroyed when it ends
         ++g->spawned;
         g->g->spawn(exec_child(frame_token(st, s.id), body_local_ref(g, &s), child, &s));
         break;
@@ -773,6 +818,21 @@ void apply(state& st, const action& a) {
   }
 }
 
+/// True if a semaphore that has waiters has a permit held by a cancelled
+/// group body that is kept for its children: the documented price of
+/// destroying a cancelled body after its children (docs/guide.md: what the
+/// body's locals hold is released only then, so a child must not wait for
+/// it). Waiting for such a permit is the tree's deadlock, not the library's.
+bool pinned_permit(const state& st) {
+  for (const state::holder& h : st.holders) {
+    if (st.sems[static_cast<std::size_t>(h.sem)]->waiting() == 0) continue;
+    for (const group_rec* g = h.body; g != nullptr; g = g->outer_body) {
+      if (!g->body_ended && g->live_children > 0 && reaching(g->m).at <= st.now()) return true;
+    }
+  }
+  return false;
+}
+
 void check_errors(state& st) {
   std::unordered_map<int, int> times;
   for (int id : st.reported) ++times[id];
@@ -811,6 +871,17 @@ outcome run_tree(const tree& t) {
     for (const action& a : t.plan) {
       loop.call_at(st.t0 + a.at, [&st, a] { apply(st, a); });
     }
+    // A watchdog long after anything the tree does: if the tree is still
+    // waiting then, nothing could wake it. It tears the tree down as the
+    // loop's own deadlock error would, but first looks at why it is stuck,
+    // and the model sees the tear-down as the hard cancel it is.
+    loop.call_at(st.t0 + std::chrono::hours(1000), [&st] {
+      st.stuck = true;
+      st.stuck_excused = pinned_permit(st);
+      st.loop->cancel_root(cancel_reason::requested, true);
+      st.root->cancel(st.now(), "the watchdog (the tree was stuck)");
+      st.root->hard = st.now();
+    });
     ctx root;
     root.st = &st;
     root.m = st.root;
@@ -835,6 +906,12 @@ outcome run_tree(const tree& t) {
     }
     const time_point end = loop.now();
     out.result += " at " + st.at(end);
+    if (st.stuck && !st.stuck_excused) {
+      st.fail(
+          "deadlock: the tree waited for something nothing could wake (the watchdog tore it "
+          "down at " +
+          st.at(end) + ")");
+    }
     if (st.root->hard < end) {
       st.fail("escalation_not_prompt: the run ended at " + st.at(end) +
               ", after the second signal at " + st.at(st.root->hard));
@@ -854,7 +931,7 @@ outcome run_tree(const tree& t) {
       }
     }
     check_errors(st);
-    if (const std::optional<prediction> p = predict(t)) {
+    if (const std::optional<prediction> p = st.stuck ? std::nullopt : predict(t)) {
       out.predicted = true;
       std::vector<int> reported = st.reported;
       std::sort(reported.begin(), reported.end());

@@ -633,3 +633,61 @@ TEST_F(Finally, AUserShieldInsideACleanupMayOutliveTheGrace) {
   EXPECT_EQ(log, (log_t{"shield done"}));
   EXPECT_EQ(loop.now() - t0, 2s);
 }
+
+TEST_F(Finally, ACleanupStartingAfterTheGraceRanOutStartsCancelled) {
+  // The outer cleanup outlives its 3 ms grace in an explicit shield; the
+  // finally after it starts its cleanup at 4 ms with nothing left of that
+  // grace, so the cleanup starts cancelled, as a scope whose deadline has
+  // passed does: its wait on an event that is already set must not succeed.
+  // Found by cohort-property (cancel_observed_as_success): the grace became
+  // a timer due in the past, which fires only at the next turn, and a wait
+  // that is ready at once passed before it.
+  virtual_loop loop;
+  log_t log;
+  cohort::event ready;
+  ready.set();
+  const auto t0 = loop.now();
+  (void)loop.run([&]() -> task<int> {
+    co_return co_await cohort::finally(
+        value_after(0s, 0),
+        [&]() -> task<> {
+          (void)co_await cohort::shield(value_after(4ms, 0));
+          (void)co_await cohort::finally(value_after(0s, 0), [&]() -> task<> {
+            log.push_back("inner cleanup start");
+            co_await ready.wait();
+            log.push_back("inner cleanup saw the event");
+          });
+          log.push_back("outer cleanup end");
+        },
+        3ms);
+  }());
+  // (The inner body is cancelled too, by the outer grace, so after the cut
+  // cleanup the cancellation goes on and the outer cleanup ends there.)
+  EXPECT_EQ(log, (log_t{"inner cleanup start"}));
+  EXPECT_EQ(loop.now() - t0, 4ms);
+}
+
+TEST_F(Finally, AFinallyInAUserShieldInsideACleanupKeepsItsOwnGrace) {
+  // The explicit shield is out of reach of the outer grace, and so is a
+  // finally inside it: its cleanup gets its own grace, not what is left of
+  // the outer one (which ran out while the shielded body ran). Found by
+  // cohort-property (cleanup_cut_early): the inner cleanup inherited the
+  // outer grace's end through the shield and was cut the moment it began.
+  virtual_loop loop;
+  log_t log;
+  const auto t0 = loop.now();
+  (void)loop.run([&]() -> task<int> {
+    co_return co_await cohort::finally(
+        value_after(0s, 0),
+        [&]() -> task<> {
+          co_await cohort::shield([&]() -> task<> {
+            (void)co_await cohort::finally(value_after(13ms, 0), logging_cleanup(log, 1ms), 2ms);
+          }());
+          co_await cohort::sleep_for(1s);  // the outer grace is over: cut here
+          log.push_back("outer cleanup end");
+        },
+        10ms);
+  }());
+  EXPECT_EQ(log, (log_t{"cleanup start", "cleanup end"}));
+  EXPECT_EQ(loop.now() - t0, 14ms);
+}

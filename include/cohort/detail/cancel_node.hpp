@@ -79,9 +79,10 @@ class cancel_node : public list_hook<node_tag> {
   scheduler& sched() const noexcept { return *sched_; }
 
   /// When the grace of the innermost cleanup (finally) this node is in runs
-  /// out, `time_point::max()` outside any cleanup. Inherited by attach(), so
+  /// out, `time_point::max()` outside any cleanup. Inherited by attach()
+  /// except through a shield (which the grace's soft cancel cannot reach), so
   /// a cleanup nested in another gets no more time than the outer one has
-  /// left.
+  /// left, unless a user shield stands between them.
   time_point grace_end() const noexcept { return grace_end_; }
   void set_grace_end(time_point t) noexcept { grace_end_ = t; }
 
