@@ -745,6 +745,11 @@ task<> chain_of_waits(int depth) {
 }
 
 TEST_F(TaskGroup, G9_CancellingAChildTwoHundredThousandTasksDeepDoesNotOverflowTheStack) {
+#if defined(__SANITIZE_THREAD__)
+  // Starting the chain nests one level per task under TSan (see
+  // Task.AMillionSynchronousAwaitsDoNotOverflowTheStack).
+  GTEST_SKIP() << "symmetric transfer is not a tail call under TSan";
+#endif
   auto error = run_group([&](task_group& g) -> task<> {
     g.spawn(chain_of_waits(200'000));
     co_await cohort::sleep_for(1s);
