@@ -59,7 +59,9 @@ if ! (set -C; echo "$me" > "$D/lock.$i") 2>/dev/null; then
   # e.g. when KILLed.
   if [ "$(cut -d' ' -f22 /proc/$o/stat 2>/dev/null)" = "$ostart" ] &&
      ! grep -qs '^State:[[:space:]]*Z' "/proc/$o/status"; then
-    echo overlap $i $o >> "$D/events"
+    # The owner's state and command line, to tell what held it.
+    echo overlap $i $o "$(sed -n 's/^State:[[:space:]]*//p' /proc/$o/status 2>/dev/null | tr ' ' _)" \
+      "$(tr '\0' _ < /proc/$o/cmdline 2>/dev/null)" >> "$D/events"
   fi
   echo "$me" > "$D/lock.$i"
 fi
@@ -198,9 +200,10 @@ def logged(t):
     return seqs
 
 
-def check_no_overlap(t):
+def check_no_overlap(t, phase):
     overlaps = [e for e in t.events() if e[0] == "overlap"]
-    check(not overlaps, f"a job ran while another instance of it ran: {overlaps}")
+    check(not overlaps, f"{phase}: a job ran while another instance of it ran "
+                        f"(Seq, owner pid, owner state, owner argv): {overlaps}")
 
 
 def check_resume(t, wrapped=False):
@@ -211,7 +214,7 @@ def check_resume(t, wrapped=False):
     rc, err = wait_exit(p, 60)
     check(rc == 0, f"--resume exited {rc}: {err!r}")
     ev = t.events()
-    check_no_overlap(t)
+    check_no_overlap(t, "in the --resume")
     started = sorted(int(e[1]) for e in ev if e[0] == "start")
     done = sorted(int(e[1]) for e in ev if e[0] == "done")
     expected = sorted(set(range(1, N_JOBS + 1)) - before)
@@ -254,7 +257,7 @@ def kill9_trial(rng):
         # A job that ran on to its end (rather than getting TERM at once).
         late = [e for e in t.events() if e[0] == "done" and float(e[2]) > killed_wall + 0.2]
         check(not late, f"kill -9 at {at:.3f} s: jobs finished after it: {late}")
-        check_no_overlap(t)
+        check_no_overlap(t, "in the killed run")
         check_resume(t, wrapped)
     finally:
         t.cleanup()
@@ -301,7 +304,7 @@ def signals_trial(rng):
         ended = {int(e[1]) for e in ev if e[0] in ("cleanup", "done")}
         check(started <= ended, f"{what}: jobs {sorted(started - ended)} started but wrote "
                                 f"neither cleanup nor done")
-        check_no_overlap(t)
+        check_no_overlap(t, "in the interrupted run")
         check_resume(t, wrapped)
     finally:
         t.cleanup()
