@@ -327,6 +327,22 @@ TEST_F(Http, WaitingForAFreeConnectionDoesNotEatTheTimeout) {
   }
 }
 
+// The total timeout is the client's own timer since issue 13: it covers the
+// whole redirect chain, not each hop.
+TEST_F(Http, TotalTimeoutSpansRedirects) {
+  http_client client(loop);
+  http_request req = at("/redirect/redirect/stall");
+  req.total_timeout = 300ms;
+  const auto start = cohort::clock::now();
+  const http_response r = run(fetch_ec(client, req));
+  const auto took = cohort::clock::now() - start;
+  EXPECT_EQ(r.error, curl_errc::operation_timedout) << r.error_message;
+  EXPECT_NE(r.error_message.find("timed out after 3"), std::string::npos) << r.error_message;
+  EXPECT_EQ(server.requests(), 3u);
+  EXPECT_GE(took, 300ms);
+  EXPECT_LT(took, 2s);
+}
+
 TEST_F(Http, StalledServerHitsTheLowSpeedLimit) {
   http_client client(loop);
   http_request req = at("/stall");
