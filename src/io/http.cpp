@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <limits>
 #include <memory>
 #include <unordered_map>
@@ -71,6 +72,10 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });
+}
+
+bool is_https(std::string_view url) noexcept {
+  return url.size() >= 8 && iequals(url.substr(0, 8), "https://");
 }
 
 // Milliseconds for libcurl, rounded up so a tiny positive timeout is not "none".
@@ -138,6 +143,14 @@ struct http_transfer {
   bool too_large = false;
   bool active = false;  // added to the multi handle
   char error_buf[CURL_ERROR_SIZE] = {};
+  // The whole-request timeout, kept by us rather than by libcurl (whose
+  // clock would run while the request waits for a free connection): armed
+  // when the request has its connection, set back by the time connecting
+  // took (see on_connected).
+  duration total_timeout = duration::zero();
+  time_point budget_start{};
+  bool budget_started = false;
+  timer_entry deadline;
 };
 
 }  // namespace detail
@@ -202,6 +215,8 @@ struct http_client::impl {
     t->easy = curl_easy_init();
     if (t->easy == nullptr) throw std::runtime_error("cohort: curl_easy_init failed");
     t->client = this;
+    t->deadline.fire_ = &on_deadline;
+    t->deadline.context_ = t.get();
     return t.release();
   }
 
@@ -216,6 +231,8 @@ struct http_client::impl {
     t->content_length = 0;
     t->too_large = false;
     t->error_buf[0] = '\0';
+    t->total_timeout = duration::zero();
+    t->budget_started = false;
     if (pool.size() < options.pooled_handles) {
       pool.push_back(t);  // reserved below: never throws
     } else {
@@ -250,12 +267,30 @@ struct http_client::impl {
         r.user_agent.empty() ? http_default_user_agent().data() : r.user_agent.c_str());
     set(CURLOPT_HTTP_VERSION,
         static_cast<long>(options.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1));
-    set(CURLOPT_PIPEWAIT, options.http2 ? 1L : 0L);
+    // PIPEWAIT makes a request wait for the host's first connection to say
+    // whether it multiplexes rather than open one of its own. Over TLS the
+    // handshake (ALPN) says so at once; over plain http libcurl learns it
+    // only from the first response's status line, so with PIPEWAIT every
+    // request to a server that is slow to answer would queue behind the
+    // first one (issue 13), and plain http never multiplexes here anyway.
+    set(CURLOPT_PIPEWAIT, options.http2 && is_https(r.url) ? 1L : 0L);
     set(CURLOPT_SSL_VERIFYPEER, r.verify_tls ? 1L : 0L);
     set(CURLOPT_SSL_VERIFYHOST, r.verify_tls ? 2L : 0L);
-    if (r.connect_timeout > duration::zero())
-      set(CURLOPT_CONNECTTIMEOUT_MS, to_ms(r.connect_timeout));
-    if (r.total_timeout > duration::zero()) set(CURLOPT_TIMEOUT_MS, to_ms(r.total_timeout));
+    // libcurl's own CURLOPT_TIMEOUT counts from curl_multi_add_handle, so a
+    // request that waits for a free connection (max_host_connections) spends
+    // its budget waiting, and then fails at once with an error naming
+    // whatever step it was about to take ("Failed to resolve host ... after
+    // 0 ms"). Its connect timeout restarts when the request gets its turn:
+    // connecting is bounded by it (and by the total timeout), and the total
+    // timeout is ours, armed in on_connected.
+    duration connect = r.connect_timeout;
+    if (r.total_timeout > duration::zero()) {
+      if (connect <= duration::zero() || r.total_timeout < connect) connect = r.total_timeout;
+      t.total_timeout = r.total_timeout;
+      set(CURLOPT_PREREQFUNCTION, &on_connected);
+      set(CURLOPT_PREREQDATA, static_cast<void*>(&t));
+    }
+    if (connect > duration::zero()) set(CURLOPT_CONNECTTIMEOUT_MS, to_ms(connect));
     if (r.low_speed_time > duration::zero()) {
       set(CURLOPT_LOW_SPEED_LIMIT, static_cast<long>(r.low_speed_limit));
       set(CURLOPT_LOW_SPEED_TIME,
@@ -307,6 +342,7 @@ struct http_client::impl {
   }
 
   void remove(detail::http_transfer& t) noexcept {
+    loop.remove_timer(t.deadline);
     curl_multi_remove_handle(multi, t.easy);
     t.active = false;
     --in_flight;
@@ -342,6 +378,41 @@ struct http_client::impl {
     }
     remove(t);
     t.done->complete();
+  }
+
+  // --- the whole-request timeout ------------------------------------------
+
+  // libcurl has a connection for the request (new or reused) and is about to
+  // send it: the request's budget started when it began connecting (libcurl's
+  // connect times count from there, not from when it was queued).
+  static int on_connected(void* user, char*, char*, int, int) noexcept {
+    auto& t = *static_cast<detail::http_transfer*>(user);
+    if (t.budget_started) return CURL_PREREQFUNC_OK;  // a redirect: same budget
+    curl_off_t connect_us = 0;
+    curl_off_t tls_us = 0;
+    curl_easy_getinfo(t.easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+    curl_easy_getinfo(t.easy, CURLINFO_APPCONNECT_TIME_T, &tls_us);
+    impl& self = *t.client;
+    t.budget_started = true;
+    t.budget_start = self.loop.now() - std::chrono::microseconds(std::max(connect_us, tls_us));
+    t.deadline.deadline_ = t.budget_start + t.total_timeout;
+    try {
+      self.loop.add_timer(t.deadline);
+    } catch (...) {
+      return CURL_PREREQFUNC_ABORT;
+    }
+    return CURL_PREREQFUNC_OK;
+  }
+
+  static void on_deadline(detail::timer_entry* entry) noexcept {
+    auto& t = *static_cast<detail::http_transfer*>(entry->context_);
+    if (!t.active) return;
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(t.client->loop.now() -
+                                                                            t.budget_start);
+    std::snprintf(t.error_buf, sizeof t.error_buf,
+                  "Operation timed out after %lld milliseconds with %zu bytes received",
+                  static_cast<long long>(took.count()), t.response.body.size());
+    t.client->finish(t, CURLE_OPERATION_TIMEDOUT);
   }
 
   // --- libcurl callbacks (never call user code, never throw through C) ------

@@ -37,7 +37,8 @@ came before it (since start or the last /_reset). Decisions hash (seed, path,
 attempt), so a retry draws again and can succeed, and two runs with the same
 seed and request order behave the same. In order:
 
-  1. --stall-rate R      sleep --stall-seconds before answering (then go on)
+  1. --stall-rate R      sleep --stall-seconds before answering (then go on;
+                         --stall-rate 1: every request stalls)
   2. --fail-first K      the first K attempts of every path get 503
   3. --missing-rate R    404 for the path, on every attempt (decided per path)
      --refuse-rate R     403 for the path, on every attempt (decided per path)
@@ -61,7 +62,8 @@ Stats
 -----
 GET /_stats returns {"requests", "paths": {path: count}, "status":
 {code: count}, "connections", "active_connections", "max_active_connections",
-"resets", "truncated", "stalls", "trickles", "bytes_sent"}, and with --record
+"active_requests", "max_active_requests", "resets", "truncated", "stalls",
+"trickles", "bytes_sent"}, and with --record
 a "log" of [monotonic seconds, path, event] for every tile request's arrival
 (event "request"), the start of a stall or of a trickled body (events
 "stall" and "trickle") and its answer (event: the status code, "reset" or
@@ -70,7 +72,12 @@ a "log" of [monotonic seconds, path, event] for every tile request's arrival
 request header's values ("" when absent). "requests", "paths" and "status"
 count tile requests only (not /_stats or /_reset); "status" has the
 pseudo-codes "reset" and "truncated" for those faults. "bytes_sent" counts
-the bodies of complete 200 tile responses.
+the bodies of complete 200 tile responses. "active_requests" counts the tile
+requests being served at this moment, from their arrival to the end of their
+answer, except that a stalled request whose client has closed its connection
+(given up) stops counting then: "max_active_requests" is how many requests a
+client really had in flight at once (with every request stalling, its
+concurrency).
 
 Safety
 ------
@@ -89,6 +96,7 @@ import http.server
 import json
 import os
 import re
+import select
 import socket
 import struct
 import subprocess
@@ -322,6 +330,7 @@ class TileServer(http.server.ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.stop_event = threading.Event()
         self.stop_reason = None
+        self.stalled = set()  # handlers in a stall whose request still counts as active
         self._reset_stats()
         super().__init__(address, TileHandler)
 
@@ -334,6 +343,8 @@ class TileServer(http.server.ThreadingHTTPServer):
             "connections": 0,
             "active_connections": 0,
             "max_active_connections": 0,
+            "active_requests": 0,
+            "max_active_requests": 0,
             "resets": 0,
             "truncated": 0,
             "stalls": 0,
@@ -355,9 +366,12 @@ class TileServer(http.server.ThreadingHTTPServer):
     def reset(self):
         with self.lock:
             active = self.stats["active_connections"]
+            requests = self.stats["active_requests"]
             self._reset_stats()
             self.stats["active_connections"] = active
             self.stats["max_active_connections"] = active
+            self.stats["active_requests"] = requests
+            self.stats["max_active_requests"] = requests
 
     def snapshot(self):
         with self.lock:
@@ -453,6 +467,42 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
             if i + 1 < pieces and self.server.stop_event.wait(pause):
                 return
 
+    def _end_active(self):
+        with self.server.lock:
+            if self._active:
+                self._active = False
+                self.server.stats["active_requests"] -= 1
+            self.server.stalled.discard(self)
+
+    def _client_gone(self, wait):
+        """Whether the client has closed the connection (waiting up to
+        `wait` seconds for it to say something)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], wait)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
+
+    def _stall(self, seconds):
+        """Waits `seconds` (or until the server stops) without answering,
+        watching the connection: once the client has closed it (given up),
+        the request no longer counts as active. The wait goes on all the
+        same, as a real stalled server's would."""
+        with self.server.lock:
+            self.server.stalled.add(self)
+        end = time.monotonic() + seconds
+        while not self.server.stop_event.is_set():
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            if not self._active:
+                self.server.stop_event.wait(left)
+            elif self._client_gone(min(left, 0.05)):
+                self._end_active()
+            else:
+                self.server.stop_event.wait(min(left, 0.01))  # bytes waiting: not a close
+        self._end_active()
+
     def _reset_connection(self):
         self._status("reset")
         self.server.count("resets")
@@ -509,9 +559,11 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
         if path == "/_reset":
             self._send(405, b"use POST /_reset\n", headers=[("Allow", "POST")], counted=False)
             return
+        self._active = False
         try:
             self._serve_tile(path, head_only)
         finally:
+            self._end_active()
             options = self.server.options
             with self.server.lock:
                 served = self.server.stats["requests"]
@@ -521,10 +573,23 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
     def _serve_tile(self, path, head_only):
         server = self.server
         o = server.options
+        # A client closes a connection it gave up on before it sends its next
+        # request: settle the stalled requests it left, so that the count of
+        # active requests is exact when this one arrives.
+        with server.lock:
+            stalled = list(server.stalled)
+        for other in stalled:
+            if other._client_gone(0):
+                other._end_active()
         with server.lock:
             attempt = server.attempts.get(path, 0)
             server.attempts[path] = attempt + 1
             server.stats["requests"] += 1
+            server.stats["active_requests"] += 1
+            server.stats["max_active_requests"] = max(
+                server.stats["max_active_requests"], server.stats["active_requests"]
+            )
+            self._active = True
             server.stats["paths"][path] = server.stats["paths"].get(path, 0) + 1
             if o.record:
                 server.stats["log"].append([time.monotonic(), path, "request"])
@@ -542,7 +607,7 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
         if o.stall_rate and _unit(o.seed, path, attempt, "stall") < o.stall_rate:
             server.count("stalls")
             self._log("stall")
-            server.stop_event.wait(o.stall_seconds)
+            self._stall(o.stall_seconds)
 
         if attempt < o.fail_first:
             self._send(503, b"failing the first attempts (--fail-first)\n")

@@ -85,9 +85,13 @@ struct http_request {
   std::vector<std::string> headers{};
   /// Empty: `http_default_user_agent()`.
   std::string user_agent{};
-  /// Time to establish the connection (DNS, TCP, TLS).
+  /// Time to establish the connection (DNS, TCP, TLS), from when the
+  /// request gets its turn (not while it waits for a free connection).
   duration connect_timeout = std::chrono::seconds(10);
-  /// Time for the whole request, connection included.
+  /// Time for the whole request, connecting and redirects included, from
+  /// when the request gets its turn: a request queued behind the client's
+  /// connection caps keeps all of it for when a connection is free for it.
+  /// Connecting is bounded by the smaller of both timeouts.
   duration total_timeout = duration::zero();
   /// Stall detection: the transfer fails if it moves fewer than
   /// `low_speed_limit` bytes per second for `low_speed_time` (whole seconds,
@@ -170,14 +174,15 @@ struct http_client_options {
   /// Open connections in total (0: no limit). Requests beyond it wait.
   std::size_t max_total_connections = 64;
   /// Open connections per host (0: no limit). Requests beyond it wait for
-  /// a connection to be free, then reuse it.
+  /// a connection to be free, then reuse it; their timeouts start then.
   std::size_t max_host_connections = 8;
   /// Connections kept open for reuse (libcurl's connection cache). 0 means
   /// libcurl's default, 4 x the requests in flight at that moment, which
   /// closes kept-alive connections whenever few requests are in flight.
   std::size_t max_idle_connections = 64;
   /// Use HTTP/2 when a TLS server offers it, and send concurrent requests
-  /// to it over one connection.
+  /// to it over one connection (new https requests wait for the first
+  /// connection's handshake to tell; plain http requests never wait so).
   bool http2 = true;
   /// Request handles kept for reuse once their request is done.
   std::size_t pooled_handles = 64;

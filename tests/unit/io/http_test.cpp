@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <optional>
@@ -253,6 +254,93 @@ TEST_F(Http, StalledServerHitsTheTotalTimeout) {
   EXPECT_EQ(r.error, curl_errc::operation_timedout) << r.error_message;
   EXPECT_GE(took, 200ms);
   EXPECT_LT(took, 5s);
+}
+
+// Issue 13: the server stalls every request. Four requests and four
+// connections: all four reach the server at once (not one, the others
+// parked until its answer) and each ends by its own whole-request timeout.
+TEST_F(Http, StalledRequestsRunAtOnceUpToTheConnectionLimit) {
+  http_client client(loop, {.max_host_connections = 4});
+  std::size_t most_open = 0;
+  server.on_request = [&](std::string_view) {
+    most_open = std::max(most_open, server.open_connections());
+  };
+  std::vector<http_response> results(4);
+  const auto start = cohort::clock::now();
+  run([](http_client& c, http_test_server& s, std::vector<http_response>& results) -> task<> {
+    co_await cohort::with_task_group([&](cohort::task_group& g) -> task<> {
+      for (http_response& out : results) {
+        g.spawn([](http_client& c, http_request req, http_response& out) -> task<> {
+          req.total_timeout = 500ms;
+          out = co_await c.get_ec(std::move(req));
+        }(c, http_request(s.url("/stall")), out));
+      }
+      co_return;
+    });
+  }(client, server, results));
+  const auto took = cohort::clock::now() - start;
+  EXPECT_EQ(server.requests(), 4u);
+  EXPECT_EQ(most_open, 4u);
+  for (const http_response& r : results) {
+    EXPECT_EQ(r.error, curl_errc::operation_timedout) << r.error_message;
+    EXPECT_NE(r.error_message.find("timed out after 5"), std::string::npos) << r.error_message;
+  }
+  EXPECT_GE(took, 500ms);
+  EXPECT_LT(took, 1500ms);  // one round of 500 ms, not four
+}
+
+// Issue 13: a request that waits for a free connection (beyond
+// max_host_connections) keeps its whole timeout for when it gets one; the
+// wait does not eat it, and its error names the timeout that happened (not
+// "Failed to resolve host ... after 0 ms", libcurl's words for a budget
+// spent while queued).
+TEST_F(Http, WaitingForAFreeConnectionDoesNotEatTheTimeout) {
+  http_client client(loop, {.max_host_connections = 1});
+  std::vector<http_response> results(3);
+  std::vector<cohort::duration> ended(3);
+  const auto start = cohort::clock::now();
+  run([](http_client& c, http_test_server& s, std::vector<http_response>& results,
+         std::vector<cohort::duration>& ended, cohort::time_point start) -> task<> {
+    co_await cohort::with_task_group([&](cohort::task_group& g) -> task<> {
+      for (std::size_t i = 0; i < results.size(); ++i) {
+        g.spawn([](http_client& c, http_request req, http_response& out, cohort::duration& at,
+                   cohort::time_point start) -> task<> {
+          req.total_timeout = 300ms;
+          out = co_await c.get_ec(std::move(req));
+          at = cohort::clock::now() - start;
+        }(c, http_request(s.url("/stall")), results[i], ended[i], start));
+      }
+      co_return;
+    });
+  }(client, server, results, ended, start));
+  // One at a time, each given its 300 ms on the server.
+  EXPECT_EQ(server.requests(), 3u);
+  EXPECT_EQ(server.connections(), 3u);
+  std::sort(ended.begin(), ended.end());
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    EXPECT_EQ(results[i].error, curl_errc::operation_timedout) << results[i].error_message;
+    EXPECT_EQ(results[i].error_message.find("resolve"), std::string::npos)
+        << results[i].error_message;
+    EXPECT_NE(results[i].error_message.find("timed out after 3"), std::string::npos)
+        << results[i].error_message;
+    EXPECT_GE(ended[i], (i + 1) * 300ms) << i;
+  }
+}
+
+// The total timeout is the client's own timer since issue 13: it covers the
+// whole redirect chain, not each hop.
+TEST_F(Http, TotalTimeoutSpansRedirects) {
+  http_client client(loop);
+  http_request req = at("/redirect/redirect/stall");
+  req.total_timeout = 300ms;
+  const auto start = cohort::clock::now();
+  const http_response r = run(fetch_ec(client, req));
+  const auto took = cohort::clock::now() - start;
+  EXPECT_EQ(r.error, curl_errc::operation_timedout) << r.error_message;
+  EXPECT_NE(r.error_message.find("timed out after 3"), std::string::npos) << r.error_message;
+  EXPECT_EQ(server.requests(), 3u);
+  EXPECT_GE(took, 300ms);
+  EXPECT_LT(took, 2s);
 }
 
 TEST_F(Http, StalledServerHitsTheLowSpeedLimit) {
