@@ -61,6 +61,34 @@ def test_unwritable_joblog_is_reported_once(d):
           lines[0].endswith("No such file or directory"), f"stderr: {err!r}")
 
 
+def test_timeout_prints_a_warning_per_killed_job(d):
+    rc, _, err = run(["-j", "2", "--timeout", "0.5", "--joblog", d.log, "sleep", ":::", "5", "0.1"],
+                     d.path)
+    check(rc == 1, f"exit {rc}, expected 1: {err!r}")
+    # GNU parallel: "parallel: Warning: This job was killed because it timed
+    # out:" and the command; ours on one line, in the tool's dialect.
+    check(error_lines(err) == ["cohort run: warning: this job was killed because it timed out: "
+                               "sleep 5"], f"stderr: {err!r}")
+    rows = {r[0]: r for r in read_joblog(d.log)}
+    check(rows[1][1:3] == (-1, 15) and rows[2][1:3] == (0, 0), f"joblog {rows}")
+
+
+def test_timeout_warning_names_the_command_and_keeps_the_output(d):
+    s = d.write("slow.sh", "echo before-$1; sleep 5\n")
+    rc, out, err = run(["--timeout", "0.3", "sh", s, ":::", "a"], d.path)
+    check(rc == 1, f"exit {rc}: {err!r}")
+    check(out == "before-a\n", f"stdout {out!r}")
+    check(error_lines(err) == [f"cohort run: warning: this job was killed because it timed out: "
+                               f"sh {s} a"], f"stderr: {err!r}")
+
+
+def test_no_warning_for_a_job_stopped_by_halt(d):
+    rc, _, err = run(["-j", "2", "--timeout", "30", "--halt", "now,fail=1", "sh", "-c", ":::",
+                      "exit 3", "sleep 10"], d.path)
+    check(rc == 3, f"exit {rc}: {err!r}")
+    check("timed out" not in err, f"a halted job was said to have timed out: {err!r}")
+
+
 def test_bar_summary_counts_resumed_jobs_inside_the_total(d):
     rc, _, err = run(["--joblog", d.log, "echo", ":::", "a", "b"], d.path)
     check(rc == 0, f"first run: exit {rc}: {err!r}")

@@ -336,6 +336,7 @@ task<> run_engine::run_job(std::uint64_t seq, const std::vector<std::string>& ar
   } else {
     auto r = co_await move_on_after(timeout, supervise(p, to_process_sequence(options_.term_seq)));
     status = r ? *r : p.status().value_or(exit_status{});
+    if (!r) warn_timed_out(command);
   }
   if (status.success()) {
     ok_runtimes_.push_back(std::chrono::duration<double>(p.runtime()).count());
@@ -344,6 +345,19 @@ task<> run_engine::run_job(std::uint64_t seq, const std::vector<std::string>& ar
   throw job_failed(status.signal != 0
                        ? fmt::format("job {} killed by signal {}", seq, status.signal)
                        : fmt::format("job {} exited {}", seq, status.code));
+}
+
+void run_engine::warn_timed_out(std::string_view command) {
+  // GNU parallel's warning ("This job was killed because it timed out:" and
+  // the command), on one line; above the bar if one is drawn.
+  const std::string line =
+      fmt::format("cohort run: warning: this job was killed because it timed out: {}", command);
+  if (bar_) {
+    bar_->print_above(line);
+  } else {
+    fmt::print(stderr, "{}\n", line);
+    std::fflush(stderr);
+  }
 }
 
 void run_engine::on_event(const task_event& e) {

@@ -111,6 +111,7 @@ class run_engine {
     if (bar_) bar_->clear();
   }
   void on_event(const task_event& e);
+  void warn_timed_out(std::string_view command);
   void emit(std::uint64_t seq, attempt& a);
   void write_output(const std::vector<std::string>& args, const std::string& out,
                     const std::string& err);
