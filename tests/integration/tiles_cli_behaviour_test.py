@@ -2,7 +2,8 @@
 """What `cohort tiles` says to a person, on the real binary against
 tests/support/tile_server.py: a summary whose counts add up to the total, a
 progress bar that counts the tiles already there inside its total (as
-`cohort run --bar` counts the jobs a --resume skips).
+`cohort run --bar` counts the jobs a --resume skips), and output errors that
+name the errno actually hit.
 
 Run: python3 tests/integration/tiles_cli_behaviour_test.py COHORT_BINARY TILE_SERVER_PY [name ...]
 (see tiles_cli_support.py for the output).
@@ -21,6 +22,7 @@ from tiles_cli_support import (BOX, COHORT, TMP, Server, check, equal, main, out
 
 ZOOMS = "10-12"
 TOTAL = len(tiles_of(BOX, [10, 11, 12]))
+OPEN_ERROR = 2  # the output cannot be opened: exit_usage
 
 
 def summary_counts(err):
@@ -101,6 +103,95 @@ def the_bar_counts_tiles_already_there_inside_its_total():
             equal(total, TOTAL, f"the bar's total in {f!r}")
             check(done >= TOTAL - first["failed"], f"the skipped tiles are not finished: {f!r}")
             check(f"{TOTAL - first['failed']} skipped" in f, f"skipped count in {f!r}")
+
+
+# -- output errors ------------------------------------------------------------
+
+
+def lock(path):
+    """Makes directory `path` refuse changes; returns the strerror text a
+    change then gets, or None where this machine cannot (see unlock)."""
+    if os.geteuid() != 0:
+        os.chmod(path, 0o555)
+        return "Permission denied"
+    r = subprocess.run(["chattr", "+i", path], capture_output=True)
+    return "Operation not permitted" if r.returncode == 0 else None
+
+
+def unlock(path):
+    if os.geteuid() != 0:
+        os.chmod(path, 0o755)
+    else:
+        subprocess.run(["chattr", "-i", path], capture_output=True)
+
+
+def open_error(args):
+    code, out, err = run(args)
+    equal(code, OPEN_ERROR, f"exit ({err})")
+    lines = [l for l in err.splitlines() if l.strip()]
+    equal(len(lines), 1, f"one error line: {err!r}")
+    return lines[0]
+
+
+@test
+def a_locked_parent_says_why_the_output_cannot_be_created():
+    with Server() as s:
+        locked = out_path("locked")
+        os.mkdir(locked)
+        why = lock(locked)
+        if why is None:
+            print("  (skipped: cannot lock a directory here)")
+            return
+        try:
+            cases = [
+                (f"{locked}/out", f"cohort tiles: output {locked}/out: cannot create directory "
+                                  f"{locked}/out: {why}"),
+                (f"{locked}/a/b", f"cohort tiles: output {locked}/a/b: cannot create directory "
+                                  f"{locked}/a: {why}"),
+                (f"{locked}/a/out.mbtiles", f"cohort tiles: output {locked}/a/out.mbtiles: cannot "
+                                            f"create directory {locked}/a: {why}"),
+                (f"{locked}/out.mbtiles", f"cohort tiles: output {locked}/out.mbtiles: cannot "
+                                          f"create {locked}/out.mbtiles: {why}"),
+            ]
+            for output, expected in cases:
+                equal(open_error(tiles_args(s, output)), expected, f"-o {output}")
+        finally:
+            unlock(locked)
+
+
+@test
+def a_locked_existing_output_names_the_errno():
+    with Server() as s:
+        for name in ("existing", "existing.mbtiles"):
+            parent = out_path(f"parent-{name}")
+            os.mkdir(parent)
+            output = os.path.join(parent, name)
+            code, _, err = run(tiles_args(s, output, zooms="10"))
+            equal(code, 0, f"first run ({err})")
+            # The database's files (its WAL) cannot be created any more.
+            locked = output if name == "existing" else parent
+            why = lock(locked)
+            if why is None:
+                print("  (skipped: cannot lock a directory here)")
+                return
+            try:
+                line = open_error(tiles_args(s, output, zooms="10"))
+            finally:
+                unlock(locked)
+            check(line.startswith(f"cohort tiles: output {output}: ") and why in line,
+                  f"-o {output}: {line!r} does not say {why!r}")
+
+
+@test
+def a_file_in_the_way_is_not_a_directory():
+    with Server() as s:
+        f = out_path("a-file")
+        with open(f, "w") as h:
+            h.write("x")
+        equal(open_error(tiles_args(s, f)), f"cohort tiles: output {f} is not a directory",
+              "-o FILE")
+        equal(open_error(tiles_args(s, f + "/sub")),
+              f"cohort tiles: output {f}/sub: {f} is not a directory", "-o FILE/sub")
 
 
 if __name__ == "__main__":
