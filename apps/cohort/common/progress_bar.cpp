@@ -160,6 +160,10 @@ void progress_bar::add_counter(std::string name, const std::size_t& value) {
   last_.extra.resize(extras_.size());
 }
 
+void progress_bar::count_skipped(const std::size_t& skipped) {
+  skipped_before_ = &skipped;
+}
+
 void progress_bar::track_bytes(const std::uint64_t& bytes) {
   bytes_ = &bytes;
 }
@@ -173,6 +177,11 @@ void progress_bar::take_sample(time_point now) {
   last_.done = c.done;
   last_.failed = c.failed;
   last_.skipped = c.skipped;
+  if (skipped_before_ != nullptr) {
+    // Skipped before the runner: in neither its total nor its counts.
+    last_.skipped += *skipped_before_;
+    if (last_.total) *last_.total += *skipped_before_;
+  }
   last_.cancelled = c.cancelled;
   last_.bytes = bytes_ != nullptr ? *bytes_ : 0;
   for (std::size_t i = 0; i < extras_.size(); ++i) last_.extra[i] = *extras_[i].value;

@@ -9,7 +9,8 @@
 ///      45% [#########           ] 450/1000  3 failed  12 skipped  81.2/s  ETA 0:07  elapsed 0:05
 ///
 /// - With a known total: the percentage, a bar, finished/total (finished =
-///   done + failed + skipped), then the non-zero counts (failed, skipped, the
+///   done + failed + skipped; skipped work, done in an earlier run, is
+///   inside the total in both tools), then the non-zero counts (failed, skipped, the
 ///   tool's extra counters such as `missing`), the rate, MB/s when the tool
 ///   feeds a byte count, ETA and elapsed time. Without a total: `450 items`,
 ///   the counts, the rate and the elapsed time; no bar, no ETA.
@@ -134,6 +135,14 @@ class progress_bar {
   /// "N name" when non-zero. It is shown, not added to the finished count:
   /// count such tasks as done in the runner too.
   void add_counter(std::string name, const std::size_t& value);
+  /// Adds work the tool skipped before the runner saw it (done in an earlier
+  /// run, as the tiles an output already holds): counted inside the total
+  /// and as finished, with the runner's own `skipped`, so that a resumed run
+  /// counts the same way whether the tool or the runner skips. Not part of
+  /// the rate.
+  ///
+  ///     bar.count_skipped(tiles_already_stored);  // 600 of 1000: "60% 600/1000"
+  void count_skipped(const std::size_t& skipped);
   /// Adds a count of bytes transferred since the run began: shows MB/s
   /// (10^6 bytes), smoothed like the rate.
   void track_bytes(const std::uint64_t& bytes);
@@ -215,6 +224,7 @@ class progress_bar {
   terminal_caps caps_;
   std::vector<counter> extras_;
   const std::uint64_t* bytes_ = nullptr;
+  const std::size_t* skipped_before_ = nullptr;  // count_skipped
 
   sample last_;
   bool sampled_ = false;

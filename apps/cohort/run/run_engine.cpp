@@ -118,7 +118,9 @@ bool job_source::countable() const {
   // Counting the jobs never started reads the rest of the input: fine for
   // files and literals, not for a terminal someone is typing into nor a pipe
   // whose writer may never close it.
-  if (engine_->input_interrupted_) return false;
+  // Nor after the source threw: reading on would throw again (a second,
+  // different error for one run) or count from a broken input.
+  if (engine_->input_interrupted_ || engine_->failure_) return false;
   if (!engine_->options_.reads_stdin) return true;
   struct stat st {};
   return ::fstat(0, &st) == 0 && S_ISREG(st.st_mode);
@@ -170,17 +172,33 @@ task<> run_engine::run(boost::asio::io_context& io, event& drain, const signal_w
     bo.unit = "jobs";
     bar_.emplace(bar_counts_, std::move(bo));
   }
-  co_await with_task_group([&](task_group& g) -> task<> {
-    g.spawn(announce_drain(drain));
-    if (bar_) g.spawn(bar_->drive());
-    co_await runner_.run();
-    g.cancel();
-  });
+  try {
+    co_await with_task_group([&](task_group& g) -> task<> {
+      g.spawn(announce_drain(drain));
+      if (bar_) g.spawn(bar_->drive());
+      co_await runner_.run();
+      g.cancel();
+    });
+  } catch (const group_error& e) {
+    // The run's own failure (its input changed under --resume, the joblog
+    // cannot be written): kept for the caller to report once, in the tool's
+    // words. A job's failure is an outcome and never reaches here.
+    try {
+      e.rethrow_cause();
+    } catch (...) {
+      failure_ = std::current_exception();
+    }
+  }
+}
+
+void run_engine::rethrow_failure() const {
+  if (failure_) std::rethrow_exception(failure_);
 }
 
 void run_engine::finish_progress(bool with_summary) {
   if (!bar_) return;
-  bar_->finish(with_summary ? bar_->summary(clock::now()) : std::string());
+  // A run that failed has its error to say, not a summary.
+  bar_->finish(with_summary && !failure_ ? bar_->summary(clock::now()) : std::string());
 }
 
 void run_engine::count_event(const task_event& e) {
@@ -318,6 +336,7 @@ task<> run_engine::run_job(std::uint64_t seq, const std::vector<std::string>& ar
   } else {
     auto r = co_await move_on_after(timeout, supervise(p, to_process_sequence(options_.term_seq)));
     status = r ? *r : p.status().value_or(exit_status{});
+    if (!r) warn_timed_out(command);
   }
   if (status.success()) {
     ok_runtimes_.push_back(std::chrono::duration<double>(p.runtime()).count());
@@ -326,6 +345,19 @@ task<> run_engine::run_job(std::uint64_t seq, const std::vector<std::string>& ar
   throw job_failed(status.signal != 0
                        ? fmt::format("job {} killed by signal {}", seq, status.signal)
                        : fmt::format("job {} exited {}", seq, status.code));
+}
+
+void run_engine::warn_timed_out(std::string_view command) {
+  // GNU parallel's warning ("This job was killed because it timed out:" and
+  // the command), on one line; above the bar if one is drawn.
+  const std::string line =
+      fmt::format("cohort run: warning: this job was killed because it timed out: {}", command);
+  if (bar_) {
+    bar_->print_above(line);
+  } else {
+    fmt::print(stderr, "{}\n", line);
+    std::fflush(stderr);
+  }
 }
 
 void run_engine::on_event(const task_event& e) {

@@ -18,6 +18,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 
 #include <cstdint>
+#include <exception>
 #include <map>
 #include <optional>
 #include <set>
@@ -75,6 +76,11 @@ class run_engine {
   /// Announces every job's process group to `g` (which outlives the run),
   /// so that a kill -9 of this process does not leave the jobs running.
   void guard_with(process_guardian* g) noexcept { guardian_ = g; }
+  /// Rethrows the run's own failure, if it had one: an error of its input
+  /// (a changed input under --resume, an unreadable file) or of the joblog.
+  /// run() keeps it rather than throwing, so that it is reported once, by
+  /// the caller, after the jobs' output; the summary is then not counted.
+  void rethrow_failure() const;
   /// Prints every pending output (after an interruption).
   void flush_output();
   /// Closes the --bar/--eta display: erases it and, if `with_summary`,
@@ -105,6 +111,7 @@ class run_engine {
     if (bar_) bar_->clear();
   }
   void on_event(const task_event& e);
+  void warn_timed_out(std::string_view command);
   void emit(std::uint64_t seq, attempt& a);
   void write_output(const std::vector<std::string>& args, const std::string& out,
                     const std::string& err);
@@ -139,6 +146,7 @@ class run_engine {
   // Waits on inputs_.wait_fd(); lives in run()'s frame (with the loop).
   boost::asio::posix::stream_descriptor* input_wait_ = nullptr;
   int last_failure_code_ = 0;
+  std::exception_ptr failure_;  // the run's own error (see rethrow_failure)
   // --bar/--eta: counts of our own (the runner's have no total for a
   // source without size()), with the total when the input can tell it.
   run_progress bar_counts_;

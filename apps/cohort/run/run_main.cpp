@@ -171,6 +171,7 @@ int run_and_report(int argc, char** argv, int& ended_by) {
     const int signal = ended_by = ended.signal;
     engine.finish_progress(signal == 0 && code == 0);
     engine.flush_output();
+    engine.rethrow_failure();  // said once, by the catch below
     const run_summary& s = engine.summary();
     if (signal != 0) {
       std::string never = s.not_started_known ? std::to_string(s.not_started) : "the rest";

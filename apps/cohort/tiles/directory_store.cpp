@@ -13,7 +13,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <system_error>
 
 #include "cohort/io/atomic_file.hpp"
 #include "cohort/tiles/tile_formats.hpp"
@@ -87,12 +86,7 @@ class directory_store final : public store_base {
       : store_base(path, options) {
     root_ = shown_.empty() ? std::string(".") : shown_;
     while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
-    std::error_code ec;
-    std::filesystem::create_directories(root_, ec);
-    if (!std::filesystem::is_directory(root_)) {
-      throw tile_store_error("output " + shown_ + " is not a directory" +
-                             (ec ? ": " + ec.message() : std::string()));
-    }
+    make_directories(root_);
     const std::string db_file = root_ + "/" + std::string(directory_store_db_name);
     lock(db_file);
     open_database(db_file);

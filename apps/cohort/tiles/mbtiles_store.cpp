@@ -14,7 +14,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -84,21 +83,23 @@ map_extent extent_of(const std::vector<bbox>& boxes) {
   return e;
 }
 
+// True for a file that is absent, empty or an SQLite database. A file that
+// cannot be read throws: its errno is the cause, not its contents.
 bool is_sqlite_file_or_empty(const std::string& file, std::string& problem) {
   const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return true;
-    problem = std::strerror(errno);
-    return false;
+    throw tile_store_error("output " + file + ": cannot read it: " + std::strerror(errno));
   }
   char header[16] = {};
   const ssize_t n = ::read(fd, header, sizeof header);
   const int error = errno;
   ::close(fd);
-  if (n < 0) {
-    problem = std::strerror(error);
+  if (n < 0 && error == EISDIR) {
+    problem = "a directory";
     return false;
   }
+  if (n < 0) throw tile_store_error("output " + file + ": cannot read it: " + std::strerror(error));
   if (n == 0) return true;
   if (n == 16 && std::memcmp(header, "SQLite format 3", 16) == 0) return true;
   problem = "not an SQLite database";
@@ -111,10 +112,7 @@ class mbtiles_store final : public store_base {
                 const tile_store_options& options)
       : store_base(path, options) {
     const std::string file = shown_;
-    if (path.has_parent_path()) {
-      std::error_code ec;
-      std::filesystem::create_directories(path.parent_path(), ec);
-    }
+    if (path.has_parent_path()) make_directories(path.parent_path().string());
     if (std::string problem; !is_sqlite_file_or_empty(file, problem)) {
       throw tile_store_error("output " + shown_ + " is not an MBTiles file (" + problem +
                              "); remove it or choose another output");

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -16,6 +17,21 @@
 #include "cohort/tiles/tile_store.hpp"
 
 namespace cohort::app::tiles::detail {
+
+// SQLite's message for the last failure on `db`, with the errno behind a
+// disk I/O error ("disk I/O error: No space left on device"). Not for a
+// failure to open: SQLite's last attempt there is a read-only open, whose
+// errno (ENOENT for a journal not yet made) hides the real cause.
+inline std::string error_text(sqlite3* db) {
+  std::string text = sqlite3_errmsg(db);
+  if ((sqlite3_extended_errcode(db) & 0xff) == SQLITE_IOERR) {
+    if (const int error = sqlite3_system_errno(db); error != 0) {
+      text += ": ";
+      text += std::strerror(error);
+    }
+  }
+  return text;
+}
 
 // One connection. Any failure throws tile_store_error naming the output and
 // marks the connection failed: the transaction's outcome is then unknown and
@@ -27,7 +43,7 @@ class database {
         sqlite3_open_v2(file.c_str(), &db_,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
-      const std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+      const std::string message = db_ != nullptr ? error_text(db_) : sqlite3_errstr(rc);
       sqlite3_close_v2(db_);
       db_ = nullptr;
       throw tile_store_error("output " + shown_ + ": cannot open: " + message);
@@ -42,9 +58,14 @@ class database {
   bool failed() const { return failed_; }
   const std::string& failure() const { return failure_; }
 
+  // The last failure was SQLite's "unable to open database file".
+  bool cannot_open() const {
+    return failed_ && (sqlite3_extended_errcode(db_) & 0xff) == SQLITE_CANTOPEN;
+  }
+
   [[noreturn]] void fail(std::string_view doing) {
     failed_ = true;
-    failure_ = "output " + shown_ + ": " + sqlite3_errmsg(db_) + " (" + std::string(doing) + ")";
+    failure_ = "output " + shown_ + ": " + error_text(db_) + " (" + std::string(doing) + ")";
     throw tile_store_error(failure_);
   }
 

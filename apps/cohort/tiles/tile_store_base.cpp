@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -142,11 +143,47 @@ store_base::~store_base() {
   release();
 }
 
+void store_base::make_directories(const std::string& dir) const {
+  // One component at a time, so that the error names the one that failed
+  // (std::filesystem::create_directories says only that something did).
+  std::size_t end = 0;
+  while (end != std::string::npos) {
+    end = dir.find('/', end + 1);
+    const std::string part = dir.substr(0, end);
+    if (part.empty() || part.back() == '/') continue;  // "/" or "a//b"
+    struct stat st {};
+    int error = ::stat(part.c_str(), &st) == 0 ? 0 : errno;
+    if (error == ENOENT) {
+      error = ::mkdir(part.c_str(), 0777) == 0 ? 0 : errno;
+      if (error == 0) continue;
+      // Made meanwhile by someone else: look again.
+      if (error == EEXIST) error = ::stat(part.c_str(), &st) == 0 ? 0 : errno;
+      if (error != 0) {
+        throw tile_store_error("output " + shown_ + ": cannot create directory " + part + ": " +
+                               std::strerror(error));
+      }
+    } else if (error != 0) {
+      throw tile_store_error("output " + shown_ + ": cannot access " + part + ": " +
+                             std::strerror(error));
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      std::string_view output = shown_;
+      while (output.size() > 1 && output.back() == '/') output.remove_suffix(1);
+      throw tile_store_error(part == output
+                                 ? "output " + shown_ + " is not a directory"
+                                 : "output " + shown_ + ": " + part + " is not a directory");
+    }
+  }
+}
+
 void store_base::lock(const std::string& file) {
   lock_fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (lock_fd_ < 0) {
-    throw tile_store_error("output " + shown_ + ": cannot create " + file + ": " +
-                           std::strerror(errno));
+    const int error = errno;
+    struct stat st {};
+    const char* doing = ::stat(file.c_str(), &st) == 0 ? "open" : "create";
+    throw tile_store_error("output " + shown_ + ": cannot " + doing + " " + file + ": " +
+                           std::strerror(error));
   }
   if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     const int error = errno;
@@ -159,15 +196,31 @@ void store_base::lock(const std::string& file) {
 }
 
 void store_base::open_database(const std::string& file, const char* page_size) {
-  db_ = std::make_unique<database>(file, shown_);
-  db_->exec("PRAGMA busy_timeout = 5000", "setting it up");
-  if (page_size != nullptr) db_->exec(page_size, "setting it up");
-  // WAL: readers see the last commit while we write, and a commit is one
-  // append. NORMAL is consistent after a crash of the process or the OS;
-  // FULL also keeps the last commits across a power loss.
-  db_->exec("PRAGMA journal_mode = WAL", "switching to WAL mode");
-  db_->exec(options_.fsync ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
-            "setting it up");
+  try {
+    db_ = std::make_unique<database>(file, shown_);
+    db_->exec("PRAGMA busy_timeout = 5000", "setting it up");
+    if (page_size != nullptr) db_->exec(page_size, "setting it up");
+    // WAL: readers see the last commit while we write, and a commit is one
+    // append. NORMAL is consistent after a crash of the process or the OS;
+    // FULL also keeps the last commits across a power loss.
+    db_->exec("PRAGMA journal_mode = WAL", "switching to WAL mode");
+    db_->exec(options_.fsync ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+              "setting it up");
+  } catch (const tile_store_error&) {
+    if (db_ != nullptr && !db_->cannot_open()) throw;
+    // "unable to open database file": most often SQLite could not create
+    // its journal (FILE-wal, FILE-shm) beside the database. Say what the
+    // directory refuses (an immutable directory, a read-only mount).
+    const auto slash = file.rfind('/');
+    const std::string dir = slash == std::string::npos ? "."
+                            : slash == 0               ? "/"
+                                                       : file.substr(0, slash);
+    if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+      throw tile_store_error("output " + shown_ + ": cannot create files in " + dir + ": " +
+                             std::strerror(errno));
+    }
+    throw;
+  }
 }
 
 std::int64_t store_base::schema_objects() {

@@ -54,6 +54,12 @@ class store_base : public tile_store {
   store_base(const std::filesystem::path& path, const tile_store_options& options);
   ~store_base() override;
 
+  // mkdir -p `dir`; an error names the part of the path that failed and its
+  // errno: "output O: cannot create directory D: Operation not permitted",
+  // "output O: F is not a directory" (or "output O is not a directory" when
+  // F is the output itself).
+  void make_directories(const std::string& dir) const;
+
   // Takes the output's lock: an flock on `file`, created if needed. Readers
   // (sqlite3, GDAL) do not take it; a second cohort does, and is refused.
   void lock(const std::string& file);

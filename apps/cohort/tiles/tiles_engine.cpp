@@ -36,18 +36,24 @@ runner_options make_runner_options(const tiles_options& o, runner_journal& journ
   return r;
 }
 
-std::size_t count_remaining(const tiles_options& o, const tile_set& set, const tile_store& store) {
-  const std::uint64_t total = set.count();
-  if (o.refresh || (store.stored_count() == 0 && store.missing_count() == 0)) {
-    return static_cast<std::size_t>(total);
-  }
+// The counts known before the run: the tiles of the set, and those already
+// there (stored, or known missing) that the run skips.
+download_counts counts_before(const tiles_options& o, const tile_set& set,
+                              const tile_store& store) {
+  download_counts c;
+  c.total = set.count();
+  if (o.refresh || (store.stored_count() == 0 && store.missing_count() == 0)) return c;
   // One pass over the set's tiles: bitmap lookups, no allocation per tile.
-  std::size_t have = 0;
   auto e = set.enumerate();
   while (auto t = e.next()) {
-    if (store.has(*t) || store.is_missing(*t)) ++have;
+    if (store.has(*t)) {
+      ++c.skipped;
+    } else if (store.is_missing(*t)) {
+      ++c.skipped;
+      ++c.skipped_missing;
+    }
   }
-  return static_cast<std::size_t>(total) - have;
+  return c;
 }
 
 }  // namespace
@@ -110,13 +116,11 @@ tile_downloader::tile_downloader(const tiles_options& options, tile_set set, til
     : options_(options),
       set_(std::move(set)),
       store_(&store),
-      remaining_(count_remaining(options_, set_, store)),
+      counts_(counts_before(options_, set_, store)),
+      remaining_(static_cast<std::size_t>(counts_.total) - counts_.skipped),
       limiter_(options.rate),
       journal_(store),
-      runner_(tile_source(*this), options.concurrency, make_runner_options(options_, journal_)) {
-  counts_.total = set_.count();
-  counts_.skipped = static_cast<std::size_t>(counts_.total) - remaining_;
-}
+      runner_(tile_source(*this), options.concurrency, make_runner_options(options_, journal_)) {}
 
 tile_downloader::~tile_downloader() = default;
 

@@ -61,12 +61,13 @@ class tile_source {
 
 /// Counts of one run, beside the runner's (done = stored + unchanged + missing).
 struct download_counts {
-  std::uint64_t total = 0;    ///< tiles in the set
-  std::size_t skipped = 0;    ///< already stored or known missing before this run
-  std::size_t stored = 0;     ///< stored (new or changed) in this run
-  std::size_t unchanged = 0;  ///< --refresh: the server said 304
-  std::size_t missing = 0;    ///< 404 in this run
-  std::uint64_t bytes = 0;    ///< bytes of the tiles stored in this run
+  std::uint64_t total = 0;          ///< tiles in the set
+  std::size_t skipped = 0;          ///< already stored or known missing before this run
+  std::size_t skipped_missing = 0;  ///< of `skipped`: known missing before this run
+  std::size_t stored = 0;           ///< stored (new or changed) in this run
+  std::size_t unchanged = 0;        ///< --refresh: the server said 304
+  std::size_t missing = 0;          ///< 404 in this run
+  std::uint64_t bytes = 0;          ///< bytes of the tiles stored in this run
   /// Refused by the server with a 4xx other than 404, 408 and 429: failed
   /// at once, not retried (the runner counts them done; they are failures).
   std::size_t refused = 0;
@@ -134,8 +135,8 @@ class tile_downloader {
   tiles_options options_;
   tile_set set_;
   tile_store* store_;
-  std::size_t remaining_ = 0;
-  download_counts counts_;
+  download_counts counts_;     // total and skipped set up front
+  std::size_t remaining_ = 0;  // total - skipped: the runner's total
   host_rate_limiter limiter_;
   http_client* client_ = nullptr;  // run()'s own: it must not outlive the loop
   cancel_scope* stop_ = nullptr;   // run()'s own: stops the run on a store error

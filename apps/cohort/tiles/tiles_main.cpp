@@ -158,7 +158,8 @@ int download_and_report(int argc, char** argv, int& ended_by) {
       progress_bar_options bo;
       bo.unit = "tiles";
       bar.emplace(downloader.progress(), std::move(bo));
-      bar->add_counter("skipped", downloader.skipped_counter());
+      // Inside the total, as cohort run counts the jobs a --resume skips.
+      bar->count_skipped(downloader.skipped_counter());
       bar->add_counter("missing", downloader.missing_counter());
       bar->add_counter("refused", downloader.refused_counter());
       bar->track_bytes(downloader.bytes_counter());
@@ -199,6 +200,7 @@ int download_and_report(int argc, char** argv, int& ended_by) {
     r.total = c.total;
     r.stored = c.stored;
     r.skipped = c.skipped;
+    r.skipped_missing = c.skipped_missing;
     r.unchanged = c.unchanged;
     r.failed = s.failed + c.refused;
     r.missing = missing;

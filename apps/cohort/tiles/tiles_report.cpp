@@ -4,6 +4,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <csignal>
 
 namespace cohort::app::tiles {
@@ -17,7 +18,8 @@ std::string summary_line(const tiles_report& r) {
   auto add = [&](std::uint64_t n, const char* what) {
     if (n != 0) s += fmt::format(", {} {}", n, what);
   };
-  add(r.skipped, "skipped");
+  // Known missing tiles are skipped too: said once, among the missing.
+  add(r.skipped - std::min(r.skipped_missing, r.skipped), "skipped");
   add(r.unchanged, "unchanged");
   add(r.missing, "missing");
   add(r.failed, "failed");

@@ -13,15 +13,16 @@ namespace cohort::app::tiles {
 
 /// How a run ended, for the summary and the exit status.
 struct tiles_report {
-  std::uint64_t total = 0;        ///< tiles in the area
-  std::uint64_t stored = 0;       ///< stored in this run
-  std::uint64_t skipped = 0;      ///< already there (stored or known missing) before this run
-  std::uint64_t unchanged = 0;    ///< --refresh: 304 Not Modified
-  std::uint64_t failed = 0;       ///< failed in this run (on the failed list)
-  std::uint64_t missing = 0;      ///< 404s: in this run, plus known from earlier runs
-  std::uint64_t not_started = 0;  ///< interrupted: tiles never requested
-  std::uint64_t bytes = 0;        ///< bytes of the tiles stored in this run
-  std::uint64_t handled = 0;      ///< tiles requested to the end in this run (for tiles/s)
+  std::uint64_t total = 0;            ///< tiles in the area
+  std::uint64_t stored = 0;           ///< stored in this run
+  std::uint64_t skipped = 0;          ///< already there (stored or known missing) before this run
+  std::uint64_t skipped_missing = 0;  ///< of `skipped`: known missing (404) from earlier runs
+  std::uint64_t unchanged = 0;        ///< --refresh: 304 Not Modified
+  std::uint64_t failed = 0;           ///< failed in this run (on the failed list)
+  std::uint64_t missing = 0;          ///< 404s: in this run, plus known from earlier runs
+  std::uint64_t not_started = 0;      ///< interrupted: tiles never requested
+  std::uint64_t bytes = 0;            ///< bytes of the tiles stored in this run
+  std::uint64_t handled = 0;          ///< tiles requested to the end in this run (for tiles/s)
   double elapsed_s = 0;
   /// "complete", "failed" (some tiles failed, or missing with --strict),
   /// "interrupted", "stopped" (the output cannot be written or the server
@@ -35,7 +36,9 @@ struct tiles_report {
 
 /// "1000 tiles: 985 stored, 12 skipped, 2 missing, 3 failed in 12.3 s
 /// (81.2 tiles/s, 1.3 MB/s) into city.mbtiles": zero counts other than
-/// stored are left out.
+/// stored are left out. Each tile is counted once, so the counts add up to
+/// the total: a tile known missing from an earlier run is among the missing,
+/// not the skipped (--json's `skipped` counts it in both).
 std::string summary_line(const tiles_report& r);
 
 /// The one-line JSON object of `--json` (keys: total, stored, skipped,

@@ -321,6 +321,28 @@ TEST_F(ProgressBar, EtaIsRemainingOverSmoothedRateAndCountsSkippedAsFinished) {
   EXPECT_NE(bar.last_line().find("ETA 0:30"), std::string::npos) << bar.last_line();
 }
 
+TEST_F(ProgressBar, WorkSkippedBeforeTheRunnerCountsInsideTheTotalLikeTheRunners) {
+  // cohort tiles: 600 of 1000 tiles already stored never reach the runner,
+  // whose total is the 400 left. They count as cohort run's resumed jobs do.
+  counts_.total = 400;
+  std::size_t already = 600;
+  progress_bar bar(counts_, options());
+  bar.count_skipped(already);
+  bar.render(t0);
+  counts_.done = 190;
+  counts_.failed = 10;
+  bar.render(t0 + 10s);
+  EXPECT_EQ(bar.last_line().substr(0, 4), " 80%") << bar.last_line();
+  EXPECT_NE(bar.last_line().find(" 800/1000  10 failed  600 skipped  20.0/s  ETA 0:10"),
+            std::string::npos)
+      << bar.last_line();
+  ASSERT_TRUE(bar.rate());
+  EXPECT_DOUBLE_EQ(*bar.rate(), 20.0);  // the skipped ones are not part of the rate
+  counts_.done = 390;
+  EXPECT_EQ(bar.summary(t0 + 20s),
+            "1000/1000 jobs: 390 done, 10 failed, 600 skipped in 0:20 (20.0/s)");
+}
+
 TEST_F(ProgressBar, ElapsedRunsFromTheRunnersBeginOnceSet) {
   counts_.begin = time_point{};  // the runner has not started yet
   progress_bar bar(counts_, options());

@@ -104,6 +104,43 @@ TEST(DirectoryStore, AFileInTheWayIsAClearError) {
   }
 }
 
+TEST(DirectoryStore, AFileInTheWayOfItsParentsIsNamed) {
+  scratch_dir dir;
+  const fs::path f = dir.path() / "f";
+  cohort::atomic_write(f, std::string_view("x"));
+  const fs::path out = f / "sub" / "out";
+  try {
+    open_directory_store(out, berlin(), {});
+    FAIL() << "expected tile_store_error";
+  } catch (const tile_store_error& e) {
+    // Not "output f/sub/out is not a directory: Not a directory".
+    EXPECT_EQ(std::string(e.what()),
+              "output " + out.string() + ": " + f.string() + " is not a directory");
+  }
+}
+
+TEST(MBTilesStore, AFileInTheWayOfItsDirectoryIsNamed) {
+  scratch_dir dir;
+  const fs::path f = dir.path() / "f";
+  cohort::atomic_write(f, std::string_view("x"));
+  const fs::path out = f / "city.mbtiles";
+  try {
+    open_mbtiles_store(out, berlin(), {});
+    FAIL() << "expected tile_store_error";
+  } catch (const tile_store_error& e) {
+    // Not "cannot create f/city.mbtiles: Not a directory".
+    EXPECT_EQ(std::string(e.what()),
+              "output " + out.string() + ": " + f.string() + " is not a directory");
+  }
+}
+
+TEST(DirectoryStore, ItsParentsAreCreated) {
+  scratch_dir dir;
+  const fs::path out = dir.path() / "a" / "b" / "out";
+  open_directory_store(out, berlin(), {})->close();
+  EXPECT_TRUE(fs::is_directory(out));
+}
+
 // ---------------------------------------------------------------------------
 // MBTiles store
 // ---------------------------------------------------------------------------

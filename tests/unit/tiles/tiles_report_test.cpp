@@ -35,6 +35,22 @@ TEST(summary_line, lists_non_zero_counts_rates_and_output) {
   EXPECT_EQ(summary_line(empty), "0 tiles: 0 stored in 0.0 s (0.0 tiles/s, 0.0 MB/s)");
 }
 
+TEST(summary_line, counts_a_tile_known_missing_once_so_the_counts_add_up) {
+  // A re-run over an output that has 6 tiles and knows 2 missing: all 8 are
+  // skipped, 2 of them as missing. Today's line said "8 tiles: 0 stored,
+  // 8 skipped, 2 missing".
+  tiles_report r;
+  r.total = 8;
+  r.skipped = 8;
+  r.skipped_missing = 2;
+  r.missing = 2;
+  EXPECT_EQ(summary_line(r),
+            "8 tiles: 0 stored, 6 skipped, 2 missing in 0.0 s (0.0 tiles/s, 0.0 MB/s)");
+  // --json keeps its meaning: skipped is everything already there.
+  EXPECT_NE(summary_json(r).find("\"skipped\": 8,"), std::string::npos) << summary_json(r);
+  EXPECT_NE(summary_json(r).find("\"missing\": 2,"), std::string::npos) << summary_json(r);
+}
+
 TEST(summary_json, has_every_key_in_one_line) {
   tiles_report r = sample();
   r.outcome = "failed";
