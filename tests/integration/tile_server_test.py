@@ -303,6 +303,19 @@ def fail_first_k_then_success():
 
 
 @test
+def break_with_answers_every_request_after_the_first_n():
+    with Server("--break-with", 503, "--break-after", 2) as s:
+        equal([s.get(f"/4/{x}/3.png")[0] for x in range(5)], [200, 200, 503, 503, 503],
+              "statuses in order")
+        equal(s.stats()["status"], {"200": 2, "503": 3}, "status counts")
+    with Server("--break-with", 200) as s:
+        status, headers, body = s.get("/3/0/0.png")
+        equal(status, 200, "status")
+        check(headers["Content-Type"].startswith("text/html"), headers["Content-Type"])
+        check(body.startswith(b"<!doctype html>"), "an HTML page, not a tile")
+
+
+@test
 def missing_tiles_are_404_on_every_attempt():
     with Server("--missing-rate", 0.5, "--seed", 3) as s:
         outcomes = {}

@@ -40,6 +40,12 @@ seed and request order behave the same. In order:
   1. --stall-rate R      sleep --stall-seconds before answering (then go on;
                          --stall-rate 1: every request stalls)
   2. --fail-first K      the first K attempts of every path get 503
+     --break-with CODE   every tile request answers CODE with a short text
+                         body (CODE 200: an HTML page with status 200, as an
+                         error page or a captive portal sends), after the
+                         first --break-after N requests (default 0: from the
+                         start), which are served normally: a server that
+                         fails systematically, or breaks in mid-run
   3. --missing-rate R    404 for the path, on every attempt (decided per path)
      --refuse-rate R     403 for the path, on every attempt (decided per path)
      --empty-rate R      204 No Content for the path (an empty vector tile)
@@ -584,6 +590,7 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
         with server.lock:
             attempt = server.attempts.get(path, 0)
             server.attempts[path] = attempt + 1
+            served_before = server.stats["requests"]
             server.stats["requests"] += 1
             server.stats["active_requests"] += 1
             server.stats["max_active_requests"] = max(
@@ -609,6 +616,12 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
             self._log("stall")
             self._stall(o.stall_seconds)
 
+        if o.break_with and served_before >= o.break_after:
+            if o.break_with == 200:
+                self._send(200, WRONG_TYPE_BODY, "text/html; charset=utf-8", head_only=head_only)
+            else:
+                self._send(o.break_with, b"broken on purpose (--break-with)\n")
+            return
         if attempt < o.fail_first:
             self._send(503, b"failing the first attempts (--fail-first)\n")
             return
@@ -748,6 +761,10 @@ def _serve_parser():
     p.add_argument("--empty-rate", type=_rate, default=0.0, help="204 per path")
     p.add_argument("--fail-first", type=int, default=0, metavar="K",
                    help="503 for the first K attempts of every path")
+    p.add_argument("--break-with", type=int, default=0, metavar="CODE",
+                   help="answer every tile request with this status (200: an HTML page)")
+    p.add_argument("--break-after", type=int, default=0, metavar="N",
+                   help="serve the first N tile requests normally before --break-with")
     p.add_argument("--max-requests", type=int, default=0,
                    help="stop after this many tile requests (0: no limit)")
     p.add_argument("--timeout", type=float, default=300.0, help="stop after this many seconds")

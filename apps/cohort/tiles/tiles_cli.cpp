@@ -122,6 +122,11 @@ tiles_parse_result parse_tiles_cli(int argc, char** argv) {
   app.add_option("--max-tile-bytes", max_bytes_text,
                  "largest acceptable tile, e.g. 512k or 4M (default 4M)")
       ->type_name("BYTES");
+  app.add_option("--max-failures-in-a-row", o.max_failures_in_a_row,
+                 "stop when this many answers in a row from a host fail the same way (HTTP 503, "
+                 "an HTML page...), or half as many before its first tile (default 100; 0: never)")
+      ->type_name("N")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1'000'000'000}));
   app.add_flag("--force", o.force, "overwrite an output made from another URL, area or zooms");
   app.add_flag("--refresh", o.refresh,
                "revalidate stored tiles with ETag/Last-Modified; fetch only changed ones");

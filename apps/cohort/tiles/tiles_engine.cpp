@@ -119,6 +119,7 @@ tile_downloader::tile_downloader(const tiles_options& options, tile_set set, til
       counts_(counts_before(options_, set_, store)),
       remaining_(static_cast<std::size_t>(counts_.total) - counts_.skipped),
       limiter_(options.rate),
+      guard_(options.max_failures_in_a_row),
       journal_(store),
       runner_(tile_source(*this), options.concurrency, make_runner_options(options_, journal_)) {}
 
@@ -191,6 +192,11 @@ task<> tile_downloader::fetch(const tile& t, const std::string& url) {
     throw tile_fetch_error(std::move(message));
   }
   any_response_ = true;
+  auto problem = tile_problem(r.status, r.content_type, r.body, options_.max_tile_bytes);
+  if (auto why = guard_.note(url, r.status, problem)) {  // every answer fails the same way
+    stop_with(std::move(*why));
+    throw tile_fetch_error(problem.value_or("the run stopped"));
+  }
   // 404: no such tile; 204: an empty tile (vector tile servers say so for
   // empty areas). Both are "missing": recorded, not retried.
   if (r.status == 404 || r.status == 204) {
@@ -214,8 +220,8 @@ task<> tile_downloader::fetch(const tile& t, const std::string& url) {
     if (counts_.refused_tiles.size() < refused_kept) counts_.refused_tiles.push_back({t, reason});
     co_return;
   }
-  if (auto problem = tile_problem(r.status, r.content_type, r.body, options_.max_tile_bytes)) {
-    throw tile_fetch_error(*problem);
+  if (problem) {
+    throw tile_fetch_error(std::move(*problem));
   }
   try {
     store_->put(t, r.body, tile_validators{r.etag, r.last_modified});

@@ -6,6 +6,7 @@
 /// the runner (lazy admission, retries with backoff, Retry-After pauses per
 /// host), validated, and put into a tile_store.
 
+#include "cohort/tiles/failure_guard.hpp"
 #include "cohort/tiles/host_rate_limiter.hpp"
 #include "cohort/tiles/tile_math.hpp"
 #include "cohort/tiles/tile_store.hpp"
@@ -102,7 +103,8 @@ class tile_downloader {
   /// Why the output could not take a tile (a full disk, a path that is a
   /// file), if that happened: the run then stopped at once.
   /// Why the run stopped early, if it did: the output cannot be written, or
-  /// the server cannot be reached at all (every tile would fail the same way).
+  /// the server cannot be reached at all, or its answers all fail the same
+  /// way (failure_guard): every tile would fail the same way.
   const std::optional<std::string>& stop_error() const noexcept { return stop_error_; }
   const std::uint64_t& bytes_counter() const noexcept { return counts_.bytes; }
 
@@ -138,6 +140,7 @@ class tile_downloader {
   download_counts counts_;     // total and skipped set up front
   std::size_t remaining_ = 0;  // total - skipped: the runner's total
   host_rate_limiter limiter_;
+  failure_guard guard_;            // stops the run when a host's answers all fail the same way
   http_client* client_ = nullptr;  // run()'s own: it must not outlive the loop
   cancel_scope* stop_ = nullptr;   // run()'s own: stops the run on a store error
   std::optional<std::string> stop_error_;
