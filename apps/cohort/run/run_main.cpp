@@ -1,5 +1,6 @@
 #include "cohort/run/run_main.hpp"
 
+#include "cohort/common/shell_quote.hpp"
 #include "cohort/exit_codes.hpp"
 #include "cohort/run/run_engine.hpp"
 #include "cohort/run/signal_watch.hpp"
@@ -79,7 +80,7 @@ process_guardian start_guardian(const run_cli_options& o) {
 int run_and_report(int argc, char** argv, int& ended_by) {
   // A signal during start-up is held, then handled like any other once the
   // runtime's handlers are in place (not fatal, not lost).
-  startup_signal_block held_signals;
+  cohort::held_signals held;
   auto parsed = parse_run_cli(argc, argv);
   if (!parsed.options) return parsed.exit_code;
   run_cli_options o = std::move(*parsed.options);
@@ -109,7 +110,7 @@ int run_and_report(int argc, char** argv, int& ended_by) {
     }
 
     if (o.dry_run) {
-      held_signals.release();
+      held.release();
       job_input in;
       std::string line;
       while (inputs.next(in)) {
@@ -155,7 +156,7 @@ int run_and_report(int argc, char** argv, int& ended_by) {
             ~disarm_on_exit() { w.disarm(); }
           } disarm{watch};
           watch.arm();
-          held_signals.release();
+          held.release();
           co_await engine.run(rt.io(), rt.drain_requested(), &watch);
           // A signal that cut the run short (a wait for input) may not have
           // reached the loop yet: let it, so it is reported and sets the code.
