@@ -1,5 +1,6 @@
 #include "cohort/tiles/tiles_main.hpp"
 
+#include "cohort/common/error_text.hpp"
 #include "cohort/common/progress_bar.hpp"
 #include "cohort/common/shell_quote.hpp"
 #include "cohort/exit_codes.hpp"
@@ -79,15 +80,7 @@ void print_failures(const run_summary& s, const download_counts& c, std::size_t 
   }
   for (const auto& f : s.failures) {
     if (shown >= failed_shown) break;
-    std::string why = "failed";
-    if (!f.errors.empty()) {
-      try {
-        std::rethrow_exception(f.errors.back());
-      } catch (const std::exception& e) {
-        why = e.what();
-      } catch (...) {
-      }
-    }
+    const std::string why = f.errors.empty() ? "failed" : error_text(f.errors.back());
     const std::size_t attempts = f.errors.size();
     fmt::print(stderr, "cohort tiles: failed {}: {} ({} attempt{})\n", f.key, why, attempts,
                attempts == 1 ? "" : "s");
