@@ -70,7 +70,7 @@ def malformed_input_is_one_line_and_exit_2():
         ([*base_ok, "--url", "ftp://h/{z}/{x}/{y}.png"], "http"),
         ([*base_ok, "--url", "http://h/{z}/{x}/{y}.png", "--header", "nocolon"], "--header"),
         ([*base_ok, "--url", "http://h/{z}/{x}/{y}.png", "--max-tile-bytes", "lots"], "--max-tile"),
-        ([*base_ok, "--url", "http://h/{z}/{x}/{y}.png", "-j", "0"], "concurrency"),
+        ([*base_ok, "--url", "http://h/{z}/{x}/{y}.png", "-j", "0"], "-j must be"),
         ([*base_ok, "--url", "http://h/{z}/{x}/{y}.png", "--no-such-flag"], "no-such-flag"),
         (["tiles", "--zoom", "3", "--url", "http://h/{z}/{x}/{y}.png", "-o", "x"], "--bbox"),
         (["tiles", "--bbox", BOX, "--zoom", "3", "--url", "http://h/{z}/{x}/{y}.png"], "output"),

@@ -1,30 +1,39 @@
 #include "cohort/tiles/tiles_cli.hpp"
 
+#include "cohort/common/cli.hpp"
+#include "cohort/common/option_values.hpp"
 #include "cohort/exit_codes.hpp"
 #include "cohort/tiles/tile_args.hpp"
 
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 
-#include <charconv>
-#include <cmath>
+#include <chrono>
 
 namespace cohort::app::tiles {
 
 namespace {
 
-constexpr const char* description =
-    R"(Download the map tiles of an area into a directory or an MBTiles file.
+constexpr const char* description = R"(Usage:
+  cohort tiles --bbox W,S,E,N --zoom ZOOMS --url TEMPLATE -o OUT [options]
 
-  cohort tiles --bbox W,S,E,N --zoom A-B --url 'https://host/{z}/{x}/{y}.png' -o city.mbtiles
+Download the map tiles of an area into a directory or an MBTiles file.
 
 URL placeholders: {z} {x} {y}, {-y} (TMS row), {s} (one of --subdomains), {q}
 (Bing quadkey). An output ending in .mbtiles is an MBTiles 1.3 file; anything
 else is a directory OUT/z/x/y.ext. Re-running the same command resumes: tiles
-already stored are skipped, failed ones are tried again.)";
+already stored are skipped, failed ones are tried again.
+Durations: 0.5, 500ms, 2s, 1m. Sizes: 500000, 512k, 4M.
+)";
 
 constexpr const char* footer =
-    R"(Be polite: identify yourself with --user-agent and keep -j low. The
+    R"(Examples:
+  cohort tiles --bbox 13.08,52.33,13.76,52.68 --zoom 10-14 \
+      --url 'https://tiles.example.org/{z}/{x}/{y}.png' -o berlin.mbtiles
+  cohort tiles --bbox 177,-19,-178,-16 --zoom 5-8 --url '...' --dry-run
+  cohort tiles ... -o tiles/ --refresh      revalidate what is stored
+
+Be polite: identify yourself with --user-agent and keep -j low. The
 OpenStreetMap tile servers forbid bulk downloading (see their tile usage
 policy); run your own tile server for large areas.
 
@@ -38,101 +47,114 @@ SIGTERM. An interrupted download ends by its signal once the output is
 saved (as the shell shows it: 130, 143), so Ctrl+C also stops a script that
 runs cohort.)";
 
+constexpr const char* area_group = "What to download";
+constexpr const char* network_group = "Requests";
+constexpr const char* output_group = "Output";
+
+// The longest a tiles timeout or delay may be (about 11.6 days).
+constexpr std::chrono::seconds max_wait{1'000'000};
+
+// A duration option in whole milliseconds, rounded up so that a non-zero
+// value never becomes 0 (which means "none" for the timeouts).
+std::chrono::milliseconds parse_wait(const std::string& text, const char* option) {
+  const std::chrono::nanoseconds d = parse_duration(text, option);
+  check_at_most(d, max_wait, option);
+  return std::chrono::ceil<std::chrono::milliseconds>(d);
+}
+
 }  // namespace
-
-std::uint64_t parse_byte_count(const std::string& text, const char* option) {
-  std::uint64_t value = 0;
-  const char* begin = text.data();
-  const char* end = begin + text.size();
-  auto [ptr, ec] = std::from_chars(begin, end, value);
-  std::uint64_t scale = 1;
-  if (ec == std::errc{} && ptr + 1 == end) {
-    if (*ptr == 'k' || *ptr == 'K') scale = 1024;
-    if (*ptr == 'm' || *ptr == 'M') scale = 1024 * 1024;
-    if (scale != 1) ++ptr;
-  }
-  if (ec != std::errc{} || ptr != end || value == 0 || value > (UINT64_MAX / scale)) {
-    throw usage_error(fmt::format("{}: '{}' is not a positive byte count (e.g. 500000, 512k, 4M)",
-                                  option, detail::shown_in_message(text)));
-  }
-  return value * scale;
-}
-
-std::chrono::milliseconds parse_seconds(const std::string& text, const char* option) {
-  double value = -1;
-  const char* begin = text.data();
-  const char* end = begin + text.size();
-  auto [ptr, ec] = std::from_chars(begin, end, value);
-  if (ec != std::errc{} || ptr != end || !std::isfinite(value) || value < 0 || value > 1e6) {
-    throw usage_error(fmt::format("{}: '{}' is not a number of seconds (e.g. 10 or 0.5)", option,
-                                  detail::shown_in_message(text)));
-  }
-  return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(value * 1000)));
-}
 
 tiles_parse_result parse_tiles_cli(int argc, char** argv) {
   tiles_options o;
   CLI::App app(description, "cohort tiles");
   app.footer(footer);
-  app.set_version_flag("--version", std::string("cohort tiles ") + COHORT_VERSION);
 
   std::vector<std::string> bbox_texts;
   std::string zoom_text, url_text, subdomains_text = "a,b,c";
+  std::string concurrency_text, rate_text, retries_text;
   std::string max_bytes_text, retry_delay_text, connect_text, request_text, stall_text;
-  std::size_t concurrency = o.concurrency;
   app.add_option("-b,--bbox", bbox_texts,
                  "area W,S,E,N in degrees (repeatable; W > E crosses the antimeridian)")
       ->type_name("W,S,E,N")
-      ->allow_extra_args(false);
-  app.add_option("-z,--zoom", zoom_text, "zoom levels: 12, 10-14 or 8,10-12")->type_name("ZOOMS");
+      ->allow_extra_args(false)
+      ->group(area_group);
+  app.add_option("-z,--zoom", zoom_text, "zoom levels: 12, 10-14 or 8,10-12")
+      ->type_name("ZOOMS")
+      ->group(area_group);
   app.add_option("-u,--url", url_text, "tile URL template, e.g. https://{s}.host/{z}/{x}/{y}.png")
-      ->type_name("TEMPLATE");
-  app.add_option("-o,--output", o.output, "OUT.mbtiles, or a directory for OUT/z/x/y.ext")
-      ->type_name("PATH");
+      ->type_name("TEMPLATE")
+      ->group(area_group);
   app.add_option("--subdomains", subdomains_text, "values of {s} (default a,b,c)")
-      ->type_name("LIST");
-  app.add_option("-j,--concurrency", concurrency, "requests at a time (default 4: be polite)")
+      ->type_name("LIST")
+      ->group(area_group);
+  app.add_option("-o,--output", o.output, "OUT.mbtiles, or a directory for OUT/z/x/y.ext")
+      ->type_name("OUT")
+      ->group(area_group);
+  app.add_option("-j,--concurrency", concurrency_text,
+                 "requests at a time, 1 to 1,024 (default 4: be polite)")
       ->type_name("N")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1024}));
-  app.add_option("--rate", o.rate,
+      ->group(network_group);
+  app.add_option("--rate", rate_text,
                  "at most this many requests per second per host (default: no limit)")
       ->type_name("PER_SECOND")
-      ->check(CLI::Range(0.0, 1e6));
-  app.add_option("--retries", o.retries, "retries of a failing tile (default 5)")
+      ->group(network_group);
+  app.add_option("--retries", retries_text, "retries of a failing tile, 0 to 100 (default 5)")
       ->type_name("N")
-      ->check(CLI::Range(0, 100));
+      ->group(network_group);
   app.add_option("--retry-delay", retry_delay_text,
-                 "first retry's delay in seconds, doubled each retry up to 30 (default 0.5)")
-      ->type_name("SECONDS");
-  app.add_option("--connect-timeout", connect_text, "seconds to connect (default 10)")
-      ->type_name("SECONDS");
+                 "first retry's delay, doubled each retry up to 30s (default 0.5s)")
+      ->type_name("DURATION")
+      ->group(network_group);
+  app.add_option("--connect-timeout", connect_text, "time to connect (default 10s)")
+      ->type_name("DURATION")
+      ->group(network_group);
   app.add_option("--request-timeout", request_text,
-                 "seconds for a whole request (default 60; 0: none)")
-      ->type_name("SECONDS");
+                 "time for a whole request (default 60s; 0: none)")
+      ->type_name("DURATION")
+      ->group(network_group);
   app.add_option("--stall-timeout", stall_text,
-                 "fail a request that receives nothing for this many seconds, rounded up to "
-                 "whole seconds (default 30; 0: never)")
-      ->type_name("SECONDS");
+                 "fail a request that receives nothing for this long, rounded up to whole "
+                 "seconds (default 30s; 0: never)")
+      ->type_name("DURATION")
+      ->group(network_group);
   app.add_option("--user-agent", o.user_agent,
                  std::string("User-Agent header (default cohort/") + COHORT_VERSION + ")")
-      ->type_name("TEXT");
+      ->type_name("TEXT")
+      ->group(network_group);
   app.add_option("-H,--header", o.headers, "extra request header 'Name: value' (repeatable)")
       ->type_name("\"NAME: VALUE\"")
-      ->allow_extra_args(false);
+      ->allow_extra_args(false)
+      ->group(network_group);
   app.add_option("--max-tile-bytes", max_bytes_text,
                  "largest acceptable tile, e.g. 512k or 4M (default 4M)")
-      ->type_name("BYTES");
-  app.add_flag("--force", o.force, "overwrite an output made from another URL, area or zooms");
+      ->type_name("SIZE")
+      ->group(network_group);
+  app.add_flag("--force", o.force, "overwrite an output made from another URL, area or zooms")
+      ->group(output_group);
   app.add_flag("--refresh", o.refresh,
-               "revalidate stored tiles with ETag/Last-Modified; fetch only changed ones");
-  app.add_flag("--strict", o.strict, "exit 1 when tiles are missing (404, or 204 empty)");
-  app.add_flag("--fsync", o.fsync, "durable against power loss (slower)");
-  app.add_flag("--dry-run", o.dry_run, "print the tiles per zoom level and exit");
-  app.add_flag("-q,--quiet", o.quiet, "no progress bar, no summary line (errors only)");
-  app.add_flag("--json", o.json, "print a JSON summary on stdout");
+               "revalidate stored tiles with ETag/Last-Modified; fetch only changed ones")
+      ->group(output_group);
+  app.add_flag("--strict", o.strict, "exit 1 when tiles are missing (404, or 204 empty)")
+      ->group(output_group);
+  app.add_flag("--fsync", o.fsync, "durable against power loss (slower)")->group(output_group);
+  app.add_flag("--dry-run", o.dry_run, "print the tiles per zoom level and exit")
+      ->group(output_group);
+  app.add_flag("-q,--quiet", o.quiet, "no progress bar, no summary line (errors only)")
+      ->group(output_group);
+  app.add_flag("--json", o.json, "print a JSON summary on stdout")->group(output_group);
+  set_up_cli(app, "tiles");
 
   try {
     app.parse(argc, argv);
+    if (!concurrency_text.empty()) {
+      o.concurrency = static_cast<std::size_t>(parse_count(concurrency_text, "-j", 1, 1024));
+    }
+    if (!rate_text.empty()) {
+      o.rate = parse_decimal(rate_text, "--rate", "requests per second", 0, 1e6);
+    }
+    if (!retries_text.empty()) {
+      o.retries = static_cast<int>(parse_count(retries_text, "--retries", 0, 100));
+    }
     if (bbox_texts.empty()) throw usage_error("--bbox W,S,E,N is required");
     if (zoom_text.empty()) throw usage_error("--zoom is required (e.g. --zoom 10-14)");
     if (url_text.empty())
@@ -142,19 +164,16 @@ tiles_parse_result parse_tiles_cli(int argc, char** argv) {
     o.url = url_template::parse(url_text, parse_subdomains(subdomains_text));
     if (o.output.empty() && !o.dry_run)
       throw usage_error("-o/--output is required (DIR or FILE.mbtiles)");
-    o.concurrency = concurrency;
-    if (!max_bytes_text.empty())
-      o.max_tile_bytes = parse_byte_count(max_bytes_text, "--max-tile-bytes");
-    if (!retry_delay_text.empty()) o.retry_delay = parse_seconds(retry_delay_text, "--retry-delay");
-    if (!connect_text.empty()) o.connect_timeout = parse_seconds(connect_text, "--connect-timeout");
-    if (!request_text.empty()) o.request_timeout = parse_seconds(request_text, "--request-timeout");
-    if (!stall_text.empty()) o.stall_timeout = parse_seconds(stall_text, "--stall-timeout");
+    if (!max_bytes_text.empty()) o.max_tile_bytes = parse_size(max_bytes_text, "--max-tile-bytes");
+    if (!retry_delay_text.empty()) o.retry_delay = parse_wait(retry_delay_text, "--retry-delay");
+    if (!connect_text.empty()) o.connect_timeout = parse_wait(connect_text, "--connect-timeout");
+    if (!request_text.empty()) o.request_timeout = parse_wait(request_text, "--request-timeout");
+    if (!stall_text.empty()) o.stall_timeout = parse_wait(stall_text, "--stall-timeout");
     for (const auto& h : o.headers) {
       const auto colon = h.find(':');
       if (colon == std::string::npos || colon == 0 ||
           h.find_first_of("\r\n") != std::string::npos) {
-        throw usage_error(
-            fmt::format("--header: '{}' is not 'Name: value'", detail::shown_in_message(h)));
+        throw usage_error(fmt::format("--header: '{}' is not 'Name: value'", shown_in_message(h)));
       }
     }
     if (o.user_agent.find_first_of("\r\n") != std::string::npos) {
@@ -166,7 +185,8 @@ tiles_parse_result parse_tiles_cli(int argc, char** argv) {
   } catch (const CLI::Success& e) {
     return {std::nullopt, app.exit(e)};
   } catch (const CLI::ParseError& e) {
-    fmt::print(stderr, "cohort tiles: {}; see cohort tiles --help\n", e.what());
+    fmt::print(stderr, "cohort tiles: {}\n",
+               parse_error_message(e, "tiles", argc > 1 ? argv[argc - 1] : ""));
     return {std::nullopt, exit_usage};
   } catch (const std::exception& e) {
     fmt::print(stderr, "cohort tiles: {}\n", e.what());
