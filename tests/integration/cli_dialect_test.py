@@ -138,6 +138,16 @@ def test_both_tools_take_the_same_duration_forms():
     check(not os.path.exists(os.path.join(TMP, "ran")), "a job ran under --dry-run")
 
 
+def test_counts_have_thousands_separators_for_people_not_for_scripts():
+    world = ["tiles", "--bbox", "-180,-86,180,86", "--zoom", "10", "--url", URL, "--dry-run"]
+    p = subprocess.run([COHORT, *world], capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0, f"world dry run: exit {p.returncode}: {p.stderr!r}")
+    check("zoom 10: 1,048,576 tiles" in p.stdout and "total: 1,048,576 tiles" in p.stdout,
+          f"world dry run: {p.stdout!r}")
+    p = subprocess.run([COHORT, *world, "--json"], capture_output=True, text=True, timeout=60)
+    check('"total": 1048576' in p.stdout, f"JSON keeps plain numbers: {p.stdout!r}")
+
+
 def test_help_is_laid_out_for_a_person():
     for tool in ("run", "tiles"):
         p = subprocess.run([COHORT, tool, "--help"], capture_output=True, text=True, timeout=60)

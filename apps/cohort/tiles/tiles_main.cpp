@@ -1,6 +1,7 @@
 #include "cohort/tiles/tiles_main.hpp"
 
 #include "cohort/common/error_text.hpp"
+#include "cohort/common/option_values.hpp"
 #include "cohort/common/progress_bar.hpp"
 #include "cohort/common/shell_quote.hpp"
 #include "cohort/exit_codes.hpp"
@@ -37,9 +38,9 @@ int print_dry_run(const tiles_options& o, const tile_set& set) {
     return exit_ok;
   }
   for (const auto& c : counts) {
-    fmt::print("zoom {:2}: {} tile{}\n", c.zoom, c.count, c.count == 1 ? "" : "s");
+    fmt::print("zoom {:2}: {} tile{}\n", c.zoom, format_count(c.count), c.count == 1 ? "" : "s");
   }
-  fmt::print("total: {} tiles\n", set.count());
+  fmt::print("total: {} tiles\n", format_count(set.count()));
   return exit_ok;
 }
 
