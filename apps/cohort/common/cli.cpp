@@ -135,4 +135,28 @@ std::string parse_error_message(const CLI::ParseError& error, std::string_view t
   return fmt::format("{}; {}", shown_in_message(what), see_help(tool));
 }
 
+CLI::Option* add_value(CLI::App& app, const std::string& names, std::string& target,
+                       const std::string& value_name, const std::string& group,
+                       const std::string& help) {
+  return app.add_option(names, target, help)->type_name(value_name)->group(group);
+}
+
+std::optional<int> parse_command_line(CLI::App& app, std::string_view tool, int argc, char** argv,
+                                      int usage_exit, const std::function<void()>& check) {
+  try {
+    app.parse(argc, argv);
+    check();
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    const std::string_view last = argc > 1 ? argv[argc - 1] : "";
+    fmt::print(stderr, "cohort {}: {}\n", tool, parse_error_message(e, tool, last));
+    return usage_exit;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "cohort {}: {}\n", tool, e.what());
+    return usage_exit;
+  }
+  return std::nullopt;
+}
+
 }  // namespace cohort::app

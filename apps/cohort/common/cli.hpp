@@ -13,6 +13,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +50,22 @@ inline constexpr const char* other_group = "Other";
 /// names the option as the user wrote it (`-j`, not CLI11's `--jobs`).
 [[nodiscard]] std::string parse_error_message(const CLI::ParseError& error, std::string_view tool,
                                               std::string_view last_word);
+
+/// Declares an option NAMES that takes one value, kept as text in `target`
+/// (read by the tool's own parsers after CLI11), shown in --help as
+/// `NAMES VALUE_NAME` in `group`.
+CLI::Option* add_value(CLI::App& app, const std::string& names, std::string& target,
+                       const std::string& value_name, const std::string& group,
+                       const std::string& help);
+
+/// Parses the command line with `app`, then runs `check` (which reads the
+/// options' values and throws usage_error for a bad one), and reports what
+/// ends the tool at once: --help and --version (their output, status 0) or a
+/// mistake (one line "cohort TOOL: MESSAGE" on stderr, status `usage_exit`).
+/// Returns that status, or nullopt when the options are good.
+[[nodiscard]] std::optional<int> parse_command_line(CLI::App& app, std::string_view tool, int argc,
+                                                    char** argv, int usage_exit,
+                                                    const std::function<void()>& check);
 
 /// "unknown option 'WORD'; see cohort TOOL --help".
 [[nodiscard]] std::string unknown_option_message(std::string_view word, std::string_view tool);

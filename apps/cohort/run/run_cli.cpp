@@ -53,48 +53,34 @@ constexpr const char* input_group = "Input";
 constexpr const char* output_group = "Output";
 constexpr const char* log_group = "Job log and resume";
 
-}  // namespace
+// The values that are parsed after CLI11 has split the command line.
+struct value_texts {
+  std::string jobs, timeout, retries, retry_delay, delay, halt, term_seq;
+};
 
-parse_result parse_run_cli(int argc, char** argv) {
-  run_cli_options o;
-  CLI::App app(description, "cohort run");
-  app.footer(footer);
-  app.prefix_command();  // the first non-option word starts the command
+void add_job_options(CLI::App& app, value_texts& t) {
+  add_value(app, "-j,--jobs", t.jobs, "N", jobs_group,
+            "jobs at a time: N, 0 (no limit), +N or -N (CPU threads plus or minus N), "
+            "P% (of the CPU threads); default: one per CPU thread");
+  add_value(app, "--timeout", t.timeout, "DURATION", jobs_group,
+            "kill a job (with --term-seq) that runs longer than this, or than P% of the "
+            "median runtime (200%); default: none");
+  add_value(app, "--retries", t.retries, "N", jobs_group,
+            "run a failing job up to N times in all (default 1: no retry)");
+  add_value(app, "--retry-delay", t.retry_delay, "DURATION", jobs_group,
+            "wait before the first retry, doubling up to 10s, jittered (default 0.1s; "
+            "0 retries at once, as GNU parallel)");
+  add_value(app, "--delay", t.delay, "DURATION", jobs_group,
+            "wait this long between job starts (default 0)");
+  add_value(app, "--halt", t.halt, "WHEN", jobs_group,
+            "stop early: now|soon,fail|success|done=N|P%, e.g. now,fail=1 "
+            "(default never)");
+  add_value(app, "--term-seq", t.term_seq, "SEQ", jobs_group,
+            "signals and waits in ms that kill a job (default "
+            "TERM,200,TERM,100,TERM,50,KILL,25)");
+}
 
-  std::string jobs_text, timeout_text, halt_text, term_text, delay_text, retries_text;
-  std::string retry_delay_text;
-  app.add_option("-j,--jobs", jobs_text,
-                 "jobs at a time: N, 0 (no limit), +N or -N (CPU threads plus or minus N), "
-                 "P% (of the CPU threads); default: one per CPU thread")
-      ->type_name("N")
-      ->group(jobs_group);
-  app.add_option("--timeout", timeout_text,
-                 "kill a job (with --term-seq) that runs longer than this, or than P% of the "
-                 "median runtime (200%); default: none")
-      ->type_name("DURATION")
-      ->group(jobs_group);
-  app.add_option("--retries", retries_text,
-                 "run a failing job up to N times in all (default 1: no retry)")
-      ->type_name("N")
-      ->group(jobs_group);
-  app.add_option("--retry-delay", retry_delay_text,
-                 "wait before the first retry, doubling up to 10s, jittered (default 0.1s; "
-                 "0 retries at once, as GNU parallel)")
-      ->type_name("DURATION")
-      ->group(jobs_group);
-  app.add_option("--delay", delay_text, "wait this long between job starts (default 0)")
-      ->type_name("DURATION")
-      ->group(jobs_group);
-  app.add_option("--halt", halt_text,
-                 "stop early: now|soon,fail|success|done=N|P%, e.g. now,fail=1 "
-                 "(default never)")
-      ->type_name("WHEN")
-      ->group(jobs_group);
-  app.add_option("--term-seq", term_text,
-                 "signals and waits in ms that kill a job (default "
-                 "TERM,200,TERM,100,TERM,50,KILL,25)")
-      ->type_name("SEQ")
-      ->group(jobs_group);
+void add_input_output_options(CLI::App& app, run_cli_options& o) {
   // One FILE per -a (else CLI11 takes the command's words as more files).
   app.add_option("-a,--arg-file", o.arg_files, "read inputs from FILE (repeatable)")
       ->type_name("FILE")
@@ -110,57 +96,63 @@ parse_result parse_run_cli(int argc, char** argv) {
   app.add_flag("--eta", o.eta, "show the estimated time left on stderr")->group(output_group);
   app.add_flag("--dry-run", o.dry_run, "print the commands instead of running them")
       ->group(output_group);
-  app.add_option("--joblog", o.joblog, "log every finished job in FILE (GNU parallel's format)")
-      ->type_name("FILE")
-      ->group(log_group);
+  add_value(app, "--joblog", o.joblog, "FILE", log_group,
+            "log every finished job in FILE (GNU parallel's format)");
   app.add_flag("--resume", o.resume, "skip the jobs in --joblog")->group(log_group);
   app.add_flag("--resume-failed", o.resume_failed,
                "skip the jobs in --joblog that succeeded; run the failed ones again")
       ->group(log_group);
-  set_up_cli(app, "run");
+}
 
-  try {
-    app.parse(argc, argv);
-    o.words = app.remaining();
-    // prefix_command() hands an unknown option over as the command's first
-    // word; GNU parallel refuses it, and so do we (nothing is run).
-    if (!o.words.empty() && o.words.front().size() > 1 && o.words.front()[0] == '-' &&
-        o.words.front() != "--") {
-      throw usage_error(unknown_option_message(o.words.front(), "run"));
-    }
-    if (!o.words.empty() && o.words.front() == "--") o.words.erase(o.words.begin());
-    if (!jobs_text.empty()) o.jobs = parse_jobs(jobs_text);
-    if (!timeout_text.empty()) o.timeout = parse_timeout(timeout_text);
-    if (!retries_text.empty()) {
-      // Beyond INT_MAX attempts is "retry for ever" in practice.
-      o.retries = static_cast<int>(
-          std::min<std::int64_t>(parse_count(retries_text, "--retries", 0, std::nullopt), INT_MAX));
-    }
-    if (!halt_text.empty()) o.halt = parse_halt(halt_text);
-    if (!term_text.empty()) o.term_seq = parse_term_seq(term_text);
-    if (!delay_text.empty()) o.delay = parse_duration(delay_text, "--delay");
-    if (!retry_delay_text.empty()) {
-      o.retry_delay = parse_duration(retry_delay_text, "--retry-delay");
-    }
-    if (o.resume && o.resume_failed) {
-      throw usage_error("--resume and --resume-failed cannot be combined; pick one");
-    }
-    if ((o.resume || o.resume_failed) && o.joblog.empty()) {
-      throw usage_error("--resume needs --joblog FILE (the log of the earlier run)");
-    }
-    if (o.line_buffer && o.keep_order) {
-      throw usage_error("--line-buffer and --keep-order cannot be combined");
-    }
-  } catch (const CLI::Success& e) {
-    return {std::nullopt, app.exit(e)};
-  } catch (const CLI::ParseError& e) {
-    fmt::print(stderr, "cohort run: {}\n",
-               parse_error_message(e, "run", argc > 1 ? argv[argc - 1] : ""));
-    return {std::nullopt, exit_run_error};
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "cohort run: {}\n", e.what());
-    return {std::nullopt, exit_run_error};
+// Reads the values and checks that the options fit together; throws
+// usage_error. `words` is what follows the options (the command).
+void read_values(run_cli_options& o, const value_texts& t, std::vector<std::string> words) {
+  o.words = std::move(words);
+  // prefix_command() hands an unknown option over as the command's first
+  // word; GNU parallel refuses it, and so do we (nothing is run).
+  if (!o.words.empty() && o.words.front().size() > 1 && o.words.front()[0] == '-' &&
+      o.words.front() != "--") {
+    throw usage_error(unknown_option_message(o.words.front(), "run"));
   }
+  if (!o.words.empty() && o.words.front() == "--") o.words.erase(o.words.begin());
+  if (!t.jobs.empty()) o.jobs = parse_jobs(t.jobs);
+  if (!t.timeout.empty()) o.timeout = parse_timeout(t.timeout);
+  if (!t.retries.empty()) {
+    // Beyond INT_MAX attempts is "retry for ever" in practice.
+    o.retries = static_cast<int>(
+        std::min<std::int64_t>(parse_count(t.retries, "--retries", 0, std::nullopt), INT_MAX));
+  }
+  if (!t.halt.empty()) o.halt = parse_halt(t.halt);
+  if (!t.term_seq.empty()) o.term_seq = parse_term_seq(t.term_seq);
+  if (!t.delay.empty()) o.delay = parse_duration(t.delay, "--delay");
+  if (!t.retry_delay.empty()) {
+    o.retry_delay = parse_duration(t.retry_delay, "--retry-delay");
+  }
+  if (o.resume && o.resume_failed) {
+    throw usage_error("--resume and --resume-failed cannot be combined; pick one");
+  }
+  if ((o.resume || o.resume_failed) && o.joblog.empty()) {
+    throw usage_error("--resume needs --joblog FILE (the log of the earlier run)");
+  }
+  if (o.line_buffer && o.keep_order) {
+    throw usage_error("--line-buffer and --keep-order cannot be combined");
+  }
+}
+
+}  // namespace
+
+parse_result parse_run_cli(int argc, char** argv) {
+  run_cli_options o;
+  value_texts t;
+  CLI::App app(description, "cohort run");
+  app.footer(footer);
+  app.prefix_command();  // the first non-option word starts the command
+  add_job_options(app, t);
+  add_input_output_options(app, o);
+  set_up_cli(app, "run");
+  const std::optional<int> ended = parse_command_line(app, "run", argc, argv, exit_run_error,
+                                                      [&] { read_values(o, t, app.remaining()); });
+  if (ended) return {std::nullopt, *ended};
   return {std::move(o), 0};
 }
 

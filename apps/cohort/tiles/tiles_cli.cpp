@@ -62,73 +62,54 @@ std::chrono::milliseconds parse_wait(const std::string& text, const char* option
   return std::chrono::ceil<std::chrono::milliseconds>(d);
 }
 
-}  // namespace
+// The values that are parsed after CLI11 has split the command line.
+struct value_texts {
+  std::vector<std::string> boxes;
+  std::string zoom, url, subdomains = "a,b,c";
+  std::string concurrency, rate, retries, max_bytes, retry_delay, connect, request, stall;
+};
 
-tiles_parse_result parse_tiles_cli(int argc, char** argv) {
-  tiles_options o;
-  CLI::App app(description, "cohort tiles");
-  app.footer(footer);
-
-  std::vector<std::string> bbox_texts;
-  std::string zoom_text, url_text, subdomains_text = "a,b,c";
-  std::string concurrency_text, rate_text, retries_text;
-  std::string max_bytes_text, retry_delay_text, connect_text, request_text, stall_text;
-  app.add_option("-b,--bbox", bbox_texts,
+void add_area_options(CLI::App& app, tiles_options& o, value_texts& t) {
+  app.add_option("-b,--bbox", t.boxes,
                  "area W,S,E,N in degrees (repeatable; W > E crosses the antimeridian)")
       ->type_name("W,S,E,N")
       ->allow_extra_args(false)
       ->group(area_group);
-  app.add_option("-z,--zoom", zoom_text, "zoom levels: 12, 10-14 or 8,10-12")
-      ->type_name("ZOOMS")
-      ->group(area_group);
-  app.add_option("-u,--url", url_text, "tile URL template, e.g. https://{s}.host/{z}/{x}/{y}.png")
-      ->type_name("TEMPLATE")
-      ->group(area_group);
-  app.add_option("--subdomains", subdomains_text, "values of {s} (default a,b,c)")
-      ->type_name("LIST")
-      ->group(area_group);
-  app.add_option("-o,--output", o.output, "OUT.mbtiles, or a directory for OUT/z/x/y.ext")
-      ->type_name("OUT")
-      ->group(area_group);
-  app.add_option("-j,--concurrency", concurrency_text,
-                 "requests at a time, 1 to 1,024 (default 4: be polite)")
-      ->type_name("N")
-      ->group(network_group);
-  app.add_option("--rate", rate_text,
-                 "at most this many requests per second per host (default: no limit)")
-      ->type_name("PER_SECOND")
-      ->group(network_group);
-  app.add_option("--retries", retries_text, "retries of a failing tile, 0 to 100 (default 5)")
-      ->type_name("N")
-      ->group(network_group);
-  app.add_option("--retry-delay", retry_delay_text,
-                 "first retry's delay, doubled each retry up to 30s (default 0.5s)")
-      ->type_name("DURATION")
-      ->group(network_group);
-  app.add_option("--connect-timeout", connect_text, "time to connect (default 10s)")
-      ->type_name("DURATION")
-      ->group(network_group);
-  app.add_option("--request-timeout", request_text,
-                 "time for a whole request (default 60s; 0: none)")
-      ->type_name("DURATION")
-      ->group(network_group);
-  app.add_option("--stall-timeout", stall_text,
-                 "fail a request that receives nothing for this long, rounded up to whole "
-                 "seconds (default 30s; 0: never)")
-      ->type_name("DURATION")
-      ->group(network_group);
-  app.add_option("--user-agent", o.user_agent,
-                 std::string("User-Agent header (default cohort/") + COHORT_VERSION + ")")
-      ->type_name("TEXT")
-      ->group(network_group);
+  add_value(app, "-z,--zoom", t.zoom, "ZOOMS", area_group, "zoom levels: 12, 10-14 or 8,10-12");
+  add_value(app, "-u,--url", t.url, "TEMPLATE", area_group,
+            "tile URL template, e.g. https://{s}.host/{z}/{x}/{y}.png");
+  add_value(app, "--subdomains", t.subdomains, "LIST", area_group, "values of {s} (default a,b,c)");
+  add_value(app, "-o,--output", o.output, "OUT", area_group,
+            "OUT.mbtiles, or a directory for OUT/z/x/y.ext");
+}
+
+void add_request_options(CLI::App& app, tiles_options& o, value_texts& t) {
+  add_value(app, "-j,--concurrency", t.concurrency, "N", network_group,
+            "requests at a time, 1 to 1,024 (default 4: be polite)");
+  add_value(app, "--rate", t.rate, "PER_SECOND", network_group,
+            "at most this many requests per second per host (default: no limit)");
+  add_value(app, "--retries", t.retries, "N", network_group,
+            "retries of a failing tile, 0 to 100 (default 5)");
+  add_value(app, "--retry-delay", t.retry_delay, "DURATION", network_group,
+            "first retry's delay, doubled each retry up to 30s (default 0.5s)");
+  add_value(app, "--connect-timeout", t.connect, "DURATION", network_group,
+            "time to connect (default 10s)");
+  add_value(app, "--request-timeout", t.request, "DURATION", network_group,
+            "time for a whole request (default 60s; 0: none)");
+  add_value(app, "--stall-timeout", t.stall, "DURATION", network_group,
+            "fail a request that receives nothing for this long, rounded up to whole "
+            "seconds (default 30s; 0: never)");
+  add_value(app, "--user-agent", o.user_agent, "TEXT", network_group,
+            std::string("User-Agent header (default cohort/") + COHORT_VERSION + ")");
   app.add_option("-H,--header", o.headers, "extra request header 'Name: value' (repeatable)")
       ->type_name("\"NAME: VALUE\"")
       ->allow_extra_args(false)
       ->group(network_group);
-  app.add_option("--max-tile-bytes", max_bytes_text,
-                 "largest acceptable tile, e.g. 512k or 4M (default 4M)")
-      ->type_name("SIZE")
-      ->group(network_group);
+  add_value(app, "--max-tile-bytes", t.max_bytes, "SIZE", network_group,
+            "largest acceptable tile, e.g. 512k or 4M (default 4M)");
+}
+
+void add_output_flags(CLI::App& app, tiles_options& o) {
   app.add_flag("--force", o.force, "overwrite an output made from another URL, area or zooms")
       ->group(output_group);
   app.add_flag("--refresh", o.refresh,
@@ -142,56 +123,62 @@ tiles_parse_result parse_tiles_cli(int argc, char** argv) {
   app.add_flag("-q,--quiet", o.quiet, "no progress bar, no summary line (errors only)")
       ->group(output_group);
   app.add_flag("--json", o.json, "print a JSON summary on stdout")->group(output_group);
-  set_up_cli(app, "tiles");
+}
 
-  try {
-    app.parse(argc, argv);
-    if (!concurrency_text.empty()) {
-      o.concurrency = static_cast<std::size_t>(parse_count(concurrency_text, "-j", 1, 1024));
-    }
-    if (!rate_text.empty()) {
-      o.rate = parse_decimal(rate_text, "--rate", "requests per second", 0, 1e6);
-    }
-    if (!retries_text.empty()) {
-      o.retries = static_cast<int>(parse_count(retries_text, "--retries", 0, 100));
-    }
-    if (bbox_texts.empty()) throw usage_error("--bbox W,S,E,N is required");
-    if (zoom_text.empty()) throw usage_error("--zoom is required (e.g. --zoom 10-14)");
-    if (url_text.empty())
-      throw usage_error("--url is required (e.g. --url 'https://host/{z}/{x}/{y}.png')");
-    for (const auto& b : bbox_texts) o.boxes.push_back(parse_bbox(b));
-    o.zooms = parse_zooms(zoom_text);
-    o.url = url_template::parse(url_text, parse_subdomains(subdomains_text));
-    if (o.output.empty() && !o.dry_run)
-      throw usage_error("-o/--output is required (DIR or FILE.mbtiles)");
-    if (!max_bytes_text.empty()) o.max_tile_bytes = parse_size(max_bytes_text, "--max-tile-bytes");
-    if (!retry_delay_text.empty()) o.retry_delay = parse_wait(retry_delay_text, "--retry-delay");
-    if (!connect_text.empty()) o.connect_timeout = parse_wait(connect_text, "--connect-timeout");
-    if (!request_text.empty()) o.request_timeout = parse_wait(request_text, "--request-timeout");
-    if (!stall_text.empty()) o.stall_timeout = parse_wait(stall_text, "--stall-timeout");
-    for (const auto& h : o.headers) {
-      const auto colon = h.find(':');
-      if (colon == std::string::npos || colon == 0 ||
-          h.find_first_of("\r\n") != std::string::npos) {
-        throw usage_error(fmt::format("--header: '{}' is not 'Name: value'", shown_in_message(h)));
-      }
-    }
-    if (o.user_agent.find_first_of("\r\n") != std::string::npos) {
-      throw usage_error("--user-agent: must be one line");
-    }
-    if (o.force && o.refresh) {
-      throw usage_error("--force starts over and --refresh revalidates what is stored; pick one");
-    }
-  } catch (const CLI::Success& e) {
-    return {std::nullopt, app.exit(e)};
-  } catch (const CLI::ParseError& e) {
-    fmt::print(stderr, "cohort tiles: {}\n",
-               parse_error_message(e, "tiles", argc > 1 ? argv[argc - 1] : ""));
-    return {std::nullopt, exit_usage};
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "cohort tiles: {}\n", e.what());
-    return {std::nullopt, exit_usage};
+// Reads the values and checks that the options fit together; throws
+// usage_error.
+void read_values(tiles_options& o, const value_texts& t) {
+  if (!t.concurrency.empty()) {
+    o.concurrency = static_cast<std::size_t>(parse_count(t.concurrency, "-j", 1, 1024));
   }
+  if (!t.rate.empty()) {
+    o.rate = parse_decimal(t.rate, "--rate", "requests per second", 0, 1e6);
+  }
+  if (!t.retries.empty()) {
+    o.retries = static_cast<int>(parse_count(t.retries, "--retries", 0, 100));
+  }
+  if (t.boxes.empty()) throw usage_error("--bbox W,S,E,N is required");
+  if (t.zoom.empty()) throw usage_error("--zoom is required (e.g. --zoom 10-14)");
+  if (t.url.empty())
+    throw usage_error("--url is required (e.g. --url 'https://host/{z}/{x}/{y}.png')");
+  for (const auto& b : t.boxes) o.boxes.push_back(parse_bbox(b));
+  o.zooms = parse_zooms(t.zoom);
+  o.url = url_template::parse(t.url, parse_subdomains(t.subdomains));
+  if (o.output.empty() && !o.dry_run)
+    throw usage_error("-o/--output is required (DIR or FILE.mbtiles)");
+  if (!t.max_bytes.empty()) o.max_tile_bytes = parse_size(t.max_bytes, "--max-tile-bytes");
+  if (!t.retry_delay.empty()) o.retry_delay = parse_wait(t.retry_delay, "--retry-delay");
+  if (!t.connect.empty()) o.connect_timeout = parse_wait(t.connect, "--connect-timeout");
+  if (!t.request.empty()) o.request_timeout = parse_wait(t.request, "--request-timeout");
+  if (!t.stall.empty()) o.stall_timeout = parse_wait(t.stall, "--stall-timeout");
+  for (const auto& h : o.headers) {
+    const auto colon = h.find(':');
+    if (colon == std::string::npos || colon == 0 || h.find_first_of("\r\n") != std::string::npos) {
+      throw usage_error(fmt::format("--header: '{}' is not 'Name: value'", shown_in_message(h)));
+    }
+  }
+  if (o.user_agent.find_first_of("\r\n") != std::string::npos) {
+    throw usage_error("--user-agent: must be one line");
+  }
+  if (o.force && o.refresh) {
+    throw usage_error("--force starts over and --refresh revalidates what is stored; pick one");
+  }
+}
+
+}  // namespace
+
+tiles_parse_result parse_tiles_cli(int argc, char** argv) {
+  tiles_options o;
+  value_texts t;
+  CLI::App app(description, "cohort tiles");
+  app.footer(footer);
+  add_area_options(app, o, t);
+  add_request_options(app, o, t);
+  add_output_flags(app, o);
+  set_up_cli(app, "tiles");
+  const std::optional<int> ended =
+      parse_command_line(app, "tiles", argc, argv, exit_usage, [&] { read_values(o, t); });
+  if (ended) return {std::nullopt, *ended};
   return {std::move(o), exit_ok};
 }
 
