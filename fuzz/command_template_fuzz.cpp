@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cohort/common/shell_quote.hpp"
 #include "cohort/run/command_template.hpp"
 
 namespace run = cohort::app::run;
@@ -86,7 +87,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (args.empty()) args.emplace_back(text);
 
   for (const auto& a : args) {
-    check(unquote(run::shell_quote(a)) == a);
+    check(unquote(cohort::app::shell_quote(a)) == a);
     check_path_parts(a);
   }
 
@@ -95,7 +96,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto out = t.expand(args, size, 3);
   if (!t.has_replacement_strings()) {
     std::string expected(text);
-    for (const auto& a : args) expected += " " + run::shell_quote(a);
+    for (const auto& a : args) expected += " " + cohort::app::shell_quote(a);
     check(out == expected);
   }
   // The same template expanded twice (into a used buffer) gives the same text.

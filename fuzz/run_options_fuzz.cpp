@@ -45,17 +45,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 1:
       guarded([&] {
         auto s = run::parse_term_seq(text);
-        check(!s.steps.empty());
-        for (const auto& step : s.steps) check(step.signal > 0 && step.wait.count() >= 0);
+        check(!s.empty());
+        for (const auto& step : s) check(step.signal > 0 && step.wait.count() >= 0);
         check(run::parse_term_seq(run::to_string(s)) == s);
       });
       break;
     case 2:
       guarded([&] {
-        auto d = run::parse_duration(text, "--delay");
+        auto d = cohort::app::parse_duration(text, "--delay");
         check(d.count() >= 0);
         if (text.find_first_not_of("0123456789.") == std::string_view::npos) {
-          check(run::parse_duration(std::string(text) + "s", "--delay") == d);
+          check(cohort::app::parse_duration(std::string(text) + "s", "--delay") == d);
         }
       });
       break;

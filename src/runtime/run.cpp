@@ -16,6 +16,19 @@
 
 namespace cohort {
 
+held_signals::held_signals(std::initializer_list<int> signals) noexcept {
+  sigset_t set;
+  sigemptyset(&set);
+  for (const int sig : signals) sigaddset(&set, sig);
+  active_ = pthread_sigmask(SIG_BLOCK, &set, &old_) == 0;
+}
+
+void held_signals::release() noexcept {
+  if (!active_) return;
+  active_ = false;
+  pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+}
+
 runtime::runtime(const run_options& options)
     : io_(1), loop_(io_), pool_(io_, options.blocking_threads), options_(options) {}
 
@@ -129,24 +142,6 @@ class arrival_record {
   static_assert(std::atomic<int>::is_always_lock_free, "used in a signal handler");
   static inline std::atomic<int> arrived_{0};
   static inline struct sigaction previous_[2] = {};
-};
-
-// Blocks SIGINT and SIGTERM in this thread for its lifetime.
-class blocked_terminating_signals {
- public:
-  blocked_terminating_signals() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, &old_);
-  }
-  blocked_terminating_signals(const blocked_terminating_signals&) = delete;
-  blocked_terminating_signals& operator=(const blocked_terminating_signals&) = delete;
-  ~blocked_terminating_signals() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
-
- private:
-  sigset_t old_{};
 };
 
 // Dies by `signo`: default action, unblocked, raised. Returns only if the
@@ -266,7 +261,7 @@ run_outcome run_with_outcome(std::function<task<int>(runtime&)> main, run_option
   {
     // From here on a signal is late. One delivered before now counts, even
     // if the loop never got to it (main ended in the turn it arrived).
-    blocked_terminating_signals hold;
+    held_signals hold{SIGINT, SIGTERM};
     if (rt.signal_ == 0 && arrival_record::first() != 0) {
       rt.signal_ = arrival_record::first();
       rt.signal_time_ = clock::now();

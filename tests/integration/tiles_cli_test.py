@@ -40,8 +40,8 @@ def dry_run_prints_tiles_per_zoom():
     equal(code, 0, "exit")
     for z in zoom_list(ZOOMS):
         n = sum(1 for t in EXPECTED if t[0] == z)
-        check(f"zoom {z:2}: {n} tiles" in out, f"zoom {z} line in {out!r}")
-    check(f"total: {len(EXPECTED)} tiles" in out, out)
+        check(f"zoom {z:2}: {n:,} tiles" in out, f"zoom {z} line in {out!r}")
+    check(f"total: {len(EXPECTED):,} tiles" in out, out)
     # Two boxes, one of them crossing the antimeridian (Fiji), counted once each tile.
     fiji = "177.1,-19.1,-178.1,-16.1"
     code, out, err = run(["tiles", "--bbox", fiji, "--bbox", fiji, "--zoom", "5-7", "--url",
@@ -70,7 +70,7 @@ def malformed_input_is_one_line_and_exit_2():
         ([*base_ok, "--url", "ftp://h/{z}/{x}/{y}.png"], "http"),
         ([*base_ok, "--url", "http://h/{z}/{x}/{y}.png", "--header", "nocolon"], "--header"),
         ([*base_ok, "--url", "http://h/{z}/{x}/{y}.png", "--max-tile-bytes", "lots"], "--max-tile"),
-        ([*base_ok, "--url", "http://h/{z}/{x}/{y}.png", "-j", "0"], "concurrency"),
+        ([*base_ok, "--url", "http://h/{z}/{x}/{y}.png", "-j", "0"], "-j must be"),
         ([*base_ok, "--url", "http://h/{z}/{x}/{y}.png", "--no-such-flag"], "no-such-flag"),
         (["tiles", "--zoom", "3", "--url", "http://h/{z}/{x}/{y}.png", "-o", "x"], "--bbox"),
         (["tiles", "--bbox", BOX, "--zoom", "3", "--url", "http://h/{z}/{x}/{y}.png"], "output"),

@@ -8,19 +8,6 @@
 
 namespace cohort::app::run {
 
-/// Appends `value` quoted for /bin/sh exactly as GNU parallel quotes it, so
-/// the shell reads back the same bytes and expands nothing: a value made only
-/// of `A-Za-z0-9 - _ . + /` is left as it is, the empty string becomes `''`,
-/// anything else is put in single quotes (a `'` inside becomes `'"'"'`, and
-/// the `''` this leaves at either end is dropped).
-///
-///   std::string s;
-///   append_shell_quoted(s, "it's");  // s == "'it'\"'\"'s'"
-void append_shell_quoted(std::string& out, std::string_view value);
-
-/// append_shell_quoted into a new string.
-[[nodiscard]] std::string shell_quote(std::string_view value);
-
 /// The path transforms of the replacement strings, with GNU parallel's exact
 /// semantics (its Perl expressions, including what they do to values that
 /// contain a newline):

@@ -1,27 +1,42 @@
 #include "cohort/run/run_cli.hpp"
 
+#include "cohort/common/cli.hpp"
+#include "cohort/common/option_values.hpp"
 #include "cohort/exit_codes.hpp"
 
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+
 namespace cohort::app::run {
 
 namespace {
 
-constexpr const char* description = R"(Run a command for every input, many at a time.
+constexpr const char* description = R"(Usage:
+  cohort run [options] COMMAND [ARGS...] ::: A B C [::: X Y]  every combination
+  cohort run [options] COMMAND :::: FILE                      one input per line
+  cohort run [options] COMMAND < inputs                       each stdin line
+  cohort run [options] < commands                             lines are commands
 
-  cohort run [options] COMMAND [ARGS...] ::: A B C [::: X Y]   every combination
-  cohort run [options] COMMAND :::: FILE                       one input per line
-  cohort run [options] COMMAND < inputs                        lines of standard input
-  cohort run [options] < commands                              each line is a command
+Run a command for every input, many at a time (GNU parallel's options).
 
 Replacement strings: {} {.} {/} {//} {/.} {#} (job number) {%} (slot) {1} {2}...
 Without any, the input is appended. Inputs are shell-quoted: they can never
-inject shell code. Commands run with /bin/sh -c, each in its own process group.)";
+inject shell code. Commands run with /bin/sh -c, each in its own process group.
+Durations: 0.5, 500ms, 2s, 1m, 1h30m.
+)";
 
 constexpr const char* footer =
-    R"(Signals: the first Ctrl+C (SIGINT) or SIGTERM starts nothing more, sends
+    R"(Examples:
+  cohort run -j 4 gzip ::: *.log
+  find . -name '*.png' | cohort run --bar optipng {}
+  cohort run --joblog jobs.log --retries 3 curl -sO {} :::: urls.txt
+  cohort run --resume --joblog jobs.log curl -sO {} :::: urls.txt
+
+Signals: the first Ctrl+C (SIGINT) or SIGTERM starts nothing more, sends
 the --term-seq to every running job's process group, writes the job log and
 says how to resume; a second one kills at once. SIGHUP: start nothing more,
 let running jobs finish.
@@ -33,86 +48,111 @@ with a P% halt: the percentage of the jobs that failed. An interrupted run
 ends by its signal once the job log is written (as the shell shows it:
 130, 143), so Ctrl+C also stops a script that runs cohort.)";
 
+constexpr const char* jobs_group = "Jobs";
+constexpr const char* input_group = "Input";
+constexpr const char* output_group = "Output";
+constexpr const char* log_group = "Job log and resume";
+
+// The values that are parsed after CLI11 has split the command line.
+struct value_texts {
+  std::string jobs, timeout, retries, retry_delay, delay, halt, term_seq;
+};
+
+void add_job_options(CLI::App& app, value_texts& t) {
+  add_value(app, "-j,--jobs", t.jobs, "N", jobs_group,
+            "jobs at a time: N, 0 (no limit), +N or -N (CPU threads plus or minus N), "
+            "P% (of the CPU threads); default: one per CPU thread");
+  add_value(app, "--timeout", t.timeout, "DURATION", jobs_group,
+            "kill a job (with --term-seq) that runs longer than this, or than P% of the "
+            "median runtime (200%); default: none");
+  add_value(app, "--retries", t.retries, "N", jobs_group,
+            "run a failing job up to N times in all (default 1: no retry)");
+  add_value(app, "--retry-delay", t.retry_delay, "DURATION", jobs_group,
+            "wait before the first retry, doubling up to 10s, jittered (default 0.1s; "
+            "0 retries at once, as GNU parallel)");
+  add_value(app, "--delay", t.delay, "DURATION", jobs_group,
+            "wait this long between job starts (default 0)");
+  add_value(app, "--halt", t.halt, "WHEN", jobs_group,
+            "stop early: now|soon,fail|success|done=N|P%, e.g. now,fail=1 "
+            "(default never)");
+  add_value(app, "--term-seq", t.term_seq, "SEQ", jobs_group,
+            "signals and waits in ms that kill a job (default "
+            "TERM,200,TERM,100,TERM,50,KILL,25)");
+}
+
+void add_input_output_options(CLI::App& app, run_cli_options& o) {
+  // One FILE per -a (else CLI11 takes the command's words as more files).
+  app.add_option("-a,--arg-file", o.arg_files, "read inputs from FILE (repeatable)")
+      ->type_name("FILE")
+      ->allow_extra_args(false)
+      ->group(input_group);
+  app.add_flag("-0,--null", o.null_separated, "inputs are separated by NUL, not newline")
+      ->group(input_group);
+  app.add_flag("-k,--keep-order", o.keep_order, "print output in input order")->group(output_group);
+  app.add_flag("--line-buffer,--lb", o.line_buffer, "print output line by line as it comes")
+      ->group(output_group);
+  app.add_flag("--tag", o.tag, "prefix output lines with the job's arguments")->group(output_group);
+  app.add_flag("--bar", o.bar, "show a progress bar on stderr")->group(output_group);
+  app.add_flag("--eta", o.eta, "show the estimated time left on stderr")->group(output_group);
+  app.add_flag("--dry-run", o.dry_run, "print the commands instead of running them")
+      ->group(output_group);
+  add_value(app, "--joblog", o.joblog, "FILE", log_group,
+            "log every finished job in FILE (GNU parallel's format)");
+  app.add_flag("--resume", o.resume, "skip the jobs in --joblog")->group(log_group);
+  app.add_flag("--resume-failed", o.resume_failed,
+               "skip the jobs in --joblog that succeeded; run the failed ones again")
+      ->group(log_group);
+}
+
+// Reads the values and checks that the options fit together; throws
+// usage_error. `words` is what follows the options (the command).
+void read_values(run_cli_options& o, const value_texts& t, std::vector<std::string> words) {
+  o.words = std::move(words);
+  // prefix_command() hands an unknown option over as the command's first
+  // word; GNU parallel refuses it, and so do we (nothing is run).
+  if (!o.words.empty() && o.words.front().size() > 1 && o.words.front()[0] == '-' &&
+      o.words.front() != "--") {
+    throw usage_error(unknown_option_message(o.words.front(), "run"));
+  }
+  if (!o.words.empty() && o.words.front() == "--") o.words.erase(o.words.begin());
+  if (!t.jobs.empty()) o.jobs = parse_jobs(t.jobs);
+  if (!t.timeout.empty()) o.timeout = parse_timeout(t.timeout);
+  if (!t.retries.empty()) {
+    // Beyond INT_MAX attempts is "retry for ever" in practice.
+    o.retries = static_cast<int>(
+        std::min<std::int64_t>(parse_count(t.retries, "--retries", 0, std::nullopt), INT_MAX));
+  }
+  if (!t.halt.empty()) o.halt = parse_halt(t.halt);
+  if (!t.term_seq.empty()) o.term_seq = parse_term_seq(t.term_seq);
+  if (!t.delay.empty()) o.delay = parse_duration(t.delay, "--delay");
+  if (!t.retry_delay.empty()) {
+    o.retry_delay = parse_duration(t.retry_delay, "--retry-delay");
+  }
+  if (o.resume && o.resume_failed) {
+    throw usage_error("--resume and --resume-failed cannot be combined; pick one");
+  }
+  if ((o.resume || o.resume_failed) && o.joblog.empty()) {
+    throw usage_error("--resume needs --joblog FILE (the log of the earlier run)");
+  }
+  if (o.line_buffer && o.keep_order) {
+    throw usage_error("--line-buffer and --keep-order cannot be combined");
+  }
+}
+
 }  // namespace
 
 parse_result parse_run_cli(int argc, char** argv) {
   run_cli_options o;
+  value_texts t;
   CLI::App app(description, "cohort run");
   app.footer(footer);
   app.prefix_command();  // the first non-option word starts the command
-  app.set_version_flag("--version", std::string("cohort run ") + COHORT_VERSION);
-
-  std::string jobs_text, timeout_text, halt_text, term_text, delay_text;
-  app.add_option("-j,--jobs", jobs_text,
-                 "jobs at a time: N, 0 (unlimited), +N/-N (cores plus/minus N), N% of cores; "
-                 "default: the number of cores");
-  app.add_option("--timeout", timeout_text,
-                 "kill a job (with --term-seq) that runs longer: seconds, 2m, 1h, or P% of the "
-                 "median runtime");
-  app.add_option("--retries", o.retries, "run a failing job up to N times in all")
-      ->check(CLI::NonNegativeNumber);
-  std::string retry_delay_text;
-  app.add_option("--retry-delay", retry_delay_text,
-                 "wait before the first retry (default 0.1s), doubling up to 10s, jittered; "
-                 "0 retries at once as GNU parallel");
-  app.add_option("--halt", halt_text,
-                 "stop early: now|soon,fail|success|done=N|P% (e.g. now,fail=1)");
-  app.add_option("--joblog", o.joblog, "log every finished job (GNU parallel's format)");
-  app.add_flag("--resume", o.resume, "skip the jobs in --joblog");
-  app.add_flag("--resume-failed", o.resume_failed,
-               "skip the jobs in --joblog that succeeded; re-run the failed ones");
-  app.add_option(
-      "--term-seq", term_text,
-      "signals and ms waits for killing a job (default TERM,200,TERM,100,TERM,50,KILL,25)");
-  app.add_flag("-k,--keep-order", o.keep_order, "print output in input order");
-  app.add_flag("--line-buffer,--lb", o.line_buffer, "print output line by line as it comes");
-  app.add_flag("--tag", o.tag, "prefix output lines with the job's arguments");
-  app.add_flag("--bar", o.bar, "show a progress bar on stderr");
-  app.add_flag("--eta", o.eta, "show the estimated time left on stderr");
-  app.add_flag("--dry-run", o.dry_run, "print the commands instead of running them");
-  app.add_option("--delay", delay_text, "wait this long between job starts");
-  app.add_flag("-0,--null", o.null_separated, "inputs are separated by NUL, not newline");
-  // One FILE per -a (else CLI11 takes the command's words as more files).
-  app.add_option("-a,--arg-file", o.arg_files, "read inputs from FILE (repeatable)")
-      ->allow_extra_args(false);
-
-  try {
-    app.parse(argc, argv);
-    o.words = app.remaining();
-    // prefix_command() hands an unknown option over as the command's first
-    // word; GNU parallel refuses it, and so do we (nothing is run).
-    if (!o.words.empty() && o.words.front().size() > 1 && o.words.front()[0] == '-' &&
-        o.words.front() != "--") {
-      throw std::invalid_argument("unknown option '" + o.words.front() +
-                                  "'; see cohort run --help");
-    }
-    if (!o.words.empty() && o.words.front() == "--") o.words.erase(o.words.begin());
-    if (!jobs_text.empty()) o.jobs = parse_jobs(jobs_text);
-    if (!timeout_text.empty()) o.timeout = parse_timeout(timeout_text);
-    if (!halt_text.empty()) o.halt = parse_halt(halt_text);
-    if (!term_text.empty()) o.term_seq = parse_term_seq(term_text);
-    if (!delay_text.empty()) o.delay = parse_duration(delay_text, "--delay");
-    if (!retry_delay_text.empty()) {
-      o.retry_delay = parse_duration(retry_delay_text, "--retry-delay");
-    }
-    if (o.resume && o.resume_failed) {
-      throw std::invalid_argument("--resume and --resume-failed cannot be combined; pick one");
-    }
-    if ((o.resume || o.resume_failed) && o.joblog.empty()) {
-      throw std::invalid_argument("--resume needs --joblog FILE (the log of the earlier run)");
-    }
-    if (o.line_buffer && o.keep_order) {
-      throw std::invalid_argument("--line-buffer and --keep-order cannot be combined");
-    }
-  } catch (const CLI::Success& e) {
-    return {std::nullopt, app.exit(e)};
-  } catch (const CLI::ParseError& e) {
-    fmt::print(stderr, "cohort run: {}; see cohort run --help\n", e.what());
-    return {std::nullopt, exit_run_error};
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "cohort run: {}\n", e.what());
-    return {std::nullopt, exit_run_error};
-  }
+  add_job_options(app, t);
+  add_input_output_options(app, o);
+  set_up_cli(app, "run");
+  const std::optional<int> ended = parse_command_line(app, "run", argc, argv, exit_run_error,
+                                                      [&] { read_values(o, t, app.remaining()); });
+  if (ended) return {std::nullopt, *ended};
   return {std::move(o), 0};
 }
 

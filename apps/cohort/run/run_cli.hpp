@@ -17,11 +17,11 @@ struct run_cli_options {
   timeout_spec timeout{};  ///< --timeout
   int retries = 0;         ///< --retries (attempts in all, as GNU)
   std::chrono::nanoseconds retry_delay{std::chrono::milliseconds(100)};  ///< --retry-delay
-  halt_policy halt{};                                                    ///< --halt
+  cohort::halt_policy halt{};                                            ///< --halt
   std::string joblog;                                                    ///< --joblog
   bool resume = false;                                                   ///< --resume
   bool resume_failed = false;                                            ///< --resume-failed
-  term_sequence term_seq = term_sequence::gnu_default();                 ///< --term-seq
+  cohort::term_sequence term_seq = cohort::default_term_sequence();      ///< --term-seq
   bool keep_order = false;                                               ///< -k
   bool line_buffer = false;                                              ///< --line-buffer
   bool tag = false;                                                      ///< --tag

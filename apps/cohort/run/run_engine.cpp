@@ -26,31 +26,11 @@ runner_options make_runner_options(const run_cli_options& o) {
   // Capped, jittered exponential backoff (GNU retries at once: --retry-delay 0).
   r.retry.initial = std::chrono::duration_cast<duration>(o.retry_delay);
   r.retry.max_delay = std::max(r.retry.initial, duration(std::chrono::seconds(10)));
-  using P = cohort::halt_policy;
-  switch (o.halt.when) {
-    case halt_policy::timing::never: r.halt.mode = P::when::never; break;
-    case halt_policy::timing::soon: r.halt.mode = P::when::soon; break;
-    case halt_policy::timing::now: r.halt.mode = P::when::now; break;
-  }
-  switch (o.halt.on) {
-    case halt_policy::condition::fail: r.halt.trigger = P::on::fail; break;
-    case halt_policy::condition::success: r.halt.trigger = P::on::success; break;
-    case halt_policy::condition::done: r.halt.trigger = P::on::done; break;
-  }
-  r.halt.count = static_cast<std::size_t>(std::max<std::uint64_t>(o.halt.count, 1));
-  r.halt.percent = o.halt.percent;
+  r.halt = o.halt;
   return r;
 }
 
 }  // namespace
-
-cohort::term_sequence to_process_sequence(const app::run::term_sequence& s) {
-  cohort::term_sequence out;
-  for (const auto& step : s.steps) {
-    out.push_back({step.signal, std::chrono::duration_cast<duration>(step.wait)});
-  }
-  return out;
-}
 
 task<> job_item::run() {
   return engine->run_job(seq, args);
@@ -332,9 +312,9 @@ task<> run_engine::run_job(std::uint64_t seq, const std::vector<std::string>& ar
   exit_status status;
   const duration timeout = current_timeout();
   if (timeout == duration::max()) {
-    status = co_await supervise(p, to_process_sequence(options_.term_seq));
+    status = co_await supervise(p, options_.term_seq);
   } else {
-    auto r = co_await move_on_after(timeout, supervise(p, to_process_sequence(options_.term_seq)));
+    auto r = co_await move_on_after(timeout, supervise(p, options_.term_seq));
     status = r ? *r : p.status().value_or(exit_status{});
     if (!r) warn_timed_out(command);
   }

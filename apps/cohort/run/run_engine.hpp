@@ -29,9 +29,6 @@ namespace cohort::app::run {
 
 class run_engine;
 
-/// The --term-seq as cohort::process takes it.
-cohort::term_sequence to_process_sequence(const term_sequence& s);
-
 /// One job: its sequence number and arguments; `run()` makes its task.
 struct job_item {
   run_engine* engine;

@@ -1,5 +1,6 @@
 #include "cohort/run/run_main.hpp"
 
+#include "cohort/common/shell_quote.hpp"
 #include "cohort/exit_codes.hpp"
 #include "cohort/run/run_engine.hpp"
 #include "cohort/run/signal_watch.hpp"
@@ -34,10 +35,10 @@ int failed_exit_code(std::size_t failed) {
 // status; a percentage (fail=Y%, done=Y%) the percentage of all jobs that
 // failed, halted or not; success=X or Y% 0 when it halted; anything else the
 // number of failed jobs.
-int halt_exit_code(const halt_policy& h, const run_summary& s, int last_failure,
+int halt_exit_code(const cohort::halt_policy& h, const run_summary& s, int last_failure,
                    std::optional<std::uint64_t> total) {
-  if (h.when == halt_policy::timing::never) return failed_exit_code(s.failed);
-  if (h.on == halt_policy::condition::success) {
+  if (h.mode == cohort::halt_policy::when::never) return failed_exit_code(s.failed);
+  if (h.trigger == cohort::halt_policy::on::success) {
     return s.halted ? exit_ok : failed_exit_code(s.failed);
   }
   if (h.percent > 0) {
@@ -45,7 +46,7 @@ int halt_exit_code(const halt_policy& h, const run_summary& s, int last_failure,
         total.value_or(s.done + s.failed + s.cancelled + s.not_started + s.skipped);
     return all == 0 ? 0 : static_cast<int>(s.failed * 100 / all);
   }
-  if (s.halted && h.on == halt_policy::condition::fail && h.count <= 1 && last_failure > 0) {
+  if (s.halted && h.trigger == cohort::halt_policy::on::fail && h.count <= 1 && last_failure > 0) {
     return std::min(last_failure, 255);
   }
   return failed_exit_code(s.failed);
@@ -64,8 +65,7 @@ std::string resume_hint(int argc, char** argv, const run_cli_options& o) {
 
 process_guardian start_guardian(const run_cli_options& o) {
   try {
-    return process_guardian::start({"/proc/self/exe", guardian_subcommand},
-                                   to_process_sequence(o.term_seq));
+    return process_guardian::start({"/proc/self/exe", guardian_subcommand}, o.term_seq);
   } catch (const std::exception& e) {
     // The run is still worth doing; only a kill -9 of it would leave jobs.
     fmt::print(stderr, "cohort run: warning: {}; jobs may outlive this process if it is killed\n",
@@ -79,7 +79,7 @@ process_guardian start_guardian(const run_cli_options& o) {
 int run_and_report(int argc, char** argv, int& ended_by) {
   // A signal during start-up is held, then handled like any other once the
   // runtime's handlers are in place (not fatal, not lost).
-  startup_signal_block held_signals;
+  cohort::held_signals held;
   auto parsed = parse_run_cli(argc, argv);
   if (!parsed.options) return parsed.exit_code;
   run_cli_options o = std::move(*parsed.options);
@@ -98,18 +98,18 @@ int run_and_report(int argc, char** argv, int& ended_by) {
     input_generator inputs(std::move(split.sources), io_opts);
     // GNU parallel: a --halt percentage is of all the jobs when their number
     // is known (the runner would take it of the jobs finished so far).
-    const halt_policy halt_given = o.halt;
+    const cohort::halt_policy halt_given = o.halt;
     std::optional<std::uint64_t> total;
     if (o.halt.percent > 0) total = inputs.total_jobs();
     if (o.halt.percent > 0 && total) {
-      o.halt.count = std::max<std::uint64_t>(
-          1, static_cast<std::uint64_t>(
+      o.halt.count = std::max<std::size_t>(
+          1, static_cast<std::size_t>(
                  std::ceil(o.halt.percent * static_cast<double>(*total) / 100.0 - 1e-9)));
       o.halt.percent = 0;
     }
 
     if (o.dry_run) {
-      held_signals.release();
+      held.release();
       job_input in;
       std::string line;
       while (inputs.next(in)) {
@@ -142,7 +142,7 @@ int run_and_report(int argc, char** argv, int& ended_by) {
     cohort::run_options ro;
     // Killing a job takes its whole --term-seq; leave room for it.
     std::chrono::nanoseconds seq_total{0};
-    for (const auto& step : o.term_seq.steps) seq_total += step.wait;
+    for (const auto& step : o.term_seq) seq_total += step.wait;
     ro.grace = std::max<duration>(
         std::chrono::seconds(5),
         std::chrono::duration_cast<duration>(seq_total) + std::chrono::seconds(1));
@@ -155,7 +155,7 @@ int run_and_report(int argc, char** argv, int& ended_by) {
             ~disarm_on_exit() { w.disarm(); }
           } disarm{watch};
           watch.arm();
-          held_signals.release();
+          held.release();
           co_await engine.run(rt.io(), rt.drain_requested(), &watch);
           // A signal that cut the run short (a wait for input) may not have
           // reached the loop yet: let it, so it is reported and sets the code.

@@ -39,53 +39,8 @@ std::optional<std::uint64_t> parse_digits(std::string_view s) {
   return v;
 }
 
-// `\d+(\.\d+)?`
-bool is_decimal(std::string_view s) {
-  auto dot = s.find('.');
-  auto whole = s.substr(0, dot);
-  auto frac = dot == std::string_view::npos ? std::string_view("0") : s.substr(dot + 1);
-  auto digits = [](std::string_view d) {
-    return !d.empty() && d.find_first_not_of("0123456789") == std::string_view::npos;
-  };
-  return digits(whole) && digits(frac);
-}
-
 // Percentages above this are refused (they stay exact as doubles).
 constexpr std::int64_t max_percent = 1'000'000;
-
-// A number `\d+(\.\d+)?` times `unit_ns` nanoseconds, truncated to the
-// nanosecond; nullopt if malformed or beyond int64 nanoseconds.
-std::optional<std::int64_t> scaled(std::string_view number, std::int64_t unit_ns) {
-  auto dot = number.find('.');
-  std::string_view whole = number.substr(0, dot);
-  std::string_view frac =
-      dot == std::string_view::npos ? std::string_view{} : number.substr(dot + 1);
-  if (whole.empty() || (dot != std::string_view::npos && frac.empty())) return std::nullopt;
-  for (char c : whole) {
-    if (!is_digit(c)) return std::nullopt;
-  }
-  for (char c : frac) {
-    if (!is_digit(c)) return std::nullopt;
-  }
-  constexpr auto max = static_cast<unsigned __int128>(std::numeric_limits<std::int64_t>::max());
-  unsigned __int128 w = 0;
-  for (char c : whole) {
-    w = w * 10 + static_cast<unsigned>(c - '0');
-    if (w > max) return std::nullopt;
-  }
-  unsigned __int128 total = w * static_cast<unsigned __int128>(unit_ns);
-  // Digits beyond the 18th cannot add a whole nanosecond for any unit here.
-  if (frac.size() > 18) frac = frac.substr(0, 18);
-  unsigned __int128 num = 0;
-  unsigned __int128 den = 1;
-  for (char c : frac) {
-    num = num * 10 + static_cast<unsigned>(c - '0');
-    den *= 10;
-  }
-  total += num * static_cast<unsigned __int128>(unit_ns) / den;
-  if (total > max) return std::nullopt;
-  return static_cast<std::int64_t>(total);
-}
 
 struct signal_name {
   std::string_view name;
@@ -156,7 +111,7 @@ std::string millis_text(std::chrono::nanoseconds d) {
 // ---------------------------------------------------------------------------
 // --halt
 
-halt_policy parse_halt(std::string_view text) {
+cohort::halt_policy parse_halt(std::string_view text) {
   auto fail = [&](std::string_view why) -> option_error {
     return option_error(fmt::format("--halt: '{}': {}", text, why));
   };
@@ -172,7 +127,7 @@ halt_policy parse_halt(std::string_view text) {
   }
   std::string_view s = expanded;
 
-  halt_policy h;
+  cohort::halt_policy h;
   auto comma = s.find(',');
   std::string_view when = s.substr(0, comma);
   if (when == "never") {
@@ -180,9 +135,9 @@ halt_policy parse_halt(std::string_view text) {
     return h;
   }
   if (when == "soon") {
-    h.when = halt_policy::timing::soon;
+    h.mode = cohort::halt_policy::when::soon;
   } else if (when == "now") {
-    h.when = halt_policy::timing::now;
+    h.mode = cohort::halt_policy::when::now;
   } else {
     throw fail(
         "expected 'never', 'now,COND=N', 'soon,COND=N' (COND: fail, success or done; N a count "
@@ -195,11 +150,11 @@ halt_policy parse_halt(std::string_view text) {
   auto eq = rest.find('=');
   std::string_view cond = rest.substr(0, eq);
   if (cond == "fail") {
-    h.on = halt_policy::condition::fail;
+    h.trigger = cohort::halt_policy::on::fail;
   } else if (cond == "success") {
-    h.on = halt_policy::condition::success;
+    h.trigger = cohort::halt_policy::on::success;
   } else if (cond == "done") {
-    h.on = halt_policy::condition::done;
+    h.trigger = cohort::halt_policy::on::done;
   } else {
     throw fail(fmt::format("expected fail=, success= or done= after '{},'", when));
   }
@@ -219,13 +174,14 @@ halt_policy parse_halt(std::string_view text) {
   return h;
 }
 
-std::string to_string(const halt_policy& h) {
-  if (h.when == halt_policy::timing::never) return "never";
-  std::string s = h.when == halt_policy::timing::soon ? "soon," : "now,";
-  switch (h.on) {
-    case halt_policy::condition::fail: s += "fail="; break;
-    case halt_policy::condition::success: s += "success="; break;
-    case halt_policy::condition::done: s += "done="; break;
+std::string to_string(const cohort::halt_policy& h) {
+  using P = cohort::halt_policy;
+  if (h.mode == P::when::never) return "never";
+  std::string s = h.mode == P::when::soon ? "soon," : "now,";
+  switch (h.trigger) {
+    case P::on::fail: s += "fail="; break;
+    case P::on::success: s += "success="; break;
+    case P::on::done: s += "done="; break;
   }
   if (h.percent > 0) {
     s += fmt::format("{}%", static_cast<std::uint64_t>(h.percent));
@@ -238,16 +194,12 @@ std::string to_string(const halt_policy& h) {
 // ---------------------------------------------------------------------------
 // --term-seq
 
-term_sequence term_sequence::gnu_default() {
-  return {{{SIGTERM, 200ms}, {SIGTERM, 100ms}, {SIGTERM, 50ms}, {SIGKILL, 25ms}}};
-}
-
-term_sequence parse_term_seq(std::string_view text) {
+cohort::term_sequence parse_term_seq(std::string_view text) {
   auto fail = [&](std::string_view why) -> option_error {
     return option_error(fmt::format("--term-seq: '{}': {}", text, why));
   };
   if (text.empty()) throw fail("empty; expected SIGNAL,MS,... like TERM,200,TERM,100,KILL,25");
-  term_sequence seq;
+  cohort::term_sequence seq;
   std::size_t at = 0;
   bool expect_signal = true;
   for (;;) {
@@ -261,13 +213,13 @@ term_sequence parse_term_seq(std::string_view text) {
             fmt::format("'{}' is not a signal (a name like TERM or SIGKILL, or a number 1-{})",
                         token, max_signal()));
       }
-      seq.steps.push_back({*sig, std::chrono::nanoseconds{0}});
+      seq.push_back({*sig, duration{0}});
     } else {
-      auto ns = scaled(token, 1'000'000);
+      auto ns = scaled_decimal(token, 1'000'000);
       if (!ns) {
         throw fail(fmt::format("'{}' is not a wait in milliseconds (like 200 or 12.5)", token));
       }
-      seq.steps.back().wait = std::chrono::nanoseconds{*ns};
+      seq.back().wait = std::chrono::nanoseconds{*ns};
     }
     expect_signal = !expect_signal;
     if (comma == std::string_view::npos) break;
@@ -276,9 +228,9 @@ term_sequence parse_term_seq(std::string_view text) {
   return seq;
 }
 
-std::string to_string(const term_sequence& seq) {
+std::string to_string(const cohort::term_sequence& seq) {
   std::string s;
-  for (const auto& step : seq.steps) {
+  for (const auto& step : seq) {
     if (!s.empty()) s += ',';
     s += signal_text(step.signal);
     s += ',';
@@ -288,59 +240,21 @@ std::string to_string(const term_sequence& seq) {
 }
 
 // ---------------------------------------------------------------------------
-// Durations
-
-std::chrono::nanoseconds parse_duration(std::string_view text, std::string_view option) {
-  auto fail = [&](std::string_view why) -> option_error {
-    return option_error(fmt::format("{}: '{}': {}", option, text, why));
-  };
-  constexpr std::string_view expected =
-      "expected seconds (30, 1.5) or numbers with units s, m, h, d (2s, 3m, 1h30m, 1d)";
-  if (text.empty()) throw fail(fmt::format("empty; {}", expected));
-  if (text.find_first_not_of("0123456789.") == std::string_view::npos) {
-    auto ns = scaled(text, 1'000'000'000);
-    if (!ns) throw fail(is_decimal(text) ? std::string_view("too large") : expected);
-    return std::chrono::nanoseconds{*ns};
-  }
-  std::int64_t total = 0;
-  std::size_t at = 0;
-  while (at < text.size()) {
-    auto unit_at = text.find_first_not_of("0123456789.", at);
-    if (unit_at == std::string_view::npos) {
-      throw fail(fmt::format("'{}' has no unit; {}", text.substr(at), expected));
-    }
-    std::int64_t unit = 0;
-    switch (lower(text[unit_at])) {
-      case 's': unit = 1'000'000'000; break;
-      case 'm': unit = 60'000'000'000; break;
-      case 'h': unit = 3'600'000'000'000; break;
-      case 'd': unit = 86'400'000'000'000; break;
-      default: throw fail(fmt::format("unknown unit '{}'; {}", text[unit_at], expected));
-    }
-    std::string_view number = text.substr(at, unit_at - at);
-    if (number.empty()) throw fail(expected);
-    auto ns = scaled(number, unit);
-    if (!ns) throw fail(fmt::format("'{}' is not a number or is too large", number));
-    if (*ns > std::numeric_limits<std::int64_t>::max() - total) throw fail("too large");
-    total += *ns;
-    at = unit_at + 1;
-  }
-  return std::chrono::nanoseconds{total};
-}
+// --timeout
 
 timeout_spec parse_timeout(std::string_view text) {
   timeout_spec t;
   if (!text.empty() && text.back() == '%') {
     auto number = text.substr(0, text.size() - 1);
-    auto pct = scaled(number, 1'000'000);  // percent in millionths
+    auto pct = scaled_decimal(number, 1'000'000);  // percent in millionths
     if (!pct) {
       throw option_error(fmt::format(
-          "--timeout: '{}': expected a duration (30, 1.5, 2m, 1h30m) or a percentage of the "
-          "median runtime like 200%",
+          "--timeout: '{}': expected a duration like 0.5, 500ms, 2s or 1m, or a percentage of "
+          "the median runtime like 200%",
           text));
     }
     if (*pct > max_percent * 1'000'000) {
-      throw option_error(fmt::format("--timeout: '{}': at most {}%", text, max_percent));
+      throw option_error(fmt::format("--timeout must be at most {}%", format_count(max_percent)));
     }
     if (*pct == 0) return t;
     t.what = timeout_spec::kind::percent_of_median;
@@ -374,10 +288,10 @@ jobs_spec parse_jobs(std::string_view text) {
     return j;
   }
   if (text.back() == '%') {
-    auto p = scaled(text.substr(0, text.size() - 1), 1'000'000);
+    auto p = scaled_decimal(text.substr(0, text.size() - 1), 1'000'000);
     if (!p) throw fail();
     if (*p > max_percent * 1'000'000) {
-      throw option_error(fmt::format("-j: '{}': at most {}%", text, max_percent));
+      throw option_error(fmt::format("-j must be at most {}%", format_count(max_percent)));
     }
     j.what = jobs_spec::kind::cores_percent;
     j.percent = static_cast<double>(*p) / 1e6;

@@ -106,17 +106,4 @@ bool signal_watch::seen(int sig) const noexcept {
   return i >= 0 && (seen_mask.load() & (1u << i)) != 0;
 }
 
-startup_signal_block::startup_signal_block() {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int sig : watched) sigaddset(&set, sig);
-  active_ = pthread_sigmask(SIG_BLOCK, &set, &old_) == 0;
-}
-
-void startup_signal_block::release() noexcept {
-  if (!active_) return;
-  active_ = false;
-  pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-}
-
 }  // namespace cohort::app::run

@@ -44,21 +44,4 @@ class signal_watch {
   bool armed_ = false;
 };
 
-/// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread until `release()`
-/// or destruction: a signal that arrives while the tool starts up is held
-/// (not fatal) and delivered to the handlers once they exist.
-class startup_signal_block {
- public:
-  startup_signal_block();
-  startup_signal_block(const startup_signal_block&) = delete;
-  startup_signal_block& operator=(const startup_signal_block&) = delete;
-  ~startup_signal_block() { release(); }
-  /// Restores the previous signal mask (pending signals are delivered now).
-  void release() noexcept;
-
- private:
-  sigset_t old_{};
-  bool active_ = false;
-};
-
 }  // namespace cohort::app::run

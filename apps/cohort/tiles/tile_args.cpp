@@ -11,7 +11,7 @@ namespace cohort::app::tiles {
 namespace {
 
 std::string shown(std::string_view text) {
-  return detail::shown_in_message(text);
+  return shown_in_message(text);
 }
 
 std::string_view trim(std::string_view s) {
@@ -91,17 +91,6 @@ std::string shown_char(char c) {
 }
 
 }  // namespace
-
-std::string detail::shown_in_message(std::string_view text) {
-  constexpr std::size_t limit = 80;
-  std::string out;
-  for (char c : text.substr(0, limit)) {
-    const auto u = static_cast<unsigned char>(c);
-    out.push_back(u < 0x20 || u == 0x7f ? '?' : c);
-  }
-  if (text.size() > limit) out += "...";
-  return out;
-}
 
 bbox parse_bbox(std::string_view text) {
   if (trim(text).empty()) {

@@ -5,23 +5,12 @@
 /// `--subdomains`. Every error is a usage_error whose message is one line
 /// that names the option, the offending text and what to write instead.
 
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "cohort/common/option_values.hpp"  // usage_error
 #include "cohort/tiles/tile_math.hpp"
-
-namespace cohort::app {
-
-/// A malformed command line or input: the CLI prints what() and exits with
-/// status 2.
-class usage_error : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-}  // namespace cohort::app
 
 namespace cohort::app::tiles {
 
@@ -57,11 +46,5 @@ std::vector<int> parse_zooms(std::string_view text);
 ///
 ///   parse_subdomains("a,b,c") == std::vector<std::string>{"a", "b", "c"}
 std::vector<std::string> parse_subdomains(std::string_view text);
-
-namespace detail {
-/// User text as echoed inside an error message: at most 80 characters
-/// (then "..."), control characters shown as '?', so it stays one line.
-std::string shown_in_message(std::string_view text);
-}  // namespace detail
 
 }  // namespace cohort::app::tiles

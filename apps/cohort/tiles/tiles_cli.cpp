@@ -1,30 +1,39 @@
 #include "cohort/tiles/tiles_cli.hpp"
 
+#include "cohort/common/cli.hpp"
+#include "cohort/common/option_values.hpp"
 #include "cohort/exit_codes.hpp"
 #include "cohort/tiles/tile_args.hpp"
 
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 
-#include <charconv>
-#include <cmath>
+#include <chrono>
 
 namespace cohort::app::tiles {
 
 namespace {
 
-constexpr const char* description =
-    R"(Download the map tiles of an area into a directory or an MBTiles file.
+constexpr const char* description = R"(Usage:
+  cohort tiles --bbox W,S,E,N --zoom ZOOMS --url TEMPLATE -o OUT [options]
 
-  cohort tiles --bbox W,S,E,N --zoom A-B --url 'https://host/{z}/{x}/{y}.png' -o city.mbtiles
+Download the map tiles of an area into a directory or an MBTiles file.
 
 URL placeholders: {z} {x} {y}, {-y} (TMS row), {s} (one of --subdomains), {q}
 (Bing quadkey). An output ending in .mbtiles is an MBTiles 1.3 file; anything
 else is a directory OUT/z/x/y.ext. Re-running the same command resumes: tiles
-already stored are skipped, failed ones are tried again.)";
+already stored are skipped, failed ones are tried again.
+Durations: 0.5, 500ms, 2s, 1m. Sizes: 500000, 512k, 4M.
+)";
 
 constexpr const char* footer =
-    R"(Be polite: identify yourself with --user-agent and keep -j low. The
+    R"(Examples:
+  cohort tiles --bbox 13.08,52.33,13.76,52.68 --zoom 10-14 \
+      --url 'https://tiles.example.org/{z}/{x}/{y}.png' -o berlin.mbtiles
+  cohort tiles --bbox 177,-19,-178,-16 --zoom 5-8 --url '...' --dry-run
+  cohort tiles ... -o tiles/ --refresh      revalidate what is stored
+
+Be polite: identify yourself with --user-agent and keep -j low. The
 OpenStreetMap tile servers forbid bulk downloading (see their tile usage
 policy); run your own tile server for large areas.
 
@@ -38,145 +47,146 @@ SIGTERM. An interrupted download ends by its signal once the output is
 saved (as the shell shows it: 130, 143), so Ctrl+C also stops a script that
 runs cohort.)";
 
+constexpr const char* area_group = "What to download";
+constexpr const char* network_group = "Requests";
+constexpr const char* output_group = "Output";
+
+// The longest a tiles timeout or delay may be (about 11.6 days).
+constexpr std::chrono::seconds max_wait{1'000'000};
+
+// A duration option in whole milliseconds, rounded up so that a non-zero
+// value never becomes 0 (which means "none" for the timeouts).
+std::chrono::milliseconds parse_wait(const std::string& text, const char* option) {
+  const std::chrono::nanoseconds d = parse_duration(text, option);
+  check_at_most(d, max_wait, option);
+  return std::chrono::ceil<std::chrono::milliseconds>(d);
+}
+
+// The values that are parsed after CLI11 has split the command line.
+struct value_texts {
+  std::vector<std::string> boxes;
+  std::string zoom, url, subdomains = "a,b,c";
+  std::string concurrency, rate, retries, max_bytes, retry_delay, connect, request, stall;
+  std::string max_failures;
+};
+
+void add_area_options(CLI::App& app, tiles_options& o, value_texts& t) {
+  app.add_option("-b,--bbox", t.boxes,
+                 "area W,S,E,N in degrees (repeatable; W > E crosses the antimeridian)")
+      ->type_name("W,S,E,N")
+      ->allow_extra_args(false)
+      ->group(area_group);
+  add_value(app, "-z,--zoom", t.zoom, "ZOOMS", area_group, "zoom levels: 12, 10-14 or 8,10-12");
+  add_value(app, "-u,--url", t.url, "TEMPLATE", area_group,
+            "tile URL template, e.g. https://{s}.host/{z}/{x}/{y}.png");
+  add_value(app, "--subdomains", t.subdomains, "LIST", area_group, "values of {s} (default a,b,c)");
+  add_value(app, "-o,--output", o.output, "OUT", area_group,
+            "OUT.mbtiles, or a directory for OUT/z/x/y.ext");
+}
+
+void add_request_options(CLI::App& app, tiles_options& o, value_texts& t) {
+  add_value(app, "-j,--concurrency", t.concurrency, "N", network_group,
+            "requests at a time, 1 to 1,024 (default 4: be polite)");
+  add_value(app, "--rate", t.rate, "PER_SECOND", network_group,
+            "at most this many requests per second per host (default: no limit)");
+  add_value(app, "--retries", t.retries, "N", network_group,
+            "retries of a failing tile, 0 to 100 (default 5)");
+  add_value(app, "--retry-delay", t.retry_delay, "DURATION", network_group,
+            "first retry's delay, doubled each retry up to 30s (default 0.5s)");
+  add_value(app, "--connect-timeout", t.connect, "DURATION", network_group,
+            "time to connect (default 10s)");
+  add_value(app, "--request-timeout", t.request, "DURATION", network_group,
+            "time for a whole request (default 60s; 0: none)");
+  add_value(app, "--stall-timeout", t.stall, "DURATION", network_group,
+            "fail a request that receives nothing for this long, rounded up to whole "
+            "seconds (default 30s; 0: never)");
+  add_value(app, "--user-agent", o.user_agent, "TEXT", network_group,
+            std::string("User-Agent header (default cohort/") + COHORT_VERSION + ")");
+  app.add_option("-H,--header", o.headers, "extra request header 'Name: value' (repeatable)")
+      ->type_name("\"NAME: VALUE\"")
+      ->allow_extra_args(false)
+      ->group(network_group);
+  add_value(app, "--max-tile-bytes", t.max_bytes, "SIZE", network_group,
+            "largest acceptable tile, e.g. 512k or 4M (default 4M)");
+  add_value(app, "--max-failures-in-a-row", t.max_failures, "N", network_group,
+            "stop when this many answers in a row from a host fail the same way (HTTP 503, an "
+            "HTML page...), or half as many before its first tile (default 100; 0: never)");
+}
+
+void add_output_flags(CLI::App& app, tiles_options& o) {
+  app.add_flag("--force", o.force, "overwrite an output made from another URL, area or zooms")
+      ->group(output_group);
+  app.add_flag("--refresh", o.refresh,
+               "revalidate stored tiles with ETag/Last-Modified; fetch only changed ones")
+      ->group(output_group);
+  app.add_flag("--strict", o.strict, "exit 1 when tiles are missing (404, or 204 empty)")
+      ->group(output_group);
+  app.add_flag("--fsync", o.fsync, "durable against power loss (slower)")->group(output_group);
+  app.add_flag("--dry-run", o.dry_run, "print the tiles per zoom level and exit")
+      ->group(output_group);
+  app.add_flag("-q,--quiet", o.quiet, "no progress bar, no summary line (errors only)")
+      ->group(output_group);
+  app.add_flag("--json", o.json, "print a JSON summary on stdout")->group(output_group);
+}
+
+// Reads the values and checks that the options fit together; throws
+// usage_error.
+void read_values(tiles_options& o, const value_texts& t) {
+  if (!t.concurrency.empty()) {
+    o.concurrency = static_cast<std::size_t>(parse_count(t.concurrency, "-j", 1, 1024));
+  }
+  if (!t.rate.empty()) {
+    o.rate = parse_decimal(t.rate, "--rate", "requests per second", 0, 1e6);
+  }
+  if (!t.retries.empty()) {
+    o.retries = static_cast<int>(parse_count(t.retries, "--retries", 0, 100));
+  }
+  if (!t.max_failures.empty()) {
+    o.max_failures_in_a_row = static_cast<std::size_t>(
+        parse_count(t.max_failures, "--max-failures-in-a-row", 0, 1'000'000'000));
+  }
+  if (t.boxes.empty()) throw usage_error("--bbox W,S,E,N is required");
+  if (t.zoom.empty()) throw usage_error("--zoom is required (e.g. --zoom 10-14)");
+  if (t.url.empty())
+    throw usage_error("--url is required (e.g. --url 'https://host/{z}/{x}/{y}.png')");
+  for (const auto& b : t.boxes) o.boxes.push_back(parse_bbox(b));
+  o.zooms = parse_zooms(t.zoom);
+  o.url = url_template::parse(t.url, parse_subdomains(t.subdomains));
+  if (o.output.empty() && !o.dry_run)
+    throw usage_error("-o/--output is required (DIR or FILE.mbtiles)");
+  if (!t.max_bytes.empty()) o.max_tile_bytes = parse_size(t.max_bytes, "--max-tile-bytes");
+  if (!t.retry_delay.empty()) o.retry_delay = parse_wait(t.retry_delay, "--retry-delay");
+  if (!t.connect.empty()) o.connect_timeout = parse_wait(t.connect, "--connect-timeout");
+  if (!t.request.empty()) o.request_timeout = parse_wait(t.request, "--request-timeout");
+  if (!t.stall.empty()) o.stall_timeout = parse_wait(t.stall, "--stall-timeout");
+  for (const auto& h : o.headers) {
+    const auto colon = h.find(':');
+    if (colon == std::string::npos || colon == 0 || h.find_first_of("\r\n") != std::string::npos) {
+      throw usage_error(fmt::format("--header: '{}' is not 'Name: value'", shown_in_message(h)));
+    }
+  }
+  if (o.user_agent.find_first_of("\r\n") != std::string::npos) {
+    throw usage_error("--user-agent: must be one line");
+  }
+  if (o.force && o.refresh) {
+    throw usage_error("--force starts over and --refresh revalidates what is stored; pick one");
+  }
+}
+
 }  // namespace
-
-std::uint64_t parse_byte_count(const std::string& text, const char* option) {
-  std::uint64_t value = 0;
-  const char* begin = text.data();
-  const char* end = begin + text.size();
-  auto [ptr, ec] = std::from_chars(begin, end, value);
-  std::uint64_t scale = 1;
-  if (ec == std::errc{} && ptr + 1 == end) {
-    if (*ptr == 'k' || *ptr == 'K') scale = 1024;
-    if (*ptr == 'm' || *ptr == 'M') scale = 1024 * 1024;
-    if (scale != 1) ++ptr;
-  }
-  if (ec != std::errc{} || ptr != end || value == 0 || value > (UINT64_MAX / scale)) {
-    throw usage_error(fmt::format("{}: '{}' is not a positive byte count (e.g. 500000, 512k, 4M)",
-                                  option, detail::shown_in_message(text)));
-  }
-  return value * scale;
-}
-
-std::chrono::milliseconds parse_seconds(const std::string& text, const char* option) {
-  double value = -1;
-  const char* begin = text.data();
-  const char* end = begin + text.size();
-  auto [ptr, ec] = std::from_chars(begin, end, value);
-  if (ec != std::errc{} || ptr != end || !std::isfinite(value) || value < 0 || value > 1e6) {
-    throw usage_error(fmt::format("{}: '{}' is not a number of seconds (e.g. 10 or 0.5)", option,
-                                  detail::shown_in_message(text)));
-  }
-  return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(value * 1000)));
-}
 
 tiles_parse_result parse_tiles_cli(int argc, char** argv) {
   tiles_options o;
+  value_texts t;
   CLI::App app(description, "cohort tiles");
   app.footer(footer);
-  app.set_version_flag("--version", std::string("cohort tiles ") + COHORT_VERSION);
-
-  std::vector<std::string> bbox_texts;
-  std::string zoom_text, url_text, subdomains_text = "a,b,c";
-  std::string max_bytes_text, retry_delay_text, connect_text, request_text, stall_text;
-  std::size_t concurrency = o.concurrency;
-  app.add_option("-b,--bbox", bbox_texts,
-                 "area W,S,E,N in degrees (repeatable; W > E crosses the antimeridian)")
-      ->type_name("W,S,E,N")
-      ->allow_extra_args(false);
-  app.add_option("-z,--zoom", zoom_text, "zoom levels: 12, 10-14 or 8,10-12")->type_name("ZOOMS");
-  app.add_option("-u,--url", url_text, "tile URL template, e.g. https://{s}.host/{z}/{x}/{y}.png")
-      ->type_name("TEMPLATE");
-  app.add_option("-o,--output", o.output, "OUT.mbtiles, or a directory for OUT/z/x/y.ext")
-      ->type_name("PATH");
-  app.add_option("--subdomains", subdomains_text, "values of {s} (default a,b,c)")
-      ->type_name("LIST");
-  app.add_option("-j,--concurrency", concurrency, "requests at a time (default 4: be polite)")
-      ->type_name("N")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1024}));
-  app.add_option("--rate", o.rate,
-                 "at most this many requests per second per host (default: no limit)")
-      ->type_name("PER_SECOND")
-      ->check(CLI::Range(0.0, 1e6));
-  app.add_option("--retries", o.retries, "retries of a failing tile (default 5)")
-      ->type_name("N")
-      ->check(CLI::Range(0, 100));
-  app.add_option("--retry-delay", retry_delay_text,
-                 "first retry's delay in seconds, doubled each retry up to 30 (default 0.5)")
-      ->type_name("SECONDS");
-  app.add_option("--connect-timeout", connect_text, "seconds to connect (default 10)")
-      ->type_name("SECONDS");
-  app.add_option("--request-timeout", request_text,
-                 "seconds for a whole request (default 60; 0: none)")
-      ->type_name("SECONDS");
-  app.add_option("--stall-timeout", stall_text,
-                 "fail a request that receives nothing for this many seconds, rounded up to "
-                 "whole seconds (default 30; 0: never)")
-      ->type_name("SECONDS");
-  app.add_option("--user-agent", o.user_agent,
-                 std::string("User-Agent header (default cohort/") + COHORT_VERSION + ")")
-      ->type_name("TEXT");
-  app.add_option("-H,--header", o.headers, "extra request header 'Name: value' (repeatable)")
-      ->type_name("\"NAME: VALUE\"")
-      ->allow_extra_args(false);
-  app.add_option("--max-tile-bytes", max_bytes_text,
-                 "largest acceptable tile, e.g. 512k or 4M (default 4M)")
-      ->type_name("BYTES");
-  app.add_option("--max-failures-in-a-row", o.max_failures_in_a_row,
-                 "stop when this many answers in a row from a host fail the same way (HTTP 503, "
-                 "an HTML page...), or half as many before its first tile (default 100; 0: never)")
-      ->type_name("N")
-      ->check(CLI::Range(std::size_t{0}, std::size_t{1'000'000'000}));
-  app.add_flag("--force", o.force, "overwrite an output made from another URL, area or zooms");
-  app.add_flag("--refresh", o.refresh,
-               "revalidate stored tiles with ETag/Last-Modified; fetch only changed ones");
-  app.add_flag("--strict", o.strict, "exit 1 when tiles are missing (404, or 204 empty)");
-  app.add_flag("--fsync", o.fsync, "durable against power loss (slower)");
-  app.add_flag("--dry-run", o.dry_run, "print the tiles per zoom level and exit");
-  app.add_flag("-q,--quiet", o.quiet, "no progress bar, no summary line (errors only)");
-  app.add_flag("--json", o.json, "print a JSON summary on stdout");
-
-  try {
-    app.parse(argc, argv);
-    if (bbox_texts.empty()) throw usage_error("--bbox W,S,E,N is required");
-    if (zoom_text.empty()) throw usage_error("--zoom is required (e.g. --zoom 10-14)");
-    if (url_text.empty())
-      throw usage_error("--url is required (e.g. --url 'https://host/{z}/{x}/{y}.png')");
-    for (const auto& b : bbox_texts) o.boxes.push_back(parse_bbox(b));
-    o.zooms = parse_zooms(zoom_text);
-    o.url = url_template::parse(url_text, parse_subdomains(subdomains_text));
-    if (o.output.empty() && !o.dry_run)
-      throw usage_error("-o/--output is required (DIR or FILE.mbtiles)");
-    o.concurrency = concurrency;
-    if (!max_bytes_text.empty())
-      o.max_tile_bytes = parse_byte_count(max_bytes_text, "--max-tile-bytes");
-    if (!retry_delay_text.empty()) o.retry_delay = parse_seconds(retry_delay_text, "--retry-delay");
-    if (!connect_text.empty()) o.connect_timeout = parse_seconds(connect_text, "--connect-timeout");
-    if (!request_text.empty()) o.request_timeout = parse_seconds(request_text, "--request-timeout");
-    if (!stall_text.empty()) o.stall_timeout = parse_seconds(stall_text, "--stall-timeout");
-    for (const auto& h : o.headers) {
-      const auto colon = h.find(':');
-      if (colon == std::string::npos || colon == 0 ||
-          h.find_first_of("\r\n") != std::string::npos) {
-        throw usage_error(
-            fmt::format("--header: '{}' is not 'Name: value'", detail::shown_in_message(h)));
-      }
-    }
-    if (o.user_agent.find_first_of("\r\n") != std::string::npos) {
-      throw usage_error("--user-agent: must be one line");
-    }
-    if (o.force && o.refresh) {
-      throw usage_error("--force starts over and --refresh revalidates what is stored; pick one");
-    }
-  } catch (const CLI::Success& e) {
-    return {std::nullopt, app.exit(e)};
-  } catch (const CLI::ParseError& e) {
-    fmt::print(stderr, "cohort tiles: {}; see cohort tiles --help\n", e.what());
-    return {std::nullopt, exit_usage};
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "cohort tiles: {}\n", e.what());
-    return {std::nullopt, exit_usage};
-  }
+  add_area_options(app, o, t);
+  add_request_options(app, o, t);
+  add_output_flags(app, o);
+  set_up_cli(app, "tiles");
+  const std::optional<int> ended =
+      parse_command_line(app, "tiles", argc, argv, exit_usage, [&] { read_values(o, t); });
+  if (ended) return {std::nullopt, *ended};
   return {std::move(o), exit_ok};
 }
 

@@ -52,12 +52,4 @@ struct tiles_parse_result {
 /// Parses `cohort tiles`'s arguments (argv[0] is "tiles").
 tiles_parse_result parse_tiles_cli(int argc, char** argv);
 
-/// Parses a byte count: digits with an optional k/K (KiB) or m/M (MiB)
-/// suffix. Throws usage_error naming `option` otherwise or when zero.
-std::uint64_t parse_byte_count(const std::string& text, const char* option);
-
-/// Parses a duration in seconds ("10", "0.5"): at least 0. Throws
-/// usage_error naming `option` otherwise.
-std::chrono::milliseconds parse_seconds(const std::string& text, const char* option);
-
 }  // namespace cohort::app::tiles

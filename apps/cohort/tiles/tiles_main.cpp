@@ -1,8 +1,10 @@
 #include "cohort/tiles/tiles_main.hpp"
 
+#include "cohort/common/error_text.hpp"
+#include "cohort/common/option_values.hpp"
 #include "cohort/common/progress_bar.hpp"
+#include "cohort/common/shell_quote.hpp"
 #include "cohort/exit_codes.hpp"
-#include "cohort/run/command_template.hpp"
 #include "cohort/tiles/tiles_cli.hpp"
 #include "cohort/tiles/tiles_engine.hpp"
 #include "cohort/tiles/tiles_report.hpp"
@@ -12,7 +14,6 @@
 
 #include <fmt/core.h>
 
-#include <pthread.h>
 #include <unistd.h>
 #include <cerrno>  // program_invocation_name (glibc)
 #include <chrono>
@@ -37,48 +38,21 @@ int print_dry_run(const tiles_options& o, const tile_set& set) {
     return exit_ok;
   }
   for (const auto& c : counts) {
-    fmt::print("zoom {:2}: {} tile{}\n", c.zoom, c.count, c.count == 1 ? "" : "s");
+    fmt::print("zoom {:2}: {} tile{}\n", c.zoom, format_count(c.count), c.count == 1 ? "" : "s");
   }
-  fmt::print("total: {} tiles\n", set.count());
+  fmt::print("total: {} tiles\n", format_count(set.count()));
   return exit_ok;
 }
-
-// SIGINT and SIGTERM are held from the moment the output is opened until
-// cohort::run listens for them, so that a Ctrl+C in between is not a kill
-// but an interrupt like any other.
-class held_signals {
- public:
-  held_signals() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, &old_);
-  }
-  held_signals(const held_signals&) = delete;
-  held_signals& operator=(const held_signals&) = delete;
-  ~held_signals() { release(); }
-  /// Delivers what arrived meanwhile to the handlers installed now.
-  void release() {
-    if (released_) return;
-    released_ = true;
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-
- private:
-  sigset_t old_{};
-  bool released_ = false;
-};
 
 // The command to type to run this one again: the program as it was invoked
 // (argv[0] of the process, e.g. "cohort" or "build/bin/cohort"), then "tiles"
 // and its arguments.
 std::string same_command(int argc, char** argv) {
   std::string cmd;
-  run::append_shell_quoted(cmd, program_invocation_name);
+  append_shell_quoted(cmd, program_invocation_name);
   for (int i = 0; i < argc; ++i) {
     cmd += ' ';
-    run::append_shell_quoted(cmd, argv[i]);
+    append_shell_quoted(cmd, argv[i]);
   }
   return cmd;
 }
@@ -107,15 +81,7 @@ void print_failures(const run_summary& s, const download_counts& c, std::size_t 
   }
   for (const auto& f : s.failures) {
     if (shown >= failed_shown) break;
-    std::string why = "failed";
-    if (!f.errors.empty()) {
-      try {
-        std::rethrow_exception(f.errors.back());
-      } catch (const std::exception& e) {
-        why = e.what();
-      } catch (...) {
-      }
-    }
+    const std::string why = f.errors.empty() ? "failed" : error_text(f.errors.back());
     const std::size_t attempts = f.errors.size();
     fmt::print(stderr, "cohort tiles: failed {}: {} ({} attempt{})\n", f.key, why, attempts,
                attempts == 1 ? "" : "s");
@@ -135,7 +101,9 @@ int download_and_report(int argc, char** argv, int& ended_by) {
 
   std::unique_ptr<tile_store> store;
   std::optional<tile_set> set;
-  std::optional<held_signals> held;
+  // Held from the moment the output is opened until cohort::run listens,
+  // so that a Ctrl+C in between is not a kill but an interrupt like any other.
+  std::optional<cohort::held_signals> held;
   try {
     set.emplace(o.boxes, o.zooms);
     if (o.dry_run) return print_dry_run(o, *set);

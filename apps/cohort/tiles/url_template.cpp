@@ -16,7 +16,7 @@ constexpr std::string_view known_placeholders = "{z} {x} {y} {-y} {s} {q}";
 constexpr std::string_view url_example = "e.g. https://tile.example.org/{z}/{x}/{y}.png";
 
 std::string shown(std::string_view text) {
-  return detail::shown_in_message(text);
+  return shown_in_message(text);
 }
 
 char lower(char c) {

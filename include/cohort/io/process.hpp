@@ -107,6 +107,8 @@ struct exit_status {
 struct term_step {
   int signal;
   duration wait;
+
+  friend bool operator==(const term_step&, const term_step&) = default;
 };
 
 /// A termination sequence (GNU parallel's `--term-seq`).

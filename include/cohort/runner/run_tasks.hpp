@@ -63,6 +63,8 @@ struct halt_policy {
   std::size_t count = 1;  ///< halt after this many matching tasks...
   double percent = 0;     ///< ...or, if > 0, this percentage of the total (of finished tasks
                           ///< while the total is unknown)
+
+  friend bool operator==(const halt_policy&, const halt_policy&) = default;
 };
 
 /// A task that failed, with every attempt's error in order.

@@ -10,9 +10,12 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <signal.h>
+
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <initializer_list>
 #include <string>
 
 namespace cohort {
@@ -127,6 +130,35 @@ run_outcome run_with_outcome(std::function<task<int>(runtime&)> main, run_option
 ///       });
 ///     }
 int run(std::function<task<int>(runtime&)> main, run_options options = {});
+
+/// Holds signals in the calling thread (blocks them) until `release()` or
+/// destruction: a signal that arrives meanwhile stays pending, neither fatal
+/// nor lost, and is delivered to the handlers in place when the hold ends.
+/// A program holds SIGINT, SIGTERM and SIGHUP while it starts up, so that a
+/// Ctrl+C before `cohort::run` listens is handled like any other once it
+/// does; `run_with_outcome` holds them while it reads its last signal.
+///
+///     cohort::held_signals held;  // SIGINT, SIGTERM, SIGHUP
+///     auto config = load_config();
+///     return cohort::run([&](cohort::runtime&) -> cohort::task<int> {
+///       held.release();  // the runtime's handlers are in place now
+///       co_return co_await serve(config);
+///     });
+class held_signals {
+ public:
+  /// Blocks `signals` in this thread (SIGINT, SIGTERM and SIGHUP by default).
+  explicit held_signals(std::initializer_list<int> signals = {SIGINT, SIGTERM, SIGHUP}) noexcept;
+  held_signals(const held_signals&) = delete;
+  held_signals& operator=(const held_signals&) = delete;
+  ~held_signals() { release(); }
+  /// Restores the previous signal mask; what arrived meanwhile is delivered
+  /// now. Idempotent.
+  void release() noexcept;
+
+ private:
+  sigset_t old_{};
+  bool active_ = false;
+};
 
 /// Ends the process the way a Unix program ends after `outcome`: returns
 /// `outcome.code` for `main` to return when no signal interrupted the run;

@@ -1,5 +1,7 @@
 #include "cohort/run/command_template.hpp"
 
+#include "cohort/common/shell_quote.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -10,10 +12,10 @@
 
 namespace {
 
+using cohort::app::shell_quote;
 using cohort::app::run::apply_path_part;
 using cohort::app::run::command_template;
 using cohort::app::run::path_part;
-using cohort::app::run::shell_quote;
 using cohort::test::run::find_program;
 using cohort::test::run::run_process;
 using args = std::vector<std::string>;
@@ -21,27 +23,6 @@ using args = std::vector<std::string>;
 std::string expand(std::string_view tmpl, const args& a, std::uint64_t seq = 1,
                    std::size_t slot = 1) {
   return command_template::compile(tmpl).expand(a, seq, slot);
-}
-
-// ------------------------------------------------------------ quoting
-
-TEST(ShellQuote, MatchesGnuParallel) {
-  // Each expectation is what `parallel --dry-run echo {} ::: VALUE` printed.
-  EXPECT_EQ(shell_quote("abc-_.+/XYZ09"), "abc-_.+/XYZ09");
-  EXPECT_EQ(shell_quote(""), "''");
-  EXPECT_EQ(shell_quote("a b"), "'a b'");
-  EXPECT_EQ(shell_quote("it's"), "'it'\"'\"'s'");
-  EXPECT_EQ(shell_quote("'x'"), "\"'\"'x'\"'\"");
-  EXPECT_EQ(shell_quote("'"), "\"'\"");
-  EXPECT_EQ(shell_quote("~"), "'~'");
-  EXPECT_EQ(shell_quote("a=b"), "'a=b'");
-  EXPECT_EQ(shell_quote("a,b"), "'a,b'");
-  EXPECT_EQ(shell_quote("a:b"), "'a:b'");
-  EXPECT_EQ(shell_quote("@x"), "'@x'");
-  EXPECT_EQ(shell_quote("%x"), "'%x'");
-  EXPECT_EQ(shell_quote("\xc3\xa9"), "'\xc3\xa9'");
-  EXPECT_EQ(shell_quote("-x"), "-x");
-  EXPECT_EQ(shell_quote("a\tb"), "'a\tb'");
 }
 
 // ------------------------------------------------------------ path parts

@@ -10,7 +10,6 @@
 namespace {
 
 using cohort::app::run::signal_watch;
-using cohort::app::run::startup_signal_block;
 
 std::atomic<int> previous_calls{0};
 void previous_handler(int) {
@@ -63,16 +62,6 @@ TEST(SignalWatch, DisarmPutsThePreviousHandlerBack) {
   struct sigaction now {};
   ::sigaction(SIGHUP, nullptr, &now);
   EXPECT_EQ(now.sa_handler, &previous_handler);
-}
-
-TEST(StartupSignalBlock, HoldsASignalUntilReleased) {
-  hup_handler h;
-  previous_calls = 0;
-  startup_signal_block block;
-  ::raise(SIGHUP);
-  EXPECT_EQ(previous_calls, 0);  // held, not lost, not fatal
-  block.release();
-  EXPECT_EQ(previous_calls, 1);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -168,6 +169,45 @@ TEST(Run, DumpShowsTheTaskTree) {
       },
       quiet());
   EXPECT_EQ(dump.rfind("root", 0), 0u) << dump;
+}
+
+// ------------------------------------------------------------ held_signals
+
+std::atomic<int> hup_calls{0};
+void count_hup(int) {
+  ++hup_calls;
+}
+
+TEST(HeldSignals, HoldsASignalUntilReleased) {
+  struct sigaction sa {
+  }, old{};
+  sa.sa_handler = &count_hup;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGHUP, &sa, &old);
+  hup_calls = 0;
+  {
+    cohort::held_signals held;
+    ::raise(SIGHUP);
+    EXPECT_EQ(hup_calls, 0);  // held: not lost, not fatal
+    held.release();
+    EXPECT_EQ(hup_calls, 1);
+    held.release();  // idempotent
+  }
+  EXPECT_EQ(hup_calls, 1);
+  ::sigaction(SIGHUP, &old, nullptr);
+}
+
+TEST(HeldSignals, ASignalHeldBeforeTheRunInterruptsItOnceReleased) {
+  cohort::held_signals held;
+  ::raise(SIGINT);  // before any handler: would kill the process unheld
+  const cohort::run_outcome r = cohort::run_with_outcome(
+      [&](cohort::runtime&) -> cohort::task<int> {
+        held.release();  // the runtime listens now
+        co_return 0;
+      },
+      quiet());
+  EXPECT_EQ(r.signal, SIGINT);
+  EXPECT_EQ(r.code, 130);
 }
 
 }  // namespace

@@ -18,8 +18,6 @@ using namespace std::chrono_literals;
 namespace {
 
 using cohort::app::usage_error;
-using cohort::app::tiles::parse_byte_count;
-using cohort::app::tiles::parse_seconds;
 using cohort::app::tiles::parse_tile_key;
 using cohort::app::tiles::parse_tiles_cli;
 using cohort::app::tiles::tile;
@@ -160,21 +158,57 @@ TEST(parse_tiles_cli, dry_run_needs_no_output) {
   EXPECT_TRUE(r.options->dry_run);
 }
 
-TEST(parse_byte_count, takes_suffixes_and_rejects_the_rest) {
-  EXPECT_EQ(parse_byte_count("1000", "--x"), 1000u);
-  EXPECT_EQ(parse_byte_count("2k", "--x"), 2048u);
-  EXPECT_EQ(parse_byte_count("3M", "--x"), 3u * 1024 * 1024);
-  for (const char* bad : {"", "0", "-1", "1.5k", "4G", "k", "12 k"}) {
-    EXPECT_THROW(parse_byte_count(bad, "--x"), usage_error) << bad;
+TEST(parse_tiles_cli, durations_take_the_same_forms_as_cohort_run) {
+  // 0.5, 500ms, 2s, 1m, as `cohort run` takes them (--retry-delay 1s was refused).
+  const char* url = "http://h/{z}/{x}/{y}.png";
+  auto r =
+      parse({"--bbox", "1,1,2,2", "--zoom", "3", "--url", url, "-o", "o", "--retry-delay", "1s",
+             "--connect-timeout", "500ms", "--request-timeout", "1m", "--stall-timeout", "0.5"});
+  ASSERT_TRUE(r.options);
+  EXPECT_EQ(r.options->retry_delay, 1s);
+  EXPECT_EQ(r.options->connect_timeout, 500ms);
+  EXPECT_EQ(r.options->request_timeout, 60s);
+  EXPECT_EQ(r.options->stall_timeout, 500ms);
+  // A non-zero duration never rounds down to 0 ("none").
+  r = parse(
+      {"--bbox", "1,1,2,2", "--zoom", "3", "--url", url, "-o", "o", "--request-timeout", "0.0001"});
+  ASSERT_TRUE(r.options);
+  EXPECT_EQ(r.options->request_timeout, 1ms);
+  for (const char* bad : {"-1", "1x", "nan", "2000000"}) {
+    EXPECT_EQ(
+        parse({"--bbox", "1,1,2,2", "--zoom", "3", "--url", url, "-o", "o", "--retry-delay", bad})
+            .exit_code,
+        2)
+        << bad;
   }
 }
 
-TEST(parse_seconds, takes_decimals_and_rejects_negatives) {
-  EXPECT_EQ(parse_seconds("10", "--x"), 10s);
-  EXPECT_EQ(parse_seconds("0.5", "--x"), 500ms);
-  EXPECT_EQ(parse_seconds("0", "--x"), 0s);
-  for (const char* bad : {"", "-1", "1s", "nan", "inf", "1e9"}) {
-    EXPECT_THROW(parse_seconds(bad, "--x"), usage_error) << bad;
+TEST(parse_tiles_cli, sizes_and_counts_are_checked) {
+  const char* url = "http://h/{z}/{x}/{y}.png";
+  auto r = parse({"--bbox", "1,1,2,2", "--zoom", "3", "--url", url, "-o", "o", "--max-tile-bytes",
+                  "2m", "-j", "1024", "--retries", "100", "--rate", "0"});
+  ASSERT_TRUE(r.options);
+  EXPECT_EQ(r.options->max_tile_bytes, 2u * 1024 * 1024);
+  EXPECT_EQ(r.options->concurrency, 1024u);
+  EXPECT_EQ(r.options->retries, 100);
+  for (std::initializer_list<const char*> bad :
+       {std::initializer_list<const char*>{"--max-tile-bytes", "0"},
+        {"--max-tile-bytes", "4Q"},
+        {"-j", "1025"},
+        {"-j", "x"},
+        {"--retries", "101"},
+        {"--retries", "-1"},
+        {"--rate", "-1"},
+        {"--rate", "fast"}}) {
+    std::vector<const char*> args{"--bbox", "1,1,2,2", "--zoom", "3", "--url", url, "-o", "o"};
+    args.insert(args.end(), bad.begin(), bad.end());
+    std::vector<std::string> words{"tiles"};
+    words.insert(words.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& w : words) argv.push_back(w.data());
+    silenced_stderr quiet;
+    EXPECT_EQ(parse_tiles_cli(static_cast<int>(argv.size()), argv.data()).exit_code, 2)
+        << *bad.begin() << " " << *(bad.begin() + 1);
   }
 }
 
