@@ -79,6 +79,7 @@ tiles_parse_result parse_tiles_cli(int argc, char** argv) {
   std::vector<std::string> bbox_texts;
   std::string zoom_text, url_text, subdomains_text = "a,b,c";
   std::string max_bytes_text, retry_delay_text, connect_text, request_text, stall_text;
+  std::string max_tiles_text;
   std::size_t concurrency = o.concurrency;
   app.add_option("-b,--bbox", bbox_texts,
                  "area W,S,E,N in degrees (repeatable; W > E crosses the antimeridian)")
@@ -132,7 +133,14 @@ tiles_parse_result parse_tiles_cli(int argc, char** argv) {
                "revalidate stored tiles with ETag/Last-Modified; fetch only changed ones");
   app.add_flag("--strict", o.strict, "exit 1 when tiles are missing (404, or 204 empty)");
   app.add_flag("--fsync", o.fsync, "durable against power loss (slower)");
-  app.add_flag("--dry-run", o.dry_run, "print the tiles per zoom level and exit");
+  app.add_flag("--dry-run", o.dry_run,
+               "print the tiles per zoom level and an estimate of requests, bytes and time, "
+               "and exit");
+  app.add_option("--max-tiles", max_tiles_text,
+                 "refuse to start a run of more tiles than this (default 1000000; 0: no limit)")
+      ->type_name("N");
+  app.add_flag("--allow-deep-zoom", o.allow_deep_zoom,
+               "allow zoom levels above 22 (refused otherwise: most often a typo)");
   app.add_flag("-q,--quiet", o.quiet, "no progress bar, no summary line (errors only)");
   app.add_flag("--json", o.json, "print a JSON summary on stdout");
 
@@ -150,6 +158,7 @@ tiles_parse_result parse_tiles_cli(int argc, char** argv) {
     o.concurrency = concurrency;
     if (!max_bytes_text.empty())
       o.max_tile_bytes = parse_byte_count(max_bytes_text, "--max-tile-bytes");
+    if (!max_tiles_text.empty()) o.max_tiles = parse_max_tiles(max_tiles_text);
     if (!retry_delay_text.empty()) o.retry_delay = parse_seconds(retry_delay_text, "--retry-delay");
     if (!connect_text.empty()) o.connect_timeout = parse_seconds(connect_text, "--connect-timeout");
     if (!request_text.empty()) o.request_timeout = parse_seconds(request_text, "--request-timeout");
