@@ -205,7 +205,9 @@ def client_command(name, a, out, inputs, base, max_zoom):
     if name.startswith("cohort"):
         target = out + ".mbtiles" if name == "cohort-mbtiles" else out
         return [a.bin, "tiles", "--bbox", WORLD, "--zoom", f"0-{max_zoom}", "--url",
-                base + "/{z}/{x}/{y}.png", "-o", target, "-j", c, "--quiet", "--json"], target
+                base + "/{z}/{x}/{y}.png", "-o", target, "-j", c, "--quiet", "--json",
+                # --max-zoom sizes the run on purpose: no guard against its count.
+                "--max-tiles", "0"], target
     if name == "curl":
         return ["curl", "-sS", "--no-progress-meter", "--fail", "--parallel", "--parallel-max", c,
                 "--create-dirs", "--output-dir", out, "-K", inputs["curl.cfg"]], out

@@ -67,7 +67,7 @@ struct value_texts {
   std::vector<std::string> boxes;
   std::string zoom, url, subdomains = "a,b,c";
   std::string concurrency, rate, retries, max_bytes, retry_delay, connect, request, stall;
-  std::string max_failures;
+  std::string max_failures, max_tiles;
 };
 
 void add_area_options(CLI::App& app, tiles_options& o, value_texts& t) {
@@ -113,7 +113,7 @@ void add_request_options(CLI::App& app, tiles_options& o, value_texts& t) {
             "HTML page...), or half as many before its first tile (default 100; 0: never)");
 }
 
-void add_output_flags(CLI::App& app, tiles_options& o) {
+void add_output_flags(CLI::App& app, tiles_options& o, value_texts& t) {
   app.add_flag("--force", o.force, "overwrite an output made from another URL, area or zooms")
       ->group(output_group);
   app.add_flag("--refresh", o.refresh,
@@ -122,11 +122,18 @@ void add_output_flags(CLI::App& app, tiles_options& o) {
   app.add_flag("--strict", o.strict, "exit 1 when tiles are missing (404, or 204 empty)")
       ->group(output_group);
   app.add_flag("--fsync", o.fsync, "durable against power loss (slower)")->group(output_group);
-  app.add_flag("--dry-run", o.dry_run, "print the tiles per zoom level and exit")
+  app.add_flag("--dry-run", o.dry_run,
+               "print the tiles per zoom level and an estimate of requests, bytes and time, "
+               "and exit")
       ->group(output_group);
   app.add_flag("-q,--quiet", o.quiet, "no progress bar, no summary line (errors only)")
       ->group(output_group);
   app.add_flag("--json", o.json, "print a JSON summary on stdout")->group(output_group);
+  add_value(app, "--max-tiles", t.max_tiles, "N", area_group,
+            "refuse to start a run of more tiles than this (default 1,000,000; 0: no limit)");
+  app.add_flag("--allow-deep-zoom", o.allow_deep_zoom,
+               "allow zoom levels above 22 (refused otherwise: most often a typo)")
+      ->group(area_group);
 }
 
 // Reads the values and checks that the options fit together; throws
@@ -154,6 +161,7 @@ void read_values(tiles_options& o, const value_texts& t) {
   o.url = url_template::parse(t.url, parse_subdomains(t.subdomains));
   if (o.output.empty() && !o.dry_run)
     throw usage_error("-o/--output is required (DIR or FILE.mbtiles)");
+  if (!t.max_tiles.empty()) o.max_tiles = parse_max_tiles(t.max_tiles);
   if (!t.max_bytes.empty()) o.max_tile_bytes = parse_size(t.max_bytes, "--max-tile-bytes");
   if (!t.retry_delay.empty()) o.retry_delay = parse_wait(t.retry_delay, "--retry-delay");
   if (!t.connect.empty()) o.connect_timeout = parse_wait(t.connect, "--connect-timeout");
@@ -182,7 +190,7 @@ tiles_parse_result parse_tiles_cli(int argc, char** argv) {
   app.footer(footer);
   add_area_options(app, o, t);
   add_request_options(app, o, t);
-  add_output_flags(app, o);
+  add_output_flags(app, o, t);
   set_up_cli(app, "tiles");
   const std::optional<int> ended =
       parse_command_line(app, "tiles", argc, argv, exit_usage, [&] { read_values(o, t); });

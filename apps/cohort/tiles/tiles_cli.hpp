@@ -5,6 +5,7 @@
 /// tiles_options: every malformed value is a one-line error and exit
 /// status 2 before anything is downloaded.
 
+#include "cohort/tiles/download_plan.hpp"
 #include "cohort/tiles/tile_math.hpp"
 #include "cohort/tiles/url_template.hpp"
 
@@ -38,6 +39,8 @@ struct tiles_options {
   bool strict = false;                                ///< --strict
   bool fsync = false;                                 ///< --fsync
   bool dry_run = false;                               ///< --dry-run
+  std::uint64_t max_tiles = default_max_tiles;        ///< --max-tiles (0: no limit)
+  bool allow_deep_zoom = false;                       ///< --allow-deep-zoom (zooms above 22)
   bool quiet = false;                                 ///< -q/--quiet
   bool json = false;                                  ///< --json
 };

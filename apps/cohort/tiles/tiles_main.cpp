@@ -5,6 +5,7 @@
 #include "cohort/common/progress_bar.hpp"
 #include "cohort/common/shell_quote.hpp"
 #include "cohort/exit_codes.hpp"
+#include "cohort/tiles/download_plan.hpp"
 #include "cohort/tiles/tiles_cli.hpp"
 #include "cohort/tiles/tiles_engine.hpp"
 #include "cohort/tiles/tiles_report.hpp"
@@ -27,22 +28,6 @@ namespace {
 
 constexpr std::size_t failed_shown = 10;
 
-int print_dry_run(const tiles_options& o, const tile_set& set) {
-  const auto counts = set.counts_per_zoom();
-  if (o.json) {
-    std::string zooms;
-    for (const auto& c : counts) {
-      zooms += fmt::format("{}\"{}\": {}", zooms.empty() ? "" : ", ", c.zoom, c.count);
-    }
-    fmt::print("{{\"total\": {}, \"zooms\": {{{}}}}}\n", set.count(), zooms);
-    return exit_ok;
-  }
-  for (const auto& c : counts) {
-    fmt::print("zoom {:2}: {} tile{}\n", c.zoom, format_count(c.count), c.count == 1 ? "" : "s");
-  }
-  fmt::print("total: {} tiles\n", format_count(set.count()));
-  return exit_ok;
-}
 
 // The command to type to run this one again: the program as it was invoked
 // (argv[0] of the process, e.g. "cohort" or "build/bin/cohort"), then "tiles"
@@ -106,7 +91,20 @@ int download_and_report(int argc, char** argv, int& ended_by) {
   std::optional<cohort::held_signals> held;
   try {
     set.emplace(o.boxes, o.zooms);
-    if (o.dry_run) return print_dry_run(o, *set);
+    // The guard against an accidental huge download: before the output
+    // exists and before any request.
+    const download_plan plan = plan_download(*set, o.url, o.concurrency, o.rate);
+    const auto refused = refusals(plan, {o.max_tiles, o.allow_deep_zoom});
+    if (o.dry_run) {
+      const std::string text = o.json ? dry_run_json(plan, refused) : dry_run_text(plan, refused);
+      std::fwrite(text.data(), 1, text.size(), stdout);
+      return exit_ok;
+    }
+    if (!refused.empty()) {
+      for (const auto& why : refused)
+        fmt::print(stderr, "cohort tiles: refusing to start: {}\n", why);
+      return exit_usage;
+    }
     held.emplace();
     store = open_output(o);
   } catch (const std::exception& e) {
