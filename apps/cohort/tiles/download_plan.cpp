@@ -1,5 +1,6 @@
 #include "cohort/tiles/download_plan.hpp"
 
+#include "cohort/common/option_values.hpp"
 #include "cohort/tiles/host_rate_limiter.hpp"
 #include "cohort/tiles/tile_args.hpp"
 #include "cohort/tiles/tiles_report.hpp"
@@ -78,7 +79,7 @@ std::vector<std::string> refusals(const download_plan& plan, const download_limi
     out.push_back(fmt::format(
         "{} tiles is above --max-tiles {}; check --bbox and --zoom (--dry-run shows the count per "
         "zoom), or pass --max-tiles 0 to allow any number",
-        with_thousands(plan.tiles), with_thousands(limits.max_tiles)));
+        format_count(plan.tiles), format_count(limits.max_tiles)));
   }
   return out;
 }
@@ -86,12 +87,12 @@ std::vector<std::string> refusals(const download_plan& plan, const download_limi
 std::string dry_run_text(const download_plan& plan, const std::vector<std::string>& refused) {
   std::string s;
   for (const auto& c : plan.zooms) {
-    s += fmt::format("zoom {:2}: {} tile{}\n", c.zoom, with_thousands(c.count),
+    s += fmt::format("zoom {:2}: {} tile{}\n", c.zoom, format_count(c.count),
                      c.count == 1 ? "" : "s");
   }
-  s += fmt::format("total: {} tile{}\n", with_thousands(plan.tiles), plan.tiles == 1 ? "" : "s");
+  s += fmt::format("total: {} tile{}\n", format_count(plan.tiles), plan.tiles == 1 ? "" : "s");
   s += fmt::format("requests: {} (one per tile; retries add more, tiles already stored fewer)\n",
-                   with_thousands(plan.requests));
+                   format_count(plan.requests));
   s += fmt::format("bytes: ~{} (assuming ~{} per {} tile; not measured)\n",
                    approx_bytes(plan.estimated_bytes), approx_bytes(plan.assumed_bytes_per_tile),
                    plan.format.empty() ? std::string("map") : plan.format);
@@ -134,20 +135,9 @@ std::uint64_t parse_max_tiles(const std::string& text) {
   if (digits.empty() || ec != std::errc{} || ptr != end) {
     throw usage_error(fmt::format(
         "--max-tiles: '{}' is not a number of tiles (e.g. 5000000 or 5,000,000; 0: no limit)",
-        detail::shown_in_message(text)));
+        shown_in_message(text)));
   }
   return value;
-}
-
-std::string with_thousands(std::uint64_t n) {
-  std::string digits = std::to_string(n);
-  std::string out;
-  out.reserve(digits.size() + digits.size() / 3);
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
 }
 
 std::string approx_bytes(double bytes) {
@@ -172,7 +162,7 @@ std::string approx_duration(double seconds) {
   const double years = seconds / year;
   if (!(years < 1e15)) return "over 1,000,000,000,000,000 years";  // --rate 1e-9, say
   if (years < 9.95) return fmt::format("~{:.1f} years", years);
-  return "~" + with_thousands(static_cast<std::uint64_t>(std::llround(years))) + " years";
+  return "~" + format_count(static_cast<std::uint64_t>(std::llround(years))) + " years";
 }
 
 }  // namespace cohort::app::tiles

@@ -101,9 +101,6 @@ std::string dry_run_text(const download_plan& plan, const std::vector<std::strin
 /// (a list of lines). Newline-terminated.
 std::string dry_run_json(const download_plan& plan, const std::vector<std::string>& refused);
 
-/// `n` with a comma every three digits: 1466015503701 -> "1,466,015,503,701".
-std::string with_thousands(std::uint64_t n);
-
 /// A byte count for people, in decimal units as the summary line's MB/s:
 /// "850 B", "20.0 kB", "1.5 MB", ..., "29.3 PB", "1.2 EB".
 std::string approx_bytes(double bytes);

@@ -28,7 +28,6 @@ namespace {
 
 constexpr std::size_t failed_shown = 10;
 
-
 // The command to type to run this one again: the program as it was invoked
 // (argv[0] of the process, e.g. "cohort" or "build/bin/cohort"), then "tiles"
 // and its arguments.

@@ -1,5 +1,6 @@
 #include "cohort/tiles/download_plan.hpp"
 
+#include "cohort/common/option_values.hpp"
 #include "cohort/tiles/tile_args.hpp"
 #include "cohort/tiles/tiles_cli.hpp"
 
@@ -14,6 +15,7 @@
 namespace {
 
 using namespace cohort::app::tiles;
+using cohort::app::format_count;
 
 const bbox world = parse_bbox("-180,-90,180,90");
 const bbox berlin = parse_bbox("13.088,52.338,13.761,52.675");
@@ -52,13 +54,13 @@ TEST(DownloadPlan, CountsPerZoomOfSeveralBoxesOnce) {
 }
 
 TEST(DownloadPlan, WritesThousandsSeparators) {
-  EXPECT_EQ(with_thousands(0), "0");
-  EXPECT_EQ(with_thousands(999), "999");
-  EXPECT_EQ(with_thousands(1000), "1,000");
-  EXPECT_EQ(with_thousands(100'000), "100,000");
-  EXPECT_EQ(with_thousands(1'000'000), "1,000,000");
-  EXPECT_EQ(with_thousands(1'466'015'503'701), "1,466,015,503,701");
-  EXPECT_EQ(with_thousands(UINT64_MAX), "18,446,744,073,709,551,615");
+  EXPECT_EQ(format_count(0), "0");
+  EXPECT_EQ(format_count(999), "999");
+  EXPECT_EQ(format_count(1000), "1,000");
+  EXPECT_EQ(format_count(100'000), "100,000");
+  EXPECT_EQ(format_count(1'000'000), "1,000,000");
+  EXPECT_EQ(format_count(1'466'015'503'701), "1,466,015,503,701");
+  EXPECT_EQ(format_count(UINT64_MAX), "18,446,744,073,709,551,615");
 }
 
 TEST(DownloadPlan, EstimatesBytesFromTheFormatItAssumes) {
@@ -163,7 +165,7 @@ TEST(DownloadPlan, ACityAtZoom25HasBothReasons) {
   const auto r = refusals(p, {});
   ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[0].rfind("zoom 25 is above 22", 0), 0u);
-  EXPECT_EQ(r[1].rfind(with_thousands(p.tiles) + " tiles is above --max-tiles 1,000,000", 0), 0u);
+  EXPECT_EQ(r[1].rfind(format_count(p.tiles) + " tiles is above --max-tiles 1,000,000", 0), 0u);
   // --allow-deep-zoom alone is not enough; with --max-tiles 0 too it starts.
   EXPECT_EQ(refusals(p, {default_max_tiles, true}).size(), 1u);
   EXPECT_TRUE(refusals(p, {0, true}).empty());
