@@ -886,12 +886,12 @@ def test_joblog_is_flushed_per_job(d):
     check(all(x[3] == f"sh {d.job} {x[0]}" for x in rows), f"commands {rows}")
 
 
-def start_on_pipe(d, args):
+def start_on_pipe(d, args, env=None):
     """`cohort run ARGS` reading standard input from a pipe the test writes
     to; returns (run, write end). The test keeps the read end too, to see
     that the input's flags are left alone."""
     r_fd, w_fd = os.pipe()
-    r = Run(args, d.path, stdin=r_fd)
+    r = Run(args, d.path, env, stdin=r_fd)
     check(os.get_blocking(r_fd), "the pipe starts blocking")
     return r, r_fd, w_fd
 
@@ -952,6 +952,106 @@ def test_sigint_while_waiting_for_streamed_input(d):
     check("interrupted by SIGINT: 1 done, 0 failed, 0 killed, the rest never started" in err,
           f"summary {err!r}")
     check_interrupted_message(err, "SIGINT")
+
+
+def test_sigint_with_a_job_running_while_the_pipe_stays_open(d):
+    # Job 1 works for 30 s; the other worker waits for a line that never
+    # comes. Ctrl+C reaches both through the cancel tree: job 1's cleanup
+    # runs, the wait ends, and the run ends by the signal at once.
+    r, r_fd, w_fd = start_on_pipe(d, ["-j", "2", "--joblog", d.log, "sh", d.job])
+    try:
+        os.write(w_fd, b"1\n")
+        wait_until(lambda: d.seqs("start") == [1], "job 1 started", timeout=5, proc=r)
+        t = time.monotonic()
+        r.signal(signal.SIGINT)
+        rc = r.wait(10)
+        took = time.monotonic() - t
+    finally:
+        os.close(w_fd)
+        os.close(r_fd)
+    check_ended_by(rc, signal.SIGINT, r.stderr())
+    check(took < 2.0, f"exit {took:.2f} s after SIGINT")
+    check(d.seqs("cleanup") == [1], f"job 1's cleanup did not run: {d.events()}")
+    check(read_joblog(d.log) == [], "a killed job was logged")
+    err = r.stderr()
+    check("interrupted by SIGINT: 0 done, 0 failed, 1 killed, the rest never started" in err,
+          f"summary {err!r}")
+    check_interrupted_message(err, "SIGINT")
+    check_no_survivors(d)
+
+
+def halt_script(d):
+    """A job that fails with 3 for the value `fail` and is job.sh otherwise."""
+    return d.write("h.sh", 'if [ "$1" = fail ]; then exit 3; fi\nexec sh "$D/job.sh" "$1"\n')
+
+
+def test_halt_soon_while_waiting_on_an_open_pipe(d):
+    # --halt soon,fail=1 with the input pipe open: once a job fails nothing
+    # new starts, the running job finishes, and the run ends then, without
+    # waiting for a line (or an end of input) that may never come.
+    gate = d.file("go")
+    r, r_fd, w_fd = start_on_pipe(d, ["-j", "3", "--halt", "soon,fail=1", "--joblog", d.log,
+                                      "sh", halt_script(d)], {"GATE": gate})
+    try:
+        os.write(w_fd, b"1\n")
+        wait_until(lambda: d.seqs("start") == [1], "job 1 started", timeout=5, proc=r)
+        os.write(w_fd, b"fail\n")
+        wait_until(lambda: logged_jobs(d.log) == 1, "the failing job logged", timeout=5, proc=r)
+        check(not r.exited(0), "the run ended before its running job")
+        open(gate, "w").close()
+        t = time.monotonic()
+        rc = r.wait(10)
+        took = time.monotonic() - t
+    finally:
+        os.close(w_fd)
+        os.close(r_fd)
+    check(rc == 3, f"exit {rc}, expected 3 (the failing job's): {r.stderr()!r}")
+    check(took < 2.0, f"exit {took:.2f} s after the last running job could finish")
+    check(d.seqs("done") == [1], f"job 1 did not finish: {d.events()}")
+    check(sorted(x[0] for x in read_joblog(d.log)) == [1, 2], f"joblog {read_joblog(d.log)}")
+    check("halted (1 done, 1 failed, 0 killed, the rest never started)" in r.stderr(),
+          f"summary {r.stderr()!r}")
+    check_no_survivors(d)
+
+
+def test_halt_now_while_waiting_on_an_open_pipe(d):
+    r, r_fd, w_fd = start_on_pipe(d, ["-j", "3", "--halt", "now,fail=1", "--joblog", d.log,
+                                      "sh", halt_script(d)])
+    try:
+        os.write(w_fd, b"1\n")
+        wait_until(lambda: d.seqs("start") == [1], "job 1 started", timeout=5, proc=r)
+        t = time.monotonic()
+        os.write(w_fd, b"fail\n")
+        rc = r.wait(10)
+        took = time.monotonic() - t
+    finally:
+        os.close(w_fd)
+        os.close(r_fd)
+    check(rc == 3, f"exit {rc}, expected 3 (the failing job's): {r.stderr()!r}")
+    check(took < 2.0, f"exit {took:.2f} s after the failure")
+    check(d.seqs("cleanup") == [1], f"job 1 was not terminated: {d.events()}")
+    check([x[0] for x in read_joblog(d.log)] == [2], f"joblog {read_joblog(d.log)}")
+    check_no_survivors(d)
+
+
+def test_sighup_while_waiting_on_an_open_pipe(d):
+    gate = d.file("go")
+    r, r_fd, w_fd = start_on_pipe(d, ["-j", "2", "--joblog", d.log, "sh", d.job], {"GATE": gate})
+    try:
+        os.write(w_fd, b"1\n")
+        wait_until(lambda: d.seqs("start") == [1], "job 1 started", timeout=5, proc=r)
+        r.signal(signal.SIGHUP)
+        wait_until(lambda: "SIGHUP received" in r.stderr(), "the SIGHUP notice", proc=r)
+        os.write(w_fd, b"2\n")  # after the drain: never started
+        open(gate, "w").close()
+        rc = r.wait(10)
+    finally:
+        os.close(w_fd)
+        os.close(r_fd)
+    check(rc == 0, f"exit {rc}: {r.stderr()!r}")
+    check(d.seqs("start") == [1] and d.seqs("done") == [1], f"events {d.events()}")
+    check("SIGHUP: finished the running jobs" in r.stderr(), f"summary {r.stderr()!r}")
+    check_no_survivors(d)
 
 
 def test_bar_and_eta_without_a_terminal(d):

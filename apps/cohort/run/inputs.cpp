@@ -1,14 +1,15 @@
 #include "cohort/run/inputs.hpp"
 
+#include <cohort/io/fd_reader.hpp>
+
 #include <fcntl.h>
-#include <poll.h>
-#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <system_error>
 #include <utility>
 
 #include <fmt/format.h>
@@ -71,84 +72,70 @@ std::string describe(const std::string& path) {
   throw input_error(fmt::format("cannot {} {}: {}", what, describe(path), std::strerror(err)));
 }
 
-// An open input file: owns the descriptor unless it is standard input.
-class input_fd {
- public:
-  input_fd() = default;
-  input_fd(const std::string& path, int stdin_fd) : path_(path) {
-    if (path == "-") {
-      fd_ = stdin_fd;
-    } else {
-      fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd_ < 0) throw_errno("open", path, errno);
-      owned_ = true;
+// An input file opened for reading: its records, and for a regular file
+// where reading started (to count its values without consuming them).
+struct input_file {
+  std::string path;
+  fd_reader reader;
+  bool regular = false;
+  off_t start = 0;
+
+  input_file() = default;
+  input_file(const std::string& p, int stdin_fd, char sep) : path(p) {
+    int fd = stdin_fd;
+    if (path != "-") {
+      fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) throw_errno("open", path, errno);
     }
+    struct owned {
+      int fd;
+      ~owned() {
+        if (fd >= 0) ::close(fd);
+      }
+    } guard{path == "-" ? -1 : fd};
     struct stat st {};
-    if (::fstat(fd_, &st) != 0) throw_errno("stat", path, errno);
+    if (::fstat(fd, &st) != 0) throw_errno("stat", path, errno);
     if (S_ISDIR(st.st_mode)) throw_errno("read", path, EISDIR);
     if (S_ISREG(st.st_mode)) {
-      off_t here = ::lseek(fd_, 0, SEEK_CUR);
+      const off_t here = ::lseek(fd, 0, SEEK_CUR);
       if (here >= 0) {
-        regular_ = true;
-        start_ = here;
+        regular = true;
+        start = here;
       }
     }
-  }
-  input_fd(input_fd&& o) noexcept
-      : path_(std::move(o.path_)),
-        fd_(std::exchange(o.fd_, -1)),
-        owned_(std::exchange(o.owned_, false)),
-        regular_(o.regular_),
-        start_(o.start_),
-        interrupt_fd_(o.interrupt_fd_) {}
-  input_fd& operator=(input_fd&& o) noexcept {
-    if (this != &o) {
-      close();
-      path_ = std::move(o.path_);
-      fd_ = std::exchange(o.fd_, -1);
-      owned_ = std::exchange(o.owned_, false);
-      regular_ = o.regular_;
-      start_ = o.start_;
-      interrupt_fd_ = o.interrupt_fd_;
-    }
-    return *this;
-  }
-  ~input_fd() { close(); }
-
-  // Reads up to n bytes; 0 at end of file.
-  std::size_t read(char* buf, std::size_t n) {
-    if (!regular_ && interrupt_fd_ >= 0) wait_readable();
-    return read_now(buf, n);
+    reader = fd_reader(fd, {.separator = sep, .close = guard.fd >= 0});
+    guard.fd = -1;  // the reader owns it now
   }
 
-  // Reads up to n bytes without waiting for the input (call when
-  // readable_now() said it is readable); 0 at end of file.
-  std::size_t read_now(char* buf, std::size_t n) {
-    for (;;) {
-      ssize_t r = ::read(fd_, buf, n);
-      if (r >= 0) return static_cast<std::size_t>(r);
-      if (errno != EINTR) throw_errno("read", path_, errno);
+  // The next value, read on the thread (blocking).
+  bool next(std::string& value) {
+    try {
+      return reader.read_blocking(value);
+    } catch (const std::system_error& e) {
+      throw_errno("read", path, e.code().value());
     }
   }
 
-  enum class readiness { none, input, interrupt };
-  // What is readable at this instant (the interrupt descriptor first).
-  readiness readable_now() const { return poll_once(0); }
-
-  int native() const noexcept { return fd_; }
+  // The next value, awaited on the loop (a cancellable wait).
+  task<bool> next_async(std::string& value) {
+    std::error_code error;
+    const bool got = co_await reader.read(value, error);
+    if (error) throw_errno("read", path, error.value());
+    co_return got;
+  }
 
   // Counts values from where the file stood when opened, without moving the
-  // file offset (pread), so a streaming reader is not disturbed.
+  // file offset (pread), so the reader is not disturbed.
   std::uint64_t count_values(char sep) const {
     std::uint64_t count = 0;
     char buf[1 << 16];
-    off_t at = start_;
+    off_t at = start;
     char last = sep;
     for (;;) {
-      ssize_t r = ::pread(fd_, buf, sizeof buf, at);
+      ssize_t r = ::pread(reader.native_handle(), buf, sizeof buf, at);
       if (r < 0) {
         if (errno == EINTR) continue;
-        throw_errno("read", path_, errno);
+        throw_errno("read", path, errno);
       }
       if (r == 0) break;
       for (ssize_t i = 0; i < r; ++i) count += buf[i] == sep;
@@ -157,147 +144,6 @@ class input_fd {
     }
     return count + (last != sep ? 1 : 0);
   }
-
-  bool regular() const noexcept { return regular_; }
-  void set_interrupt_fd(int fd) noexcept { interrupt_fd_ = fd; }
-  const std::string& path() const noexcept { return path_; }
-
- private:
-  void close() noexcept {
-    if (owned_ && fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-    owned_ = false;
-  }
-
-  std::string path_;
-  int fd_ = -1;
-  bool owned_ = false;
-  bool regular_ = false;
-  off_t start_ = 0;
-  int interrupt_fd_ = -1;
-
-  // One poll of the input and interrupt_fd_ (if any), waiting up to
-  // `timeout_ms` (-1: until one is readable); the interrupt wins a tie.
-  readiness poll_once(int timeout_ms) const {
-    pollfd fds[2] = {{fd_, POLLIN, 0}, {interrupt_fd_, POLLIN, 0}};
-    for (;;) {
-      const int r = ::poll(fds, interrupt_fd_ >= 0 ? 2 : 1, timeout_ms);
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        throw_errno("poll", path_, errno);
-      }
-      if (interrupt_fd_ >= 0 && fds[1].revents != 0) return readiness::interrupt;
-      // Data, end of file or an error: read() says which.
-      return fds[0].revents != 0 ? readiness::input : readiness::none;
-    }
-  }
-
-  // Waits until the input or interrupt_fd_ is readable; throws
-  // input_interrupted for the latter.
-  void wait_readable() {
-    for (;;) {
-      switch (poll_once(-1)) {
-        case readiness::interrupt: throw input_interrupted();
-        case readiness::input: return;
-        case readiness::none: break;
-      }
-    }
-  }
-};
-
-// Splits a stream into values at a separator. The buffer holds what was
-// read and not yet taken; it grows only to fit a value longer than it.
-class value_reader {
- public:
-  value_reader() = default;
-  value_reader(input_fd fd, char sep) : fd_(std::move(fd)), sep_(sep), buf_(1 << 16) {}
-
-  bool next(std::string& out) {
-    out.clear();
-    for (;;) {
-      if (take(out)) return true;
-      if (eof_) return false;
-      fill(/*wait=*/true);
-    }
-  }
-
-  // True when next() will not read: a whole value is buffered, or the input
-  // ended (or the interrupt descriptor is readable: next() then throws).
-  // Reads what the descriptor holds now, never waiting for more.
-  bool poll_ready() {
-    for (;;) {
-      if (eof_ || has_value()) return true;
-      switch (fd_.readable_now()) {
-        case input_fd::readiness::none: return false;
-        case input_fd::readiness::interrupt: return true;
-        case input_fd::readiness::input: fill(/*wait=*/false); break;
-      }
-    }
-  }
-
-  input_fd& fd() noexcept { return fd_; }
-
- private:
-  // The buffered separator ending the next value, or null. Remembers how
-  // far it looked, so a long value arriving in pieces is scanned once.
-  const char* find_separator() noexcept {
-    if (scan_ < end_) {
-      const void* hit = std::memchr(buf_.data() + scan_, sep_, end_ - scan_);
-      if (hit != nullptr) {
-        scan_ = static_cast<std::size_t>(static_cast<const char*>(hit) - buf_.data());
-        return static_cast<const char*>(hit);
-      }
-      scan_ = end_;
-    }
-    return nullptr;
-  }
-  bool has_value() noexcept { return find_separator() != nullptr; }
-
-  // Moves the next buffered value into `out`: one ending in the separator,
-  // or (at the end of the input) the rest without one.
-  bool take(std::string& out) {
-    const char* begin = buf_.data() + pos_;
-    if (const char* hit = find_separator()) {
-      out.assign(begin, static_cast<std::size_t>(hit - begin));
-      pos_ = scan_ = scan_ + 1;
-      return true;
-    }
-    if (eof_ && pos_ < end_) {
-      out.assign(begin, end_ - pos_);
-      pos_ = scan_ = end_;
-      return true;
-    }
-    return false;
-  }
-
-  // Reads once into the free end of the buffer (making room first).
-  void fill(bool wait) {
-    if (pos_ == end_) {
-      pos_ = scan_ = end_ = 0;
-    } else if (end_ == buf_.size()) {
-      if (pos_ > 0) {
-        std::memmove(buf_.data(), buf_.data() + pos_, end_ - pos_);
-        scan_ -= pos_;
-        end_ -= pos_;
-        pos_ = 0;
-      } else {
-        buf_.resize(buf_.size() * 2);
-      }
-    }
-    char* into = buf_.data() + end_;
-    const std::size_t room = buf_.size() - end_;
-    const std::size_t n = wait ? fd_.read(into, room) : fd_.read_now(into, room);
-    if (n == 0) eof_ = true;
-    end_ += n;
-  }
-
-  input_fd fd_;
-  char sep_ = '\n';
-  std::vector<char> buf_;
-  std::size_t pos_ = 0;   // start of the first value not taken
-  std::size_t scan_ = 0;  // [pos_, scan_) holds no separator
-  std::size_t end_ = 0;   // end of what was read
-  bool eof_ = false;
 };
 
 std::uint64_t checked_mul(std::uint64_t a, std::uint64_t b) {
@@ -307,39 +153,9 @@ std::uint64_t checked_mul(std::uint64_t a, std::uint64_t b) {
   return a * b;
 }
 
-// An epoll set that is readable when `fd` or `interrupt_fd` (if >= 0) is:
-// a descriptor a loop can wait on for the input without touching the
-// input's own flags (an Asio wait would make it non-blocking, and with it
-// every process sharing it, such as the shell of a terminal). -1 if `fd`
-// cannot be waited on (/dev/null, say: its reads never block anyway).
-int make_wait_set(int fd, int interrupt_fd) {
-  const int set = ::epoll_create1(EPOLL_CLOEXEC);
-  if (set < 0) return -1;
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = fd;
-  bool ok = ::epoll_ctl(set, EPOLL_CTL_ADD, fd, &ev) == 0;
-  if (ok && interrupt_fd >= 0) {
-    ev.data.fd = interrupt_fd;
-    ok = ::epoll_ctl(set, EPOLL_CTL_ADD, interrupt_fd, &ev) == 0;
-  }
-  if (!ok) {
-    ::close(set);
-    return -1;
-  }
-  return set;
-}
-
 }  // namespace
 
 struct input_generator::state {
-  state() = default;
-  state(const state&) = delete;
-  state& operator=(const state&) = delete;
-  ~state() {
-    if (wait_set >= 0) ::close(wait_set);
-  }
-
   input_options options;
   std::size_t nsources = 1;
 
@@ -347,8 +163,11 @@ struct input_generator::state {
   bool first_streamed = false;
   std::vector<std::string> first_values;
   std::size_t first_index = 0;
-  value_reader first_reader;
-  int wait_set = -1;  // make_wait_set() of a first source that is not a regular file
+  input_file first_file;
+  // next_async() read the first source's next value into current_first
+  // ahead of next(); `prefetched_value` is what that read returned.
+  bool prefetched = false;
+  bool prefetched_value = false;
   std::optional<std::uint64_t> first_count;  // values of the first source, when known
 
   // Sources 2..n, whole in memory; odometer[i] indexes later[i].
@@ -381,9 +200,18 @@ struct input_generator::state {
       current_first = first_values[first_index++];
       return true;
     }
-    if (!first_reader.next(current_first)) return false;
+    if (prefetched) {
+      prefetched = false;
+      return prefetched_value;
+    }
+    if (!first_file.next(current_first)) return false;
     note_line(current_first);
     return true;
+  }
+
+  // Whether next() will read the first source.
+  bool next_reads_first() const {
+    return first_streamed && !done && !first_empty && !prefetched && (!started || !have_current);
   }
 };
 
@@ -400,10 +228,7 @@ input_generator::input_generator(std::vector<input_source> sources, input_option
     s.first_count = s.first_values.size();
   } else {
     s.first_streamed = true;
-    input_fd fd(first.path, options.stdin_fd);
-    fd.set_interrupt_fd(options.interrupt_fd);
-    if (!fd.regular()) s.wait_set = make_wait_set(fd.native(), options.interrupt_fd);
-    s.first_reader = value_reader(std::move(fd), options.separator);
+    s.first_file = input_file(first.path, options.stdin_fd, options.separator);
   }
 
   for (std::size_t i = 1; i < sources.size(); ++i) {
@@ -412,9 +237,9 @@ input_generator::input_generator(std::vector<input_source> sources, input_option
     if (src.what == input_source::kind::literals) {
       values = std::move(src.values);
     } else {
-      value_reader reader(input_fd(src.path, options.stdin_fd), options.separator);
+      input_file file(src.path, options.stdin_fd, options.separator);
       std::string v;
-      while (reader.next(v)) {
+      while (file.next(v)) {
         s.note_line(v);
         values.push_back(v);
       }
@@ -480,8 +305,8 @@ bool input_generator::next(job_input& job) {
 std::optional<std::uint64_t> input_generator::total_jobs() {
   auto& s = *state_;
   if (s.done) return s.produced;
-  if (!s.first_count && s.first_streamed && s.first_reader.fd().regular()) {
-    s.first_count = s.first_reader.fd().count_values(s.options.separator);
+  if (!s.first_count && s.first_streamed && s.first_file.regular) {
+    s.first_count = s.first_file.count_values(s.options.separator);
   }
   if (!s.first_count) return std::nullopt;
   std::uint64_t first = *s.first_count;
@@ -494,14 +319,21 @@ std::optional<std::uint64_t> input_generator::total_jobs() {
   return checked_mul(first, later);
 }
 
-int input_generator::wait_fd() const noexcept {
-  return state_->wait_set;
+task<bool> input_generator::next_async(job_input& job) {
+  auto& s = *state_;
+  if (s.next_reads_first()) {
+    // Cancelled here, nothing is lost: the reader keeps what it read.
+    const bool got = co_await s.first_file.next_async(s.current_first);
+    if (got) s.note_line(s.current_first);
+    s.prefetched_value = got;
+    s.prefetched = true;
+  }
+  co_return next(job);
 }
 
-bool input_generator::ready() {
-  auto& s = *state_;
-  if (s.done || !s.first_streamed || s.first_empty || s.have_current) return true;
-  return s.first_reader.poll_ready();
+bool input_generator::may_wait() const noexcept {
+  const auto& s = *state_;
+  return s.first_streamed && s.first_file.reader.may_wait();
 }
 
 std::uint64_t input_generator::produced() const noexcept {

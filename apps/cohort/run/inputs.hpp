@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cohort/task.hpp>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -59,18 +61,6 @@ struct input_options {
   char separator = '\n';
   /// The descriptor read for the path "-" (tests pass a pipe). Not closed.
   int stdin_fd = 0;
-  /// When >= 0: a read of a streamed input that is not a regular file (a
-  /// pipe, a terminal) first waits for it or this descriptor, whichever is
-  /// readable first, and throws `input_interrupted` if it is this one (so a
-  /// signal can stop a run that waits for input). Not read, not closed.
-  int interrupt_fd = -1;
-};
-
-/// Thrown by `input_generator::next` when `interrupt_fd` became readable
-/// while it waited for input. The generator must not be used afterwards.
-class input_interrupted : public std::runtime_error {
- public:
-  input_interrupted() : std::runtime_error("interrupted while waiting for input") {}
 };
 
 /// The arguments of one job: one value per source, in source order.
@@ -107,8 +97,18 @@ class input_generator {
   ~input_generator();
 
   /// Produces the next job into `job` (reusing its strings' capacity) and
-  /// returns true, or returns false when there are no more jobs.
+  /// returns true, or returns false when there are no more jobs. Blocks the
+  /// thread when the first source waits for input (see may_wait()).
   bool next(job_input& job);
+
+  /// As next(), but a wait for input of the first source is a cancellable
+  /// wait on the loop (cohort::fd_reader::read): other tasks run meanwhile,
+  /// and a cancel (Ctrl+C, a halt) ends it at once, losing nothing (the
+  /// generator can be used again). Run it on the Asio runtime. Throws
+  /// input_error on a read error.
+  ///
+  ///   while (co_await gen.next_async(job)) start(job);
+  [[nodiscard]] task<bool> next_async(job_input& job);
 
   /// The number of jobs in all, if it can be known without consuming the
   /// input: the first source is literals, or a regular file (counted once by a
@@ -116,21 +116,10 @@ class input_generator {
   /// once next() has returned false. Never changes what next() produces.
   [[nodiscard]] std::optional<std::uint64_t> total_jobs();
 
-  /// A descriptor that becomes readable when the first source has input (or
-  /// `interrupt_fd` is readable), for a loop to wait on before `ready()`;
-  /// -1 when next() never waits for input that may come later (literals, a
-  /// regular file, /dev/null). Owned by the generator; never read.
-  ///
-  ///   while (!gen.ready()) co_await readable(gen.wait_fd());
-  ///   gen.next(job);  // does not block
-  [[nodiscard]] int wait_fd() const noexcept;
-
-  /// True when next() will not wait for input: a whole value of the first
-  /// source is buffered, the input ended, or `interrupt_fd` is readable (then
-  /// next() throws input_interrupted). Reads what the input holds now without
-  /// waiting for more (never changes what next() produces). Throws
-  /// input_error on a read error.
-  [[nodiscard]] bool ready();
+  /// True when next() may wait for input still to come: the first source is
+  /// a pipe, a FIFO, a socket or a terminal (not literals, a regular file or
+  /// /dev/null).
+  [[nodiscard]] bool may_wait() const noexcept;
 
   /// Jobs produced so far (the seq of the last one).
   [[nodiscard]] std::uint64_t produced() const noexcept;

@@ -32,7 +32,6 @@ struct run_cli_options {
   bool null_separated = false;                                           ///< -0 / --null
   std::vector<std::string> arg_files;                                    ///< -a FILE
   std::vector<std::string> words;  ///< COMMAND [ARGS] [::: ...] [:::: ...]
-  bool reads_stdin = false;        ///< set once the sources are known
 };
 
 /// Parses `cohort run`'s arguments (argv[0] is "run"). Returns the options,

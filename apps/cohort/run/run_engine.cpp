@@ -8,12 +8,7 @@
 
 #include <fmt/core.h>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <algorithm>
-#include <cerrno>
-#include <system_error>
 #include <utility>
 
 namespace cohort::app::run {
@@ -39,8 +34,9 @@ task<> job_item::run() {
 std::optional<job_item> job_source::next() {
   run_engine& e = *engine_;
   if (e.pending_) return std::exchange(e.pending_, std::nullopt);
-  // A signal arrived: start nothing more, even before the loop hears of it.
-  if (e.running_ && e.watch_ != nullptr && e.watch_->any()) return std::nullopt;
+  // Input that may wait is read by wait_ready(), on the loop, never here:
+  // after it, a job is pending or the inputs ended.
+  if (e.inputs_ended_ || e.inputs_.may_wait()) return std::nullopt;
   for (;;) {
     bool ended = false;
     if (auto job = e.pull_job(ended)) return job;
@@ -53,30 +49,30 @@ task<> job_source::wait_ready() {
 }
 
 task<> run_engine::wait_for_input() {
-  while (input_wait_ != nullptr && !pending_ && !inputs_ended_) {
-    if (watch_ != nullptr && watch_->any()) co_return;  // next() returns nothing
-    if (!inputs_.ready()) {
-      co_await input_wait_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                                       cohort::use_op);
-      continue;
+  if (!inputs_.may_wait()) co_return;  // next() reads without waiting
+  // One worker reads at a time; the next one then reads the job after the
+  // one this one took (a worker's next() follows its wait_ready() at once).
+  auto turn = co_await input_turn_.acquire();
+  while (!pending_ && !inputs_ended_) {
+    job_input in;
+    if (!co_await inputs_.next_async(in)) {
+      inputs_ended_ = true;
+      break;
     }
-    bool ended = false;
-    pending_ = pull_job(ended);  // does not block: the input is ready
+    pending_ = admit(in);
   }
 }
 
 std::optional<job_item> run_engine::pull_job(bool& ended) {
   job_input in;
-  try {
-    if (!inputs_.next(in)) {
-      ended = inputs_ended_ = true;
-      return std::nullopt;
-    }
-  } catch (const input_interrupted&) {
-    input_interrupted_ = true;
+  if (!inputs_.next(in)) {
     ended = inputs_ended_ = true;
     return std::nullopt;
   }
+  return admit(in);
+}
+
+std::optional<job_item> run_engine::admit(job_input& in) {
   if (resume_) {
     std::optional<std::string_view> command;
     std::string expanded;
@@ -100,10 +96,8 @@ bool job_source::countable() const {
   // whose writer may never close it.
   // Nor after the source threw: reading on would throw again (a second,
   // different error for one run) or count from a broken input.
-  if (engine_->input_interrupted_ || engine_->failure_) return false;
-  if (!engine_->options_.reads_stdin) return true;
-  struct stat st {};
-  return ::fstat(0, &st) == 0 && S_ISREG(st.st_mode);
+  if (engine_->failure_) return false;
+  return !engine_->inputs_.may_wait() || engine_->inputs_ended_;
 }
 
 run_engine::run_engine(run_cli_options options, command_template tmpl, input_generator inputs,
@@ -120,31 +114,13 @@ run_engine::run_engine(run_cli_options options, command_template tmpl, input_gen
         return r;
       }()) {}
 
-task<> run_engine::run(boost::asio::io_context& io, event& drain, const signal_watch* watch) {
+task<> run_engine::run(boost::asio::io_context& io, event& drain) {
   io_ = &io;
-  watch_ = watch;
   // A job's process whose parent exits becomes our child, so that the group
   // waits reap it when it dies: a zombie left to a PID 1 that does not reap
   // (some containers) would count as a live member of its job's group.
   adopt_orphans();
   runner_.set_drain(&drain);
-  running_ = true;
-  struct not_running {
-    run_engine& e;
-    ~not_running() {
-      e.running_ = false;
-      e.input_wait_ = nullptr;
-    }
-  } guard{*this};
-  // The wait for input from a pipe or terminal: on a duplicate of the
-  // generator's descriptor, closed with this frame (before the loop ends).
-  std::optional<boost::asio::posix::stream_descriptor> input_wait;
-  if (const int fd = inputs_.wait_fd(); fd >= 0) {
-    const int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (dup < 0) throw std::system_error(errno, std::generic_category(), "cohort run: dup");
-    input_wait.emplace(io, dup);
-    input_wait_ = &*input_wait;
-  }
   if (options_.bar || options_.eta) {
     if (auto total = inputs_.total_jobs()) bar_counts_.total = static_cast<std::size_t>(*total);
     bar_counts_.begin = (co_await this_scheduler()).now();

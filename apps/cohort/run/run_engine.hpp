@@ -8,14 +8,13 @@
 #include "cohort/run/inputs.hpp"
 #include "cohort/run/joblog.hpp"
 #include "cohort/run/run_cli.hpp"
-#include "cohort/run/signal_watch.hpp"
 
 #include <cohort/io/process_guardian.hpp>
 #include <cohort/runner/run_tasks.hpp>
+#include <cohort/semaphore.hpp>
 #include <cohort/task.hpp>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 
 #include <cstdint>
 #include <exception>
@@ -45,8 +44,9 @@ class job_source {
   explicit job_source(run_engine& e) noexcept : engine_(&e) {}
   std::optional<job_item> next();
   /// The runner's optional wait_ready(): for input from a pipe or terminal,
-  /// waits on the loop until a job is at hand (or the input ended, or a
-  /// signal came), so jobs that finish meanwhile are reaped and printed.
+  /// waits on the loop until a job is at hand or the input ended, so jobs
+  /// that finish meanwhile are reaped and printed. A cancellable wait: a
+  /// signal, a halt or a drain ends it at once.
   task<> wait_ready();
   bool countable() const;
 
@@ -66,10 +66,9 @@ class run_engine {
              std::optional<resume_filter> resume, std::optional<joblog_writer> log,
              std::size_t slots);
 
-  /// Runs every job; call inside cohort::run. May be unwound by a signal:
-  /// the summary stays available. `watch` (optional) stops admission the
-  /// moment a signal arrives and interrupts a wait for input from a pipe.
-  task<> run(boost::asio::io_context& io, event& drain, const signal_watch* watch = nullptr);
+  /// Runs every job; call inside cohort::run. May be unwound by a signal
+  /// (also while it waits for input): the summary stays available.
+  task<> run(boost::asio::io_context& io, event& drain);
   /// Announces every job's process group to `g` (which outlives the run),
   /// so that a kill -9 of this process does not leave the jobs running.
   void guard_with(process_guardian* g) noexcept { guardian_ = g; }
@@ -99,8 +98,10 @@ class run_engine {
   };
   task<> run_job(std::uint64_t seq, const std::vector<std::string>& args);
   // The next job of the inputs, or nothing: at their end (`ended`) or when
-  // --resume skips the input read. Blocks only if the input is not ready().
+  // --resume skips the input read. Blocks the thread if the inputs may_wait().
   std::optional<job_item> pull_job(bool& ended);
+  // The job of the input `in`, or nothing when --resume skips it.
+  std::optional<job_item> admit(job_input& in);
   task<> wait_for_input();
   task<> announce_drain(event& drain);
   void count_event(const task_event& e);
@@ -134,14 +135,10 @@ class run_engine {
   std::vector<double> ok_runtimes_;  // for --timeout P%
   std::uint64_t resume_skipped_ = 0;
   time_point last_start_{};
-  const signal_watch* watch_ = nullptr;
   process_guardian* guardian_ = nullptr;
-  bool running_ = false;             // inside run(): a signal stops admission
-  bool input_interrupted_ = false;   // a signal cut a wait for input
-  bool inputs_ended_ = false;        // pull_job() saw the end of the inputs
+  bool inputs_ended_ = false;        // the inputs have no more jobs
   std::optional<job_item> pending_;  // pulled by wait_for_input(), for next()
-  // Waits on inputs_.wait_fd(); lives in run()'s frame (with the loop).
-  boost::asio::posix::stream_descriptor* input_wait_ = nullptr;
+  semaphore input_turn_{1};          // one worker reads the input at a time
   int last_failure_code_ = 0;
   std::exception_ptr failure_;  // the run's own error (see rethrow_failure)
   // --bar/--eta: counts of our own (the runner's have no total for a

@@ -3,11 +3,9 @@
 #include "cohort/common/shell_quote.hpp"
 #include "cohort/exit_codes.hpp"
 #include "cohort/run/run_engine.hpp"
-#include "cohort/run/signal_watch.hpp"
 
 #include <cohort/io/process_guardian.hpp>
 #include <cohort/runtime/run.hpp>
-#include <cohort/sleep.hpp>
 
 #include <fmt/core.h>
 
@@ -86,15 +84,9 @@ int run_and_report(int argc, char** argv, int& ended_by) {
 
   try {
     auto split = split_command_line(o.words, o.arg_files);
-    o.reads_stdin = split.sources.empty();
-    for (const auto& s : split.sources) {
-      if (s.what == input_source::kind::file && s.path == "-") o.reads_stdin = true;
-    }
     command_template tmpl = command_template::from_words(split.command);
-    signal_watch watch;
     input_options io_opts;
     if (o.null_separated) io_opts.separator = '\0';
-    io_opts.interrupt_fd = watch.fd();
     input_generator inputs(std::move(split.sources), io_opts);
     // GNU parallel: a --halt percentage is of all the jobs when their number
     // is known (the runner would take it of the jobs finished so far).
@@ -146,24 +138,16 @@ int run_and_report(int argc, char** argv, int& ended_by) {
     ro.grace = std::max<duration>(
         std::chrono::seconds(5),
         std::chrono::duration_cast<duration>(seq_total) + std::chrono::seconds(1));
+    bool hup = false;  // a SIGHUP came, even if the run ended before it mattered
     const cohort::run_outcome ended = cohort::run_with_outcome(
         [&](cohort::runtime& rt) -> cohort::task<int> {
-          // In front of the runtime's handlers while the jobs run; removed
-          // (also when unwound) before cohort::run removes those.
-          struct disarm_on_exit {
-            signal_watch& w;
-            ~disarm_on_exit() { w.disarm(); }
-          } disarm{watch};
-          watch.arm();
           held.release();
-          co_await engine.run(rt.io(), rt.drain_requested(), &watch);
-          // A signal that cut the run short (a wait for input) may not have
-          // reached the loop yet: let it, so it is reported and sets the code.
-          if ((watch.seen(SIGINT) || watch.seen(SIGTERM)) && rt.signal() == 0) {
-            for (int i = 0; i < 1000 && rt.signal() == 0; ++i) {
-              co_await cohort::sleep_for(std::chrono::milliseconds(1));
-            }
-          }
+          struct note_hup {
+            cohort::runtime& rt;
+            bool& hup;
+            ~note_hup() { hup = rt.drain_requested().is_set(); }
+          } note{rt, hup};
+          co_await engine.run(rt.io(), rt.drain_requested());
           co_return 0;
         },
         ro);
@@ -184,10 +168,12 @@ int run_and_report(int argc, char** argv, int& ended_by) {
     }
     if (code != 0) return exit_run_error;  // the run itself failed (already reported)
     if (s.halted) {
+      // (The rest of a pipe that may still be written to is not counted.)
       fmt::print(stderr, "cohort run: halted ({} done, {} failed, {} killed, {} never started)\n",
-                 s.done, s.failed, s.cancelled, s.not_started);
+                 s.done, s.failed, s.cancelled,
+                 s.not_started_known ? std::to_string(s.not_started) : std::string("the rest"));
     }
-    if (s.drained || watch.seen(SIGHUP)) {
+    if (s.drained || hup) {
       fmt::print(stderr, "cohort run: SIGHUP: finished the running jobs; {} never started\n",
                  s.not_started_known ? std::to_string(s.not_started) : std::string("the rest"));
     }

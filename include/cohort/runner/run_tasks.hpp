@@ -158,8 +158,8 @@ concept runner_item = requires(I& i) {
 /// the item and the others' next() returns the next one, or nothing (that
 /// worker ends), or blocks, so a source should make each woken waiter check
 /// again before it completes. The wait is cancelled with the run (Ctrl+C
-/// while the source waits ends the run as any cancel does); a drain or a
-/// halt takes effect when it completes.
+/// while the source waits ends the run as any cancel does), and by
+/// anything that stops admission: a halt, a drain. The worker then ends.
 template <class S>
 concept task_source = requires(S& s) {
   {s.next()};
@@ -249,7 +249,11 @@ class task_runner {
     try {
       co_await with_task_group([this](task_group& g) -> task<> {
         group_ = &g;
+        live_workers_ = max_concurrent_;
         for (std::size_t i = 0; i < max_concurrent_; ++i) g.spawn(worker());
+        if constexpr (detail::has_wait_ready<S>) {
+          if (options_.drain != nullptr) g.spawn(end_source_waits_on_drain());
+        }
         co_return;
       });
     } catch (const group_error& e) {
@@ -310,6 +314,12 @@ class task_runner {
     // out of the loop, it costs nothing per successful item.
     std::exception_ptr error;
     std::size_t until_yield = detail::runner_yield_every;
+    struct worker_guard {
+      task_runner* r;
+      ~worker_guard() {
+        if (--r->live_workers_ == 0) r->drain_watch_.cancel();
+      }
+    } live{this};
     for (;;) {
       if (--until_yield == 0) {
         until_yield = detail::runner_yield_every;
@@ -327,7 +337,7 @@ class task_runner {
       }
       if (!admitting()) co_return;
       if constexpr (detail::has_wait_ready<S>) {
-        co_await source_.wait_ready();
+        co_await wait_for_source();
         if (!admitting()) co_return;
       }
       auto item = source_.next();
@@ -356,6 +366,30 @@ class task_runner {
       }
       if (options_.journal != nullptr) options_.journal->maybe_flush(now());
     }
+  }
+
+  // The source's wait_ready(), in a scope of its own that a halt or a drain
+  // cancels (stop_source_waits): an item it brought could not start anyway.
+  task<> wait_for_source() {
+    cancel_scope scope;
+    source_waits_.push_back(&scope);
+    struct unlist {
+      std::vector<cancel_scope*>& waits;
+      cancel_scope* s;
+      ~unlist() { std::erase(waits, s); }
+    } u{source_waits_, &scope};
+    (void)co_await scope.run(source_.wait_ready());
+  }
+
+  void stop_source_waits() noexcept {
+    for (cancel_scope* s : source_waits_) s->cancel();
+  }
+
+  // Ends the waits for the source when the drain is set; ends itself when
+  // the last worker does.
+  task<> end_source_waits_on_drain() {
+    auto wait = [](event& drain) -> task<> { co_await drain.wait(); };
+    if (co_await drain_watch_.run(wait(*options_.drain))) stop_source_waits();
   }
 
   bool admitting() noexcept {
@@ -519,6 +553,7 @@ class task_runner {
     if (!reached) return;
     summary_.halted = true;
     stop_admitting_ = true;
+    stop_source_waits();
     if (h.trigger == halt_policy::on::fail) summary_.cause = summary_.failures.size() - 1;
     const cancel_reason why = h.trigger == halt_policy::on::fail ? cancel_reason::sibling_failed
                                                                  : cancel_reason::requested;
@@ -573,6 +608,9 @@ class task_runner {
   task_group* group_ = nullptr;
   scheduler* sched_ = nullptr;
   std::size_t admitted_ = 0;
+  std::size_t live_workers_ = 0;
+  std::vector<cancel_scope*> source_waits_;  // workers in wait_for_source()
+  cancel_scope drain_watch_;                 // end_source_waits_on_drain()
   bool stop_admitting_ = false;
   bool finalized_ = false;
 };

@@ -1,7 +1,14 @@
 #include "cohort/run/inputs.hpp"
 
+#include <cohort/cancel_scope.hpp>
+#include <cohort/runtime/asio_loop.hpp>
+#include <cohort/runtime/use_op.hpp>
+#include <cohort/sync_wait.hpp>
+#include <cohort/task_group.hpp>
+
+#include <boost/asio/post.hpp>
+
 #include <fcntl.h>
-#include <poll.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -249,72 +256,75 @@ TEST(InputGenerator, StdinCanBeALaterSourceAndIsReadOnce) {
   EXPECT_EQ(jobs, (rows{{"a", "s1", ""}, {"a", "s2", ""}}));
 }
 
-// ------------------------------------------------------------ interrupting a wait for input
+// ------------------------------------------------------------ waiting on the loop: next_async()
 
-TEST(InputGenerator, AReadableInterruptFdStopsAWaitForAPipe) {
-  pipe_fds in;
-  pipe_fds interrupt;
-  input_options opts;
-  opts.stdin_fd = in.read;
-  opts.interrupt_fd = interrupt.read;
-  input_generator gen({input_source::standard_input()}, opts);
-  job_input job;
-  in.put("a\n");
-  ASSERT_TRUE(gen.next(job));  // data first: read as usual
-  EXPECT_EQ(job.args, (std::vector<std::string>{"a"}));
-  interrupt.put("x");  // the writer of `in` is still open: a plain read would block
-  EXPECT_THROW(gen.next(job), cohort::app::run::input_interrupted);
-}
+struct InputGeneratorOnLoop : ::testing::Test {
+  boost::asio::io_context io;
+  cohort::asio_loop loop{io};
+  cohort::task<> turn() { co_await boost::asio::post(io, cohort::use_op); }
+};
 
-TEST(InputGenerator, InterruptFdIsIgnoredForRegularFiles) {
-  scratch_dir dir;
-  const auto path = dir.write("in.txt", "a\nb\n");
-  pipe_fds interrupt;
-  interrupt.put("x");
-  input_options opts;
-  opts.interrupt_fd = interrupt.read;
-  input_generator gen({input_source::file(path)}, opts);
-  EXPECT_EQ(all_jobs(gen), (rows{{"a"}, {"b"}}));
-}
-
-// ------------------------------------------------------------ waiting on a loop: ready(),
-// wait_fd()
-
-bool readable(int fd) {
-  pollfd p{fd, POLLIN, 0};
-  return ::poll(&p, 1, 0) == 1;
-}
-
-TEST(InputGenerator, ReadyTellsWhenNextWillNotWaitForAPipe) {
+TEST_F(InputGeneratorOnLoop, NextAsyncWaitsForAPipeOnTheLoopAndCombinesLikeNext) {
   pipe_fds in;
   input_options opts;
   opts.stdin_fd = in.read;
   opts.separator = '\0';
   input_generator gen({input_source::standard_input(), input_source::literals({"1", "2"})}, opts);
-  ASSERT_GE(gen.wait_fd(), 0);
-  EXPECT_FALSE(gen.ready());
-  EXPECT_FALSE(readable(gen.wait_fd()));
-  in.put("a\nb");  // part of a value
-  EXPECT_TRUE(readable(gen.wait_fd()));
-  EXPECT_FALSE(gen.ready()) << "no whole value yet";
-  in.put("c");
-  EXPECT_FALSE(gen.ready());
-  in.put(std::string_view("\0d", 2));
-  EXPECT_TRUE(gen.ready());
+  EXPECT_TRUE(gen.may_wait());
+  rows got;
+  loop.run([&]() -> cohort::task<> {
+    co_await cohort::with_task_group([&](cohort::task_group& g) -> cohort::task<> {
+      // (Arguments, not captures: the lambda is gone once spawn returns.)
+      g.spawn([](input_generator& in_gen, rows& out) -> cohort::task<> {
+        job_input job;
+        while (co_await in_gen.next_async(job)) {
+          EXPECT_EQ(job.seq, out.size() + 1);
+          out.push_back(job.args);
+        }
+      }(gen, got));
+      co_await turn();
+      in.put("a\nb");  // part of a value: the generator keeps waiting
+      co_await turn();
+      co_await turn();
+      EXPECT_TRUE(got.empty());
+      in.put(std::string_view("c\0d", 3));
+      co_await turn();
+      co_await turn();
+      EXPECT_EQ(got, (rows{{"a\nbc", "1"}, {"a\nbc", "2"}})) << "'d' has no separator yet";
+      in.close_write();
+    });
+  }());
+  EXPECT_EQ(got, (rows{{"a\nbc", "1"}, {"a\nbc", "2"}, {"d", "1"}, {"d", "2"}}));
+  EXPECT_EQ(gen.total_jobs(), 4u);
+}
+
+TEST_F(InputGeneratorOnLoop, ACancelledWaitLosesNothing) {
+  pipe_fds in;
+  input_options opts;
+  opts.stdin_fd = in.read;
+  input_generator gen({input_source::standard_input()}, opts);
+  const int flags = ::fcntl(in.read, F_GETFL);
   job_input job;
-  ASSERT_TRUE(gen.next(job));
-  EXPECT_EQ(job.args, (std::vector<std::string>{"a\nbc", "1"}));
-  EXPECT_TRUE(gen.ready()) << "the same value with the next literal";
-  ASSERT_TRUE(gen.next(job));
-  EXPECT_FALSE(gen.ready()) << "'d' has no separator yet";
+  in.put("x");
+  const bool cancelled = loop.run([&]() -> cohort::task<bool> {
+    cohort::cancel_scope scope;
+    bool completed = false;
+    co_await cohort::with_task_group([&](cohort::task_group& g) -> cohort::task<> {
+      g.spawn([](cohort::cancel_scope& sc, input_generator& in_gen, job_input& j,
+                 bool& done) -> cohort::task<> {
+        done = (co_await sc.run(in_gen.next_async(j))).has_value();
+      }(scope, gen, job, completed));
+      co_await turn();
+      co_await turn();
+      scope.cancel();
+    });
+    co_return !completed;
+  }());
+  EXPECT_TRUE(cancelled);
+  EXPECT_EQ(::fcntl(in.read, F_GETFL), flags) << "the input's flags are left alone";
+  in.put("y\n");
   in.close_write();
-  EXPECT_TRUE(gen.ready()) << "end of input: the last value needs none";
-  ASSERT_TRUE(gen.next(job));
-  EXPECT_EQ(job.args, (std::vector<std::string>{"d", "1"}));
-  ASSERT_TRUE(gen.next(job));
-  EXPECT_TRUE(gen.ready());
-  EXPECT_FALSE(gen.next(job));
-  EXPECT_EQ(gen.produced(), 4u);
+  EXPECT_EQ(all_jobs(gen), (rows{{"xy"}}));
 }
 
 TEST(InputGenerator, AtEndOfAPipeTheLastValueNeedsNoSeparator) {
@@ -324,50 +334,32 @@ TEST(InputGenerator, AtEndOfAPipeTheLastValueNeedsNoSeparator) {
   input_generator gen({input_source::standard_input()}, opts);
   in.put("x\ny");
   in.close_write();
-  EXPECT_TRUE(gen.ready());
   EXPECT_EQ(all_jobs(gen), (rows{{"x"}, {"y"}}));
-  EXPECT_TRUE(gen.ready());
 }
 
-TEST(InputGenerator, ReadyIsTrueOnceTheInterruptFdIsReadable) {
-  pipe_fds in;
-  pipe_fds interrupt;
-  input_options opts;
-  opts.stdin_fd = in.read;
-  opts.interrupt_fd = interrupt.read;
-  input_generator gen({input_source::standard_input()}, opts);
-  EXPECT_FALSE(gen.ready());
-  interrupt.put("x");
-  EXPECT_TRUE(readable(gen.wait_fd())) << "the loop's wait wakes for a signal too";
-  EXPECT_TRUE(gen.ready());
-  job_input job;
-  EXPECT_THROW(gen.next(job), cohort::app::run::input_interrupted);
-}
-
-TEST(InputGenerator, NothingToWaitOnForFilesLiteralsAndDevNull) {
+TEST(InputGenerator, NothingWaitsForFilesLiteralsAndDevNull) {
   scratch_dir dir;
   const auto path = dir.write("in.txt", "a\nb\n");
   input_generator file({input_source::file(path)});
-  EXPECT_EQ(file.wait_fd(), -1);
-  EXPECT_TRUE(file.ready());
+  EXPECT_FALSE(file.may_wait());
+  // A regular file needs no loop to wait on: next_async reads it directly.
+  job_input job;
+  ASSERT_TRUE(cohort::sync_wait(file.next_async(job)));
+  EXPECT_EQ(job.args, (std::vector<std::string>{"a"}));
   input_generator lit({input_source::literals({"a"})});
-  EXPECT_EQ(lit.wait_fd(), -1);
-  EXPECT_TRUE(lit.ready());
+  EXPECT_FALSE(lit.may_wait());
   input_generator null({input_source::file("/dev/null")});
-  EXPECT_EQ(null.wait_fd(), -1) << "its reads never wait";
+  EXPECT_FALSE(null.may_wait()) << "its reads never wait";
   EXPECT_EQ(all_jobs(null).size(), 0u);
-}
-
-TEST(InputGenerator, WaitingLeavesTheInputsFlagsAlone) {
-  pipe_fds in;
+  pipe_fds p;
   input_options opts;
-  opts.stdin_fd = in.read;
-  const int before = ::fcntl(in.read, F_GETFL);
-  input_generator gen({input_source::standard_input()}, opts);
-  EXPECT_FALSE(gen.ready());
-  in.put("a\n");
-  EXPECT_TRUE(gen.ready());
-  EXPECT_EQ(::fcntl(in.read, F_GETFL), before);
+  opts.stdin_fd = p.read;
+  EXPECT_TRUE(input_generator({}, opts).may_wait());
+  p.close_write();
+  EXPECT_FALSE(
+      input_generator({input_source::literals({"a"}), input_source::standard_input()}, opts)
+          .may_wait())
+      << "only the first source is streamed; later ones are read whole up front";
 }
 
 // ------------------------------------------------------------ laziness and counts

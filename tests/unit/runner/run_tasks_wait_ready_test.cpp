@@ -12,6 +12,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <stdexcept>
 
 #include "virtual_loop.hpp"
 
@@ -117,7 +118,7 @@ TEST(RunTasksWaitReady, CancellingTheRunEndsAWaitForTheSource) {
   EXPECT_EQ(f.wakeups, 0);
 }
 
-TEST(RunTasksWaitReady, ADrainTakesEffectWhenTheWaitEnds) {
+TEST(RunTasksWaitReady, ADrainEndsAWaitForTheSourceAtOnce) {
   cohort::test::virtual_loop loop;
   feed f;
   cohort::event drain;
@@ -125,12 +126,66 @@ TEST(RunTasksWaitReady, ADrainTakesEffectWhenTheWaitEnds) {
   o.drain = &drain;
   cohort::task_runner r(feed_source{&f}, 2, o);
   loop.call_after(100ms, [&] { drain.set(); });
-  loop.call_after(200ms, [&] { f.push(0); });
-  loop.call_after(300ms, [&] { f.close(); });
+  // Nothing comes after the drain: the feed stays open (a pipe whose writer
+  // never closes it).
   loop.run(r.run());
   EXPECT_TRUE(r.summary().drained);
-  EXPECT_EQ(r.summary().done, 0u) << "nothing admitted after the drain";
-  EXPECT_EQ(loop.now() - cohort::test::virtual_loop::epoch(), 200ms);
+  EXPECT_EQ(r.summary().done, 0u);
+  EXPECT_EQ(loop.now() - cohort::test::virtual_loop::epoch(), 100ms);
+  EXPECT_EQ(f.wakeups, 0) << "the waits were cancelled, not woken";
+}
+
+TEST(RunTasksWaitReady, AHaltSoonEndsTheOtherWorkersWaitsAtOnce) {
+  // Item 0 fails at 10 ms under --halt soon,fail=1 while the other workers
+  // wait for a feed that stays open: the run ends then, not when (if ever)
+  // the next item comes.
+  struct failing_item {
+    int index;
+    cohort::task<> run() {
+      co_await cohort::sleep_for(10ms);
+      throw std::runtime_error("fails");
+    }
+  };
+  struct failing_source {
+    feed* f;
+    std::optional<failing_item> next() {
+      if (f->queue.empty()) return std::nullopt;
+      const int i = f->queue.front();
+      f->queue.pop_front();
+      return failing_item{i};
+    }
+    cohort::task<> wait_ready() {
+      while (f->queue.empty() && !f->closed) co_await f->events.back().wait();
+    }
+  };
+  cohort::test::virtual_loop loop;
+  feed f;
+  f.push(0);
+  cohort::runner_options o;
+  o.halt.mode = cohort::halt_policy::when::soon;
+  o.halt.trigger = cohort::halt_policy::on::fail;
+  cohort::task_runner r(failing_source{&f}, 3, o);
+  loop.run(r.run());
+  EXPECT_TRUE(r.summary().halted);
+  EXPECT_EQ(r.summary().failed, 1u);
+  EXPECT_EQ(loop.now() - cohort::test::virtual_loop::epoch(), 10ms);
+}
+
+TEST(RunTasksWaitReady, AWaitThatEndsNormallyAfterADrainWasWatchedStillEndsTheRun) {
+  // The drain watcher ends with the workers: a run whose source ends
+  // without a drain does not wait for one.
+  cohort::test::virtual_loop loop;
+  feed f;
+  cohort::event drain;
+  cohort::runner_options o;
+  o.drain = &drain;
+  cohort::task_runner r(feed_source{&f}, 2, o);
+  f.push(0);
+  loop.call_after(50ms, [&] { f.close(); });
+  loop.run(r.run());
+  EXPECT_FALSE(r.summary().drained);
+  EXPECT_EQ(r.summary().done, 1u);
+  EXPECT_EQ(loop.now() - cohort::test::virtual_loop::epoch(), 50ms);
 }
 
 }  // namespace
