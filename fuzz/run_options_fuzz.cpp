@@ -47,7 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         auto s = run::parse_term_seq(text);
         check(!s.empty());
         for (const auto& step : s) check(step.signal > 0 && step.wait.count() >= 0);
-        check(run::parse_term_seq(run::to_string(s)) == s);
+        check(run::parse_term_seq(cohort::to_string(s)) == s);
       });
       break;
     case 2:

@@ -21,7 +21,6 @@
 #include <algorithm>
 #include <cassert>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
@@ -449,57 +448,6 @@ class process_state {
 
 std::vector<std::string> shell_argv(std::string command) {
   return {"/bin/sh", "-c", std::move(command)};
-}
-
-term_sequence default_term_sequence() {
-  return {{SIGTERM, 200ms}, {SIGTERM, 100ms}, {SIGTERM, 50ms}, {SIGKILL, 25ms}};
-}
-
-namespace {
-
-int parse_signal(std::string_view name) {
-  int number = 0;
-  const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), number);
-  if (ec == std::errc() && end == name.data() + name.size()) {
-    return number > 0 && number < NSIG ? number : -1;
-  }
-  if (name.substr(0, 3) == "SIG") name.remove_prefix(3);
-  for (int sig = 1; sig < NSIG; ++sig) {
-    const char* abbrev = ::sigabbrev_np(sig);
-    if (abbrev != nullptr && name == abbrev) return sig;
-  }
-  return -1;
-}
-
-}  // namespace
-
-term_sequence parse_term_sequence(std::string_view text) {
-  std::vector<std::string_view> items;
-  while (true) {
-    const auto comma = text.find(',');
-    items.push_back(text.substr(0, comma));
-    if (comma == std::string_view::npos) break;
-    text.remove_prefix(comma + 1);
-  }
-  term_sequence seq;
-  for (std::size_t i = 0; i < items.size(); i += 2) {
-    const int sig = parse_signal(items[i]);
-    if (sig < 0) {
-      throw std::invalid_argument("termination sequence: '" + std::string(items[i]) +
-                                  "' is not a signal");
-    }
-    long ms = 0;
-    if (i + 1 < items.size()) {
-      const std::string_view w = items[i + 1];
-      const auto [end, ec] = std::from_chars(w.data(), w.data() + w.size(), ms);
-      if (w.empty() || ec != std::errc() || end != w.data() + w.size() || ms < 0) {
-        throw std::invalid_argument("termination sequence: '" + std::string(w) +
-                                    "' is not a delay in milliseconds");
-      }
-    }
-    seq.push_back({sig, std::chrono::milliseconds(ms)});
-  }
-  return seq;
 }
 
 // --- spawning ---------------------------------------------------------------

@@ -66,17 +66,6 @@ std::string random_token() {
   return std::string(buf, end);
 }
 
-std::string sequence_text(const term_sequence& seq) {
-  std::string s;
-  for (const term_step& step : seq) {
-    if (!s.empty()) s += ',';
-    s += std::to_string(step.signal);
-    s += ',';
-    s += std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(step.wait).count());
-  }
-  return s;
-}
-
 }  // namespace
 
 // --- the runner's side --------------------------------------------------------
@@ -87,7 +76,7 @@ process_guardian process_guardian::start(std::vector<std::string> command, term_
   process_guardian g;
   g.token_ = random_token();
   command.push_back(g.token_);
-  command.push_back(sequence_text(seq));
+  command.push_back(to_string(seq));
 
   // fds[0], read: the guardian's (a copy stays with us, so that writing to
   // a guardian someone killed is never a SIGPIPE: the pipe just fills).

@@ -16,18 +16,6 @@ bool is_digit(char c) {
   return c >= '0' && c <= '9';
 }
 
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
 // Parses a whole decimal number of at most 18 digits; nullopt otherwise.
 std::optional<std::uint64_t> parse_digits(std::string_view s) {
   if (s.empty() || s.size() > 18) return std::nullopt;
@@ -41,70 +29,6 @@ std::optional<std::uint64_t> parse_digits(std::string_view s) {
 
 // Percentages above this are refused (they stay exact as doubles).
 constexpr std::int64_t max_percent = 1'000'000;
-
-struct signal_name {
-  std::string_view name;
-  int number;
-};
-
-constexpr signal_name signal_names[] = {
-    {"HUP", SIGHUP},       {"INT", SIGINT},   {"QUIT", SIGQUIT},     {"ILL", SIGILL},
-    {"TRAP", SIGTRAP},     {"ABRT", SIGABRT}, {"IOT", SIGABRT},      {"BUS", SIGBUS},
-    {"FPE", SIGFPE},       {"KILL", SIGKILL}, {"USR1", SIGUSR1},     {"SEGV", SIGSEGV},
-    {"USR2", SIGUSR2},     {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},     {"TERM", SIGTERM},
-    {"CHLD", SIGCHLD},     {"CLD", SIGCHLD},  {"CONT", SIGCONT},     {"STOP", SIGSTOP},
-    {"TSTP", SIGTSTP},     {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},     {"URG", SIGURG},
-    {"XCPU", SIGXCPU},     {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
-    {"WINCH", SIGWINCH},   {"IO", SIGIO},     {"SYS", SIGSYS},
-#ifdef SIGSTKFLT
-    {"STKFLT", SIGSTKFLT},
-#endif
-#ifdef SIGPWR
-    {"PWR", SIGPWR},
-#endif
-#ifdef SIGPOLL
-    {"POLL", SIGPOLL},
-#endif
-};
-
-int max_signal() {
-#ifdef SIGRTMAX
-  return SIGRTMAX;
-#else
-  return 31;
-#endif
-}
-
-std::optional<int> parse_signal(std::string_view s) {
-  if (auto n = parse_digits(s)) {
-    if (*n >= 1 && *n <= static_cast<std::uint64_t>(max_signal())) return static_cast<int>(*n);
-    return std::nullopt;
-  }
-  if (s.size() > 3 && iequals(s.substr(0, 3), "SIG")) s.remove_prefix(3);
-  for (const auto& n : signal_names) {
-    if (iequals(s, n.name)) return n.number;
-  }
-  return std::nullopt;
-}
-
-std::string signal_text(int sig) {
-  for (const auto& n : signal_names) {
-    if (n.number == sig) return std::string(n.name);
-  }
-  return std::to_string(sig);
-}
-
-// Whole milliseconds as an integer, otherwise up to 6 decimals (exact for ns).
-std::string millis_text(std::chrono::nanoseconds d) {
-  auto ns = d.count();
-  std::string s = std::to_string(ns / 1'000'000);
-  if (auto frac = ns % 1'000'000; frac != 0) {
-    std::string digits = fmt::format("{:06d}", frac);
-    while (digits.back() == '0') digits.pop_back();
-    s += "." + digits;
-  }
-  return s;
-}
 
 }  // namespace
 
@@ -195,48 +119,11 @@ std::string to_string(const cohort::halt_policy& h) {
 // --term-seq
 
 cohort::term_sequence parse_term_seq(std::string_view text) {
-  auto fail = [&](std::string_view why) -> option_error {
-    return option_error(fmt::format("--term-seq: '{}': {}", text, why));
-  };
-  if (text.empty()) throw fail("empty; expected SIGNAL,MS,... like TERM,200,TERM,100,KILL,25");
-  cohort::term_sequence seq;
-  std::size_t at = 0;
-  bool expect_signal = true;
-  for (;;) {
-    auto comma = text.find(',', at);
-    std::string_view token =
-        text.substr(at, comma == std::string_view::npos ? text.npos : comma - at);
-    if (expect_signal) {
-      auto sig = parse_signal(token);
-      if (!sig) {
-        throw fail(
-            fmt::format("'{}' is not a signal (a name like TERM or SIGKILL, or a number 1-{})",
-                        token, max_signal()));
-      }
-      seq.push_back({*sig, duration{0}});
-    } else {
-      auto ns = scaled_decimal(token, 1'000'000);
-      if (!ns) {
-        throw fail(fmt::format("'{}' is not a wait in milliseconds (like 200 or 12.5)", token));
-      }
-      seq.back().wait = std::chrono::nanoseconds{*ns};
-    }
-    expect_signal = !expect_signal;
-    if (comma == std::string_view::npos) break;
-    at = comma + 1;
+  try {
+    return cohort::parse_term_sequence(text);
+  } catch (const cohort::term_sequence_error& e) {
+    throw option_error(fmt::format("--term-seq: '{}': {}", text, e.reason()));
   }
-  return seq;
-}
-
-std::string to_string(const cohort::term_sequence& seq) {
-  std::string s;
-  for (const auto& step : seq) {
-    if (!s.empty()) s += ',';
-    s += signal_text(step.signal);
-    s += ',';
-    s += millis_text(step.wait);
-  }
-  return s;
 }
 
 // ---------------------------------------------------------------------------

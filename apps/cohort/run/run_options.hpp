@@ -50,8 +50,8 @@ using option_error = usage_error;
 ///   parse_term_seq("TERM,200,KILL,25") == {{SIGTERM, 200ms}, {SIGKILL, 25ms}}
 [[nodiscard]] cohort::term_sequence parse_term_seq(std::string_view text);
 
-/// The canonical text of a term_sequence ("TERM,200,KILL,25").
-[[nodiscard]] std::string to_string(const cohort::term_sequence& sequence);
+// The canonical text of a term_sequence is cohort::to_string (found by
+// argument-dependent lookup: to_string(seq)).
 
 // Durations (--delay, --retry-delay, --timeout) are parsed by
 // cohort::app::parse_duration (common/option_values.hpp), as in `cohort tiles`.

@@ -24,6 +24,7 @@
 /// what the leader leaves behind, so a job's cleanup is never cut off by a
 /// closed pipe and nothing of it outlives the supervision.
 
+#include <cohort/io/term_sequence.hpp>
 #include <cohort/operation.hpp>
 #include <cohort/scheduler.hpp>
 #include <cohort/task.hpp>
@@ -102,28 +103,6 @@ struct exit_status {
   int shell_code() const noexcept { return signal != 0 ? 128 + signal : code; }
   friend bool operator==(const exit_status&, const exit_status&) = default;
 };
-
-/// One step of a termination sequence: send `signal`, then wait up to `wait`.
-struct term_step {
-  int signal;
-  duration wait;
-
-  friend bool operator==(const term_step&, const term_step&) = default;
-};
-
-/// A termination sequence (GNU parallel's `--term-seq`).
-using term_sequence = std::vector<term_step>;
-
-/// `TERM,200,TERM,100,TERM,50,KILL,25`, GNU parallel's default.
-term_sequence default_term_sequence();
-
-/// Parses GNU parallel's `--term-seq` syntax: `SIGNAL,MS,SIGNAL,MS...`, where
-/// a signal is a name (`TERM`, `SIGTERM`) or a number, and a trailing signal
-/// without a delay waits 0 ms. Throws `std::invalid_argument` naming the bad
-/// element.
-///
-///     auto seq = cohort::parse_term_sequence("INT,500,KILL,25");
-term_sequence parse_term_sequence(std::string_view text);
 
 /// A running (or finished) child process, leader of its own process group.
 ///

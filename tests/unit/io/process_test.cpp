@@ -854,6 +854,29 @@ TEST(TermSequence, AcceptsSigPrefixNumbersAndATrailingSignal) {
   EXPECT_EQ(seq[1].wait, 0ms);
 }
 
+TEST(TermSequence, OneGrammarForEveryUser) {
+  // The library's parser is the one `cohort run --term-seq` and the process
+  // guardian use: any case, fractions of a millisecond, and a text form that
+  // reads back to the same sequence (the guardian gets the sequence as text:
+  // a wait of 12.5 ms once reached it as 12 ms).
+  const auto seq = cohort::parse_term_sequence("sigint,12.5,term,0.000001,9");
+  ASSERT_EQ(seq.size(), 3u);
+  EXPECT_EQ(seq[0], (cohort::term_step{SIGINT, 12500us}));
+  EXPECT_EQ(seq[1], (cohort::term_step{SIGTERM, 1ns}));
+  EXPECT_EQ(seq[2], (cohort::term_step{SIGKILL, 0ms}));
+  EXPECT_EQ(cohort::to_string(seq), "INT,12.5,TERM,0.000001,KILL,0");
+  EXPECT_EQ(cohort::parse_term_sequence(cohort::to_string(seq)), seq);
+  EXPECT_EQ(cohort::to_string(cohort::default_term_sequence()),
+            "TERM,200,TERM,100,TERM,50,KILL,25");
+  try {
+    (void)cohort::parse_term_sequence("TERM,soon");
+    ADD_FAILURE() << "accepted";
+  } catch (const cohort::term_sequence_error& e) {
+    EXPECT_EQ(e.reason(), "'soon' is not a wait in milliseconds (like 200 or 12.5)");
+    EXPECT_EQ(std::string(e.what()), "termination sequence 'TERM,soon': " + e.reason());
+  }
+}
+
 TEST(TermSequence, RejectsBadElementsNamingThem) {
   for (const char* bad : {"TERM,abc", "NOPE,10", "", "TERM,-1", "TERM,10,", "0,10"}) {
     try {
