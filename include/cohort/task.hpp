@@ -37,7 +37,7 @@ class task_awaiter {
  public:
   explicit task_awaiter(task<U>&& t) noexcept { link_.child = t.release(); }
   // Moved only before it starts (GCC moves the co_await operand into the frame).
-  task_awaiter(task_awaiter&& o) noexcept { link_.child = std::exchange(o.link_.child, {}); }
+  task_awaiter(task_awaiter&& o) noexcept : link_(o.link_) { o.link_.child = nullptr; }
   task_awaiter& operator=(task_awaiter&&) = delete;
   // A child that finished awaits nothing; one still suspended here was taken
   // out of link_ by destroy_frames(), which destroyed it with its chain.

@@ -18,16 +18,17 @@
 // Destroying: a frame owns the frame it awaits (through the await_link in
 // its task_awaiter), so destroying a suspended chain one frame at a time
 // through its owners would recurse once per level and overflow the stack on
-// a deep chain. destroy_frames() walks down the child_ links to the
+// a deep chain. destroy_frames() walks down the awaited_ links to the
 // innermost frame and destroys upwards in a loop, taking each frame out of
 // its parent's await_link first so that the awaiter leaves it alone (the
 // same order the recursion would have, with constant stack).
 //
-// The cost stays off the path of a task that completes: adopt() writes the
-// parent's child_ and the child's final_awaiter clears it, both in the
-// parent's promise, which the transfer in and out touches anyway; the
+// The cost stays off the path of a task that completes: adopt() sets the
+// parent's awaited_ and the child's final_awaiter clears it, two stores to
+// the parent's promise, which the transfer in and out touches anyway; the
 // awaiter's destructor is the plain "destroy the frame if I still own it"
-// of a task<T>.
+// of a task<T>, and the transfer back to the parent is the same chain of
+// loads as without any of this (child -> parent -> its frame).
 
 #include <cohort/config.hpp>
 #include <cohort/detail/cancel_node.hpp>
@@ -44,11 +45,12 @@ namespace cohort::detail {
 
 class promise_base;
 
-/// The part of a task_awaiter the awaited task sees: the child's frame, owned
-/// by the awaiter (null once destroy_frames() took it), and the awaiting task.
+/// The part of a task_awaiter that destroy_frames() sees: the awaited task's
+/// frame, owned by the awaiter (null once destroy_frames() took it), and its
+/// promise.
 struct await_link {
   std::coroutine_handle<> child;
-  promise_base* awaiting = nullptr;
+  promise_base* promise = nullptr;
 };
 
 /// Where a task reports its end when no task awaits it directly.
@@ -103,8 +105,8 @@ class promise_base {
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
       promise_base& p = h.promise();
       if ((p.up_ & owner_bit) == 0) {  // awaited by a task (up_ is set once started)
-        promise_base* parent = reinterpret_cast<await_link*>(p.up_)->awaiting;
-        parent->child_ = nullptr;  // its awaiter destroys this frame, finished
+        promise_base* parent = reinterpret_cast<promise_base*>(p.up_);
+        parent->awaited_ = nullptr;  // its awaiter destroys this frame, finished
         return parent->self_;
       }
       return reinterpret_cast<task_owner*>(p.up_ & ~owner_bit)->on_task_done(p);
@@ -121,13 +123,13 @@ class promise_base {
     node_ = &node;
     return self_;
   }
-  /// Starts this task as awaited by `parent` through `link` (whose child is
-  /// this task's frame), in the parent's node.
+  /// Starts this task as awaited by `parent` through `link` (the parent's
+  /// awaiter, which owns this task's frame), in the parent's node.
   std::coroutine_handle<> adopt(await_link& link, promise_base& parent) noexcept {
-    link.awaiting = &parent;
-    up_ = reinterpret_cast<std::uintptr_t>(&link);
+    up_ = reinterpret_cast<std::uintptr_t>(&parent);
     node_ = parent.node_;
-    parent.child_ = this;
+    link.promise = this;
+    parent.awaited_ = &link;
     return self_;
   }
 
@@ -152,23 +154,18 @@ class promise_base {
   friend void destroy_frames(promise_base& top) noexcept;
   friend void destroy_chain(promise_base& top) noexcept;
   std::coroutine_handle<> self_;
-  await_link* link() const noexcept {
-    return (up_ & owner_bit) != 0 ? nullptr : reinterpret_cast<await_link*>(up_);
-  }
   promise_base* parent_task() const noexcept {
-    await_link* l = link();
-    return l != nullptr ? l->awaiting : nullptr;
+    return (up_ & owner_bit) != 0 ? nullptr : reinterpret_cast<promise_base*>(up_);
   }
   task_owner* owner() const noexcept {
     return (up_ & owner_bit) != 0 ? reinterpret_cast<task_owner*>(up_ & ~owner_bit) : nullptr;
   }
-  // The awaiter's link to the awaiting task, or the owner tagged with
-  // owner_bit: a task has one or the other, and one word instead of two
-  // keeps small frames small.
+  // The awaiting task, or the owner tagged with owner_bit: a task has one or
+  // the other, and one word instead of two keeps small frames small.
   static constexpr std::uintptr_t owner_bit = 1;
-  static_assert(alignof(task_owner) > owner_bit && alignof(await_link) > owner_bit);
+  static_assert(alignof(task_owner) > owner_bit);
   std::uintptr_t up_ = 0;
-  promise_base* child_ = nullptr;  // the task this one awaits, until it finishes
+  await_link* awaited_ = nullptr;  // the task this one awaits, until it finishes
   cancel_node* node_ = nullptr;
   std::exception_ptr error_;
   const char* name_ = nullptr;
@@ -199,12 +196,11 @@ inline void promise_base::describe_chain(std::string& out) const {
 /// saved registers on each of its resumes.
 [[gnu::noinline]] inline void destroy_chain(promise_base& top) noexcept {
   promise_base* p = &top;
-  while (p->child_ != nullptr) p = p->child_;
+  while (p->awaited_ != nullptr) p = p->awaited_->promise;
   while (p != &top) {
-    await_link* l = p->link();
-    promise_base* up = l->awaiting;
-    l->child = nullptr;  // up's awaiter now leaves p alone
-    up->child_ = nullptr;
+    promise_base* up = p->parent_task();
+    up->awaited_->child = nullptr;  // up's awaiter now leaves p alone
+    up->awaited_ = nullptr;
     p->self_.destroy();
     p = up;
   }
@@ -215,7 +211,7 @@ inline void promise_base::describe_chain(std::string& out) const {
 /// in constant stack. A task that awaits no task (finished, unstarted, or
 /// suspended in anything but a task) is one frame.
 inline void destroy_frames(promise_base& top) noexcept {
-  if (top.child_ != nullptr) [[unlikely]] {
+  if (top.awaited_ != nullptr) [[unlikely]] {
     destroy_chain(top);
     return;
   }
