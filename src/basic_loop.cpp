@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 namespace cohort {
 
@@ -20,22 +21,20 @@ void basic_loop::cancel_root(cancel_reason reason, bool hard) {
 }
 
 void basic_loop::step() {
-  if (turn_end_ == nullptr) {  // a new turn
-    if (ready_.empty()) {
-      wait_for_timer();
-      return;
-    }
-    ++busy_turns_;
-    // Timers first, so a deadline is never starved by ready work; then the
-    // work ready now (including what the timers just woke) is this turn's,
-    // up to the runnable queued last.
-    if (!timers_.empty()) fire_due_timers();
-    turn_end_ = ready_.back();
+  if (ready_.empty()) {
+    wait_for_timer();
+    return;
   }
-  detail::runnable* r = ready_.pop();
-  if (r == turn_end_) turn_end_ = nullptr;
-  ++steps_;
-  r->run_(r);
+  ++busy_turns_;
+  // Timers first, so a deadline is never starved by ready work; then the
+  // work ready now (including what the timers just woke) is this turn's:
+  // what it posts runs in the next turn.
+  if (!timers_.empty()) fire_due_timers();
+  detail::run_queue turn = std::exchange(ready_, {});
+  while (detail::runnable* r = turn.pop()) {
+    ++steps_;
+    r->run_(r);
+  }
 }
 
 void basic_loop::fire_due_timers() {
@@ -67,7 +66,6 @@ void basic_loop::drain() noexcept {
     ++steps_;
     r->run_(r);
   }
-  turn_end_ = nullptr;
 }
 
 }  // namespace cohort

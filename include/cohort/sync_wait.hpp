@@ -106,8 +106,7 @@ class basic_loop : public scheduler {
     drain();
   }
 
-  detail::run_queue ready_;
-  detail::runnable* turn_end_ = nullptr;  // the last runnable of this turn
+  detail::run_queue ready_;  // the next turn's work
   detail::timer_heap timers_;
   detail::cancel_node* root_ = nullptr;
   time_point virtual_now_;

@@ -35,31 +35,28 @@ inline constexpr bool always_false = false;
 template <class U>
 class task_awaiter {
  public:
-  explicit task_awaiter(task<U>&& t) noexcept : child_(t.release()) {}
+  explicit task_awaiter(task<U>&& t) noexcept { link_.child = t.release(); }
   // Moved only before it starts (GCC moves the co_await operand into the frame).
-  task_awaiter(task_awaiter&& o) noexcept : child_(std::exchange(o.child_, {})) {}
+  task_awaiter(task_awaiter&& o) noexcept : link_(o.link_) { o.link_.child = nullptr; }
   task_awaiter& operator=(task_awaiter&&) = delete;
+  // A child that finished awaits nothing; one still suspended here was taken
+  // out of link_ by destroy_frames(), which destroyed it with its chain.
   ~task_awaiter() {
-    if (!child_) return;
-    if (awaiting_ != nullptr) {
-      // Not awaited any more: destroy_frames() destroyed it with its chain.
-      if (!awaiting_->awaits(child_.promise())) return;
-      awaiting_->stop_awaiting();
-    }
-    destroy_frames(child_.promise());
+    if (link_.child) link_.child.destroy();
   }
 
   bool await_ready() const noexcept { return false; }
   template <class P>
   std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
-    awaiting_ = &h.promise();
-    return child_.promise().adopt(*awaiting_);
+    return promise().adopt(link_, h.promise());
   }
-  U await_resume() { return child_.promise().result(); }
+  U await_resume() { return promise().result(); }
 
  private:
-  std::coroutine_handle<task_promise<U>> child_;
-  promise_base* awaiting_ = nullptr;
+  task_promise<U>& promise() const noexcept {
+    return std::coroutine_handle<task_promise<U>>::from_address(link_.child.address()).promise();
+  }
+  await_link link_;
 };
 
 class task_promise_common : public promise_base {

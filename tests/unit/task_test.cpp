@@ -397,3 +397,27 @@ TEST_F(Task, G9_CancelledDeepChainIsDestroyedInnermostFirst) {
       [&]() -> task<> { (void)co_await cohort::move_on_after(1s, chain::run(destroyed, 4)); }());
   EXPECT_EQ(destroyed, (std::vector<int>{0, 1, 2, 3, 4}));
 }
+
+TEST_F(Task, G9_ATaskCancelledAfterItsAwaitedTaskFinishedDestroysOnlyItsOwnFrames) {
+  // A frame records the task it awaits only while it awaits it: cancelled
+  // later in another wait, it must not take the finished child's old address
+  // for a task it still awaits. Here that address is reused at once (the
+  // next frame of that size gets it) by a task the body holds unstarted, so
+  // a stale record would destroy that frame twice.
+  virtual_loop loop;
+  lifetimes life;
+  int awaited = 0;
+  struct tasks {
+    static task<int> one() { co_return 1; }
+    static task<int> hold(cohort::test::lifetimes::token) { co_return 2; }
+  };
+  loop.run([&]() -> task<> {
+    (void)co_await cohort::move_on_after(1s, [&]() -> task<> {
+      awaited += co_await tasks::one();
+      task<int> held = tasks::hold(life.make());
+      co_await cohort::sleep_for(1h);
+    }());
+  }());
+  EXPECT_EQ(awaited, 1);
+  EXPECT_EQ(life.constructed() - life.destroyed(), 0);
+}

@@ -15,12 +15,20 @@
 // returns its own awaiting task to unwind next. unwind() only ever runs from a
 // runnable on the loop, never from inside a frame that is being destroyed.
 //
-// Destroying: a frame owns the frame it awaits, so destroying a suspended
-// chain one frame at a time through its owners would recurse once per level
-// and overflow the stack on a deep chain. destroy_frames() walks down the
-// child_ links to the innermost frame and destroys upwards in a loop,
-// clearing each parent's child_ first so that its awaiter knows the child is
-// gone (the same order the recursion would have, with constant stack).
+// Destroying: a frame owns the frame it awaits (through the await_link in
+// its task_awaiter), so destroying a suspended chain one frame at a time
+// through its owners would recurse once per level and overflow the stack on
+// a deep chain. destroy_frames() walks down the awaited_ links to the
+// innermost frame and destroys upwards in a loop, taking each frame out of
+// its parent's await_link first so that the awaiter leaves it alone (the
+// same order the recursion would have, with constant stack).
+//
+// The cost stays off the path of a task that completes: adopt() sets the
+// parent's awaited_ and the child's final_awaiter clears it, two stores to
+// the parent's promise, which the transfer in and out touches anyway; the
+// awaiter's destructor is the plain "destroy the frame if I still own it"
+// of a task<T>, and the transfer back to the parent is the same chain of
+// loads as without any of this (child -> parent -> its frame).
 
 #include <cohort/config.hpp>
 #include <cohort/detail/cancel_node.hpp>
@@ -36,6 +44,14 @@
 namespace cohort::detail {
 
 class promise_base;
+
+/// The part of a task_awaiter that destroy_frames() sees: the awaited task's
+/// frame, owned by the awaiter (null once destroy_frames() took it), and its
+/// promise.
+struct await_link {
+  std::coroutine_handle<> child;
+  promise_base* promise = nullptr;
+};
 
 /// Where a task reports its end when no task awaits it directly.
 class task_owner {
@@ -88,8 +104,12 @@ class promise_base {
     template <class P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
       promise_base& p = h.promise();
-      if (promise_base* parent = p.parent_task()) return parent->self_;
-      return p.owner()->on_task_done(p);
+      if ((p.up_ & owner_bit) == 0) {  // awaited by a task (up_ is set once started)
+        promise_base* parent = reinterpret_cast<promise_base*>(p.up_);
+        parent->awaited_ = nullptr;  // its awaiter destroys this frame, finished
+        return parent->self_;
+      }
+      return reinterpret_cast<task_owner*>(p.up_ & ~owner_bit)->on_task_done(p);
     }
     void await_resume() noexcept {}
   };
@@ -103,17 +123,15 @@ class promise_base {
     node_ = &node;
     return self_;
   }
-  /// Starts this task as awaited by `parent`, in the parent's node.
-  std::coroutine_handle<> adopt(promise_base& parent) noexcept {
+  /// Starts this task as awaited by `parent` through `link` (the parent's
+  /// awaiter, which owns this task's frame), in the parent's node.
+  std::coroutine_handle<> adopt(await_link& link, promise_base& parent) noexcept {
     up_ = reinterpret_cast<std::uintptr_t>(&parent);
     node_ = parent.node_;
-    parent.child_ = this;
+    link.promise = this;
+    parent.awaited_ = &link;
     return self_;
   }
-  /// True if this task awaits `child`, whose frame is still alive.
-  bool awaits(const promise_base& child) const noexcept { return child_ == &child; }
-  /// The awaited child's frame is being destroyed by its awaiter.
-  void stop_awaiting() noexcept { child_ = nullptr; }
 
   cancel_node& node() const noexcept { return *node_; }
   /// The task's name for traces and dumps (null if unnamed), and its number.
@@ -134,6 +152,7 @@ class promise_base {
  protected:
   friend void unwind(promise_base* p) noexcept;
   friend void destroy_frames(promise_base& top) noexcept;
+  friend void destroy_chain(promise_base& top) noexcept;
   std::coroutine_handle<> self_;
   promise_base* parent_task() const noexcept {
     return (up_ & owner_bit) != 0 ? nullptr : reinterpret_cast<promise_base*>(up_);
@@ -146,7 +165,7 @@ class promise_base {
   static constexpr std::uintptr_t owner_bit = 1;
   static_assert(alignof(task_owner) > owner_bit);
   std::uintptr_t up_ = 0;
-  promise_base* child_ = nullptr;  // the task this one awaits, while its frame lives
+  await_link* awaited_ = nullptr;  // the task this one awaits, until it finishes
   cancel_node* node_ = nullptr;
   std::exception_ptr error_;
   const char* name_ = nullptr;
@@ -171,16 +190,30 @@ inline void promise_base::describe_chain(std::string& out) const {
   if (first) out += "(unnamed task)";
 }
 
-/// Destroys the frame of `top` and of every task it awaits, innermost first,
-/// in constant stack (see the file comment).
-inline void destroy_frames(promise_base& top) noexcept {
+/// Destroys the frame of `top` and of every task it awaits (at least one),
+/// innermost first, in constant stack (see the file comment). Out of line:
+/// its loop would cost every coroutine that inlines destroy_frames() a few
+/// saved registers on each of its resumes.
+[[gnu::noinline]] inline void destroy_chain(promise_base& top) noexcept {
   promise_base* p = &top;
-  while (p->child_ != nullptr) p = p->child_;
+  while (p->awaited_ != nullptr) p = p->awaited_->promise;
   while (p != &top) {
     promise_base* up = p->parent_task();
-    up->child_ = nullptr;  // up's awaiter now leaves p alone
+    up->awaited_->child = nullptr;  // up's awaiter now leaves p alone
+    up->awaited_ = nullptr;
     p->self_.destroy();
     p = up;
+  }
+  top.self_.destroy();
+}
+
+/// Destroys the frame of `top` and of every task it awaits, innermost first,
+/// in constant stack. A task that awaits no task (finished, unstarted, or
+/// suspended in anything but a task) is one frame.
+inline void destroy_frames(promise_base& top) noexcept {
+  if (top.awaited_ != nullptr) [[unlikely]] {
+    destroy_chain(top);
+    return;
   }
   top.self_.destroy();
 }
