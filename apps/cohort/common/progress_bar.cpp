@@ -1,6 +1,7 @@
 #include "cohort/common/progress_bar.hpp"
 
 #include <cohort/sleep.hpp>
+#include "cohort/common/option_values.hpp"
 
 #include <fmt/format.h>
 
@@ -258,14 +259,15 @@ void progress_bar::build_line(std::string& out) const {
     }
     pieces.push_back({fmt::format("{:>3}%", percent), 0, ""});
     pieces.push_back({"", 4, " ", nullptr, true});
-    pieces.push_back({fmt::format("{}/{}", position, total), 1, " "});
+    pieces.push_back({format_count(position) + "/" + format_count(total), 1, " "});
   } else {
-    pieces.push_back({fmt::format("{} {}", position, options_.unit), 0, ""});
+    pieces.push_back({fmt::format("{} {}", format_count(position), options_.unit), 0, ""});
   }
-  if (s.failed > 0) pieces.push_back({fmt::format("{} failed", s.failed), 2, "  ", red});
-  if (s.skipped > 0) pieces.push_back({fmt::format("{} skipped", s.skipped), 6});
+  if (s.failed > 0) pieces.push_back({format_count(s.failed) + " failed", 2, "  ", red});
+  if (s.skipped > 0) pieces.push_back({format_count(s.skipped) + " skipped", 6});
   for (std::size_t i = 0; i < extras_.size(); ++i) {
-    if (s.extra[i] > 0) pieces.push_back({fmt::format("{} {}", s.extra[i], extras_[i].name), 7});
+    if (s.extra[i] > 0)
+      pieces.push_back({fmt::format("{} {}", format_count(s.extra[i]), extras_[i].name), 7});
   }
   {
     std::string text;
@@ -439,17 +441,17 @@ std::string progress_bar::summary_of(const sample& s) const {
   auto it = std::back_inserter(out);
   std::size_t position = s.done + s.failed + s.skipped;
   if (s.total) {
-    fmt::format_to(it, "{}/{} {}: ", position, *s.total, options_.unit);
+    fmt::format_to(it, "{}/{} {}: ", format_count(position), format_count(*s.total), options_.unit);
   } else {
-    fmt::format_to(it, "{} {}: ", position, options_.unit);
+    fmt::format_to(it, "{} {}: ", format_count(position), options_.unit);
   }
-  fmt::format_to(it, "{} done", s.done);
-  if (s.failed > 0) fmt::format_to(it, ", {} failed", s.failed);
-  if (s.skipped > 0) fmt::format_to(it, ", {} skipped", s.skipped);
+  fmt::format_to(it, "{} done", format_count(s.done));
+  if (s.failed > 0) fmt::format_to(it, ", {} failed", format_count(s.failed));
+  if (s.skipped > 0) fmt::format_to(it, ", {} skipped", format_count(s.skipped));
   for (std::size_t i = 0; i < extras_.size(); ++i) {
-    if (s.extra[i] > 0) fmt::format_to(it, ", {} {}", s.extra[i], extras_[i].name);
+    if (s.extra[i] > 0) fmt::format_to(it, ", {} {}", format_count(s.extra[i]), extras_[i].name);
   }
-  if (s.cancelled > 0) fmt::format_to(it, ", {} cancelled", s.cancelled);
+  if (s.cancelled > 0) fmt::format_to(it, ", {} cancelled", format_count(s.cancelled));
   duration elapsed = s.at > s.begin ? s.at - s.begin : duration::zero();
   out += " in ";
   append_clock(out, elapsed);

@@ -188,7 +188,7 @@ task<> run_engine::announce_drain(event& drain) {
   fmt::print(stderr,
              "cohort run: SIGHUP received: no new jobs will be started; waiting for the {} "
              "running to finish (SIGINT or SIGTERM stops them now)\n",
-             runner_.progress().running);
+             format_count(runner_.progress().running));
   std::fflush(stderr);
 }
 

@@ -158,11 +158,12 @@ int run_and_report(int argc, char** argv, int& ended_by) {
     engine.rethrow_failure();  // said once, by the catch below
     const run_summary& s = engine.summary();
     if (signal != 0) {
-      std::string never = s.not_started_known ? std::to_string(s.not_started) : "the rest";
+      std::string never = s.not_started_known ? format_count(s.not_started) : "the rest";
       fmt::print(stderr,
                  "cohort run: interrupted by {}: {} done, {} failed, {} killed, {} never started; "
                  "{}\n",
-                 signal == SIGINT ? "SIGINT" : "SIGTERM", s.done, s.failed, s.cancelled, never,
+                 signal == SIGINT ? "SIGINT" : "SIGTERM", format_count(s.done),
+                 format_count(s.failed), format_count(s.cancelled), never,
                  resume_hint(argc, argv, o));
       return code;
     }
@@ -170,8 +171,8 @@ int run_and_report(int argc, char** argv, int& ended_by) {
     if (s.halted) {
       // (The rest of a pipe that may still be written to is not counted.)
       fmt::print(stderr, "cohort run: halted ({} done, {} failed, {} killed, {} never started)\n",
-                 s.done, s.failed, s.cancelled,
-                 s.not_started_known ? std::to_string(s.not_started) : std::string("the rest"));
+                 format_count(s.done), format_count(s.failed), format_count(s.cancelled),
+                 s.not_started_known ? format_count(s.not_started) : std::string("the rest"));
     }
     if (s.drained || hup) {
       fmt::print(stderr, "cohort run: SIGHUP: finished the running jobs; {} never started\n",

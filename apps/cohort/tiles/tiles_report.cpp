@@ -1,5 +1,6 @@
 #include "cohort/tiles/tiles_report.hpp"
 
+#include "cohort/common/option_values.hpp"
 #include "cohort/exit_codes.hpp"
 
 #include <fmt/core.h>
@@ -14,9 +15,9 @@ double tiles_report::tiles_per_s() const {
 }
 
 std::string summary_line(const tiles_report& r) {
-  std::string s = fmt::format("{} tiles: {} stored", r.total, r.stored);
+  std::string s = fmt::format("{} tiles: {} stored", format_count(r.total), format_count(r.stored));
   auto add = [&](std::uint64_t n, const char* what) {
-    if (n != 0) s += fmt::format(", {} {}", n, what);
+    if (n != 0) s += fmt::format(", {} {}", format_count(n), what);
   };
   // Known missing tiles are skipped too: said once, among the missing.
   add(r.skipped - std::min(r.skipped_missing, r.skipped), "skipped");

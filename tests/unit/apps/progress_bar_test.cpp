@@ -101,10 +101,12 @@ class ProgressBar : public ::testing::Test {
   }
 
   int fd_;
-  // A color terminal, ASCII locale, 80 columns (the memfd has no window
-  // size, so $COLUMNS is what the bar finds).
+  // A color terminal, ASCII locale, 81 columns (the memfd has no window
+  // size, so $COLUMNS is what the bar finds): the lines below were laid out
+  // for 80 columns before counts had thousands separators; the one column
+  // more keeps each layout as it was with the comma of "1,000".
   std::map<std::string, std::string> env_{
-      {"TERM", "xterm-256color"}, {"NO_COLOR", "1"}, {"LANG", "C"}, {"COLUMNS", "80"}};
+      {"TERM", "xterm-256color"}, {"NO_COLOR", "1"}, {"LANG", "C"}, {"COLUMNS", "81"}};
   cohort::run_progress counts_;
 };
 
@@ -119,9 +121,9 @@ TEST_F(ProgressBar, KnownTotalShowsBarCountRateEtaAndElapsed) {
   // short of the edge (room for an echoed "^C"); the bar gets the 29 columns
   // the text leaves of 77: 45% of 29 is 13 cells.
   EXPECT_EQ(output(),
-            frame("  0% " + ascii_bar(0, 35) + " 0/1000  --/s  ETA --  elapsed 0:00") +
-                frame(" 45% " + ascii_bar(13, 29) + " 450/1000  45.0/s  ETA 0:13  elapsed 0:10"));
-  EXPECT_EQ(visible_width(bar.last_line()), 77);
+            frame("  0% " + ascii_bar(0, 35) + " 0/1,000  --/s  ETA --  elapsed 0:00") +
+                frame(" 45% " + ascii_bar(13, 29) + " 450/1,000  45.0/s  ETA 0:13  elapsed 0:10"));
+  EXPECT_EQ(visible_width(bar.last_line()), 78);  // 81 - 3
 }
 
 TEST_F(ProgressBar, UnknownTotalShowsCounterAndRateWithoutBarOrEta) {
@@ -136,7 +138,7 @@ TEST_F(ProgressBar, UnknownTotalShowsCounterAndRateWithoutBarOrEta) {
 
 TEST_F(ProgressBar, FailuresSkippedExtrasAndBytesInColor) {
   env_.erase("NO_COLOR");
-  env_["COLUMNS"] = "102";
+  env_["COLUMNS"] = "103";
   std::size_t missing = 0;
   std::uint64_t bytes = 0;
   progress_bar bar(counts_, options());
@@ -152,10 +154,10 @@ TEST_F(ProgressBar, FailuresSkippedExtrasAndBytesInColor) {
   // Finished 453 of 1000 (45%); the rate counts done + failed (40.3/s), not
   // the skipped ones; 547 left at 40.3/s is 13.6 s.
   std::string expected =
-      " 45% [\x1b[32m###\x1b[0m     ] 453/1000  \x1b[31m3 failed\x1b[0m  "
+      " 45% [\x1b[32m###\x1b[0m     ] 453/1,000  \x1b[31m3 failed\x1b[0m  "
       "50 skipped  2 missing  40.3/s  1.2 MB/s  ETA 0:14  elapsed 0:10";
   EXPECT_EQ(bar.last_line(), expected);
-  EXPECT_EQ(visible_width(expected), 99);  // 102 - 3
+  EXPECT_EQ(visible_width(expected), 100);  // 103 - 3
 }
 
 TEST_F(ProgressBar, NoColorRemovesEveryEscapeButTheCursorControl) {
@@ -166,7 +168,7 @@ TEST_F(ProgressBar, NoColorRemovesEveryEscapeButTheCursorControl) {
   counts_.failed = 3;
   bar.render(t0 + 10s);
   EXPECT_EQ(bar.last_line(), " 40% " + ascii_bar(3, 8) +
-                                 " 403/1000  3 failed  2 missing  40.3/s  ETA 0:15  elapsed 0:10");
+                                 " 403/1,000  3 failed  2 missing  40.3/s  ETA 0:15  elapsed 0:10");
   EXPECT_EQ(output(), frame(bar.last_line()));
 }
 
@@ -180,8 +182,8 @@ TEST_F(ProgressBar, UnicodeLocaleDrawsBlocksWithEighths) {
   std::string blocks;
   for (int i = 0; i < 13; ++i) blocks += "█";
   EXPECT_EQ(bar.last_line(), " 46% [" + blocks + "▎" + std::string(15, ' ') +
-                                 "] 460/1000  46.0/s  ETA 0:12  elapsed 0:10");
-  EXPECT_EQ(visible_width(bar.last_line()), 77);
+                                 "] 460/1,000  46.0/s  ETA 0:12  elapsed 0:10");
+  EXPECT_EQ(visible_width(bar.last_line()), 78);
 }
 
 TEST_F(ProgressBar, TheBarIsFullOnlyWhenEverythingFinished) {
@@ -211,7 +213,7 @@ TEST_F(ProgressBar, TwentyColumnsKeepsPercentageAndCountOnly) {
   counts_.done = 450;
   counts_.failed = 3;
   bar.render(t0 + 10s);
-  EXPECT_EQ(output(), frame(" 45% 453/1000"));
+  EXPECT_EQ(output(), frame(" 45% 453/1,000"));
 }
 
 TEST_F(ProgressBar, NeverWiderThanTheTerminalMinusThree) {
@@ -333,14 +335,14 @@ TEST_F(ProgressBar, WorkSkippedBeforeTheRunnerCountsInsideTheTotalLikeTheRunners
   counts_.failed = 10;
   bar.render(t0 + 10s);
   EXPECT_EQ(bar.last_line().substr(0, 4), " 80%") << bar.last_line();
-  EXPECT_NE(bar.last_line().find(" 800/1000  10 failed  600 skipped  20.0/s  ETA 0:10"),
+  EXPECT_NE(bar.last_line().find(" 800/1,000  10 failed  600 skipped  20.0/s  ETA 0:10"),
             std::string::npos)
       << bar.last_line();
   ASSERT_TRUE(bar.rate());
   EXPECT_DOUBLE_EQ(*bar.rate(), 20.0);  // the skipped ones are not part of the rate
   counts_.done = 390;
   EXPECT_EQ(bar.summary(t0 + 20s),
-            "1000/1000 jobs: 390 done, 10 failed, 600 skipped in 0:20 (20.0/s)");
+            "1,000/1,000 jobs: 390 done, 10 failed, 600 skipped in 0:20 (20.0/s)");
 }
 
 TEST_F(ProgressBar, ElapsedRunsFromTheRunnersBeginOnceSet) {
@@ -366,7 +368,7 @@ TEST_F(ProgressBar, TwoRendersWithin100msDrawOneFrame) {
   counts_.done = 3;
   EXPECT_TRUE(bar.render(t0 + 100ms));
   EXPECT_EQ(count(output(), "\r"), 2u);
-  EXPECT_NE(bar.last_line().find(" 3/1000 "), std::string::npos) << bar.last_line();
+  EXPECT_NE(bar.last_line().find(" 3/1,000 "), std::string::npos) << bar.last_line();
 }
 
 TEST_F(ProgressBar, AnUnchangedLineIsNotWrittenAgain) {
@@ -413,7 +415,7 @@ TEST_F(ProgressBar, DestructorClosesTheLineWithTheLastSamplesSummary) {
     drawn = output();
     counts_.done = 451;  // not sampled: the destructor reads no counter
   }
-  EXPECT_EQ(output(), drawn + erase + "450/1000 jobs: 450 done in 0:10 (45.0/s)\n");
+  EXPECT_EQ(output(), drawn + erase + "450/1,000 jobs: 450 done in 0:10 (45.0/s)\n");
 }
 
 TEST_F(ProgressBar, DestructorOfAnUnusedBarWritesNothing) {
@@ -436,7 +438,7 @@ TEST_F(ProgressBar, NotATerminalWritesOnlyTheSummary) {
   counts_.skipped = 12;
   bar.finish(bar.summary(t0 + 12s));
   // 988 finished in 12 s: the summary gives the run's average, 82.3/s.
-  EXPECT_EQ(output(), "1000/1000 jobs: 985 done, 3 failed, 12 skipped in 0:12 (82.3/s)\n");
+  EXPECT_EQ(output(), "1,000/1,000 jobs: 985 done, 3 failed, 12 skipped in 0:12 (82.3/s)\n");
 }
 
 TEST_F(ProgressBar, SummaryListsNonZeroCountsAndByteRate) {
@@ -515,7 +517,7 @@ TEST_F(ProgressBar, DriveRedrawsEvery100msAndErasesTheBarWhenCancelled) {
   ASSERT_GE(out.size(), erase.size());
   EXPECT_EQ(out.substr(out.size() - erase.size()), erase);
   bar.finish(bar.summary(loop.now()));
-  EXPECT_EQ(output(), out + "21/1000 jobs: 21 done in 0:01 (20.0/s)\n");
+  EXPECT_EQ(output(), out + "21/1,000 jobs: 21 done in 0:01 (20.0/s)\n");
 }
 
 // ------------------------------------------------------------ detection

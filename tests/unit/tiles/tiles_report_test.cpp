@@ -29,7 +29,7 @@ tiles_report sample() {
 
 TEST(summary_line, lists_non_zero_counts_rates_and_output) {
   EXPECT_EQ(summary_line(sample()),
-            "1000 tiles: 985 stored, 10 skipped, 2 missing, 3 failed in 2.0 s (495.0 tiles/s, "
+            "1,000 tiles: 985 stored, 10 skipped, 2 missing, 3 failed in 2.0 s (495.0 tiles/s, "
             "1.0 MB/s) into city.mbtiles");
   tiles_report empty;
   EXPECT_EQ(summary_line(empty), "0 tiles: 0 stored in 0.0 s (0.0 tiles/s, 0.0 MB/s)");
