@@ -7,8 +7,7 @@
 /// `delimiter='\t'`, pandas' `read_csv(sep='\t')`):
 ///
 ///   z<TAB>x<TAB>y<TAB>url<TAB>error
-///   14<TAB>8800<TAB>5373<TAB>https://b.host/14/8800/5373.png<TAB>HTTP status 503 (after 6
-///   attempts)
+///   14<TAB>8800<TAB>5373<TAB>https://b.host/14/8800/5373.png<TAB>HTTP status 403 (not retried)
 ///
 /// One header line, then one line per failed tile in (z, x, y) order. In the
 /// url and error fields a backslash, tab, newline and carriage return are
@@ -38,7 +37,7 @@ std::string tsv_escaped(std::string_view field);
 std::string failed_list_line(const failed_tile& f, std::string_view url);
 
 /// The whole list: the header, then a line per failed tile, each with the
-/// URL `url` gives it. Built in one string (about 100 bytes a tile), beside
+/// URL `url` gives it. Built in one string at the end of the run, beside
 /// the store's own failed list, which the store keeps in memory anyway.
 std::string failed_list_text(const std::vector<failed_tile>& failed, const url_template& url);
 

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include <chrono>
+#include <filesystem>
 
 namespace cohort::app::tiles {
 
@@ -181,6 +182,11 @@ void read_values(tiles_options& o, const value_texts& t) {
   }
   if (o.failed_list == "-" && o.json) {
     throw usage_error("--failed-list - and --json both write to stdout; give --failed-list a file");
+  }
+  if (!o.failed_list.empty() && !o.output.empty() &&
+      std::filesystem::absolute(o.failed_list).lexically_normal() ==
+          std::filesystem::absolute(o.output).lexically_normal()) {
+    throw usage_error("--failed-list would overwrite the output; give it another file");
   }
   if (o.force && o.refresh) {
     throw usage_error("--force starts over and --refresh revalidates what is stored; pick one");

@@ -175,6 +175,11 @@ TEST(parse_tiles_cli, failed_list_takes_a_file_or_dash_but_not_dash_with_json) {
                    "-", "--json"})
                 .exit_code,
             2);
+  // It would replace the tiles.
+  EXPECT_EQ(parse({"--bbox", "1,1,2,2", "--zoom", "3", "--url", url, "-o", "city.mbtiles",
+                   "--failed-list", "./city.mbtiles"})
+                .exit_code,
+            2);
 }
 
 TEST(parse_tiles_cli, durations_take_the_same_forms_as_cohort_run) {
