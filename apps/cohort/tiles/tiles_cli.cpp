@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include <chrono>
+#include <filesystem>
 
 namespace cohort::app::tiles {
 
@@ -129,6 +130,9 @@ void add_output_flags(CLI::App& app, tiles_options& o, value_texts& t) {
   app.add_flag("-q,--quiet", o.quiet, "no progress bar, no summary line (errors only)")
       ->group(output_group);
   app.add_flag("--json", o.json, "print a JSON summary on stdout")->group(output_group);
+  add_value(app, "--failed-list", o.failed_list, "FILE", output_group,
+            "at the end, write the failed tiles to FILE: a header 'z x y url error', then one "
+            "tab-separated line per tile (header only when none failed; -: stdout)");
   add_value(app, "--max-tiles", t.max_tiles, "N", area_group,
             "refuse to start a run of more tiles than this (default 1,000,000; 0: no limit)");
   app.add_flag("--allow-deep-zoom", o.allow_deep_zoom,
@@ -175,6 +179,14 @@ void read_values(tiles_options& o, const value_texts& t) {
   }
   if (o.user_agent.find_first_of("\r\n") != std::string::npos) {
     throw usage_error("--user-agent: must be one line");
+  }
+  if (o.failed_list == "-" && o.json) {
+    throw usage_error("--failed-list - and --json both write to stdout; give --failed-list a file");
+  }
+  if (!o.failed_list.empty() && !o.output.empty() &&
+      std::filesystem::absolute(o.failed_list).lexically_normal() ==
+          std::filesystem::absolute(o.output).lexically_normal()) {
+    throw usage_error("--failed-list would overwrite the output; give it another file");
   }
   if (o.force && o.refresh) {
     throw usage_error("--force starts over and --refresh revalidates what is stored; pick one");

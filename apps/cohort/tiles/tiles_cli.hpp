@@ -43,6 +43,7 @@ struct tiles_options {
   bool allow_deep_zoom = false;                       ///< --allow-deep-zoom (zooms above 22)
   bool quiet = false;                                 ///< -q/--quiet
   bool json = false;                                  ///< --json
+  std::string failed_list;                            ///< --failed-list FILE ("-": stdout)
 };
 
 /// The options, or the exit status to return at once (--help and --version:

@@ -6,6 +6,7 @@
 #include "cohort/common/shell_quote.hpp"
 #include "cohort/exit_codes.hpp"
 #include "cohort/tiles/download_plan.hpp"
+#include "cohort/tiles/failed_list.hpp"
 #include "cohort/tiles/tiles_cli.hpp"
 #include "cohort/tiles/tiles_engine.hpp"
 #include "cohort/tiles/tiles_report.hpp"
@@ -27,6 +28,8 @@ namespace cohort::app::tiles {
 namespace {
 
 constexpr std::size_t failed_shown = 10;
+// Failed tiles listed in --json (all of them go to --failed-list).
+constexpr std::size_t failed_in_json = 1000;
 
 // The command to type to run this one again: the program as it was invoked
 // (argv[0] of the process, e.g. "cohort" or "build/bin/cohort"), then "tiles"
@@ -149,6 +152,7 @@ int download_and_report(int argc, char** argv, int& ended_by) {
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     const std::uint64_t missing = store->missing_count();
+    const std::vector<failed_tile> failed_list = store->failed_tiles();
     if (downloader.stop_error()) {
       try {
         store->close();
@@ -174,6 +178,20 @@ int download_and_report(int argc, char** argv, int& ended_by) {
     r.handled = s.done + s.failed;  // refused tiles are among the runner's done
     r.elapsed_s = elapsed;
     r.output = o.output;
+    r.failed_tiles_total = failed_list.size();
+    r.failed_tiles = failed_tiles_json(failed_list, o.url, failed_in_json);
+    r.failed_list = o.failed_list;
+    // Written however the run ended (stopped, interrupted): that is when
+    // it is needed most.
+    bool list_written = true;
+    if (!o.failed_list.empty()) {
+      try {
+        write_failed_list(o.failed_list, failed_list_text(failed_list, o.url));
+      } catch (const std::exception& e) {
+        fmt::print(stderr, "cohort tiles: {}\n", e.what());
+        list_written = false;
+      }
+    }
     if (const auto& error = downloader.stop_error()) {
       if (bar) bar->finish("");
       fmt::print(stderr, "cohort tiles: stopped: {}\n", *error);
@@ -204,7 +222,8 @@ int download_and_report(int argc, char** argv, int& ended_by) {
       std::fwrite(json.data(), 1, json.size(), stdout);
       std::fflush(stdout);
     }
-    return tiles_exit_code(r, signal, o.strict);
+    const int status = tiles_exit_code(r, signal, o.strict);
+    return status == exit_ok && !list_written ? exit_failed : status;
   } catch (const std::exception& e) {
     fmt::print(stderr, "cohort tiles: {}\n", e.what());
     return exit_failed;

@@ -55,9 +55,11 @@ std::string summary_json(const tiles_report& r) {
   return fmt::format(
       "{{\"total\": {}, \"stored\": {}, \"skipped\": {}, \"unchanged\": {}, \"failed\": {}, "
       "\"missing\": {}, \"not_started\": {}, \"bytes\": {}, \"elapsed_s\": {:.3f}, "
-      "\"tiles_per_s\": {:.1f}, \"outcome\": {}, \"output\": {}}}\n",
+      "\"tiles_per_s\": {:.1f}, \"outcome\": {}, \"output\": {}, \"failed_tiles\": {}, "
+      "\"failed_tiles_total\": {}, \"failed_list\": {}}}\n",
       r.total, r.stored, r.skipped, r.unchanged, r.failed, r.missing, r.not_started, r.bytes,
-      r.elapsed_s, r.tiles_per_s(), json_quoted(r.outcome), json_quoted(r.output));
+      r.elapsed_s, r.tiles_per_s(), json_quoted(r.outcome), json_quoted(r.output), r.failed_tiles,
+      r.failed_tiles_total, r.failed_list.empty() ? "null" : json_quoted(r.failed_list));
 }
 
 std::string tiles_outcome(const tiles_report& r, int signal, bool strict) {

@@ -29,6 +29,13 @@ struct tiles_report {
   /// cannot be reached: the run stopped early, exit 1).
   std::string outcome = "complete";
   std::string output;
+  /// The output's failed list at the end (failed in this run, or in an
+  /// earlier one and not tried again yet): its size, and the `failed_tiles`
+  /// JSON array of its first entries (failed_tiles_json()).
+  std::uint64_t failed_tiles_total = 0;
+  std::string failed_tiles = "[]";
+  /// --failed-list's path ("" when not asked for).
+  std::string failed_list;
 
   /// Tiles per second over the tiles handled in this run.
   double tiles_per_s() const;
@@ -43,7 +50,8 @@ std::string summary_line(const tiles_report& r);
 
 /// The one-line JSON object of `--json` (keys: total, stored, skipped,
 /// unchanged, failed, missing, not_started, bytes, elapsed_s, tiles_per_s,
-/// outcome, output), newline-terminated.
+/// outcome, output, failed_tiles, failed_tiles_total, failed_list: the path
+/// or null), newline-terminated.
 std::string summary_json(const tiles_report& r);
 
 /// `text` as a JSON string literal, quotes included.

@@ -158,6 +158,30 @@ TEST(parse_tiles_cli, dry_run_needs_no_output) {
   EXPECT_TRUE(r.options->dry_run);
 }
 
+TEST(parse_tiles_cli, failed_list_takes_a_file_or_dash_but_not_dash_with_json) {
+  const char* url = "http://h/{z}/{x}/{y}.png";
+  auto r = parse({"--bbox", "1,1,2,2", "--zoom", "3", "--url", url, "-o", "o"});
+  ASSERT_TRUE(r.options);
+  EXPECT_EQ(r.options->failed_list, "");
+  r = parse({"--bbox", "1,1,2,2", "--zoom", "3", "--url", url, "-o", "o", "--failed-list", "f.tsv",
+             "--json"});
+  ASSERT_TRUE(r.options);
+  EXPECT_EQ(r.options->failed_list, "f.tsv");
+  r = parse({"--bbox", "1,1,2,2", "--zoom", "3", "--url", url, "-o", "o", "--failed-list", "-"});
+  ASSERT_TRUE(r.options);
+  EXPECT_EQ(r.options->failed_list, "-");
+  // Both would write to stdout.
+  EXPECT_EQ(parse({"--bbox", "1,1,2,2", "--zoom", "3", "--url", url, "-o", "o", "--failed-list",
+                   "-", "--json"})
+                .exit_code,
+            2);
+  // It would replace the tiles.
+  EXPECT_EQ(parse({"--bbox", "1,1,2,2", "--zoom", "3", "--url", url, "-o", "city.mbtiles",
+                   "--failed-list", "./city.mbtiles"})
+                .exit_code,
+            2);
+}
+
 TEST(parse_tiles_cli, durations_take_the_same_forms_as_cohort_run) {
   // 0.5, 500ms, 2s, 1m, as `cohort run` takes them (--retry-delay 1s was refused).
   const char* url = "http://h/{z}/{x}/{y}.png";

@@ -57,7 +57,20 @@ TEST(summary_json, has_every_key_in_one_line) {
   EXPECT_EQ(summary_json(r),
             "{\"total\": 1000, \"stored\": 985, \"skipped\": 10, \"unchanged\": 0, \"failed\": 3, "
             "\"missing\": 2, \"not_started\": 0, \"bytes\": 2000000, \"elapsed_s\": 2.000, "
-            "\"tiles_per_s\": 495.0, \"outcome\": \"failed\", \"output\": \"city.mbtiles\"}\n");
+            "\"tiles_per_s\": 495.0, \"outcome\": \"failed\", \"output\": \"city.mbtiles\", "
+            "\"failed_tiles\": [], \"failed_tiles_total\": 0, \"failed_list\": null}\n");
+}
+
+TEST(summary_json, carries_the_failed_tiles_and_the_list_s_path) {
+  tiles_report r = sample();
+  r.failed_tiles = R"([{"z": 1, "x": 0, "y": 1, "url": "u", "error": "e"}])";
+  r.failed_tiles_total = 3;
+  r.failed_list = "failed \"list\".tsv";
+  const std::string json = summary_json(r);
+  EXPECT_NE(json.find(R"("failed_tiles": [{"z": 1, "x": 0, "y": 1, "url": "u", "error": "e"}], )"
+                      R"("failed_tiles_total": 3, "failed_list": "failed \"list\".tsv"})"),
+            std::string::npos)
+      << json;
 }
 
 TEST(json_quoted, escapes_quotes_backslashes_and_controls) {
