@@ -14,6 +14,13 @@ time_point basic_loop::now() const noexcept {
   return source_ == time_source::virtual_time ? virtual_now_ : clock::now();
 }
 
+std::string basic_loop::dump() const {
+  if (root_ == nullptr) return "(no task running)\n";
+  std::string out;
+  root_->dump(out);
+  return out;
+}
+
 void basic_loop::cancel_root(cancel_reason reason, bool hard) {
   if (root_ == nullptr) throw std::logic_error("cohort: no task is running on this loop");
   root_->cancel(reason, hard ? detail::cancel_level::hard : detail::cancel_level::soft);
@@ -30,6 +37,7 @@ void basic_loop::step() {
     // work ready now (including what the timers just woke) is this turn's,
     // up to the runnable queued last.
     if (!timers_.empty()) fire_due_timers();
+    set_turn_time(now());
     turn_end_ = ready_.back();
   }
   detail::runnable* r = ready_.pop();
@@ -59,6 +67,7 @@ void basic_loop::wait_for_timer() {
   } else {
     std::this_thread::sleep_until(next);
   }
+  set_turn_time(now());
   timers_.fire_due(now());
 }
 

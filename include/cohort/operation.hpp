@@ -77,6 +77,8 @@ class completion : private detail::waiter, private detail::runnable {
       return false;
     }
     state_ = state::waiting;
+    // The loop's turn time, not the clock: stamping a wait costs one load.
+    since_ = node_->sched().turn_time();
     node_->add_waiter(*this);
     return true;
   }
@@ -99,9 +101,9 @@ class completion : private detail::waiter, private detail::runnable {
     }
   }
 
-  void describe(std::string& out) const final {
+  void describe(std::string& out, time_point now) const final {
     task_->describe_chain(out);
-    out += " waiting on ";
+    detail::describe_wait(out, since_, now);
     out += op_name();
     if (cancel_requested_) out += " (cancel requested)";
   }
@@ -118,6 +120,7 @@ class completion : private detail::waiter, private detail::runnable {
 
   detail::promise_base* task_;
   detail::cancel_node* node_ = nullptr;
+  time_point since_{};  // when the wait began (the loop's turn time)
   state state_ = state::idle;
   bool cancel_requested_ = false;
 };

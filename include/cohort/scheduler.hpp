@@ -50,8 +50,19 @@ class scheduler {
   /// Disarms `t` if it is armed; afterwards it never fires.
   virtual void remove_timer(detail::timer_entry& t) noexcept = 0;
 
+  /// When the loop's current turn began: a recent `now()` that costs no
+  /// clock read. Every wait is stamped with it, so the task tree dump can say
+  /// how long each has waited. `time_point{}` if the loop does not keep it
+  /// (the dump then shows no wait times).
+  time_point turn_time() const noexcept { return turn_time_; }
+
  protected:
   ~scheduler() = default;
+  /// A loop calls this as each turn begins (or more often), with `now()`.
+  void set_turn_time(time_point t) noexcept { turn_time_ = t; }
+
+ private:
+  time_point turn_time_{};
 };
 
 }  // namespace cohort
