@@ -53,7 +53,12 @@ cohort::term_sequence to_process_sequence(const app::run::term_sequence& s) {
 }
 
 task<> job_item::run() {
-  return engine->run_job(seq, args);
+  run_engine::slot_lease slot(*engine);
+  std::string command = engine->tmpl_.expand(args, seq, slot.number());
+  // The item outlives its task (the runner awaits the task in the item's
+  // worker), so the task can carry the label as its name.
+  label_ = fmt::format("job {}: {}", seq, command);
+  return engine->run_job(seq, args, std::move(slot), std::move(command)).named(label_.c_str());
 }
 
 std::optional<job_item> job_source::next() {
@@ -111,7 +116,7 @@ std::optional<job_item> run_engine::pull_job(bool& ended) {
       return std::nullopt;
     }
   }
-  return job_item{this, in.seq, std::move(in.args), std::to_string(in.seq)};
+  return job_item{this, in.seq, std::move(in.args), std::to_string(in.seq), {}};
 }
 
 bool job_source::countable() const {
@@ -171,8 +176,8 @@ task<> run_engine::run(boost::asio::io_context& io, event& drain, const signal_w
     bar_.emplace(bar_counts_, std::move(bo));
   }
   co_await with_task_group([&](task_group& g) -> task<> {
-    g.spawn(announce_drain(drain));
-    if (bar_) g.spawn(bar_->drive());
+    g.spawn(announce_drain(drain).named("SIGHUP notice"));
+    if (bar_) g.spawn(bar_->drive().named("progress bar"));
     co_await runner_.run();
     g.cancel();
   });
@@ -237,13 +242,8 @@ duration run_engine::current_timeout() const {
   return duration::max();
 }
 
-task<> run_engine::run_job(std::uint64_t seq, const std::vector<std::string>& args) {
-  struct slot_guard {
-    run_engine& e;
-    std::size_t n;
-    ~slot_guard() { e.give_slot(n); }
-  } slot{*this, take_slot()};
-  std::string command = tmpl_.expand(args, seq, slot.n);
+task<> run_engine::run_job(std::uint64_t seq, const std::vector<std::string>& args, slot_lease slot,
+                           std::string command) {
   args_of_[seq] = args;
 
   if (options_.delay.count() > 0) {
@@ -255,7 +255,8 @@ task<> run_engine::run_job(std::uint64_t seq, const std::vector<std::string>& ar
 
   process_options po;
   po.argv = shell_argv(command);
-  po.env = {{"PARALLEL_SEQ", std::to_string(seq)}, {"PARALLEL_JOBSLOT", std::to_string(slot.n)}};
+  po.env = {{"PARALLEL_SEQ", std::to_string(seq)},
+            {"PARALLEL_JOBSLOT", std::to_string(slot.number())}};
   po.out = output_mode::capture;
   po.err = output_mode::capture;
   std::string partial_out, partial_err;

@@ -136,6 +136,15 @@ struct runner_options {
 /// An item a source yields: `run()` makes its task (called only when the item
 /// is admitted). Optional: `key()` (needed with a journal), `gate()` (tasks
 /// with the same non-empty gate share `retry_after` pauses).
+///
+/// To make an item's waits readable in the task tree dump (SIGQUIT) and in
+/// traces, name the task `run()` returns with `task::named`. The runner keeps
+/// the item alive until its task has ended, so the name can live in the item:
+///
+///     task<> run() {
+///       label_ = fmt::format("job {}: {}", seq_, command_);  // a member
+///       return run_job(seq_, command_).named(label_.c_str());
+///     }
 template <class I>
 concept runner_item = requires(I& i) {
   { i.run() } -> std::same_as<task<>>;
@@ -247,7 +256,7 @@ class task_runner {
     try {
       co_await with_task_group([this](task_group& g) -> task<> {
         group_ = &g;
-        for (std::size_t i = 0; i < max_concurrent_; ++i) g.spawn(worker());
+        for (std::size_t i = 0; i < max_concurrent_; ++i) g.spawn(worker().named("worker", i + 1));
         co_return;
       });
     } catch (const group_error& e) {
