@@ -52,12 +52,13 @@ class completion : private detail::waiter, private detail::runnable {
   /// The loop this operation runs on (its clock and timers).
   scheduler& sched() const noexcept { return node_->sched(); }
 
+  completion(const completion&) = delete;
+  completion& operator=(const completion&) = delete;
+
  protected:
   enum class state : std::uint8_t { idle, waiting, completed, cancelled };
 
   explicit completion(detail::promise_base& task) noexcept : task_(&task) { run_ = &run_task; }
-  completion(const completion&) = delete;
-  completion& operator=(const completion&) = delete;
   ~completion() = default;
 
   virtual bool op_cancel() noexcept = 0;

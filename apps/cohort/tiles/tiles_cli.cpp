@@ -48,7 +48,7 @@ std::uint64_t parse_byte_count(const std::string& text, const char* option) {
   std::uint64_t scale = 1;
   if (ec == std::errc{} && ptr + 1 == end) {
     if (*ptr == 'k' || *ptr == 'K') scale = 1024;
-    if (*ptr == 'm' || *ptr == 'M') scale = 1024 * 1024;
+    if (*ptr == 'm' || *ptr == 'M') scale = std::uint64_t{1024} * 1024;
     if (scale != 1) ++ptr;
   }
   if (ec != std::errc{} || ptr != end || value == 0 || value > (UINT64_MAX / scale)) {

@@ -187,7 +187,7 @@ task<> tile_downloader::fetch(const tile& t, const std::string& url) {
                       host, message, unreachable_));
       co_return;
     }
-    throw tile_fetch_error(std::move(message));
+    throw tile_fetch_error(message);
   }
   any_response_ = true;
   // 404: no such tile; 204: an empty tile (vector tile servers say so for

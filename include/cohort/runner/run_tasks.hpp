@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace cohort {
@@ -359,7 +360,9 @@ class task_runner {
       if (!error) {
         finish_done(guard, key, 1);
       } else {
-        co_await retry(*item, seq, guard, std::move(error));
+        // exchange, not move: the next item tests `error`, and a moved-from
+        // exception_ptr need not be null.
+        co_await retry(*item, seq, guard, std::exchange(error, nullptr));
       }
       if (options_.journal != nullptr) options_.journal->maybe_flush(now());
     }

@@ -73,7 +73,7 @@ class runtime {
   std::string dump() const;
 
  private:
-  friend run_outcome run_with_outcome(std::function<task<int>(runtime&)>, run_options);
+  friend run_outcome run_with_outcome(const std::function<task<int>(runtime&)>&, run_options);
   runtime(const run_options& options);
   boost::asio::io_context io_;
   asio_loop loop_;
@@ -113,7 +113,8 @@ class runtime {
 ///       print_summary();
 ///       return cohort::exit_like(r);
 ///     }
-run_outcome run_with_outcome(std::function<task<int>(runtime&)> main, run_options options = {});
+run_outcome run_with_outcome(const std::function<task<int>(runtime&)>& main,
+                             run_options options = {});
 
 /// `run_with_outcome(main, options).code`: the exit code alone (130 after
 /// SIGINT, 143 after SIGTERM), for programs that do not end by the signal.
@@ -126,7 +127,7 @@ run_outcome run_with_outcome(std::function<task<int>(runtime&)> main, run_option
 ///         co_return 0;
 ///       });
 ///     }
-int run(std::function<task<int>(runtime&)> main, run_options options = {});
+int run(const std::function<task<int>(runtime&)>& main, run_options options = {});
 
 /// Ends the process the way a Unix program ends after `outcome`: returns
 /// `outcome.code` for `main` to return when no signal interrupted the run;
