@@ -37,7 +37,8 @@ void basic_loop::step() {
     // work ready now (including what the timers just woke) is this turn's,
     // up to the runnable queued last.
     if (!timers_.empty()) fire_due_timers();
-    set_turn_time(now());
+    // On virtual time the turn time changes only where the clock jumps.
+    if (source_ == time_source::steady) set_turn_time(clock::now());
     turn_end_ = ready_.back();
   }
   detail::runnable* r = ready_.pop();
@@ -51,6 +52,7 @@ void basic_loop::fire_due_timers() {
     busy_turns_ = 0;
     const time_point next = timers_.top().deadline_;
     if (next > virtual_now_) virtual_now_ = next;
+    set_turn_time(virtual_now_);
   }
   timers_.fire_due(now());
 }

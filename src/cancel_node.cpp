@@ -78,13 +78,16 @@ const cancel_node* next_in_preorder(const cancel_node* n, const cancel_node* top
 }
 }  // namespace
 
-void describe_wait(std::string& out, time_point since, time_point now) {
-  if (since == time_point{} || now < since) {
+void describe_wait(std::string& out, std::uint32_t since_ms, time_point now, bool known) {
+  if (!known) {
     out += " waiting on ";
     return;
   }
+  const auto now_ms = static_cast<std::uint32_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
+  const std::uint32_t waited_ms = now_ms - since_ms;  // modulo 2^32, as the stamps
   char buf[32];
-  const double s = std::chrono::duration<double>(now - since).count();
+  const double s = static_cast<double>(waited_ms) / 1000.0;
   std::snprintf(buf, sizeof buf, " waiting %.1f s on ", s);
   out += buf;
 }

@@ -79,7 +79,7 @@ class completion : private detail::waiter, private detail::runnable {
     }
     state_ = state::waiting;
     // The loop's turn time, not the clock: stamping a wait costs one load.
-    since_ = node_->sched().turn_time();
+    since_ms_ = node_->sched().turn_ms();
     node_->add_waiter(*this);
     return true;
   }
@@ -104,7 +104,7 @@ class completion : private detail::waiter, private detail::runnable {
 
   void describe(std::string& out, time_point now) const final {
     task_->describe_chain(out);
-    detail::describe_wait(out, since_, now);
+    detail::describe_wait(out, since_ms_, now, node_->sched().turn_time() != time_point{});
     out += op_name();
     if (cancel_requested_) out += " (cancel requested)";
   }
@@ -121,9 +121,9 @@ class completion : private detail::waiter, private detail::runnable {
 
   detail::promise_base* task_;
   detail::cancel_node* node_ = nullptr;
-  time_point since_{};  // when the wait began (the loop's turn time)
   state state_ = state::idle;
   bool cancel_requested_ = false;
+  std::uint32_t since_ms_ = 0;  // when the wait began (scheduler::turn_ms())
 };
 
 /// A cancellable operation: see the file comment.

@@ -5,6 +5,7 @@
 #include <cohort/detail/runnable.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <limits>
 
 namespace cohort {
@@ -55,14 +56,22 @@ class scheduler {
   /// how long each has waited. `time_point{}` if the loop does not keep it
   /// (the dump then shows no wait times).
   time_point turn_time() const noexcept { return turn_time_; }
+  /// `turn_time()` in milliseconds, modulo 2^32 (what a wait keeps: four
+  /// bytes that fit in its padding, and good for waits of up to 49 days).
+  std::uint32_t turn_ms() const noexcept { return turn_ms_; }
 
  protected:
   ~scheduler() = default;
   /// A loop calls this as each turn begins (or more often), with `now()`.
-  void set_turn_time(time_point t) noexcept { turn_time_ = t; }
+  void set_turn_time(time_point t) noexcept {
+    turn_time_ = t;
+    turn_ms_ = static_cast<std::uint32_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
+  }
 
  private:
   time_point turn_time_{};
+  std::uint32_t turn_ms_ = 0;
 };
 
 }  // namespace cohort

@@ -38,9 +38,10 @@ class waiter : public list_hook<waiter_tag> {
   ~waiter() = default;
 };
 
-/// Appends " waiting 2.3 s on " (the time from `since` to `now`), or just
-/// " waiting on " if `since` is unknown (`time_point{}`).
-void describe_wait(std::string& out, time_point since, time_point now);
+/// Appends " waiting 2.3 s on " (the time from `since_ms`, a
+/// `scheduler::turn_ms()`, to `now`), or just " waiting on " if the loop
+/// keeps no turn time (`known` false).
+void describe_wait(std::string& out, std::uint32_t since_ms, time_point now, bool known);
 
 enum class cancel_level : std::uint8_t { none = 0, soft = 1, hard = 2 };
 
