@@ -15,6 +15,13 @@ time_point basic_loop::now() const noexcept {
   return source_ == time_source::virtual_time ? virtual_now_ : clock::now();
 }
 
+std::string basic_loop::dump() const {
+  if (root_ == nullptr) return "(no task running)\n";
+  std::string out;
+  root_->dump(out);
+  return out;
+}
+
 void basic_loop::cancel_root(cancel_reason reason, bool hard) {
   if (root_ == nullptr) throw std::logic_error("cohort: no task is running on this loop");
   root_->cancel(reason, hard ? detail::cancel_level::hard : detail::cancel_level::soft);
@@ -30,6 +37,8 @@ void basic_loop::step() {
   // work ready now (including what the timers just woke) is this turn's:
   // what it posts runs in the next turn.
   if (!timers_.empty()) fire_due_timers();
+  // On virtual time the turn time changes only where the clock jumps.
+  if (source_ == time_source::steady) set_turn_time(clock::now());
   detail::run_queue turn = std::exchange(ready_, {});
   while (detail::runnable* r = turn.pop()) {
     ++steps_;
@@ -42,6 +51,7 @@ void basic_loop::fire_due_timers() {
     busy_turns_ = 0;
     const time_point next = timers_.top().deadline_;
     if (next > virtual_now_) virtual_now_ = next;
+    set_turn_time(virtual_now_);
   }
   timers_.fire_due(now());
 }
@@ -58,6 +68,7 @@ void basic_loop::wait_for_timer() {
   } else {
     std::this_thread::sleep_until(next);
   }
+  set_turn_time(now());
   timers_.fire_due(now());
 }
 

@@ -1,6 +1,11 @@
 #include <cohort/detail/cancel_node.hpp>
 #include <cohort/detail/trace.hpp>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+
 namespace cohort::detail {
 
 void cancel_node::attach(cancel_node& parent, bool shield) noexcept {
@@ -42,8 +47,53 @@ const char* kind_name(node_kind k) {
 }
 }  // namespace
 
-void cancel_node::dump(std::string& out, int depth) const {
-  out.append(static_cast<std::size_t>(depth) * 2, ' ');
+namespace {
+// Deeper levels are not indented further but prefixed with their depth:
+// a tree nested thousands deep would otherwise print gigabytes of spaces.
+constexpr int max_indent_depth = 32;
+
+void indent(std::string& out, int depth) {
+  out.append(static_cast<std::size_t>(std::min(depth, max_indent_depth)) * 2, ' ');
+  if (depth > max_indent_depth) {
+    out += "(depth ";
+    out += std::to_string(depth);
+    out += ") ";
+  }
+}
+
+// The node after `n` in a pre-order walk of the subtree of `top`, or null at
+// its end; `depth` follows the walk.
+const cancel_node* next_in_preorder(const cancel_node* n, const cancel_node* top, int& depth,
+                                    bool descend) {
+  if (descend) {
+    if (const cancel_node* c = n->first_child()) {
+      ++depth;
+      return c;
+    }
+  }
+  for (; n != top; n = n->parent(), --depth) {
+    if (const cancel_node* s = n->next_sibling()) return s;
+  }
+  return nullptr;
+}
+}  // namespace
+
+void describe_wait(std::string& out, std::uint32_t since_ms, time_point now, bool known) {
+  if (!known) {
+    out += " waiting on ";
+    return;
+  }
+  const auto now_ms = static_cast<std::uint32_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
+  const std::uint32_t waited_ms = now_ms - since_ms;  // modulo 2^32, as the stamps
+  char buf[32];
+  const double s = static_cast<double>(waited_ms) / 1000.0;
+  std::snprintf(buf, sizeof buf, " waiting %.1f s on ", s);
+  out += buf;
+}
+
+void cancel_node::dump_one(std::string& out, int depth, time_point now) const {
+  indent(out, depth);
   out += kind_name(kind_);
   if (level_ != cancel_level::none) {
     out += " [cancelled: ";
@@ -57,19 +107,29 @@ void cancel_node::dump(std::string& out, int depth) const {
   }
   out += "\n";
   waiters_.for_each([&](const waiter& w) {
-    out.append(static_cast<std::size_t>(depth) * 2 + 2, ' ');
-    w.describe(out);
+    indent(out, depth + 1);
+    w.describe(out, now);
     out += "\n";
   });
-  children_.for_each([&](const cancel_node& c) { c.dump(out, depth + 1); });
+}
+
+// Walks in a loop rather than by recursion: scopes and groups can be nested
+// tens of thousands deep. The clock is read here, once, not when waits begin.
+void cancel_node::dump(std::string& out, int depth) const {
+  const time_point now = sched_ != nullptr ? sched_->now() : time_point{};
+  int d = depth;
+  for (const cancel_node* n = this; n != nullptr; n = next_in_preorder(n, this, d, true)) {
+    n->dump_one(out, d, now);
+  }
 }
 
 void cancel_node::dump_cleanups(std::string& out) const {
-  if (kind_ == node_kind::cleanup) {
-    dump(out, 1);
-    return;
+  int d = 0;
+  for (const cancel_node* n = this; n != nullptr;) {
+    const bool cleanup = n->kind_ == node_kind::cleanup;
+    if (cleanup) n->dump(out, 1);  // the cleanup with all it holds: skip past it
+    n = next_in_preorder(n, this, d, !cleanup);
   }
-  children_.for_each([&](const cancel_node& c) { c.dump_cleanups(out); });
 }
 
 cancel_reason cancel_node::reason() const noexcept {

@@ -52,12 +52,13 @@ class completion : private detail::waiter, private detail::runnable {
   /// The loop this operation runs on (its clock and timers).
   scheduler& sched() const noexcept { return node_->sched(); }
 
+  completion(const completion&) = delete;
+  completion& operator=(const completion&) = delete;
+
  protected:
   enum class state : std::uint8_t { idle, waiting, completed, cancelled };
 
   explicit completion(detail::promise_base& task) noexcept : task_(&task) { run_ = &run_task; }
-  completion(const completion&) = delete;
-  completion& operator=(const completion&) = delete;
   ~completion() = default;
 
   virtual bool op_cancel() noexcept = 0;
@@ -77,6 +78,8 @@ class completion : private detail::waiter, private detail::runnable {
       return false;
     }
     state_ = state::waiting;
+    // The loop's turn time, not the clock: stamping a wait costs one load.
+    since_ms_ = node_->sched().turn_ms();
     node_->add_waiter(*this);
     return true;
   }
@@ -99,9 +102,9 @@ class completion : private detail::waiter, private detail::runnable {
     }
   }
 
-  void describe(std::string& out) const final {
+  void describe(std::string& out, time_point now) const final {
     task_->describe_chain(out);
-    out += " waiting on ";
+    detail::describe_wait(out, since_ms_, now, node_->sched().turn_time() != time_point{});
     out += op_name();
     if (cancel_requested_) out += " (cancel requested)";
   }
@@ -120,6 +123,7 @@ class completion : private detail::waiter, private detail::runnable {
   detail::cancel_node* node_ = nullptr;
   state state_ = state::idle;
   bool cancel_requested_ = false;
+  std::uint32_t since_ms_ = 0;  // when the wait began (scheduler::turn_ms())
 };
 
 /// A cancellable operation: see the file comment.

@@ -5,6 +5,7 @@
 #include <cohort/detail/runnable.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <limits>
 
 namespace cohort {
@@ -50,8 +51,27 @@ class scheduler {
   /// Disarms `t` if it is armed; afterwards it never fires.
   virtual void remove_timer(detail::timer_entry& t) noexcept = 0;
 
+  /// When the loop's current turn began: a recent `now()` that costs no
+  /// clock read. Every wait is stamped with it, so the task tree dump can say
+  /// how long each has waited. `time_point{}` if the loop does not keep it
+  /// (the dump then shows no wait times).
+  time_point turn_time() const noexcept { return turn_time_; }
+  /// `turn_time()` in milliseconds, modulo 2^32 (what a wait keeps: four
+  /// bytes that fit in its padding, and good for waits of up to 49 days).
+  std::uint32_t turn_ms() const noexcept { return turn_ms_; }
+
  protected:
   ~scheduler() = default;
+  /// A loop calls this as each turn begins (or more often), with `now()`.
+  void set_turn_time(time_point t) noexcept {
+    turn_time_ = t;
+    turn_ms_ = static_cast<std::uint32_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
+  }
+
+ private:
+  time_point turn_time_{};
+  std::uint32_t turn_ms_ = 0;
 };
 
 }  // namespace cohort

@@ -9,6 +9,8 @@
 #include <cohort/scheduler.hpp>
 #include <cohort/task.hpp>
 
+#include <string>
+
 namespace cohort {
 
 /// A single-threaded loop with timers and no I/O, on the steady clock or on
@@ -61,6 +63,7 @@ class basic_loop : public scheduler {
     detail::cancel_node root(*this);
     detail::root_task<T> r(std::move(t), root);
     root_guard guard(*this, root);
+    set_turn_time(now());
     r.start();
     try {
       while (!r.done()) step();
@@ -75,6 +78,11 @@ class basic_loop : public scheduler {
   /// Cancels the running task's root scope, as a signal would (`hard`
   /// pierces shields, as escalation does).
   void cancel_root(cancel_reason reason, bool hard = false);
+
+  /// The live task tree, as SIGQUIT prints it (`runtime::dump()`): every
+  /// scope, its waits and how long each has waited; "(no task running)"
+  /// outside run().
+  std::string dump() const;
 
   /// Runnables executed so far.
   std::size_t steps() const noexcept { return steps_; }

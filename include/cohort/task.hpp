@@ -69,7 +69,9 @@ class task_promise_common : public promise_base {
   /// `co_await op`: a cancellable wait registered with this task's scope.
   template <operation Op>
     requires(!std::is_lvalue_reference_v<Op>)
-  leaf_awaiter<Op> await_transform(Op&& op) { return leaf_awaiter<Op>(std::move(op), *this); }
+  leaf_awaiter<Op> await_transform(Op&& op) {
+    return leaf_awaiter<Op>(std::forward<Op>(op), *this);
+  }
   /// Cohort's combinators (scopes, groups, shields, ...).
   template <cohort_awaitable A>
   A&& await_transform(A&& a) noexcept {

@@ -117,7 +117,9 @@ void atomic_write(const std::filesystem::path& path, std::span<const std::byte> 
     if (error == ENOENT && options.create_parents && !made_parents) {
       made_parents = true;
       if (const int mk = make_directories(path.parent_path(), options.fsync); mk != 0) {
-        throw_errno(mk, "cannot write " + shown + ": creating its directory " + dir);
+        std::string what = "cannot write ";
+        what.append(shown).append(": creating its directory ").append(dir);
+        throw_errno(mk, what);
       }
       continue;
     }

@@ -47,8 +47,8 @@ constexpr auto kill_reap_limit = 1s;
 constexpr auto group_poll_first = 1ms;
 constexpr auto group_poll_max = 20ms;
 // Bytes read from one pipe per wake-up, so a flood cannot starve the loop.
-constexpr std::size_t read_budget = 256 * 1024;
-constexpr std::size_t read_chunk = 64 * 1024;
+constexpr std::size_t read_budget = std::size_t{256} * 1024;
+constexpr std::size_t read_chunk = std::size_t{64} * 1024;
 
 // An owned file descriptor.
 class unique_fd {
@@ -511,7 +511,11 @@ process process::spawn(boost::asio::io_context& io, const process_options& optio
   std::vector<char*> envp;
   char** env = environ;
   if (!options.env.empty()) {
-    for (const auto& [name, value] : options.env) added.push_back(name + '=' + value);
+    for (const auto& [name, value] : options.env) {
+      std::string& entry = added.emplace_back(name);
+      entry += '=';
+      entry += value;
+    }
     for (char** e = environ; *e != nullptr; ++e) {
       const std::string_view entry(*e);
       const std::string_view name = entry.substr(0, entry.find('='));

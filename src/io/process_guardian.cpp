@@ -70,7 +70,8 @@ std::string random_token() {
 
 // --- the runner's side --------------------------------------------------------
 
-process_guardian process_guardian::start(std::vector<std::string> command, term_sequence seq) {
+process_guardian process_guardian::start(std::vector<std::string> command,
+                                         const term_sequence& seq) {
   if (command.empty())
     throw std::invalid_argument("cohort::process_guardian::start: empty command");
   process_guardian g;
@@ -122,6 +123,7 @@ process_guardian process_guardian::start(std::vector<std::string> command, term_
   if (rc == 0) rc = ::posix_spawn_file_actions_addclosefrom_np(fa, guardian_fd + 1);
   if (rc == 0) rc = ::posix_spawn_file_actions_addchdir_np(fa, "/");
   std::vector<char*> argv;
+  argv.reserve(command.size() + 1);
   for (std::string& a : command) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = -1;

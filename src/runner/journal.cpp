@@ -343,7 +343,7 @@ struct journal::impl {
 
   // --- open ----------------------------------------------------------------
 
-  void open(journal_fingerprint fp) {
+  void open(const journal_fingerprint& fp) {
     sqlite3* raw = nullptr;
     int rc =
         sqlite3_open_v2(path.c_str(), &raw,
@@ -624,7 +624,8 @@ struct journal::impl {
       if (sqlite3_get_autocommit(db.get()) == 0) {
         sqlite3_exec(db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
       }
-      for (auto u = undo.rbegin(); u != undo.rend(); ++u) keys[u->first].seq = u->second;
+      std::for_each(undo.rbegin(), undo.rend(),
+                    [this](const auto& u) { keys[u.first].seq = u.second; });
       throw;
     }
     pending.clear();
@@ -685,11 +686,11 @@ struct journal::impl {
   std::optional<journal_record> find(std::string_view key) {
     const auto id = keys.find(key);
     if (id == key_index::npos) return std::nullopt;
-    for (auto p = pending.rbegin(); p != pending.rend(); ++p) {
-      if (p->task == id) {
-        return journal_record{std::string(key), p->state, p->attempts,
-                              p->errors,        p->meta,  p->finished_at_ms};
-      }
+    const auto p = std::find_if(pending.rbegin(), pending.rend(),
+                                [id](const auto& r) { return r.task == id; });
+    if (p != pending.rend()) {
+      return journal_record{std::string(key), p->state, p->attempts,
+                            p->errors,        p->meta,  p->finished_at_ms};
     }
     const std::int64_t seq = keys[id].seq;
     if (!select_outcome) {
@@ -729,7 +730,7 @@ struct journal::impl {
 
 // --- journal -----------------------------------------------------------------
 
-journal::journal(std::filesystem::path path, journal_fingerprint fingerprint,
+journal::journal(std::filesystem::path path, const journal_fingerprint& fingerprint,
                  journal_options options) {
   std::unordered_set<std::string_view> names;
   for (const auto& f : fingerprint) {
@@ -739,7 +740,7 @@ journal::journal(std::filesystem::path path, journal_fingerprint fingerprint,
     }
   }
   auto i = std::make_unique<impl>(std::move(path), options);
-  i->open(std::move(fingerprint));
+  i->open(fingerprint);
   impl_ = std::move(i);
 }
 

@@ -34,18 +34,25 @@ void asio_loop::schedule_drain() {
   drain_posted_ = true;
   boost::asio::post(*io_, [this] {
     drain_posted_ = false;
-    const time_point until = clock::now() + drain_time;
+    time_point t = clock::now();
+    set_turn_time(t);
+    const time_point until = t + drain_time;
     for (int i = 1; i <= drain_batch; ++i) {
       detail::runnable* r = ready_.pop();
       if (r == nullptr) return;
       r->run_(r);
-      if (i % drain_clock_every == 0 && clock::now() >= until) break;
+      if (i % drain_clock_every == 0) {
+        t = clock::now();
+        set_turn_time(t);
+        if (t >= until) break;
+      }
     }
     if (!ready_.empty()) schedule_drain();
   });
 }
 
 void asio_loop::drain_now() noexcept {
+  set_turn_time(clock::now());
   while (detail::runnable* r = ready_.pop()) r->run_(r);
 }
 

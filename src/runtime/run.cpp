@@ -167,11 +167,11 @@ int exit_like(const run_outcome& outcome) {
   return 128 + outcome.signal;
 }
 
-int run(std::function<task<int>(runtime&)> main, run_options options) {
-  return run_with_outcome(std::move(main), std::move(options)).code;
+int run(const std::function<task<int>(runtime&)>& main, run_options options) {
+  return run_with_outcome(main, options).code;
 }
 
-run_outcome run_with_outcome(std::function<task<int>(runtime&)> main, run_options options) {
+run_outcome run_with_outcome(const std::function<task<int>(runtime&)>& main, run_options options) {
   runtime rt(options);
   std::FILE* out = options.messages;
 

@@ -333,6 +333,29 @@ def test_seed1_sigint_all_slots_full(d):
     check_resume(d, args, 6)
 
 
+def test_sigquit_dump_names_each_job_and_its_wait(d):
+    # SIGQUIT prints the task tree and the run goes on: each job's wait is
+    # named by its sequence number and command, with how long it has waited.
+    r = Run(["-j", "2", "sh " + d.job + " {}; echo {}", ":::", "1", "2"], d.path)
+    wait_until(lambda: len(d.seqs("start")) == 2, "2 jobs started", proc=r)
+    time.sleep(1.2)  # so that the dump has a wait time of at least a second to show
+    r.signal(signal.SIGQUIT)
+    wait_until(lambda: "task tree" in r.stderr() and r.stderr().count("\n") >= 4,
+               "the dump", proc=r)
+    check(not r.exited(0.2), "SIGQUIT ended the run")
+    r.signal(signal.SIGINT)
+    rc = r.wait()
+    check_ended_by(rc, signal.SIGINT)
+    err = r.stderr()
+    for seq in (1, 2):
+        m = re.search(r"^ *job %d: sh %s %d; echo %d(?: <- worker#\d+)? waiting (\d+\.\d) s "
+                      r"on process (?:group )?exit" % (seq, re.escape(d.job), seq, seq), err, re.M)
+        check(m is not None, f"job {seq} in the dump: {err!r}")
+        check(float(m.group(1)) >= 1.0, f"job {seq} waited {m.group(1)} s: {err!r}")
+    check("(unnamed task)" not in err, f"an unnamed task in the dump: {err!r}")
+    check_no_survivors(d)
+
+
 def test_seed2_sigint_while_queued(d):
     args = job_args(d, 30, ["-j", "3"])
     r = Run(args, d.path, {"FAST": "2"})

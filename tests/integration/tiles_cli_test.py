@@ -638,6 +638,34 @@ def kill_9_at_random_moments_then_rerun_completes():
 
 
 @test
+def sigquit_dump_names_each_tile_and_its_wait():
+    # SIGQUIT prints the task tree and the download goes on: each request's
+    # wait is named by its tile and host, with how long it has waited.
+    with Server("--stall-rate", "1", "--stall-seconds", "30") as s:
+        out = out_path("sigquit")
+        p = start(tiles_args(s, out, "-j", 2, zooms="10"))
+        deadline = time.monotonic() + 15
+        while not any(e[2] == "stall" for e in s.stats()["log"]):
+            check(time.monotonic() < deadline and p.poll() is None, "no request stalled")
+            time.sleep(0.05)
+        time.sleep(1.2)  # so that the dump has a wait time of at least a second to show
+        p.send_signal(signal.SIGQUIT)
+        time.sleep(0.5)
+        check(p.poll() is None, "SIGQUIT ended the run")
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=30)
+        equal(p.returncode, -signal.SIGINT, f"exit status: {err}")
+        waits = re.findall(r"^ *tile (10/\d+/\d+) from 127\.0\.0\.1(?::\d+)?(?: <- worker#\d+)? "
+                           r"waiting (\d+\.\d) s on http get", err, re.M)
+        equal(len(waits), 2, f"tiles waiting in the dump: {err!r}")
+        check(all(float(w) >= 1.0 for _, w in waits), f"wait times: {err!r}")
+        stalled = {path for _, path, what in s.stats()["log"] if what == "stall"}
+        named = {tile_path(*map(int, t.split("/"))) for t, _ in waits}
+        check(stalled <= named, f"stalled {stalled}, named {named}")
+        check("(unnamed task)" not in err, f"an unnamed task in the dump: {err!r}")
+
+
+@test
 def second_sigint_stops_now_and_output_stays_consistent():
     with Server("--stall-rate", "0.2", "--stall-seconds", "3") as s:
         out = out_path("twice")

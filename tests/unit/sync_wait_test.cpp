@@ -2,13 +2,16 @@
 
 #include <cohort/cancel_scope.hpp>
 #include <cohort/event.hpp>
+#include <cohort/finally.hpp>
 #include <cohort/sleep.hpp>
 #include <cohort/task.hpp>
 #include <cohort/task_group.hpp>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <coroutine>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -244,4 +247,109 @@ TEST_F(SyncWait, G2_DeadlineEndsALoopOfCheckpointsOnTheSteadyClock) {
   }());
   EXPECT_FALSE(completed);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+}
+
+// --- the task tree dump (SIGQUIT) ---------------------------------------------
+
+namespace {
+
+task<> wait_on(cohort::event& e) {
+  co_await e.wait();
+}
+
+task<> nap(cohort::duration d) {
+  co_await cohort::sleep_for(d);
+}
+
+// The cancellation node the awaiting task runs in (never suspends).
+struct current_node {
+  using is_cohort_awaitable = void;
+  const cohort::detail::cancel_node* node = nullptr;
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  bool await_suspend(std::coroutine_handle<P> h) noexcept {
+    node = &h.promise().node();
+    return false;
+  }
+  const cohort::detail::cancel_node* await_resume() const noexcept { return node; }
+};
+
+std::size_t count_lines(const std::string& s) {
+  return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));
+}
+
+}  // namespace
+
+TEST_F(BasicLoop, DumpNamesEachTaskAndSaysHowLongItHasWaited) {
+  cohort::test::virtual_loop loop;
+  cohort::event never;
+  std::string dump;
+  loop.call_after(2300ms, [&] { dump = loop.dump(); });
+  auto three_waits = [&]() -> task<> {
+    co_await cohort::with_task_group([&](cohort::task_group& g) -> task<> {
+      g.spawn(nap(1h).named("job 1: sleep 3600"));
+      g.spawn(wait_on(never).named("tile 3/1/2 from example.org"));
+      g.spawn([]() -> task<> {
+        co_await cohort::sleep_for(1s);
+        co_await cohort::sleep_for(1h);  // begun at +1 s: 1.3 s at the dump
+      }());
+      co_return;
+    });
+  };
+  loop.run([&]() -> task<> { (void)co_await cohort::move_on_after(3s, three_waits()); }());
+  EXPECT_NE(dump.find("\n      job 1: sleep 3600 waiting 2.3 s on sleep\n"), std::string::npos)
+      << dump;
+  EXPECT_NE(dump.find("\n      tile 3/1/2 from example.org waiting 2.3 s on event\n"),
+            std::string::npos)
+      << dump;
+  EXPECT_NE(dump.find("\n      (unnamed task) waiting 1.3 s on sleep\n"), std::string::npos)
+      << dump;
+  EXPECT_EQ(loop.dump(), "(no task running)\n");
+}
+
+namespace {
+task<> nested_scopes(int depth) {
+  if (depth == 0) {
+    co_await nap(1h).named("innermost");
+    co_return;
+  }
+  (void)co_await cohort::move_on_after(1h, nested_scopes(depth - 1));
+}
+
+// `depth` scopes, then a finally whose cleanup waits (named "flush").
+task<> cleanup_in_nested_scopes(int depth) {
+  if (depth == 0) {
+    co_await cohort::finally(nap(1s), [] { return nap(1h).named("flush"); });
+    co_return;
+  }
+  (void)co_await cohort::move_on_after(1h, cleanup_in_nested_scopes(depth - 1));
+}
+}  // namespace
+
+TEST_F(BasicLoop, DumpOfFiftyThousandNestedScopesDoesNotOverflowTheStack) {
+  constexpr int depth = 50'000;
+  cohort::test::virtual_loop loop;
+  std::string dump;
+  loop.call_after(2s, [&] { dump = loop.dump(); });
+  loop.run([]() -> task<> { (void)co_await cohort::move_on_after(3s, nested_scopes(depth)); }());
+  // root, the outer scope, one scope per level: one line each, and the wait.
+  EXPECT_EQ(count_lines(dump), static_cast<std::size_t>(depth) + 3);
+  EXPECT_NE(dump.find("(depth 50002) innermost waiting 2.0 s on sleep\n"), std::string::npos)
+      << dump.substr(dump.size() - std::min<std::size_t>(dump.size(), 400));
+  // Deep levels are numbered, not indented: the dump stays small.
+  EXPECT_LT(dump.size(), static_cast<std::size_t>(depth) * 100);
+}
+
+TEST_F(BasicLoop, DumpCleanupsFindsACleanupFiftyThousandScopesDeep) {
+  constexpr int depth = 50'000;
+  cohort::test::virtual_loop loop;
+  const cohort::detail::cancel_node* root = nullptr;
+  std::string cleanups;
+  loop.call_after(2s, [&] { root->dump_cleanups(cleanups); });
+  loop.run([&]() -> task<> {
+    root = co_await current_node{};
+    while (root->parent() != nullptr) root = root->parent();
+    (void)co_await cohort::move_on_after(3s, cleanup_in_nested_scopes(depth));
+  }());
+  EXPECT_EQ(cleanups, "  cleanup\n    flush waiting 1.0 s on sleep\n");
 }

@@ -308,6 +308,7 @@ void progress_bar::build_line(std::string& out) const {
   // Keep the most important pieces that fit; the bar takes what is left.
   int budget = std::max(columns() - reserved_columns, 0);
   std::vector<piece*> by_importance;
+  by_importance.reserve(pieces.size());
   for (auto& p : pieces) by_importance.push_back(&p);
   std::stable_sort(by_importance.begin(), by_importance.end(),
                    [](const piece* a, const piece* b) { return a->importance < b->importance; });

@@ -39,12 +39,12 @@ std::string format_millis(std::int64_t ms) {
 // Shows a command or a line on one line of an error message.
 std::string printable(std::string_view s, std::size_t max = 200) {
   std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
+  for (const char ch : s) {
     if (out.size() >= max) {
       out.append("...");
       break;
     }
-    unsigned char c = static_cast<unsigned char>(s[i]);
+    const auto c = static_cast<unsigned char>(ch);
     switch (c) {
       case '\n': out.append("\\n"); break;
       case '\t': out.append("\\t"); break;

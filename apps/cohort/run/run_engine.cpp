@@ -28,7 +28,12 @@ runner_options make_runner_options(const run_cli_options& o) {
 }  // namespace
 
 task<> job_item::run() {
-  return engine->run_job(seq, args);
+  run_engine::slot_lease slot(*engine);
+  std::string command = engine->tmpl_.expand(args, seq, slot.number());
+  // The item outlives its task (the runner awaits the task in the item's
+  // worker), so the task can carry the label as its name.
+  label_ = fmt::format("job {}: {}", seq, command);
+  return engine->run_job(seq, args, std::move(slot), std::move(command)).named(label_.c_str());
 }
 
 std::optional<job_item> job_source::next() {
@@ -87,7 +92,7 @@ std::optional<job_item> run_engine::admit(job_input& in) {
       return std::nullopt;
     }
   }
-  return job_item{this, in.seq, std::move(in.args), std::to_string(in.seq)};
+  return job_item{this, in.seq, std::move(in.args), std::to_string(in.seq), {}};
 }
 
 bool job_source::countable() const {
@@ -130,8 +135,8 @@ task<> run_engine::run(boost::asio::io_context& io, event& drain) {
   }
   try {
     co_await with_task_group([&](task_group& g) -> task<> {
-      g.spawn(announce_drain(drain));
-      if (bar_) g.spawn(bar_->drive());
+      g.spawn(announce_drain(drain).named("SIGHUP notice"));
+      if (bar_) g.spawn(bar_->drive().named("progress bar"));
       co_await runner_.run();
       g.cancel();
     });
@@ -211,13 +216,8 @@ duration run_engine::current_timeout() const {
   return duration::max();
 }
 
-task<> run_engine::run_job(std::uint64_t seq, const std::vector<std::string>& args) {
-  struct slot_guard {
-    run_engine& e;
-    std::size_t n;
-    ~slot_guard() { e.give_slot(n); }
-  } slot{*this, take_slot()};
-  std::string command = tmpl_.expand(args, seq, slot.n);
+task<> run_engine::run_job(std::uint64_t seq, const std::vector<std::string>& args, slot_lease slot,
+                           std::string command) {
   args_of_[seq] = args;
 
   if (options_.delay.count() > 0) {
@@ -229,7 +229,8 @@ task<> run_engine::run_job(std::uint64_t seq, const std::vector<std::string>& ar
 
   process_options po;
   po.argv = shell_argv(command);
-  po.env = {{"PARALLEL_SEQ", std::to_string(seq)}, {"PARALLEL_JOBSLOT", std::to_string(slot.n)}};
+  po.env = {{"PARALLEL_SEQ", std::to_string(seq)},
+            {"PARALLEL_JOBSLOT", std::to_string(slot.number())}};
   po.out = output_mode::capture;
   po.err = output_mode::capture;
   std::string partial_out, partial_err;

@@ -22,6 +22,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace cohort::app::run {
@@ -34,6 +35,7 @@ struct job_item {
   std::uint64_t seq;
   std::vector<std::string> args;
   std::string key_;
+  std::string label_;  ///< the task's name in a SIGQUIT dump: "job 7: <command>"
   std::string_view key() const noexcept { return key_; }
   task<> run();
 };
@@ -96,7 +98,24 @@ class run_engine {
     joblog_entry entry;
     std::string out, err;
   };
-  task<> run_job(std::uint64_t seq, const std::vector<std::string>& args);
+  // A job slot ({%}) held by one attempt: a parameter of the attempt's
+  // task, so it is given back with its frame, even if it never started.
+  class slot_lease {
+   public:
+    explicit slot_lease(run_engine& e) : e_(&e), n_(e.take_slot()) {}
+    slot_lease(slot_lease&& o) noexcept : e_(std::exchange(o.e_, nullptr)), n_(o.n_) {}
+    slot_lease& operator=(slot_lease&&) = delete;
+    ~slot_lease() {
+      if (e_ != nullptr) e_->give_slot(n_);
+    }
+    std::size_t number() const noexcept { return n_; }
+
+   private:
+    run_engine* e_;
+    std::size_t n_;
+  };
+  task<> run_job(std::uint64_t seq, const std::vector<std::string>& args, slot_lease slot,
+                 std::string command);
   // The next job of the inputs, or nothing: at their end (`ended`) or when
   // --resume skips the input read. Blocks the thread if the inputs may_wait().
   std::optional<job_item> pull_job(bool& ended);

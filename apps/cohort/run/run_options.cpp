@@ -1,5 +1,6 @@
 #include "cohort/run/run_options.hpp"
 
+#include <cmath>
 #include <csignal>
 #include <cstdint>
 #include <limits>
@@ -202,7 +203,7 @@ std::optional<std::uint64_t> jobs_spec::resolve(std::uint64_t cpu_threads) const
       if (!(percent > 0)) return 1;
       // GNU parallel: ceil(threads * P / 100); at least one slot.
       const double p = percent < 1e12 ? percent : 1e12;  // beyond any machine anyway
-      auto millionths = static_cast<unsigned __int128>(p * 1e6 + 0.5);
+      auto millionths = static_cast<unsigned __int128>(std::llround(p * 1e6));
       unsigned __int128 scaled_threads = cpu_threads * millionths;
       unsigned __int128 den = 100'000'000;
       auto slots = (scaled_threads + den - 1) / den;

@@ -87,7 +87,7 @@ struct tile_store_options {
   /// Commit after this many changes (put, record_failed...) ...
   std::size_t batch_changes = 1000;
   /// ... or after this many tile bytes ...
-  std::size_t batch_bytes = 4 * 1024 * 1024;
+  std::size_t batch_bytes = std::size_t{4} * 1024 * 1024;
   /// ... or when maybe_flush() is called this long after the last commit.
   std::chrono::milliseconds batch_interval{1000};
 };

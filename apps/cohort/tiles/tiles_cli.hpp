@@ -32,7 +32,7 @@ struct tiles_options {
   std::chrono::milliseconds stall_timeout{30'000};    ///< --stall-timeout (0: none)
   std::string user_agent;                             ///< --user-agent (empty: cohort/VERSION)
   std::vector<std::string> headers;                   ///< --header "Name: value"
-  std::uint64_t max_tile_bytes = 4 * 1024 * 1024;     ///< --max-tile-bytes
+  std::uint64_t max_tile_bytes = 4ULL * 1024 * 1024;  ///< --max-tile-bytes
   std::size_t max_failures_in_a_row = 100;            ///< --max-failures-in-a-row (0: never stop)
   bool force = false;                                 ///< --force
   bool refresh = false;                               ///< --refresh

@@ -83,7 +83,10 @@ std::optional<tile> parse_tile_key(std::string_view key) {
 }
 
 task<> tile_item::run() {
-  return downloader->fetch(where, url_);
+  // The item outlives its task (the runner awaits the task in the item's
+  // worker), so the task can carry the label as its name.
+  if (label_.empty()) label_ = fmt::format("tile {} from {}", key_, gate());
+  return downloader->fetch(where, url_).named(label_.c_str());
 }
 
 tile_source::tile_source(tile_downloader& d) : d_(&d), tiles_(d.set_.enumerate()) {}
@@ -91,7 +94,7 @@ tile_source::tile_source(tile_downloader& d) : d_(&d), tiles_(d.set_.enumerate()
 std::optional<tile_item> tile_source::next() {
   while (auto t = tiles_.next()) {
     if (d_->already_have(*t)) continue;  // counted up front in counts_.skipped
-    tile_item item{d_, *t, tile_key(*t), {}};
+    tile_item item{d_, *t, tile_key(*t), {}, {}};
     d_->options_.url.expand_into(item.url_, *t);
     return item;
   }
@@ -189,7 +192,7 @@ task<> tile_downloader::fetch(const tile& t, const std::string& url) {
                       host, message, unreachable_));
       co_return;
     }
-    throw tile_fetch_error(std::move(message));
+    throw tile_fetch_error(message);
   }
   any_response_ = true;
   auto problem = tile_problem(r.status, r.content_type, r.body, options_.max_tile_bytes);

@@ -40,6 +40,7 @@ struct tile_item {
   tile where;
   std::string key_;  ///< "z/x/y"
   std::string url_;
+  std::string label_;  ///< the task's name in a SIGQUIT dump: "tile z/x/y from host"
   std::string_view key() const noexcept { return key_; }
   /// Requests to one host share its Retry-After pauses.
   std::string_view gate() const noexcept { return url_host(url_); }

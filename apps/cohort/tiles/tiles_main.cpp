@@ -140,7 +140,7 @@ int download_and_report(int argc, char** argv, int& ended_by) {
         [&](cohort::runtime& rt) -> cohort::task<int> {
           held->release();  // cohort::run handles them now
           co_await with_task_group([&](task_group& g) -> task<> {
-            if (bar) g.spawn(bar->drive());
+            if (bar) g.spawn(bar->drive().named("progress bar"));
             co_await downloader.run(rt.loop(), rt.drain_requested());
             g.cancel();
           });

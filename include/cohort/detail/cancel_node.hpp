@@ -30,12 +30,18 @@ struct waiter_tag;
 class waiter : public list_hook<waiter_tag> {
  public:
   virtual void request_cancel() noexcept = 0;
-  /// Appends what is waiting on what, for the task tree dump.
-  virtual void describe(std::string& out) const = 0;
+  /// Appends what is waiting on what and for how long (at `now`), for the
+  /// task tree dump.
+  virtual void describe(std::string& out, time_point now) const = 0;
 
  protected:
   ~waiter() = default;
 };
+
+/// Appends " waiting 2.3 s on " (the time from `since_ms`, a
+/// `scheduler::turn_ms()`, to `now`), or just " waiting on " if the loop
+/// keeps no turn time (`known` false).
+void describe_wait(std::string& out, std::uint32_t since_ms, time_point now, bool known);
 
 enum class cancel_level : std::uint8_t { none = 0, soft = 1, hard = 2 };
 
@@ -70,6 +76,11 @@ class cancel_node : public list_hook<node_tag> {
   bool cancel_called() const noexcept { return own_ != cancel_reason::none; }
   bool is_shield() const noexcept { return shield_; }
   cancel_node* parent() const noexcept { return parent_; }
+  /// The first child node and the next sibling (null if none), for walks.
+  const cancel_node* first_child() const noexcept { return children_.first(); }
+  const cancel_node* next_sibling() const noexcept {
+    return parent_ != nullptr ? parent_->children_.next(*this) : nullptr;
+  }
   /// True if the parent's cancellation reaches this node.
   bool parent_cancels() const noexcept {
     return parent_ != nullptr &&
@@ -91,13 +102,15 @@ class cancel_node : public list_hook<node_tag> {
   void set_kind(node_kind k) noexcept { kind_ = k; }
   node_kind kind() const noexcept { return kind_; }
 
-  /// Appends a readable tree of this node, its suspended waits and its
-  /// descendants, one line each, indented by depth.
+  /// Appends a readable tree of this node, its suspended waits (with how
+  /// long each has waited) and its descendants, one line each, indented by
+  /// depth. Walks the tree in a loop: a tree of any depth can be dumped.
   void dump(std::string& out, int depth = 0) const;
   /// Appends the waits inside cleanup nodes (finally) below this node.
   void dump_cleanups(std::string& out) const;
 
  private:
+  void dump_one(std::string& out, int depth, time_point now) const;
   void apply(cancel_reason origin, cancel_level level) noexcept;
   void raise(cancel_reason origin, cancel_level level) noexcept;
   /// True if a cancel of `level` passing through this node's parent reaches

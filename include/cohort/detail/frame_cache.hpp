@@ -33,7 +33,7 @@ class frame_cache {
   // thousand concurrent 1 KiB frames are all recycled). The cache only ever
   // holds blocks that were live at once before, so it never exceeds the
   // program's own peak of live frames.
-  static constexpr std::size_t bytes_per_class = 2 * 1024 * 1024;
+  static constexpr std::size_t bytes_per_class = std::size_t{2} * 1024 * 1024;
 
   ~frame_cache() {
     for (auto& c : lists_) {

@@ -10,10 +10,12 @@
 namespace cohort::detail {
 
 class awaiting_owner : public task_owner, private runnable {
- protected:
-  awaiting_owner() noexcept { run_ = &run_continue; }
+ public:
   awaiting_owner(const awaiting_owner&) = delete;
   awaiting_owner& operator=(const awaiting_owner&) = delete;
+
+ protected:
+  awaiting_owner() noexcept { run_ = &run_continue; }
   ~awaiting_owner() = default;
 
   void bind(promise_base& awaiting) noexcept { parent_ = &awaiting; }

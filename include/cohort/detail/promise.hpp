@@ -154,10 +154,14 @@ class promise_base {
   friend void destroy_frames(promise_base& top) noexcept;
   friend void destroy_chain(promise_base& top) noexcept;
   std::coroutine_handle<> self_;
+  // up_ is a tagged pointer (see below): the casts back to a pointer are
+  // what one word instead of two costs.
   promise_base* parent_task() const noexcept {
+    // NOLINTNEXTLINE(performance-no-int-to-ptr)
     return (up_ & owner_bit) != 0 ? nullptr : reinterpret_cast<promise_base*>(up_);
   }
   task_owner* owner() const noexcept {
+    // NOLINTNEXTLINE(performance-no-int-to-ptr)
     return (up_ & owner_bit) != 0 ? reinterpret_cast<task_owner*>(up_ & ~owner_bit) : nullptr;
   }
   // The awaiting task, or the owner tagged with owner_bit: a task has one or

@@ -63,7 +63,7 @@ class process_guardian {
   ///
   ///     auto g = cohort::process_guardian::start({"/proc/self/exe", "__process-guardian"});
   static process_guardian start(std::vector<std::string> command,
-                                term_sequence seq = default_term_sequence());
+                                const term_sequence& seq = default_term_sequence());
 
   process_guardian(process_guardian&& other) noexcept;
   process_guardian& operator=(process_guardian&& other) noexcept;

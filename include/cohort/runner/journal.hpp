@@ -131,7 +131,7 @@ class journal final : public runner_journal {
   /// use, corrupt, not a journal, of a newer format, or of a different run
   /// (unless `options.force`), and `std::invalid_argument` for a fingerprint
   /// with an empty or repeated name.
-  journal(std::filesystem::path path, journal_fingerprint fingerprint,
+  journal(std::filesystem::path path, const journal_fingerprint& fingerprint,
           journal_options options = {});
   /// Commits what is buffered and closes the file. Never throws: a failure is
   /// reported on stderr (call `close()` first to handle it).

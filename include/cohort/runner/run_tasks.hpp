@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace cohort {
@@ -138,6 +139,15 @@ struct runner_options {
 /// An item a source yields: `run()` makes its task (called only when the item
 /// is admitted). Optional: `key()` (needed with a journal), `gate()` (tasks
 /// with the same non-empty gate share `retry_after` pauses).
+///
+/// To make an item's waits readable in the task tree dump (SIGQUIT) and in
+/// traces, name the task `run()` returns with `task::named`. The runner keeps
+/// the item alive until its task has ended, so the name can live in the item:
+///
+///     task<> run() {
+///       label_ = fmt::format("job {}: {}", seq_, command_);  // a member
+///       return run_job(seq_, command_).named(label_.c_str());
+///     }
 template <class I>
 concept runner_item = requires(I& i) {
   { i.run() } -> std::same_as<task<>>;
@@ -250,9 +260,11 @@ class task_runner {
       co_await with_task_group([this](task_group& g) -> task<> {
         group_ = &g;
         live_workers_ = max_concurrent_;
-        for (std::size_t i = 0; i < max_concurrent_; ++i) g.spawn(worker());
+        for (std::size_t i = 0; i < max_concurrent_; ++i) g.spawn(worker().named("worker", i + 1));
         if constexpr (detail::has_wait_ready<S>) {
-          if (options_.drain != nullptr) g.spawn(end_source_waits_on_drain());
+          if (options_.drain != nullptr) {
+            g.spawn(end_source_waits_on_drain().named("drain watcher"));
+          }
         }
         co_return;
       });
@@ -362,7 +374,9 @@ class task_runner {
       if (!error) {
         finish_done(guard, key, 1);
       } else {
-        co_await retry(*item, seq, guard, std::move(error));
+        // exchange, not move: the next item tests `error`, and a moved-from
+        // exception_ptr need not be null.
+        co_await retry(*item, seq, guard, std::exchange(error, nullptr));
       }
       if (options_.journal != nullptr) options_.journal->maybe_flush(now());
     }

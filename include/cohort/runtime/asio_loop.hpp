@@ -58,6 +58,7 @@ class asio_loop final : public scheduler {
       asio_loop* l;
       ~reset() { l->root_ = nullptr; }
     } guard{this};
+    set_turn_time(now());
     r.start();
     try {
       while (!r.done()) run_one();

@@ -76,7 +76,7 @@ class runtime {
   std::string dump() const;
 
  private:
-  friend run_outcome run_with_outcome(std::function<task<int>(runtime&)>, run_options);
+  friend run_outcome run_with_outcome(const std::function<task<int>(runtime&)>&, run_options);
   runtime(const run_options& options);
   boost::asio::io_context io_;
   asio_loop loop_;
@@ -116,7 +116,8 @@ class runtime {
 ///       print_summary();
 ///       return cohort::exit_like(r);
 ///     }
-run_outcome run_with_outcome(std::function<task<int>(runtime&)> main, run_options options = {});
+run_outcome run_with_outcome(const std::function<task<int>(runtime&)>& main,
+                             run_options options = {});
 
 /// `run_with_outcome(main, options).code`: the exit code alone (130 after
 /// SIGINT, 143 after SIGTERM), for programs that do not end by the signal.
@@ -129,7 +130,7 @@ run_outcome run_with_outcome(std::function<task<int>(runtime&)> main, run_option
 ///         co_return 0;
 ///       });
 ///     }
-int run(std::function<task<int>(runtime&)> main, run_options options = {});
+int run(const std::function<task<int>(runtime&)>& main, run_options options = {});
 
 /// Holds signals in the calling thread (blocks them) until `release()` or
 /// destruction: a signal that arrives meanwhile stays pending, neither fatal
