@@ -237,9 +237,14 @@ class mbtiles_store final : public store_base {
     if (format_.empty()) return;
     const std::string value = mbtiles_format(format_);
     put_meta("format", value);
-    // Required for vector tiles; listing the layers would mean decoding the
-    // tiles, so the list is empty.
-    if (value == "pbf") put_meta("json", R"({"vector_layers":[]})");
+    // Required for vector tiles: the layers the source describes (a
+    // TileJSON's vector_layers), else an empty list (listing them ourselves
+    // would mean decoding the tiles).
+    if (!options_.json.empty()) {
+      put_meta("json", options_.json);
+    } else if (value == "pbf") {
+      put_meta("json", R"({"vector_layers":[]})");
+    }
   }
 
   void write_metadata(const tile_fingerprint& fingerprint) {
@@ -268,7 +273,9 @@ class mbtiles_store final : public store_base {
       center += ',' + std::to_string(*lo);
       put_meta("center", center);
     }
-    put_meta("description", "Downloaded by cohort tiles");
+    put_meta("description",
+             options_.description.empty() ? "Downloaded by cohort tiles" : options_.description);
+    if (!options_.attribution.empty()) put_meta("attribution", options_.attribution);
   }
 
   void load_tiles() {

@@ -131,6 +131,11 @@ void add_output_flags(CLI::App& app, tiles_options& o, value_texts& t) {
   app.add_flag("--json", o.json, "print a JSON summary on stdout")->group(output_group);
   add_value(app, "--max-tiles", t.max_tiles, "N", area_group,
             "refuse to start a run of more tiles than this (default 1,000,000; 0: no limit)");
+  add_value(app, "--name", o.name, "TEXT", output_group,
+            "MBTiles name (default: the output's file name)");
+  add_value(app, "--description", o.description, "TEXT", output_group, "MBTiles description");
+  add_value(app, "--attribution", o.attribution, "TEXT", output_group,
+            "MBTiles attribution, e.g. '(c) OpenStreetMap contributors'");
   app.add_flag("--allow-deep-zoom", o.allow_deep_zoom,
                "allow zoom levels above 22 (refused otherwise: most often a typo)")
       ->group(area_group);

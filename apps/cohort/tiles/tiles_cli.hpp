@@ -43,6 +43,9 @@ struct tiles_options {
   bool allow_deep_zoom = false;                       ///< --allow-deep-zoom (zooms above 22)
   bool quiet = false;                                 ///< -q/--quiet
   bool json = false;                                  ///< --json
+  std::string name;                                   ///< --name (MBTiles metadata)
+  std::string description;                            ///< --description (MBTiles metadata)
+  std::string attribution;                            ///< --attribution (MBTiles metadata)
 };
 
 /// The options, or the exit status to return at once (--help and --version:

@@ -53,6 +53,9 @@ std::unique_ptr<tile_store> open_output(const tiles_options& o) {
   so.force = o.force;
   so.fsync = o.fsync;
   so.format = store_format(o.url);
+  so.name = o.name;
+  so.description = o.description;
+  so.attribution = o.attribution;
   return open_tile_store(o.output, fp, so);
 }
 
