@@ -19,6 +19,9 @@ then serves:
                                 with --tms, y is read as a TMS row ({-y})
   GET /q/{quadkey}[.ext]        the same tile addressed by its Bing quadkey
   GET /_stats                   JSON statistics (see Stats below)
+  GET /tilejson.json            with --tilejson FILE: that file as
+                                application/json, every __PORT__ in it
+                                replaced by the server's port (not counted)
   POST /_reset                  zero the statistics and attempt counters
 
 Tile bytes depend only on (format, z, x, y, min size, max size), never on the
@@ -565,6 +568,11 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
         if path == "/_reset":
             self._send(405, b"use POST /_reset\n", headers=[("Allow", "POST")], counted=False)
             return
+        if path == "/tilejson.json" and self.server.options.tilejson:
+            with open(self.server.options.tilejson, "rb") as f:
+                body = f.read().replace(b"__PORT__", str(self.server.server_address[1]).encode())
+            self._send(200, body, "application/json", head_only=head_only, counted=False)
+            return
         self._active = False
         try:
             self._serve_tile(path, head_only)
@@ -741,6 +749,8 @@ def _serve_parser():
     p.add_argument("--min-size", type=int, default=DEFAULT_MIN_SIZE, help="smallest tile, bytes")
     p.add_argument("--max-size", type=int, default=DEFAULT_MAX_SIZE, help="largest tile, bytes")
     p.add_argument("--tms", action="store_true", help="read y in /{z}/{x}/{y} as a TMS row")
+    p.add_argument("--tilejson", metavar="FILE",
+                   help="serve FILE at /tilejson.json, __PORT__ replaced by the port")
     p.add_argument("--fail-rate", type=_rate, default=0.0, help="500/503 per attempt")
     p.add_argument("--rate-limit-rate", type=_rate, default=0.0, help="429 per attempt")
     p.add_argument("--unavailable-rate", type=_rate, default=0.0,
