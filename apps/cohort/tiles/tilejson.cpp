@@ -10,8 +10,6 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
-#include <iterator>
-#include <sstream>
 
 #include "cohort/common/option_values.hpp"  // usage_error, shown_in_message
 #include "cohort/tiles/tile_args.hpp"
@@ -153,17 +151,18 @@ bool is_tilejson_url(std::string_view source) {
 }
 
 tilejson read_tilejson_file(const std::string& path) {
-  std::string text;
-  if (path == "-") {
-    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-  } else {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(path, fmt::format("cannot read it: {}", std::strerror(errno)));
-    std::ostringstream buffer;
-    buffer << in.rdbuf();
-    if (in.bad()) fail(path, "cannot read it");
-    text = std::move(buffer).str();
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (path != "-") {
+    file.open(path, std::ios::binary);
+    if (!file) fail(path, fmt::format("cannot read it: {}", std::strerror(errno)));
+    in = &file;
   }
+  // At most one byte more than the limit: /dev/zero is not read forever.
+  std::string text(max_tilejson_bytes + 1, '\0');
+  in->read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in->bad()) fail(path, "cannot read it");
+  text.resize(static_cast<std::size_t>(in->gcount()));
   if (text.size() > max_tilejson_bytes) fail(path, "more than 16 MB: not a TileJSON document");
   return parse_tilejson(text, path);
 }
