@@ -121,6 +121,34 @@ def vector_tiles_from_a_tilejson_file_are_stored_as_served():
 
 
 @test
+def vector_tiles_sent_gzip_encoded_are_stored_gzipped_in_a_directory_too():
+    # Vector tile servers send the gzip'd tile with Content-Encoding: gzip;
+    # the stored tile is that gzip stream, as MBTiles and viewers expect it.
+    with Server("--format", "pbf-gzip", "--gzip-encoding") as s:
+        for out in (out_path("vector-dir"), out_path("vector-enc.mbtiles")):
+            code, _, err = run(["tiles", "--url", s.url("/{z}/{x}/{y}.pbf"), "--bbox", SMALL,
+                                "--zoom", "10-11", "-o", out, "--retry-delay", "0.05"])
+            equal(code, 0, f"exit ({err})")
+            if out.endswith(".mbtiles"):
+                tiles = stored(out)
+                equal(metadata(out)["format"], "pbf", "format")
+                equal(metadata(out)["json"], '{"vector_layers":[]}', "json row")
+            else:
+                tiles = {}
+                for root, _, files in os.walk(out):
+                    for f in files:
+                        if f.startswith(".cohort-tiles.db"):
+                            continue
+                        check(f.endswith(".pbf"), f"unexpected file {f}")
+                        z, x = map(int, os.path.relpath(root, out).split(os.sep))
+                        with open(os.path.join(root, f), "rb") as fh:
+                            tiles[(z, x, int(f[:-4]))] = fh.read()
+            equal(set(tiles), tiles_of(SMALL, [10, 11]), "stored tiles")
+            for (z, x, y), data in tiles.items():
+                check(data == tile_server.tile_bytes(z, x, y, "pbf-gzip"), f"{z}/{x}/{y} differs")
+
+
+@test
 def a_tilejson_url_gives_zooms_bounds_and_rotating_templates():
     doc = {"name": "Two hosts", "attribution": "(c) TJ",
            "tiles": ["http://127.0.0.1:__PORT__/a/{z}/{x}/{y}.png",

@@ -19,6 +19,8 @@ then serves:
                                 with --tms, y is read as a TMS row ({-y})
   GET /q/{quadkey}[.ext]        the same tile addressed by its Bing quadkey
   GET /_stats                   JSON statistics (see Stats below)
+  (--gzip-encoding: pbf-gzip tiles are sent with Content-Encoding: gzip, as
+  vector tile servers send them; the body is the same gzip stream)
   GET /tilejson.json            with --tilejson FILE: that file as
                                 application/json, every __PORT__ in it
                                 replaced by the server's port (not counted)
@@ -692,6 +694,8 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
             self._send(304, headers=validators)
             return
         trickle = o.trickle_rate and _unit(o.seed, path, attempt, "trickle") < o.trickle_rate
+        if o.gzip_encoding and o.format == "pbf-gzip":
+            validators.append(("Content-Encoding", "gzip"))
         self._send(200, data, content_type, headers=validators, head_only=head_only,
                    trickle_seconds=o.trickle_seconds if trickle else 0.0)
 
@@ -749,6 +753,9 @@ def _serve_parser():
     p.add_argument("--min-size", type=int, default=DEFAULT_MIN_SIZE, help="smallest tile, bytes")
     p.add_argument("--max-size", type=int, default=DEFAULT_MAX_SIZE, help="largest tile, bytes")
     p.add_argument("--tms", action="store_true", help="read y in /{z}/{x}/{y} as a TMS row")
+    p.add_argument("--gzip-encoding", action="store_true",
+                   help="send pbf-gzip tiles with Content-Encoding: gzip, as vector tile "
+                        "servers do")
     p.add_argument("--tilejson", metavar="FILE",
                    help="serve FILE at /tilejson.json, __PORT__ replaced by the port")
     p.add_argument("--fail-rate", type=_rate, default=0.0, help="500/503 per attempt")
