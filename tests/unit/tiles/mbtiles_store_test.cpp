@@ -91,6 +91,30 @@ TEST(MBTilesStore, GivenDescriptionAttributionAndLayersAreWritten) {
   EXPECT_EQ(db2.value("SELECT count(*) FROM metadata WHERE name = 'attribution'"), "0");
 }
 
+TEST(MBTilesStore, AResumeWithoutTheMetadataOptionsKeepsWhatWasGiven) {
+  scratch_dir dir;
+  const fs::path out = dir.path() / "v.mbtiles";
+  const std::string layers = R"({"vector_layers":[{"id":"roads"}]})";
+  open_mbtiles_store(out, berlin(),
+                     {.format = "pbf",
+                      .name = "Roads",
+                      .description = "Roads of Berlin",
+                      .attribution = "(c) Someone",
+                      .json = layers})
+      ->close();
+  open_mbtiles_store(out, berlin(), {.format = "pbf"})->close();
+  sqlite_reader db(out);
+  EXPECT_EQ(db.value("SELECT value FROM metadata WHERE name = 'name'"), "Roads");
+  EXPECT_EQ(db.value("SELECT value FROM metadata WHERE name = 'description'"), "Roads of Berlin");
+  EXPECT_EQ(db.value("SELECT value FROM metadata WHERE name = 'attribution'"), "(c) Someone");
+  EXPECT_EQ(db.value("SELECT value FROM metadata WHERE name = 'json'"), layers);
+  // Given again, they replace it.
+  open_mbtiles_store(out, berlin(), {.format = "pbf", .name = "New", .description = "d2"})->close();
+  sqlite_reader db2(out);
+  EXPECT_EQ(db2.value("SELECT value FROM metadata WHERE name = 'name'"), "New");
+  EXPECT_EQ(db2.value("SELECT value FROM metadata WHERE name = 'description'"), "d2");
+}
+
 TEST(MBTilesStore, FormatComesFromTheFirstTileWhenNotGiven) {
   scratch_dir dir;
   const fs::path out = dir.path() / "a.mbtiles";
