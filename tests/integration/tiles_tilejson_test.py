@@ -227,6 +227,11 @@ def retina_fills_r_and_is_part_of_what_the_output_was_made_from():
         code, _, err = run(tiles_args(s, out, url=url, zooms="10"))
         equal(code, 2, f"exit ({err})")
         check("another URL template" in err, err)
+        # --retina with a template that has no {r} would fetch the 1x tiles.
+        code, _, err = run(tiles_args(s, out_path("no-r.mbtiles"), "--retina", zooms="10"))
+        equal(code, 2, f"exit ({err})")
+        equal(err.count("\n"), 1, f"one line: {err!r}")
+        check("--retina: the URL template" in err and "has no {r}" in err, err)
 
 
 @test

@@ -77,6 +77,17 @@ std::string_view retina_suffix(const tiles_options& o) {
   return o.retina ? "@2x" : "";
 }
 
+// --retina asks for the @2x tiles: a template without {r} would quietly
+// fetch the others.
+void check_retina(const tiles_options& o) {
+  if (o.retina && !o.url.uses_retina()) {
+    throw usage_error(fmt::format(
+        "--retina: the URL template '{}' has no {{r}}; write {{r}} where the @2x suffix goes, "
+        "e.g. .../{{z}}/{{x}}/{{y}}{{r}}.png",
+        shown_in_message(o.url.text())));
+  }
+}
+
 void add_area_options(CLI::App& app, tiles_options& o, value_texts& t) {
   app.add_option("-b,--bbox", t.boxes,
                  "area W,S,E,N in degrees (repeatable; W > E crosses the antimeridian)")
@@ -186,6 +197,8 @@ void read_values(tiles_options& o, const value_texts& t) {
   // others; a URL is fetched by tiles_main, inside the runtime.
   if (from_tilejson && !is_tilejson_url(o.tilejson)) {
     apply_tilejson(o, read_tilejson_file(o.tilejson));
+  } else if (!from_tilejson) {
+    check_retina(o);
   }
   if (o.output.empty() && !o.dry_run)
     throw usage_error("-o/--output is required (DIR or FILE.mbtiles)");
@@ -242,6 +255,7 @@ void apply_tilejson(tiles_options& o, const tilejson& tj) {
   }
   o.json_metadata = tj.vector_layers_json;
   o.tilejson_applied = true;
+  check_retina(o);
 }
 
 tiles_parse_result parse_tiles_cli(int argc, char** argv) {

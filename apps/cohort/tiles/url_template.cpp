@@ -189,23 +189,22 @@ url_template url_template::parse_alternates(const std::vector<std::string>& text
   std::vector<url_template> all;
   for (const std::string& text : texts) all.push_back(parse(text, subdomains, retina_suffix));
   url_template result = all.front();
+  for (const url_template& a : all) result.uses_retina_ = result.uses_retina_ || a.uses_retina_;
   result.alternates_ = std::move(all);
   return result;
 }
 
 std::string url_template::source_text() const {
   std::string out;
-  bool retina = uses_retina_;
   if (alternates_.empty()) {
     out = text_;
   } else {
     for (const url_template& a : alternates_) {
       if (!out.empty()) out += ' ';
       out += a.text_;
-      retina = retina || a.uses_retina_;
     }
   }
-  if (retina) out += " {r}=" + retina_suffix_;
+  if (uses_retina_) out += " {r}=" + retina_suffix_;
   return out;
 }
 

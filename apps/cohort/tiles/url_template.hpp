@@ -68,6 +68,8 @@ class url_template {
   /// one), followed by " {r}=SUFFIX" when the templates use {r}. Equal to
   /// text() for a single template without {r}.
   std::string source_text() const;
+  /// True when the template (or one of the alternates) contains {r}.
+  bool uses_retina() const { return uses_retina_; }
   /// The number of alternate templates (1 for a single one).
   std::size_t alternate_count() const { return alternates_.empty() ? 1 : alternates_.size(); }
   const std::vector<std::string>& subdomains() const { return subdomains_; }

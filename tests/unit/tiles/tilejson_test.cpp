@@ -165,6 +165,20 @@ TEST(TileJson, DefaultsWhenTheDocumentIsSilent) {
   }
 }
 
+TEST(TileJson, RetinaNeedsRInTheTemplates) {
+  tiles_options o;
+  o.tilejson = "tj.json";
+  o.retina = true;
+  tilejson tj = sample();
+  EXPECT_THROW(apply_tilejson(o, tj), usage_error);
+  tj.tiles = {"https://a.example/{z}/{x}/{y}.pbf", "https://b.example/{z}/{x}/{y}{r}.pbf"};
+  tiles_options p;
+  p.tilejson = "tj.json";
+  p.retina = true;
+  apply_tilejson(p, tj);
+  EXPECT_EQ(p.url.expand({1, 0, 1}), "https://b.example/1/0/1@2x.pbf");
+}
+
 TEST(TileJson, TheCommandLineReadsAFile) {
   const auto file = std::filesystem::temp_directory_path() /
                     ("cohort_tilejson_test_" + std::to_string(::getpid()) + ".json");
