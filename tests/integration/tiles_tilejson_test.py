@@ -15,12 +15,14 @@ Run: python3 tests/integration/tiles_tilejson_test.py COHORT_BINARY TILE_SERVER_
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 
 from tiles_cli_support import (BOX, TMP, Server, check, check_complete, equal, main, out_path,
-                               run, test, tiles_args, tiles_of)
+                               run, start, test, tiles_args, tiles_of)
 
 import tile_server
 
@@ -250,6 +252,22 @@ def a_changed_tiles_list_is_another_source():
         code, _, err = run(["tiles", "--tilejson", two, "-o", out])
         equal(code, 2, f"exit ({err})")
         check("another URL template" in err, err)
+
+
+@test
+def ctrl_c_while_the_tilejson_is_fetched_ends_at_once_with_nothing_made():
+    tj = write_tilejson("slow.json", {"tiles": ["http://127.0.0.1:__PORT__/{z}/{x}/{y}.png"],
+                                      "maxzoom": 1})
+    with Server("--tilejson", tj, "--tilejson-delay", "30") as s:
+        out = out_path("slow.mbtiles")
+        p = start(["tiles", "--tilejson", s.url("/tilejson.json"), "-o", out])
+        time.sleep(0.3)
+        begin = time.monotonic()
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=10)
+        check(time.monotonic() - begin < 5, "ended promptly")
+        equal(p.returncode, -signal.SIGINT, f"ended by SIGINT ({err})")
+        check(not os.path.exists(out), "nothing made")
 
 
 @test

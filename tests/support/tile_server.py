@@ -23,7 +23,8 @@ then serves:
   vector tile servers send them; the body is the same gzip stream)
   GET /tilejson.json            with --tilejson FILE: that file as
                                 application/json, every __PORT__ in it
-                                replaced by the server's port (not counted)
+                                replaced by the server's port (not counted),
+                                after --tilejson-delay seconds
   POST /_reset                  zero the statistics and attempt counters
 
 Tile bytes depend only on (format, z, x, y, min size, max size), never on the
@@ -571,6 +572,7 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
             self._send(405, b"use POST /_reset\n", headers=[("Allow", "POST")], counted=False)
             return
         if path == "/tilejson.json" and self.server.options.tilejson:
+            time.sleep(self.server.options.tilejson_delay)
             with open(self.server.options.tilejson, "rb") as f:
                 body = f.read().replace(b"__PORT__", str(self.server.server_address[1]).encode())
             self._send(200, body, "application/json", head_only=head_only, counted=False)
@@ -758,6 +760,8 @@ def _serve_parser():
                         "servers do")
     p.add_argument("--tilejson", metavar="FILE",
                    help="serve FILE at /tilejson.json, __PORT__ replaced by the port")
+    p.add_argument("--tilejson-delay", type=float, default=0.0, metavar="SECONDS",
+                   help="wait this long before answering /tilejson.json")
     p.add_argument("--fail-rate", type=_rate, default=0.0, help="500/503 per attempt")
     p.add_argument("--rate-limit-rate", type=_rate, default=0.0, help="429 per attempt")
     p.add_argument("--unavailable-rate", type=_rate, default=0.0,

@@ -22,9 +22,10 @@ Download the map tiles of an area into a directory or an MBTiles file.
 
 URL placeholders: {z} {x} {y}, {-y} (TMS row), {s} (one of --subdomains), {q}
 (Bing quadkey), {r} (@2x with --retina). A TileJSON gives the URL templates
-(several rotate like {s}), zooms, bounds and metadata; options override it. An output ending in .mbtiles is an MBTiles 1.3 file; anything
-else is a directory OUT/z/x/y.ext. Re-running the same command resumes: tiles
-already stored are skipped, failed ones are tried again.
+(several rotate like {s}), zooms, bounds and metadata; options override it.
+An output ending in .mbtiles is an MBTiles 1.3 file; anything else is a
+directory OUT/z/x/y.ext. Re-running the same command resumes: tiles already
+stored are skipped, failed ones are tried again.
 Durations: 0.5, 500ms, 2s, 1m. Sizes: 500000, 512k, 4M.
 )";
 
