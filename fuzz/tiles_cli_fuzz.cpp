@@ -57,7 +57,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   const auto& o = *r.options;
   if (r.exit_code != cohort::app::exit_ok) std::abort();
-  if (o.boxes.empty() || o.zooms.empty()) std::abort();
+  // A --tilejson URL is fetched and merged after parsing (tiles_main).
+  const bool tilejson_pending = !o.tilejson.empty() && !o.tilejson_applied;
+  if (!tilejson_pending && (o.boxes.empty() || o.zooms.empty())) std::abort();
   for (const auto& b : o.boxes) {
     if (!is_longitude(b.west) || !is_longitude(b.east)) std::abort();
     if (!is_latitude(b.south) || !is_latitude(b.north) || !(b.south < b.north)) std::abort();

@@ -19,6 +19,12 @@ then serves:
                                 with --tms, y is read as a TMS row ({-y})
   GET /q/{quadkey}[.ext]        the same tile addressed by its Bing quadkey
   GET /_stats                   JSON statistics (see Stats below)
+  (--gzip-encoding: pbf-gzip tiles are sent with Content-Encoding: gzip, as
+  vector tile servers send them; the body is the same gzip stream)
+  GET /tilejson.json            with --tilejson FILE: that file as
+                                application/json, every __PORT__ in it
+                                replaced by the server's port (not counted),
+                                after --tilejson-delay seconds
   POST /_reset                  zero the statistics and attempt counters
 
 Tile bytes depend only on (format, z, x, y, min size, max size), never on the
@@ -565,6 +571,12 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
         if path == "/_reset":
             self._send(405, b"use POST /_reset\n", headers=[("Allow", "POST")], counted=False)
             return
+        if path == "/tilejson.json" and self.server.options.tilejson:
+            time.sleep(self.server.options.tilejson_delay)
+            with open(self.server.options.tilejson, "rb") as f:
+                body = f.read().replace(b"__PORT__", str(self.server.server_address[1]).encode())
+            self._send(200, body, "application/json", head_only=head_only, counted=False)
+            return
         self._active = False
         try:
             self._serve_tile(path, head_only)
@@ -684,6 +696,8 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
             self._send(304, headers=validators)
             return
         trickle = o.trickle_rate and _unit(o.seed, path, attempt, "trickle") < o.trickle_rate
+        if o.gzip_encoding and o.format == "pbf-gzip":
+            validators.append(("Content-Encoding", "gzip"))
         self._send(200, data, content_type, headers=validators, head_only=head_only,
                    trickle_seconds=o.trickle_seconds if trickle else 0.0)
 
@@ -741,6 +755,13 @@ def _serve_parser():
     p.add_argument("--min-size", type=int, default=DEFAULT_MIN_SIZE, help="smallest tile, bytes")
     p.add_argument("--max-size", type=int, default=DEFAULT_MAX_SIZE, help="largest tile, bytes")
     p.add_argument("--tms", action="store_true", help="read y in /{z}/{x}/{y} as a TMS row")
+    p.add_argument("--gzip-encoding", action="store_true",
+                   help="send pbf-gzip tiles with Content-Encoding: gzip, as vector tile "
+                        "servers do")
+    p.add_argument("--tilejson", metavar="FILE",
+                   help="serve FILE at /tilejson.json, __PORT__ replaced by the port")
+    p.add_argument("--tilejson-delay", type=float, default=0.0, metavar="SECONDS",
+                   help="wait this long before answering /tilejson.json")
     p.add_argument("--fail-rate", type=_rate, default=0.0, help="500/503 per attempt")
     p.add_argument("--rate-limit-rate", type=_rate, default=0.0, help="429 per attempt")
     p.add_argument("--unavailable-rate", type=_rate, default=0.0,

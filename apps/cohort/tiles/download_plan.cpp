@@ -34,9 +34,12 @@ double assumed_tile_bytes(std::string_view format) {
 }
 
 std::size_t host_count(const url_template& url) {
-  const std::size_t n = url.subdomains().size();
-  if (!url.uses_subdomains() || n < 2) return 1;
-  // Tile (x, 0) takes subdomain x % n: expanding x = 0..n-1 names every host.
+  const std::size_t n =
+      (url.uses_subdomains() ? std::max<std::size_t>(url.subdomains().size(), 1) : 1) *
+      url.alternate_count();
+  if (n < 2) return 1;
+  // Tile (x, 0) takes subdomain x % subdomains and alternate template
+  // x % alternates: expanding x = 0..n-1 names every host.
   std::set<std::string, std::less<>> hosts;
   for (std::size_t i = 0; i < n; ++i) {
     const std::string u = url.expand({max_zoom, static_cast<std::uint32_t>(i), 0});

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -233,19 +234,43 @@ class mbtiles_store final : public store_base {
     put_metadata_->bind_text(1, name).bind_text(2, value).run();
   }
 
+  // The metadata row `name` of the file, if it has one.
+  std::optional<std::string> stored_meta(const char* name) {
+    statement s(*db_, "SELECT value FROM metadata WHERE name = ?1", "reading metadata");
+    s.bind_text(1, name);
+    std::optional<std::string> value;
+    if (s.step()) value = s.text_at(0);
+    s.reset();
+    return value;
+  }
+
+  // A metadata row given by an option; without it, a resumed file keeps
+  // what an earlier run was given, and a new one gets `fallback` (none when
+  // empty).
+  void put_given_meta(const char* name, const std::string& given, const std::string& fallback) {
+    if (!given.empty()) {
+      put_meta(name, given);
+    } else if (!fallback.empty() && !stored_meta(name)) {
+      put_meta(name, fallback);
+    }
+  }
+
   void write_format() {
     if (format_.empty()) return;
     const std::string value = mbtiles_format(format_);
     put_meta("format", value);
-    // Required for vector tiles; listing the layers would mean decoding the
-    // tiles, so the list is empty.
-    if (value == "pbf") put_meta("json", R"({"vector_layers":[]})");
+    // Required for vector tiles: the layers the source describes (a
+    // TileJSON's vector_layers), else an empty list (listing them ourselves
+    // would mean decoding the tiles).
+    if (!options_.json.empty()) {
+      put_meta("json", options_.json);
+    } else if (value == "pbf" && !stored_meta("json")) {
+      put_meta("json", R"({"vector_layers":[]})");
+    }
   }
 
   void write_metadata(const tile_fingerprint& fingerprint) {
-    std::string name = options_.name;
-    if (name.empty()) name = path_.stem().string();
-    put_meta("name", name);
+    put_given_meta("name", options_.name, path_.stem().string());
     write_format();
     const map_extent e = extent_of(fingerprint.boxes);
     std::string bounds;
@@ -268,7 +293,8 @@ class mbtiles_store final : public store_base {
       center += ',' + std::to_string(*lo);
       put_meta("center", center);
     }
-    put_meta("description", "Downloaded by cohort tiles");
+    put_given_meta("description", options_.description, "Downloaded by cohort tiles");
+    put_given_meta("attribution", options_.attribution, "");
   }
 
   void load_tiles() {

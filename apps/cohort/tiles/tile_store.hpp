@@ -84,6 +84,14 @@ struct tile_store_options {
   std::string format{};
   /// MBTiles `name` metadata. Empty: the output's file name without extension.
   std::string name{};
+  /// MBTiles `description` metadata. Empty: "Downloaded by cohort tiles".
+  std::string description{};
+  /// MBTiles `attribution` metadata (HTML allowed by the spec). Empty: no row.
+  std::string attribution{};
+  /// MBTiles `json` metadata of vector tiles, e.g. {"vector_layers":[...]}
+  /// from a TileJSON. Empty: {"vector_layers":[]} when the format is pbf,
+  /// no row otherwise.
+  std::string json{};
   /// Commit after this many changes (put, record_failed...) ...
   std::size_t batch_changes = 1000;
   /// ... or after this many tile bytes ...

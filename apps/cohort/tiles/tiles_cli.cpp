@@ -17,13 +17,16 @@ namespace {
 
 constexpr const char* description = R"(Usage:
   cohort tiles --bbox W,S,E,N --zoom ZOOMS --url TEMPLATE -o OUT [options]
+  cohort tiles --tilejson URL|FILE -o OUT [options]
 
 Download the map tiles of an area into a directory or an MBTiles file.
 
 URL placeholders: {z} {x} {y}, {-y} (TMS row), {s} (one of --subdomains), {q}
-(Bing quadkey). An output ending in .mbtiles is an MBTiles 1.3 file; anything
-else is a directory OUT/z/x/y.ext. Re-running the same command resumes: tiles
-already stored are skipped, failed ones are tried again.
+(Bing quadkey), {r} (@2x with --retina). A TileJSON gives the URL templates
+(several rotate like {s}), zooms, bounds and metadata; options override it.
+An output ending in .mbtiles is an MBTiles 1.3 file; anything else is a
+directory OUT/z/x/y.ext. Re-running the same command resumes: tiles already
+stored are skipped, failed ones are tried again.
 Durations: 0.5, 500ms, 2s, 1m. Sizes: 500000, 512k, 4M.
 )";
 
@@ -71,6 +74,22 @@ struct value_texts {
   std::string max_failures, max_tiles;
 };
 
+// The suffix {r} expands to.
+std::string_view retina_suffix(const tiles_options& o) {
+  return o.retina ? "@2x" : "";
+}
+
+// --retina asks for the @2x tiles: a template without {r} would quietly
+// fetch the others.
+void check_retina(const tiles_options& o) {
+  if (o.retina && !o.url.uses_retina()) {
+    throw usage_error(fmt::format(
+        "--retina: the URL template '{}' has no {{r}}; write {{r}} where the @2x suffix goes, "
+        "e.g. .../{{z}}/{{x}}/{{y}}{{r}}.png",
+        shown_in_message(o.url.text())));
+  }
+}
+
 void add_area_options(CLI::App& app, tiles_options& o, value_texts& t) {
   app.add_option("-b,--bbox", t.boxes,
                  "area W,S,E,N in degrees (repeatable; W > E crosses the antimeridian)")
@@ -83,6 +102,11 @@ void add_area_options(CLI::App& app, tiles_options& o, value_texts& t) {
   add_value(app, "--subdomains", t.subdomains, "LIST", area_group, "values of {s} (default a,b,c)");
   add_value(app, "-o,--output", o.output, "OUT", area_group,
             "OUT.mbtiles, or a directory for OUT/z/x/y.ext");
+  add_value(app, "--tilejson", o.tilejson, "URL|FILE", area_group,
+            "read the URL templates, zooms, bounds, scheme and metadata from a TileJSON "
+            "(- for standard input); --url, --zoom, --bbox, --name... override it");
+  app.add_flag("--retina", o.retina, "{r} in the URL becomes @2x (high-DPI tiles)")
+      ->group(area_group);
 }
 
 void add_request_options(CLI::App& app, tiles_options& o, value_texts& t) {
@@ -135,6 +159,11 @@ void add_output_flags(CLI::App& app, tiles_options& o, value_texts& t) {
             "tab-separated line per tile (header only when none failed; -: stdout)");
   add_value(app, "--max-tiles", t.max_tiles, "N", area_group,
             "refuse to start a run of more tiles than this (default 1,000,000; 0: no limit)");
+  add_value(app, "--name", o.name, "TEXT", output_group,
+            "MBTiles name (default: the output's file name)");
+  add_value(app, "--description", o.description, "TEXT", output_group, "MBTiles description");
+  add_value(app, "--attribution", o.attribution, "TEXT", output_group,
+            "MBTiles attribution, e.g. '(c) OpenStreetMap contributors'");
   app.add_flag("--allow-deep-zoom", o.allow_deep_zoom,
                "allow zoom levels above 22 (refused otherwise: most often a typo)")
       ->group(area_group);
@@ -156,13 +185,26 @@ void read_values(tiles_options& o, const value_texts& t) {
     o.max_failures_in_a_row = static_cast<std::size_t>(
         parse_count(t.max_failures, "--max-failures-in-a-row", 0, 1'000'000'000));
   }
-  if (t.boxes.empty()) throw usage_error("--bbox W,S,E,N is required");
-  if (t.zoom.empty()) throw usage_error("--zoom is required (e.g. --zoom 10-14)");
-  if (t.url.empty())
-    throw usage_error("--url is required (e.g. --url 'https://host/{z}/{x}/{y}.png')");
+  const bool from_tilejson = !o.tilejson.empty();
+  if (t.boxes.empty() && !from_tilejson) throw usage_error("--bbox W,S,E,N is required");
+  if (t.zoom.empty() && !from_tilejson) {
+    throw usage_error("--zoom is required (e.g. --zoom 10-14)");
+  }
+  if (t.url.empty() && !from_tilejson) {
+    throw usage_error(
+        "--url or --tilejson is required (e.g. --url 'https://host/{z}/{x}/{y}.png')");
+  }
   for (const auto& b : t.boxes) o.boxes.push_back(parse_bbox(b));
-  o.zooms = parse_zooms(t.zoom);
-  o.url = url_template::parse(t.url, parse_subdomains(t.subdomains));
+  if (!t.zoom.empty()) o.zooms = parse_zooms(t.zoom);
+  o.subdomains = parse_subdomains(t.subdomains);
+  if (!t.url.empty()) o.url = url_template::parse(t.url, o.subdomains, retina_suffix(o));
+  // A file is read now, so that its errors are usage errors like the
+  // others; a URL is fetched by tiles_main, inside the runtime.
+  if (from_tilejson && !is_tilejson_url(o.tilejson)) {
+    apply_tilejson(o, read_tilejson_file(o.tilejson));
+  } else if (!from_tilejson) {
+    check_retina(o);
+  }
   if (o.output.empty() && !o.dry_run)
     throw usage_error("-o/--output is required (DIR or FILE.mbtiles)");
   if (!t.max_tiles.empty()) o.max_tiles = parse_max_tiles(t.max_tiles);
@@ -194,6 +236,40 @@ void read_values(tiles_options& o, const value_texts& t) {
 }
 
 }  // namespace
+
+void apply_tilejson(tiles_options& o, const tilejson& tj) {
+  const std::string shown = shown_in_message(o.tilejson);
+  if (o.url.text().empty()) {
+    try {
+      o.url = url_template::parse_alternates(tj.tiles, o.subdomains, retina_suffix(o));
+    } catch (const usage_error& e) {
+      throw usage_error(fmt::format("--tilejson {}: 'tiles': {}", shown, e.what()));
+    }
+  }
+  if (o.zooms.empty()) {
+    if (!tj.maxzoom) {
+      throw usage_error(
+          fmt::format("--tilejson {}: has no 'maxzoom'; give the zooms with --zoom", shown));
+    }
+    for (int z = tj.minzoom.value_or(0); z <= *tj.maxzoom; ++z) o.zooms.push_back(z);
+  }
+  if (o.boxes.empty())
+    o.boxes.push_back(tj.bounds.value_or(bbox{-180, -max_latitude, 180, max_latitude}));
+  if (o.name.empty()) o.name = tj.name;
+  if (o.description.empty()) o.description = tj.description;
+  if (o.attribution.empty()) o.attribution = tj.attribution;
+  std::string format;
+  for (const char c : tj.format)
+    format += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  if (format == "jpeg") format = "jpg";
+  if (format == "png" || format == "jpg" || format == "webp" || format == "pbf" ||
+      format == "mvt") {
+    o.format = format;
+  }
+  o.json_metadata = tj.vector_layers_json;
+  o.tilejson_applied = true;
+  check_retina(o);
+}
 
 tiles_parse_result parse_tiles_cli(int argc, char** argv) {
   tiles_options o;

@@ -7,6 +7,7 @@
 
 #include "cohort/tiles/download_plan.hpp"
 #include "cohort/tiles/tile_math.hpp"
+#include "cohort/tiles/tilejson.hpp"
 #include "cohort/tiles/url_template.hpp"
 
 #include <chrono>
@@ -44,7 +45,27 @@ struct tiles_options {
   bool quiet = false;                                 ///< -q/--quiet
   bool json = false;                                  ///< --json
   std::string failed_list;                            ///< --failed-list FILE ("-": stdout)
+  std::string name;                                   ///< --name (MBTiles metadata)
+  std::string description;                            ///< --description (MBTiles metadata)
+  std::string attribution;                            ///< --attribution (MBTiles metadata)
+  std::string tilejson;                               ///< --tilejson URL|FILE ("": none)
+  bool retina = false;                                ///< --retina: {r} is "@2x"
+  std::vector<std::string> subdomains;                ///< --subdomains (the values of {s})
+  std::string format;         ///< the TileJSON's `format` ("": from the URL)
+  std::string json_metadata;  ///< MBTiles `json` (a TileJSON's vector_layers)
+  /// True once the TileJSON is merged in (a --tilejson URL is fetched
+  /// after parsing, by tiles_main).
+  bool tilejson_applied = false;
 };
+
+/// Merges a TileJSON into `o` under what the command line said: its
+/// `tiles` become the URL templates unless --url was given (several are
+/// alternates, like {s}), its zoom range the zooms unless --zoom, its
+/// bounds the area unless --bbox (the whole world when it has none), its
+/// name, description and attribution the metadata unless given, and its
+/// vector_layers the MBTiles `json` row. Throws usage_error naming
+/// `o.tilejson` when the zooms are left unknown or a template is invalid.
+void apply_tilejson(tiles_options& o, const tilejson& tj);
 
 /// The options, or the exit status to return at once (--help and --version:
 /// 0; a usage error: 2, the message already printed on stderr).

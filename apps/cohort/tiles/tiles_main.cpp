@@ -11,6 +11,7 @@
 #include "cohort/tiles/tiles_engine.hpp"
 #include "cohort/tiles/tiles_report.hpp"
 
+#include <cohort/io/http.hpp>
 #include <cohort/runtime/run.hpp>
 #include <cohort/task_group.hpp>
 
@@ -51,12 +52,68 @@ std::string store_format(const url_template& url) {
 }
 
 std::unique_ptr<tile_store> open_output(const tiles_options& o) {
-  tile_fingerprint fp{o.url.text(), o.boxes, o.zooms};
+  tile_fingerprint fp{o.url.source_text(), o.boxes, o.zooms};
   tile_store_options so;
   so.force = o.force;
   so.fsync = o.fsync;
   so.format = store_format(o.url);
+  if (so.format.empty()) so.format = o.format;
+  so.json = o.json_metadata;
+  so.name = o.name;
+  so.description = o.description;
+  so.attribution = o.attribution;
   return open_tile_store(o.output, fp, so);
+}
+
+// A TileJSON is a few kB; a larger answer is not one.
+constexpr std::uint64_t max_tilejson_bytes = 16 * 1024 * 1024;
+
+// Fetches the --tilejson URL (with the tiles' own request options) and
+// merges it into `o`. Returns the exit status to end with, or nullopt to go
+// on: 2 when it cannot be fetched or is not a TileJSON (said on stderr), or
+// the signal's when interrupted.
+std::optional<int> fetch_tilejson(tiles_options& o, int& ended_by) {
+  std::string text;
+  std::string problem;
+  cohort::run_options ro;
+  ro.grace = std::chrono::seconds(1);
+  ro.ignore_signals_after = false;
+  const cohort::run_outcome ended = cohort::run_with_outcome(
+      [&](cohort::runtime& rt) -> cohort::task<int> {
+        http_client client(rt.loop());
+        http_request req(o.tilejson);
+        req.user_agent = o.user_agent;
+        req.headers = o.headers;
+        req.connect_timeout = o.connect_timeout;
+        req.total_timeout = o.request_timeout;
+        req.max_body_bytes = max_tilejson_bytes;
+        const http_response r = co_await client.get_ec(std::move(req));
+        if (r.error) {
+          problem = r.error_message.empty() ? r.error.message() : r.error_message;
+        } else if (r.status != 200) {
+          problem = fmt::format("HTTP status {}", r.status);
+        } else {
+          text = r.body;
+        }
+        co_return 0;
+      },
+      ro);
+  if (ended.signal != 0) {
+    ended_by = ended.signal;
+    return ended.code;
+  }
+  if (ended.code != 0) return exit_usage;
+  try {
+    if (!problem.empty()) {
+      throw usage_error(
+          fmt::format("--tilejson {}: cannot fetch it: {}", shown_in_message(o.tilejson), problem));
+    }
+    apply_tilejson(o, parse_tilejson(text, o.tilejson));
+  } catch (const usage_error& e) {
+    fmt::print(stderr, "cohort tiles: {}\n", e.what());
+    return exit_usage;
+  }
+  return std::nullopt;
 }
 
 void print_failures(const run_summary& s, const download_counts& c, std::size_t failed) {
@@ -84,6 +141,9 @@ void print_failures(const run_summary& s, const download_counts& c, std::size_t 
 int download_and_report(int argc, char** argv, int& ended_by) {
   auto parsed = parse_tiles_cli(argc, argv);
   if (!parsed.options) return parsed.exit_code;
+  if (!parsed.options->tilejson.empty() && !parsed.options->tilejson_applied) {
+    if (auto code = fetch_tilejson(*parsed.options, ended_by)) return *code;
+  }
   const tiles_options o = std::move(*parsed.options);
 
   std::unique_ptr<tile_store> store;

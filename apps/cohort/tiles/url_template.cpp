@@ -12,7 +12,7 @@
 namespace cohort::app::tiles {
 namespace {
 
-constexpr std::string_view known_placeholders = "{z} {x} {y} {-y} {s} {q}";
+constexpr std::string_view known_placeholders = "{z} {x} {y} {-y} {s} {q} {r}";
 constexpr std::string_view url_example = "e.g. https://tile.example.org/{z}/{x}/{y}.png";
 
 std::string shown(std::string_view text) {
@@ -54,7 +54,8 @@ void append_number(std::string& out, std::uint32_t value) {
 
 }  // namespace
 
-url_template url_template::parse(std::string_view text, std::vector<std::string> subdomains) {
+url_template url_template::parse(std::string_view text, std::vector<std::string> subdomains,
+                                 std::string_view retina_suffix) {
   if (text.empty()) {
     throw usage_error(fmt::format("--url is empty; give a tile URL template, {}", url_example));
   }
@@ -87,6 +88,7 @@ url_template url_template::parse(std::string_view text, std::vector<std::string>
   url_template result;
   result.text_ = std::string(text);
   result.subdomains_ = std::move(subdomains);
+  result.retina_suffix_ = std::string(retina_suffix);
   bool has_z = false;
   bool has_x = false;
   bool has_y = false;
@@ -132,6 +134,10 @@ url_template url_template::parse(std::string_view text, std::vector<std::string>
       kind = part_kind::quadkey;
       has_z = has_x = has_y = true;
       width = max_zoom;
+    } else if (name == "r") {
+      kind = part_kind::retina;
+      result.uses_retina_ = true;
+      width = result.retina_suffix_.size();
     } else if (name == "s") {
       kind = part_kind::subdomain;
       result.uses_subdomains_ = true;
@@ -175,7 +181,38 @@ url_template url_template::parse(std::string_view text, std::vector<std::string>
   return result;
 }
 
+url_template url_template::parse_alternates(const std::vector<std::string>& texts,
+                                            std::vector<std::string> subdomains,
+                                            std::string_view retina_suffix) {
+  if (texts.empty()) throw usage_error("no tile URL template given");
+  if (texts.size() == 1) return parse(texts.front(), std::move(subdomains), retina_suffix);
+  std::vector<url_template> all;
+  for (const std::string& text : texts) all.push_back(parse(text, subdomains, retina_suffix));
+  url_template result = all.front();
+  for (const url_template& a : all) result.uses_retina_ = result.uses_retina_ || a.uses_retina_;
+  result.alternates_ = std::move(all);
+  return result;
+}
+
+std::string url_template::source_text() const {
+  std::string out;
+  if (alternates_.empty()) {
+    out = text_;
+  } else {
+    for (const url_template& a : alternates_) {
+      if (!out.empty()) out += ' ';
+      out += a.text_;
+    }
+  }
+  if (uses_retina_) out += " {r}=" + retina_suffix_;
+  return out;
+}
+
 void url_template::expand_into(std::string& out, const tile& t) const {
+  if (!alternates_.empty()) {
+    alternates_[(std::uint64_t{t.x} + t.y) % alternates_.size()].expand_into(out, t);
+    return;
+  }
   out.clear();
   out.reserve(max_length_);
   for (const part& p : parts_) {
@@ -186,6 +223,7 @@ void url_template::expand_into(std::string& out, const tile& t) const {
       case part_kind::y: append_number(out, t.y); break;
       case part_kind::tms_y: append_number(out, tms_y(t.y, t.z)); break;
       case part_kind::quadkey: append_quadkey(out, t); break;
+      case part_kind::retina: out += retina_suffix_; break;
       case part_kind::subdomain:
         out += subdomains_[(std::uint64_t{t.x} + t.y) % subdomains_.size()];
         break;

@@ -22,6 +22,7 @@ namespace cohort::app::tiles {
 ///   {s}   a subdomain, picked per tile as subdomains[(x + y) % n], so a
 ///         tile always maps to the same host (and its HTTP cache)
 ///   {q}   Bing quadkey, which encodes z, x and y on its own
+///   {r}   the retina suffix: "@2x" with --retina, else nothing
 ///
 /// Only http:// and https:// URLs are accepted (file:// is not a tile
 /// server). Everything outside braces is copied as is.
@@ -42,7 +43,16 @@ class url_template {
 
   /// Compiles `text`; `subdomains` are the values of {s} (may be empty when
   /// the template has no {s}).
-  static url_template parse(std::string_view text, std::vector<std::string> subdomains = {});
+  static url_template parse(std::string_view text, std::vector<std::string> subdomains = {},
+                            std::string_view retina_suffix = {});
+
+  /// Compiles several templates of one tile set (a TileJSON's `tiles`),
+  /// used as alternates the way {s} picks a subdomain: tile (x, y) is fetched
+  /// from texts[(x + y) % n]. Each is checked as parse() does. Throws
+  /// usage_error for an empty list.
+  static url_template parse_alternates(const std::vector<std::string>& texts,
+                                       std::vector<std::string> subdomains = {},
+                                       std::string_view retina_suffix = {});
 
   /// The URL of tile `t`. Precondition: t.x and t.y are below 2^t.z.
   std::string expand(const tile& t) const;
@@ -51,8 +61,17 @@ class url_template {
   /// worker can reuse one buffer.
   void expand_into(std::string& out, const tile& t) const;
 
-  /// The template as given.
+  /// The template as given (the first one of alternates).
   const std::string& text() const { return text_; }
+  /// What a tile output records as the source (its fingerprint): the
+  /// template as given, or the alternates joined by a space (no URL holds
+  /// one), followed by " {r}=SUFFIX" when the templates use {r}. Equal to
+  /// text() for a single template without {r}.
+  std::string source_text() const;
+  /// True when the template (or one of the alternates) contains {r}.
+  bool uses_retina() const { return uses_retina_; }
+  /// The number of alternate templates (1 for a single one).
+  std::size_t alternate_count() const { return alternates_.empty() ? 1 : alternates_.size(); }
   const std::vector<std::string>& subdomains() const { return subdomains_; }
   /// True when the template contains {s}.
   bool uses_subdomains() const { return uses_subdomains_; }
@@ -64,7 +83,7 @@ class url_template {
   std::string_view extension() const { return extension_; }
 
  private:
-  enum class part_kind : std::uint8_t { literal, z, x, y, tms_y, subdomain, quadkey };
+  enum class part_kind : std::uint8_t { literal, z, x, y, tms_y, subdomain, quadkey, retina };
   struct part {
     part_kind kind = part_kind::literal;
     // For literals: the characters text_[offset, offset + length).
@@ -76,6 +95,10 @@ class url_template {
   std::vector<std::string> subdomains_;
   std::vector<part> parts_;
   bool uses_subdomains_ = false;
+  bool uses_retina_ = false;
+  std::string retina_suffix_;
+  // Every template when there are several (each without alternates of its own).
+  std::vector<url_template> alternates_;
   std::string_view extension_;
   // Upper bound of an expanded URL's length, reserved before expanding.
   std::size_t max_length_ = 0;

@@ -91,6 +91,14 @@ TEST(DownloadPlan, CountsHostsOnlyWhereSubdomainsNameThem) {
   EXPECT_EQ(host_count(png()), 1u);
   EXPECT_EQ(host_count(png("http://{s}.t.example/{z}/{x}/{y}.png")), 3u);
   EXPECT_EQ(host_count(png("http://t.example/{s}/{z}/{x}/{y}.png")), 1u);
+  // A TileJSON's alternate templates: each host counts, with {s} in them too.
+  EXPECT_EQ(host_count(url_template::parse_alternates(
+                {"http://a.example/{z}/{x}/{y}.png", "http://b.example/{z}/{x}/{y}.png"})),
+            2u);
+  EXPECT_EQ(host_count(url_template::parse_alternates(
+                {"http://{s}.a.example/{z}/{x}/{y}.png", "http://{s}.b.example/{z}/{x}/{y}.png"},
+                {"x", "y", "z"})),
+            6u);
 }
 
 TEST(DownloadPlan, AllowsExactlyMaxTilesAndRefusesOneMore) {

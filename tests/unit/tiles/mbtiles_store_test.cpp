@@ -65,6 +65,56 @@ TEST(MBTilesStore, MetadataForAntimeridianBoxesVectorTilesAndAGivenName) {
   EXPECT_EQ(db.value("SELECT value FROM metadata WHERE name = 'maxzoom'"), "4");
 }
 
+TEST(MBTilesStore, GivenDescriptionAttributionAndLayersAreWritten) {
+  scratch_dir dir;
+  const fs::path out = dir.path() / "v.mbtiles";
+  const std::string layers = R"({"vector_layers":[{"id":"roads","fields":{}}]})";
+  open_mbtiles_store(out, berlin(),
+                     {.format = "pbf",
+                      .name = "Roads",
+                      .description = "Roads of Berlin",
+                      .attribution = "(c) Someone",
+                      .json = layers})
+      ->close();
+  sqlite_reader db(out);
+  EXPECT_EQ(db.value("SELECT value FROM metadata WHERE name = 'name'"), "Roads");
+  EXPECT_EQ(db.value("SELECT value FROM metadata WHERE name = 'description'"), "Roads of Berlin");
+  EXPECT_EQ(db.value("SELECT value FROM metadata WHERE name = 'attribution'"), "(c) Someone");
+  EXPECT_EQ(db.value("SELECT value FROM metadata WHERE name = 'json'"), layers);
+  EXPECT_EQ(db.value("SELECT value FROM metadata WHERE name = 'format'"), "pbf");
+  // Without them: the default description and no attribution row.
+  const fs::path plain = dir.path() / "p.mbtiles";
+  open_mbtiles_store(plain, berlin(), {.format = "png"})->close();
+  sqlite_reader db2(plain);
+  EXPECT_EQ(db2.value("SELECT value FROM metadata WHERE name = 'description'"),
+            "Downloaded by cohort tiles");
+  EXPECT_EQ(db2.value("SELECT count(*) FROM metadata WHERE name = 'attribution'"), "0");
+}
+
+TEST(MBTilesStore, AResumeWithoutTheMetadataOptionsKeepsWhatWasGiven) {
+  scratch_dir dir;
+  const fs::path out = dir.path() / "v.mbtiles";
+  const std::string layers = R"({"vector_layers":[{"id":"roads"}]})";
+  open_mbtiles_store(out, berlin(),
+                     {.format = "pbf",
+                      .name = "Roads",
+                      .description = "Roads of Berlin",
+                      .attribution = "(c) Someone",
+                      .json = layers})
+      ->close();
+  open_mbtiles_store(out, berlin(), {.format = "pbf"})->close();
+  sqlite_reader db(out);
+  EXPECT_EQ(db.value("SELECT value FROM metadata WHERE name = 'name'"), "Roads");
+  EXPECT_EQ(db.value("SELECT value FROM metadata WHERE name = 'description'"), "Roads of Berlin");
+  EXPECT_EQ(db.value("SELECT value FROM metadata WHERE name = 'attribution'"), "(c) Someone");
+  EXPECT_EQ(db.value("SELECT value FROM metadata WHERE name = 'json'"), layers);
+  // Given again, they replace it.
+  open_mbtiles_store(out, berlin(), {.format = "pbf", .name = "New", .description = "d2"})->close();
+  sqlite_reader db2(out);
+  EXPECT_EQ(db2.value("SELECT value FROM metadata WHERE name = 'name'"), "New");
+  EXPECT_EQ(db2.value("SELECT value FROM metadata WHERE name = 'description'"), "d2");
+}
+
 TEST(MBTilesStore, FormatComesFromTheFirstTileWhenNotGiven) {
   scratch_dir dir;
   const fs::path out = dir.path() / "a.mbtiles";

@@ -131,6 +131,27 @@ TEST(parse_tiles_cli, reads_every_option) {
   EXPECT_FALSE(o.force || o.dry_run);
 }
 
+TEST(parse_tiles_cli, reads_the_metadata_options) {
+  auto r = parse({"--bbox", "1,1,2,2", "--zoom", "3", "--url", "http://h/{z}/{x}/{y}.png", "-o",
+                  "o.mbtiles", "--name", "My map", "--description", "A test", "--attribution",
+                  "(c) me"});
+  ASSERT_TRUE(r.options);
+  EXPECT_EQ(r.options->name, "My map");
+  EXPECT_EQ(r.options->description, "A test");
+  EXPECT_EQ(r.options->attribution, "(c) me");
+}
+
+TEST(parse_tiles_cli, retina_needs_r_in_the_url) {
+  EXPECT_EQ(parse({"--bbox", "1,1,2,2", "--zoom", "3", "--url", "http://h/{z}/{x}/{y}.png", "-o",
+                   "o", "--retina"})
+                .exit_code,
+            2);
+  auto r = parse({"--bbox", "1,1,2,2", "--zoom", "3", "--url", "http://h/{z}/{x}/{y}{r}.png", "-o",
+                  "o", "--retina"});
+  ASSERT_TRUE(r.options);
+  EXPECT_EQ(r.options->url.expand({3, 1, 2}), "http://h/3/1/2@2x.png");
+}
+
 TEST(parse_tiles_cli, usage_errors_exit_2) {
   const char* url = "http://h/{z}/{x}/{y}.png";
   EXPECT_EQ(parse({"--zoom", "3", "--url", url, "-o", "o"}).exit_code, 2);            // no --bbox

@@ -87,6 +87,36 @@ TEST(UrlTemplate, PicksTheSubdomainDeterministicallyPerTile) {
             std::string("https://") + abc[(std::uint64_t{last} * 2) % 3] + ".");
 }
 
+TEST(UrlTemplate, RetinaSuffixOnlyWithRetina) {
+  const char* text = "https://t.example/{z}/{x}/{y}{r}.png";
+  EXPECT_EQ(url_template::parse(text).expand({3, 1, 2}), "https://t.example/3/1/2.png");
+  const auto retina = url_template::parse(text, {}, "@2x");
+  EXPECT_EQ(retina.expand({3, 1, 2}), "https://t.example/3/1/2@2x.png");
+  EXPECT_EQ(retina.extension(), ".png");
+  // The output records whether the tiles are retina ones.
+  EXPECT_EQ(url_template::parse(text).source_text(), std::string(text) + " {r}=");
+  EXPECT_EQ(retina.source_text(), std::string(text) + " {r}=@2x");
+  EXPECT_EQ(url_template::parse("https://t.example/{z}/{x}/{y}.png").source_text(),
+            "https://t.example/{z}/{x}/{y}.png");
+}
+
+TEST(UrlTemplate, AlternatesRotateLikeSubdomains) {
+  const auto url = url_template::parse_alternates(
+      {"https://a.example/{z}/{x}/{y}.pbf", "https://b.example/{z}/{x}/{y}.pbf"});
+  EXPECT_EQ(url.alternate_count(), 2u);
+  EXPECT_EQ(url.expand({5, 2, 2}), "https://a.example/5/2/2.pbf");
+  EXPECT_EQ(url.expand({5, 2, 3}), "https://b.example/5/2/3.pbf");
+  EXPECT_EQ(url.extension(), ".pbf");
+  EXPECT_EQ(url.source_text(),
+            "https://a.example/{z}/{x}/{y}.pbf https://b.example/{z}/{x}/{y}.pbf");
+  // A single one is a plain template; each is checked.
+  EXPECT_EQ(url_template::parse_alternates({"https://a.example/{z}/{x}/{y}"}).alternate_count(),
+            1u);
+  EXPECT_THROW(url_template::parse_alternates({"https://a.example/{z}/{x}/{y}", "ftp://b/{z}"}),
+               usage_error);
+  EXPECT_THROW(url_template::parse_alternates({}), usage_error);
+}
+
 TEST(UrlTemplate, ExpandIntoReusesTheBuffer) {
   const auto url = url_template::parse("https://{s}.t.example/{z}/{x}/{y}.png", {"mt0", "mt1"});
   std::string buffer = "left over from before";
@@ -131,22 +161,24 @@ TEST(UrlTemplate, SpacesAndControlCharacters) {
 }
 
 TEST(UrlTemplate, UnknownPlaceholderIsNamedAndTheKnownOnesListed) {
-  EXPECT_EQ(error_of("https://t.example/{z}/{x}/{y}{r}.png"),
-            "--url 'https://t.example/{z}/{x}/{y}{r}.png': unknown placeholder {r}; known "
-            "placeholders: {z} {x} {y} {-y} {s} {q}");
+  EXPECT_EQ(error_of("https://t.example/{z}/{x}/{y}{t}.png"),
+            "--url 'https://t.example/{z}/{x}/{y}{t}.png': unknown placeholder {t}; known "
+            "placeholders: {z} {x} {y} {-y} {s} {q} {r}");
   EXPECT_TRUE(contains(error_of("https://t.example/{}/{x}/{y}"), "unknown placeholder {}"));
   EXPECT_TRUE(contains(error_of("https://t.example/{Z}/{x}/{y}"), "unknown placeholder {Z}"));
 }
 
 TEST(UrlTemplate, UnknownPlaceholdersFromOtherToolsGetAHint) {
-  EXPECT_TRUE(contains(error_of("https://{a-c}.t.example/{z}/{x}/{y}"),
-                       "unknown placeholder {a-c}; known placeholders: {z} {x} {y} {-y} {s} {q}; "
-                       "to rotate hosts write {s} and list them with --subdomains a,b,c"));
+  EXPECT_TRUE(
+      contains(error_of("https://{a-c}.t.example/{z}/{x}/{y}"),
+               "unknown placeholder {a-c}; known placeholders: {z} {x} {y} {-y} {s} {q} {r}; "
+               "to rotate hosts write {s} and list them with --subdomains a,b,c"));
   EXPECT_TRUE(contains(error_of("https://{switch:a,b}.t.example/{z}/{x}/{y}"),
                        "write {s} and list them with --subdomains"));
-  EXPECT_TRUE(contains(error_of("https://t.example/{zoom}/{x}/{y}"),
-                       "unknown placeholder {zoom}; known placeholders: {z} {x} {y} {-y} {s} {q}; "
-                       "for the zoom level write {z}"));
+  EXPECT_TRUE(
+      contains(error_of("https://t.example/{zoom}/{x}/{y}"),
+               "unknown placeholder {zoom}; known placeholders: {z} {x} {y} {-y} {s} {q} {r}; "
+               "for the zoom level write {z}"));
   EXPECT_TRUE(contains(error_of("https://t.example/{quadkey}"), "for the Bing quadkey write {q}"));
 }
 
