@@ -131,8 +131,8 @@ std::uint64_t parse_size(std::string_view text, std::string_view option) {
   if (ec == std::errc{} && ptr + 1 == end) {
     switch (lower(*ptr)) {
       case 'k': scale = 1024; break;
-      case 'm': scale = 1024 * 1024; break;
-      case 'g': scale = 1024 * 1024 * 1024; break;
+      case 'm': scale = std::uint64_t{1024} * 1024; break;
+      case 'g': scale = std::uint64_t{1024} * 1024 * 1024; break;
       default: break;
     }
     if (scale != 1) ++ptr;

@@ -224,7 +224,7 @@ task<> tile_downloader::fetch(const tile& t, const std::string& url) {
     co_return;
   }
   if (problem) {
-    throw tile_fetch_error(std::move(*problem));
+    throw tile_fetch_error(*problem);
   }
   try {
     store_->put(t, r.body, tile_validators{r.etag, r.last_modified});

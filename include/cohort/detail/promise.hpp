@@ -104,11 +104,15 @@ class promise_base {
     template <class P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
       promise_base& p = h.promise();
+      // The tagged up_ read once, not through parent_task()/owner() (see
+      // up_ below for the casts).
       if ((p.up_ & owner_bit) == 0) {  // awaited by a task (up_ is set once started)
+        // NOLINTNEXTLINE(performance-no-int-to-ptr)
         promise_base* parent = reinterpret_cast<promise_base*>(p.up_);
         parent->awaited_ = nullptr;  // its awaiter destroys this frame, finished
         return parent->self_;
       }
+      // NOLINTNEXTLINE(performance-no-int-to-ptr)
       return reinterpret_cast<task_owner*>(p.up_ & ~owner_bit)->on_task_done(p);
     }
     void await_resume() noexcept {}

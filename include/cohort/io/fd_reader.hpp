@@ -19,7 +19,7 @@ struct fd_reader_options {
   /// The reader owns the descriptor and closes it when destroyed.
   bool close = false;
   /// The buffer's first size; it grows to hold a longer record.
-  std::size_t buffer_size = 64 * 1024;
+  std::size_t buffer_size = std::size_t{64} * 1024;
 };
 
 /// Splits what a file descriptor delivers into records: lines, or values
