@@ -144,10 +144,11 @@ tile_set::tile_set(std::vector<bbox> boxes, std::vector<int> zooms)
   zooms_.erase(std::unique(zooms_.begin(), zooms_.end()), zooms_.end());
 }
 
-tile_set::tile_set(std::shared_ptr<const tile_area> area, std::vector<int> zooms)
-    : tile_set(std::vector<bbox>{}, std::move(zooms)) {
+tile_set tile_set::of_area(std::shared_ptr<const tile_area> area, std::vector<int> zooms) {
   if (!area) throw std::invalid_argument("tile_set: null area");
-  area_ = std::move(area);
+  tile_set set({}, std::move(zooms));
+  set.area_ = std::move(area);
+  return set;
 }
 
 std::uint64_t tile_set::count_at_zoom(int z) const {

@@ -150,7 +150,7 @@ class tile_set {
   /// Zooms may be in any order and repeat; they are sorted and deduplicated.
   tile_set(std::vector<bbox> boxes, std::vector<int> zooms);
   /// The tiles of an area (tile_area.hpp) instead of boxes; boxes() is empty.
-  tile_set(std::shared_ptr<const tile_area> area, std::vector<int> zooms);
+  static tile_set of_area(std::shared_ptr<const tile_area> area, std::vector<int> zooms);
 
   const std::vector<bbox>& boxes() const { return boxes_; }
   /// The area, or null for a set of boxes.

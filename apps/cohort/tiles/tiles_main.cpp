@@ -94,7 +94,7 @@ int download_and_report(int argc, char** argv, int& ended_by) {
   std::optional<cohort::held_signals> held;
   try {
     if (o.area) {
-      set.emplace(o.area, o.zooms);
+      set.emplace(tile_set::of_area(o.area, o.zooms));
     } else {
       set.emplace(o.boxes, o.zooms);
     }
