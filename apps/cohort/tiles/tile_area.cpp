@@ -8,7 +8,8 @@
 //   polygon, so testing one point decides it: the rows whose centre lies
 //   inside, found from the crossings of the centre line X = x + 0.5 with the
 //   rings (even-odd, so holes subtract).
-// The column's rows are the union of both. Cost O(edges) per column.
+// The column's rows are the union of both. Edges are sorted by their
+// western end, so a column reads only those that can reach it.
 
 #include "cohort/tiles/tile_area.hpp"
 
@@ -117,11 +118,17 @@ tile_area::tile_area(std::vector<area_polygon> polygons, int buffer)
       if (hi + shift <= -180 || lo + shift >= 180) continue;
       projected_polygon pp;
       for (const auto& ring : poly.rings) {
-        std::vector<lon_lat> out;
-        out.reserve(ring.size());
-        for (const lon_lat& p : ring) out.push_back({mercator_u(p.lon + shift), mercator_v(p.lat)});
-        pp.rings.push_back(std::move(out));
+        for (std::size_t i = 0; i + 1 < ring.size(); ++i) {
+          const projected_edge e{mercator_u(ring[i].lon + shift), mercator_v(ring[i].lat),
+                                 mercator_u(ring[i + 1].lon + shift), mercator_v(ring[i + 1].lat)};
+          pp.widest = std::max(pp.widest, std::abs(e.u1 - e.u0));
+          pp.edges.push_back(e);
+        }
       }
+      std::sort(pp.edges.begin(), pp.edges.end(),
+                [](const projected_edge& a, const projected_edge& b) {
+                  return std::min(a.u0, a.u1) < std::min(b.u0, b.u1);
+                });
       pp.min_u = mercator_u(lo + shift);
       pp.max_u = mercator_u(hi + shift);
       projected_.push_back(std::move(pp));
@@ -188,31 +195,39 @@ void tile_area::raw_rows(int z, std::uint32_t x, std::vector<row_span>& out) con
   for (const projected_polygon& poly : projected_) {
     if (poly.max_u * n <= left || poly.min_u * n >= right) continue;
     crossings.clear();
-    for (const auto& ring : poly.rings) {
-      for (std::size_t i = 0; i + 1 < ring.size(); ++i) {
-        const double x0 = ring[i].lon * n, y0 = ring[i].lat * n;
-        const double x1 = ring[i + 1].lon * n, y1 = ring[i + 1].lat * n;
-        // The edge within the open strip left < X < right.
-        double ya, yb;
-        if (x0 == x1) {
-          if (!(x0 > left && x0 < right)) continue;
-          ya = y0;
-          yb = y1;
-        } else {
-          const double lo = std::max(std::min(x0, x1), left);
-          const double hi = std::min(std::max(x0, x1), right);
-          if (!(lo < hi)) continue;
-          const double slope = (y1 - y0) / (x1 - x0);
-          ya = lo == x0 ? y0 : lo == x1 ? y1 : y0 + slope * (lo - x0);
-          yb = hi == x0 ? y0 : hi == x1 ? y1 : y0 + slope * (hi - x0);
-          if ((x0 <= centre) != (x1 <= centre)) crossings.push_back(y0 + slope * (centre - x0));
-        }
-        const double top = std::min(ya, yb), bottom = std::max(ya, yb);
-        if (top < bottom) {
-          out.push_back(rows_between(std::floor(top), std::ceil(bottom), n));
-        } else if (std::floor(top) != top) {
-          out.push_back(rows_between(std::floor(top), std::floor(top) + 1, n));
-        }
+    // Edges whose western end is at or east of the strip's east side, or
+    // more than `widest` west of its west side, cannot meet the strip.
+    const auto west_end = [](const projected_edge& e, double u) {
+      return std::min(e.u0, e.u1) < u;
+    };
+    auto first = std::partition_point(poly.edges.begin(), poly.edges.end(), [&](const auto& e) {
+      return west_end(e, (left - 1) / n - poly.widest);
+    });
+    const auto end = std::partition_point(first, poly.edges.end(),
+                                          [&](const auto& e) { return west_end(e, right / n); });
+    for (; first != end; ++first) {
+      const double x0 = first->u0 * n, y0 = first->v0 * n;
+      const double x1 = first->u1 * n, y1 = first->v1 * n;
+      // The edge within the open strip left < X < right.
+      double ya, yb;
+      if (x0 == x1) {
+        if (!(x0 > left && x0 < right)) continue;
+        ya = y0;
+        yb = y1;
+      } else {
+        const double lo = std::max(std::min(x0, x1), left);
+        const double hi = std::min(std::max(x0, x1), right);
+        if (!(lo < hi)) continue;
+        const double slope = (y1 - y0) / (x1 - x0);
+        ya = lo == x0 ? y0 : lo == x1 ? y1 : y0 + slope * (lo - x0);
+        yb = hi == x0 ? y0 : hi == x1 ? y1 : y0 + slope * (hi - x0);
+        if ((x0 <= centre) != (x1 <= centre)) crossings.push_back(y0 + slope * (centre - x0));
+      }
+      const double top = std::min(ya, yb), bottom = std::max(ya, yb);
+      if (top < bottom) {
+        out.push_back(rows_between(std::floor(top), std::ceil(bottom), n));
+      } else if (std::floor(top) != top) {
+        out.push_back(rows_between(std::floor(top), std::floor(top) + 1, n));
       }
     }
     std::sort(crossings.begin(), crossings.end());

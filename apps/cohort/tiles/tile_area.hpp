@@ -93,8 +93,15 @@ class tile_area {
 
  private:
   // A polygon in normalized Web Mercator: u = x / 2^z, v = y / 2^z.
+  // Its edges (all rings: even-odd needs no ring identity), sorted by their
+  // western end, so that a column looks only at the edges that can reach
+  // it: those whose western end lies within `widest` west of its east side.
+  struct projected_edge {
+    double u0, v0, u1, v1;
+  };
   struct projected_polygon {
-    std::vector<std::vector<lon_lat>> rings;  // lon = u, lat = v
+    std::vector<projected_edge> edges;
+    double widest = 0;  // the largest |u1 - u0|
     double min_u = 0, max_u = 0;
   };
   void raw_rows(int z, std::uint32_t x, std::vector<row_span>& out) const;

@@ -283,6 +283,21 @@ TEST(TileArea, RandomPolygonsMatchTheReference) {
   }
 }
 
+TEST(TileArea, ManyShortEdgesMatchTheReference) {
+  // A circle of 5000 vertices with a circular hole of 2000: each column
+  // reads only the edges that can reach it.
+  std::vector<std::vector<lon_lat>> rings(2);
+  for (int i = 0; i <= 5000; ++i) {
+    const double a = 2 * std::numbers::pi * (i % 5000) / 5000;
+    rings[0].push_back({10 + 5 * std::cos(a), 50 + 3 * std::sin(a)});
+  }
+  for (int i = 0; i <= 2000; ++i) {
+    const double a = 2 * std::numbers::pi * (i % 2000) / 2000;
+    rings[1].push_back({10.3 + 2 * std::cos(a), 50.1 + 1.2 * std::sin(a)});
+  }
+  expect_same_tiles({polygon(rings)}, 9);
+}
+
 TEST(TileArea, CountsHighZoomsWithoutVisitingTheBox) {
   // Zoom 20 of the strip: about 1% of its box's 10^9 tiles.
   const tile_area area({thin_diagonal_strip()});
