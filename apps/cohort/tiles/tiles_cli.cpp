@@ -75,7 +75,13 @@ tile_area read_area(const std::string& file, int buffer) {
   if (!in) throw usage_error(shown + "cannot read it: " + std::strerror(errno));
   char chunk[65536];
   std::size_t n;
-  while ((n = std::fread(chunk, 1, sizeof chunk, in)) > 0) text.append(chunk, n);
+  constexpr std::size_t max_area_bytes = std::size_t{256} << 20;  // also ends /dev/zero
+  while ((n = std::fread(chunk, 1, sizeof chunk, in)) > 0 && text.size() <= max_area_bytes)
+    text.append(chunk, n);
+  if (text.size() > max_area_bytes) {
+    if (in != stdin) std::fclose(in);
+    throw usage_error(shown + "larger than 256 MiB");
+  }
   const bool failed = std::ferror(in) != 0;
   const int error = errno;
   if (in != stdin) std::fclose(in);
@@ -105,7 +111,7 @@ void add_area_options(CLI::App& app, tiles_options& o, value_texts& t) {
   add_value(app, "--area", t.area, "FILE", area_group,
             "GeoJSON polygons (- for stdin): only the tiles they intersect");
   add_value(app, "--buffer", t.buffer, "TILES", area_group,
-            "with --area: add the tiles within TILES tiles around it");
+            "with --area: add the tiles within TILES (0-64) tiles around it");
   add_value(app, "-z,--zoom", t.zoom, "ZOOMS", area_group, "zoom levels: 12, 10-14 or 8,10-12");
   add_value(app, "-u,--url", t.url, "TEMPLATE", area_group,
             "tile URL template, e.g. https://{s}.host/{z}/{x}/{y}.png");
@@ -193,7 +199,7 @@ void read_values(tiles_options& o, const value_texts& t) {
   for (const auto& b : t.boxes) o.boxes.push_back(parse_bbox(b));
   if (!t.area.empty()) {
     const int buffer =
-        t.buffer.empty() ? 0 : static_cast<int>(parse_count(t.buffer, "--buffer", 0, 1'000'000));
+        t.buffer.empty() ? 0 : static_cast<int>(parse_count(t.buffer, "--buffer", 0, 64));
     o.area = std::make_shared<const tile_area>(read_area(t.area, buffer));
   }
   o.zooms = parse_zooms(t.zoom);
