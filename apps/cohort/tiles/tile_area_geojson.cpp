@@ -62,6 +62,16 @@ area_polygon polygon_of(const json::array& rings, const std::string& where) {
       fail(at, "a Polygon ring must end with its first position");
     poly.rings.push_back(std::move(out));
   }
+  // What only the geometry can tell (a ring around a pole), said here with
+  // the feature's place rather than the polygon's rank in the whole area.
+  try {
+    tile_area{{poly}};
+  } catch (const area_error& e) {
+    constexpr std::string_view own = "polygon 1, ";
+    std::string_view what = e.what();
+    if (what.starts_with(own)) what.remove_prefix(own.size());
+    throw area_error(joined(where, std::string(what)));
+  }
   return poly;
 }
 

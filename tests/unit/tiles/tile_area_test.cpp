@@ -374,7 +374,12 @@ TEST(TileAreaGeoJson, ErrorsSayWhatAndWhere) {
   // A ring that goes all the way round the globe has no inside.
   EXPECT_EQ(geojson_error(R"({"type":"Polygon","coordinates":[[[0,10],[120,10],[-120,10],
       [0,10]]]})"),
-            "polygon 1, ring 1: the ring goes all the way round the globe (around a pole)");
+            "ring 1: the ring goes all the way round the globe (around a pole)");
+  EXPECT_EQ(geojson_error(R"({"type":"FeatureCollection","features":[{"type":"Feature",
+      "geometry":{"type":"MultiPolygon","coordinates":[[[[0,0],[1,0],[1,1],[0,0]]],
+      [[[0,10],[120,10],[-120,10],[0,10]]]]}}]})"),
+            "feature 1, polygon 2, ring 1: the ring goes all the way round the globe (around a "
+            "pole)");
 }
 
 }  // namespace
