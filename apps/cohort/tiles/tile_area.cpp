@@ -113,9 +113,12 @@ tile_area::tile_area(std::vector<area_polygon> polygons, int buffer)
         hi = std::max(hi, p.lon);
       }
     }
-    // Parts beyond ±180 appear again on the other side of the world.
-    for (double shift : {0.0, -360.0, 360.0, -720.0, 720.0}) {
-      if (hi + shift <= -180 || lo + shift >= 180) continue;
+    // Parts beyond ±180 appear again on the other side of the world: one
+    // copy per whole turn k that brings a part of it into (-180, 180).
+    const double k_first = std::floor((-180 - hi) / 360) + 1;
+    const double k_last = std::ceil((180 - lo) / 360) - 1;
+    for (double k = k_first; k <= k_last; ++k) {
+      const double shift = 360 * k;
       projected_polygon pp;
       for (const auto& ring : poly.rings) {
         for (std::size_t i = 0; i + 1 < ring.size(); ++i) {

@@ -243,6 +243,12 @@ TEST(TileArea, UnwrappedRingAcrossTheAntimeridianIsTheSplitOne) {
                                         {170.2, -20.4}}});
   const auto wide = std::make_shared<const tile_area>(std::vector{beyond});
   for (int z = 0; z <= 12; ++z) EXPECT_EQ(enumerated(wide, z), enumerated(split, z)) << z;
+  // A ring wholly beyond 180 is the same ring a turn west.
+  const auto east = std::make_shared<const tile_area>(
+      std::vector{polygon({{{200.5, 10.1}, {210.2, 10.1}, {205.3, 20.7}, {200.5, 10.1}}})});
+  const auto west = std::make_shared<const tile_area>(
+      std::vector{polygon({{{-159.5, 10.1}, {-149.8, 10.1}, {-154.7, 20.7}, {-159.5, 10.1}}})});
+  for (int z = 0; z <= 10; ++z) EXPECT_EQ(enumerated(east, z), enumerated(west, z)) << z;
 }
 
 TEST(TileArea, BufferAddsTilesAroundAndWrapsTheAntimeridian) {
