@@ -25,6 +25,9 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   // to stderr, which stays: the fuzzer reports crashes there.)
   const int null = ::open("/dev/null", O_WRONLY);
   if (null >= 0) ::dup2(null, STDOUT_FILENO);
+  // --area - reads standard input: an empty one, never the terminal.
+  const int empty = ::open("/dev/null", O_RDONLY);
+  if (empty >= 0) ::dup2(empty, STDIN_FILENO);
   return 0;
 }
 

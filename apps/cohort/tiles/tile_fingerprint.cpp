@@ -31,6 +31,10 @@ std::string tile_fingerprint::boxes_text() const {
     if (!out.empty()) out += ' ';
     out += s;
   }
+  if (!area.empty()) {
+    if (!out.empty()) out += ' ';
+    out += area;
+  }
   return out;
 }
 

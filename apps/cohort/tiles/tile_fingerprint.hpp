@@ -22,9 +22,13 @@ struct tile_fingerprint {
   std::vector<bbox> boxes;
   /// The --zoom levels (order and repeats do not matter).
   std::vector<int> zooms;
+  /// The --area's tile_area::fingerprint_text() ("area:<hex>[+buffer=N]"),
+  /// empty without --area; `boxes` then holds the area's bounds.
+  std::string area = {};
 
   /// Canonical text of the boxes: "W,S,E,N" each, shortest round-trip
-  /// decimals, sorted, deduplicated, joined by " ". Example: "13.08,52.33,13.76,52.68".
+  /// decimals, sorted, deduplicated, joined by " ", then the area's text if any.
+  /// Example: "13.08,52.33,13.76,52.68".
   std::string boxes_text() const;
   /// Canonical text of the zooms: ascending ranges, e.g. "8,10-14".
   std::string zooms_text() const;

@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "cohort/tiles/tile_area.hpp"
+
 namespace cohort::app::tiles {
 namespace {
 
@@ -142,8 +144,16 @@ tile_set::tile_set(std::vector<bbox> boxes, std::vector<int> zooms)
   zooms_.erase(std::unique(zooms_.begin(), zooms_.end()), zooms_.end());
 }
 
+tile_set tile_set::of_area(std::shared_ptr<const tile_area> area, std::vector<int> zooms) {
+  if (!area) throw std::invalid_argument("tile_set: null area");
+  tile_set set({}, std::move(zooms));
+  set.area_ = std::move(area);
+  return set;
+}
+
 std::uint64_t tile_set::count_at_zoom(int z) const {
   if (!std::binary_search(zooms_.begin(), zooms_.end(), z)) return 0;
+  if (area_) return area_->count_at_zoom(z);
   std::vector<tile_rect> rects;
   std::vector<std::uint32_t> borders;
   std::vector<detail::y_span> spans;
@@ -174,6 +184,7 @@ std::vector<zoom_count> tile_set::counts_per_zoom() const {
 
 bool tile_set::contains(const tile& t) const {
   if (!std::binary_search(zooms_.begin(), zooms_.end(), t.z)) return false;
+  if (area_) return area_->contains(t);
   for (const bbox& b : boxes_) {
     for (const tile_rect& r : box_rects(b, t.z)) {
       if (r.contains(t.x, t.y)) return true;
@@ -183,16 +194,24 @@ bool tile_set::contains(const tile& t) const {
 }
 
 tile_enumerator tile_set::enumerate() const {
-  return tile_enumerator(boxes_, zooms_);
+  return tile_enumerator(boxes_, area_, zooms_);
 }
 
-tile_enumerator::tile_enumerator(std::vector<bbox> boxes, std::vector<int> zooms)
-    : boxes_(std::move(boxes)), zooms_(std::move(zooms)) {
+tile_enumerator::tile_enumerator(std::vector<bbox> boxes, std::shared_ptr<const tile_area> area,
+                                 std::vector<int> zooms)
+    : boxes_(std::move(boxes)), area_(std::move(area)), zooms_(std::move(zooms)) {
   done_ = !start_zoom();
 }
 
 bool tile_enumerator::start_zoom() {
   for (; zoom_index_ < zooms_.size(); ++zoom_index_) {
+    if (area_) {
+      columns_ = area_->candidate_columns(zooms_[zoom_index_]);
+      column_ = 0;
+      if (!columns_.empty()) x_ = columns_[0].begin;
+      if (start_column()) return true;
+      continue;
+    }
     rects_at_zoom(boxes_, zooms_[zoom_index_], rects_);
     slab_borders(rects_, borders_);
     slab_ = 0;
@@ -215,6 +234,21 @@ bool tile_enumerator::start_slab() {
   return false;
 }
 
+bool tile_enumerator::start_column() {
+  for (; column_ < columns_.size(); ++column_) {
+    x_ = std::max(x_, columns_[column_].begin);
+    for (; x_ < columns_[column_].end; ++x_) {
+      area_->column_rows(zooms_[zoom_index_], x_, spans_);
+      if (!spans_.empty()) {
+        span_ = 0;
+        y_ = spans_[0].begin;
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 std::optional<tile> tile_enumerator::next() {
   if (done_) return std::nullopt;
   const tile current{zooms_[zoom_index_], x_, y_};
@@ -225,6 +259,13 @@ std::optional<tile> tile_enumerator::next() {
     return current;
   }
   span_ = 0;
+  if (area_) {
+    ++x_;
+    if (start_column()) return current;
+    ++zoom_index_;
+    done_ = !start_zoom();
+    return current;
+  }
   if (++x_ < borders_[slab_ + 1]) {
     y_ = spans_[0].begin;
     return current;

@@ -19,6 +19,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -125,6 +126,7 @@ struct zoom_count {
 };
 
 class tile_enumerator;
+class tile_area;
 
 namespace detail {
 /// Rows [begin, end) of one column slab; see tile_enumerator.
@@ -150,8 +152,12 @@ class tile_set {
   tile_set() = default;
   /// Zooms may be in any order and repeat; they are sorted and deduplicated.
   tile_set(std::vector<bbox> boxes, std::vector<int> zooms);
+  /// The tiles of an area (tile_area.hpp) instead of boxes; boxes() is empty.
+  static tile_set of_area(std::shared_ptr<const tile_area> area, std::vector<int> zooms);
 
   const std::vector<bbox>& boxes() const { return boxes_; }
+  /// The area, or null for a set of boxes.
+  const std::shared_ptr<const tile_area>& area() const { return area_; }
   /// The zoom levels, ascending, without duplicates.
   const std::vector<int>& zooms() const { return zooms_; }
 
@@ -173,6 +179,7 @@ class tile_set {
 
  private:
   std::vector<bbox> boxes_;
+  std::shared_ptr<const tile_area> area_;
   std::vector<int> zooms_;
 };
 
@@ -192,13 +199,17 @@ class tile_enumerator {
  private:
   friend class tile_set;
 
-  tile_enumerator(std::vector<bbox> boxes, std::vector<int> zooms);
+  tile_enumerator(std::vector<bbox> boxes, std::shared_ptr<const tile_area> area,
+                  std::vector<int> zooms);
   // Moves to the first tile of the next non-empty zoom; false at the end.
   bool start_zoom();
   // Moves to the next column slab of the current zoom; false when none left.
   bool start_slab();
+  // Area mode: moves to the first column from (column_, x_) with rows.
+  bool start_column();
 
   std::vector<bbox> boxes_;
+  std::shared_ptr<const tile_area> area_;
   std::vector<int> zooms_;
   std::size_t zoom_index_ = 0;
   bool done_ = true;
@@ -212,6 +223,10 @@ class tile_enumerator {
   std::size_t span_ = 0;
   std::uint32_t x_ = 0;
   std::uint32_t y_ = 0;
+  // Area mode: the candidate columns of the zoom (tile_area), one slab per
+  // column, whose rows are spans_.
+  std::vector<detail::y_span> columns_;
+  std::size_t column_ = 0;
 };
 
 }  // namespace cohort::app::tiles

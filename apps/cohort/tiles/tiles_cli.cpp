@@ -8,7 +8,10 @@
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 namespace cohort::app::tiles {
@@ -18,6 +21,7 @@ namespace {
 constexpr const char* description = R"(Usage:
   cohort tiles --bbox W,S,E,N --zoom ZOOMS --url TEMPLATE -o OUT [options]
   cohort tiles --tilejson URL|FILE -o OUT [options]
+  cohort tiles --area FILE.geojson --zoom ZOOMS --url TEMPLATE -o OUT [options]
 
 Download the map tiles of an area into a directory or an MBTiles file.
 
@@ -66,9 +70,37 @@ std::chrono::milliseconds parse_wait(const std::string& text, const char* option
   return std::chrono::ceil<std::chrono::milliseconds>(d);
 }
 
+// The --area file (- for standard input) as a tile_area; every problem is
+// one usage_error line starting with "--area FILE:".
+tile_area read_area(const std::string& file, int buffer) {
+  const std::string shown = "--area " + shown_in_message(file) + ": ";
+  std::string text;
+  std::FILE* in = file == "-" ? stdin : std::fopen(file.c_str(), "rb");
+  if (!in) throw usage_error(shown + "cannot read it: " + std::strerror(errno));
+  char chunk[65536];
+  std::size_t n;
+  constexpr std::size_t max_area_bytes = std::size_t{256} << 20;  // also ends /dev/zero
+  while ((n = std::fread(chunk, 1, sizeof chunk, in)) > 0 && text.size() <= max_area_bytes)
+    text.append(chunk, n);
+  if (text.size() > max_area_bytes) {
+    if (in != stdin) std::fclose(in);
+    throw usage_error(shown + "larger than 256 MiB");
+  }
+  const bool failed = std::ferror(in) != 0;
+  const int error = errno;
+  if (in != stdin) std::fclose(in);
+  if (failed) throw usage_error(shown + "cannot read it: " + std::strerror(error));
+  try {
+    return tile_area::from_geojson(text, buffer);
+  } catch (const area_error& e) {
+    throw usage_error(shown + e.what());
+  }
+}
+
 // The values that are parsed after CLI11 has split the command line.
 struct value_texts {
   std::vector<std::string> boxes;
+  std::string area, buffer;
   std::string zoom, url, subdomains = "a,b,c";
   std::string concurrency, rate, retries, max_bytes, retry_delay, connect, request, stall;
   std::string max_failures, max_tiles;
@@ -96,6 +128,10 @@ void add_area_options(CLI::App& app, tiles_options& o, value_texts& t) {
       ->type_name("W,S,E,N")
       ->allow_extra_args(false)
       ->group(area_group);
+  add_value(app, "--area", t.area, "FILE", area_group,
+            "GeoJSON polygons (- for stdin): only the tiles they intersect");
+  add_value(app, "--buffer", t.buffer, "TILES", area_group,
+            "with --area: add the tiles within TILES (0-64) tiles around it");
   add_value(app, "-z,--zoom", t.zoom, "ZOOMS", area_group, "zoom levels: 12, 10-14 or 8,10-12");
   add_value(app, "-u,--url", t.url, "TEMPLATE", area_group,
             "tile URL template, e.g. https://{s}.host/{z}/{x}/{y}.png");
@@ -186,7 +222,11 @@ void read_values(tiles_options& o, const value_texts& t) {
         parse_count(t.max_failures, "--max-failures-in-a-row", 0, 1'000'000'000));
   }
   const bool from_tilejson = !o.tilejson.empty();
-  if (t.boxes.empty() && !from_tilejson) throw usage_error("--bbox W,S,E,N is required");
+  if (!t.area.empty() && !t.boxes.empty())
+    throw usage_error("--bbox and --area both give the area; use one (a box is a Polygon too)");
+  if (!t.buffer.empty() && t.area.empty()) throw usage_error("--buffer needs --area");
+  if (t.boxes.empty() && t.area.empty() && !from_tilejson)
+    throw usage_error("--bbox W,S,E,N or --area FILE.geojson is required");
   if (t.zoom.empty() && !from_tilejson) {
     throw usage_error("--zoom is required (e.g. --zoom 10-14)");
   }
@@ -195,6 +235,11 @@ void read_values(tiles_options& o, const value_texts& t) {
         "--url or --tilejson is required (e.g. --url 'https://host/{z}/{x}/{y}.png')");
   }
   for (const auto& b : t.boxes) o.boxes.push_back(parse_bbox(b));
+  if (!t.area.empty()) {
+    const int buffer =
+        t.buffer.empty() ? 0 : static_cast<int>(parse_count(t.buffer, "--buffer", 0, 64));
+    o.area = std::make_shared<const tile_area>(read_area(t.area, buffer));
+  }
   if (!t.zoom.empty()) o.zooms = parse_zooms(t.zoom);
   o.subdomains = parse_subdomains(t.subdomains);
   if (!t.url.empty()) o.url = url_template::parse(t.url, o.subdomains, retina_suffix(o));
@@ -253,7 +298,7 @@ void apply_tilejson(tiles_options& o, const tilejson& tj) {
     }
     for (int z = tj.minzoom.value_or(0); z <= *tj.maxzoom; ++z) o.zooms.push_back(z);
   }
-  if (o.boxes.empty())
+  if (o.boxes.empty() && !o.area)  // --area gives the area too
     o.boxes.push_back(tj.bounds.value_or(bbox{-180, -max_latitude, 180, max_latitude}));
   if (o.name.empty()) o.name = tj.name;
   if (o.description.empty()) o.description = tj.description;

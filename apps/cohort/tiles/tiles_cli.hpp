@@ -6,12 +6,14 @@
 /// status 2 before anything is downloaded.
 
 #include "cohort/tiles/download_plan.hpp"
+#include "cohort/tiles/tile_area.hpp"
 #include "cohort/tiles/tile_math.hpp"
 #include "cohort/tiles/tilejson.hpp"
 #include "cohort/tiles/url_template.hpp"
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,6 +23,7 @@ namespace cohort::app::tiles {
 /// What `cohort tiles` was asked to do.
 struct tiles_options {
   std::vector<bbox> boxes;                            ///< --bbox (repeatable)
+  std::shared_ptr<const tile_area> area;              ///< --area with --buffer (or null)
   std::vector<int> zooms;                             ///< --zoom, ascending, distinct
   url_template url;                                   ///< --url with --subdomains
   std::string output;                                 ///< -o/--output (dir or .mbtiles)

@@ -53,6 +53,10 @@ std::string store_format(const url_template& url) {
 
 std::unique_ptr<tile_store> open_output(const tiles_options& o) {
   tile_fingerprint fp{o.url.source_text(), o.boxes, o.zooms};
+  if (o.area) {
+    fp.boxes = o.area->bounds();  // MBTiles `bounds` follows the area
+    fp.area = o.area->fingerprint_text();
+  }
   tile_store_options so;
   so.force = o.force;
   so.fsync = o.fsync;
@@ -152,7 +156,11 @@ int download_and_report(int argc, char** argv, int& ended_by) {
   // so that a Ctrl+C in between is not a kill but an interrupt like any other.
   std::optional<cohort::held_signals> held;
   try {
-    set.emplace(o.boxes, o.zooms);
+    if (o.area) {
+      set.emplace(tile_set::of_area(o.area, o.zooms));
+    } else {
+      set.emplace(o.boxes, o.zooms);
+    }
     // The guard against an accidental huge download: before the output
     // exists and before any request.
     const download_plan plan = plan_download(*set, o.url, o.concurrency, o.rate);

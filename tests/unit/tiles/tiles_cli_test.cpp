@@ -266,4 +266,31 @@ TEST(tile_key, round_trips_and_rejects_malformed_keys) {
   }
 }
 
+TEST(parse_tiles_cli, area_reads_geojson_and_excludes_bbox) {
+  char path[] = "/tmp/tiles-cli-area-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  const std::string text =
+      R"({"type":"Polygon","coordinates":[[[0,0],[10,0],[10,10],[0,10],[0,0]]]})";
+  ASSERT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  close(fd);
+  const char* url = "http://h/{z}/{x}/{y}.png";
+  auto r = parse({"--area", path, "--buffer", "2", "--zoom", "3", "--url", url, "-o", "o"});
+  ASSERT_TRUE(r.options);
+  ASSERT_TRUE(r.options->area);
+  EXPECT_EQ(r.options->area->buffer(), 2);
+  EXPECT_TRUE(r.options->boxes.empty());
+  EXPECT_EQ(parse({"--area", path, "--bbox", "1,1,2,2", "--zoom", "3", "--url", url, "-o", "o"})
+                .exit_code,
+            2);
+  EXPECT_EQ(parse({"--bbox", "1,1,2,2", "--buffer", "1", "--zoom", "3", "--url", url, "-o", "o"})
+                .exit_code,
+            2);
+  EXPECT_EQ(
+      parse({"--area", path, "--buffer", "65", "--zoom", "3", "--url", url, "-o", "o"}).exit_code,
+      2);
+  unlink(path);
+  EXPECT_EQ(parse({"--area", path, "--zoom", "3", "--url", url, "-o", "o"}).exit_code, 2);
+}
+
 }  // namespace
