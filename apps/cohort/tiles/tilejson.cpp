@@ -22,7 +22,6 @@ namespace {
 namespace json = boost::json;
 
 // A TileJSON document larger than this is not one (a real one is a few kB).
-constexpr std::size_t max_tilejson_bytes = 16 * 1024 * 1024;
 
 [[noreturn]] void fail(std::string_view source, std::string_view why) {
   throw usage_error(fmt::format("--tilejson {}: {}", shown_in_message(source), why));
@@ -141,9 +140,10 @@ tilejson parse_tilejson(std::string_view text, std::string_view source) {
 bool is_tilejson_url(std::string_view source) {
   const auto lower_starts = [&](std::string_view prefix) {
     if (source.size() < prefix.size()) return false;
-    for (std::size_t i = 0; i < prefix.size(); ++i) {
-      const char c = source[i];
-      if ((c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c) != prefix[i]) return false;
+    std::size_t i = 0;
+    for (const char p : prefix) {
+      const char c = source[i++];
+      if ((c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c) != p) return false;
     }
     return true;
   };

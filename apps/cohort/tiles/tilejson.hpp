@@ -7,6 +7,7 @@
 /// versions 1.0 to 3.0), and merged into the options where the command line
 /// did not say otherwise.
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +16,9 @@
 #include "cohort/tiles/tile_math.hpp"
 
 namespace cohort::app::tiles {
+
+/// The largest TileJSON document read or fetched (16 MB).
+inline constexpr std::size_t max_tilejson_bytes = std::size_t{16} * 1024 * 1024;
 
 /// What a TileJSON document says about a tile source (the members `cohort
 /// tiles` uses; the others are ignored).

@@ -69,9 +69,6 @@ std::unique_ptr<tile_store> open_output(const tiles_options& o) {
   return open_tile_store(o.output, fp, so);
 }
 
-// A TileJSON is a few kB; a larger answer is not one.
-constexpr std::uint64_t max_tilejson_bytes = 16 * 1024 * 1024;
-
 // Fetches the --tilejson URL (with the tiles' own request options) and
 // merges it into `o`. Returns the exit status to end with, or nullopt to go
 // on: 2 when it cannot be fetched or is not a TileJSON (said on stderr), or

@@ -187,6 +187,7 @@ url_template url_template::parse_alternates(const std::vector<std::string>& text
   if (texts.empty()) throw usage_error("no tile URL template given");
   if (texts.size() == 1) return parse(texts.front(), std::move(subdomains), retina_suffix);
   std::vector<url_template> all;
+  all.reserve(texts.size());
   for (const std::string& text : texts) all.push_back(parse(text, subdomains, retina_suffix));
   url_template result = all.front();
   for (const url_template& a : all) result.uses_retina_ = result.uses_retina_ || a.uses_retina_;
