@@ -15,8 +15,10 @@ tasks, judged on its own; see its function):
     min(N, C), or 0 when the signal lands before any task starts).
 Cohort's contract differs from asyncio's on a SECOND signal: it escalates,
 cancelling shielded cleanups, and names the cleanups it cuts on stderr after
-"escalating; cutting cleanups still running:" (the bench-runner's tasks are
-unnamed: one "(unnamed task) waiting on sleep" line each). So in scenarios 3
+"escalating; cutting cleanups still running:" (one line per cut cleanup, its
+task as the dump names it and how long it has waited, e.g. "worker#3 waiting
+1.3 s on sleep": the bench-runner's items are unnamed, their workers are
+not). So in scenarios 3
 and 4 the criterion is: ended by SIGINT, the run ends within 1 s of the second
 signal, and cleanups + (cleanups reported cut) == started. In scenario 4
 (signals 20 ms apart) a loaded machine may merge two SIGINTs into one (POSIX
@@ -48,7 +50,7 @@ from concurrent.futures import ThreadPoolExecutor
 SANITIZER = re.compile(r"(AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|"
                        r"ThreadSanitizer|runtime error:)")
 CUT_HEADER = "escalating; cutting cleanups still running:"
-CUT_LINE = re.compile(r"^\s+\(unnamed task\) waiting on sleep")
+CUT_LINE = re.compile(r"^\s+\S.* waiting (?:\d+(?:\.\d+)? s )?on sleep$")
 
 
 def run(exe, cli, offsets, timeout=60.0):
