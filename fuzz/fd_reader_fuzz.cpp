@@ -9,6 +9,8 @@
 // chunk-size byte (1..256), then the bytes the pipe carries (at most 60,000,
 // which fit in a pipe's buffer).
 
+#include "support/split_records.hpp"
+
 #include <cohort/io/fd_reader.hpp>
 
 #include <fcntl.h>
@@ -22,21 +24,6 @@
 #include <vector>
 
 namespace {
-
-std::vector<std::string> reference_split(std::string_view bytes, char sep) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < bytes.size()) {
-    const auto end = bytes.find(sep, start);
-    if (end == std::string_view::npos) {
-      out.emplace_back(bytes.substr(start));
-      break;
-    }
-    out.emplace_back(bytes.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
 
 void write_all(int fd, std::string_view bytes) {
   while (!bytes.empty()) {
@@ -82,6 +69,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     if (reader.read_blocking(rec)) std::abort();  // still at the end
   }
-  if (got != reference_split(bytes, sep)) std::abort();
+  if (got != cohort::fuzz::split_records(bytes, sep)) std::abort();
   return 0;
 }

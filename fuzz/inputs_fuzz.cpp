@@ -8,6 +8,8 @@
 // \x01 up to the first \x02, then the contents of the one file every `::::`
 // and `-a` source reads (paths from the input are never opened).
 
+#include "support/split_records.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -40,21 +42,6 @@ void set_content(std::string_view bytes) {
   }
 }
 
-std::vector<std::string> split_values(std::string_view bytes, char sep) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < bytes.size()) {
-    const auto end = bytes.find(sep, start);
-    if (end == std::string_view::npos) {
-      out.emplace_back(bytes.substr(start));
-      break;
-    }
-    out.emplace_back(bytes.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -68,7 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   std::vector<std::string> words;
   std::vector<std::string> arg_files;
-  for (auto& w : split_values(words_text, '\x01')) {
+  for (auto& w : cohort::fuzz::split_records(words_text, '\x01')) {
     if (w.size() > 1 && w[0] == '\x03') {  // an `-a FILE`
       arg_files.push_back(w.substr(1));
     } else {
@@ -86,7 +73,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const char sep = nul ? '\0' : '\n';
   set_content(file_text);
-  const auto file_values = split_values(file_text, sep);
+  const auto file_values = cohort::fuzz::split_records(file_text, sep);
   const std::string path = "/proc/self/fd/" + std::to_string(content_fd());
   std::vector<std::set<std::string>> allowed;
   for (auto& s : split.sources) {
