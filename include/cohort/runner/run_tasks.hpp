@@ -18,6 +18,7 @@
 #include <exception>
 #include <functional>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -49,6 +50,26 @@ class retry_after : public std::runtime_error {
  private:
   std::string gate_;
   duration delay_;
+};
+
+/// Thrown by a task whose failure another attempt cannot change (an HTTP
+/// 403, a command that does not exist): the task fails at once, with no
+/// further attempts, whatever `retry_policy::max_attempts` allows.
+class permanent_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// How an item's task ended, handed to the item itself (see `runner_item`).
+struct item_result {
+  /// `done`, `failed`, or `cancelled` (running when the run was cancelled
+  /// or halted "now"; it stays pending in a journal).
+  task_outcome outcome = task_outcome::done;
+  /// Attempts made, the last one included.
+  int attempts = 1;
+  /// For `failed`: every attempt's error, oldest first (the last is the one
+  /// the task failed with). Empty otherwise. Valid during the call only.
+  std::span<const std::exception_ptr> errors;
 };
 
 /// When a run stops on its own (GNU parallel's --halt).
@@ -138,7 +159,26 @@ struct runner_options {
 
 /// An item a source yields: `run()` makes its task (called only when the item
 /// is admitted). Optional: `key()` (needed with a journal), `gate()` (tasks
-/// with the same non-empty gate share `retry_after` pauses).
+/// with the same non-empty gate share `retry_after` pauses), and
+/// `void ended(const item_result&)`.
+///
+/// `ended` is how a run hands each outcome back with its item, typed: the
+/// runner calls it once for every item it started, when its task has ended
+/// (done, failed after its last attempt, or cancelled while running), before
+/// the journal records it and before `on_event`. The item is still alive and
+/// holds whatever its task left in it (an exit status, captured output), so
+/// a tool needs no side table keyed by a string. Not called for items
+/// skipped by the journal nor for items never started. It may throw for
+/// `done` and `failed` (the run then ends with that error, as a failing
+/// journal does); for `cancelled` it is called while the run unwinds and
+/// must not throw.
+///
+///     struct job {
+///       int seq;
+///       exit_status status;                 // set by the task
+///       task<> run();
+///       void ended(const cohort::item_result& r) { log(seq, r.outcome, status); }
+///     };
 ///
 /// To make an item's waits readable in the task tree dump (SIGQUIT) and in
 /// traces, name the task `run()` returns with `task::named`. The runner keeps
@@ -180,6 +220,10 @@ namespace detail {
 template <class I>
 concept has_key = requires(const I& i) {
   { i.key() } -> std::convertible_to<std::string_view>;
+};
+template <class I>
+concept has_ended = requires(I& i, const item_result& r) {
+  {i.ended(r)};
 };
 template <class I>
 concept has_gate = requires(const I& i) {
@@ -294,8 +338,10 @@ class task_runner {
  private:
   struct running_guard {
     task_runner* r;
+    item_type* item;
     std::string_view key;
     bool finished = false;
+    int attempts = 1;  // made so far, the running one included
     ~running_guard() {
       --r->progress_.running;
       if (finished) return;
@@ -303,6 +349,9 @@ class task_runner {
       ++r->progress_.cancelled;
       ++r->summary_.cancelled;
       r->note_cancel_reason();
+      if constexpr (detail::has_ended<item_type>) {
+        item->ended(item_result{task_outcome::cancelled, attempts, {}});
+      }
       r->emit(task_event::kind::cancelled, key, 0, nullptr);
     }
   };
@@ -360,7 +409,7 @@ class task_runner {
       if constexpr (detail::has_key<item_type>) key = item->key();
       ++progress_.started;
       ++progress_.running;
-      running_guard guard{this, key};
+      running_guard guard{this, &*item, key};
       emit(task_event::kind::started, key, 1, nullptr);
       try {
         if (plain_attempt(*item)) {
@@ -372,7 +421,7 @@ class task_runner {
         error = attempt_error();
       }
       if (!error) {
-        finish_done(guard, key, 1);
+        finish_done(guard, *item, key, 1);
       } else {
         // exchange, not move: the next item tests `error`, and a moved-from
         // exception_ptr need not be null.
@@ -469,17 +518,19 @@ class task_runner {
     std::vector<std::exception_ptr> errors;
     errors.push_back(std::move(first));
     for (int attempt_no = 1;; ++attempt_no) {
-      if (attempt_no >= options_.retry.max_attempts || !admitting_retries()) {
-        finish_failed(guard, seq, attempt_no, std::move(errors));
+      if (attempt_no >= options_.retry.max_attempts || !admitting_retries() ||
+          is_permanent(errors.back())) {
+        finish_failed(guard, item, seq, attempt_no, std::move(errors));
         co_return;
       }
       ++progress_.retries;
       emit(task_event::kind::retrying, guard.key, attempt_no, errors.back());
       co_await sleep_for(options_.retry.delay(attempt_no, rng_.next_unit()));
       if (!admitting_retries()) {  // halted (soon) during the backoff
-        finish_failed(guard, seq, attempt_no, std::move(errors));
+        finish_failed(guard, item, seq, attempt_no, std::move(errors));
         co_return;
       }
+      guard.attempts = attempt_no + 1;
       std::exception_ptr error;
       try {
         co_await attempt(item);
@@ -487,7 +538,7 @@ class task_runner {
         error = attempt_error();
       }
       if (!error) {
-        finish_done(guard, guard.key, attempt_no + 1);
+        finish_done(guard, item, guard.key, attempt_no + 1);
         co_return;
       }
       errors.push_back(std::move(error));
@@ -496,17 +547,21 @@ class task_runner {
 
   // (Always inlined: GCC does not inline it into the worker's coroutine on
   // its own, and the call is a tenth of the worker's cost per item.)
-  [[gnu::always_inline]] void finish_done(running_guard& guard, std::string_view key,
-                                          int attempts) {
+  [[gnu::always_inline]] void finish_done(running_guard& guard, item_type& item,
+                                          std::string_view key, int attempts) {
     guard.finished = true;
     ++progress_.done;
     ++summary_.done;
+    if constexpr (detail::has_ended<item_type>) {
+      item.ended(item_result{task_outcome::done, attempts, {}});
+    }
+    (void)item;
     if (options_.journal != nullptr) options_.journal->record_done(key, attempts);
     emit(task_event::kind::done, key, attempts, nullptr);
     after_outcome(task_outcome::done);
   }
 
-  void finish_failed(running_guard& guard, std::size_t seq, int attempts,
+  void finish_failed(running_guard& guard, item_type& item, std::size_t seq, int attempts,
                      std::vector<std::exception_ptr> errors) {
     // Items without a key are named by their sequence number, made into
     // text only now that something needs it.
@@ -514,6 +569,10 @@ class task_runner {
     guard.finished = true;
     ++progress_.failed;
     ++summary_.failed;
+    if constexpr (detail::has_ended<item_type>) {
+      item.ended(item_result{task_outcome::failed, attempts, errors});
+    }
+    (void)item;
     if (options_.journal != nullptr) {
       std::vector<std::string> texts;
       texts.reserve(errors.size());
@@ -524,6 +583,16 @@ class task_runner {
     summary_.failures.push_back(
         task_failure{key.empty() ? std::to_string(seq) : std::string(key), std::move(errors)});
     after_outcome(task_outcome::failed);
+  }
+
+  static bool is_permanent(const std::exception_ptr& e) noexcept {
+    try {
+      std::rethrow_exception(e);
+    } catch (const permanent_error&) {
+      return true;
+    } catch (...) {
+      return false;
+    }
   }
 
   // A halt "soon" lets running tasks finish but not start new attempts.

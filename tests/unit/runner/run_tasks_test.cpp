@@ -703,3 +703,127 @@ TEST(RunTasks, AMillionSynchronousItemsDoNotOverflowTheStack) {
 }
 
 }  // namespace
+
+namespace {
+
+// An item that learns its own outcome (the typed hand-back).
+struct outcome_log {
+  struct entry {
+    int index;
+    cohort::task_outcome outcome;
+    int attempts;
+    std::vector<std::string> errors;
+    int value;  // what the task left in the item
+  };
+  std::vector<entry> ended;
+};
+
+struct reporting_item {
+  int index;
+  outcome_log* log;
+  std::function<cohort::task<>(int index, int attempt, int& value)> body;
+  int attempt = 0;
+  int value = 0;
+  cohort::task<> run() { return body(index, ++attempt, value); }
+  void ended(const cohort::item_result& r) {
+    std::vector<std::string> texts;
+    for (const auto& e : r.errors) texts.push_back(cohort::detail::describe_error(e));
+    log->ended.push_back({index, r.outcome, r.attempts, std::move(texts), value});
+  }
+};
+
+struct reporting_source {
+  int n;
+  outcome_log* log;
+  std::function<cohort::task<>(int, int, int&)> body;
+  int next_ = 0;
+  std::optional<reporting_item> next() {
+    if (next_ >= n) return std::nullopt;
+    return reporting_item{next_++, log, body};
+  }
+  std::size_t size() const { return static_cast<std::size_t>(n); }
+};
+
+}  // namespace
+
+TEST(RunTasks, EachItemIsHandedItsOwnOutcomeWithWhatItsTaskLeftInIt) {
+  cohort::test::virtual_loop loop;
+  outcome_log log;
+  auto body = [](int i, int attempt, int& value) -> cohort::task<> {
+    co_await cohort::sleep_for(1ms);
+    value = i * 10 + attempt;
+    if (i == 1 || (i == 2 && attempt == 1)) throw std::runtime_error("no " + std::to_string(i));
+  };
+  cohort::runner_options o;
+  o.retry.max_attempts = 2;
+  o.retry.initial = 1ms;
+  cohort::task_runner r(reporting_source{3, &log, body}, 3, o);
+  loop.run(r.run());
+  ASSERT_EQ(log.ended.size(), 3u);
+  std::map<int, outcome_log::entry> by_index;
+  for (auto& e : log.ended) by_index.emplace(e.index, e);
+  EXPECT_EQ(by_index.at(0).outcome, cohort::task_outcome::done);
+  EXPECT_EQ(by_index.at(0).attempts, 1);
+  EXPECT_EQ(by_index.at(0).value, 1);
+  EXPECT_TRUE(by_index.at(0).errors.empty());
+  EXPECT_EQ(by_index.at(1).outcome, cohort::task_outcome::failed);
+  EXPECT_EQ(by_index.at(1).attempts, 2);
+  EXPECT_EQ(by_index.at(1).errors, (std::vector<std::string>{"no 1", "no 1"}));
+  EXPECT_EQ(by_index.at(1).value, 12);
+  EXPECT_EQ(by_index.at(2).outcome, cohort::task_outcome::done);
+  EXPECT_EQ(by_index.at(2).attempts, 2);
+  EXPECT_EQ(by_index.at(2).value, 22);
+}
+
+TEST(RunTasks, AnItemCancelledWhileRunningIsHandedCancelledWithItsAttempts) {
+  cohort::test::virtual_loop loop;
+  outcome_log log;
+  auto body = [](int i, int attempt, int& value) -> cohort::task<> {
+    value = attempt;
+    co_await cohort::sleep_for(i == 0 ? 1ms : 1h);
+    if (i == 0) throw std::runtime_error("flaky");
+  };
+  cohort::runner_options o;
+  o.retry.max_attempts = 5;
+  o.retry.initial = 1ms;
+  o.retry.jitter = 0;
+  cohort::task_runner r(reporting_source{4, &log, body}, 2, o);
+  // Item 0 fails at 1 ms, retries at 2 ms (attempt 2), fails at 3 ms, then
+  // waits 2 ms and starts attempt 3 at 5 ms: the cancel at 5.5 ms finds it
+  // running its third attempt; item 1 sleeps in its first.
+  loop.call_after(5500us, [&] { loop.cancel_root(cohort::cancel_reason::signal); });
+  EXPECT_THROW(loop.run(r.run()), cohort::cancelled_error);
+  ASSERT_EQ(log.ended.size(), 2u) << "items never started are not handed anything";
+  std::map<int, outcome_log::entry> by_index;
+  for (auto& e : log.ended) by_index.emplace(e.index, e);
+  EXPECT_EQ(by_index.at(0).outcome, cohort::task_outcome::cancelled);
+  EXPECT_EQ(by_index.at(0).attempts, 3);
+  EXPECT_EQ(by_index.at(0).value, 3);
+  EXPECT_EQ(by_index.at(1).outcome, cohort::task_outcome::cancelled);
+  EXPECT_EQ(by_index.at(1).attempts, 1);
+  EXPECT_EQ(r.summary().cancelled, 2u);
+  EXPECT_EQ(r.summary().not_started, 2u);
+}
+
+TEST(RunTasks, APermanentErrorFailsTheItemAtOnceWithoutRetries) {
+  cohort::test::virtual_loop loop;
+  outcome_log log;
+  auto body = [](int i, int, int&) -> cohort::task<> {
+    co_await cohort::sleep_for(1ms);
+    if (i == 0) throw cohort::permanent_error("HTTP 403");
+    if (i == 1) throw std::runtime_error("flaky");
+  };
+  cohort::runner_options o;
+  o.retry.max_attempts = 4;
+  o.retry.initial = 10ms;
+  cohort::task_runner r(reporting_source{2, &log, body}, 2, o);
+  loop.run(r.run());
+  std::map<int, outcome_log::entry> by_index;
+  for (auto& e : log.ended) by_index.emplace(e.index, e);
+  EXPECT_EQ(by_index.at(0).outcome, cohort::task_outcome::failed);
+  EXPECT_EQ(by_index.at(0).attempts, 1) << "not retried";
+  EXPECT_EQ(by_index.at(0).errors, std::vector<std::string>{"HTTP 403"});
+  EXPECT_EQ(by_index.at(1).attempts, 4) << "an ordinary error is retried";
+  EXPECT_EQ(r.summary().failed, 2u);
+  EXPECT_EQ(r.progress().retries, 3u);
+}
