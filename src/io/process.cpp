@@ -698,7 +698,7 @@ task<> terminate(process& p, term_sequence seq) {
     // Once the leader is reaped, its pgid is signalled only while the group
     // has members: an empty group's id may be reused.
     if (!p.exited() || p.group_alive()) p.signal_group(step.signal);
-    co_await await_group_gone(p, clock::now() + step.wait, error);
+    co_await await_group_gone(p, deadline_after(clock::now(), step.wait), error);
     if (p.group_exited()) break;
   }
   if (!p.exited()) {
@@ -722,8 +722,13 @@ task<> terminate(process& p, term_sequence seq) {
 }
 
 task<exit_status> supervise(process& p, term_sequence seq) {
+  // The cleanup's grace: the sequence's waits plus a second, saturating: a
+  // step that waits duration::max() ("until the group is gone") makes it
+  // unbounded, not a sum overflowed into a grace already spent.
   duration grace = 1s;
-  for (const term_step& step : seq) grace += step.wait;
+  for (const term_step& step : seq) {
+    grace = step.wait > duration::max() - grace ? duration::max() : grace + step.wait;
+  }
   co_return co_await finally(
       wait_for_exit(p), [&p, &seq] { return terminate(p, seq); }, grace);
 }

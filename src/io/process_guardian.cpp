@@ -330,7 +330,7 @@ void terminate_groups(std::set<pid_t> groups, const term_sequence& seq) {
   using namespace std::chrono;
   for (const term_step& step : seq) {
     if (!signal_groups(groups, step.signal)) return;
-    const auto end = steady_clock::now() + step.wait;
+    const auto end = cohort::deadline_after(steady_clock::now(), step.wait);
     while (steady_clock::now() < end) {
       if (!signal_groups(groups, 0)) return;
       sleep_ms(std::min(group_poll,

@@ -609,7 +609,7 @@ class task_runner {
 
   void close_gate(const std::string& gate, duration delay) {
     if (gate.empty()) return;
-    const time_point until = now() + delay;
+    const time_point until = deadline_after(now(), delay);
     auto [it, inserted] = gates_.try_emplace(gate, until);
     if (!inserted && it->second < until) it->second = until;
   }

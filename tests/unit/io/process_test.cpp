@@ -516,6 +516,29 @@ TEST_F(ProcessTest, ShortCustomSequenceStillEndsWithKill) {
   EXPECT_LT(took, 300ms) << ms_d(took).count() << " ms";
 }
 
+TEST_F(ProcessTest, AStepThatWaitsForeverWaitsForTheGroupInsteadOfKillingIt) {
+  // duration::max() is "no limit" everywhere in Cohort: the step's wait must
+  // not overflow the clock into a deadline already passed (which went on to
+  // the final KILL at once and cut the cleanup off).
+  output_watch out({"ready"});
+  auto p = spawn({.argv = cohort::shell_argv(
+                      "trap 'sleep 0.2; exit 7' TERM; echo ready; while :; do sleep 0.05; done"),
+                  .out = output_mode::capture,
+                  .on_stdout = out.sink()});
+  cohort::cancel_scope scope;
+  cohort::time_point at;
+  loop.run(both(
+      [](cohort::cancel_scope& s, cohort::process& p) -> cohort::task<> {
+        cohort::term_sequence patient{{SIGTERM, cohort::duration::max()}};
+        (void)co_await s.run(cohort::supervise(p, patient));
+      }(scope, p),
+      cancel_on(out.seen(0), scope, at)));
+  ASSERT_TRUE(p.exited());
+  EXPECT_EQ(p.status()->signal, 0) << "killed instead of waited for";
+  EXPECT_EQ(p.status()->code, 7);
+  expect_no_children();
+}
+
 TEST_F(ProcessTest, GrandchildrenAreKilledWithTheGroup) {
   output_watch out({"ready"});
   auto p = spawn(
