@@ -827,3 +827,24 @@ TEST(RunTasks, APermanentErrorFailsTheItemAtOnceWithoutRetries) {
   EXPECT_EQ(r.summary().failed, 2u);
   EXPECT_EQ(r.progress().retries, 3u);
 }
+
+TEST(RunTasks, ARetryAfterOfDurationMaxClosesTheGateUntilTheRunEnds) {
+  // duration::max() is "no limit": the gate stays closed (until the run is
+  // cancelled), not a sum overflowed into a moment already passed.
+  cohort::test::virtual_loop loop;
+  script s;
+  s.body = [](int i, int attempt) -> cohort::task<> {
+    return [](int i, int attempt) -> cohort::task<> {
+      if (i == 0 && attempt == 1) throw cohort::retry_after("host", cohort::duration::max(), "429");
+      co_await cohort::sleep_for(1ms);
+    }(i, attempt);
+  };
+  cohort::runner_options o;
+  o.retry.max_attempts = 2;
+  o.retry.initial = 1ms;
+  cohort::task_runner r(counting_source{2, &s, "host"}, 1, o);
+  loop.call_after(1h, [&] { loop.cancel_root(cohort::cancel_reason::signal); });
+  EXPECT_THROW(loop.run(r.run()), cohort::cancelled_error);
+  EXPECT_EQ(s.attempts[0], 1) << "retried through a gate that should be closed";
+  EXPECT_EQ(s.attempts.count(1), 0u) << "item 1 is on the same gate";
+}
