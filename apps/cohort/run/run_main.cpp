@@ -3,13 +3,13 @@
 #include "cohort/common/shell_quote.hpp"
 #include "cohort/exit_codes.hpp"
 #include "cohort/run/run_engine.hpp"
+#include "cohort/run/run_exit_code.hpp"
 
 #include <cohort/io/process_guardian.hpp>
 #include <cohort/runtime/run.hpp>
 
 #include <fmt/core.h>
 
-#include <cmath>
 #include <csignal>
 #include <thread>
 
@@ -21,33 +21,6 @@ std::size_t resolve_jobs(const jobs_spec& j) {
   const auto cores = std::max(1u, std::thread::hardware_concurrency());
   // Unlimited (-j 0): as many as the runner can hold; each job is a process.
   return static_cast<std::size_t>(j.resolve(cores).value_or(100000));
-}
-
-int failed_exit_code(std::size_t failed) {
-  if (failed == 0) return exit_ok;
-  if (failed > 100) return exit_run_many_failed;
-  return static_cast<int>(failed);
-}
-
-// GNU parallel's exit status with --halt: fail=1 gives the failing job's
-// status; a percentage (fail=Y%, done=Y%) the percentage of all jobs that
-// failed, halted or not; success=X or Y% 0 when it halted; anything else the
-// number of failed jobs.
-int halt_exit_code(const cohort::halt_policy& h, const run_summary& s, int last_failure,
-                   std::optional<std::uint64_t> total) {
-  if (h.mode == cohort::halt_policy::when::never) return failed_exit_code(s.failed);
-  if (h.trigger == cohort::halt_policy::on::success) {
-    return s.halted ? exit_ok : failed_exit_code(s.failed);
-  }
-  if (h.percent > 0) {
-    const std::uint64_t all =
-        total.value_or(s.done + s.failed + s.cancelled + s.not_started + s.skipped);
-    return all == 0 ? 0 : static_cast<int>(s.failed * 100 / all);
-  }
-  if (s.halted && h.trigger == cohort::halt_policy::on::fail && h.count <= 1 && last_failure > 0) {
-    return std::min(last_failure, 255);
-  }
-  return failed_exit_code(s.failed);
 }
 
 std::string resume_hint(int argc, char** argv, const run_cli_options& o) {
@@ -93,12 +66,7 @@ int run_and_report(int argc, char** argv, int& ended_by) {
     const cohort::halt_policy halt_given = o.halt;
     std::optional<std::uint64_t> total;
     if (o.halt.percent > 0) total = inputs.total_jobs();
-    if (o.halt.percent > 0 && total) {
-      o.halt.count = std::max<std::size_t>(
-          1, static_cast<std::size_t>(
-                 std::ceil(o.halt.percent * static_cast<double>(*total) / 100.0 - 1e-9)));
-      o.halt.percent = 0;
-    }
+    o.halt = halt_for_runner(o.halt, total);
 
     if (o.dry_run) {
       held.release();
@@ -178,7 +146,7 @@ int run_and_report(int argc, char** argv, int& ended_by) {
       fmt::print(stderr, "cohort run: SIGHUP: finished the running jobs; {} never started\n",
                  s.not_started_known ? std::to_string(s.not_started) : std::string("the rest"));
     }
-    return halt_exit_code(halt_given, s, engine.last_failure_code(), total);
+    return run_exit_code(halt_given, s, engine.last_failure_code(), total);
   } catch (const std::exception& e) {
     fmt::print(stderr, "cohort run: {}\n", e.what());
     return exit_run_error;
