@@ -2,6 +2,7 @@
 
 #include "cohort/common/shell_quote.hpp"
 #include "cohort/exit_codes.hpp"
+#include "cohort/run/process_launcher.hpp"
 #include "cohort/run/run_engine.hpp"
 #include "cohort/run/run_exit_code.hpp"
 
@@ -96,9 +97,11 @@ int run_and_report(int argc, char** argv, int& ended_by) {
     process_guardian guardian = start_guardian(o);
 
     const std::size_t jobs = resolve_jobs(o.jobs);
-    run_engine engine(o, std::move(tmpl), std::move(inputs), std::move(resume), std::move(log),
-                      jobs);
-    engine.guard_with(&guardian);
+    run_engine engine(o, run_engine_parts{.tmpl = std::move(tmpl),
+                                          .inputs = std::move(inputs),
+                                          .resume = std::move(resume),
+                                          .log = std::move(log),
+                                          .slots = jobs});
     cohort::run_options ro;
     // Killing a job takes its whole --term-seq; leave room for it.
     std::chrono::nanoseconds seq_total{0};
@@ -115,7 +118,8 @@ int run_and_report(int argc, char** argv, int& ended_by) {
             bool& hup;
             ~note_hup() { hup = rt.drain_requested().is_set(); }
           } note{rt, hup};
-          co_await engine.run(rt.io(), rt.drain_requested());
+          process_launcher launcher(rt.io(), &guardian);
+          co_await engine.run(launcher, rt.drain_requested());
           co_return 0;
         },
         ro);
