@@ -1,26 +1,26 @@
 #pragma once
-// The engine of `cohort run`: turns inputs into jobs for the runner, runs
-// each as a supervised process group, prints output (grouped, in order, or
-// line by line) and writes GNU parallel's job log.
+// The engine of `cohort run`: turns inputs into jobs for the runner, has
+// each run by a command_launcher, prints their output (job_printer) and
+// writes GNU parallel's job log.
 
 #include "cohort/common/progress_bar.hpp"
+#include "cohort/run/command_launcher.hpp"
 #include "cohort/run/command_template.hpp"
 #include "cohort/run/inputs.hpp"
+#include "cohort/run/job_output.hpp"
 #include "cohort/run/joblog.hpp"
 #include "cohort/run/run_cli.hpp"
 
-#include <cohort/io/process_guardian.hpp>
 #include <cohort/runner/run_tasks.hpp>
 #include <cohort/semaphore.hpp>
 #include <cohort/task.hpp>
 
-#include <boost/asio/io_context.hpp>
-
 #include <cstdint>
+#include <cstdio>
 #include <exception>
-#include <map>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,15 +29,30 @@ namespace cohort::app::run {
 
 class run_engine;
 
-/// One job: its sequence number and arguments; `run()` makes its task.
-struct job_item {
-  run_engine* engine;
-  std::uint64_t seq;
-  std::vector<std::string> args;
-  std::string key_;
-  std::string label_;  ///< the task's name in a SIGQUIT dump: "job 7: <command>"
-  std::string_view key() const noexcept { return key_; }
+/// One job: its sequence number and arguments, and what its last attempt
+/// left (how it ended, its output). `run()` makes an attempt's task; the
+/// runner hands the outcome back with `ended()`.
+class job_item {
+ public:
+  job_item(run_engine& e, job_input&& in) noexcept
+      : engine_(&e), seq_(in.seq), args_(std::move(in.args)) {}
   task<> run();
+  void ended(const item_result& r);
+
+ private:
+  friend class run_engine;
+  // The command of an attempt in job slot `slot`, expanded once (once per
+  // attempt only if the template uses the slot, {%}).
+  const std::string& command(std::size_t slot);
+
+  run_engine* engine_;
+  std::uint64_t seq_;
+  std::vector<std::string> args_;
+  std::string command_;
+  bool expanded_ = false;
+  std::string label_;                      // the task's name in a SIGQUIT dump: "job 7: <command>"
+  launch_result result_;                   // the last attempt
+  std::string partial_out_, partial_err_;  // --line-buffer: a last line without newline
 };
 
 /// The jobs of the inputs, lazily, minus those a --resume skips.
@@ -62,25 +77,41 @@ class job_failed : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// What the engine works with, besides its options.
+struct run_engine_parts {
+  command_template tmpl;
+  input_generator inputs;
+  std::optional<resume_filter> resume{};  ///< --resume / --resume-failed
+  std::optional<joblog_writer> log{};     ///< --joblog
+  std::size_t slots = 1;                  ///< jobs at once
+  std::FILE* out = stdout;                ///< where jobs' standard output goes
+  std::FILE* err = stderr;                ///< jobs' standard error and warnings
+};
+
+/// Runs the jobs of `cohort run`. Each job's outcome comes back to the job
+/// itself (job_item::ended): its joblog line (not for a job killed because
+/// the run stopped), its output, the last failure's status.
+///
+///     run_engine engine(options, std::move(parts));
+///     co_await engine.run(launcher, rt.drain_requested());
+///     exit_code(engine.summary(), engine.last_failure_code());
 class run_engine {
  public:
-  run_engine(run_cli_options options, command_template tmpl, input_generator inputs,
-             std::optional<resume_filter> resume, std::optional<joblog_writer> log,
-             std::size_t slots);
+  run_engine(run_cli_options options, run_engine_parts parts);
 
-  /// Runs every job; call inside cohort::run. May be unwound by a signal
-  /// (also while it waits for input): the summary stays available.
-  task<> run(boost::asio::io_context& io, event& drain);
-  /// Announces every job's process group to `g` (which outlives the run),
-  /// so that a kill -9 of this process does not leave the jobs running.
-  void guard_with(process_guardian* g) noexcept { guardian_ = g; }
+  /// Runs every job with `launcher`; call once, on a loop (the Asio runtime
+  /// when the input may wait). May be unwound by a cancel (a signal; also
+  /// while it waits for input): the running jobs are cancelled and not
+  /// logged, and the summary stays available. Once `drain` is set (SIGHUP),
+  /// no new job starts. `launcher` and `drain` must outlive the run.
+  task<> run(command_launcher& launcher, event& drain);
   /// Rethrows the run's own failure, if it had one: an error of its input
   /// (a changed input under --resume, an unreadable file) or of the joblog.
   /// run() keeps it rather than throwing, so that it is reported once, by
   /// the caller, after the jobs' output; the summary is then not counted.
   void rethrow_failure() const;
   /// Prints every pending output (after an interruption).
-  void flush_output();
+  void flush_output() { printer_.flush(); }
   /// Closes the --bar/--eta display: erases it and, if `with_summary`,
   /// writes its summary line. Call after the run, before other messages.
   void finish_progress(bool with_summary);
@@ -92,12 +123,8 @@ class run_engine {
   int last_failure_code() const noexcept { return last_failure_code_; }
 
  private:
-  friend struct job_item;
+  friend class job_item;
   friend class job_source;
-  struct attempt {
-    joblog_entry entry;
-    std::string out, err;
-  };
   // A job slot ({%}) held by one attempt: a parameter of the attempt's
   // task, so it is given back with its frame, even if it never started.
   class slot_lease {
@@ -114,8 +141,10 @@ class run_engine {
     run_engine* e_;
     std::size_t n_;
   };
-  task<> run_job(std::uint64_t seq, const std::vector<std::string>& args, slot_lease slot,
-                 std::string command);
+  task<> run_job(job_item& job, slot_lease slot);
+  task<> wait_for_delay();
+  launch_request request_for(job_item& job, std::size_t slot);
+  void job_ended(job_item& job, task_outcome outcome);
   // The next job of the inputs, or nothing: at their end (`ended`) or when
   // --resume skips the input read. Blocks the thread if the inputs may_wait().
   std::optional<job_item> pull_job(bool& ended);
@@ -124,37 +153,19 @@ class run_engine {
   task<> wait_for_input();
   task<> announce_drain(event& drain);
   void count_event(const task_event& e);
-  void clear_progress() {
-    if (bar_) bar_->clear();
-  }
-  void on_event(const task_event& e);
   void warn_timed_out(std::string_view command);
-  void emit(std::uint64_t seq, attempt& a);
-  void write_output(const std::vector<std::string>& args, const std::string& out,
-                    const std::string& err);
-  void write_tagged(std::FILE* f, const std::vector<std::string>& args, std::string_view text);
   std::size_t take_slot();
   void give_slot(std::size_t slot) { free_slots_.insert(slot); }
   duration current_timeout() const;
 
   run_cli_options options_;
-  command_template tmpl_;
-  input_generator inputs_;
-  std::optional<resume_filter> resume_;
-  std::optional<joblog_writer> log_;
-  boost::asio::io_context* io_ = nullptr;
+  run_engine_parts parts_;
+  command_launcher* launcher_ = nullptr;
   std::set<std::size_t> free_slots_;
   std::size_t next_slot_ = 1;
-  std::map<std::uint64_t, attempt> attempts_;  // the last attempt of running jobs
-  std::map<std::uint64_t, std::vector<std::string>> args_of_;
-  // -k: outputs held until every earlier job has printed.
-  std::map<std::uint64_t, std::pair<std::string, std::string>> held_;
-  std::set<std::uint64_t> settled_;  // seqs with nothing (more) to print
-  std::uint64_t next_to_print_ = 1;
   std::vector<double> ok_runtimes_;  // for --timeout P%
   std::uint64_t resume_skipped_ = 0;
   time_point last_start_{};
-  process_guardian* guardian_ = nullptr;
   bool inputs_ended_ = false;        // the inputs have no more jobs
   std::optional<job_item> pending_;  // pulled by wait_for_input(), for next()
   semaphore input_turn_{1};          // one worker reads the input at a time
@@ -164,6 +175,7 @@ class run_engine {
   // source without size()), with the total when the input can tell it.
   run_progress bar_counts_;
   std::optional<progress_bar> bar_;
+  job_printer printer_;
   task_runner<job_source> runner_;
 };
 

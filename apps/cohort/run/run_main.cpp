@@ -1,16 +1,16 @@
 #include "cohort/run/run_main.hpp"
 
-#include "cohort/common/shell_quote.hpp"
 #include "cohort/exit_codes.hpp"
+#include "cohort/run/process_launcher.hpp"
 #include "cohort/run/run_engine.hpp"
+#include "cohort/run/run_exit_code.hpp"
+#include "cohort/run/run_report.hpp"
 
 #include <cohort/io/process_guardian.hpp>
 #include <cohort/runtime/run.hpp>
 
 #include <fmt/core.h>
 
-#include <cmath>
-#include <csignal>
 #include <thread>
 
 namespace cohort::app::run {
@@ -21,44 +21,6 @@ std::size_t resolve_jobs(const jobs_spec& j) {
   const auto cores = std::max(1u, std::thread::hardware_concurrency());
   // Unlimited (-j 0): as many as the runner can hold; each job is a process.
   return static_cast<std::size_t>(j.resolve(cores).value_or(100000));
-}
-
-int failed_exit_code(std::size_t failed) {
-  if (failed == 0) return exit_ok;
-  if (failed > 100) return exit_run_many_failed;
-  return static_cast<int>(failed);
-}
-
-// GNU parallel's exit status with --halt: fail=1 gives the failing job's
-// status; a percentage (fail=Y%, done=Y%) the percentage of all jobs that
-// failed, halted or not; success=X or Y% 0 when it halted; anything else the
-// number of failed jobs.
-int halt_exit_code(const cohort::halt_policy& h, const run_summary& s, int last_failure,
-                   std::optional<std::uint64_t> total) {
-  if (h.mode == cohort::halt_policy::when::never) return failed_exit_code(s.failed);
-  if (h.trigger == cohort::halt_policy::on::success) {
-    return s.halted ? exit_ok : failed_exit_code(s.failed);
-  }
-  if (h.percent > 0) {
-    const std::uint64_t all =
-        total.value_or(s.done + s.failed + s.cancelled + s.not_started + s.skipped);
-    return all == 0 ? 0 : static_cast<int>(s.failed * 100 / all);
-  }
-  if (s.halted && h.trigger == cohort::halt_policy::on::fail && h.count <= 1 && last_failure > 0) {
-    return std::min(last_failure, 255);
-  }
-  return failed_exit_code(s.failed);
-}
-
-std::string resume_hint(int argc, char** argv, const run_cli_options& o) {
-  if (o.joblog.empty()) return "run it with --joblog FILE to be able to resume an interrupted run";
-  std::string cmd = "cohort run";
-  if (!o.resume && !o.resume_failed) cmd += " --resume";
-  for (int i = 1; i < argc; ++i) {
-    cmd += ' ';
-    append_shell_quoted(cmd, argv[i]);
-  }
-  return "resume with: " + cmd;
 }
 
 process_guardian start_guardian(const run_cli_options& o) {
@@ -72,6 +34,66 @@ process_guardian start_guardian(const run_cli_options& o) {
   }
 }
 
+// --dry-run: the commands, one a line, run none.
+int print_commands(const command_template& tmpl, input_generator& inputs) {
+  job_input in;
+  std::string line;
+  while (inputs.next(in)) {
+    line.clear();
+    tmpl.expand_into(line, in.args, in.seq, 1);
+    line += '\n';
+    std::fwrite(line.data(), 1, line.size(), stdout);
+  }
+  return exit_ok;
+}
+
+// The runtime's options: killing a job takes its whole --term-seq, so the
+// grace period after a signal leaves room for it.
+cohort::run_options runtime_options(const run_cli_options& o) {
+  std::chrono::nanoseconds seq_total{0};
+  for (const auto& step : o.term_seq) seq_total += step.wait;
+  cohort::run_options ro;
+  ro.grace =
+      std::max<duration>(std::chrono::seconds(5),
+                         std::chrono::duration_cast<duration>(seq_total) + std::chrono::seconds(1));
+  return ro;
+}
+
+// The joblog to resume from and the one to write, as --resume and --joblog ask.
+void open_joblogs(const run_cli_options& o, run_engine_parts& parts) {
+  if (o.resume || o.resume_failed) {
+    parts.resume.emplace(read_joblog(o.joblog),
+                         o.resume ? resume_mode::resume : resume_mode::resume_failed);
+  }
+  if (!o.joblog.empty()) {
+    parts.log.emplace(o.joblog,
+                      parts.resume ? joblog_writer::mode::append : joblog_writer::mode::truncate);
+  }
+}
+
+// Runs `engine` on the runtime, its jobs as real processes; fills `how`.
+void run_engine_on_runtime(run_engine& engine, const run_cli_options& o, held_signals& held,
+                           run_ending& how) {
+  // Kills the jobs' process groups if this process dies (kill -9, OOM)
+  // before it could; told "done" when it goes out of scope.
+  process_guardian guardian = start_guardian(o);
+  const cohort::run_outcome ended = cohort::run_with_outcome(
+      [&](cohort::runtime& rt) -> cohort::task<int> {
+        held.release();
+        struct note_hup {
+          cohort::runtime& rt;
+          bool& hup;
+          ~note_hup() { hup = rt.drain_requested().is_set(); }
+        } note{rt, how.hup};
+        process_launcher launcher(rt.io(), &guardian);
+        co_await engine.run(launcher, rt.drain_requested());
+        co_return 0;
+      },
+      runtime_options(o));
+  how.code = ended.code;
+  how.signal = ended.signal;
+}
+
 // The whole of `cohort run` up to its summary; `ended_by` is set to the
 // signal that interrupted the run, if one did.
 int run_and_report(int argc, char** argv, int& ended_by) {
@@ -81,104 +103,24 @@ int run_and_report(int argc, char** argv, int& ended_by) {
   auto parsed = parse_run_cli(argc, argv);
   if (!parsed.options) return parsed.exit_code;
   run_cli_options o = std::move(*parsed.options);
-
   try {
     auto split = split_command_line(o.words, o.arg_files);
-    command_template tmpl = command_template::from_words(split.command);
-    input_options io_opts;
-    if (o.null_separated) io_opts.separator = '\0';
-    input_generator inputs(std::move(split.sources), io_opts);
-    // GNU parallel: a --halt percentage is of all the jobs when their number
-    // is known (the runner would take it of the jobs finished so far).
-    const cohort::halt_policy halt_given = o.halt;
-    std::optional<std::uint64_t> total;
-    if (o.halt.percent > 0) total = inputs.total_jobs();
-    if (o.halt.percent > 0 && total) {
-      o.halt.count = std::max<std::size_t>(
-          1, static_cast<std::size_t>(
-                 std::ceil(o.halt.percent * static_cast<double>(*total) / 100.0 - 1e-9)));
-      o.halt.percent = 0;
-    }
-
+    run_engine_parts parts{.tmpl = command_template::from_words(split.command),
+                           .inputs = input_generator(std::move(split.sources),
+                                                     {.separator = o.null_separated ? '\0' : '\n'}),
+                           .slots = resolve_jobs(o.jobs)};
+    run_ending how{.argc = argc, .argv = argv, .options = &o, .halt_given = o.halt};
+    if (o.halt.percent > 0) how.total_jobs = parts.inputs.total_jobs();
+    o.halt = halt_for_runner(o.halt, how.total_jobs);
     if (o.dry_run) {
       held.release();
-      job_input in;
-      std::string line;
-      while (inputs.next(in)) {
-        line.clear();
-        tmpl.expand_into(line, in.args, in.seq, 1);
-        line += '\n';
-        std::fwrite(line.data(), 1, line.size(), stdout);
-      }
-      return exit_ok;
+      return print_commands(parts.tmpl, parts.inputs);
     }
-
-    std::optional<resume_filter> resume;
-    if (o.resume || o.resume_failed) {
-      resume.emplace(read_joblog(o.joblog),
-                     o.resume ? resume_mode::resume : resume_mode::resume_failed);
-    }
-    std::optional<joblog_writer> log;
-    if (!o.joblog.empty()) {
-      log.emplace(o.joblog, resume ? joblog_writer::mode::append : joblog_writer::mode::truncate);
-    }
-
-    // Kills the jobs' process groups if this process dies (kill -9, OOM)
-    // before it could; told "done" when it goes out of scope.
-    process_guardian guardian = start_guardian(o);
-
-    const std::size_t jobs = resolve_jobs(o.jobs);
-    run_engine engine(o, std::move(tmpl), std::move(inputs), std::move(resume), std::move(log),
-                      jobs);
-    engine.guard_with(&guardian);
-    cohort::run_options ro;
-    // Killing a job takes its whole --term-seq; leave room for it.
-    std::chrono::nanoseconds seq_total{0};
-    for (const auto& step : o.term_seq) seq_total += step.wait;
-    ro.grace = std::max<duration>(
-        std::chrono::seconds(5),
-        std::chrono::duration_cast<duration>(seq_total) + std::chrono::seconds(1));
-    bool hup = false;  // a SIGHUP came, even if the run ended before it mattered
-    const cohort::run_outcome ended = cohort::run_with_outcome(
-        [&](cohort::runtime& rt) -> cohort::task<int> {
-          held.release();
-          struct note_hup {
-            cohort::runtime& rt;
-            bool& hup;
-            ~note_hup() { hup = rt.drain_requested().is_set(); }
-          } note{rt, hup};
-          co_await engine.run(rt.io(), rt.drain_requested());
-          co_return 0;
-        },
-        ro);
-    const int code = ended.code;
-    const int signal = ended_by = ended.signal;
-    engine.finish_progress(signal == 0 && code == 0);
-    engine.flush_output();
-    engine.rethrow_failure();  // said once, by the catch below
-    const run_summary& s = engine.summary();
-    if (signal != 0) {
-      std::string never = s.not_started_known ? format_count(s.not_started) : "the rest";
-      fmt::print(stderr,
-                 "cohort run: interrupted by {}: {} done, {} failed, {} killed, {} never started; "
-                 "{}\n",
-                 signal == SIGINT ? "SIGINT" : "SIGTERM", format_count(s.done),
-                 format_count(s.failed), format_count(s.cancelled), never,
-                 resume_hint(argc, argv, o));
-      return code;
-    }
-    if (code != 0) return exit_run_error;  // the run itself failed (already reported)
-    if (s.halted) {
-      // (The rest of a pipe that may still be written to is not counted.)
-      fmt::print(stderr, "cohort run: halted ({} done, {} failed, {} killed, {} never started)\n",
-                 format_count(s.done), format_count(s.failed), format_count(s.cancelled),
-                 s.not_started_known ? format_count(s.not_started) : std::string("the rest"));
-    }
-    if (s.drained || hup) {
-      fmt::print(stderr, "cohort run: SIGHUP: finished the running jobs; {} never started\n",
-                 s.not_started_known ? std::to_string(s.not_started) : std::string("the rest"));
-    }
-    return halt_exit_code(halt_given, s, engine.last_failure_code(), total);
+    open_joblogs(o, parts);
+    run_engine engine(o, std::move(parts));
+    run_engine_on_runtime(engine, o, held, how);
+    ended_by = how.signal;
+    return report_run(engine, how);
   } catch (const std::exception& e) {
     fmt::print(stderr, "cohort run: {}\n", e.what());
     return exit_run_error;

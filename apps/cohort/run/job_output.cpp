@@ -1,0 +1,96 @@
+#include "cohort/run/job_output.hpp"
+
+#include <utility>
+
+namespace cohort::app::run {
+
+job_printer::job_printer(output_style style, std::function<void()> before_write)
+    : style_(style), before_write_(std::move(before_write)) {}
+
+void job_printer::job_ended(std::uint64_t seq, const std::vector<std::string>& args,
+                            std::string out, std::string err) {
+  // --line-buffer: complete lines were printed as they came; what is left is
+  // a last line without its newline, printed now that the job is over (as
+  // GNU does).
+  if (style_.line_buffer || !style_.keep_order) {
+    write(args, out, err);
+    return;
+  }
+  held_[seq] = held{args, std::move(out), std::move(err)};
+  settled_.insert(seq);
+  while (settled_.count(next_to_print_) != 0) {
+    if (auto h = held_.find(next_to_print_); h != held_.end()) {
+      write(h->second.args, h->second.out, h->second.err);
+      held_.erase(h);
+    }
+    settled_.erase(next_to_print_);
+    ++next_to_print_;
+  }
+}
+
+void job_printer::job_skipped(std::uint64_t seq) {
+  if (style_.keep_order && !style_.line_buffer) settled_.insert(seq);
+}
+
+std::function<void(std::string_view)> job_printer::line_sink(const std::vector<std::string>& args,
+                                                             std::string& partial, bool to_err) {
+  std::FILE* f = to_err ? style_.err : style_.out;
+  return [this, &args, &partial, f](std::string_view chunk) {
+    partial.append(chunk);
+    const auto end = partial.rfind('\n');
+    if (end == std::string::npos) return;
+    if (before_write_) before_write_();
+    write_tagged(f, args, std::string_view(partial).substr(0, end + 1));
+    std::fflush(f);
+    partial.erase(0, end + 1);
+  };
+}
+
+void job_printer::flush() {
+  for (auto& [seq, h] : held_) write(h.args, h.out, h.err);
+  held_.clear();
+}
+
+void job_printer::message(std::string_view line) {
+  if (before_write_) before_write_();
+  std::fwrite(line.data(), 1, line.size(), style_.err);
+  std::fputc('\n', style_.err);
+  std::fflush(style_.err);
+}
+
+void job_printer::write(const std::vector<std::string>& args, const std::string& out,
+                        const std::string& err) {
+  if (out.empty() && err.empty()) return;
+  if (before_write_) before_write_();
+  write_tagged(style_.out, args, out);
+  std::fflush(style_.out);
+  write_tagged(style_.err, args, err);
+  std::fflush(style_.err);
+}
+
+void job_printer::write_tagged(std::FILE* f, const std::vector<std::string>& args,
+                               std::string_view text) {
+  if (text.empty()) return;
+  if (!style_.tag) {
+    std::fwrite(text.data(), 1, text.size(), f);
+    return;
+  }
+  std::string tag;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (i != 0) tag += ' ';
+    tag += args[i];
+  }
+  tag += '\t';
+  std::string out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    end = end == std::string_view::npos ? text.size() : end + 1;
+    out += tag;
+    out.append(text.substr(start, end - start));
+    start = end;
+  }
+  std::fwrite(out.data(), 1, out.size(), f);
+}
+
+}  // namespace cohort::app::run

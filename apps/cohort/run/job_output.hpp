@@ -1,0 +1,70 @@
+#pragma once
+// How `cohort run` prints its jobs' output: grouped per job as each ends
+// (the default), in input order (-k), or line by line as it comes
+// (--line-buffer); each line after the job's arguments with --tag.
+
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cohort::app::run {
+
+/// Where and how jobs' output is printed.
+struct output_style {
+  bool keep_order = false;   ///< -k
+  bool line_buffer = false;  ///< --line-buffer
+  bool tag = false;          ///< --tag
+  std::FILE* out = stdout;
+  std::FILE* err = stderr;
+};
+
+/// Prints each job's output once the job is over (or, with --line-buffer,
+/// its complete lines as they come). With -k, a job's output waits until
+/// every earlier job has printed or is known to print nothing.
+///
+///     job_printer p(style, [&] { bar.clear(); });
+///     p.job_ended(seq, args, out, err);
+class job_printer {
+ public:
+  /// `before_write` is called before anything is written (to erase a
+  /// progress bar); may be empty.
+  job_printer(output_style style, std::function<void()> before_write);
+
+  /// The output of job `seq` (whose arguments are `args`, for --tag), now
+  /// that it is over, however it ended.
+  void job_ended(std::uint64_t seq, const std::vector<std::string>& args, std::string out,
+                 std::string err);
+  /// Job `seq` prints nothing (--resume skipped it): -k does not wait for it.
+  void job_skipped(std::uint64_t seq);
+  /// --line-buffer: a sink for one stream of a job that prints each complete
+  /// line at once; a last line without its newline stays in `partial`
+  /// (printed with the job's output when it ends). `args` and `partial`
+  /// must outlive the sink.
+  std::function<void(std::string_view)> line_sink(const std::vector<std::string>& args,
+                                                  std::string& partial, bool to_err);
+  /// Prints every output still held by -k (after an interruption).
+  void flush();
+  /// Writes one message line to the error stream.
+  void message(std::string_view line);
+
+ private:
+  struct held {
+    std::vector<std::string> args;
+    std::string out, err;
+  };
+  void write(const std::vector<std::string>& args, const std::string& out, const std::string& err);
+  void write_tagged(std::FILE* f, const std::vector<std::string>& args, std::string_view text);
+
+  output_style style_;
+  std::function<void()> before_write_;
+  std::map<std::uint64_t, held> held_;  // -k: outputs waiting for earlier jobs
+  std::set<std::uint64_t> settled_;     // -k: seqs with nothing (more) to print
+  std::uint64_t next_to_print_ = 1;
+};
+
+}  // namespace cohort::app::run

@@ -1,0 +1,64 @@
+#include "cohort/run/process_launcher.hpp"
+
+#include <cohort/io/process.hpp>
+#include <cohort/io/process_guardian.hpp>
+
+namespace cohort::app::run {
+
+namespace {
+
+process_options options_of(const launch_request& r) {
+  process_options po;
+  po.argv = shell_argv(std::string(r.command));
+  po.env = r.env;
+  po.out = output_mode::capture;
+  po.err = output_mode::capture;
+  po.on_stdout = r.on_stdout;
+  po.on_stderr = r.on_stderr;
+  return po;
+}
+
+// However a launch ends (done, failed, killed by a signal, a timeout or a
+// halt), keeps what the job printed, how long it ran and how it ended.
+struct collect {
+  launch_result& r;
+  process& p;
+  ~collect() {
+    r.out = p.take_stdout();
+    r.err = p.take_stderr();
+    r.runtime = std::chrono::duration_cast<std::chrono::nanoseconds>(p.runtime());
+    if (auto st = p.status()) {
+      r.ended = true;
+      r.code = st->code;
+      r.signal = st->signal;
+    }
+  }
+};
+
+}  // namespace
+
+process_launcher::process_launcher(boost::asio::io_context& io, process_guardian* guardian)
+    : io_(&io), guardian_(guardian) {
+  adopt_orphans();
+}
+
+task<> process_launcher::launch(const launch_request& request, launch_result& result) {
+  process_options po = options_of(request);
+  if (guardian_ != nullptr && guardian_->active()) po.env.push_back(guardian_->marker());
+  // Declared before the process: the guardian forgets the group only after
+  // the process's destructor has made sure it is gone.
+  process_guardian::watch_handle guarded;
+  process p = process::spawn(*io_, po);  // a spawn failure fails the job
+  if (guardian_ != nullptr) guarded = guardian_->watch(p.pid());
+  result.start = p.start_time();
+  collect keep{result, p};
+  // supervise returns (or unwinds) once the whole group is gone: processes
+  // the job left behind (`sleep 1000 &`) got the termination sequence, and
+  // what any of them wrote, cleanup included, is in the output.
+  // (The sequence in a local first: g++ 12 destroys a temporary made by a
+  // conditional expression inside a co_await twice.)
+  term_sequence seq = request.term_seq != nullptr ? *request.term_seq : default_term_sequence();
+  (void)co_await supervise(p, std::move(seq));
+}
+
+}  // namespace cohort::app::run

@@ -1,0 +1,179 @@
+// run_engine: where jobs come from (the inputs, --resume), how each attempt
+// runs (--delay, --timeout, job slots) and what its outcome does.
+
+#include "cohort/run/run_engine.hpp"
+
+#include <cohort/cancel_scope.hpp>
+#include <cohort/sleep.hpp>
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <utility>
+
+namespace cohort::app::run {
+
+task<> run_engine::wait_for_input() {
+  if (!parts_.inputs.may_wait()) co_return;  // next() reads without waiting
+  // One worker reads at a time; the next one then reads the job after the
+  // one this one took (a worker's next() follows its wait_ready() at once).
+  auto turn = co_await input_turn_.acquire();
+  while (!pending_ && !inputs_ended_) {
+    job_input in;
+    if (!co_await parts_.inputs.next_async(in)) {
+      inputs_ended_ = true;
+      break;
+    }
+    pending_ = admit(in);
+  }
+}
+
+std::optional<job_item> run_engine::pull_job(bool& ended) {
+  job_input in;
+  if (!parts_.inputs.next(in)) {
+    ended = inputs_ended_ = true;
+    return std::nullopt;
+  }
+  return admit(in);
+}
+
+std::optional<job_item> run_engine::admit(job_input& in) {
+  job_item job(*this, std::move(in));
+  if (parts_.resume) {
+    // A template with {%} cannot reproduce its old command: not compared.
+    std::optional<std::string_view> command;
+    if (!parts_.tmpl.uses_slot()) command = job.command(1);
+    if (parts_.resume->skip(job.seq_, command)) {  // throws input_changed_error
+      ++resume_skipped_;
+      ++bar_counts_.skipped;
+      printer_.job_skipped(job.seq_);
+      return std::nullopt;
+    }
+  }
+  return job;
+}
+
+std::size_t run_engine::take_slot() {
+  if (free_slots_.empty()) return next_slot_++;
+  const std::size_t s = *free_slots_.begin();
+  free_slots_.erase(free_slots_.begin());
+  return s;
+}
+
+duration run_engine::current_timeout() const {
+  const auto& t = options_.timeout;
+  if (t.what == timeout_spec::kind::fixed) return std::chrono::duration_cast<duration>(t.fixed);
+  if (t.what == timeout_spec::kind::percent_of_median && ok_runtimes_.size() >= 3) {
+    std::vector<double> r = ok_runtimes_;
+    std::nth_element(r.begin(), r.begin() + static_cast<std::ptrdiff_t>(r.size() / 2), r.end());
+    const double s = r[r.size() / 2] * t.percent_of_median / 100.0;
+    return std::chrono::duration_cast<duration>(std::chrono::duration<double>(s));
+  }
+  return duration::max();
+}
+
+task<> run_engine::wait_for_delay() {
+  if (options_.delay.count() <= 0) co_return;
+  scheduler& loop = co_await this_scheduler();
+  const time_point start_at = last_start_ + std::chrono::duration_cast<duration>(options_.delay);
+  last_start_ = std::max(loop.now(), start_at);
+  if (start_at > loop.now()) co_await sleep_until(start_at);
+}
+
+launch_request run_engine::request_for(job_item& job, std::size_t slot) {
+  launch_request r;
+  r.seq = job.seq_;
+  r.slot = slot;
+  r.command = job.command_;
+  r.env = {{"PARALLEL_SEQ", std::to_string(job.seq_)}, {"PARALLEL_JOBSLOT", std::to_string(slot)}};
+  if (options_.line_buffer) {
+    // Complete lines are printed as they come; a partial last line waits.
+    r.on_stdout = printer_.line_sink(job.args_, job.partial_out_, false);
+    r.on_stderr = printer_.line_sink(job.args_, job.partial_err_, true);
+  }
+  r.term_seq = &options_.term_seq;
+  return r;
+}
+
+task<> run_engine::run_job(job_item& job, slot_lease slot) {
+  co_await wait_for_delay();
+  // Each attempt starts afresh: the job's outcome is its last attempt's.
+  job.result_ = launch_result{};
+  job.partial_out_.clear();
+  job.partial_err_.clear();
+  const launch_request request = request_for(job, slot.number());
+  launch_result& r = job.result_;
+  const duration timeout = current_timeout();
+  if (timeout == duration::max()) {
+    co_await launcher_->launch(request, r);
+  } else if (!co_await move_on_after(timeout, launcher_->launch(request, r))) {
+    warn_timed_out(job.command_);
+  }
+  if (r.success()) {
+    ok_runtimes_.push_back(std::chrono::duration<double>(r.runtime).count());
+    co_return;
+  }
+  throw job_failed(r.signal != 0 ? fmt::format("job {} killed by signal {}", job.seq_, r.signal)
+                                 : fmt::format("job {} exited {}", job.seq_, r.code));
+}
+
+void run_engine::warn_timed_out(std::string_view command) {
+  // GNU parallel's warning ("This job was killed because it timed out:" and
+  // the command), on one line; above the bar if one is drawn.
+  const std::string line =
+      fmt::format("cohort run: warning: this job was killed because it timed out: {}", command);
+  if (bar_) {
+    bar_->print_above(line);
+  } else {
+    printer_.message(line);
+  }
+}
+
+void run_engine::job_ended(job_item& job, task_outcome outcome) {
+  launch_result& r = job.result_;
+  joblog_entry entry;
+  entry.seq = job.seq_;
+  entry.command = job.command_;
+  entry.start = r.start;
+  entry.runtime = r.runtime;
+  r.out += job.partial_out_;
+  r.err += job.partial_err_;
+  entry.receive = static_cast<std::int64_t>(r.out.size());
+  if (r.ended) {
+    entry.exit_value = r.signal != 0 ? -1 : r.code;
+    entry.signal = r.signal;
+  }
+  // GNU parallel logs a job that finished (ok or failed), never one it
+  // killed because it was stopping: those are run again by --resume.
+  if (outcome != task_outcome::cancelled && parts_.log) parts_.log->write(entry);
+  if (outcome == task_outcome::failed) {
+    last_failure_code_ = entry.signal != 0 ? 128 + entry.signal : entry.exit_value;
+  }
+  printer_.job_ended(job.seq_, job.args_, std::move(r.out), std::move(r.err));
+}
+
+void run_engine::count_event(const task_event& e) {
+  run_progress& c = bar_counts_;
+  switch (e.what) {
+    case task_event::kind::started:
+      ++c.started;
+      ++c.running;
+      break;
+    case task_event::kind::done:
+      ++c.done;
+      --c.running;
+      break;
+    case task_event::kind::failed:
+      ++c.failed;
+      --c.running;
+      break;
+    case task_event::kind::cancelled:
+      ++c.cancelled;
+      --c.running;
+      break;
+    case task_event::kind::retrying: ++c.retries; break;
+    case task_event::kind::skipped: ++c.skipped; break;
+  }
+}
+
+}  // namespace cohort::app::run

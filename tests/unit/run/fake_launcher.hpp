@@ -1,0 +1,92 @@
+#pragma once
+// A command_launcher for tests of `cohort run`'s engine: each command is
+// scripted (exit code, signal, output, runtime on virtual time), attempt by
+// attempt; a cancelled launch ends as if the termination sequence's first
+// signal had killed the job.
+
+#include "cohort/run/command_launcher.hpp"
+
+#include <cohort/sleep.hpp>
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace cohort::app::run::test {
+
+/// One attempt of a scripted command.
+struct scripted_job {
+  int code = 0;
+  int signal = 0;
+  std::string out{};  ///< written as the job starts
+  std::string err{};
+  duration runtime = std::chrono::seconds(1);
+};
+
+class fake_launcher final : public command_launcher {
+ public:
+  /// Attempt by attempt; the last one repeats. A command not scripted
+  /// succeeds after 1 s, printing nothing.
+  std::map<std::string, std::vector<scripted_job>> script;
+  /// Every launch, in order: "seq slot command".
+  std::vector<std::string> launched;
+  /// The environment of each launch, by command.
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> env;
+  int running = 0;
+  int peak = 0;
+
+  task<> launch(const launch_request& r, launch_result& result) override {
+    const std::string command(r.command);
+    const scripted_job job = next_attempt(command);
+    launched.push_back(std::to_string(r.seq) + " " + std::to_string(r.slot) + " " + command);
+    env[command] = r.env;
+    scheduler& loop = co_await this_scheduler();
+    struct end_guard {  // fills `result` however the launch ends
+      fake_launcher& f;
+      launch_result& res;
+      scheduler& loop;
+      time_point begin;
+      const term_sequence* seq;
+      bool completed = false;
+      ~end_guard() {
+        --f.running;
+        res.runtime = std::chrono::duration_cast<std::chrono::nanoseconds>(loop.now() - begin);
+        if (completed) return;
+        res.ended = true;  // killed by the sequence's first signal
+        res.code = -1;
+        res.signal = seq != nullptr && !seq->empty() ? seq->front().signal : 9;
+      }
+    } guard{*this, result, loop, loop.now(), r.term_seq};
+    peak = std::max(peak, ++running);
+    result.start = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
+    write(job.out, r.on_stdout, result.out);
+    write(job.err, r.on_stderr, result.err);
+    co_await sleep_for(job.runtime);
+    result.ended = true;
+    result.code = job.code;
+    result.signal = job.signal;
+    guard.completed = true;
+  }
+
+ private:
+  scripted_job next_attempt(const std::string& command) {
+    auto it = script.find(command);
+    if (it == script.end() || it->second.empty()) return {};
+    int& n = attempts_[command];
+    const auto i = std::min<std::size_t>(static_cast<std::size_t>(n++), it->second.size() - 1);
+    return it->second[i];
+  }
+  static void write(const std::string& text, const std::function<void(std::string_view)>& sink,
+                    std::string& kept) {
+    if (text.empty()) return;
+    if (sink) {
+      sink(text);
+    } else {
+      kept += text;
+    }
+  }
+  std::map<std::string, int> attempts_;
+};
+
+}  // namespace cohort::app::run::test

@@ -1,0 +1,390 @@
+#include "cohort/run/run_engine.hpp"
+
+#include <gtest/gtest.h>
+
+#include "cohort/run/run_exit_code.hpp"
+#include "cohort/run/run_report.hpp"
+
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "fake_launcher.hpp"
+#include "scratch_dir.hpp"
+#include "virtual_loop.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace cohort::app::run;
+using cohort::app::run::test::fake_launcher;
+using cohort::app::run::test::scripted_job;
+
+// A file the engine writes to, read back whole.
+struct captured {
+  std::FILE* f = std::tmpfile();
+  ~captured() { std::fclose(f); }
+  std::string text() const {
+    std::fflush(f);
+    std::string s;
+    std::rewind(f);
+    char buf[4096];
+    std::size_t n = 0;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
+    return s;
+  }
+};
+
+std::vector<std::string> numbered(int n) {
+  std::vector<std::string> v;
+  for (int i = 1; i <= n; ++i) v.push_back(std::to_string(i));
+  return v;
+}
+
+// One `cohort run job {} ::: VALUES...` on virtual time with a fake launcher,
+// reported as run_main reports it.
+struct engine_run {
+  run_cli_options options;
+  fake_launcher launcher;
+  std::size_t slots = 1;
+  std::string joblog;  // --joblog, when set
+  std::optional<resume_mode> resume;
+  captured out, err, messages;
+  std::function<void(cohort::test::virtual_loop&)> before;  // e.g. a signal at a moment
+  std::optional<run_engine> engine;
+  bool interrupted = false;
+
+  // Runs the jobs and returns the exit status.
+  int run(std::vector<std::string> values) {
+    run_engine_parts parts{
+        .tmpl = command_template::from_words(std::vector<std::string>{"job", "{}"}),
+        .inputs = input_generator({input_source::literals(std::move(values))}),
+        .slots = slots,
+        .out = out.f,
+        .err = err.f};
+    run_ending how{.options = &options, .halt_given = options.halt, .messages = messages.f};
+    if (options.halt.percent > 0) how.total_jobs = parts.inputs.total_jobs();
+    options.halt = halt_for_runner(options.halt, how.total_jobs);
+    if (resume) parts.resume.emplace(read_joblog(joblog), *resume);
+    if (!joblog.empty()) {
+      parts.log.emplace(joblog,
+                        resume ? joblog_writer::mode::append : joblog_writer::mode::truncate);
+    }
+    engine.emplace(options, std::move(parts));
+    cohort::test::virtual_loop loop;
+    if (before) before(loop);
+    cohort::event drain;
+    try {
+      loop.run([&]() -> cohort::task<> { co_await engine->run(launcher, drain); }());
+    } catch (const cohort::cancelled_error&) {
+      interrupted = true;
+      how.signal = SIGINT;
+      how.code = 130;
+    }
+    engine->rethrow_failure();
+    return report_run(*engine, how);
+  }
+  const cohort::run_summary& summary() { return engine->summary(); }
+};
+
+scripted_job fails(int code, cohort::duration runtime = 1s) {
+  return scripted_job{.code = code, .runtime = runtime};
+}
+
+cohort::halt_policy halt(cohort::halt_policy::when w, cohort::halt_policy::on t, std::size_t count,
+                         double percent = 0) {
+  return cohort::halt_policy{w, t, count, percent};
+}
+
+TEST(RunEngine, AllSucceedExitsZero) {
+  engine_run r;
+  r.slots = 2;
+  EXPECT_EQ(r.run({"a", "b", "c"}), 0);
+  EXPECT_EQ(r.summary().done, 3u);
+  EXPECT_EQ(r.launcher.peak, 2);
+  ASSERT_EQ(r.launcher.launched.size(), 3u);
+  EXPECT_EQ(r.launcher.launched[0], "1 1 job a");
+  EXPECT_EQ(r.launcher.launched[1], "2 2 job b");
+  EXPECT_EQ(r.launcher.launched[2], "3 1 job c");  // slot 1 was given back
+  const std::vector<std::pair<std::string, std::string>> env_c{{"PARALLEL_SEQ", "3"},
+                                                               {"PARALLEL_JOBSLOT", "1"}};
+  EXPECT_EQ(r.launcher.env["job c"], env_c);
+}
+
+TEST(RunEngine, NFailedExitsN) {
+  engine_run r;
+  r.launcher.script["job b"] = {fails(1)};
+  r.launcher.script["job d"] = {fails(7)};
+  r.launcher.script["job e"] = {fails(2)};
+  EXPECT_EQ(r.run({"a", "b", "c", "d", "e"}), 3);
+  EXPECT_EQ(r.summary().done, 2u);
+  EXPECT_EQ(r.summary().failed, 3u);
+}
+
+TEST(RunEngine, MoreThanAHundredFailedExits101) {
+  engine_run r;
+  r.slots = 50;
+  std::vector<std::string> values = numbered(101);
+  for (const auto& v : values) r.launcher.script["job " + v] = {fails(1)};
+  EXPECT_EQ(r.run(values), 101);
+  EXPECT_EQ(r.summary().failed, 101u);
+}
+
+TEST(RunEngine, AJobKilledBySignalFailsAndIsLoggedWithItsSignal) {
+  cohort::test::scratch_dir dir;
+  engine_run r;
+  r.joblog = dir.file("log");
+  r.launcher.script["job b"] = {scripted_job{.code = -1, .signal = SIGKILL}};
+  EXPECT_EQ(r.run({"a", "b"}), 1);
+  const auto log = read_joblog(r.joblog);
+  ASSERT_EQ(log.records.size(), 2u);
+  EXPECT_EQ(log.records[1].command, "job b");
+  EXPECT_EQ(log.records[1].exit_value, -1);
+  EXPECT_EQ(log.records[1].signal, SIGKILL);
+  EXPECT_EQ(r.engine->last_failure_code(), 128 + SIGKILL);
+}
+
+TEST(RunEngine, HaltNowFailOneExitsWithTheFailingJobsStatus) {
+  cohort::test::scratch_dir dir;
+  engine_run r;
+  r.slots = 2;
+  r.joblog = dir.file("log");
+  r.options.halt = halt(cohort::halt_policy::when::now, cohort::halt_policy::on::fail, 1);
+  r.launcher.script["job a"] = {fails(3, 1s)};
+  r.launcher.script["job b"] = {scripted_job{.out = "b started\n", .runtime = 10s}};
+  EXPECT_EQ(r.run({"a", "b", "c"}), 3);
+  EXPECT_TRUE(r.summary().halted);
+  EXPECT_EQ(r.summary().cancelled, 1u);    // b, killed
+  EXPECT_EQ(r.summary().not_started, 1u);  // c
+  // The failed job is logged; the one killed by the halt is not (--resume
+  // runs it again), but what it printed is shown.
+  const auto log = read_joblog(r.joblog);
+  ASSERT_EQ(log.records.size(), 1u);
+  EXPECT_EQ(log.records[0].command, "job a");
+  EXPECT_EQ(log.records[0].exit_value, 3);
+  EXPECT_EQ(r.out.text(), "b started\n");
+  EXPECT_NE(r.messages.text().find("halted (0 done, 1 failed, 1 killed, 1 never started)"),
+            std::string::npos);
+}
+
+TEST(RunEngine, HaltNowOnAJobKilledBySignalExits128PlusTheSignal) {
+  engine_run r;
+  r.options.halt = halt(cohort::halt_policy::when::now, cohort::halt_policy::on::fail, 1);
+  r.launcher.script["job a"] = {scripted_job{.code = -1, .signal = SIGSEGV}};
+  EXPECT_EQ(r.run({"a", "b"}), 128 + SIGSEGV);
+}
+
+TEST(RunEngine, HaltSoonLetsRunningJobsFinishAndStartsNoMore) {
+  engine_run r;
+  r.slots = 2;
+  r.options.halt = halt(cohort::halt_policy::when::soon, cohort::halt_policy::on::fail, 2);
+  r.launcher.script["job a"] = {fails(5, 1s)};
+  r.launcher.script["job b"] = {fails(6, 2s)};
+  r.launcher.script["job c"] = {scripted_job{.runtime = 5s}};  // starts at 1 s, finishes
+  EXPECT_EQ(r.run({"a", "b", "c", "d", "e"}), 2);              // fail=2: the failed count
+  EXPECT_TRUE(r.summary().halted);
+  EXPECT_EQ(r.summary().done, 1u);
+  EXPECT_EQ(r.summary().cancelled, 0u);
+  EXPECT_EQ(r.summary().not_started, 2u);
+}
+
+TEST(RunEngine, HaltOnAPercentageExitsWithThePercentageThatFailed) {
+  engine_run r;
+  r.options.halt = halt(cohort::halt_policy::when::soon, cohort::halt_policy::on::fail, 1, 20);
+  const auto values = numbered(10);
+  r.launcher.script["job 2"] = {fails(1)};
+  r.launcher.script["job 4"] = {fails(1)};
+  r.launcher.script["job 6"] = {fails(1)};
+  // 20 % of 10 jobs: halted at the second failure; 2 of 10 failed.
+  EXPECT_EQ(r.run(values), 20);
+  EXPECT_TRUE(r.summary().halted);
+  EXPECT_EQ(r.summary().failed, 2u);
+}
+
+TEST(RunEngine, HaltOnSuccessExitsZeroWhenItHalted) {
+  engine_run r;
+  r.options.halt = halt(cohort::halt_policy::when::now, cohort::halt_policy::on::success, 1);
+  r.launcher.script["job a"] = {fails(4)};
+  EXPECT_EQ(r.run({"a", "b", "c"}), 0);
+  EXPECT_TRUE(r.summary().halted);
+  EXPECT_EQ(r.summary().failed, 1u);
+  EXPECT_EQ(r.summary().done, 1u);
+}
+
+TEST(RunEngine, HaltOnSuccessThatNeverHaltsExitsWithTheFailedCount) {
+  engine_run r;
+  r.options.halt = halt(cohort::halt_policy::when::now, cohort::halt_policy::on::success, 1);
+  r.launcher.script["job a"] = {fails(4)};
+  r.launcher.script["job b"] = {fails(4)};
+  EXPECT_EQ(r.run({"a", "b"}), 2);
+  EXPECT_FALSE(r.summary().halted);
+}
+
+TEST(RunEngine, FixedTimeoutKillsWarnsAndCountsAsFailed) {
+  cohort::test::scratch_dir dir;
+  engine_run r;
+  r.joblog = dir.file("log");
+  r.options.timeout = timeout_spec{timeout_spec::kind::fixed, std::chrono::seconds(2), 0};
+  r.launcher.script["job b"] = {scripted_job{.runtime = 10s}};
+  EXPECT_EQ(r.run({"a", "b", "c"}), 1);
+  EXPECT_EQ(r.summary().failed, 1u);
+  EXPECT_EQ(r.err.text(), "cohort run: warning: this job was killed because it timed out: job b\n");
+  const auto log = read_joblog(r.joblog);
+  ASSERT_EQ(log.records.size(), 3u);
+  EXPECT_EQ(log.records[1].exit_value, -1);
+  EXPECT_EQ(log.records[1].signal, SIGTERM);
+  EXPECT_DOUBLE_EQ(log.records[1].runtime, 2.0);
+}
+
+TEST(RunEngine, PercentTimeoutIsOfTheMedianRuntimeOfTheJobsThatSucceeded) {
+  engine_run r;
+  r.options.timeout = timeout_spec{timeout_spec::kind::percent_of_median, {}, 200};
+  // Jobs 1-3 take 1 s: the timeout becomes 2 s, too short for job 4.
+  r.launcher.script["job 4"] = {scripted_job{.runtime = 3s}};
+  r.launcher.script["job 5"] = {scripted_job{.runtime = 1500ms}};
+  EXPECT_EQ(r.run(numbered(5)), 1);
+  EXPECT_EQ(r.summary().failed, 1u);
+  EXPECT_EQ(r.err.text(), "cohort run: warning: this job was killed because it timed out: job 4\n");
+}
+
+TEST(RunEngine, NoPercentTimeoutBeforeThreeJobsSucceeded) {
+  engine_run r;
+  r.options.timeout = timeout_spec{timeout_spec::kind::percent_of_median, {}, 100};
+  r.launcher.script["job 3"] = {scripted_job{.runtime = 30s}};
+  EXPECT_EQ(r.run(numbered(3)), 0);
+}
+
+TEST(RunEngine, RetriesRunAFailingJobAgainAndLogItsLastAttempt) {
+  cohort::test::scratch_dir dir;
+  engine_run r;
+  r.joblog = dir.file("log");
+  r.options.retries = 3;
+  r.options.retry_delay = std::chrono::seconds(0);
+  r.launcher.script["job a"] = {fails(1), fails(2), scripted_job{.out = "third\n"}};
+  r.launcher.script["job b"] = {fails(9)};
+  EXPECT_EQ(r.run({"a", "b"}), 1);
+  EXPECT_EQ(r.launcher.launched.size(), 6u);  // a 3 times, b 3 times
+  EXPECT_EQ(r.out.text(), "third\n");         // the earlier attempts' output is not shown
+  const auto log = read_joblog(r.joblog);
+  ASSERT_EQ(log.records.size(), 2u);
+  EXPECT_EQ(log.records[0].exit_value, 0);
+  EXPECT_EQ(log.records[1].exit_value, 9);
+}
+
+TEST(RunEngine, OutputIsGroupedAsJobsEndOrInInputOrderWithK) {
+  for (bool keep_order : {false, true}) {
+    engine_run r;
+    r.slots = 3;
+    r.options.keep_order = keep_order;
+    r.launcher.script["job a"] = {scripted_job{.out = "a\n", .err = "a!\n", .runtime = 3s}};
+    r.launcher.script["job b"] = {scripted_job{.out = "b\n", .runtime = 1s}};
+    r.launcher.script["job c"] = {scripted_job{.out = "c\n", .runtime = 2s}};
+    EXPECT_EQ(r.run({"a", "b", "c"}), 0);
+    EXPECT_EQ(r.out.text(), keep_order ? "a\nb\nc\n" : "b\nc\na\n") << keep_order;
+    EXPECT_EQ(r.err.text(), "a!\n");
+  }
+}
+
+TEST(RunEngine, TagPutsTheArgumentsBeforeEachLine) {
+  engine_run r;
+  r.options.tag = true;
+  r.launcher.script["job a"] = {scripted_job{.out = "one\ntwo", .err = "e\n"}};
+  EXPECT_EQ(r.run({"a"}), 0);
+  EXPECT_EQ(r.out.text(), "a\tone\na\ttwo");
+  EXPECT_EQ(r.err.text(), "a\te\n");
+}
+
+TEST(RunEngine, LineBufferPrintsCompleteLinesAsTheyComeAndTheRestAtTheEnd) {
+  engine_run r;
+  r.slots = 2;
+  r.options.line_buffer = true;
+  r.options.tag = true;
+  r.launcher.script["job a"] = {scripted_job{.out = "a1\na2", .runtime = 3s}};
+  r.launcher.script["job b"] = {scripted_job{.out = "b1\n", .runtime = 1s}};
+  EXPECT_EQ(r.run({"a", "b"}), 0);
+  // a's complete line at once, before b's; its last line when a ends.
+  EXPECT_EQ(r.out.text(), "a\ta1\nb\tb1\na\ta2");
+}
+
+TEST(RunEngine, ResumeSkipsTheLoggedJobsAndResumeFailedRunsTheFailedAgain) {
+  cohort::test::scratch_dir dir;
+  const std::string log = dir.file("log");
+  {
+    engine_run first;
+    first.joblog = log;
+    first.options.halt = halt(cohort::halt_policy::when::soon, cohort::halt_policy::on::fail, 1);
+    first.launcher.script["job b"] = {fails(1)};
+    EXPECT_EQ(first.run({"a", "b", "c", "d"}), 1);  // a done, b failed, c d never started
+  }
+  {
+    engine_run resumed;
+    resumed.joblog = log;
+    resumed.resume = resume_mode::resume;
+    resumed.options.keep_order = true;
+    resumed.launcher.script["job c"] = {scripted_job{.out = "c\n"}};
+    EXPECT_EQ(resumed.run({"a", "b", "c", "d"}), 0);
+    EXPECT_EQ(resumed.launcher.launched, (std::vector<std::string>{"3 1 job c", "4 1 job d"}));
+    EXPECT_EQ(resumed.engine->resumed_skips(), 2u);
+    EXPECT_EQ(resumed.out.text(), "c\n");  // -k does not wait for the skipped jobs
+  }
+  {
+    engine_run failed_again;
+    failed_again.joblog = log;
+    failed_again.resume = resume_mode::resume_failed;
+    EXPECT_EQ(failed_again.run({"a", "b", "c", "d"}), 0);
+    EXPECT_EQ(failed_again.launcher.launched, (std::vector<std::string>{"2 1 job b"}));
+  }
+  EXPECT_EQ(read_joblog(log).records.size(), 5u);  // a, b, then c, d, then b again
+}
+
+TEST(RunEngine, ResumeRefusesAChangedInput) {
+  cohort::test::scratch_dir dir;
+  engine_run first;
+  first.joblog = dir.file("log");
+  EXPECT_EQ(first.run({"a"}), 0);
+  engine_run changed;
+  changed.joblog = first.joblog;
+  changed.resume = resume_mode::resume;
+  EXPECT_THROW(changed.run({"x"}), input_changed_error);
+  EXPECT_TRUE(changed.launcher.launched.empty());
+}
+
+TEST(RunEngine, CancelMidRunKillsTheRunningJobsLogsNoneOfThemAndCountsTheRest) {
+  cohort::test::scratch_dir dir;
+  engine_run r;
+  r.slots = 2;
+  r.joblog = dir.file("log");
+  r.launcher.script["job 1"] = {scripted_job{.runtime = 1s}};
+  for (const char* v : {"2", "3", "4", "5"}) {
+    r.launcher.script[std::string("job ") + v] = {scripted_job{.out = "x\n", .runtime = 10s}};
+  }
+  r.before = [](cohort::test::virtual_loop& loop) {
+    loop.call_after(5s, [&loop] { loop.cancel_root(cohort::cancel_reason::signal); });
+  };
+  EXPECT_EQ(r.run(numbered(5)), 130);
+  EXPECT_TRUE(r.interrupted);
+  EXPECT_EQ(r.summary().done, 1u);
+  EXPECT_EQ(r.summary().cancelled, 2u);    // 2 and 3
+  EXPECT_EQ(r.summary().not_started, 2u);  // 4 and 5
+  EXPECT_EQ(r.launcher.running, 0);
+  const auto log = read_joblog(r.joblog);
+  ASSERT_EQ(log.records.size(), 1u);
+  EXPECT_EQ(log.records[0].command, "job 1");
+  EXPECT_EQ(r.out.text(), "x\nx\n");  // what the killed jobs printed is shown
+  EXPECT_NE(r.messages.text().find("interrupted by SIGINT: 1 done, 0 failed, 2 killed, 2 never "
+                                   "started; run it with --joblog FILE"),
+            std::string::npos)
+      << r.messages.text();
+}
+
+TEST(RunEngine, DelaySpacesTheStartsOfJobs) {
+  engine_run r;
+  r.slots = 3;
+  r.options.delay = std::chrono::seconds(2);
+  // Each job runs 1 s and the next starts 2 s after it: never two at once.
+  EXPECT_EQ(r.run({"a", "b", "c"}), 0);
+  EXPECT_EQ(r.launcher.peak, 1);
+}
+
+}  // namespace
