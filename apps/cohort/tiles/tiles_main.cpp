@@ -7,6 +7,7 @@
 #include "cohort/exit_codes.hpp"
 #include "cohort/tiles/download_plan.hpp"
 #include "cohort/tiles/failed_list.hpp"
+#include "cohort/tiles/tile_fetcher.hpp"
 #include "cohort/tiles/tiles_cli.hpp"
 #include "cohort/tiles/tiles_engine.hpp"
 #include "cohort/tiles/tiles_report.hpp"
@@ -28,7 +29,6 @@ namespace cohort::app::tiles {
 
 namespace {
 
-constexpr std::size_t failed_shown = 10;
 // Failed tiles listed in --json (all of them go to --failed-list).
 constexpr std::size_t failed_in_json = 1000;
 
@@ -117,21 +117,13 @@ std::optional<int> fetch_tilejson(tiles_options& o, int& ended_by) {
   return std::nullopt;
 }
 
-void print_failures(const run_summary& s, const download_counts& c, std::size_t failed) {
-  std::size_t shown = 0;
-  for (const auto& f : c.refused_tiles) {
+// The failed tiles the engine kept, then how many more there are.
+void print_failures(const tile_downloader& d, std::uint64_t failed) {
+  for (const auto& f : d.failures()) {
     fmt::print(stderr, "cohort tiles: failed {}/{}/{}: {}\n", f.where.z, f.where.x, f.where.y,
                f.reason);
-    ++shown;
   }
-  for (const auto& f : s.failures) {
-    if (shown >= failed_shown) break;
-    const std::string why = f.errors.empty() ? "failed" : error_text(f.errors.back());
-    const std::size_t attempts = f.errors.size();
-    fmt::print(stderr, "cohort tiles: failed {}: {} ({} attempt{})\n", f.key, why, attempts,
-               attempts == 1 ? "" : "s");
-    ++shown;
-  }
+  const std::size_t shown = d.failures().size();
   if (failed > shown) {
     fmt::print(stderr, "cohort tiles: ... and {} more failed tiles\n", failed - shown);
   }
@@ -194,7 +186,6 @@ int download_and_report(int argc, char** argv, int& ended_by) {
       // Inside the total, as cohort run counts the jobs a --resume skips.
       bar->count_skipped(downloader.skipped_counter());
       bar->add_counter("missing", downloader.missing_counter());
-      bar->add_counter("refused", downloader.refused_counter());
       bar->track_bytes(downloader.bytes_counter());
     }
 
@@ -206,7 +197,10 @@ int download_and_report(int argc, char** argv, int& ended_by) {
           held->release();  // cohort::run handles them now
           co_await with_task_group([&](task_group& g) -> task<> {
             if (bar) g.spawn(bar->drive().named("progress bar"));
-            co_await downloader.run(rt.loop(), rt.drain_requested());
+            // The fetcher lives in this frame: however the run ends, it
+            // goes after the downloader's requests and before the loop.
+            http_tile_fetcher fetcher(rt.loop(), o.concurrency);
+            co_await downloader.run(fetcher, &rt.drain_requested());
             g.cancel();
           });
           co_return 0;
@@ -236,11 +230,11 @@ int download_and_report(int argc, char** argv, int& ended_by) {
     r.skipped = c.skipped;
     r.skipped_missing = c.skipped_missing;
     r.unchanged = c.unchanged;
-    r.failed = s.failed + c.refused;
+    r.failed = s.failed;
     r.missing = missing;
     r.not_started = s.not_started + s.cancelled;
     r.bytes = c.bytes;
-    r.handled = s.done + s.failed;  // refused tiles are among the runner's done
+    r.handled = s.done + s.failed;
     r.elapsed_s = elapsed;
     r.output = o.output;
     r.failed_tiles_total = failed_list.size();
@@ -275,7 +269,7 @@ int download_and_report(int argc, char** argv, int& ended_by) {
     }
     r.outcome = tiles_outcome(r, signal, o.strict);
     if (bar) bar->finish("cohort tiles: " + summary_line(r));
-    if (r.failed > 0) print_failures(s, c, r.failed);
+    if (r.failed > 0) print_failures(downloader, r.failed);
     if (signal != 0) {
       fmt::print(stderr, "cohort tiles: interrupted by {}; resume with: {}\n",
                  signal == SIGINT ? "SIGINT" : "SIGTERM", same_command(argc, argv));
