@@ -11,8 +11,9 @@
 #include <vector>
 
 // The downloader's admission side, on a fake store: which tiles become
-// items, and how many. The fetching side is tested end to end on the real
-// binary (tests/integration/tiles_cli_test.py).
+// items, and how many. The fetching side is tested on virtual time with a
+// scripted fetcher in tiles_engine_fetch_test.cpp, and end to end on the
+// real binary (tests/integration/tiles_cli_test.py).
 
 namespace {
 
