@@ -135,7 +135,8 @@ class fake_fetcher final : public tile_fetcher {
   std::map<std::string, int, std::less<>> attempts_;
 };
 
-// A tile_store in memory; `fail_put`, when set, makes put() throw it.
+// A tile_store in memory; `fail_put` and `fail_commit`, when set, make
+// put() and maybe_flush() throw them.
 class memory_store final : public tile_store {
  public:
   std::map<tile, std::string> tiles;
@@ -143,6 +144,7 @@ class memory_store final : public tile_store {
   std::map<tile, std::string> failed;
   std::set<tile> missing;
   std::optional<std::string> fail_put;
+  std::optional<std::string> fail_commit;
   std::size_t flushes = 0;
   std::size_t maybe_flushes = 0;
 
@@ -173,6 +175,7 @@ class memory_store final : public tile_store {
   std::uint64_t missing_count() const override { return missing.size(); }
   std::string format() const override { return "png"; }
   bool maybe_flush(std::chrono::steady_clock::time_point) override {
+    if (fail_commit) throw cohort::app::tiles::tile_store_error(*fail_commit);
     ++maybe_flushes;
     return false;
   }

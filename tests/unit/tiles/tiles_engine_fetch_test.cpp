@@ -321,6 +321,18 @@ TEST(tile_downloader_fetch, a_store_that_cannot_write_stops_the_run_at_once) {
   EXPECT_EQ(exit_status_of(t), exit_failed);
 }
 
+TEST(tile_downloader_fetch, a_store_that_cannot_commit_its_batch_stops_the_run_with_its_message) {
+  download t;
+  t.o.concurrency = 1;
+  t.store.fail_commit = "output memory: database or disk is full";
+  t.run();
+  EXPECT_EQ(t.d->stop_error(), t.store.fail_commit);
+  EXPECT_EQ(t.fetcher.requests.size(), 1u);  // nothing started after it
+  EXPECT_EQ(t.d->summary().done, 1u);        // the tile itself was put
+  expect_adds_up(t.report());
+  EXPECT_EQ(exit_status_of(t), exit_failed);
+}
+
 TEST(tile_downloader_fetch, a_directory_store_that_cannot_make_its_directory_stops_the_run) {
   cohort::test::scratch_dir dir("tiles-engine-");
   download t;
