@@ -200,7 +200,7 @@ bool tile_downloader::take_answer(tile_item& item, const http_response& r) {
   }
   if ((r.status == 429 || r.status == 503) && r.retry_after) {
     const auto wait = std::min<std::chrono::seconds>(*r.retry_after, max_retry_after);
-    throw retry_after(std::string(url_host(url)), std::chrono::duration_cast<duration>(wait),
+    throw retry_after(std::string(item.gate()), std::chrono::duration_cast<duration>(wait),
                       fmt::format("HTTP {} (Retry-After {}s)", r.status, r.retry_after->count()));
   }
   if (is_final_refusal(r.status)) {
