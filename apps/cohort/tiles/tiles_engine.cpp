@@ -1,11 +1,14 @@
 #include "cohort/tiles/tiles_engine.hpp"
 
+#include "cohort/common/error_text.hpp"
 #include "cohort/tiles/tile_validation.hpp"
+
+#include <cohort/sleep.hpp>
+#include <cohort/task.hpp>
 
 #include <fmt/core.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 
 namespace cohort::app::tiles {
@@ -16,23 +19,26 @@ namespace {
 // for in one run (the tile fails and the next run tries again).
 constexpr auto max_retry_after = std::chrono::minutes(10);
 
-// Refused tiles kept with their reason for the report.
-constexpr std::size_t refused_kept = 10;
-
 // A client error that asking again will not change (403, 410...): 404 is
 // "missing", and 408/429 are worth another try.
 bool is_final_refusal(int status) {
   return status >= 400 && status < 500 && status != 404 && status != 408 && status != 429;
 }
 
-runner_options make_runner_options(const tiles_options& o, runner_journal& journal) {
+// A network error that says the server cannot be reached at all (wrong host
+// or port, down, a certificate that does not verify), as opposed to one
+// request going wrong.
+bool is_unreachable(const std::error_code& e) {
+  return e == curl_errc::couldnt_resolve_host || e == curl_errc::couldnt_connect ||
+         e == curl_errc::ssl_connect_error || e == curl_errc::peer_failed_verification;
+}
+
+runner_options make_runner_options(const tiles_options& o) {
   runner_options r;
   r.retry.max_attempts = o.retries + 1;
   r.retry.initial = std::chrono::duration_cast<duration>(o.retry_delay);
   r.retry.max_delay = std::max<duration>(r.retry.initial, std::chrono::seconds(30));
   r.retry.jitter = 0.5;
-  r.journal = &journal;
-  r.rerun_failed = true;
   return r;
 }
 
@@ -58,35 +64,17 @@ download_counts counts_before(const tiles_options& o, const tile_set& set,
 
 }  // namespace
 
-std::string tile_key(const tile& t) {
-  return fmt::format("{}/{}/{}", t.z, t.x, t.y);
-}
-
-std::optional<tile> parse_tile_key(std::string_view key) {
-  tile t;
-  const char* p = key.data();
-  const char* end = p + key.size();
-  auto number = [&](auto& out, bool last) {
-    auto [next, ec] = std::from_chars(p, end, out);
-    if (ec != std::errc{} || next == p) return false;
-    p = next;
-    if (last) return p == end;
-    if (p == end || *p != '/') return false;
-    ++p;
-    return true;
-  };
-  if (!number(t.z, false) || !number(t.x, false) || !number(t.y, true)) return std::nullopt;
-  if (t.z < 0 || t.z > max_zoom || t.x >= tiles_per_axis(t.z) || t.y >= tiles_per_axis(t.z)) {
-    return std::nullopt;
-  }
-  return t;
-}
-
 task<> tile_item::run() {
   // The item outlives its task (the runner awaits the task in the item's
   // worker), so the task can carry the label as its name.
-  if (label_.empty()) label_ = fmt::format("tile {} from {}", key_, gate());
-  return downloader->fetch(where, url_).named(label_.c_str());
+  if (label_.empty()) {
+    label_ = fmt::format("tile {}/{}/{} from {}", where.z, where.x, where.y, gate());
+  }
+  return downloader->fetch(*this).named(label_.c_str());
+}
+
+void tile_item::ended(const item_result& r) {
+  downloader->ended(*this, r);
 }
 
 tile_source::tile_source(tile_downloader& d) : d_(&d), tiles_(d.set_.enumerate()) {}
@@ -94,7 +82,7 @@ tile_source::tile_source(tile_downloader& d) : d_(&d), tiles_(d.set_.enumerate()
 std::optional<tile_item> tile_source::next() {
   while (auto t = tiles_.next()) {
     if (d_->already_have(*t)) continue;  // counted up front in counts_.skipped
-    tile_item item{d_, *t, tile_key(*t), {}, {}};
+    tile_item item{d_, *t, {}, {}};
     d_->options_.url.expand_into(item.url_, *t);
     return item;
   }
@@ -105,16 +93,6 @@ std::size_t tile_source::size() const noexcept {
   return d_->remaining_;
 }
 
-void tile_downloader::store_journal::record_failed(std::string_view key, int attempts,
-                                                   std::vector<std::string> errors) {
-  // The failed list keeps the last attempt's error: the one to act on.
-  if (auto t = parse_tile_key(key)) {
-    const std::string_view last = errors.empty() ? std::string_view{} : errors.back();
-    store_->record_failed(
-        *t, fmt::format("{} (after {} attempt{})", last, attempts, attempts == 1 ? "" : "s"));
-  }
-}
-
 tile_downloader::tile_downloader(const tiles_options& options, tile_set set, tile_store& store)
     : options_(options),
       set_(std::move(set)),
@@ -123,8 +101,7 @@ tile_downloader::tile_downloader(const tiles_options& options, tile_set set, til
       remaining_(static_cast<std::size_t>(counts_.total) - counts_.skipped),
       limiter_(options.rate),
       guard_(options.max_failures_in_a_row),
-      journal_(store),
-      runner_(tile_source(*this), options.concurrency, make_runner_options(options_, journal_)) {}
+      runner_(tile_source(*this), options.concurrency, make_runner_options(options_)) {}
 
 tile_downloader::~tile_downloader() = default;
 
@@ -132,25 +109,22 @@ bool tile_downloader::already_have(const tile& t) const {
   return !options_.refresh && (store_->has(t) || store_->is_missing(t));
 }
 
-task<> tile_downloader::run(asio_loop& loop, event& drain) {
-  http_client_options co;
-  co.max_total_connections = options_.concurrency;
-  co.max_host_connections = options_.concurrency;
-  co.max_idle_connections = std::max<std::size_t>(options_.concurrency, 4);
-  // The client lives in this frame: however run() ends (even unwound by a
-  // cancel), it goes after the runner's requests and before the loop.
-  http_client client(loop, co);
+task<> tile_downloader::run(tile_fetcher& fetcher, event* drain) {
   cancel_scope stop;
-  client_ = &client;
+  fetcher_ = &fetcher;
   stop_ = &stop;
-  struct forget {
+  sched_ = &co_await this_scheduler();
+  // However run() ends (even unwound by a cancel): what the finished tiles
+  // changed is committed, and the fetcher is not used any more.
+  struct at_end {
     tile_downloader& d;
-    ~forget() {
-      d.client_ = nullptr;
+    ~at_end() {
+      d.flush_quietly();
+      d.fetcher_ = nullptr;
       d.stop_ = nullptr;
     }
-  } forget_client{*this};
-  runner_.set_drain(&drain);
+  } end{*this};
+  if (drain != nullptr) runner_.set_drain(drain);
   (void)co_await stop.run(runner_.run());
 }
 
@@ -172,28 +146,41 @@ http_request tile_downloader::make_request(const tile& t, const std::string& url
   return req;
 }
 
-task<> tile_downloader::fetch(const tile& t, const std::string& url) {
-  const std::string_view host = url_host(url);
+task<> tile_downloader::fetch(tile_item& item) {
+  const std::string_view host = item.gate();
   co_await limiter_.acquire(host);
-  http_request req = make_request(t, url);
-  http_response r = co_await client_->get_ec(std::move(req));
+  const http_response r = co_await fetcher_->fetch(make_request(item.where, item.url_));
+  bool taken = false;
   if (r.error) {
-    std::string message = r.error_message.empty() ? r.error.message() : r.error_message;
-    // A server that cannot be reached at all (wrong host or port, down, a
-    // certificate that does not verify) would fail every tile after all its
-    // retries, for hours on a large area: stop once it is clear.
-    const bool unreachable =
-        r.error == curl_errc::couldnt_resolve_host || r.error == curl_errc::couldnt_connect ||
-        r.error == curl_errc::ssl_connect_error || r.error == curl_errc::peer_failed_verification;
-    if (unreachable && !any_response_ && ++unreachable_ >= 2 * options_.concurrency + 2) {
-      stop_with(
-          fmt::format("cannot reach {}: {} ({} attempts, no answer yet); check --url and "
-                      "that the server is up",
-                      host, message, unreachable_));
-      co_return;
-    }
-    throw tile_fetch_error(message);
+    take_network_error(host, r);  // throws, or stops the run
+  } else {
+    taken = take_answer(item, r);
   }
+  // Not taken: this tile stopped the run (stop_with() cancelled it), so it
+  // ends here as cancelled, not as done: the next run asks for it again.
+  if (!taken) co_await checkpoint();
+}
+
+void tile_downloader::take_network_error(std::string_view host, const http_response& r) {
+  std::string message = r.error_message.empty() ? r.error.message() : r.error_message;
+  // A server that cannot be reached at all would fail every tile after all
+  // its retries, for hours on a large area: stop once it is clear.
+  if (is_unreachable(r.error) && !any_response_ && ++unreachable_ >= 2 * options_.concurrency + 2) {
+    stop_with(
+        fmt::format("cannot reach {}: {} ({} attempts, no answer yet); check --url and "
+                    "that the server is up",
+                    host, message, unreachable_));
+    return;
+  }
+  throw tile_fetch_error(message);
+}
+
+// Stores or records one complete response, or throws: a failed attempt
+// (retried by the runner, unless it is a permanent_error). False when the
+// store could not take it (the run is stopped).
+bool tile_downloader::take_answer(tile_item& item, const http_response& r) {
+  const tile& t = item.where;
+  const std::string& url = item.url_;
   any_response_ = true;
   auto problem = tile_problem(r.status, r.content_type, r.body, options_.max_tile_bytes);
   if (auto why = guard_.note(url, r.status, problem)) {  // every answer fails the same way
@@ -203,38 +190,75 @@ task<> tile_downloader::fetch(const tile& t, const std::string& url) {
   // 404: no such tile; 204: an empty tile (vector tile servers say so for
   // empty areas). Both are "missing": recorded, not retried.
   if (r.status == 404 || r.status == 204) {
-    store_->record_missing(t);
+    if (!write_store([&] { store_->record_missing(t); })) return false;
     ++counts_.missing;
-    co_return;
+    return true;
   }
   if (r.not_modified()) {
     ++counts_.unchanged;
-    co_return;
+    return true;
   }
   if ((r.status == 429 || r.status == 503) && r.retry_after) {
     const auto wait = std::min<std::chrono::seconds>(*r.retry_after, max_retry_after);
-    throw retry_after(std::string(host), std::chrono::duration_cast<duration>(wait),
+    throw retry_after(std::string(item.gate()), std::chrono::duration_cast<duration>(wait),
                       fmt::format("HTTP {} (Retry-After {}s)", r.status, r.retry_after->count()));
   }
   if (is_final_refusal(r.status)) {
-    const std::string reason = fmt::format("HTTP status {} (not retried)", r.status);
-    store_->record_failed(t, reason);
-    ++counts_.refused;
-    if (counts_.refused_tiles.size() < refused_kept) counts_.refused_tiles.push_back({t, reason});
-    co_return;
+    item.refused_ = true;
+    throw permanent_error(fmt::format("HTTP status {} (not retried)", r.status));
   }
-  if (problem) {
-    throw tile_fetch_error(*problem);
-  }
-  try {
-    store_->put(t, r.body, tile_validators{r.etag, r.last_modified});
-  } catch (const std::exception& e) {
-    // Not the tile's fault: every other tile would fail the same way.
-    stop_with(e.what());
-    co_return;
+  if (problem) throw tile_fetch_error(*problem);
+  if (!write_store([&] { store_->put(t, r.body, tile_validators{r.etag, r.last_modified}); })) {
+    return false;
   }
   ++counts_.stored;
   counts_.bytes += r.body.size();
+  return true;
+}
+
+void tile_downloader::ended(const tile_item& item, const item_result& r) {
+  // A tile cancelled while running changed nothing: it is fetched again by
+  // the next run. (Called while the run unwinds: it must not throw.)
+  if (r.outcome == task_outcome::cancelled) return;
+  if (r.outcome == task_outcome::failed) record_failure(item, r);
+  write_store([&] { store_->maybe_flush(sched_->now()); });
+}
+
+// The failed list keeps the last attempt's error, the one to act on, with
+// the number of attempts; a refusal says "not retried" instead.
+void tile_downloader::record_failure(const tile_item& item, const item_result& r) {
+  std::string reason = r.errors.empty() ? std::string("failed") : error_text(r.errors.back());
+  std::string listed = reason;
+  if (!item.refused_) {
+    const std::string attempts =
+        fmt::format("{} attempt{}", r.attempts, r.attempts == 1 ? "" : "s");
+    listed = fmt::format("{} (after {})", reason, attempts);
+    reason = fmt::format("{} ({})", reason, attempts);
+  }
+  write_store([&] { store_->record_failed(item.where, listed); });
+  if (failures_.size() < failures_kept) failures_.push_back({item.where, std::move(reason)});
+}
+
+// Runs one write to the store. A store that cannot take it (a full disk, a
+// path that is a file) is not the tile's fault: every other tile would fail
+// the same way, so the run stops at once. Returns whether it was written.
+template <class F>
+bool tile_downloader::write_store(F&& write) {
+  try {
+    std::forward<F>(write)();
+    return true;
+  } catch (const std::exception& e) {
+    stop_with(e.what());
+    return false;
+  }
+}
+
+void tile_downloader::flush_quietly() noexcept {
+  try {
+    store_->flush();
+  } catch (...) {
+    // close() says the output's error, once, after the run.
+  }
 }
 
 void tile_downloader::stop_with(std::string why) {

@@ -2,17 +2,20 @@
 
 /// \file
 /// The downloader of `cohort tiles`: the tiles of a tile_set that are not
-/// stored yet, fetched over HTTP at most `--concurrency` at a time through
-/// the runner (lazy admission, retries with backoff, Retry-After pauses per
-/// host), validated, and put into a tile_store.
+/// stored yet, fetched through a tile_fetcher at most `--concurrency` at a
+/// time by the runner (lazy admission, retries with backoff, Retry-After
+/// pauses per host), validated, and put into a tile_store. Each tile's
+/// outcome comes back to its own item (tile_item::ended), typed.
 
 #include "cohort/tiles/failure_guard.hpp"
 #include "cohort/tiles/host_rate_limiter.hpp"
+#include "cohort/tiles/tile_fetcher.hpp"
 #include "cohort/tiles/tile_math.hpp"
 #include "cohort/tiles/tile_store.hpp"
 #include "cohort/tiles/tiles_cli.hpp"
 
 #include <cohort/cancel_scope.hpp>
+#include <cohort/event.hpp>
 #include <cohort/io/http.hpp>
 #include <cohort/runner/run_tasks.hpp>
 #include <cohort/task.hpp>
@@ -21,6 +24,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace cohort::app::tiles {
@@ -28,23 +32,27 @@ namespace cohort::app::tiles {
 class tile_downloader;
 
 /// A tile that could not be fetched or did not validate (one attempt);
-/// the runner retries it, then records it as failed.
+/// the runner retries it, then it is recorded as failed. A refusal that
+/// another attempt cannot change (a 403) is a cohort::permanent_error.
 class tile_fetch_error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
-/// One tile to fetch: made lazily by tile_source, run by the runner.
+/// One tile to fetch: made lazily by tile_source, run by the runner, which
+/// hands its outcome back to ended().
 struct tile_item {
   tile_downloader* downloader = nullptr;
   tile where;
-  std::string key_;  ///< "z/x/y"
   std::string url_;
   std::string label_;  ///< the task's name in a SIGQUIT dump: "tile z/x/y from host"
-  std::string_view key() const noexcept { return key_; }
+  /// Set by the task when the server refused the tile (a 403...): its last
+  /// error is that refusal, and there was no other attempt after it.
+  bool refused_ = false;
   /// Requests to one host share its Retry-After pauses.
   std::string_view gate() const noexcept { return url_host(url_); }
   task<> run();
+  void ended(const item_result& r);
 };
 
 /// The tiles of the set still to fetch, in (z, x, y) order; tiles already
@@ -61,28 +69,34 @@ class tile_source {
   tile_enumerator tiles_;
 };
 
-/// Counts of one run, beside the runner's (done = stored + unchanged + missing).
+/// Counts of one run, beside the runner's (done = stored + unchanged +
+/// missing; failed = the tiles put on the failed list in this run).
 struct download_counts {
   std::uint64_t total = 0;          ///< tiles in the set
   std::size_t skipped = 0;          ///< already stored or known missing before this run
   std::size_t skipped_missing = 0;  ///< of `skipped`: known missing before this run
   std::size_t stored = 0;           ///< stored (new or changed) in this run
   std::size_t unchanged = 0;        ///< --refresh: the server said 304
-  std::size_t missing = 0;          ///< 404 in this run
+  std::size_t missing = 0;          ///< 404 or 204 in this run
   std::uint64_t bytes = 0;          ///< bytes of the tiles stored in this run
-  /// Refused by the server with a 4xx other than 404, 408 and 429: failed
-  /// at once, not retried (the runner counts them done; they are failures).
-  std::size_t refused = 0;
-  /// The first few refused tiles and why, for the report.
-  std::vector<failed_tile> refused_tiles;
 };
 
 /// Downloads the tiles of `set` into `store` as `options` say.
 ///
+/// Each tile's outcome reaches the downloader typed, with its tile: a
+/// failed tile goes on the store's failed list (its last error and the
+/// number of attempts) and on failures(); a refused one (a 4xx other than
+/// 404, 408, 429) fails at once, not retried. The store's changes are
+/// committed in batches after each outcome, and flushed however run() ends.
+///
 /// Cancellation: run() stops admitting at once; running requests are
-/// aborted (libcurl removes them); a tile is stored whole or not at all.
-/// The counts and the runner's summary stay readable afterwards; the caller
-/// then flushes and closes the store.
+/// aborted; a tile is stored whole or not at all. The counts and the
+/// runner's summary stay readable afterwards; the caller then closes the
+/// store.
+///
+///   tile_downloader d(options, tile_set(options.boxes, options.zooms), *store);
+///   http_tile_fetcher fetcher(rt.loop(), options.concurrency);
+///   co_await d.run(fetcher, &rt.drain_requested());
 class tile_downloader {
  public:
   tile_downloader(const tiles_options& options, tile_set set, tile_store& store);
@@ -90,50 +104,44 @@ class tile_downloader {
   tile_downloader& operator=(const tile_downloader&) = delete;
   ~tile_downloader();
 
-  /// Downloads everything; call inside cohort::run. Lazy.
-  [[nodiscard]] task<> run(asio_loop& loop, event& drain);
+  /// Downloads everything through `fetcher`, which must outlive the call;
+  /// once `drain` (optional) is set, nothing new starts. Lazy.
+  [[nodiscard]] task<> run(tile_fetcher& fetcher, event* drain = nullptr);
 
   const run_progress& progress() const noexcept { return runner_.progress(); }
-  /// The runner's summary: failures with their errors, not-started count.
+  /// The runner's summary: done, failed, cancelled, not-started counts.
   const run_summary& summary() { return runner_.summary(); }
   const download_counts& counts() const noexcept { return counts_; }
+  /// The first `failures_kept` tiles that failed in this run, in the order
+  /// they failed, each with the reason the report shows ("HTTP status 500
+  /// (3 attempts)", "HTTP status 403 (not retried)"); summary().failed
+  /// counts them all.
+  const std::vector<failed_tile>& failures() const noexcept { return failures_; }
+  static constexpr std::size_t failures_kept = 10;
   /// Live counters for the progress bar.
   const std::size_t& skipped_counter() const noexcept { return counts_.skipped; }
   const std::size_t& missing_counter() const noexcept { return counts_.missing; }
-  const std::size_t& refused_counter() const noexcept { return counts_.refused; }
-  /// Why the output could not take a tile (a full disk, a path that is a
-  /// file), if that happened: the run then stopped at once.
+  const std::uint64_t& bytes_counter() const noexcept { return counts_.bytes; }
   /// Why the run stopped early, if it did: the output cannot be written, or
   /// the server cannot be reached at all, or its answers all fail the same
   /// way (failure_guard): every tile would fail the same way.
   const std::optional<std::string>& stop_error() const noexcept { return stop_error_; }
-  const std::uint64_t& bytes_counter() const noexcept { return counts_.bytes; }
 
  private:
   friend struct tile_item;
   friend class tile_source;
 
-  // The runner's journal: failures go to the store's failed list, and the
-  // store is committed in batches after each tile.
-  class store_journal final : public runner_journal {
-   public:
-    explicit store_journal(tile_store& s) noexcept : store_(&s) {}
-    // Stored and missing tiles are skipped before they become items.
-    bool is_done(std::string_view) const noexcept override { return false; }
-    bool is_failed(std::string_view) const noexcept override { return false; }
-    void record_done(std::string_view, int) override {}
-    void record_failed(std::string_view key, int attempts,
-                       std::vector<std::string> errors) override;
-    bool maybe_flush(time_point now) override { return store_->maybe_flush(now); }
-    void flush() override { store_->flush(); }
-
-   private:
-    tile_store* store_;
-  };
-
   bool already_have(const tile& t) const;
-  task<> fetch(const tile& t, const std::string& url);
+  task<> fetch(tile_item& item);
   http_request make_request(const tile& t, const std::string& url);
+  void take_network_error(std::string_view host, const http_response& r);
+  bool take_answer(tile_item& item, const http_response& r);
+  void ended(const tile_item& item, const item_result& r);
+  void record_failure(const tile_item& item, const item_result& r);
+  template <class F>
+  bool write_store(F&& write);
+  void flush_quietly() noexcept;
+  void stop_with(std::string why);
 
   tiles_options options_;
   tile_set set_;
@@ -141,19 +149,15 @@ class tile_downloader {
   download_counts counts_;     // total and skipped set up front
   std::size_t remaining_ = 0;  // total - skipped: the runner's total
   host_rate_limiter limiter_;
-  failure_guard guard_;            // stops the run when a host's answers all fail the same way
-  http_client* client_ = nullptr;  // run()'s own: it must not outlive the loop
-  cancel_scope* stop_ = nullptr;   // run()'s own: stops the run on a store error
+  failure_guard guard_;              // stops the run when a host's answers all fail the same way
+  tile_fetcher* fetcher_ = nullptr;  // run()'s own
+  cancel_scope* stop_ = nullptr;     // run()'s own: stops the run (store error, unreachable)
+  scheduler* sched_ = nullptr;       // run()'s loop: the store's batches go by its clock
   std::optional<std::string> stop_error_;
+  std::vector<failed_tile> failures_;
   bool any_response_ = false;    // some request got an HTTP answer
   std::size_t unreachable_ = 0;  // connect-class failures before any answer
-  void stop_with(std::string why);
-  store_journal journal_;
   task_runner<tile_source> runner_;
 };
-
-/// "z/x/y" of a tile, and back (nullopt for anything else).
-std::string tile_key(const tile& t);
-std::optional<tile> parse_tile_key(std::string_view key);
 
 }  // namespace cohort::app::tiles

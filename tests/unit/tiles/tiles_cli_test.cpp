@@ -1,7 +1,6 @@
 #include "cohort/tiles/tiles_cli.hpp"
 
 #include "cohort/tiles/tile_args.hpp"
-#include "cohort/tiles/tiles_engine.hpp"
 
 #include <gtest/gtest.h>
 
@@ -18,10 +17,7 @@ using namespace std::chrono_literals;
 namespace {
 
 using cohort::app::usage_error;
-using cohort::app::tiles::parse_tile_key;
 using cohort::app::tiles::parse_tiles_cli;
-using cohort::app::tiles::tile;
-using cohort::app::tiles::tile_key;
 using cohort::app::tiles::tiles_parse_result;
 
 // Sends stderr (fd 2) to /dev/null while it lives.
@@ -254,15 +250,6 @@ TEST(parse_tiles_cli, sizes_and_counts_are_checked) {
     silenced_stderr quiet;
     EXPECT_EQ(parse_tiles_cli(static_cast<int>(argv.size()), argv.data()).exit_code, 2)
         << *bad.begin() << " " << *(bad.begin() + 1);
-  }
-}
-
-TEST(tile_key, round_trips_and_rejects_malformed_keys) {
-  const tile t{14, 8800, 5373};
-  EXPECT_EQ(tile_key(t), "14/8800/5373");
-  EXPECT_EQ(parse_tile_key("14/8800/5373"), t);
-  for (const char* bad : {"", "14/8800", "14/8800/5373/1", "1/2/0", "31/0/0", "a/b/c", "1//0"}) {
-    EXPECT_EQ(parse_tile_key(bad), std::nullopt) << bad;
   }
 }
 
