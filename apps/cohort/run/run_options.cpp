@@ -36,66 +36,86 @@ constexpr std::int64_t max_percent = 1'000'000;
 // ---------------------------------------------------------------------------
 // --halt
 
-cohort::halt_policy parse_halt(std::string_view text) {
-  auto fail = [&](std::string_view why) -> option_error {
-    return option_error(fmt::format("--halt: '{}': {}", text, why));
-  };
-  std::string expanded(text);
-  // GNU parallel's short forms.
-  if (text == "0") expanded = "never";
-  if (text == "1") expanded = "soon,fail=1";
-  if (text == "2") expanded = "now,fail=1";
-  if (text == "-1") expanded = "soon,success=1";
-  if (text == "-2") expanded = "now,success=1";
-  if (!text.empty() && text.back() == '%' && parse_digits(text.substr(0, text.size() - 1))) {
-    expanded = "soon,fail=" + std::string(text);
-  }
-  std::string_view s = expanded;
+namespace {
 
-  cohort::halt_policy h;
-  auto comma = s.find(',');
-  std::string_view when = s.substr(0, comma);
-  if (when == "never") {
-    if (comma != std::string_view::npos) throw fail("nothing may follow 'never'");
-    return h;
+option_error halt_error(std::string_view text, std::string_view why) {
+  return option_error(fmt::format("--halt: '{}': {}", text, why));
+}
+
+// GNU parallel's short forms spelled out ("1" is "soon,fail=1", "20%" is
+// "soon,fail=20%"); any other text as it is.
+std::string spelled_out_halt(std::string_view text) {
+  if (text == "0") return "never";
+  if (text == "1") return "soon,fail=1";
+  if (text == "2") return "now,fail=1";
+  if (text == "-1") return "soon,success=1";
+  if (text == "-2") return "now,success=1";
+  if (!text.empty() && text.back() == '%' && parse_digits(text.substr(0, text.size() - 1))) {
+    return "soon,fail=" + std::string(text);
   }
-  if (when == "soon") {
-    h.mode = cohort::halt_policy::when::soon;
-  } else if (when == "now") {
-    h.mode = cohort::halt_policy::when::now;
-  } else {
-    throw fail(
-        "expected 'never', 'now,COND=N', 'soon,COND=N' (COND: fail, success or done; N a count "
-        "or a percentage like 20%), or 0, 1, 2, -1, -2, P%");
-  }
-  if (comma == std::string_view::npos) {
-    throw fail(fmt::format("expected fail=, success= or done= after '{},'", when));
-  }
-  std::string_view rest = s.substr(comma + 1);
-  auto eq = rest.find('=');
-  std::string_view cond = rest.substr(0, eq);
-  if (cond == "fail") {
-    h.trigger = cohort::halt_policy::on::fail;
-  } else if (cond == "success") {
-    h.trigger = cohort::halt_policy::on::success;
-  } else if (cond == "done") {
-    h.trigger = cohort::halt_policy::on::done;
-  } else {
-    throw fail(fmt::format("expected fail=, success= or done= after '{},'", when));
-  }
-  if (eq == std::string_view::npos) throw fail(fmt::format("expected a number after '{}='", cond));
-  std::string_view value = rest.substr(eq + 1);
+  return std::string(text);
+}
+
+// `when` is "soon" or "now" (never is handled before).
+cohort::halt_policy::when halt_when(std::string_view text, std::string_view when) {
+  if (when == "soon") return cohort::halt_policy::when::soon;
+  if (when == "now") return cohort::halt_policy::when::now;
+  throw halt_error(
+      text,
+      "expected 'never', 'now,COND=N', 'soon,COND=N' (COND: fail, success or done; N a count "
+      "or a percentage like 20%), or 0, 1, 2, -1, -2, P%");
+}
+
+// `cond` is what follows "WHEN,": fail, success or done.
+cohort::halt_policy::on halt_trigger(std::string_view text, std::string_view when,
+                                     std::string_view cond) {
+  if (cond == "fail") return cohort::halt_policy::on::fail;
+  if (cond == "success") return cohort::halt_policy::on::success;
+  if (cond == "done") return cohort::halt_policy::on::done;
+  throw halt_error(text, fmt::format("expected fail=, success= or done= after '{},'", when));
+}
+
+// Reads what follows "COND=", a count or a percentage, into `h`.
+void read_halt_threshold(cohort::halt_policy& h, std::string_view text, std::string_view value) {
   if (!value.empty() && value.back() == '%') {
     auto p = parse_digits(value.substr(0, value.size() - 1));
-    if (!p) throw fail(fmt::format("'{}' is not a whole percentage like 20%", value));
-    if (*p < 1 || *p > 100) throw fail("the percentage must be 1% to 100%");
+    if (!p) throw halt_error(text, fmt::format("'{}' is not a whole percentage like 20%", value));
+    if (*p < 1 || *p > 100) throw halt_error(text, "the percentage must be 1% to 100%");
     h.percent = static_cast<double>(*p);
   } else {
     auto n = parse_digits(value);
-    if (!n) throw fail(fmt::format("'{}' is not a number of jobs or a percentage", value));
-    if (*n < 1) throw fail("the number of jobs must be at least 1");
+    if (!n) {
+      throw halt_error(text, fmt::format("'{}' is not a number of jobs or a percentage", value));
+    }
+    if (*n < 1) throw halt_error(text, "the number of jobs must be at least 1");
     h.count = *n;
   }
+}
+
+}  // namespace
+
+cohort::halt_policy parse_halt(std::string_view text) {
+  const std::string expanded = spelled_out_halt(text);
+  const std::string_view s = expanded;
+  cohort::halt_policy h;
+  const auto comma = s.find(',');
+  const std::string_view when = s.substr(0, comma);
+  if (when == "never") {
+    if (comma != std::string_view::npos) throw halt_error(text, "nothing may follow 'never'");
+    return h;
+  }
+  h.mode = halt_when(text, when);
+  if (comma == std::string_view::npos) {
+    throw halt_error(text, fmt::format("expected fail=, success= or done= after '{},'", when));
+  }
+  const std::string_view rest = s.substr(comma + 1);
+  const auto eq = rest.find('=');
+  const std::string_view cond = rest.substr(0, eq);
+  h.trigger = halt_trigger(text, when, cond);
+  if (eq == std::string_view::npos) {
+    throw halt_error(text, fmt::format("expected a number after '{}='", cond));
+  }
+  read_halt_threshold(h, text, rest.substr(eq + 1));
   return h;
 }
 
