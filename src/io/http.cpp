@@ -2,6 +2,8 @@
 
 #include <cohort/runtime/asio_loop.hpp>
 
+#include "io/ascii_case.hpp"
+
 #include <curl/curl.h>
 #include <boost/asio/error.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -67,12 +69,7 @@ std::string_view trim(std::string_view s) noexcept {
   return s;
 }
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
+using io_detail::iequals;
 
 bool is_https(std::string_view url) noexcept {
   return url.size() >= 8 && iequals(url.substr(0, 8), "https://");

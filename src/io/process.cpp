@@ -470,12 +470,12 @@ process process::spawn(boost::asio::io_context& io, const process_options& optio
   sigfillset(&all);
   sigemptyset(&none);
   check(::posix_spawnattr_setflags(
-      &attributes.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK));
-  check(::posix_spawnattr_setpgroup(&attributes.attr, 0));
-  check(::posix_spawnattr_setsigdefault(&attributes.attr, &all));
-  check(::posix_spawnattr_setsigmask(&attributes.attr, &none));
+      attributes.get(), POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK));
+  check(::posix_spawnattr_setpgroup(attributes.get(), 0));
+  check(::posix_spawnattr_setsigdefault(attributes.get(), &all));
+  check(::posix_spawnattr_setsigmask(attributes.get(), &none));
 
-  posix_spawn_file_actions_t* fa = &actions.fa;
+  posix_spawn_file_actions_t* fa = actions.get();
   if (options.in == stdin_mode::null) {
     check(::posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0));
   }
@@ -532,7 +532,7 @@ process process::spawn(boost::asio::io_context& io, const process_options& optio
   s->start_wall_ = std::chrono::system_clock::now();
   s->start_ = clock::now();
   pid_t pid = -1;
-  const int rc = ::posix_spawnp(&pid, command.c_str(), fa, &attributes.attr, argv.data(), env);
+  const int rc = ::posix_spawnp(&pid, command.c_str(), fa, attributes.get(), argv.data(), env);
   for (unique_fd& w : write_ends) w.reset();
   if (rc != 0) {
     std::string what = "cohort: cannot spawn '" + command + "'";

@@ -110,12 +110,12 @@ process_guardian process_guardian::start(std::vector<std::string> command,
   // Its own process group (out of the terminal's foreground group), default
   // dispositions and an empty mask (it sets what it ignores itself); stdio
   // on /dev/null, its end of the pipe on fd 3, nothing else of ours.
-  posix_spawn_file_actions_t* fa = &actions.fa;
+  posix_spawn_file_actions_t* fa = actions.get();
   int rc = ::posix_spawnattr_setflags(
-      &attributes.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-  if (rc == 0) rc = ::posix_spawnattr_setpgroup(&attributes.attr, 0);
-  if (rc == 0) rc = ::posix_spawnattr_setsigdefault(&attributes.attr, &all);
-  if (rc == 0) rc = ::posix_spawnattr_setsigmask(&attributes.attr, &held);
+      attributes.get(), POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  if (rc == 0) rc = ::posix_spawnattr_setpgroup(attributes.get(), 0);
+  if (rc == 0) rc = ::posix_spawnattr_setsigdefault(attributes.get(), &all);
+  if (rc == 0) rc = ::posix_spawnattr_setsigmask(attributes.get(), &held);
   if (rc == 0) rc = ::posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0);
   if (rc == 0) rc = ::posix_spawn_file_actions_addopen(fa, 1, "/dev/null", O_WRONLY, 0);
   if (rc == 0) rc = ::posix_spawn_file_actions_adddup2(fa, 1, 2);
@@ -127,7 +127,7 @@ process_guardian process_guardian::start(std::vector<std::string> command,
   for (std::string& a : command) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = -1;
-  if (rc == 0) rc = ::posix_spawn(&pid, argv[0], fa, &attributes.attr, argv.data(), environ);
+  if (rc == 0) rc = ::posix_spawn(&pid, argv[0], fa, attributes.get(), argv.data(), environ);
   if (rc != 0) {
     ::close(fds[0]);
     ::close(fds[1]);

@@ -14,22 +14,24 @@ namespace cohort::io_detail {
   throw std::system_error(error, std::generic_category(), what);
 }
 
-/// Owns a posix_spawn_file_actions_t.
-struct spawn_file_actions {
-  posix_spawn_file_actions_t fa;
-  spawn_file_actions() { ::posix_spawn_file_actions_init(&fa); }
-  ~spawn_file_actions() { ::posix_spawn_file_actions_destroy(&fa); }
-  spawn_file_actions(const spawn_file_actions&) = delete;
-  spawn_file_actions& operator=(const spawn_file_actions&) = delete;
+/// Owns one of posix_spawn's objects: made by `Init`, released by `Destroy`.
+template <class T, int (*Init)(T*), int (*Destroy)(T*)>
+class spawn_object {
+ public:
+  spawn_object() { Init(&value_); }
+  ~spawn_object() { Destroy(&value_); }
+  spawn_object(const spawn_object&) = delete;
+  spawn_object& operator=(const spawn_object&) = delete;
+
+  T* get() noexcept { return &value_; }
+
+ private:
+  T value_;
 };
 
-/// Owns a posix_spawnattr_t.
-struct spawn_attributes {
-  posix_spawnattr_t attr;
-  spawn_attributes() { ::posix_spawnattr_init(&attr); }
-  ~spawn_attributes() { ::posix_spawnattr_destroy(&attr); }
-  spawn_attributes(const spawn_attributes&) = delete;
-  spawn_attributes& operator=(const spawn_attributes&) = delete;
-};
+using spawn_file_actions = spawn_object<posix_spawn_file_actions_t, ::posix_spawn_file_actions_init,
+                                        ::posix_spawn_file_actions_destroy>;
+using spawn_attributes =
+    spawn_object<posix_spawnattr_t, ::posix_spawnattr_init, ::posix_spawnattr_destroy>;
 
 }  // namespace cohort::io_detail

@@ -1,5 +1,7 @@
 #include <cohort/io/term_sequence.hpp>
 
+#include "io/ascii_case.hpp"
+
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -12,17 +14,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
+using io_detail::iequals;
 
 // A whole decimal number of at most 18 digits; nullopt otherwise.
 std::optional<std::int64_t> parse_digits(std::string_view s) {

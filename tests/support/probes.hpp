@@ -8,6 +8,7 @@
 //       cohort::test::on_exit done([&] { unwound_at = loop_.now(); });
 //     }
 
+#include <cohort/detail/errors.hpp>
 #include <cohort/shield.hpp>
 #include <cohort/sleep.hpp>
 #include <cohort/task.hpp>
@@ -59,16 +60,10 @@ class on_exit {
   std::function<void()> fn_;
 };
 
-/// The `what()` of an exception held in `e`, or "<null>" / "<not std>".
+/// The `what()` of an exception held in `e` (as the library describes it:
+/// "unknown exception" for one not derived from std::exception), or "<null>".
 inline std::string what_of(const std::exception_ptr& e) {
-  if (!e) return "<null>";
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    return ex.what();
-  } catch (...) {
-    return "<not std>";
-  }
+  return e ? cohort::detail::describe_error(e) : "<null>";
 }
 
 /// A task that sleeps for `d` (so it can be passed to `shield`, scopes, ...).

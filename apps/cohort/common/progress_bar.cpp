@@ -71,6 +71,19 @@ void append_rate(std::string& out, double r) {
   }
 }
 
+// "8.5/s", "812 MB/s", or "--/s" before the first reading; `scale` divides
+// the rate (1e6 for bytes to MB).
+std::string rate_text(std::optional<double> rate, double scale, std::string_view unit) {
+  std::string text;
+  if (rate) {
+    append_rate(text, *rate / scale);
+  } else {
+    text = "--";
+  }
+  text += unit;
+  return text;
+}
+
 constexpr const char* green = "\x1b[32m";
 constexpr const char* red = "\x1b[31m";
 constexpr const char* reset = "\x1b[0m";
@@ -238,17 +251,19 @@ int progress_bar::columns() const {
   return options_.columns > 0 ? options_.columns : terminal_columns(options_.fd, options_.env);
 }
 
-void progress_bar::build_line(std::string& out) const {
-  struct piece {
-    std::string text;
-    int importance;  // 0 is kept first; the highest is dropped first
-    std::string_view sep = "  ";
-    const char* color = nullptr;
-    bool bar = false;
-    bool kept = false;
-  };
+// One piece of the line: a count, a rate, the ETA... or the bar itself.
+struct progress_bar::line_piece {
+  std::string text;
+  int importance;  // 0 is kept first; the highest is dropped first
+  std::string_view sep = "  ";
+  const char* color = nullptr;
+  bool bar = false;
+  bool kept = false;
+};
+
+std::vector<progress_bar::line_piece> progress_bar::line_pieces() const {
   const sample& s = last_;
-  std::vector<piece> pieces;  // in display order
+  std::vector<line_piece> pieces;  // in display order
   std::size_t position = s.done + s.failed + s.skipped;
   if (s.total) {
     std::size_t total = *s.total;
@@ -269,26 +284,8 @@ void progress_bar::build_line(std::string& out) const {
     if (s.extra[i] > 0)
       pieces.push_back({fmt::format("{} {}", format_count(s.extra[i]), extras_[i].name), 7});
   }
-  {
-    std::string text;
-    if (auto r = rate()) {
-      append_rate(text, *r);
-    } else {
-      text = "--";
-    }
-    text += "/s";
-    pieces.push_back({std::move(text), 5});
-  }
-  if (bytes_ != nullptr) {
-    std::string text;
-    if (auto r = byte_rate()) {
-      append_rate(text, *r / 1e6);
-    } else {
-      text = "--";
-    }
-    text += " MB/s";
-    pieces.push_back({std::move(text), 8});
-  }
+  pieces.push_back({rate_text(rate(), 1, "/s"), 5});
+  if (bytes_ != nullptr) pieces.push_back({rate_text(byte_rate(), 1e6, " MB/s"), 8});
   if (s.total) {
     std::string text = "ETA ";
     if (auto e = eta()) {
@@ -299,20 +296,20 @@ void progress_bar::build_line(std::string& out) const {
     }
     pieces.push_back({std::move(text), 3});
   }
-  {
-    std::string text = "elapsed ";
-    append_clock(text, s.at > s.begin ? s.at - s.begin : duration::zero());
-    pieces.push_back({std::move(text), 9});
-  }
+  std::string elapsed = "elapsed ";
+  append_clock(elapsed, s.at > s.begin ? s.at - s.begin : duration::zero());
+  pieces.push_back({std::move(elapsed), 9});
+  return pieces;
+}
 
-  // Keep the most important pieces that fit; the bar takes what is left.
-  int budget = std::max(columns() - reserved_columns, 0);
-  std::vector<piece*> by_importance;
+int progress_bar::keep_what_fits(std::vector<line_piece>& pieces, int budget) {
+  std::vector<line_piece*> by_importance;
   by_importance.reserve(pieces.size());
   for (auto& p : pieces) by_importance.push_back(&p);
-  std::stable_sort(by_importance.begin(), by_importance.end(),
-                   [](const piece* a, const piece* b) { return a->importance < b->importance; });
-  for (piece* p : by_importance) {
+  std::stable_sort(
+      by_importance.begin(), by_importance.end(),
+      [](const line_piece* a, const line_piece* b) { return a->importance < b->importance; });
+  for (line_piece* p : by_importance) {
     int cost =
         static_cast<int>(p->sep.size()) + (p->bar ? bar_min_inner + 2 : visible_width(p->text));
     if (cost <= budget) {
@@ -325,29 +322,38 @@ void progress_bar::build_line(std::string& out) const {
       budget = 0;
     }
   }
+  return budget;
+}
 
+void progress_bar::append_bar(std::string& out, int inner) const {
+  const std::size_t position = last_.done + last_.failed + last_.skipped;
+  const std::size_t total = *last_.total;
+  double fraction =
+      total == 0 ? 1.0 : std::min(1.0, static_cast<double>(position) / static_cast<double>(total));
+  int steps = caps_.unicode ? 8 : 1;
+  int filled = static_cast<int>(fraction * inner * steps);
+  if (position < total) filled = std::min(filled, inner * steps - 1);
+  int full = filled / steps;
+  int part = filled % steps;
+  out += '[';
+  if (caps_.color) out += green;
+  for (int i = 0; i < full; ++i) out += caps_.unicode ? eighths[8] : "#";
+  if (part > 0) out += eighths[part];
+  if (caps_.color) out += reset;
+  out.append(static_cast<std::size_t>(inner - full - (part > 0 ? 1 : 0)), ' ');
+  out += ']';
+}
+
+void progress_bar::build_line(std::string& out) const {
+  std::vector<line_piece> pieces = line_pieces();
+  // Keep the most important pieces that fit; the bar takes what is left.
+  const int left = keep_what_fits(pieces, std::max(columns() - reserved_columns, 0));
   out.clear();
-  for (const piece& p : pieces) {
+  for (const line_piece& p : pieces) {
     if (!p.kept) continue;
     out += p.sep;
     if (p.bar) {
-      int inner = std::min(bar_max_inner, bar_min_inner + budget);
-      std::size_t total = *s.total;
-      double fraction =
-          total == 0 ? 1.0
-                     : std::min(1.0, static_cast<double>(position) / static_cast<double>(total));
-      int steps = caps_.unicode ? 8 : 1;
-      int filled = static_cast<int>(fraction * inner * steps);
-      if (position < total) filled = std::min(filled, inner * steps - 1);
-      int full = filled / steps;
-      int part = filled % steps;
-      out += '[';
-      if (caps_.color) out += green;
-      for (int i = 0; i < full; ++i) out += caps_.unicode ? eighths[8] : "#";
-      if (part > 0) out += eighths[part];
-      if (caps_.color) out += reset;
-      out.append(static_cast<std::size_t>(inner - full - (part > 0 ? 1 : 0)), ' ');
-      out += ']';
+      append_bar(out, std::min(bar_max_inner, bar_min_inner + left));
     } else if (p.color != nullptr && caps_.color) {
       out += p.color;
       out += p.text;

@@ -214,7 +214,16 @@ class progress_bar {
 
   void take_sample(time_point now);
   bool draw(bool force);
+  struct line_piece;
+
   void build_line(std::string& out) const;
+  /// What the line can show, in display order, each with its importance.
+  std::vector<line_piece> line_pieces() const;
+  /// Marks kept the most important pieces that fit in `budget` columns (the
+  /// bar at its narrowest); returns the columns left, which widen the bar.
+  static int keep_what_fits(std::vector<line_piece>& pieces, int budget);
+  /// The bar, `inner` cells between its brackets, filled to the position.
+  void append_bar(std::string& out, int inner) const;
   int columns() const;
   void write_all(std::string_view bytes) noexcept;
   std::string summary_of(const sample& s) const;

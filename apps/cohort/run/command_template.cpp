@@ -99,21 +99,32 @@ struct parsed_rpl {
   std::int32_t position;
 };
 
+// The endings of a replacement string and the part of the input path each
+// selects: {} {.} {/} {//} {/.}, and after a position alike ({1/.}).
+struct path_suffix {
+  std::string_view text;
+  path_part part;
+};
+constexpr path_suffix path_suffixes[] = {
+    {"/.}", path_part::basename_no_extension},
+    {"//}", path_part::dirname},
+    {"/}", path_part::basename},
+    {".}", path_part::no_extension},
+    {"}", path_part::whole},
+};
+
+// The ending `s` starts with, if any.
+std::optional<path_suffix> match_path_suffix(std::string_view s) {
+  for (const auto& suffix : path_suffixes) {
+    if (s.starts_with(suffix.text)) return suffix;
+  }
+  return std::nullopt;
+}
+
 // Recognises a replacement string at the start of `s` (which starts with '{').
 std::optional<parsed_rpl> parse_rpl(std::string_view s) {
-  struct fixed {
-    std::string_view token;
-    path_part part;
-  };
-  static constexpr fixed fixed_tokens[] = {
-      {"{}", path_part::whole},
-      {"{.}", path_part::no_extension},
-      {"{/}", path_part::basename},
-      {"{//}", path_part::dirname},
-      {"{/.}", path_part::basename_no_extension},
-  };
-  for (const auto& f : fixed_tokens) {
-    if (s.starts_with(f.token)) return parsed_rpl{f.token.size(), false, false, false, f.part, 0};
+  if (auto path = match_path_suffix(s.substr(1))) {
+    return parsed_rpl{1 + path->text.size(), false, false, false, path->part, 0};
   }
   if (s.starts_with("{#}")) return parsed_rpl{3, false, true, false, path_part::whole, 0};
   if (s.starts_with("{%}")) return parsed_rpl{3, false, false, true, path_part::whole, 0};
@@ -134,22 +145,9 @@ std::optional<parsed_rpl> parse_rpl(std::string_view s) {
   }
   if (i == digits_begin || n == 0) return std::nullopt;
   if (n >= (std::int64_t{1} << 31)) n = (std::int64_t{1} << 31) - 1;
-  struct suffix {
-    std::string_view text;
-    path_part part;
-  };
-  static constexpr suffix suffixes[] = {
-      {"/.}", path_part::basename_no_extension},
-      {"//}", path_part::dirname},
-      {"/}", path_part::basename},
-      {".}", path_part::no_extension},
-      {"}", path_part::whole},
-  };
-  for (const auto& suf : suffixes) {
-    if (s.substr(i).starts_with(suf.text)) {
-      auto pos = static_cast<std::int32_t>(negative ? -n : n);
-      return parsed_rpl{i + suf.text.size(), true, false, false, suf.part, pos};
-    }
+  if (auto path = match_path_suffix(s.substr(i))) {
+    auto pos = static_cast<std::int32_t>(negative ? -n : n);
+    return parsed_rpl{i + path->text.size(), true, false, false, path->part, pos};
   }
   return std::nullopt;
 }

@@ -54,88 +54,105 @@ row_span rows_between(double lo, double hi, double n) {
   return {static_cast<std::uint32_t>(lo), static_cast<std::uint32_t>(std::max(lo, hi))};
 }
 
+using ring_t = std::vector<lon_lat>;
+
+// Throws area_error unless `ring` is closed, has 4 positions or more, and
+// each is a finite longitude within ±360 and latitude within ±90.
+void check_ring(const ring_t& ring, const std::string& where) {
+  if (ring.size() < 4) throw area_error(where + "a ring needs at least 4 positions");
+  if (ring.front().lon != ring.back().lon || ring.front().lat != ring.back().lat)
+    throw area_error(where + "a ring must end where it starts");
+  for (const lon_lat& p : ring) {
+    if (!std::isfinite(p.lon) || !std::isfinite(p.lat) || std::abs(p.lon) > 360 ||
+        std::abs(p.lat) > 90)
+      throw area_error(where + "a position is outside longitude ±360, latitude ±90");
+  }
+}
+
+// Unwraps the ring's longitudes: consecutive ones more than 180° apart go
+// the short way round, except along the antimeridian itself. A hole (given
+// its `exterior` ring) starts next to that ring.
+void unwrap_ring(ring_t& ring, const ring_t* exterior) {
+  double offset = 0;
+  if (exterior != nullptr) {
+    const double ref = exterior->front().lon;
+    while (ring.front().lon + offset - ref > 180) offset -= 360;
+    while (ring.front().lon + offset - ref < -180) offset += 360;
+  }
+  double previous = ring.front().lon;
+  for (lon_lat& p : ring) {
+    const double given = p.lon;
+    const bool along_antimeridian = std::abs(given) == 180 && std::abs(previous) == 180;
+    if (!along_antimeridian) {
+      while (given - previous > 180) {
+        offset -= 360;
+        previous += 360;
+      }
+      while (given - previous < -180) {
+        offset += 360;
+        previous -= 360;
+      }
+    }
+    previous = given;
+    p.lon = given + offset;
+  }
+}
+
+// Checks and unwraps the rings of the polygon numbered `number` (from 1, as
+// the messages name it); throws area_error.
+void prepare_polygon(area_polygon& poly, std::size_t number) {
+  if (poly.rings.empty()) throw area_error("polygon " + std::to_string(number) + ": no ring");
+  for (std::size_t r = 0; r < poly.rings.size(); ++r) {
+    ring_t& ring = poly.rings[r];
+    const std::string where =
+        "polygon " + std::to_string(number) + ", ring " + std::to_string(r + 1) + ": ";
+    check_ring(ring, where);
+    unwrap_ring(ring, r > 0 ? &poly.rings[0] : nullptr);
+    if (ring.front().lon != ring.back().lon)
+      throw area_error(where + "the ring goes all the way round the globe (around a pole)");
+  }
+}
+
 }  // namespace
 
 tile_area::tile_area(std::vector<area_polygon> polygons, int buffer)
     : polygons_(std::move(polygons)), buffer_(buffer) {
   if (buffer < 0) throw std::invalid_argument("tile_area: negative buffer");
   if (polygons_.empty()) throw area_error("no polygon");
-  for (std::size_t i = 0; i < polygons_.size(); ++i) {
-    area_polygon& poly = polygons_[i];
-    if (poly.rings.empty()) throw area_error("polygon " + std::to_string(i + 1) + ": no ring");
-    for (std::size_t r = 0; r < poly.rings.size(); ++r) {
-      auto& ring = poly.rings[r];
-      const std::string where =
-          "polygon " + std::to_string(i + 1) + ", ring " + std::to_string(r + 1) + ": ";
-      if (ring.size() < 4) throw area_error(where + "a ring needs at least 4 positions");
-      if (ring.front().lon != ring.back().lon || ring.front().lat != ring.back().lat)
-        throw area_error(where + "a ring must end where it starts");
-      for (const lon_lat& p : ring) {
-        if (!std::isfinite(p.lon) || !std::isfinite(p.lat) || std::abs(p.lon) > 360 ||
-            std::abs(p.lat) > 90)
-          throw area_error(where + "a position is outside longitude ±360, latitude ±90");
-      }
-      // Unwrap: consecutive longitudes more than 180° apart go the short
-      // way round, except along the antimeridian itself.
-      double offset = 0;
-      if (r > 0) {
-        // Holes next to their exterior ring.
-        const double ref = poly.rings[0].front().lon;
-        while (ring.front().lon + offset - ref > 180) offset -= 360;
-        while (ring.front().lon + offset - ref < -180) offset += 360;
-      }
-      double previous = ring.front().lon;
-      for (lon_lat& p : ring) {
-        const double given = p.lon;
-        const bool along_antimeridian = std::abs(given) == 180 && std::abs(previous) == 180;
-        if (!along_antimeridian) {
-          while (given - previous > 180) {
-            offset -= 360;
-            previous += 360;
-          }
-          while (given - previous < -180) {
-            offset += 360;
-            previous -= 360;
-          }
-        }
-        previous = given;
-        p.lon = given + offset;
-      }
-      if (ring.front().lon != ring.back().lon)
-        throw area_error(where + "the ring goes all the way round the globe (around a pole)");
+  for (std::size_t i = 0; i < polygons_.size(); ++i) prepare_polygon(polygons_[i], i + 1);
+  for (const area_polygon& poly : polygons_) project(poly);
+}
+
+void tile_area::project(const area_polygon& poly) {
+  double lo = poly.rings[0].front().lon, hi = lo;
+  for (const auto& ring : poly.rings) {
+    for (const lon_lat& p : ring) {
+      lo = std::min(lo, p.lon);
+      hi = std::max(hi, p.lon);
     }
   }
-  for (const area_polygon& poly : polygons_) {
-    double lo = poly.rings[0].front().lon, hi = lo;
+  // Parts beyond ±180 appear again on the other side of the world: one
+  // copy per whole turn k that brings a part of it into (-180, 180).
+  const double k_first = std::floor((-180 - hi) / 360) + 1;
+  const double k_last = std::ceil((180 - lo) / 360) - 1;
+  for (double k = k_first; k <= k_last; ++k) {
+    const double shift = 360 * k;
+    projected_polygon pp;
     for (const auto& ring : poly.rings) {
-      for (const lon_lat& p : ring) {
-        lo = std::min(lo, p.lon);
-        hi = std::max(hi, p.lon);
+      for (std::size_t i = 0; i + 1 < ring.size(); ++i) {
+        const projected_edge e{mercator_u(ring[i].lon + shift), mercator_v(ring[i].lat),
+                               mercator_u(ring[i + 1].lon + shift), mercator_v(ring[i + 1].lat)};
+        pp.widest = std::max(pp.widest, std::abs(e.u1 - e.u0));
+        pp.edges.push_back(e);
       }
     }
-    // Parts beyond ±180 appear again on the other side of the world: one
-    // copy per whole turn k that brings a part of it into (-180, 180).
-    const double k_first = std::floor((-180 - hi) / 360) + 1;
-    const double k_last = std::ceil((180 - lo) / 360) - 1;
-    for (double k = k_first; k <= k_last; ++k) {
-      const double shift = 360 * k;
-      projected_polygon pp;
-      for (const auto& ring : poly.rings) {
-        for (std::size_t i = 0; i + 1 < ring.size(); ++i) {
-          const projected_edge e{mercator_u(ring[i].lon + shift), mercator_v(ring[i].lat),
-                                 mercator_u(ring[i + 1].lon + shift), mercator_v(ring[i + 1].lat)};
-          pp.widest = std::max(pp.widest, std::abs(e.u1 - e.u0));
-          pp.edges.push_back(e);
-        }
-      }
-      std::sort(pp.edges.begin(), pp.edges.end(),
-                [](const projected_edge& a, const projected_edge& b) {
-                  return std::min(a.u0, a.u1) < std::min(b.u0, b.u1);
-                });
-      pp.min_u = mercator_u(lo + shift);
-      pp.max_u = mercator_u(hi + shift);
-      projected_.push_back(std::move(pp));
-    }
+    std::sort(pp.edges.begin(), pp.edges.end(),
+              [](const projected_edge& a, const projected_edge& b) {
+                return std::min(a.u0, a.u1) < std::min(b.u0, b.u1);
+              });
+    pp.min_u = mercator_u(lo + shift);
+    pp.max_u = mercator_u(hi + shift);
+    projected_.push_back(std::move(pp));
   }
 }
 

@@ -104,6 +104,9 @@ class tile_area {
     double widest = 0;  // the largest |u1 - u0|
     double min_u = 0, max_u = 0;
   };
+  // Appends the polygon's projections to projected_: one per whole turn of
+  // the globe that brings a part of it into (-180, 180).
+  void project(const area_polygon& poly);
   void raw_rows(int z, std::uint32_t x, std::vector<row_span>& out) const;
 
   std::vector<area_polygon> polygons_;  // unwrapped, as given otherwise

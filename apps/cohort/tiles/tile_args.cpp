@@ -31,6 +31,23 @@ std::vector<std::string_view> split_commas(std::string_view text) {
   }
 }
 
+// Calls `each` with every item of the comma-separated list `text` given to
+// `option`, trimmed, in order; throws usage_error (ending with `help`) when
+// the list is empty, or on reaching an empty item.
+template <class Each>
+void for_each_item(std::string_view option, std::string_view text, std::string_view help,
+                   Each&& each) {
+  if (trim(text).empty()) throw usage_error(fmt::format("{} is empty; {}", option, help));
+  const std::vector<std::string_view> items = split_commas(text);
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (items[i].empty()) {
+      throw usage_error(
+          fmt::format("{} '{}': item {} is empty; {}", option, shown(text), i + 1, help));
+    }
+    each(items[i]);
+  }
+}
+
 // A whole decimal string parsed as a finite double, or nullopt.
 std::optional<double> parse_number(std::string_view s) {
   if (s.empty()) return std::nullopt;
@@ -153,21 +170,12 @@ bbox parse_bbox(std::string_view text) {
 }
 
 std::vector<int> parse_zooms(std::string_view text) {
-  if (trim(text).empty()) {
-    throw usage_error(fmt::format("--zoom is empty; {}", zoom_help));
-  }
   std::vector<int> zooms;
-  const std::vector<std::string_view> items = split_commas(text);
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    const std::string_view item = items[i];
-    if (item.empty()) {
-      throw usage_error(
-          fmt::format("--zoom '{}': item {} is empty; {}", shown(text), i + 1, zoom_help));
-    }
+  for_each_item("--zoom", text, zoom_help, [&](std::string_view item) {
     const std::size_t dash = item.find('-');
     if (dash == std::string_view::npos) {
       zooms.push_back(parse_zoom_level(text, item));
-      continue;
+      return;
     }
     const std::string_view first = trim(item.substr(0, dash));
     const std::string_view last = trim(item.substr(dash + 1));
@@ -182,7 +190,7 @@ std::vector<int> parse_zooms(std::string_view text) {
                                     shown(text), a, b, b, a));
     }
     for (int z = a; z <= b; ++z) zooms.push_back(z);
-  }
+  });
   std::sort(zooms.begin(), zooms.end());
   zooms.erase(std::unique(zooms.begin(), zooms.end()), zooms.end());
   return zooms;
@@ -190,17 +198,8 @@ std::vector<int> parse_zooms(std::string_view text) {
 
 std::vector<std::string> parse_subdomains(std::string_view text) {
   constexpr std::string_view help = "give a comma-separated list like a,b,c";
-  if (trim(text).empty()) {
-    throw usage_error(fmt::format("--subdomains is empty; {}", help));
-  }
   std::vector<std::string> out;
-  const std::vector<std::string_view> items = split_commas(text);
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    const std::string_view item = items[i];
-    if (item.empty()) {
-      throw usage_error(
-          fmt::format("--subdomains '{}': item {} is empty; {}", shown(text), i + 1, help));
-    }
+  for_each_item("--subdomains", text, help, [&](std::string_view item) {
     const auto bad = std::find_if_not(item.begin(), item.end(), subdomain_char);
     if (bad != item.end()) {
       throw usage_error(fmt::format(
@@ -209,7 +208,7 @@ std::vector<std::string> parse_subdomains(std::string_view text) {
           shown(text), shown(item), shown_char(*bad)));
     }
     out.emplace_back(item);
-  }
+  });
   return out;
 }
 

@@ -205,9 +205,8 @@ void add_output_flags(CLI::App& app, tiles_options& o, value_texts& t) {
       ->group(area_group);
 }
 
-// Reads the values and checks that the options fit together; throws
-// usage_error.
-void read_values(tiles_options& o, const value_texts& t) {
+// -j, --rate, --retries and --max-failures-in-a-row.
+void read_request_counts(tiles_options& o, const value_texts& t) {
   if (!t.concurrency.empty()) {
     o.concurrency = static_cast<std::size_t>(parse_count(t.concurrency, "-j", 1, 1024));
   }
@@ -221,6 +220,11 @@ void read_values(tiles_options& o, const value_texts& t) {
     o.max_failures_in_a_row = static_cast<std::size_t>(
         parse_count(t.max_failures, "--max-failures-in-a-row", 0, 1'000'000'000));
   }
+}
+
+// What to fetch: the area (--bbox or --area), the zooms and the URL, each
+// given or taken from a --tilejson file.
+void read_what_to_fetch(tiles_options& o, const value_texts& t) {
   const bool from_tilejson = !o.tilejson.empty();
   if (!t.area.empty() && !t.boxes.empty())
     throw usage_error("--bbox and --area both give the area; use one (a box is a Polygon too)");
@@ -250,14 +254,20 @@ void read_values(tiles_options& o, const value_texts& t) {
   } else if (!from_tilejson) {
     check_retina(o);
   }
-  if (o.output.empty() && !o.dry_run)
-    throw usage_error("-o/--output is required (DIR or FILE.mbtiles)");
+}
+
+// --max-tiles, --max-tile-bytes and the waits.
+void read_limits_and_waits(tiles_options& o, const value_texts& t) {
   if (!t.max_tiles.empty()) o.max_tiles = parse_max_tiles(t.max_tiles);
   if (!t.max_bytes.empty()) o.max_tile_bytes = parse_size(t.max_bytes, "--max-tile-bytes");
   if (!t.retry_delay.empty()) o.retry_delay = parse_wait(t.retry_delay, "--retry-delay");
   if (!t.connect.empty()) o.connect_timeout = parse_wait(t.connect, "--connect-timeout");
   if (!t.request.empty()) o.request_timeout = parse_wait(t.request, "--request-timeout");
   if (!t.stall.empty()) o.stall_timeout = parse_wait(t.stall, "--stall-timeout");
+}
+
+// --header and --user-agent go into requests as they are: one line each.
+void check_request_headers(const tiles_options& o) {
   for (const auto& h : o.headers) {
     const auto colon = h.find(':');
     if (colon == std::string::npos || colon == 0 || h.find_first_of("\r\n") != std::string::npos) {
@@ -267,6 +277,10 @@ void read_values(tiles_options& o, const value_texts& t) {
   if (o.user_agent.find_first_of("\r\n") != std::string::npos) {
     throw usage_error("--user-agent: must be one line");
   }
+}
+
+// The outputs and the ways of writing them that cannot go together.
+void check_outputs_fit(const tiles_options& o) {
   if (o.failed_list == "-" && o.json) {
     throw usage_error("--failed-list - and --json both write to stdout; give --failed-list a file");
   }
@@ -278,6 +292,18 @@ void read_values(tiles_options& o, const value_texts& t) {
   if (o.force && o.refresh) {
     throw usage_error("--force starts over and --refresh revalidates what is stored; pick one");
   }
+}
+
+// Reads the values and checks that the options fit together, in this order
+// (the first mistake is the one reported); throws usage_error.
+void read_values(tiles_options& o, const value_texts& t) {
+  read_request_counts(o, t);
+  read_what_to_fetch(o, t);
+  if (o.output.empty() && !o.dry_run)
+    throw usage_error("-o/--output is required (DIR or FILE.mbtiles)");
+  read_limits_and_waits(o, t);
+  check_request_headers(o);
+  check_outputs_fit(o);
 }
 
 }  // namespace

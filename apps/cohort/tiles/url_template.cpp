@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <initializer_list>
 #include <limits>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -52,10 +54,9 @@ void append_number(std::string& out, std::uint32_t value) {
   out.append(buffer.data(), result.ptr);
 }
 
-}  // namespace
-
-url_template url_template::parse(std::string_view text, std::vector<std::string> subdomains,
-                                 std::string_view retina_suffix) {
+// Throws usage_error unless `text` is an http(s) URL with a host and no
+// space or control character (placeholders are not looked at yet).
+void check_url_text(std::string_view text) {
   if (text.empty()) {
     throw usage_error(fmt::format("--url is empty; give a tile URL template, {}", url_example));
   }
@@ -84,20 +85,58 @@ url_template url_template::parse(std::string_view text, std::vector<std::string>
           shown(text), i + 1));
     }
   }
+}
 
+}  // namespace
+
+url_template url_template::parse(std::string_view text, std::vector<std::string> subdomains,
+                                 std::string_view retina_suffix) {
+  check_url_text(text);
   url_template result;
   result.text_ = std::string(text);
   result.subdomains_ = std::move(subdomains);
   result.retina_suffix_ = std::string(retina_suffix);
-  bool has_z = false;
-  bool has_x = false;
-  bool has_y = false;
+  result.split_into_parts();
+  result.check_tile_coordinates();
+  result.extension_ = tile_extension_from_url(result.text_);
+  return result;
+}
+
+url_template::part_kind url_template::placeholder_kind(std::string_view text,
+                                                       std::string_view name) {
+  static constexpr std::pair<std::string_view, part_kind> known[] = {
+      {"z", part_kind::z},        {"x", part_kind::x},       {"y", part_kind::y},
+      {"-y", part_kind::tms_y},   {"q", part_kind::quadkey}, {"r", part_kind::retina},
+      {"s", part_kind::subdomain}};
+  for (const auto& [known_name, kind] : known) {
+    if (name == known_name) return kind;
+  }
+  throw usage_error(fmt::format("--url '{}': unknown placeholder {{{}}}; known placeholders: {}{}",
+                                shown(text), shown(name), known_placeholders,
+                                placeholder_hint(name)));
+}
+
+std::size_t url_template::widest_expansion(part_kind kind) const {
+  switch (kind) {
+    case part_kind::quadkey: return max_zoom;  // one digit a zoom level
+    case part_kind::retina: return retina_suffix_.size();
+    case part_kind::subdomain: {
+      std::size_t width = 0;
+      for (const std::string& s : subdomains_) width = std::max(width, s.size());
+      return width;
+    }
+    default: return 10;  // the digits of 2^30
+  }
+}
+
+void url_template::split_into_parts() {
+  const std::string_view text = text_;
   std::size_t literal_start = 0;
   const auto flush_literal = [&](std::size_t end) {
     if (end > literal_start) {
-      result.parts_.push_back({part_kind::literal, static_cast<std::uint32_t>(literal_start),
-                               static_cast<std::uint32_t>(end - literal_start)});
-      result.max_length_ += end - literal_start;
+      parts_.push_back({part_kind::literal, static_cast<std::uint32_t>(literal_start),
+                        static_cast<std::uint32_t>(end - literal_start)});
+      max_length_ += end - literal_start;
     }
   };
   for (std::size_t i = 0; i < text.size(); ++i) {
@@ -113,72 +152,46 @@ url_template url_template::parse(std::string_view text, std::vector<std::string>
           "--url '{}': '{{' at position {} is not closed by '}}'; placeholders look like {{z}}",
           shown(text), i + 1));
     }
-    const std::string_view name = text.substr(i + 1, close - i - 1);
-    part_kind kind{};
-    // Widest expansion of each placeholder: 10 digits for 2^30, z digits
-    // for a quadkey, the longest subdomain.
-    std::size_t width = 10;
-    if (name == "z") {
-      kind = part_kind::z;
-      has_z = true;
-    } else if (name == "x") {
-      kind = part_kind::x;
-      has_x = true;
-    } else if (name == "y") {
-      kind = part_kind::y;
-      has_y = true;
-    } else if (name == "-y") {
-      kind = part_kind::tms_y;
-      has_y = true;
-    } else if (name == "q") {
-      kind = part_kind::quadkey;
-      has_z = has_x = has_y = true;
-      width = max_zoom;
-    } else if (name == "r") {
-      kind = part_kind::retina;
-      result.uses_retina_ = true;
-      width = result.retina_suffix_.size();
-    } else if (name == "s") {
-      kind = part_kind::subdomain;
-      result.uses_subdomains_ = true;
-      width = 0;
-      for (const std::string& s : result.subdomains_) width = std::max(width, s.size());
-    } else {
-      throw usage_error(
-          fmt::format("--url '{}': unknown placeholder {{{}}}; known placeholders: {}{}",
-                      shown(text), shown(name), known_placeholders, placeholder_hint(name)));
-    }
+    const part_kind kind = placeholder_kind(text, text.substr(i + 1, close - i - 1));
     flush_literal(i);
-    result.parts_.push_back({kind, 0, 0});
-    result.max_length_ += width;
+    parts_.push_back({kind, 0, 0});
+    max_length_ += widest_expansion(kind);
+    uses_retina_ = uses_retina_ || kind == part_kind::retina;
+    uses_subdomains_ = uses_subdomains_ || kind == part_kind::subdomain;
     i = close;
     literal_start = close + 1;
   }
   flush_literal(text.size());
+}
 
-  if (!has_z) {
+void url_template::check_tile_coordinates() const {
+  const auto has = [&](std::initializer_list<part_kind> kinds) {
+    return std::any_of(parts_.begin(), parts_.end(), [&](const part& p) {
+      return std::find(kinds.begin(), kinds.end(), p.kind) != kinds.end();
+    });
+  };
+  const std::string_view text = text_;
+  if (!has({part_kind::z, part_kind::quadkey})) {
     throw usage_error(
         fmt::format("--url '{}': has no {{z}} placeholder; a tile URL needs the zoom, x and y, {}",
                     shown(text), url_example));
   }
-  if (!has_x) {
+  if (!has({part_kind::x, part_kind::quadkey})) {
     throw usage_error(fmt::format(
         "--url '{}': has no {{x}} (or {{q}}) placeholder; a tile URL needs the zoom, x and y, {}",
         shown(text), url_example));
   }
-  if (!has_y) {
+  if (!has({part_kind::y, part_kind::tms_y, part_kind::quadkey})) {
     throw usage_error(fmt::format(
         "--url '{}': has no {{y}} or {{-y}} (or {{q}}) placeholder; a tile URL needs the zoom, x "
         "and y, {}",
         shown(text), url_example));
   }
-  if (result.uses_subdomains_ && result.subdomains_.empty()) {
+  if (uses_subdomains_ && subdomains_.empty()) {
     throw usage_error(fmt::format(
         "--url '{}': uses {{s}} but the subdomain list is empty; give e.g. --subdomains a,b,c",
         shown(text)));
   }
-  result.extension_ = tile_extension_from_url(result.text_);
-  return result;
 }
 
 url_template url_template::parse_alternates(const std::vector<std::string>& texts,

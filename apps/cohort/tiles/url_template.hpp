@@ -91,6 +91,17 @@ class url_template {
     std::uint32_t length = 0;
   };
 
+  // What `name` (between the braces) stands for; throws usage_error for an
+  // unknown one, quoting the template `text`.
+  static part_kind placeholder_kind(std::string_view text, std::string_view name);
+  // The longest text a placeholder can expand to.
+  std::size_t widest_expansion(part_kind kind) const;
+  // Splits text_ into literals and placeholders (parts_, max_length_,
+  // uses_retina_, uses_subdomains_); throws usage_error.
+  void split_into_parts();
+  // Throws usage_error unless the parts give z, x and y, and {s} has values.
+  void check_tile_coordinates() const;
+
   std::string text_;
   std::vector<std::string> subdomains_;
   std::vector<part> parts_;

@@ -199,31 +199,29 @@ struct asio_op_factory<Throwing, asio_completion<Args...>> {
   }
 };
 
+/// What Asio's async_result does for both tokens: `Token` (use_op_t,
+/// throwing; use_op_ec_t, the error-code form) turns an Asio operation of
+/// signature `void(Args...)` into an awaitable asio_op.
+template <bool Throwing, class Token, class... Args>
+struct use_op_result {
+  template <class Initiation, class... InitArgs>
+  static auto initiate(Initiation&& init, Token, InitArgs&&... args) {
+    return asio_op_factory<Throwing, asio_completion<std::decay_t<Args>...>>::make(
+        std::forward<Initiation>(init), std::forward<InitArgs>(args)...);
+  }
+};
+
 }  // namespace detail
 }  // namespace cohort
 
 namespace boost::asio {
 
 template <class... Args>
-class async_result<cohort::use_op_t, void(Args...)> {
- public:
-  template <class Initiation, class... InitArgs>
-  static auto initiate(Initiation&& init, cohort::use_op_t, InitArgs&&... args) {
-    return cohort::detail::
-        asio_op_factory<true, cohort::detail::asio_completion<std::decay_t<Args>...>>::make(
-            std::forward<Initiation>(init), std::forward<InitArgs>(args)...);
-  }
-};
+class async_result<cohort::use_op_t, void(Args...)>
+    : public cohort::detail::use_op_result<true, cohort::use_op_t, Args...> {};
 
 template <class... Args>
-class async_result<cohort::use_op_ec_t, void(Args...)> {
- public:
-  template <class Initiation, class... InitArgs>
-  static auto initiate(Initiation&& init, cohort::use_op_ec_t, InitArgs&&... args) {
-    return cohort::detail::
-        asio_op_factory<false, cohort::detail::asio_completion<std::decay_t<Args>...>>::make(
-            std::forward<Initiation>(init), std::forward<InitArgs>(args)...);
-  }
-};
+class async_result<cohort::use_op_ec_t, void(Args...)>
+    : public cohort::detail::use_op_result<false, cohort::use_op_ec_t, Args...> {};
 
 }  // namespace boost::asio
