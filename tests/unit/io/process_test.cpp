@@ -92,6 +92,14 @@ bool dies_within(pid_t pid, std::chrono::milliseconds limit) {
   return true;
 }
 
+// The command name of `pid` ("" once it is gone).
+std::string comm_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  std::getline(in, name);
+  return name;
+}
+
 // This test process has no child left, not even a zombie.
 void expect_no_children() {
   int status = 0;
@@ -774,6 +782,13 @@ TEST_F(ProcessTest, AProcessThatLeftTheGroupDoesNotHoldTheWait) {
   const auto pids = pids_in(p.stdout_text());
   ASSERT_EQ(pids.size(), 1u) << p.stdout_text();
   EXPECT_FALSE(is_dead(pids[0]));  // out of the group's reach
+  // Killed only once its shell has become the sleep: a shell killed before
+  // it reaped its `touch` would leave that zombie to us (we adopt orphans),
+  // and the check below would find it.
+  const auto exec_limit = std::chrono::steady_clock::now() + 5s;
+  while (comm_of(pids[0]) != "sleep" && std::chrono::steady_clock::now() < exec_limit) {
+    ::usleep(1000);
+  }
   ::kill(pids[0], SIGKILL);
   int status = 0;
   EXPECT_EQ(::waitpid(pids[0], &status, 0), pids[0]);  // adopted: ours to reap
