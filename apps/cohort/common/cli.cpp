@@ -2,6 +2,8 @@
 
 #include "cohort/common/option_values.hpp"
 
+#include <cohort/runtime/run.hpp>
+
 #include <fmt/format.h>
 
 #include <sstream>
@@ -157,6 +159,12 @@ std::optional<int> parse_command_line(CLI::App& app, std::string_view tool, int 
     return usage_exit;
   }
   return std::nullopt;
+}
+
+int run_to_exit_status(int (*body)(int argc, char** argv, int& ended_by), int argc, char** argv) {
+  int ended_by = 0;
+  const int code = body(argc, argv, ended_by);
+  return cohort::exit_like({code, ended_by});
 }
 
 }  // namespace cohort::app

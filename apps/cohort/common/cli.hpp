@@ -70,4 +70,12 @@ CLI::Option* add_value(CLI::App& app, const std::string& names, std::string& tar
 /// "unknown option 'WORD'; see cohort TOOL --help".
 [[nodiscard]] std::string unknown_option_message(std::string_view word, std::string_view tool);
 
+/// Runs a tool's whole command, `body(argc, argv, ended_by)`, and returns
+/// the status to end the process with (DESIGN.md G7): once `body` has closed
+/// the tool's files and written its summary, a command that a signal
+/// interrupted (`ended_by` set to it) ends by that signal, so that the shell
+/// around it stops its script as it would for `sleep`; otherwise the status
+/// `body` returned.
+int run_to_exit_status(int (*body)(int argc, char** argv, int& ended_by), int argc, char** argv);
+
 }  // namespace cohort::app

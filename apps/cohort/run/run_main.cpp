@@ -1,5 +1,6 @@
 #include "cohort/run/run_main.hpp"
 
+#include "cohort/common/cli.hpp"
 #include "cohort/exit_codes.hpp"
 #include "cohort/run/process_launcher.hpp"
 #include "cohort/run/run_engine.hpp"
@@ -130,12 +131,9 @@ int run_and_report(int argc, char** argv, int& ended_by) {
 }  // namespace
 
 int run_main(int argc, char** argv) {
-  int ended_by = 0;
-  const int code = run_and_report(argc, argv, ended_by);
-  // The joblog is closed, the jobs' output and the summary written: an
-  // interrupted run now ends by its signal, so that the shell around us
-  // stops its script as it would for `sleep` (DESIGN.md G7).
-  return cohort::exit_like({code, ended_by});
+  // run_and_report closes the joblog and writes the jobs' output and the
+  // summary before an interrupted run ends by its signal.
+  return run_to_exit_status(run_and_report, argc, argv);
 }
 
 }  // namespace cohort::app::run

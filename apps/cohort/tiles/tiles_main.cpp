@@ -1,5 +1,6 @@
 #include "cohort/tiles/tiles_main.hpp"
 
+#include "cohort/common/cli.hpp"
 #include "cohort/common/progress_bar.hpp"
 #include "cohort/common/shell_quote.hpp"
 #include "cohort/exit_codes.hpp"
@@ -116,12 +117,9 @@ int parse_and_download(int argc, char** argv, int& ended_by) {
 }  // namespace
 
 int tiles_main(int argc, char** argv) {
-  int ended_by = 0;
-  const int code = parse_and_download(argc, argv, ended_by);
-  // The tile store is closed and the summary written: an interrupted
-  // download now ends by its signal, so that the shell around us stops its
-  // script as it would for `sleep` (DESIGN.md G7).
-  return cohort::exit_like({code, ended_by});
+  // parse_and_download closes the tile store and writes the summary before
+  // an interrupted download ends by its signal.
+  return run_to_exit_status(parse_and_download, argc, argv);
 }
 
 }  // namespace cohort::app::tiles
