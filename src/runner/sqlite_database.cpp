@@ -102,19 +102,31 @@ sqlite_database::sqlite_database(const std::filesystem::path& file, sqlite_lock 
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     const sqlite_failure f = failure_of(db_, rc, sqlite_failure::stage::opening, "open it", errno);
-    sqlite3_close_v2(db_);
-    db_ = nullptr;
-    if (lock_fd_ >= 0) ::close(lock_fd_);
-    lock_fd_ = -1;
+    close();
     report(f);
   }
   sqlite3_extended_result_codes(db_, 1);
-  if (lock == sqlite_lock::exclusive) exec("PRAGMA locking_mode=EXCLUSIVE", "open it");
+  if (lock == sqlite_lock::exclusive) {
+    try {
+      exec("PRAGMA locking_mode=EXCLUSIVE", "open it");
+    } catch (...) {
+      close();
+      throw;
+    }
+  }
 }
 
 sqlite_database::~sqlite_database() {
+  close();
+}
+
+void sqlite_database::close() noexcept {
+  // The connection first: closing any descriptor of the file drops SQLite's
+  // POSIX locks on it, so ours waits for SQLite's connection to be gone.
   sqlite3_close_v2(db_);
+  db_ = nullptr;
   if (lock_fd_ >= 0) ::close(lock_fd_);
+  lock_fd_ = -1;
 }
 
 void sqlite_database::exec(const char* sql, std::string_view doing) {

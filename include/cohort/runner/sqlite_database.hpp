@@ -108,6 +108,7 @@ class sqlite_database {
  private:
   friend class sqlite_statement;
   [[noreturn]] void report(const sqlite_failure& f) const;
+  void close() noexcept;
 
   std::filesystem::path path_;
   sqlite_failure_handler on_failure_;
