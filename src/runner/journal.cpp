@@ -1,5 +1,8 @@
 #include <cohort/runner/journal.hpp>
 
+#include <cohort/runner/commit_batch.hpp>
+#include <cohort/runner/sqlite_database.hpp>
+
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -7,7 +10,6 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
-#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 
@@ -46,15 +48,6 @@ constexpr table_def tables[] = {{"meta", create_meta},
                                 {"fingerprint", create_fingerprint},
                                 {"outcomes", create_outcomes},
                                 {"outcome_errors", create_outcome_errors}};
-
-struct db_closer {
-  void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
-};
-struct stmt_finalizer {
-  void operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
-};
-using db_ptr = std::unique_ptr<sqlite3, db_closer>;
-using stmt_ptr = std::unique_ptr<sqlite3_stmt, stmt_finalizer>;
 
 /// The journal's in-memory index: every key it knows, with its latest state
 /// and the row that holds it. Built for millions of keys: the keys sit back
@@ -164,32 +157,9 @@ std::string single_quoted(std::string_view s) {
   return out;
 }
 
-/// `s` on one line: SQLite's integrity reports span several.
-std::string one_line(std::string_view s) {
-  constexpr std::string_view banner = "*** in database main ***";
-  if (s.starts_with(banner)) s.remove_prefix(banner.size());
-  std::string out;
-  for (const char c : s) {
-    if (c == '\n' || c == '\r') {
-      if (!out.empty() && out.back() != ' ' && out.back() != ';') out += ';';
-      if (!out.empty() && out.back() != ' ') out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  while (!out.empty() && (out.back() == ' ' || out.back() == ';')) out.pop_back();
-  return out;
-}
-
 std::int64_t unix_ms_now() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-std::string_view column_text(sqlite3_stmt* s, int col) {
-  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, col));
-  if (p == nullptr) return {};
-  return {p, static_cast<std::size_t>(sqlite3_column_bytes(s, col))};
 }
 
 const char* state_name(journal_state s) {
@@ -212,37 +182,41 @@ struct journal::impl {
   std::filesystem::path path;
   std::string name;  // the path, quoted, for messages
   journal_options options;
-  db_ptr db;  // declared before the statements, so it is closed after them
-  stmt_ptr insert_outcome;
-  stmt_ptr delete_outcome;
-  stmt_ptr delete_errors;
-  stmt_ptr insert_error;
-  stmt_ptr select_outcome;
-  stmt_ptr select_errors;
+  std::optional<sqlite_database> db;  // declared before the statements, so it is closed after them
+  sqlite_statement insert_outcome;
+  sqlite_statement delete_outcome;
+  sqlite_statement delete_errors;
+  sqlite_statement insert_error;
+  sqlite_statement select_outcome;
+  sqlite_statement select_errors;
   key_index keys;
   std::size_t done_count = 0;
   std::size_t failed_count = 0;
   std::vector<pending_record> pending;
-  std::optional<time_point> pending_since;
+  commit_batch batch;
   std::optional<std::string> reset_note;
 
   impl(std::filesystem::path p, journal_options o)
-      : path(std::move(p)), name(single_quoted(path.string())), options(o) {
-    if (options.batch_records == 0) options.batch_records = 1;
-    pending.reserve(std::min<std::size_t>(options.batch_records, 4096));
+      : path(std::move(p)),
+        name(single_quoted(path.string())),
+        options(o),
+        batch({.changes = o.batch_records, .interval = o.flush_interval}) {
+    pending.reserve(std::min<std::size_t>(batch.limits().changes, 4096));
   }
 
   // --- errors --------------------------------------------------------------
 
-  /// Throws the `journal_error` for SQLite result `rc` while `doing` something.
-  [[noreturn]] void fail(int rc, std::string_view doing) const {
-    std::string detail = one_line(db ? sqlite3_errmsg(db.get()) : sqlite3_errstr(rc));
-    const int os_errno = db ? sqlite3_system_errno(db.get()) : 0;
-    switch (rc & 0xff) {
+  /// Throws the `journal_error` for a failure of the database.
+  [[noreturn]] void fail(const sqlite_failure& f) const {
+    const int rc = f.primary_code();
+    // Our SQL is fixed, so a statement that does not compile means the
+    // file's schema is not the one we wrote.
+    if (f.during == sqlite_failure::stage::preparing && rc == SQLITE_ERROR) fail_corrupt(f.message);
+    switch (rc) {
       case SQLITE_CORRUPT:
       case SQLITE_NOTADB:
         throw journal_error(journal_error::kind::corrupt,
-                            "journal " + name + " is corrupt (" + detail +
+                            "journal " + name + " is corrupt (" + f.message +
                                 "): move it aside or delete it to start over");
       case SQLITE_BUSY:
       case SQLITE_LOCKED:
@@ -252,16 +226,14 @@ struct journal::impl {
                                 "use another journal");
       default: break;
     }
-    if ((rc & 0xff) == SQLITE_CANTOPEN || (rc & 0xff) == SQLITE_READONLY) {
+    std::string detail = f.message;
+    if (rc == SQLITE_CANTOPEN || rc == SQLITE_READONLY) {
       // SQLite's errno is often that of a later probe (ENOENT of a -journal
       // file): find the real reason ourselves.
       if (std::string why = why_cannot_open(); !why.empty()) detail = std::move(why);
-    } else if (os_errno != 0 && ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_FULL)) {
-      detail += ": ";
-      detail += std::strerror(os_errno);
     }
-    throw journal_error(journal_error::kind::io,
-                        "journal " + name + ": cannot " + std::string(doing) + " (" + detail + ")");
+    throw journal_error(journal_error::kind::io, "journal " + name + ": cannot " +
+                                                     std::string(f.doing) + " (" + detail + ")");
   }
 
   /// Why the file cannot be opened or created, as far as the file system
@@ -292,88 +264,51 @@ struct journal::impl {
 
   [[noreturn]] void fail_corrupt(std::string_view problem) const {
     throw journal_error(journal_error::kind::corrupt,
-                        "journal " + name + " is corrupt (" + one_line(problem) +
+                        "journal " + name + " is corrupt (" + std::string(problem) +
                             "): move it aside or delete it to start over");
   }
 
   // --- statements ----------------------------------------------------------
 
-  void exec(const char* sql, std::string_view doing) {
-    const int rc = sqlite3_exec(db.get(), sql, nullptr, nullptr, nullptr);
-    if (rc != SQLITE_OK) fail(rc, doing);
+  void exec(const char* sql, std::string_view doing) { db->exec(sql, doing); }
+
+  sqlite_statement prepare(const char* sql, std::string_view doing) {
+    return sqlite_statement(*db, sql, doing);
   }
 
-  stmt_ptr prepare(const char* sql, std::string_view doing) {
-    sqlite3_stmt* s = nullptr;
-    const int rc = sqlite3_prepare_v3(db.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr);
-    stmt_ptr owned(s);
-    if (rc != SQLITE_OK) {
-      // Our SQL is fixed, so a statement that does not compile means the
-      // file's schema is not the one we wrote.
-      if ((rc & 0xff) == SQLITE_ERROR) fail_corrupt(sqlite3_errmsg(db.get()));
-      fail(rc, doing);
-    }
-    return owned;
-  }
-
-  /// Steps `s` once; returns whether it produced a row.
-  bool step(sqlite3_stmt* s, std::string_view doing) {
-    const int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    fail(rc, doing);
-  }
-
-  /// Runs a one-row, one-column query.
-  std::int64_t query_int(const char* sql, std::string_view doing) {
-    const stmt_ptr s = prepare(sql, doing);
-    if (!step(s.get(), doing)) fail_corrupt(std::string("no result from ") + sql);
-    return sqlite3_column_int64(s.get(), 0);
-  }
-
-  std::string query_text(const char* sql, std::string_view doing) {
-    const stmt_ptr s = prepare(sql, doing);
-    if (!step(s.get(), doing)) fail_corrupt(std::string("no result from ") + sql);
-    return std::string(column_text(s.get(), 0));
-  }
-
-  void bind_text(sqlite3_stmt* s, int i, std::string_view v) {
-    sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  /// Runs a one-row query.
+  sqlite_statement query_row(const char* sql, std::string_view doing) {
+    sqlite_statement s = prepare(sql, doing);
+    if (!s.step()) fail_corrupt(std::string("no result from ") + sql);
+    return s;
   }
 
   // --- open ----------------------------------------------------------------
 
   void open(const journal_fingerprint& fp) {
-    sqlite3* raw = nullptr;
-    int rc =
-        sqlite3_open_v2(path.c_str(), &raw,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-    db.reset(raw);
-    if (rc != SQLITE_OK) fail(rc, "open it");
-    sqlite3_extended_result_codes(db.get(), 1);
-    // The file may come from anywhere: refuse schema tricks (triggers or
-    // views calling functions) and writes that could corrupt it.
-    sqlite3_db_config(db.get(), SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
-    sqlite3_db_config(db.get(), SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
-    sqlite3_db_config(db.get(), SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, nullptr);
     // Exclusive locking: the first read takes the file lock and keeps it until
     // close, so a second run on the same journal fails at once; and WAL mode
     // then keeps its index in memory (no -shm file).
-    if (sqlite3_db_readonly(db.get(), "main") == 1) {
+    db.emplace(path, sqlite_lock::exclusive, [this](const sqlite_failure& f) { fail(f); });
+    // The file may come from anywhere: refuse schema tricks (triggers or
+    // views calling functions) and writes that could corrupt it.
+    sqlite3_db_config(db->get(), SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+    sqlite3_db_config(db->get(), SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+    sqlite3_db_config(db->get(), SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, nullptr);
+    if (sqlite3_db_readonly(db->get(), "main") == 1) {
       throw journal_error(journal_error::kind::io,
                           "journal " + name + ": cannot write it (the file is read-only)");
     }
-    exec("PRAGMA locking_mode=EXCLUSIVE", "open it");
 
     // Read-only checks first: a file that is not ours must not be touched,
     // not even switched to WAL mode.
-    const auto app_id = query_int("PRAGMA application_id", "read it");
-    const auto version = query_int("PRAGMA user_version", "read it");
-    const auto objects = query_int("SELECT count(*) FROM sqlite_schema", "read it");
+    const auto app_id = query_row("PRAGMA application_id", "read it").int_at(0);
+    const auto version = query_row("PRAGMA user_version", "read it").int_at(0);
+    const auto objects = query_row("SELECT count(*) FROM sqlite_schema", "read it").int_at(0);
     const bool fresh = app_id == 0 && version == 0 && objects == 0;
     if (!fresh) check_identity(app_id, version);
 
-    if (query_text("PRAGMA journal_mode=WAL", "switch it to WAL mode") != "wal") {
+    if (query_row("PRAGMA journal_mode=WAL", "switch it to WAL mode").text_at(0) != "wal") {
       throw journal_error(journal_error::kind::io,
                           "journal " + name + ": cannot switch it to WAL mode");
     }
@@ -394,7 +329,7 @@ struct journal::impl {
       }
       exec("COMMIT", "open it");
     } catch (...) {
-      sqlite3_exec(db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+      db->rollback();
       throw;
     }
 
@@ -426,21 +361,18 @@ struct journal::impl {
   }
 
   void check_integrity() {
-    const stmt_ptr s = prepare("PRAGMA quick_check", "check it");
-    if (!step(s.get(), "check it")) fail_corrupt("integrity check returned nothing");
-    const std::string_view first = column_text(s.get(), 0);
-    if (first != "ok") fail_corrupt(first);
+    if (std::string problem = db->quick_check("check it"); !problem.empty()) fail_corrupt(problem);
   }
 
   void check_schema() {
-    const stmt_ptr s = prepare(
+    sqlite_statement s = prepare(
         "SELECT type, name, sql FROM sqlite_schema WHERE type IN ('table', 'trigger', 'view')",
         "read its schema");
     std::size_t found = 0;
-    while (step(s.get(), "read its schema")) {
-      const std::string_view type = column_text(s.get(), 0);
-      const std::string_view table = column_text(s.get(), 1);
-      const std::string_view sql = column_text(s.get(), 2);
+    while (s.step()) {
+      const std::string_view type = s.text_at(0);
+      const std::string_view table = s.text_at(1);
+      const std::string_view sql = s.text_at(2);
       if (type != "table")
         fail_corrupt("unexpected " + std::string(type) + " " + single_quoted(table));
       const auto* def = std::find_if(std::begin(tables), std::end(tables),
@@ -462,32 +394,26 @@ struct journal::impl {
   }
 
   void set_meta(std::string_view key, std::string_view value) {
-    const stmt_ptr s =
-        prepare("INSERT OR REPLACE INTO meta (name, value) VALUES (?1, ?2)", "write it");
-    bind_text(s.get(), 1, key);
-    bind_text(s.get(), 2, value);
-    step(s.get(), "write it");
+    prepare("INSERT OR REPLACE INTO meta (name, value) VALUES (?1, ?2)", "write it")
+        .bind_text(1, key)
+        .bind_text(2, value)
+        .run();
   }
 
   void write_fingerprint(const journal_fingerprint& fp) {
-    const stmt_ptr s =
+    sqlite_statement s =
         prepare("INSERT INTO fingerprint (position, name, value) VALUES (?1, ?2, ?3)", "write it");
     for (std::size_t i = 0; i < fp.size(); ++i) {
-      sqlite3_bind_int64(s.get(), 1, static_cast<std::int64_t>(i));
-      bind_text(s.get(), 2, fp[i].name);
-      bind_text(s.get(), 3, fp[i].value);
-      step(s.get(), "write it");
-      sqlite3_reset(s.get());
+      s.bind(1, static_cast<std::int64_t>(i)).bind_text(2, fp[i].name).bind_text(3, fp[i].value);
+      s.run();
     }
   }
 
   journal_fingerprint read_fingerprint() {
-    const stmt_ptr s =
+    sqlite_statement s =
         prepare("SELECT name, value FROM fingerprint ORDER BY position", "read its fingerprint");
     journal_fingerprint fp;
-    while (step(s.get(), "read its fingerprint")) {
-      fp.push_back({std::string(column_text(s.get(), 0)), std::string(column_text(s.get(), 1))});
-    }
+    while (s.step()) fp.push_back({std::string(s.text_at(0)), std::string(s.text_at(1))});
     return fp;
   }
 
@@ -505,12 +431,9 @@ struct journal::impl {
     std::int64_t dropped_done = 0;
     std::int64_t dropped_failed = 0;
     {
-      const stmt_ptr s =
+      sqlite_statement s =
           prepare("SELECT state, count(*) FROM outcomes GROUP BY state", "read its outcomes");
-      while (step(s.get(), "read its outcomes")) {
-        (column_text(s.get(), 0) == "done" ? dropped_done : dropped_failed) +=
-            sqlite3_column_int64(s.get(), 1);
-      }
+      while (s.step()) (s.text_at(0) == "done" ? dropped_done : dropped_failed) += s.int_at(1);
     }
     exec("DELETE FROM outcome_errors", "reset it");
     exec("DELETE FROM outcomes", "reset it");
@@ -525,28 +448,12 @@ struct journal::impl {
 
   static std::string describe_difference(const journal_fingerprint& old,
                                          const journal_fingerprint& now) {
-    std::unordered_map<std::string_view, std::string_view> old_values;
-    for (const auto& f : old) old_values.emplace(f.name, f.value);
-    std::unordered_map<std::string_view, std::string_view> new_values;
-    for (const auto& f : now) new_values.emplace(f.name, f.value);
-
-    std::vector<std::string> diffs;
-    for (const auto& f : now) {
-      const auto it = old_values.find(f.name);
-      if (it == old_values.end()) {
-        diffs.push_back('"' + f.name + "\" was absent, now " + single_quoted(f.value));
-      } else if (it->second != f.value) {
-        diffs.push_back('"' + f.name + "\" was " + single_quoted(it->second) + ", now " +
-                        single_quoted(f.value));
-      }
-    }
-    for (const auto& f : old) {
-      if (!new_values.contains(f.name)) {
-        diffs.push_back('"' + f.name + "\" was " + single_quoted(f.value) + ", now absent");
-      }
-    }
+    const std::vector<fingerprint_difference> diffs = fingerprint_differences(old, now);
     if (diffs.empty()) return {};
-    std::string out = diffs.front();
+    const fingerprint_difference& d = diffs.front();
+    std::string out = '"' + d.name + "\" was " +
+                      (d.recorded ? single_quoted(*d.recorded) : "absent") + ", now " +
+                      (d.given ? single_quoted(*d.given) : "absent");
     if (diffs.size() > 1) {
       out += " (and " + std::to_string(diffs.size() - 1) + " more difference" +
              (diffs.size() > 2 ? "s" : "") + ")";
@@ -555,13 +462,13 @@ struct journal::impl {
   }
 
   void load_keys() {
-    const stmt_ptr s = prepare("SELECT seq, key, state FROM outcomes ORDER BY seq", "read it");
+    sqlite_statement s = prepare("SELECT seq, key, state FROM outcomes ORDER BY seq", "read it");
     std::vector<std::int64_t> superseded;
-    while (step(s.get(), "read it")) {
-      if (sqlite3_column_type(s.get(), 1) == SQLITE_NULL) fail_corrupt("an outcome without a key");
-      const std::int64_t seq = sqlite3_column_int64(s.get(), 0);
-      const std::string_view key = column_text(s.get(), 1);
-      const std::string_view state_text = column_text(s.get(), 2);
+    while (s.step()) {
+      if (s.is_null(1)) fail_corrupt("an outcome without a key");
+      const std::int64_t seq = s.int_at(0);
+      const std::string_view key = s.text_at(1);
+      const std::string_view state_text = s.text_at(2);
       journal_state state;
       if (state_text == "done") {
         state = journal_state::done;
@@ -603,7 +510,7 @@ struct journal::impl {
     }
     count(state, +1);
     pending.push_back({id, state, attempts, std::move(errors), std::move(meta), unix_ms_now()});
-    if (pending.size() >= options.batch_records) flush();
+    if (batch.add()) flush();
   }
 
   void flush() {
@@ -621,62 +528,48 @@ struct journal::impl {
       }
       exec("COMMIT", "commit a batch");
     } catch (...) {
-      if (sqlite3_get_autocommit(db.get()) == 0) {
-        sqlite3_exec(db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
-      }
+      db->rollback();
       std::for_each(undo.rbegin(), undo.rend(),
                     [this](const auto& u) { keys[u.first].seq = u.second; });
       throw;
     }
     pending.clear();
-    pending_since.reset();
-  }
-
-  /// Steps a write statement and resets it, also when the step fails.
-  void run_write(sqlite3_stmt* s) {
-    const int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) fail(rc, "commit a batch");
+    batch.committed();
   }
 
   void delete_row(std::int64_t seq) {
-    sqlite3_bind_int64(delete_outcome.get(), 1, seq);
-    run_write(delete_outcome.get());
-    sqlite3_bind_int64(delete_errors.get(), 1, seq);
-    run_write(delete_errors.get());
+    delete_outcome.bind(1, seq).run();
+    delete_errors.bind(1, seq).run();
   }
 
   /// Appends `r`; returns its seq.
   std::int64_t write(const pending_record& r) {
-    sqlite3_stmt* s = insert_outcome.get();
-    bind_text(s, 1, keys.key_of(r.task));
-    bind_text(s, 2, state_name(r.state));
-    sqlite3_bind_int(s, 3, r.attempts);
+    sqlite_statement& s = insert_outcome;
+    s.bind_text(1, keys.key_of(r.task)).bind_text(2, state_name(r.state)).bind(3, r.attempts);
     if (r.errors.empty()) {
-      sqlite3_bind_null(s, 4);
+      s.bind_null(4);
     } else {
-      bind_text(s, 4, r.errors.back());
+      s.bind_text(4, r.errors.back());
     }
     if (r.meta.value) {
-      sqlite3_bind_int64(s, 5, *r.meta.value);
+      s.bind(5, *r.meta.value);
     } else {
-      sqlite3_bind_null(s, 5);
+      s.bind_null(5);
     }
     if (r.meta.text) {
-      bind_text(s, 6, *r.meta.text);
+      s.bind_text(6, *r.meta.text);
     } else {
-      sqlite3_bind_null(s, 6);
+      s.bind_null(6);
     }
-    sqlite3_bind_int64(s, 7, r.finished_at_ms);
-    run_write(s);
-    const std::int64_t seq = sqlite3_last_insert_rowid(db.get());
+    s.bind(7, r.finished_at_ms).run();
+    const std::int64_t seq = sqlite3_last_insert_rowid(db->get());
     // Attempts are numbered so that the last error is attempt `attempts`.
     const int first_attempt = r.attempts - static_cast<int>(r.errors.size()) + 1;
     for (std::size_t i = 0; i < r.errors.size(); ++i) {
-      sqlite3_bind_int64(insert_error.get(), 1, seq);
-      sqlite3_bind_int(insert_error.get(), 2, first_attempt + static_cast<int>(i));
-      bind_text(insert_error.get(), 3, r.errors[i]);
-      run_write(insert_error.get());
+      insert_error.bind(1, seq)
+          .bind(2, first_attempt + static_cast<int>(i))
+          .bind_text(3, r.errors[i])
+          .run();
     }
     return seq;
   }
@@ -701,29 +594,28 @@ struct journal::impl {
                               "read an outcome");
     }
     struct reset_on_exit {
-      sqlite3_stmt* s;
-      ~reset_on_exit() { sqlite3_reset(s); }
+      sqlite_statement& s;
+      ~reset_on_exit() { s.reset(); }
     };
-    sqlite3_stmt* s = select_outcome.get();
-    sqlite3_bind_int64(s, 1, seq);
+    sqlite_statement& s = select_outcome;
+    s.bind(1, seq);
     const reset_on_exit reset_outcome{s};
-    if (!step(s, "read an outcome"))
-      fail_corrupt("the outcome of " + single_quoted(key) + " vanished");
+    if (!s.step()) fail_corrupt("the outcome of " + single_quoted(key) + " vanished");
 
     journal_record r;
     r.key = std::string(key);
-    r.state = column_text(s, 0) == "done" ? journal_state::done : journal_state::failed;
-    r.attempts = sqlite3_column_int(s, 1);
-    if (sqlite3_column_type(s, 2) != SQLITE_NULL) r.meta.value = sqlite3_column_int64(s, 2);
-    if (sqlite3_column_type(s, 3) != SQLITE_NULL) r.meta.text = std::string(column_text(s, 3));
-    r.finished_at_ms = sqlite3_column_int64(s, 4);
-    const bool has_last_error = sqlite3_column_type(s, 5) != SQLITE_NULL;
+    r.state = s.text_at(0) == "done" ? journal_state::done : journal_state::failed;
+    r.attempts = static_cast<int>(s.int_at(1));
+    if (!s.is_null(2)) r.meta.value = s.int_at(2);
+    if (!s.is_null(3)) r.meta.text = std::string(s.text_at(3));
+    r.finished_at_ms = s.int_at(4);
+    const bool has_last_error = !s.is_null(5);
 
-    sqlite3_stmt* e = select_errors.get();
-    sqlite3_bind_int64(e, 1, seq);
+    sqlite_statement& e = select_errors;
+    e.bind(1, seq);
     const reset_on_exit reset_errors{e};
-    while (step(e, "read an outcome")) r.errors.emplace_back(column_text(e, 0));
-    if (r.errors.empty() && has_last_error) r.errors.emplace_back(column_text(s, 5));
+    while (e.step()) r.errors.emplace_back(e.text_at(0));
+    if (r.errors.empty() && has_last_error) r.errors.emplace_back(s.text_at(5));
     return r;
   }
 };
@@ -813,9 +705,7 @@ std::optional<journal_record> journal::find(std::string_view key) const {
 
 bool journal::maybe_flush(time_point now) {
   impl& i = *impl_;
-  if (i.pending.empty()) return false;
-  if (!i.pending_since) i.pending_since = now;
-  if (now - *i.pending_since < i.options.flush_interval) return false;
+  if (!i.batch.due(now)) return false;
   i.flush();
   return true;
 }

@@ -88,7 +88,6 @@ class directory_store final : public store_base {
     while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
     make_directories(root_);
     const std::string db_file = root_ + "/" + std::string(directory_store_db_name);
-    lock(db_file);
     open_database(db_file);
 
     bool reset = false;

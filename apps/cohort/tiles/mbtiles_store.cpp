@@ -29,7 +29,6 @@ namespace {
 using detail::append_number;
 using detail::not_ours_message;
 using detail::sniff_format;
-using detail::statement;
 using detail::store_base;
 
 constexpr const char* mbtiles_schema = R"sql(
@@ -118,7 +117,6 @@ class mbtiles_store final : public store_base {
       throw tile_store_error("output " + shown_ + " is not an MBTiles file (" + problem +
                              "); remove it or choose another output");
     }
-    lock(file);
     // 16 KiB pages rather than 4 KiB: a typical tile takes one or two pages
     // instead of four or five, which halves the I/O calls per tile.
     open_database(file, "PRAGMA page_size = 16384");
@@ -204,10 +202,10 @@ class mbtiles_store final : public store_base {
   void drop_everything() {
     std::vector<std::pair<std::string, std::string>> objects;
     {
-      statement s(*db_,
-                  "SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger', "
-                  "'table') AND name NOT LIKE 'sqlite_%' ORDER BY type = 'table'",
-                  "reading its schema");
+      sqlite_statement s(*db_,
+                         "SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger', "
+                         "'table') AND name NOT LIKE 'sqlite_%' ORDER BY type = 'table'",
+                         "reading its schema");
       while (s.step()) objects.emplace_back(s.text_at(0), s.text_at(1));
     }
     db_->exec("BEGIN IMMEDIATE", "emptying it");
@@ -223,8 +221,9 @@ class mbtiles_store final : public store_base {
 
   // The extension matching the `format` metadata of an existing file.
   std::string stored_format() {
-    statement s(*db_, "SELECT value FROM metadata WHERE name = 'format'", "reading metadata");
-    std::string value = s.step() ? s.text_at(0) : std::string();
+    sqlite_statement s(*db_, "SELECT value FROM metadata WHERE name = 'format'",
+                       "reading metadata");
+    std::string value = s.step() ? std::string(s.text_at(0)) : std::string();
     s.reset();
     if (value == "image/gif") return "gif";
     return value == "png" || value == "jpg" || value == "webp" || value == "pbf" ? value : "";
@@ -236,7 +235,7 @@ class mbtiles_store final : public store_base {
 
   // The metadata row `name` of the file, if it has one.
   std::optional<std::string> stored_meta(const char* name) {
-    statement s(*db_, "SELECT value FROM metadata WHERE name = ?1", "reading metadata");
+    sqlite_statement s(*db_, "SELECT value FROM metadata WHERE name = ?1", "reading metadata");
     s.bind_text(1, name);
     std::optional<std::string> value;
     if (s.step()) value = s.text_at(0);
@@ -298,7 +297,8 @@ class mbtiles_store final : public store_base {
   }
 
   void load_tiles() {
-    statement s(*db_, "SELECT zoom_level, tile_column, tile_row FROM tiles", "reading its tiles");
+    sqlite_statement s(*db_, "SELECT zoom_level, tile_column, tile_row FROM tiles",
+                       "reading its tiles");
     while (s.step()) {
       const std::int64_t z = s.int_at(0);
       if (z < 0 || z > max_zoom) continue;
@@ -309,7 +309,7 @@ class mbtiles_store final : public store_base {
     }
   }
 
-  std::optional<statement> put_tile_, put_metadata_;
+  std::optional<sqlite_statement> put_tile_, put_metadata_;
   std::optional<detail::wal_checkpointer> checkpointer_;
 };
 

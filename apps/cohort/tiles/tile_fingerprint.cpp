@@ -54,4 +54,8 @@ std::string tile_fingerprint::zooms_text() const {
   return out;
 }
 
+cohort::fingerprint tile_fingerprint::fields() const {
+  return {{"url_template", url_template}, {"boxes", boxes_text()}, {"zooms", zooms_text()}};
+}
+
 }  // namespace cohort::app::tiles

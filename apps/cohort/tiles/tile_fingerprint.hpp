@@ -5,6 +5,8 @@
 /// as a tile output records it to resume the same download and never mix
 /// tiles of two.
 
+#include <cohort/runner/fingerprint.hpp>
+
 #include <string>
 #include <vector>
 
@@ -32,6 +34,10 @@ struct tile_fingerprint {
   std::string boxes_text() const;
   /// Canonical text of the zooms: ascending ranges, e.g. "8,10-14".
   std::string zooms_text() const;
+  /// As the library's fingerprint, the fields an output records in its
+  /// cohort_meta table: "url_template", "boxes" (boxes_text()) and "zooms"
+  /// (zooms_text()), in this order.
+  cohort::fingerprint fields() const;
 };
 
 }  // namespace cohort::app::tiles

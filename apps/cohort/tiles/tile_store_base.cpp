@@ -1,10 +1,9 @@
-// store_base (tile_store_base.hpp): the lock, our bookkeeping tables and
-// their in-memory copies, batching.
+// store_base (tile_store_base.hpp): our bookkeeping tables and their
+// in-memory copies, on the library's sqlite_database and commit_batch.
 
 #include "cohort/tiles/tile_store_base.hpp"
 
-#include <fcntl.h>
-#include <sys/file.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,25 +37,24 @@ std::string in_quotes(std::string_view s) {
   return "'" + std::string(s) + "'";
 }
 
-// "" when `old` matches `now`, else the message naming what differs.
-std::string fingerprint_difference(const meta_values& old, const tile_fingerprint& now,
-                                   const std::string& shown) {
-  std::vector<std::string> parts;
-  const auto compare = [&parts](const std::optional<std::string>& was, const std::string& is,
-                                const char* what) {
-    if (was.value_or("") != is) {
-      parts.push_back(std::string(what) + ": " + in_quotes(was.value_or("")) + "; now " +
-                      in_quotes(is));
-    }
-  };
-  compare(old.url_template, now.url_template, "from another URL template");
-  compare(old.boxes, now.boxes_text(), "for other boxes");
-  compare(old.zooms, now.zooms_text(), "for other zoom levels");
-  if (parts.empty()) return {};
+// How a message names a differing field of the fingerprint.
+std::string_view difference_phrase(std::string_view field) {
+  if (field == "url_template") return "from another URL template";
+  if (field == "boxes") return "for other boxes";
+  return "for other zoom levels";
+}
+
+// "" when `recorded` matches `given`, else the message naming what differs.
+std::string mismatch_message(const cohort::fingerprint& recorded, const cohort::fingerprint& given,
+                             const std::string& shown) {
+  const std::vector<fingerprint_difference> diffs = fingerprint_differences(recorded, given);
+  if (diffs.empty()) return {};
   std::string message = "output " + shown + " was made ";
-  for (std::size_t i = 0; i < parts.size(); ++i) {
+  for (std::size_t i = 0; i < diffs.size(); ++i) {
     if (i > 0) message += "; and ";
-    message += parts[i];
+    message += std::string(difference_phrase(diffs[i].name)) + ": " +
+               in_quotes(diffs[i].recorded.value_or("")) + "; now " +
+               in_quotes(diffs[i].given.value_or(""));
   }
   return message + "; use --force to overwrite or choose another output";
 }
@@ -71,10 +69,10 @@ std::string not_ours_message(const std::string& shown, std::string_view why) {
 std::optional<tile_validators> store_base::validators(const tile& t) {
   check_usable();
   if (!any_validators_) return std::nullopt;
-  statement& s = *get_validators_;
-  s.bind_tile(t);
+  sqlite_statement& s = *get_validators_;
+  bind_tile(s, t);
   if (!s.step()) return std::nullopt;
-  tile_validators v{s.text_at(0), s.text_at(1)};
+  tile_validators v{std::string(s.text_at(0)), std::string(s.text_at(1))};
   s.reset();
   return v;
 }
@@ -82,7 +80,7 @@ std::optional<tile_validators> store_base::validators(const tile& t) {
 void store_base::record_failed(const tile& t, std::string_view reason) {
   check_usable();
   begin();
-  put_failed_->bind_tile(t).bind_text(4, reason).run();
+  bind_tile(*put_failed_, t).bind_text(4, reason).run();
   failed_[t] = std::string(reason);
   changed(0);
 }
@@ -92,7 +90,7 @@ void store_base::clear_failed(const tile& t) {
   const auto it = failed_.find(t);
   if (it == failed_.end()) return;
   begin();
-  delete_failed_->bind_tile(t).run();
+  bind_tile(*delete_failed_, t).run();
   failed_.erase(it);
   changed(0);
 }
@@ -107,23 +105,17 @@ std::vector<failed_tile> store_base::failed_tiles() const {
 void store_base::record_missing(const tile& t) {
   check_usable();
   begin();
-  put_missing_->bind_tile(t).run();
+  bind_tile(*put_missing_, t).run();
   missing_.insert(t);
   if (failed_.contains(t)) {
-    delete_failed_->bind_tile(t).run();
+    bind_tile(*delete_failed_, t).run();
     failed_.erase(t);
   }
   changed(0);
 }
 
 bool store_base::maybe_flush(std::chrono::steady_clock::time_point now) {
-  if (!last_flush_) {
-    last_flush_ = now;
-    return false;
-  }
-  if (now - *last_flush_ < options_.batch_interval) return false;
-  last_flush_ = now;
-  if (!in_transaction_) return false;
+  if (!batch_.due(now)) return false;
   check_usable();
   commit();
   return true;
@@ -135,7 +127,13 @@ void store_base::flush() {
 }
 
 store_base::store_base(const std::filesystem::path& path, const tile_store_options& options)
-    : path_(path), shown_(path.string()), options_(options) {
+    : path_(path),
+      shown_(path.string()),
+      options_(options),
+      batch_({.changes = options.batch_changes,
+              .bytes = options.batch_bytes,
+              .interval = options.batch_interval,
+              .interval_from = batch_limits::start::periodic}) {
   format_ = normalize_format(options.format, shown_);
 }
 
@@ -176,28 +174,29 @@ void store_base::make_directories(const std::string& dir) const {
   }
 }
 
-void store_base::lock(const std::string& file) {
-  lock_fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd_ < 0) {
-    const int error = errno;
-    struct stat st {};
-    const char* doing = ::stat(file.c_str(), &st) == 0 ? "open" : "create";
-    throw tile_store_error("output " + shown_ + ": cannot " + doing + " " + file + ": " +
-                           std::strerror(error));
-  }
-  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    const int error = errno;
-    if (error == EWOULDBLOCK) {
-      throw tile_store_error("output " + shown_ +
-                             " is in use by another process (another cohort tiles?)");
-    }
-    throw tile_store_error("output " + shown_ + ": cannot lock: " + std::strerror(error));
+void store_base::fail(const sqlite_failure& f) {
+  failed_during_ = f.during;
+  failed_code_ = f.code;
+  switch (f.during) {
+    case sqlite_failure::stage::locking:
+      if (f.primary_code() == SQLITE_BUSY) {
+        throw tile_store_error("output " + shown_ +
+                               " is in use by another process (another cohort tiles?)");
+      }
+      throw tile_store_error("output " + shown_ + ": " + f.message);
+    case sqlite_failure::stage::opening:
+      throw tile_store_error("output " + shown_ + ": cannot open: " + f.message);
+    default:
+      db_failed_ = true;
+      failure_ = "output " + shown_ + ": " + f.message + " (" + std::string(f.doing) + ")";
+      throw tile_store_error(failure_);
   }
 }
 
 void store_base::open_database(const std::string& file, const char* page_size) {
   try {
-    db_ = std::make_unique<database>(file, shown_);
+    db_ = std::make_unique<sqlite_database>(file, sqlite_lock::writer,
+                                            [this](const sqlite_failure& f) { fail(f); });
     db_->exec("PRAGMA busy_timeout = 5000", "setting it up");
     if (page_size != nullptr) db_->exec(page_size, "setting it up");
     // WAL: readers see the last commit while we write, and a commit is one
@@ -207,7 +206,10 @@ void store_base::open_database(const std::string& file, const char* page_size) {
     db_->exec(options_.fsync ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
               "setting it up");
   } catch (const tile_store_error&) {
-    if (db_ != nullptr && !db_->cannot_open()) throw;
+    const bool cannot_open = failed_during_ == sqlite_failure::stage::opening ||
+                             (failed_during_ == sqlite_failure::stage::running &&
+                              (failed_code_ & 0xff) == SQLITE_CANTOPEN);
+    if (!cannot_open) throw;
     // "unable to open database file": most often SQLite could not create
     // its journal (FILE-wal, FILE-shm) beside the database. Say what the
     // directory refuses (an immutable directory, a read-only mount).
@@ -224,7 +226,7 @@ void store_base::open_database(const std::string& file, const char* page_size) {
 }
 
 std::int64_t store_base::schema_objects() {
-  statement s(*db_, "SELECT count(*) FROM sqlite_master", "reading its schema");
+  sqlite_statement s(*db_, "SELECT count(*) FROM sqlite_master", "reading its schema");
   s.step();
   const std::int64_t n = s.int_at(0);
   s.reset();
@@ -232,28 +234,30 @@ std::int64_t store_base::schema_objects() {
 }
 
 bool store_base::has_table(const char* name) {
-  statement s(*db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
-              "reading its schema");
+  sqlite_statement s(*db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                     "reading its schema");
   s.bind_text(1, name);
   const bool found = s.step();
   s.reset();
   return found;
 }
 
-meta_values store_base::read_meta() {
-  meta_values m;
-  statement s(*db_, "SELECT name, value FROM cohort_meta", "reading its fingerprint");
+cohort::fingerprint store_base::read_meta(const cohort::fingerprint& given) {
+  cohort::fingerprint recorded = given;
+  for (fingerprint_field& f : recorded) f.value.clear();
+  sqlite_statement s(*db_, "SELECT name, value FROM cohort_meta", "reading its fingerprint");
   while (s.step()) {
-    const std::string name = s.text_at(0);
-    if (name == "url_template") m.url_template = s.text_at(1);
-    if (name == "boxes") m.boxes = s.text_at(1);
-    if (name == "zooms") m.zooms = s.text_at(1);
+    const std::string_view name = s.text_at(0);
+    for (fingerprint_field& f : recorded) {
+      if (f.name == name) f.value = s.text_at(1);
+    }
   }
-  return m;
+  return recorded;
 }
 
 bool store_base::check_fingerprint(const tile_fingerprint& fingerprint) {
-  const std::string difference = fingerprint_difference(read_meta(), fingerprint, shown_);
+  const cohort::fingerprint given = fingerprint.fields();
+  const std::string difference = mismatch_message(read_meta(given), given, shown_);
   if (difference.empty()) return false;
   if (!options_.force) throw fingerprint_mismatch_error(difference);
   return true;
@@ -261,16 +265,12 @@ bool store_base::check_fingerprint(const tile_fingerprint& fingerprint) {
 
 void store_base::write_cohort_schema(const tile_fingerprint& fingerprint) {
   db_->exec(cohort_schema, "creating its tables");
-  statement s(*db_, "INSERT OR REPLACE INTO cohort_meta (name, value) VALUES (?1, ?2)",
-              "recording its fingerprint");
-  const std::string boxes = fingerprint.boxes_text();
-  const std::string zooms = fingerprint.zooms_text();
-  const std::pair<const char*, std::string_view> rows[] = {
-      {"store_version", store_version},
-      {"url_template", fingerprint.url_template},
-      {"boxes", boxes},
-      {"zooms", zooms}};
-  for (const auto& [name, value] : rows) s.bind_text(1, name).bind_text(2, value).run();
+  sqlite_statement s(*db_, "INSERT OR REPLACE INTO cohort_meta (name, value) VALUES (?1, ?2)",
+                     "recording its fingerprint");
+  s.bind_text(1, "store_version").bind_text(2, store_version).run();
+  for (const fingerprint_field& f : fingerprint.fields()) {
+    s.bind_text(1, f.name).bind_text(2, f.value).run();
+  }
 }
 
 void store_base::prepare_statements() {
@@ -299,19 +299,20 @@ void store_base::prepare_statements() {
 
 void store_base::load_lists() {
   {
-    statement s(*db_, "SELECT z, x, y, reason FROM cohort_failed", "reading the failed list");
+    sqlite_statement s(*db_, "SELECT z, x, y, reason FROM cohort_failed",
+                       "reading the failed list");
     while (s.step()) {
       if (auto t = valid_tile(s.int_at(0), s.int_at(1), s.int_at(2))) failed_[*t] = s.text_at(3);
     }
   }
   {
-    statement s(*db_, "SELECT z, x, y FROM cohort_missing", "reading the missing list");
+    sqlite_statement s(*db_, "SELECT z, x, y FROM cohort_missing", "reading the missing list");
     while (s.step()) {
       if (auto t = valid_tile(s.int_at(0), s.int_at(1), s.int_at(2))) missing_.insert(*t);
     }
   }
   {
-    statement s(*db_, "SELECT 1 FROM cohort_validators LIMIT 1", "reading validators");
+    sqlite_statement s(*db_, "SELECT 1 FROM cohort_validators LIMIT 1", "reading validators");
     any_validators_ = s.step();
     s.reset();
   }
@@ -326,7 +327,7 @@ std::optional<tile> store_base::valid_tile(std::int64_t z, std::int64_t x, std::
 
 void store_base::check_usable() const {
   if (closed_) throw tile_store_error("output " + shown_ + " is closed");
-  if (db_->failed()) throw tile_store_error(db_->failure());
+  if (db_failed_) throw tile_store_error(failure_);
 }
 
 void store_base::begin() {
@@ -336,31 +337,28 @@ void store_base::begin() {
 }
 
 void store_base::changed(std::size_t bytes) {
-  ++changes_;
-  bytes_ += bytes;
-  if (changes_ >= options_.batch_changes || bytes_ >= options_.batch_bytes) commit();
+  if (batch_.add(bytes)) commit();
 }
 
 void store_base::commit() {
   if (!in_transaction_) return;
   db_->exec("COMMIT", "committing");
   in_transaction_ = false;
-  changes_ = 0;
-  bytes_ = 0;
+  batch_.committed();
 }
 
 void store_base::note_stored(const tile& t, const tile_validators& v) {
   if (!v.empty()) {
-    put_validators_->bind_tile(t).bind_text(4, v.etag).bind_text(5, v.last_modified).run();
+    bind_tile(*put_validators_, t).bind_text(4, v.etag).bind_text(5, v.last_modified).run();
     any_validators_ = true;
   } else if (any_validators_) {
-    delete_validators_->bind_tile(t).run();
+    bind_tile(*delete_validators_, t).run();
   }
   if (const auto it = failed_.find(t); it != failed_.end()) {
-    delete_failed_->bind_tile(t).run();
+    bind_tile(*delete_failed_, t).run();
     failed_.erase(it);
   }
-  if (missing_.erase(t)) delete_missing_->bind_tile(t).run();
+  if (missing_.erase(t)) bind_tile(*delete_missing_, t).run();
 }
 
 void store_base::release() noexcept {
@@ -373,10 +371,6 @@ void store_base::release() noexcept {
   get_validators_.reset();
   release_statements();
   db_.reset();
-  if (lock_fd_ >= 0) {
-    ::close(lock_fd_);
-    lock_fd_ = -1;
-  }
 }
 
 }  // namespace cohort::app::tiles::detail

@@ -1,9 +1,12 @@
 #pragma once
 
 // Internal to the tile stores (detail): store_base, the part the directory
-// store and the MBTiles store share: the lock, the SQLite connection with
-// our bookkeeping tables (fingerprint, failed and missing lists,
-// validators), the in-memory sets, batching.
+// store and the MBTiles store share: the SQLite file of our bookkeeping
+// tables (fingerprint, failed and missing lists, validators), held under its
+// lock, the in-memory sets, batching. The file, its lock, its statements,
+// the fingerprint comparison and the batching are the library's
+// (cohort::sqlite_database, cohort::fingerprint_differences,
+// cohort::commit_batch), as for the journal.
 
 #include <chrono>
 #include <cstddef>
@@ -16,7 +19,10 @@
 #include <string_view>
 #include <vector>
 
-#include "cohort/tiles/sqlite_handles.hpp"
+#include <cohort/runner/commit_batch.hpp>
+#include <cohort/runner/fingerprint.hpp>
+#include <cohort/runner/sqlite_database.hpp>
+
 #include "cohort/tiles/tile_fingerprint.hpp"
 #include "cohort/tiles/tile_key_set.hpp"
 #include "cohort/tiles/tile_math.hpp"
@@ -24,10 +30,10 @@
 
 namespace cohort::app::tiles::detail {
 
-// The fingerprint an output recorded in cohort_meta.
-struct meta_values {
-  std::optional<std::string> url_template, boxes, zooms;
-};
+// Binds `t` as ?1, ?2, ?3 (z, x, y).
+inline sqlite_statement& bind_tile(sqlite_statement& s, const tile& t) {
+  return s.bind(1, t.z).bind(2, t.x).bind(3, t.y);
+}
 
 // The message of an output not made by cohort tiles: "output SHOWN WHY; use
 // --force to overwrite or choose another output".
@@ -60,11 +66,10 @@ class store_base : public tile_store {
   // F is the output itself).
   void make_directories(const std::string& dir) const;
 
-  // Takes the output's lock: an flock on `file`, created if needed. Readers
-  // (sqlite3, GDAL) do not take it; a second cohort does, and is refused.
-  void lock(const std::string& file);
-
-  // `page_size` applies to a new file only.
+  // Takes the output's lock (an flock on `file`, created if needed: readers
+  // such as sqlite3 or GDAL do not take it; a second cohort does, and is
+  // refused) and opens `file` in WAL mode. `page_size` applies to a new file
+  // only.
   void open_database(const std::string& file, const char* page_size = nullptr);
 
   // Number of schema objects (tables, indexes, views, triggers).
@@ -72,8 +77,9 @@ class store_base : public tile_store {
 
   bool has_table(const char* name);
 
-  // The fingerprint recorded in cohort_meta (call only when the table exists).
-  meta_values read_meta();
+  // The fields of `given` as cohort_meta recorded them, "" for an absent one
+  // (call only when the table exists).
+  cohort::fingerprint read_meta(const cohort::fingerprint& given);
 
   // Throws fingerprint_mismatch_error unless force. Returns true when the
   // output must be emptied (force with a mismatch).
@@ -109,7 +115,7 @@ class store_base : public tile_store {
     if (closed_) return;
     closed_ = true;
     try {
-      if (db_ && !db_->failed()) {
+      if (db_ && !db_failed_) {
         commit();
         before_close();
       }
@@ -121,9 +127,7 @@ class store_base : public tile_store {
   }
 
   // Releases everything without committing (a transaction still open is
-  // rolled back by SQLite). The lock goes last: closing any descriptor of
-  // the database file drops SQLite's POSIX locks, so ours waits for SQLite's
-  // connection to be gone.
+  // rolled back by SQLite), the lock last.
   void release() noexcept;
 
   // Store-specific statements, finalized before the database closes.
@@ -134,9 +138,14 @@ class store_base : public tile_store {
   tile_store_options options_;
   std::string format_;
 
-  int lock_fd_ = -1;
-  std::unique_ptr<database> db_;
-  std::optional<statement> put_failed_, delete_failed_, put_missing_, delete_missing_,
+  std::unique_ptr<sqlite_database> db_;
+  // A failure of the connection: the transaction's outcome is then unknown
+  // and the store refuses further changes.
+  bool db_failed_ = false;
+  std::string failure_;
+  sqlite_failure::stage failed_during_ = sqlite_failure::stage::running;
+  int failed_code_ = 0;
+  std::optional<sqlite_statement> put_failed_, delete_failed_, put_missing_, delete_missing_,
       put_validators_, delete_validators_, get_validators_;
 
   tile_key_set stored_;
@@ -146,9 +155,11 @@ class store_base : public tile_store {
 
   bool in_transaction_ = false;
   bool closed_ = false;
-  std::size_t changes_ = 0;
-  std::size_t bytes_ = 0;
-  std::optional<std::chrono::steady_clock::time_point> last_flush_;
+  commit_batch batch_;
+
+ private:
+  // Throws the tile_store_error of a failure of the database.
+  [[noreturn]] void fail(const sqlite_failure& f);
 };
 
 }  // namespace cohort::app::tiles::detail

@@ -2,6 +2,7 @@
 /// \file
 /// `cohort::journal`: the durable record of a run's finished tasks, for resume.
 
+#include <cohort/runner/fingerprint.hpp>
 #include <cohort/runner/runner_journal.hpp>
 
 #include <chrono>
@@ -39,17 +40,9 @@ class journal_error : public std::runtime_error {
   kind kind_;
 };
 
-/// One named parameter of a run, e.g. `{"command", "echo {}"}`.
-struct fingerprint_field {
-  std::string name;
-  std::string value;
-  friend bool operator==(const fingerprint_field&, const fingerprint_field&) = default;
-};
-
-/// What identifies a run: its parameters as (name, value) pairs. Names must be
-/// non-empty and unique; two fingerprints are the same run when they hold the
-/// same names with the same values (the order does not matter).
-using journal_fingerprint = std::vector<fingerprint_field>;
+/// What identifies a run (see `cohort::fingerprint`): its parameters as
+/// (name, value) pairs, e.g. `{{"command", "echo {}"}}`.
+using journal_fingerprint = fingerprint;
 
 /// Optional per-task data stored with an outcome, for the tools' own use.
 struct journal_meta {
