@@ -55,20 +55,23 @@ dir_ptr open_dir_at(int parent, const char* name) {
   return dir_ptr(d);
 }
 
-bool is_dir_entry(DIR* parent, const dirent* e) {
-  if (e->d_type == DT_DIR) return true;
+// Whether the entry `e` of `parent` is of the type `d_type` (DT_DIR, DT_REG)
+// and so `st_mode` type `file_type` (S_IFDIR, S_IFREG): asks the file system
+// only when the directory does not say (DT_UNKNOWN). A link is not followed.
+bool entry_is(DIR* parent, const dirent* e, unsigned char d_type, mode_t file_type) {
+  if (e->d_type == d_type) return true;
   if (e->d_type != DT_UNKNOWN) return false;
   struct stat st {};
   return ::fstatat(::dirfd(parent), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-         S_ISDIR(st.st_mode);
+         (st.st_mode & S_IFMT) == file_type;
+}
+
+bool is_dir_entry(DIR* parent, const dirent* e) {
+  return entry_is(parent, e, DT_DIR, S_IFDIR);
 }
 
 bool is_file_entry(DIR* parent, const dirent* e) {
-  if (e->d_type == DT_REG) return true;
-  if (e->d_type != DT_UNKNOWN) return false;
-  struct stat st {};
-  return ::fstatat(::dirfd(parent), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-         S_ISREG(st.st_mode);
+  return entry_is(parent, e, DT_REG, S_IFREG);
 }
 
 bool is_our_db_file(std::string_view name) {
