@@ -395,11 +395,14 @@ class task_runner {
       if (!item) co_return;
       const std::size_t seq = ++admitted_;
       if (skip(*item)) continue;
-      std::string_view key;
-      if constexpr (detail::has_key<item_type>) key = item->key();
       ++progress_.started;
       ++progress_.running;
-      running_guard guard{this, &*item, key};
+      // The key goes into the guard directly: a local copied into it was
+      // read back as 16 bytes just written as two 8-byte stores, which the
+      // CPU cannot forward (a stall of the worker on every item).
+      running_guard guard{this, &*item, {}};
+      if constexpr (detail::has_key<item_type>) guard.key = item->key();
+      const std::string_view key = guard.key;
       emit(task_event::kind::started, key, 1, nullptr);
       try {
         if (plain_attempt(*item)) {
