@@ -59,7 +59,7 @@ NICE = "issue 16: --nice"
 LOAD = "issue 16: --load/--memfree"
 PROGRESS = "issue 16: --progress"
 PERL = "issue 16: {= perl =} stays out: a clear refusal"
-RESUME_CHANGED = "deliberate: --resume refuses a job log whose command at some Seq differs from the new input's"
+RESUME_CHANGED = "deliberate: --resume refuses a job log whose command at a Seq differs from the input's"
 
 
 @dataclass
@@ -94,7 +94,10 @@ class Case:
 
 CASES = []
 
-# The tutorial's and the examples' input files.
+# A job log's first line, for the cases that start from a log GNU wrote.
+LOG_HEADER = "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n"
+
+# The tutorial's input files.
 TUTORIAL_FILES = {
     "abc-file": "A\nB\nC\n",
     "def-file": "D\nE\nF\n",
@@ -107,12 +110,10 @@ TUTORIAL_FILES = {
 def ordered_by(args):
     """Whether both tools define the output's order: -k, or one job at a time."""
     for i, word in enumerate(args):
-        if word in ("-k", "--keep-order", "-kq", "-kv", "-kj1", "-j1", "-kj", "-P1") or word.startswith("-j1"):
+        if word in ("-k", "--keep-order", "-kq", "-kv", "-kj", "-kj1", "-j1", "-P1"):
             return True
         if word in ("-j", "--jobs", "-P") and i + 1 < len(args) and args[i + 1] == "1":
             return True
-        if word == "--dry-run" or word == "--dryrun":
-            continue
     return False
 
 
@@ -121,7 +122,7 @@ def step(line, stdin=None, ordered=None):
     return Step(args, stdin, ordered_by(args) if ordered is None else ordered)
 
 
-def case(source, line, *, stdin=None, files=None, then=(), compare=ALL, expect="agree", ordered=None, name=None):
+def case(source, line, *, stdin=None, files=None, then=(), compare=ALL, expect="agree", ordered=None):
     """Adds a case: `line` is the arguments after the program's name;
     `then` further steps (strings, or (string, stdin) pairs) in the same
     directory."""
@@ -132,7 +133,7 @@ def case(source, line, *, stdin=None, files=None, then=(), compare=ALL, expect="
     kind = source.split(":", 1)[0]
     CASES.append(
         Case(
-            name=name or f"{kind}-{sum(c.source_kind == kind for c in CASES) + 1:03d}",
+            name=f"{kind}-{sum(c.source_kind == kind for c in CASES) + 1:03d}",
             source=source,
             steps=steps,
             files=dict(files or {}),
@@ -165,12 +166,24 @@ tutorial("Linking arguments", "--link echo ::: A B C D E ::: F G", expect=f"unkn
 tutorial("Linking arguments", "echo :::: abc-file :::+ G H I :::: def-file", expect=f"differs: {LINK}")
 tutorial("Linking arguments", "echo :::: abc-file ::: G H I ::::+ def-file", expect=f"differs: {LINK}")
 tutorial("Linking arguments", "echo ::: A B C D E :::+ F G", expect=f"differs: {LINK}")
-tutorial("Changing the argument separator", "--arg-sep ,, echo ,, A B C :::: def-file", expect=f"unknown: {REFUSE}")
-tutorial("Changing the argument separator", "--arg-file-sep // echo ::: A B C // def-file", expect=f"unknown: {REFUSE}")
+tutorial(
+    "Changing the argument separator",
+    "--arg-sep ,, echo ,, A B C :::: def-file",
+    expect=f"unknown: {REFUSE}",
+)
+tutorial(
+    "Changing the argument separator",
+    "--arg-file-sep // echo ::: A B C // def-file",
+    expect=f"unknown: {REFUSE}",
+)
 tutorial("Changing the argument delimiter", "-d _ echo :::: abc_-file", expect=f"unknown: {DELIMITER}")
 tutorial("Changing the argument delimiter", "-d '\\0' echo :::: abc0-file", expect=f"unknown: {DELIMITER}")
 tutorial("Changing the argument delimiter", "-0 echo :::: abc0-file")
-tutorial("End-of-file value for input source", "-E stop echo ::: A B stop C D", expect=f"unknown: {EOF_STRING}")
+tutorial(
+    "End-of-file value for input source",
+    "-E stop echo ::: A B stop C D",
+    expect=f"unknown: {EOF_STRING}",
+)
 tutorial("Skipping empty lines", "--no-run-if-empty echo", stdin="1\n\n2\n", expect=f"unknown: {REFUSE}")
 tutorial("No command means argument is command", "::: 'echo foo' true 'echo bar'")
 tutorial("Replacement strings", "echo ::: A/B.C")
@@ -182,23 +195,59 @@ tutorial("Replacement strings", "echo {/.} ::: A/B.C")
 tutorial("Replacement strings", "echo {#} ::: A B C")
 tutorial("Replacement strings", "-j1 echo {%} ::: A B C")
 tutorial("Changing the replacement strings", "-I ,, echo ,, ::: A/B.C", expect=f"unknown: {REPLACE}")
-tutorial("Changing the replacement strings", "--extensionreplace ,, echo ,, ::: A/B.C", expect=f"unknown: {REPLACE}")
-tutorial("Changing the replacement strings", "--basenamereplace ,, echo ,, ::: A/B.C", expect=f"unknown: {REPLACE}")
-tutorial("Changing the replacement strings", "--dirnamereplace ,, echo ,, ::: A/B.C", expect=f"unknown: {REPLACE}")
+tutorial(
+    "Changing the replacement strings",
+    "--extensionreplace ,, echo ,, ::: A/B.C",
+    expect=f"unknown: {REPLACE}",
+)
+tutorial(
+    "Changing the replacement strings",
+    "--basenamereplace ,, echo ,, ::: A/B.C",
+    expect=f"unknown: {REPLACE}",
+)
+tutorial(
+    "Changing the replacement strings",
+    "--dirnamereplace ,, echo ,, ::: A/B.C",
+    expect=f"unknown: {REPLACE}",
+)
 tutorial(
     "Changing the replacement strings",
     "--basenameextensionreplace ,, echo ,, ::: A/B.C",
     expect=f"unknown: {REPLACE}",
 )
-tutorial("Changing the replacement strings", "--seqreplace ,, echo ,, ::: A B C", expect=f"unknown: {REPLACE}")
-tutorial("Changing the replacement strings", "-j1 --slotreplace ,, echo ,, ::: A B C", expect=f"unknown: {REPLACE}")
-tutorial("Perl expression replacement string", "echo '{= s:\\.[^.]+$::;s:\\.[^.]+$::; =}' ::: foo.tar.gz", expect=f"differs: {PERL}")
-tutorial("Dynamic replacement strings", "--rpl '{..} s:\\.[^.]+$::;s:\\.[^.]+$::;' echo '{..}' ::: foo.tar.gz", expect=f"unknown: {REFUSE}")
+tutorial(
+    "Changing the replacement strings",
+    "--seqreplace ,, echo ,, ::: A B C",
+    expect=f"unknown: {REPLACE}",
+)
+tutorial(
+    "Changing the replacement strings",
+    "-j1 --slotreplace ,, echo ,, ::: A B C",
+    expect=f"unknown: {REPLACE}",
+)
+tutorial(
+    "Perl expression replacement string",
+    "echo '{= s:\\.[^.]+$::;s:\\.[^.]+$::; =}' ::: foo.tar.gz",
+    expect=f"differs: {PERL}",
+)
+tutorial(
+    "Dynamic replacement strings",
+    "--rpl '{..} s:\\.[^.]+$::;s:\\.[^.]+$::;' echo '{..}' ::: foo.tar.gz",
+    expect=f"unknown: {REFUSE}",
+)
 tutorial("Positional replacement strings", "echo {1} and {2} ::: A B ::: C D")
 tutorial("Positional replacement strings", "echo /={1/} //={1//} /.={1/.} .={1.} ::: A/B.C D/E.F")
 tutorial("Positional replacement strings", "echo 1={1} 2={2} 3={3} -1={-1} -2={-2} -3={-3} ::: A ::: B ::: C")
-tutorial("Input from columns", "--colsep '\\t' echo 1={1} 2={2} :::: tsv-file.tsv", expect=f"unknown: {COLSEP}")
-tutorial("Header defined replacement strings", "--header : echo f1={f1} f2={f2} ::: f1 A B ::: f2 C D", expect=f"unknown: {HEADER}")
+tutorial(
+    "Input from columns",
+    "--colsep '\\t' echo 1={1} 2={2} :::: tsv-file.tsv",
+    expect=f"unknown: {COLSEP}",
+)
+tutorial(
+    "Header defined replacement strings",
+    "--header : echo f1={f1} f2={f2} ::: f1 A B ::: f2 C D",
+    expect=f"unknown: {HEADER}",
+)
 tutorial(
     "Header defined replacement strings",
     "--header : --colsep '\\t' echo f1={f1} f2={f2} :::: tsv-file.tsv",
@@ -214,16 +263,40 @@ for plus in (
     "{...}.{+...}",
     "{+/}/{/...}.{+...}",
 ):
-    tutorial("More pre-defined replacement strings", f"--plus echo {plus} ::: dir/sub/file.ex1.ex2.ex3", expect=f"unknown: {PLUS}")
-tutorial("More pre-defined replacement strings", "--plus echo Job {#} of {##} ::: 1 2 3 4 5", expect=f"unknown: {PLUS}")
+    tutorial(
+        "More pre-defined replacement strings",
+        f"--plus echo {plus} ::: dir/sub/file.ex1.ex2.ex3",
+        expect=f"unknown: {PLUS}",
+    )
+tutorial(
+    "More pre-defined replacement strings",
+    "--plus echo Job {#} of {##} ::: 1 2 3 4 5",
+    expect=f"unknown: {PLUS}",
+)
 for plus in ("{:-myval}", "{:2}", "{:2:3}", "{#bc}", "{#abc}", "{%de}", "{%def}", "{/def/ghi}", "{^a}", "{^^a}"):
-    tutorial("More pre-defined replacement strings", f"--plus echo {plus} ::: abcAbcdef", expect=f"unknown: {PLUS}")
+    tutorial(
+        "More pre-defined replacement strings",
+        f"--plus echo {plus} ::: abcAbcdef",
+        expect=f"unknown: {PLUS}",
+    )
 tutorial("More than one argument", "--jobs 4 -m echo ::: 1 2 3 4 5 6 7 8 9 10", expect=f"unknown: {XARGS}")
-tutorial("More than one argument", "--jobs 4 -m echo pre-{}-post ::: A B C D E F G", expect=f"unknown: {XARGS}")
-tutorial("More than one argument", "--jobs 4 -X echo pre-{}-post ::: A B C D E F G", expect=f"unknown: {XARGS}")
+tutorial(
+    "More than one argument",
+    "--jobs 4 -m echo pre-{}-post ::: A B C D E F G",
+    expect=f"unknown: {XARGS}",
+)
+tutorial(
+    "More than one argument",
+    "--jobs 4 -X echo pre-{}-post ::: A B C D E F G",
+    expect=f"unknown: {XARGS}",
+)
 tutorial("More than one argument", "--xargs echo", stdin="1\n2\n3\n", expect=f"unknown: {XARGS}")
 tutorial("More than one argument", "-N3 echo ::: A B C D E F G H", expect=f"unknown: {MAX_ARGS}")
-tutorial("More than one argument", "-N3 echo 1={1} 2={2} 3={3} ::: A B C D E F G H", expect=f"unknown: {MAX_ARGS}")
+tutorial(
+    "More than one argument",
+    "-N3 echo 1={1} 2={2} 3={3} ::: A B C D E F G H",
+    expect=f"unknown: {MAX_ARGS}",
+)
 tutorial("More than one argument", "-N0 echo foo ::: 1 2 3", expect=f"unknown: {MAX_ARGS}")
 tutorial("Quoting", "perl -e 'print \"@ARGV\\n\"' ::: This wont work")
 tutorial("Quoting", "-q perl -e 'print \"@ARGV\\n\"' ::: This works", expect=f"unknown: {QUOTE}")
@@ -245,8 +318,17 @@ tutorial("Control the output", f"-j2 --linebuffer {SLEEPY}", expect=f"unknown: {
 tutorial("Control the output", f"-j2 --line-buffer {SLEEPY}")
 tutorial("Control the output", f"-j2 -k {SLEEPY}")
 tutorial("Saving output into files", "--results outdir echo ::: A B C", expect=f"unknown: {RESULTS}")
-tutorial("Saving output into files", "--header : --results outdir echo ::: f1 A B ::: f2 C D", expect=f"unknown: {RESULTS}")
-tutorial("Saving output into files", "--files echo ::: A B C", compare=("status",), expect=f"unknown: {REFUSE}")
+tutorial(
+    "Saving output into files",
+    "--header : --results outdir echo ::: f1 A B ::: f2 C D",
+    expect=f"unknown: {RESULTS}",
+)
+tutorial(
+    "Saving output into files",
+    "--files echo ::: A B C",
+    compare=("status",),
+    expect=f"unknown: {REFUSE}",
+)
 tutorial("Shuffle job order", "--shuf echo ::: 1 2 3 ::: a b c ::: A B C", expect=f"unknown: {SHUF}")
 tutorial("Delaying jobs", "--delay 0.1 echo Starting {} ::: 1 2 3")
 tutorial("Delaying jobs", "--delay .1 echo Starting {} ::: 1 2 3", expect=f"differs: {DELAY_VALUE}")
@@ -255,27 +337,63 @@ tutorial("Progress information", "--eta echo ::: 1 2 3")
 tutorial("Progress information", "--progress echo ::: 1 2 3", expect=f"unknown: {PROGRESS}")
 tutorial("Progress information", "--bar echo ::: 1 2 3")
 tutorial("Logfile", "--joblog log exit ::: 1 2 3 0")
-tutorial("Resuming jobs", "--joblog log exit ::: 1 2 3 0", then=["--resume --joblog log exit ::: 1 2 3 0 0 0"])
-tutorial("Resuming jobs", "-j1 --joblog log 'echo {}; exit {}' ::: 1 2 3 0", then=["-j1 --resume --joblog log 'echo {}; exit {}' ::: 1 2 3 0 0 0"])
+tutorial(
+    "Resuming jobs",
+    "--joblog log exit ::: 1 2 3 0",
+    then=["--resume --joblog log exit ::: 1 2 3 0 0 0"],
+)
+tutorial(
+    "Resuming jobs",
+    "-j1 --joblog log 'echo {}; exit {}' ::: 1 2 3 0",
+    then=["-j1 --resume --joblog log 'echo {}; exit {}' ::: 1 2 3 0 0 0"],
+)
 tutorial(
     "Resuming jobs",
     "-j1 --joblog log 'echo {}; exit {}' ::: 1 2 3 0",
     then=["-j1 --resume-failed --joblog log 'echo {}; exit {}' ::: 1 2 3 0 0 0"],
 )
-tutorial("Resuming jobs", "--joblog log exit ::: 1 2 3 0", then=["--resume-failed --joblog log exit ::: 1 2 3 0 0 0"])
-tutorial("Resuming jobs", "--joblog log exit ::: 1 2 3 0", then=["--retry-failed --joblog log"], expect=f"unknown: {RETRY_FAILED}")
+tutorial(
+    "Resuming jobs",
+    "--joblog log exit ::: 1 2 3 0",
+    then=["--resume-failed --joblog log exit ::: 1 2 3 0 0 0"],
+)
+tutorial(
+    "Resuming jobs",
+    "--joblog log exit ::: 1 2 3 0",
+    then=["--retry-failed --joblog log"],
+    expect=f"unknown: {RETRY_FAILED}",
+)
 tutorial("Termination", "-j1 --halt soon,fail=1 'echo {}; exit {}' ::: 0 0 1 2 3")
 tutorial("Termination", "-j1 --halt now,fail=1 'echo {}; exit {}' ::: 0 0 1 2 3")
 tutorial("Termination", "-j1 --halt soon,fail=20% 'echo {}; exit {}' ::: 0 1 2 3 4 5 6 7 8 9")
 tutorial("Termination", "-j1 --halt now,success=1 'echo {}; exit {}' ::: 1 2 3 0 4 5 6")
 tutorial("Termination", "-j1 --halt now,done=2 'echo {}; exit {}' ::: 1 0 3 0 4")
-tutorial("Retrying failing commands", "-k -j1 --retries 3 'echo tried {} >>runs; echo completed {}; exit {}' ::: 1 2 0")
+tutorial(
+    "Retrying failing commands",
+    "-k -j1 --retries 3 'echo tried {} >>runs; echo completed {}; exit {}' ::: 1 2 0",
+)
 tutorial("Termination signal", "--termseq TERM,200,KILL,25 echo ::: 1 2", expect=f"unknown: {ALIAS}")
 tutorial("Termination signal", "--term-seq TERM,200,KILL,25 echo ::: 1 2")
-tutorial("Limiting the resources", "--load 100% echo load is less than {} job per cpu ::: 1", expect=f"unknown: {LOAD}")
-tutorial("Limiting the resources", "--noswap echo the system is not swapping ::: now", expect=f"unknown: {REFUSE}")
-tutorial("Limiting the resources", "--memfree 1G echo will run if more than 1 GB is ::: free", expect=f"unknown: {LOAD}")
-tutorial("Limiting the resources", "--nice 17 echo this is being run with nice -n ::: 17", expect=f"unknown: {NICE}")
+tutorial(
+    "Limiting the resources",
+    "--load 100% echo load is less than {} job per cpu ::: 1",
+    expect=f"unknown: {LOAD}",
+)
+tutorial(
+    "Limiting the resources",
+    "--noswap echo the system is not swapping ::: now",
+    expect=f"unknown: {REFUSE}",
+)
+tutorial(
+    "Limiting the resources",
+    "--memfree 1G echo will run if more than 1 GB is ::: free",
+    expect=f"unknown: {LOAD}",
+)
+tutorial(
+    "Limiting the resources",
+    "--nice 17 echo this is being run with nice -n ::: 17",
+    expect=f"unknown: {NICE}",
+)
 tutorial("Interactivity", "--interactive echo ::: 1 2 3", expect=f"unknown: {REFUSE}")
 tutorial("Number of simultaneous jobs", "-j2 echo ::: 1 2 3 4")
 tutorial("Number of simultaneous jobs", "-j 0 echo ::: 1 2 3 4")
@@ -302,8 +420,20 @@ example("Reading arguments from command line", "gzip --best ::: a.html b.html", 
 example("Reading arguments from command line", "cp {} {.}.txt ::: a.html b.html", files=HTML)
 LOGS = {"x.log": "x\n", "y.log": "y\n", "destdir/.keep": ""}
 example("Inserting multiple arguments", "mv {} destdir", stdin="x.log\ny.log\n", files=LOGS)
-example("Inserting multiple arguments", "-m mv {} destdir", stdin="x.log\ny.log\n", files=LOGS, expect=f"unknown: {XARGS}")
-example("Inserting multiple arguments", "-0 -m mv {} destdir", stdin="x.log\0y.log\0", files=LOGS, expect=f"unknown: {XARGS}")
+example(
+    "Inserting multiple arguments",
+    "-m mv {} destdir",
+    stdin="x.log\ny.log\n",
+    files=LOGS,
+    expect=f"unknown: {XARGS}",
+)
+example(
+    "Inserting multiple arguments",
+    "-0 -m mv {} destdir",
+    stdin="x.log\0y.log\0",
+    files=LOGS,
+    expect=f"unknown: {XARGS}",
+)
 PICTS = {f"pict{n}.jpg": "" for n in ("00", "01", "02", "03")}
 example("Context replace", "rm pict{}.jpg", stdin="00\n01\n02\n", files=PICTS)
 example("Context replace", "-X rm pict{}.jpg", stdin="00\n01\n02\n", files=PICTS, expect=f"unknown: {XARGS}")
@@ -320,39 +450,121 @@ example(
     stdin="./d1/x\n./d2/z\n",
     files=DIRS,
 )
-example("Composed commands", "'mv {} \"$(echo {} | tr \"[:upper:]\" \"[:lower:]\")\"'", stdin="ABC\nDeF\n", files={"ABC": "1", "DeF": "2"})
-example("Composed commands", "'if [ ! -e {} ] ; then echo {}; fi'", stdin="d1\nnope\nd2/z\nmissing\n", files=DIRS)
-example("Composed command with perl replacement string", "'mkdir -p {=s/(.).*/$1/=}; mv {} {=s/(.).*/$1/=}' ::: apple avocado", expect=f"differs: {PERL}")
+example(
+    "Composed commands",
+    "'mv {} \"$(echo {} | tr \"[:upper:]\" \"[:lower:]\")\"'",
+    stdin="ABC\nDeF\n",
+    files={"ABC": "1", "DeF": "2"},
+)
+example(
+    "Composed commands",
+    "'if [ ! -e {} ] ; then echo {}; fi'",
+    stdin="d1\nnope\nd2/z\nmissing\n",
+    files=DIRS,
+)
+example(
+    "Composed command with perl replacement string",
+    "'mkdir -p {=s/(.).*/$1/=}; mv {} {=s/(.).*/$1/=}' ::: apple avocado",
+    expect=f"differs: {PERL}",
+)
 example(
     "Composed command with multiple input sources",
     "[ -f {1}:{2} ] '||' echo {1}:{2} does not exist ::: 00 01 ::: 00 05 10",
     files={"00:05": "", "01:10": ""},
 )
-example("Removing file extension when processing files", "'mkdir {.}; cd {.}; echo in {.} > f' ::: p.zip q.zip")
-example("Removing file extension when processing files", "\"zcat {} | gzip -1 >{.}.re.gz && rm {}\" ::: a.gz", files=GZ)
-example("Removing file extension when processing files", "cp {} mydir/{/.}.out", stdin="sounddir/a.wav\nsounddir/b.wav\n", files={"sounddir/a.wav": "a", "sounddir/b.wav": "b", "mydir/.keep": ""})
-example("Removing strings from the argument", "--plus 'mkdir {..}; echo {} > {..}/name' ::: foo.tar.gz", expect=f"unknown: {PLUS}")
-example("Removing strings from the argument", "--plus echo {%_demo} ::: mycode_demo keep_demo_here", expect=f"unknown: {PLUS}")
-example("Removing strings from the argument", "--plus echo {#demo_} ::: demo_mycode keep_demo_here", expect=f"unknown: {PLUS}")
-example("Removing strings from the argument", "--plus echo {/demo_/} ::: demo_mycode remove_demo_here", expect=f"unknown: {PLUS}")
+example(
+    "Removing file extension when processing files",
+    "'mkdir {.}; cd {.}; echo in {.} > f' ::: p.zip q.zip",
+)
+example(
+    "Removing file extension when processing files",
+    "\"zcat {} | gzip -1 >{.}.re.gz && rm {}\" ::: a.gz",
+    files=GZ,
+)
+example(
+    "Removing file extension when processing files",
+    "cp {} mydir/{/.}.out",
+    stdin="sounddir/a.wav\nsounddir/b.wav\n",
+    files={"sounddir/a.wav": "a", "sounddir/b.wav": "b", "mydir/.keep": ""},
+)
+example(
+    "Removing strings from the argument",
+    "--plus 'mkdir {..}; echo {} > {..}/name' ::: foo.tar.gz",
+    expect=f"unknown: {PLUS}",
+)
+example(
+    "Removing strings from the argument",
+    "--plus echo {%_demo} ::: mycode_demo keep_demo_here",
+    expect=f"unknown: {PLUS}",
+)
+example(
+    "Removing strings from the argument",
+    "--plus echo {#demo_} ::: demo_mycode keep_demo_here",
+    expect=f"unknown: {PLUS}",
+)
+example(
+    "Removing strings from the argument",
+    "--plus echo {/demo_/} ::: demo_mycode remove_demo_here",
+    expect=f"unknown: {PLUS}",
+)
 example("Rewriting a for-loop and a while-read-loop", "echo do_something", stdin="a\nb\nc\n")
-example("Rewriting a for-loop and a while-read-loop", "\"echo step1 {} scale {.}.jpg ; cat <{}\"", stdin="p.txt\nq.txt\n", files={"p.txt": "P\n", "q.txt": "Q\n"})
-example("Rewriting a for-loop and a while-read-loop", "-P 100 echo host", stdin="a\nb\n", expect=f"unknown: {ALIAS}")
-example("Rewriting nested for-loops", "echo do_something {1} {2} :::: xlist ylist", files={"xlist": "1\n2\n", "ylist": "a\nb\nc\n"})
+example(
+    "Rewriting a for-loop and a while-read-loop",
+    "\"echo step1 {} scale {.}.jpg ; cat <{}\"",
+    stdin="p.txt\nq.txt\n",
+    files={"p.txt": "P\n", "q.txt": "Q\n"},
+)
+example(
+    "Rewriting a for-loop and a while-read-loop",
+    "-P 100 echo host",
+    stdin="a\nb\n",
+    expect=f"unknown: {ALIAS}",
+)
+example(
+    "Rewriting nested for-loops",
+    "echo do_something {1} {2} :::: xlist ylist",
+    files={"xlist": "1\n2\n", "ylist": "a\nb\nc\n"},
+)
 example("Rewriting nested for-loops", "echo {1} {2} ::: red green blue ::: S M L XL XXL")
-example("Finding the lowest difference between files", "--tag 'diff {1} {2} | wc -l' ::: f1 f2 ::: f1 f2", files={"f1": "a\nb\n", "f2": "a\nc\n"})
-example("for-loops with column names", "--header : echo {colour} {size} ::: colour red green blue ::: size S M L XL XXL", expect=f"unknown: {HEADER}")
+example(
+    "Finding the lowest difference between files",
+    "--tag 'diff {1} {2} | wc -l' ::: f1 f2 ::: f1 f2",
+    files={"f1": "a\nb\n", "f2": "a\nc\n"},
+)
+example(
+    "for-loops with column names",
+    "--header : echo {colour} {size} ::: colour red green blue ::: size S M L XL XXL",
+    expect=f"unknown: {HEADER}",
+)
 example(
     "for-loops with column names",
     "--colsep '\\t' --header : echo {Name} {E-mail address}",
     stdin="Name\tE-mail address\nOle\tole@example\n",
     expect=f"unknown: {COLSEP}",
 )
-example("All combinations in a list", "--plus echo {choose_k} ::: A B C D ::: A B C D", expect=f"unknown: {PLUS}")
+example(
+    "All combinations in a list",
+    "--plus echo {choose_k} ::: A B C D ::: A B C D",
+    expect=f"unknown: {PLUS}",
+)
 example("All combinations in a list", "--plus echo {uniq} ::: A B C ::: A B C", expect=f"unknown: {PLUS}")
-example("From a to b and b to c", "echo {1} - {2} ::::+ head tail", files={"head": "aardvark\nbabble\n", "tail": "babble\ncab\n"}, expect=f"differs: {LINK}")
-example("From a to b and b to c", "echo {1} - {2} ::: aardvark babble cab :::+ babble cab dab", expect=f"differs: {LINK}")
-example("Count the differences between all files in a dir", "--results diffcount 'diff -U 0 {1} {2} | tail -n +3 | grep -v \"^@\" | wc -l' ::: f1 f2 ::: f1 f2", files={"f1": "a\n", "f2": "b\n"}, expect=f"unknown: {RESULTS}")
+example(
+    "From a to b and b to c",
+    "echo {1} - {2} ::::+ head tail",
+    files={"head": "aardvark\nbabble\n", "tail": "babble\ncab\n"},
+    expect=f"differs: {LINK}",
+)
+example(
+    "From a to b and b to c",
+    "echo {1} - {2} ::: aardvark babble cab :::+ babble cab dab",
+    expect=f"differs: {LINK}",
+)
+example(
+    "Count the differences between all files in a dir",
+    "--results diffcount 'diff -U 0 {1} {2} | tail -n +3 | grep -v \"^@\" | wc -l' ::: f1 f2 ::: f1 f2",
+    files={"f1": "a\n", "f2": "b\n"},
+    expect=f"unknown: {RESULTS}",
+)
 example("Speeding up fast jobs", "touch pict{}.jpg", stdin="0\n1\n2\n3\n")
 example("Speeding up fast jobs", "-X touch pict{}.jpg", stdin="0\n1\n2\n3\n", expect=f"unknown: {XARGS}")
 example("Using shell variables", "echo ::: a b 'c d'")
@@ -365,21 +577,87 @@ example("Tag output lines", "--tag 'echo {}; echo {} again' ::: 1 2 3")
 example("Tag output lines", "--tag --line-buffer 'echo {}; echo {} again' ::: 1 2 3")
 example("Keep order of output same as order of input", "-k 'sleep 0.{}; echo {}' ::: 3 2 1")
 example("Keep order of output same as order of input", "-j4 -k 'sleep 0.{}; echo {}' ::: 3 1 2")
-example("Parallel grep", "-k grep -H -n needle {}", stdin="g1\ng2\n", files={"g1": "hay\nneedle\n", "g2": "needle too\nhay\n"})
-example("Parallel grep", "-m grep -H needle", stdin="g1\ng2\n", files={"g1": "needle\n", "g2": "needle\n"}, expect=f"unknown: {XARGS}")
-example("Use multiple inputs in one command", "-N2 cp {1} {2}", stdin="a.es.txt\na.txt\n", files={"a.es.txt": "hola\n"}, expect=f"unknown: {MAX_ARGS}")
+example(
+    "Parallel grep",
+    "-k grep -H -n needle {}",
+    stdin="g1\ng2\n",
+    files={"g1": "hay\nneedle\n", "g2": "needle too\nhay\n"},
+)
+example(
+    "Parallel grep",
+    "-m grep -H needle",
+    stdin="g1\ng2\n",
+    files={"g1": "needle\n", "g2": "needle\n"},
+    expect=f"unknown: {XARGS}",
+)
+example(
+    "Use multiple inputs in one command",
+    "-N2 cp {1} {2}",
+    stdin="a.es.txt\na.txt\n",
+    files={"a.es.txt": "hola\n"},
+    expect=f"unknown: {MAX_ARGS}",
+)
 example("Use multiple inputs in one command", "-k echo ::: 0 1 ::: 0 1 ::: 0 1 ::: 0 1")
-example("Use multiple inputs in one command", "--link -a s1 -a s2 echo", files={"s1": "1\n2\n3\n", "s2": "3\n2\n1\n"}, expect=f"unknown: {LINK}")
-example("Use multiple inputs in one command", "--link echo :::: s1 s2", files={"s1": "1\n2\n3\n", "s2": "3\n2\n1\n"}, expect=f"unknown: {LINK}")
-example("Use multiple inputs in one command", "convert {} {#}.png", stdin="./a\n./b\n", compare=("status",), expect="agree")
-example("Use a table as input", "-a table_file.tsv --colsep '\\t' echo cmd -o {2} -i {1}", files={"table_file.tsv": "foo\tbar\nbaz\tquux\n"}, expect=f"unknown: {COLSEP}")
-example("Run the same command 10 times", "-n0 echo my_command my_args", stdin="1\n2\n3\n", expect=f"unknown: {MAX_ARGS}")
-example("Working as cat | sh. Resource inexpensive jobs and evaluation", "-j 100", stdin="echo 1\necho 2\necho 3\n")
-example("Working as cat | sh. Resource inexpensive jobs and evaluation", "", stdin="echo a; echo b\ntrue\nexit 3\n")
-example("Processing a big file using more CPUs", "--pipe --block 10 wc -l", stdin="1\n2\n3\n4\n5\n6\n7\n8\n", expect=f"unknown: {PIPE}")
-example("Processing a big file using more CPUs", "--pipepart -a num --block 10 wc -l", files={"num": "1\n2\n3\n4\n5\n6\n"}, expect=f"unknown: {PIPE}")
+example(
+    "Use multiple inputs in one command",
+    "--link -a s1 -a s2 echo",
+    files={"s1": "1\n2\n3\n", "s2": "3\n2\n1\n"},
+    expect=f"unknown: {LINK}",
+)
+example(
+    "Use multiple inputs in one command",
+    "--link echo :::: s1 s2",
+    files={"s1": "1\n2\n3\n", "s2": "3\n2\n1\n"},
+    expect=f"unknown: {LINK}",
+)
+example(
+    "Use multiple inputs in one command",
+    "convert {} {#}.png",
+    stdin="./a\n./b\n",
+    compare=("status",),
+    expect="agree",
+)
+example(
+    "Use a table as input",
+    "-a table_file.tsv --colsep '\\t' echo cmd -o {2} -i {1}",
+    files={"table_file.tsv": "foo\tbar\nbaz\tquux\n"},
+    expect=f"unknown: {COLSEP}",
+)
+example(
+    "Run the same command 10 times",
+    "-n0 echo my_command my_args",
+    stdin="1\n2\n3\n",
+    expect=f"unknown: {MAX_ARGS}",
+)
+example(
+    "Working as cat | sh. Resource inexpensive jobs and evaluation",
+    "-j 100",
+    stdin="echo 1\necho 2\necho 3\n",
+)
+example(
+    "Working as cat | sh. Resource inexpensive jobs and evaluation",
+    "",
+    stdin="echo a; echo b\ntrue\nexit 3\n",
+)
+example(
+    "Processing a big file using more CPUs",
+    "--pipe --block 10 wc -l",
+    stdin="1\n2\n3\n4\n5\n6\n7\n8\n",
+    expect=f"unknown: {PIPE}",
+)
+example(
+    "Processing a big file using more CPUs",
+    "--pipepart -a num --block 10 wc -l",
+    files={"num": "1\n2\n3\n4\n5\n6\n"},
+    expect=f"unknown: {PIPE}",
+)
 example("Grouping input lines", "--pipe -N2 wc -l", stdin="a\nb\nc\n", expect=f"unknown: {PIPE}")
-example("GNU Parallel as dir processor", "-j1 'echo processing {}; rm {}'", stdin="in/a\nin/b\n", files={"in/a": "", "in/b": ""})
+example(
+    "GNU Parallel as dir processor",
+    "-j1 'echo processing {}; rm {}'",
+    stdin="in/a\nin/b\n",
+    files={"in/a": "", "in/b": ""},
+)
 
 # ---------------------------------------------------------------------------
 # man parallel: the options and their examples
@@ -435,7 +713,12 @@ man("--joblog", "--joblog log -j1 echo ::: a b c")
 man("--joblog", "--joblog log 'exit {}' ::: 0 1 2 3")
 man("--joblog", "--joblog log -j1 'echo {}' ::: 'a b' \"c'd\" 'e\"f'")
 man("--joblog", "--joblog log echo ::: a b", then=["--joblog log echo ::: c"])
-man("--joblog +FILE", "--joblog log echo ::: a b", then=["--joblog +log echo ::: c d"], expect=f"differs: {JOBLOG_APPEND}")
+man(
+    "--joblog +FILE",
+    "--joblog log echo ::: a b",
+    then=["--joblog +log echo ::: c d"],
+    expect=f"differs: {JOBLOG_APPEND}",
+)
 man("--joblog +FILE", "--joblog +log echo ::: a", expect=f"differs: {JOBLOG_APPEND}")
 man("--jl", "--jl log echo ::: a", expect=f"unknown: {ALIAS}")
 man("--joblog -", "--joblog - echo ::: a", compare=("status",))
@@ -445,18 +728,27 @@ man("--joblog", "--joblog log -k 'echo {}; exit {}' ::: 0 1 255")
 man("--joblog", "--joblog log ::: 'echo a' 'exit 4' true")
 man("--resume", "--joblog log -j1 echo ::: a b", then=["--resume --joblog log -j1 echo ::: a b c d"])
 man("--resume", "--resume --joblog log -j1 echo ::: a b")
-man("--resume", "--joblog log -j1 'echo {}; exit {}' ::: 0 1", then=["--resume --joblog log -j1 'echo {}; exit {}' ::: 0 1 2"])
+man(
+    "--resume",
+    "--joblog log -j1 'echo {}; exit {}' ::: 0 1",
+    then=["--resume --joblog log -j1 'echo {}; exit {}' ::: 0 1 2"],
+)
 man("--resume", "--joblog log echo ::: a b", then=["--resume --joblog log echo ::: a b"])
-man("--resume", "--joblog log -j1 echo ::: a b", then=["--resume --joblog log -j1 echo ::: x y z"], expect=f"differs: {RESUME_CHANGED}")
+man(
+    "--resume",
+    "--joblog log -j1 echo ::: a b",
+    then=["--resume --joblog log -j1 echo ::: x y z"],
+    expect=f"differs: {RESUME_CHANGED}",
+)
 man(
     "--resume",
     "--resume --joblog log -j1 echo ::: a b c",
-    files={"log": "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n2\t:\t1700000000.000\t0.001\t0\t2\t0\t0\techo b\n"},
+    files={"log": LOG_HEADER + "2\t:\t1700000000.000\t0.001\t0\t2\t0\t0\techo b\n"},
 )
 man(
     "--resume-failed",
     "--resume-failed --joblog log -j1 'echo {}; exit {}' ::: 0 1 2",
-    files={"log": "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n1\t:\t1700000000.000\t0.001\t0\t2\t0\t0\techo 0; exit 0\n2\t:\t1700000000.000\t0.001\t0\t2\t1\t0\techo 1; exit 1\n"},
+    files={"log": LOG_HEADER + "1\t:\t1700000000.000\t0.001\t0\t2\t0\t0\techo 0; exit 0\n2\t:\t1700000000.000\t0.001\t0\t2\t1\t0\techo 1; exit 1\n"},
 )
 man(
     "--resume-failed",
@@ -464,8 +756,16 @@ man(
     then=["--resume-failed --joblog log -j1 'echo fixed {}' ::: 0 1 2"],
     expect=f"differs: {RESUME_FAILED}",
 )
-man("--resume-failed", "--joblog log -j1 'echo {}; exit {}' ::: 0 1 2", then=["--resume-failed --joblog log -j1 'echo {}; exit {}' ::: 0 1 2"])
-man("--resume-failed", "--joblog log -j1 'exit {}' ::: 0 1", then=["--resume-failed --joblog log -j1 'exit {}' ::: 0 1 0 0"])
+man(
+    "--resume-failed",
+    "--joblog log -j1 'echo {}; exit {}' ::: 0 1 2",
+    then=["--resume-failed --joblog log -j1 'echo {}; exit {}' ::: 0 1 2"],
+)
+man(
+    "--resume-failed",
+    "--joblog log -j1 'exit {}' ::: 0 1",
+    then=["--resume-failed --joblog log -j1 'exit {}' ::: 0 1 0 0"],
+)
 man("--halt", "-j1 --halt now,fail=1 'echo {}; exit {}' ::: 0 3 0")
 man("--halt", "-j1 --halt soon,fail=1 'echo {}; exit {}' ::: 0 3 0")
 man("--halt", "-j1 --halt now,fail=2 'echo {}; exit {}' ::: 1 0 2 0 3")
@@ -587,13 +887,26 @@ test(T03, "-k -r echo ::: foo '' ole bar", expect=f"unknown: {REFUSE}")
 test(T03, "-k 'sleep 0.01; echo {}a'", stdin="a\nb\nc\n")
 test(T03, "-k -d '\\r\\n' echo {}a", stdin="b\r\nc\r\nd\r\n", expect=f"unknown: {DELIMITER}")
 test(T03, "-k echo {}a", stdin="b\r\nc\nd\r\ne\r\n")
-test(T03, "-k --resume --joblog log echo job{}id\\;exit {} ::: 0 1 2 3 0 5", then=["-k --resume --joblog log echo job{}id\\;exit {} ::: 0 1 2 3 0 5", "-k --resume --joblog log echo job{}id\\;exit 0 ::: 0 1 2 3 0 5 6 7"], expect=f"differs: {RESUME_CHANGED}")
-test(T03, "-k --resume --joblog log echo job{}id\\;exit {} ::: 0 1 2 3 0 5", then=["-k --resume --joblog log echo job{}id\\;exit {} ::: 0 1 2 3 0 5"])
+test(
+    T03,
+    "-k --resume --joblog log echo job{}id\\;exit {} ::: 0 1 2 3 0 5",
+    then=["-k --resume --joblog log echo job{}id\\;exit {} ::: 0 1 2 3 0 5", "-k --resume --joblog log echo job{}id\\;exit 0 ::: 0 1 2 3 0 5 6 7"],
+    expect=f"differs: {RESUME_CHANGED}",
+)
+test(
+    T03,
+    "-k --resume --joblog log echo job{}id\\;exit {} ::: 0 1 2 3 0 5",
+    then=["-k --resume --joblog log echo job{}id\\;exit {} ::: 0 1 2 3 0 5"],
+)
 test(T03, "--dnr II -k echo II {} ::: a a/b a/b/c", expect=f"unknown: {REPLACE}")
 test(T03, "--dirnamereplace II -k echo II {} ::: a a/b a/b/c", expect=f"unknown: {REPLACE}")
 test(T03, "-X -j1 -N 6 echo {-1}orrec{1} ::: t B X D E c", expect=f"unknown: {XARGS}")
 test(T03, "-N 6 echo {-1}orrect ::: A B X D E c", expect=f"unknown: {MAX_ARGS}")
-test(T03, "--colsep ' ' echo '{2} + {4} = {2} + {-1}=' '$(( {2} + {-1} ))' ::: '1 2 3 4'", expect=f"unknown: {COLSEP}")
+test(
+    T03,
+    "--colsep ' ' echo '{2} + {4} = {2} + {-1}=' '$(( {2} + {-1} ))' ::: '1 2 3 4'",
+    expect=f"unknown: {COLSEP}",
+)
 test(T03, "-k echo {} {.}", stdin="a.b\nc\n.d\ne.f.g\n/h.i/j\n")
 test(T03, "-j1 -I :: -X echo 'a::b::^c::[.}c'", stdin="1\n2\n3\n", expect=f"unknown: {REPLACE}")
 test(T03, "-k -i -eEND echo repl{.}ce", stdin="a\nEND\nb\n", expect=f"unknown: {REPLACE}")
@@ -618,14 +931,23 @@ test(T03, "-k -a argfile echo", files={"argfile": "a\nb\nc\n"})
 test(T03, "-k --arg-file argfile echo", files={"argfile": "a\nb\nc\n"})
 test(T03, "-kq echo {#} ::: a b", expect=f"unknown: {QUOTE}")
 test(T03, "echo empty input line", stdin="\n")
-test(T03, "-j1 --joblog log --halt now,fail=1 'echo {#}; exit {}' ::: 0 0 0 1 0 0", then=["-j1 --joblog log --halt now,fail=1 --resume 'echo {#}; exit {}' ::: 0 0 0 1 0 0"])
+test(
+    T03,
+    "-j1 --joblog log --halt now,fail=1 'echo {#}; exit {}' ::: 0 0 0 1 0 0",
+    then=["-j1 --joblog log --halt now,fail=1 --resume 'echo {#}; exit {}' ::: 0 0 0 1 0 0"],
+)
 test(T03, "--xapply 'echo {1} {#} {2}' ::: a ::: b", expect=f"unknown: {LINK}")
 test(T03, "-k echo ::: a b c aWRAP :::+ aa bb cc ::: A B :::+ AA BB AAwrap", expect=f"differs: {LINK}")
 test(T03, "--halt now,fail=1 true", stdin="1\n2\n3\n")
 test(T03, "-k -N 10 echo a{}b", stdin="".join(f"{n}\n" for n in range(1, 20)), expect=f"unknown: {MAX_ARGS}")
 test(T03, "-k -L 10 echo a{}b", stdin="".join(f"{n}\n" for n in range(1, 20)), expect=f"unknown: {MAX_LINES}")
 test(T03, "--colsep , echo {1}{3}{2}", stdin="A,B,,\n", expect=f"unknown: {COLSEP}")
-test(T03, "-k echo :::: s1 s2 :::+ a b c ::: aa bb cc", files={"s1": "1\n2\n3\n", "s2": "21\n22\n23\n"}, expect=f"differs: {LINK}")
+test(
+    T03,
+    "-k echo :::: s1 s2 :::+ a b c ::: aa bb cc",
+    files={"s1": "1\n2\n3\n", "s2": "21\n22\n23\n"},
+    expect=f"differs: {LINK}",
+)
 test(T03, "echo ::: true")
 test(T03, "-k", stdin="echo a\n\necho b\n")
 test(T03, "--joblog log echo ::: 1", then=["--joblog +log echo ::: 1"], expect=f"differs: {JOBLOG_APPEND}")
@@ -637,7 +959,12 @@ test(T03, "-j1 --halt soon,fail=1 'echo {#};exit {}' ::: 0 1 0")
 test(T03, "-j1 --halt soon,fail=1 'echo {#};exit {}' ::: 1 0 1")
 test(T03, "seq", stdin="3\n")
 test(T03, "ls", stdin="nOfilE\n")
-test(T03, "-k echo ::::+ s1 s2 s3", files={"s1": "1\n2\n3\n4\n", "s2": "1\n2\n3\n", "s3": "1\n2\n3\n4\n"}, expect=f"differs: {LINK}")
+test(
+    T03,
+    "-k echo ::::+ s1 s2 s3",
+    files={"s1": "1\n2\n3\n4\n", "s2": "1\n2\n3\n", "s3": "1\n2\n3\n4\n"},
+    expect=f"differs: {LINK}",
+)
 test(T03, "-k --results dir echo ::: a b c", expect=f"unknown: {RESULTS}")
 test(T03, "-v", stdin="\n", expect=f"unknown: {VERBOSE}")
 test(T03, "--shuf echo", stdin="", expect=f"unknown: {SHUF}")
@@ -663,7 +990,12 @@ test(T1, "-k -C %+ echo '\"{1}_{3}_{2}_{4}\"' ::: 'a% c %%b' 'a%c% b %d'", expec
 test(T1, "-k --basenamereplace FOO echo FOO ::: /a/b.c a/b.c b.c /a/b a/b b", expect=f"unknown: {REPLACE}")
 test(T1, "-k --extensionreplace FOO echo FOO ::: /a/b.c a/b.c b.c /a/b a/b b", expect=f"unknown: {REPLACE}")
 test(T1, "-k echo {/} {.} {/.} {//} ::: /a/b.c a/b.c b.c /a/b a/b b")
-test(T1, "--jl - 'false \"command with quotes\"' ::: 1", compare=("stdout", "status"), expect=f"unknown: {ALIAS}")
+test(
+    T1,
+    "--jl - 'false \"command with quotes\"' ::: 1",
+    compare=("stdout", "status"),
+    expect=f"unknown: {ALIAS}",
+)
 T3 = "parallel-local-3s.sh"
 test(T3, "'echo {} > {}' ::: 1 2 3")
 test(T3, "-k --plus echo {} = {+/}/{/} = {.}.{+.} ::: a/b.c.d", expect=f"unknown: {PLUS}")
@@ -678,7 +1010,12 @@ test(T10, "-k -0 echo {} OK", stdin="1\0002\0003\000")
 test(T10, "-k -0 -i repl echo repl OK", stdin="1\0002\000", expect=f"unknown: {REPLACE}")
 test(T10, "--colsep % echo {1} {3} {2}", stdin="a%c%b\n", expect=f"unknown: {COLSEP}")
 test(T10, "-k --colsep '\\t' echo {2} {1}", stdin="def\tabc\njkl\tghi", expect=f"unknown: {COLSEP}")
-test(T10, "--xapply -k -a f1 -a f2 echo {2} {1}", files={"f1": "ghi\npqr\n", "f2": "abc\tdef\njkl\tmno\n"}, expect=f"unknown: {LINK}")
+test(
+    T10,
+    "--xapply -k -a f1 -a f2 echo {2} {1}",
+    files={"f1": "ghi\npqr\n", "f2": "abc\tdef\njkl\tmno\n"},
+    expect=f"unknown: {LINK}",
+)
 test(T10, "--dry-run --timeout 1.4m -j 10 echo", stdin="1\n2\n3\n")
 T4 = "parallel-local4.sh"
 test(T4, "--joblog - true", stdin="1\n", compare=("status",))

@@ -187,15 +187,22 @@ def differences(case, gnu_result, cohort_result):
 def refusal(case, cohort_result):
     """What is wrong with cohort's refusal for the case's mark, or None."""
     steps = cohort_result[0]
-    step = next((s for s in steps if s["code"] == 255), steps[-1])
+    n = next((i for i, s in enumerate(steps) if s["code"] == 255), len(steps) - 1)
+    step = steps[n]
     lines = step["stderr"].strip().splitlines()
     says_unknown = "unknown option" in step["stderr"]
     if case.mark == "unknown":
         if step["code"] == 255 and says_unknown:
             return None
-        return f"no longer says 'unknown option' (exit {step['code']}, {shorten(step['stderr'])}): flip the mark"
-    if step["code"] != 255 or len(lines) != 1 or says_unknown:
-        return f"expected one clear line and exit 255, got exit {step['code']}, {shorten(step['stderr'])}"
+        said = f"exit {step['code']}, {shorten(step['stderr'])}"
+        return f"no longer says 'unknown option' ({said}): flip the mark"
+    options = [w.split("=", 1)[0] for w in case.steps[n].args if w.startswith("-") and len(w) > 1]
+    names_one = any(option in step["stderr"] for option in options)
+    if step["code"] != 255 or len(lines) != 1 or says_unknown or not names_one:
+        return (
+            "expected one clear line naming the option and exit 255, "
+            f"got exit {step['code']}, {shorten(step['stderr'])}"
+        )
     return None
 
 
