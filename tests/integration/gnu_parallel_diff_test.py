@@ -255,11 +255,14 @@ def main():
         return 1
     cases = [c for c in CASES if not options.only or options.only in c.name]
     counts = {"agree": 0, "expected": 0, "fail": 0}
+    by_mark = {}
     with concurrent.futures.ThreadPoolExecutor(options.workers) as pool:
         verdicts = pool.map(lambda c: judge(c, options.gnu, cohort), cases)
         timings = []
         for case, (verdict, lines, seconds) in zip(cases, verdicts):
             counts[verdict] += 1
+            if verdict == "expected":
+                by_mark[case.mark] = by_mark.get(case.mark, 0) + 1
             timings.append((seconds, case.name))
             for line in lines:
                 if verdict == "fail" or options.verbose:
@@ -273,7 +276,7 @@ def main():
         f"{len(cases)} cases against {version.stdout.splitlines()[0]} "
         f"({', '.join(f'{n} {k}' for k, n in sorted(sources.items()))}): "
         f"{counts['agree']} agree, {counts['fail']} differ unexpectedly (or have a stale mark), "
-        f"{counts['expected']} expected to differ"
+        f"{counts['expected']} expected to differ ({', '.join(f'{n} {m}' for m, n in sorted(by_mark.items()))})"
     )
     return 1 if counts["fail"] else 0
 
