@@ -22,6 +22,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -336,12 +337,20 @@ class task_runner {
   }
 
  private:
+  // What a running_guard keeps to hand a cancelled item its outcome: only
+  // for items with ended(), so that the others pay no store per item.
+  struct ended_ref {
+    item_type* item = nullptr;
+    int attempts = 1;  // made so far, the running one included
+  };
+  struct no_ended_ref {};
+  using ended_state = std::conditional_t<detail::has_ended<item_type>, ended_ref, no_ended_ref>;
+
   struct running_guard {
     task_runner* r;
-    item_type* item;
     std::string_view key;
     bool finished = false;
-    int attempts = 1;  // made so far, the running one included
+    [[no_unique_address]] ended_state ended;
     ~running_guard() {
       --r->progress_.running;
       if (finished) return;
@@ -350,7 +359,7 @@ class task_runner {
       ++r->summary_.cancelled;
       r->note_cancel_reason();
       if constexpr (detail::has_ended<item_type>) {
-        item->ended(item_result{task_outcome::cancelled, attempts, {}});
+        ended.item->ended(item_result{task_outcome::cancelled, ended.attempts, {}});
       }
       r->emit(task_event::kind::cancelled, key, 0, nullptr);
     }
@@ -400,7 +409,8 @@ class task_runner {
       // The key goes into the guard directly: a local copied into it was
       // read back as 16 bytes just written as two 8-byte stores, which the
       // CPU cannot forward (a stall of the worker on every item).
-      running_guard guard{this, &*item, {}};
+      running_guard guard{this, {}, false, {}};
+      if constexpr (detail::has_ended<item_type>) guard.ended.item = &*item;
       if constexpr (detail::has_key<item_type>) guard.key = item->key();
       const std::string_view key = guard.key;
       emit(task_event::kind::started, key, 1, nullptr);
@@ -541,7 +551,7 @@ class task_runner {
         finish_failed(guard, item, seq, attempt_no, std::move(errors));
         co_return;
       }
-      guard.attempts = attempt_no + 1;
+      if constexpr (detail::has_ended<item_type>) guard.ended.attempts = attempt_no + 1;
       std::exception_ptr error;
       try {
         co_await attempt(item);
