@@ -29,6 +29,10 @@ struct input_source {
   kind what = kind::literals;
   std::vector<std::string> values;  ///< kind::literals: the values, each one whole
   std::string path;                 ///< kind::file: the path; "-" is standard input
+  /// Linked to the source before it (`:::+`, `::::+`): the two give their
+  /// values side by side (first with first, second with second) instead of
+  /// every combination, up to the shorter one's end.
+  bool linked = false;
 
   [[nodiscard]] static input_source literals(std::vector<std::string> values);
   [[nodiscard]] static input_source file(std::string path);
@@ -45,7 +49,8 @@ struct command_and_sources {
 /// GNU parallel does: `:::` starts a source of literal values, `::::` a list of
 /// files that are one source each. `arg_files` (`-a FILE`, in order) become the
 /// first sources, before those of `:::`/`::::`. An empty `:::`/`::::` adds nothing.
-/// Throws input_error for GNU's linked sources `:::+`/`::::+` (not supported).
+/// `:::+`/`::::+` start sources linked to the one before them (input_source::linked);
+/// throws input_error when there is no source before them to link to.
 ///
 ///   auto s = split_command_line({"echo", "{}", ":::", "a", "b"});
 ///   // s.command == {"echo", "{}"}, s.sources[0].values == {"a", "b"}
@@ -61,9 +66,33 @@ struct input_options {
   char separator = '\n';
   /// The descriptor read for the path "-" (tests pass a pipe). Not closed.
   int stdin_fd = 0;
+  /// `-E EOF`: a value equal to this ends its source (it and what follows are
+  /// not inputs), for `:::` values as for files.
+  std::optional<std::string> eof_string{};
+  /// `-L`/`-l`: a value ending in whitespace continues with the next one
+  /// (they are joined, as xargs and GNU parallel do).
+  bool continue_lines = false;
+  /// `-N`/`-n`/`-L`/`-l`: how many records (one value of each source) make
+  /// one job, their values side by side; the last job may have fewer. 0 (`-N0`):
+  /// one record per job, but none of its values are arguments.
+  std::uint64_t records_per_job = 1;
+  /// `--colsep REGEXP` (ECMAScript syntax, close to Perl's for the usual
+  /// separators): each value is split into columns, which are the job's
+  /// arguments (`{1}` the first column of the first source...). Empty fields
+  /// stay (`a,,b` has three columns).
+  std::optional<std::string> colsep{};
+  /// `--link`: all sources give their values side by side, the shorter ones
+  /// starting over until the longest one ends (GNU parallel's --link).
+  bool link = false;
+  /// `--header`: the first value of each source is not an input but names its
+  /// columns (split by `colsep`, or by tabs without it): see header_names().
+  bool header = false;
+  /// `--shuf`: the jobs run in a random order. Reads every input up front.
+  bool shuffle = false;
 };
 
-/// The arguments of one job: one value per source, in source order.
+/// The arguments of one job: one value per source, in source order (with
+/// --colsep, one per column; with -N, those of each record in turn).
 struct job_input {
   std::uint64_t seq = 0;          ///< 1-based job sequence number, `{#}`
   std::vector<std::string> args;  ///< args[i] comes from source i
@@ -76,7 +105,11 @@ struct job_input {
 /// Memory is O(values of the sources after the first): those are read whole at
 /// construction, because every value of the first source combines with all of
 /// them. The first source is streamed a value at a time when it is a file (or
-/// standard input), so `cat huge | cohort run` never holds the input.
+/// standard input) not linked to another, so `cat huge | cohort run` never
+/// holds the input; only --shuf reads every input before the first job.
+///
+/// Linked sources (`:::+`, or all with --link) give one value of each side by
+/// side; such a group counts as one source in the combinations.
 ///
 /// Like GNU parallel, when several sources are given and some (not all) of them
 /// are empty, an empty source counts as a single empty value; when every source
@@ -130,6 +163,10 @@ class input_generator {
   /// True when the first values read from an input file all ended in "\r"
   /// (GNU parallel warns: "The first three values end in CR-NL").
   [[nodiscard]] bool crlf_suspected() const noexcept;
+
+  /// With input_options::header: the names of the arguments, in order (the
+  /// first is `{1}`); read at construction. Empty otherwise.
+  [[nodiscard]] const std::vector<std::string>& header_names() const noexcept;
 
  private:
   struct state;

@@ -35,6 +35,28 @@ process_guardian start_guardian(const run_cli_options& o) {
   }
 }
 
+input_options input_options_of(const run_cli_options& o) {
+  input_options in;
+  in.separator = o.delimiter.value_or(o.null_separated ? '\0' : '\n');
+  in.eof_string = o.eof_string;
+  in.continue_lines = o.continue_lines;
+  in.records_per_job = o.records_per_job;
+  in.colsep = o.colsep;
+  in.link = o.link;
+  in.header = o.header;
+  in.shuffle = o.shuffle;
+  return in;
+}
+
+// The command's template; with --header, its {name}s are positions first.
+command_template template_of(const run_cli_options& o, const std::vector<std::string>& words,
+                             const std::vector<std::string>& header) {
+  if (header.empty()) return command_template::from_words(words, o.context_replace);
+  std::vector<std::string> renamed;
+  for (const auto& w : words) renamed.push_back(command_template::rename_columns(w, header));
+  return command_template::from_words(renamed, o.context_replace);
+}
+
 // --dry-run: the commands, one a line, run none.
 int print_commands(const command_template& tmpl, input_generator& inputs) {
   job_input in;
@@ -106,9 +128,9 @@ int run_and_report(int argc, char** argv, int& ended_by) {
   run_cli_options o = std::move(*parsed.options);
   try {
     auto split = split_command_line(o.words, o.arg_files);
-    run_engine_parts parts{.tmpl = command_template::from_words(split.command),
-                           .inputs = input_generator(std::move(split.sources),
-                                                     {.separator = o.null_separated ? '\0' : '\n'}),
+    input_generator inputs(std::move(split.sources), input_options_of(o));
+    run_engine_parts parts{.tmpl = template_of(o, split.command, inputs.header_names()),
+                           .inputs = std::move(inputs),
                            .slots = resolve_jobs(o.jobs)};
     run_ending how{.argc = argc, .argv = argv, .options = &o, .halt_given = o.halt};
     if (o.halt.percent > 0) how.total_jobs = parts.inputs.total_jobs();
