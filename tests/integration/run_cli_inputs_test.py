@@ -27,6 +27,7 @@ FILES = {
     'eofile': 'a\nb\nEND\nc\n',
     'nums': ''.join(f'{i}\n' for i in range(1, 11)),
     'names.csv': 'name,age\nann,31\nbob,42\n',
+    'empty': '',
 }
 
 # (options and command, standard input or None, sort the output?)
@@ -66,6 +67,8 @@ CASES = [
     ('echo ::: a b :::+ 1 2 ::: x y', None, False),
     ('echo :::: five ::::+ cont', None, False),
     ('echo {1}={2} ::: A B C :::+ 1 2 3', None, False),
+    ('echo ::: a b ::::+ empty', None, False),
+    ('echo :::: empty ::::+ empty ::: x', None, False),
     # --colsep
     ('--colsep , echo {1}-{2}-{3} :::: csv', None, False),
     ('--colsep , echo {2} ::: a,b c,d ::: x,y', None, False),

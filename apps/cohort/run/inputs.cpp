@@ -225,10 +225,16 @@ struct source_group {
   std::vector<std::vector<std::string>> members;
   bool wrap = false;
 
+  // An empty member stands for a single "" (as an empty source does among
+  // others); a group whose members are all empty has no value.
   std::size_t length() const {
+    if (all_empty()) return 0;
     std::size_t n = wrap ? 0 : std::numeric_limits<std::size_t>::max();
-    for (const auto& m : members) n = wrap ? std::max(n, m.size()) : std::min(n, m.size());
-    return members.empty() ? 0 : n;
+    for (const auto& m : members) {
+      const std::size_t size = std::max<std::size_t>(1, m.size());
+      n = wrap ? std::max(n, size) : std::min(n, size);
+    }
+    return n;
   }
   bool all_empty() const {
     return std::all_of(members.begin(), members.end(), [](const auto& m) { return m.empty(); });
@@ -240,7 +246,13 @@ struct source_group {
     }
   }
   void append(std::size_t index, std::vector<std::string>& out, std::size_t& at) const {
-    for (const auto& m : members) out[at++].assign(m[index % m.size()]);
+    for (const auto& m : members) {
+      if (m.empty()) {
+        out[at++].clear();
+      } else {
+        out[at++].assign(m[index % m.size()]);
+      }
+    }
   }
 };
 

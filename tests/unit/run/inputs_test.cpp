@@ -505,6 +505,17 @@ TEST(InputShaping, LinkAllWrapsTheShorterSources) {
   EXPECT_EQ(jobs, (rows{{"a", "1", "x"}, {"b", "2", "x"}, {"a", "3", "x"}, {"b", "4", "x"}}));
 }
 
+TEST(InputShaping, AnEmptyLinkedSourceIsOneEmptyValue) {
+  // parallel echo ::: a b ::::+ empty  ->  echo a ''
+  auto linked = L::literals({});
+  linked.linked = true;
+  EXPECT_EQ(all_jobs({L::literals({"a", "b"}), linked}), (rows{{"a", ""}}));
+  // (GNU parallel's --link fails on an empty source; here it stands for "")
+  EXPECT_EQ(all_jobs({L::literals({"a", "b"}), L::literals({})}, {.link = true}),
+            (rows{{"a", ""}, {"b", ""}}));
+  EXPECT_EQ(all_jobs({L::literals({}), linked}, {.link = true}), rows{});
+}
+
 TEST(InputShaping, RecordsPerJobFlattenTheRecordsAndTheLastJobMayBeShort) {
   // parallel -N2 echo ::: a b c ::: 1 2  ->  a 1 a 2 / b 1 b 2 / c 1 c 2
   auto jobs = all_jobs({L::literals({"a", "b", "c"})}, {.records_per_job = 2});
