@@ -107,7 +107,7 @@ void add_input_output_options(CLI::App& app, run_cli_options& o) {
 
 // GNU parallel's options that shape the inputs into jobs' arguments.
 void add_input_shaping_options(CLI::App& app, run_cli_options& o, value_texts& t) {
-  app.add_option("-C,--colsep", o.colsep,
+  app.add_option("-C,--colsep", o.inputs.colsep,
                  "split each input into columns at REGEXP: {1} {2}... are columns")
       ->type_name("REGEXP")
       ->group(input_group);
@@ -119,22 +119,22 @@ void add_input_shaping_options(CLI::App& app, run_cli_options& o, value_texts& t
   add_value(app, "-L", t.max_lines_L, "N", input_group,
             "as -N, and an input ending in a blank continues on the next line");
   add_value(app, "--max-lines", t.max_lines, "N", input_group, "as -L (0 is 1)");
-  app.add_flag("--link", o.link,
+  app.add_flag("--link", o.inputs.link,
                "take the sources' values side by side, the shorter ones starting over, not "
                "every combination (:::+ and ::::+ link one source to the one before it)")
       ->group(input_group);
   app.add_option_function<std::string>(
-         "--header", [&o](const std::string&) { o.header = true; },
+         "--header", [&o](const std::string&) { o.inputs.header = true; },
          "the first input of each source names its columns: {name} is that column")
       ->type_name("REGEXP")
       ->group(input_group);
   add_value(app, "-d,--delimiter", t.delimiter, "DELIM", input_group,
             "inputs are separated by DELIM, one character (\\n \\t \\0 allowed), "
             "not newline");
-  app.add_option("-E", o.eof_string, "an input equal to EOF ends its source")
+  app.add_option("-E", o.inputs.eof_string, "an input equal to EOF ends its source")
       ->type_name("EOF")
       ->group(input_group);
-  app.add_flag("--shuf", o.shuffle,
+  app.add_flag("--shuf", o.inputs.shuffle,
                "run the jobs in a random order (reads all the inputs before the first job)")
       ->group(input_group);
 }
@@ -169,21 +169,22 @@ void read_input_shaping_values(run_cli_options& o, const value_texts& t) {
   };
   // GNU's precedence: -N, then -n, then -L/--max-lines.
   if (!t.max_lines.empty()) {
-    o.records_per_job = std::max<std::uint64_t>(1, count(t.max_lines, "--max-lines"));
-    o.continue_lines = true;
+    o.inputs.records_per_job = std::max<std::uint64_t>(1, count(t.max_lines, "--max-lines"));
+    o.inputs.continue_lines = true;
     o.context_replace = true;
   }
   if (!t.max_lines_L.empty()) {
-    o.records_per_job = count(t.max_lines_L, "-L");
-    o.continue_lines = true;
+    o.inputs.records_per_job = count(t.max_lines_L, "-L");
+    o.inputs.continue_lines = true;
     o.context_replace = true;
   }
-  if (!t.max_args.empty()) o.records_per_job = count(t.max_args, "-n");
+  if (!t.max_args.empty()) o.inputs.records_per_job = count(t.max_args, "-n");
   if (!t.max_replace_args.empty()) {
-    o.records_per_job = count(t.max_replace_args, "-N");
+    o.inputs.records_per_job = count(t.max_replace_args, "-N");
     o.context_replace = true;
   }
-  if (!t.delimiter.empty()) o.delimiter = parse_delimiter(t.delimiter);
+  o.inputs.separator = o.null_separated ? '\0' : '\n';
+  if (!t.delimiter.empty()) o.inputs.separator = parse_delimiter(t.delimiter);
 }
 
 // Reads the values and checks that the options fit together; throws

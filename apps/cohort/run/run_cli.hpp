@@ -2,6 +2,7 @@
 // The command line of `cohort run`, parsed into options (GNU parallel's
 // names and meanings).
 
+#include "cohort/run/inputs.hpp"
 #include "cohort/run/run_options.hpp"
 
 #include <chrono>
@@ -31,16 +32,10 @@ struct run_cli_options {
   std::chrono::nanoseconds delay{0};                                     ///< --delay
   bool null_separated = false;                                           ///< -0 / --null
   std::vector<std::string> arg_files;                                    ///< -a FILE
-  std::optional<std::string> colsep;                                     ///< --colsep REGEXP
-  std::uint64_t records_per_job = 1;      ///< -N, -n, -L, --max-lines (0: -N0)
-  bool context_replace = false;           ///< -N or -L: a word with {} is repeated
-  bool continue_lines = false;            ///< -L, --max-lines: trailing blank continues
-  bool link = false;                      ///< --link
-  bool header = false;                    ///< --header
-  std::optional<char> delimiter;          ///< -d (escapes resolved)
-  std::optional<std::string> eof_string;  ///< -E
-  bool shuffle = false;                   ///< --shuf
-  std::vector<std::string> words;         ///< COMMAND [ARGS] [::: ...] [:::: ...]
+  /// --colsep, -N/-n/-L/--max-lines, --link, --header, -d (or -0), -E, --shuf
+  input_options inputs{};
+  bool context_replace = false;    ///< -N or -L: a word with {} is repeated per argument
+  std::vector<std::string> words;  ///< COMMAND [ARGS] [::: ...] [:::: ...]
 };
 
 /// Parses `cohort run`'s arguments (argv[0] is "run"). Returns the options,

@@ -35,19 +35,6 @@ process_guardian start_guardian(const run_cli_options& o) {
   }
 }
 
-input_options input_options_of(const run_cli_options& o) {
-  input_options in;
-  in.separator = o.delimiter.value_or(o.null_separated ? '\0' : '\n');
-  in.eof_string = o.eof_string;
-  in.continue_lines = o.continue_lines;
-  in.records_per_job = o.records_per_job;
-  in.colsep = o.colsep;
-  in.link = o.link;
-  in.header = o.header;
-  in.shuffle = o.shuffle;
-  return in;
-}
-
 // The command's template; with --header, its {name}s are positions first.
 command_template template_of(const run_cli_options& o, const std::vector<std::string>& words,
                              const std::vector<std::string>& header) {
@@ -128,7 +115,7 @@ int run_and_report(int argc, char** argv, int& ended_by) {
   run_cli_options o = std::move(*parsed.options);
   try {
     auto split = split_command_line(o.words, o.arg_files);
-    input_generator inputs(std::move(split.sources), input_options_of(o));
+    input_generator inputs(std::move(split.sources), o.inputs);
     run_engine_parts parts{.tmpl = template_of(o, split.command, inputs.header_names()),
                            .inputs = std::move(inputs),
                            .slots = resolve_jobs(o.jobs)};
