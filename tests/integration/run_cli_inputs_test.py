@@ -77,6 +77,10 @@ CASES = [
     ('--colsep , echo {2}{1}', 'a,b\nc,d\n', False),
     ("-L1 --colsep ' ' echo {2}", 'a b\nc d\n', False),
     ('--colsep , -N2 echo {1} {4} ::: a,b c,d e,f', None, False),
+    ('--colsep , echo "[{1}][{2}]" {}', ' a , b \n\ta\t,b\n', False),
+    ("--colsep '|' echo {2}", 'a|b.c\n', False),
+    ("--colsep '' echo {2} {3}", 'abc\n', False),
+    ("--colsep '\\|' echo {2}", 'a|b.c\n', False),
     # --header
     ("--header : --colsep '\\t' echo {h2} {h1} {1} :::: tsv", None, False),
     ('--header : --colsep , echo {name} is {age} :::: names.csv', None, False),

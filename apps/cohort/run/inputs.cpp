@@ -256,23 +256,33 @@ struct source_group {
   }
 };
 
-// Splits `value` at every match of `sep` into `out` from `at` on (growing it).
-void split_columns(const std::string& value, const std::regex& sep, std::vector<std::string>& out,
-                   std::size_t& at) {
+// Splits `value` at every match of `sep` into `out` from `at` on (growing
+// it), as Perl's split(/sep/, value, -1) that GNU parallel uses: empty fields
+// stay, and a match of nothing splits between two characters (so an empty
+// separator gives one column per character). With `trim`, each column loses
+// its leading and trailing whitespace (GNU's --trim lr, the default with
+// --colsep).
+void split_columns(const std::string& value, const std::regex& sep, bool trim,
+                   std::vector<std::string>& out, std::size_t& at) {
   auto put = [&](std::string_view col) {
+    if (trim) {
+      while (!col.empty() && is_space(col.front())) col.remove_prefix(1);
+      while (!col.empty() && is_space(col.back())) col.remove_suffix(1);
+    }
     if (at == out.size()) out.emplace_back();
     out[at++].assign(col);
   };
+  const std::string_view v = value;
   std::size_t begin = 0;
   for (auto it = std::sregex_iterator(value.begin(), value.end(), sep);
        it != std::sregex_iterator(); ++it) {
     const auto pos = static_cast<std::size_t>(it->position());
     const auto len = static_cast<std::size_t>(it->length());
-    if (len == 0) continue;  // an empty match splits nothing
-    put(std::string_view(value).substr(begin, pos - begin));
+    if (len == 0 && (pos <= begin || pos >= v.size())) continue;
+    put(v.substr(begin, pos - begin));
     begin = pos + len;
   }
-  put(std::string_view(value).substr(begin));
+  put(v.substr(begin));
 }
 
 std::regex compile_colsep(const std::string& text) {
@@ -453,7 +463,7 @@ struct input_generator::state {
   void add_record(job_input& job, std::size_t& used) {
     if (options.records_per_job == 0) return;  // -N0: no argument
     if (colsep) {
-      for (const auto& v : record) split_columns(v, *colsep, job.args, used);
+      for (const auto& v : record) split_columns(v, *colsep, true, job.args, used);
       return;
     }
     for (const auto& v : record) {
@@ -544,7 +554,7 @@ input_generator::input_generator(std::vector<input_source> sources, input_option
     if (!names.empty() && names.back() == '\r') names.pop_back();
     static const std::regex tab("\t");
     std::size_t at = s.header.size();
-    split_columns(names, s.colsep ? *s.colsep : tab, s.header, at);
+    split_columns(names, s.colsep ? *s.colsep : tab, false, s.header, at);
   };
 
   auto& first = sources.front();

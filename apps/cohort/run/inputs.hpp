@@ -78,8 +78,10 @@ struct input_options {
   std::uint64_t records_per_job = 1;
   /// `--colsep REGEXP` (ECMAScript syntax, close to Perl's for the usual
   /// separators): each value is split into columns, which are the job's
-  /// arguments (`{1}` the first column of the first source...). Empty fields
-  /// stay (`a,,b` has three columns).
+  /// arguments (`{1}` the first column of the first source...). As in GNU
+  /// parallel, empty fields stay (`a,,b` has three columns), a separator that
+  /// matches nothing splits between characters, and each column is trimmed
+  /// of leading and trailing whitespace.
   std::optional<std::string> colsep{};
   /// `--link`: all sources give their values side by side, the shorter ones
   /// starting over until the longest one ends (GNU parallel's --link).

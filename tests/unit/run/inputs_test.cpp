@@ -561,6 +561,15 @@ TEST(InputShaping, ColsepSplitsEveryValueAndKeepsEmptyFields) {
             (rows{{"a", "b", "x", "y"}}));
 }
 
+TEST(InputShaping, ColsepTrimsColumnsAndAnEmptyMatchSplitsCharacters) {
+  // parallel --colsep , echo "[{1}][{2}]"  <<< " a , b "  ->  [a][b]   (--trim lr)
+  EXPECT_EQ(all_jobs({L::literals({" a , b ", "\ta\t"})}, {.colsep = ","}),
+            (rows{{"a", "b"}, {"a"}}));
+  // parallel --colsep '|' (Perl: alternation of nothing) splits every character
+  EXPECT_EQ(all_jobs({L::literals({"a|b"})}, {.colsep = "|"}), (rows{{"a", "|", "b"}}));
+  EXPECT_EQ(all_jobs({L::literals({"abc"})}, {.colsep = ""}), (rows{{"a", "b", "c"}}));
+}
+
 TEST(InputShaping, AnInvalidColsepIsAClearError) {
   EXPECT_THROW(input_generator({L::literals({"a"})}, {.colsep = "("}), input_error);
 }
