@@ -88,6 +88,8 @@ CASES = [
     ('--header : echo {f}{f}x ::: f 1 2 ::: g 5', None, False),
     ("--header '.*' --colsep , echo {age.} :::: names.csv", None, False),
     ("--header : --colsep '\\t' echo {y} {x}", 'x\ty\n1\t2\n', False),
+    ('--header 0 echo {five} {cont} :::: five cont', None, False),
+    ('--header 0 echo {five} {eofile} -a five -a eofile', None, False),
     # -E
     ('-E END echo :::: eofile', None, False),
     ('-E b echo ::: a b c', None, False),

@@ -543,6 +543,11 @@ input_generator::input_generator(std::vector<input_source> sources, input_option
     }
   }
 
+  if (s.options.header_paths) {
+    for (const auto& src : sources) {
+      if (src.what == input_source::kind::file) s.header.push_back(src.path);
+    }
+  }
   // --header: the first raw value of each source names its columns.
   auto take_header = [&](std::vector<std::string>& raw) {
     if (!s.options.header) return;

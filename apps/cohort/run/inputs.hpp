@@ -89,6 +89,10 @@ struct input_options {
   /// `--header`: the first value of each source is not an input but names its
   /// columns (split by `colsep`, or by tabs without it): see header_names().
   bool header = false;
+  /// `--header 0`: no value is a header; the paths of the file sources name
+  /// them instead, numbered in order among the files (GNU parallel's rule:
+  /// `{f}` for the first file is `{1}`, even after a `:::` source).
+  bool header_paths = false;
   /// `--shuf`: the jobs run in a random order. Reads every input up front.
   bool shuffle = false;
 };

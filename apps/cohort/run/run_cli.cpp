@@ -124,8 +124,14 @@ void add_input_shaping_options(CLI::App& app, run_cli_options& o, value_texts& t
                "every combination (:::+ and ::::+ link one source to the one before it)")
       ->group(input_group);
   app.add_option_function<std::string>(
-         "--header", [&o](const std::string&) { o.inputs.header = true; },
-         "the first input of each source names its columns: {name} is that column")
+         "--header",
+         [&o](const std::string& v) {
+           // GNU: `--header 0` names the file sources by their paths.
+           o.inputs.header = v != "0";
+           o.inputs.header_paths = v == "0";
+         },
+         "the first input of each source names its columns: {name} is that column "
+         "(--header 0: {FILE} is the source read from FILE)")
       ->type_name("REGEXP")
       ->group(input_group);
   add_value(app, "-d,--delimiter", t.delimiter, "DELIM", input_group,

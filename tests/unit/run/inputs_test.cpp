@@ -586,6 +586,15 @@ TEST(InputShaping, HeaderNamesColumnsAndIsNoInput) {
   EXPECT_EQ(all_jobs(lit), (rows{{"1", "3"}, {"2", "3"}}));
 }
 
+TEST(InputShaping, HeaderZeroNamesTheFileSourcesByTheirPaths) {
+  // parallel --header 0 echo {f} ::: x :::: f  ->  {f} is {1}: echo x ...
+  scratch_dir dir;
+  auto f = dir.write("f", "a\nb\n");
+  input_generator gen({L::literals({"x"}), L::file(f)}, {.header_paths = true});
+  EXPECT_EQ(gen.header_names(), (std::vector<std::string>{f}));
+  EXPECT_EQ(all_jobs(gen), (rows{{"x", "a"}, {"x", "b"}}));
+}
+
 TEST(InputShaping, ShuffleKeepsEveryRecordAndNumbersJobsInOrder) {
   std::vector<std::string> values;
   for (int i = 0; i < 200; ++i) values.push_back(std::to_string(i));
