@@ -120,6 +120,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto none = c.expand({}, size, 3);
   if (!c.has_replacement_strings()) check(none == std::string(text) + " ");
 
+  // -X/-m: one more argument never shortens the command.
+  for (const auto& a : args) {
+    if (!t.has_replacement_strings()) check(t.argument_length(a) > 0);
+    (void)c.argument_length(a);
+  }
+
   // --header: the arguments as column names.
   auto renamed = run::command_template::rename_columns(text, args);
   if (text.find('{') == std::string_view::npos) check(renamed == text);

@@ -12,7 +12,8 @@
 // Input: a flags byte (bit 0: NUL-separated file, 1: --link, 2: continued
 // lines, 3: --header, 4: --shuf, bits 5-7: 0 no -N, else -N0..-N6), the words separated by
 // \x01 up to the first \x02 (a word starting with \x04 is the --colsep
-// regex, with \x05 the -E string), then the contents of the one file every
+// regex, with \x05 the -E string, with \x06 fills command lines as -X/-m
+// with a toy length), then the contents of the one file every
 // `::::` and `-a` source reads (paths from the input are never opened).
 
 #include "support/split_records.hpp"
@@ -21,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -69,6 +71,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const int n_option = data[0] >> 5;  // 0: no -N, 1: -N0, else -N that
   options.records_per_job = n_option == 0 ? 1 : static_cast<std::uint64_t>(n_option - 1);
 
+  std::optional<run::command_line_fill> fill;
   std::vector<std::string> words;
   std::vector<std::string> arg_files;
   for (auto& w : cohort::fuzz::split_records(words_text, '\x01')) {
@@ -79,6 +82,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (w.size() <= 5) options.colsep = w.substr(1);
     } else if (!w.empty() && w[0] == '\x05') {
       options.eof_string = w.substr(1);
+    } else if (!w.empty() && w[0] == '\x06') {
+      // -X/-m with a toy length: a line of 4 + 8 per byte of the word.
+      fill = run::command_line_fill{};
+      fill->arg_length = [](const std::string& a) { return a.size() + 1; };
+      fill->base_length = 4;
+      fill->max_length = 4 + 8 * w.size();
+      fill->slots = 1 + w.size() % 4;
+      fill->spread = w.size() % 2 == 0;
     } else {
       words.push_back(std::move(w));
     }
@@ -120,6 +131,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::uint64_t max_records = std::max<std::uint64_t>(1, options.records_per_job);
   try {
     run::input_generator gen(split.sources, options);
+    if (fill) gen.fill_command_lines(*fill);
     const auto total = gen.total_jobs();
     run::job_input job;
     std::uint64_t n = 0;
@@ -129,7 +141,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (options.records_per_job == 0 && !job.args.empty()) std::abort();
       if (!whole_values || options.records_per_job == 0) continue;
       if (job.args.empty() || job.args.size() % nsources != 0) std::abort();
-      if (job.args.size() / nsources > max_records) std::abort();
+      if (!fill && job.args.size() / nsources > max_records) std::abort();
       for (std::size_t i = 0; i < job.args.size(); ++i) {
         if (!allowed[i % nsources].contains(job.args[i])) std::abort();
       }

@@ -101,6 +101,18 @@ CASES = [
     ('-d , echo :::: csv', None, False),
     ('--delimiter , echo', 'a,b,c', False),
     ("-d '\\0' echo", 'a\0b\nc\0', False),
+    # -X, -m, --xargs: as many inputs as fit, spread over the job slots at the end
+    ('-j1 -X echo x{}y ::: a b c d e', None, False),
+    ('-j2 -X echo x{}y ::: a b c d e', None, False),
+    ('-j3 -X echo x{}y ::: a b c d e', None, False),
+    ('-j3 -m echo ::: a b c d e', None, False),
+    ('-j2 -m echo x{}y {1} ::: a b c d e', None, False),
+    ('-j2 --xargs echo ::: a b c d e', None, False),
+    ('-j2 -X -N2 echo ::: a b c d e', None, False),
+    ('-j3 -X echo ::: a', None, False),
+    ('-j4 -X echo {} {#} ::: a b c d e f g', None, False),
+    ('-j2 -X echo :::: nums', None, False),
+    ('-j3 -m echo', 'a\nb\nc\nd\n', False),
     # --shuf: the same jobs, in a random order
     ('--shuf echo ::: 1 2 3 4 5 6 7 8', None, True),
     ('--shuf -N3 echo :::: nums', None, True),

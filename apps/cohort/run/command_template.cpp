@@ -362,6 +362,39 @@ void command_template::expand_into(std::string& out, std::span<const std::string
   }
 }
 
+std::size_t command_template::argument_length(const std::string& arg) const {
+  if (!has_rpl_) return 1 + shell_quote(arg).size();
+  std::string out;
+  std::string scratch;
+  const std::span<const std::string> one(&arg, 1);
+  std::size_t n = 0;
+  std::size_t i = 0;
+  while (i < pieces_.size()) {
+    if (!context_) {
+      if (pieces_[i].kind == piece_kind::all_args) {
+        out.clear();
+        expand_piece(out, pieces_[i], one, &arg, 0, 0, scratch);
+        n += 1 + out.size();
+      }
+      ++i;
+      continue;
+    }
+    // Context mode: a word holding {} is written once more, with a blank.
+    std::size_t end = i;
+    bool repeated = false;
+    for (; end < pieces_.size() && pieces_[end].kind != piece_kind::blank; ++end) {
+      repeated = repeated || pieces_[end].kind == piece_kind::all_args;
+    }
+    if (repeated) {
+      out.clear();
+      for (std::size_t k = i; k < end; ++k) expand_piece(out, pieces_[k], one, &arg, 0, 0, scratch);
+      n += 1 + out.size();
+    }
+    i = std::max(end, i + 1);
+  }
+  return n;
+}
+
 std::string command_template::expand(std::span<const std::string> args, std::uint64_t seq,
                                      std::size_t slot) const {
   std::string out;

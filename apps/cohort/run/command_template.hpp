@@ -77,6 +77,10 @@ class command_template {
   [[nodiscard]] std::string expand(std::span<const std::string> args, std::uint64_t seq,
                                    std::size_t slot) const;
 
+  /// -X/-m: how much one more argument `arg` lengthens the command: each
+  /// `{}` (or repeated word, in context mode) gets it, quoted, and a blank.
+  [[nodiscard]] std::size_t argument_length(const std::string& arg) const;
+
   /// The command text this template was compiled from.
   [[nodiscard]] const std::string& text() const noexcept { return text_; }
 

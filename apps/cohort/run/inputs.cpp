@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <deque>
+#include <functional>
 #include <limits>
 #include <random>
 #include <regex>
@@ -327,6 +329,17 @@ struct input_generator::state {
   std::uint64_t produced = 0;
 
   std::vector<std::string> record;  // one value per source
+  // Records handed back (-X/-m: those that did not fit), read before others.
+  std::deque<std::vector<std::string>> pushback;
+  struct filler {
+    command_line_fill how;
+    bool spread_done = false;
+    std::uint64_t cap = std::numeric_limits<std::uint64_t>::max();
+    std::size_t length = 0;
+    std::vector<std::vector<std::string>> raw;  // the job's records so far
+    std::vector<std::size_t> ends;              // where each one's arguments end
+  };
+  std::optional<filler> fill;
   // --shuf: every record, read up front, in the order they will be used
   // (GNU parallel shuffles the records, then groups them into jobs).
   bool loaded = false;
@@ -389,6 +402,11 @@ struct input_generator::state {
   // The next record into `record`: the next combination, or with --shuf
   // the next of the shuffled ones.
   bool next_record() {
+    if (!pushback.empty()) {
+      record = std::move(pushback.front());
+      pushback.pop_front();
+      return true;
+    }
     if (!options.shuffle) return next_combination();
     if (shuffled_next == shuffled.size()) return false;
     record = std::move(shuffled[shuffled_next++]);
@@ -473,7 +491,47 @@ struct input_generator::state {
   }
 
   std::uint64_t records_per_job() const {
+    if (fill) return fill->cap;
     return std::max<std::uint64_t>(1, options.records_per_job);
+  }
+
+  // -X/-m: whether the record just added (its arguments job.args[before,
+  // used)) still fits the command line; if not, it goes back for the next job.
+  bool fill_accepts(job_input& job, std::size_t before, std::size_t& used, std::uint64_t records) {
+    if (!fill) return true;
+    if (records == 0) {
+      fill->length = fill->how.base_length;
+      fill->raw.clear();
+      fill->ends.clear();
+    }
+    for (std::size_t k = before; k < used; ++k) fill->length += fill->how.arg_length(job.args[k]);
+    if (fill->length >= fill->how.max_length) {
+      if (records == 0) {
+        throw input_error(fmt::format("command line too long ({} >= {} characters) at input {}",
+                                      fill->length, fill->how.max_length, produced + 1));
+      }
+      pushback.push_front(record);
+      used = before;
+      return false;
+    }
+    fill->raw.push_back(record);
+    fill->ends.push_back(used);
+    return true;
+  }
+
+  // -X/-m at the end of the input: the job's records are spread evenly over
+  // the job slots (once, as GNU parallel), the rest going back.
+  void fill_input_ended(std::size_t& used, std::uint64_t& records) {
+    if (!fill || !fill->how.spread || fill->spread_done) return;
+    fill->spread_done = true;
+    const std::size_t n = fill->raw.size();
+    if (n <= 1) return;
+    const std::size_t slots = std::max<std::size_t>(1, fill->how.slots);
+    const std::size_t per = (n + slots - 1) / slots;
+    fill->cap = std::min<std::uint64_t>(fill->cap, per);
+    for (std::size_t i = n; i > per; --i) pushback.push_front(std::move(fill->raw[i - 1]));
+    used = fill->ends[per - 1];
+    records = per;
   }
 
   bool end_job(job_input& job, std::size_t used, std::uint64_t records) {
@@ -483,20 +541,33 @@ struct input_generator::state {
     return true;
   }
 
+  // Adds the next record to the job; false when the job is complete.
+  bool take_record(job_input& job, std::size_t& used, std::uint64_t& records) {
+    if (!next_record()) {
+      fill_input_ended(used, records);
+      return false;
+    }
+    const std::size_t before = used;
+    add_record(job, used);
+    if (!fill_accepts(job, before, used, records)) return false;
+    ++records;
+    return true;
+  }
+
   bool next_job(job_input& job) {
     std::size_t used = 0;
     std::uint64_t records = 0;
-    for (; records < records_per_job() && next_record(); ++records) add_record(job, used);
+    while (records < records_per_job() && take_record(job, used, records)) {
+    }
     return end_job(job, used, records);
   }
 
   task<bool> next_job_async(job_input& job) {
     std::size_t used = 0;
     std::uint64_t records = 0;
-    for (; records < records_per_job(); ++records) {
-      if (!options.shuffle) co_await prefetch();
-      if (!next_record()) break;
-      add_record(job, used);
+    while (records < records_per_job()) {
+      if (!options.shuffle && pushback.empty()) co_await prefetch();
+      if (!take_record(job, used, records)) break;
     }
     co_return end_job(job, used, records);
   }
@@ -627,7 +698,8 @@ std::optional<std::uint64_t> input_generator::total_jobs() {
     const std::uint64_t per_job = s.records_per_job();
     return s.produced + (s.shuffled.size() - s.shuffled_next + per_job - 1) / per_job;
   }
-  if (s.done) return s.produced;
+  if (s.done && s.pushback.empty()) return s.produced;
+  if (s.fill) return std::nullopt;  // -X/-m: known only at the end
   if (!s.first_count && s.first_streamed && s.first_file.regular && !s.options.eof_string &&
       !s.options.continue_lines) {
     // A scan from where reading started: the header (if any) was read already.
@@ -662,6 +734,13 @@ std::size_t input_generator::source_count() const noexcept {
 
 bool input_generator::crlf_suspected() const noexcept {
   return state_->crlf;
+}
+
+void input_generator::fill_command_lines(command_line_fill how) {
+  auto& s = *state_;
+  s.fill.emplace();
+  if (how.max_records > 0) s.fill->cap = how.max_records;
+  s.fill->how = std::move(how);
 }
 
 const std::vector<std::string>& input_generator::header_names() const noexcept {

@@ -3,6 +3,7 @@
 #include <cohort/task.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -104,6 +105,20 @@ struct job_input {
   std::vector<std::string> args;  ///< args[i] comes from source i
 };
 
+/// -X/-m: how many records fit one command line (GNU parallel's rule): a
+/// job takes records while the command stays shorter than `max_length`
+/// (`base_length` plus arg_length() of each argument); a single record
+/// longer than that is an error. With `spread`, at the end of the input the
+/// last job's records are spread evenly over `slots` jobs (once).
+struct command_line_fill {
+  std::function<std::size_t(const std::string&)> arg_length;
+  std::size_t base_length = 0;
+  std::size_t max_length = 0;
+  std::size_t slots = 1;
+  bool spread = true;
+  std::uint64_t max_records = 0;  ///< also at most this many records a job (-N); 0: no limit
+};
+
 /// A lazy generator of jobs' arguments: every combination of one value from
 /// each source, the LAST source varying fastest (`::: a b ::: 1 2` gives
 /// a 1, a 2, b 1, b 2), numbered from 1.
@@ -169,6 +184,10 @@ class input_generator {
   /// True when the first values read from an input file all ended in "\r"
   /// (GNU parallel warns: "The first three values end in CR-NL").
   [[nodiscard]] bool crlf_suspected() const noexcept;
+
+  /// -X/-m: fill each job's command line instead of input_options::records_per_job.
+  /// Call before the first next(). Then total_jobs() is known only at the end.
+  void fill_command_lines(command_line_fill how);
 
   /// With input_options::header: the names of the arguments, in order (the
   /// first is `{1}`); read at construction. Empty otherwise.

@@ -140,6 +140,19 @@ void add_input_shaping_options(CLI::App& app, run_cli_options& o, value_texts& t
   app.add_option("-E", o.inputs.eof_string, "an input equal to EOF ends its source")
       ->type_name("EOF")
       ->group(input_group);
+  app.add_flag_callback(
+         "-X", [&o] { o.fill = run_cli_options::fill_mode::context; },
+         "as many inputs per job as fit one command line (64 KB), a word with {} repeated for "
+         "each; at the end spread over the job slots")
+      ->group(input_group);
+  app.add_flag_callback(
+         "-m", [&o] { o.fill = run_cli_options::fill_mode::plain; },
+         "as -X, but {} is all the inputs, space-separated")
+      ->group(input_group);
+  app.add_flag_callback(
+         "--xargs", [&o] { o.fill = run_cli_options::fill_mode::xargs; },
+         "as -m, without spreading the last inputs over the job slots")
+      ->group(input_group);
   app.add_flag("--shuf", o.inputs.shuffle,
                "run the jobs in a random order (reads all the inputs before the first job)")
       ->group(input_group);
@@ -189,6 +202,9 @@ void read_input_shaping_values(run_cli_options& o, const value_texts& t) {
     o.inputs.records_per_job = count(t.max_replace_args, "-N");
     o.context_replace = true;
   }
+  o.max_records_given = !t.max_lines.empty() || !t.max_lines_L.empty() || !t.max_args.empty() ||
+                        !t.max_replace_args.empty();
+  if (o.fill == run_cli_options::fill_mode::context) o.context_replace = true;
   o.inputs.separator = o.null_separated ? '\0' : '\n';
   if (!t.delimiter.empty()) o.inputs.separator = parse_delimiter(t.delimiter);
 }

@@ -34,6 +34,9 @@ struct run_cli_options {
   std::vector<std::string> arg_files;                                    ///< -a FILE
   /// --colsep, -N/-n/-L/--max-lines, --link, --header, -d (or -0), -E, --shuf
   input_options inputs{};
+  /// -X (true: context replace) / -m / --xargs: fill each command line
+  enum class fill_mode { none, context, plain, xargs } fill = fill_mode::none;
+  bool max_records_given = false;  ///< -N/-n/-L given: a cap for -X/-m too
   bool context_replace = false;    ///< -N or -L: a word with {} is repeated per argument
   std::vector<std::string> words;  ///< COMMAND [ARGS] [::: ...] [:::: ...]
 };

@@ -44,6 +44,22 @@ command_template template_of(const run_cli_options& o, const std::vector<std::st
   return command_template::from_words(renamed, o.context_replace);
 }
 
+// -X/-m/--xargs: GNU parallel's usable length of a command line, half of
+// what one exec argument may hold (MAX_ARG_STRLEN, 32 pages) less 3000.
+constexpr std::size_t max_command_length = (32 * 4096 - 3000) / 2;
+
+void fill_command_lines(const run_cli_options& o, run_engine_parts& parts) {
+  command_line_fill fill;
+  // A copy: the engine takes the parts (and their template) over.
+  fill.arg_length = [t = parts.tmpl](const std::string& a) { return t.argument_length(a); };
+  fill.base_length = parts.tmpl.expand({}, 1, 1).size();
+  fill.max_length = max_command_length;
+  fill.slots = parts.slots;
+  fill.spread = o.fill != run_cli_options::fill_mode::xargs;
+  if (o.max_records_given) fill.max_records = std::max<std::uint64_t>(1, o.inputs.records_per_job);
+  parts.inputs.fill_command_lines(std::move(fill));
+}
+
 // --dry-run: the commands, one a line, run none.
 int print_commands(const command_template& tmpl, input_generator& inputs) {
   job_input in;
@@ -120,6 +136,7 @@ int run_and_report(int argc, char** argv, int& ended_by) {
                            .inputs = std::move(inputs),
                            .slots = resolve_jobs(o.jobs)};
     run_ending how{.argc = argc, .argv = argv, .options = &o, .halt_given = o.halt};
+    if (o.fill != run_cli_options::fill_mode::none) fill_command_lines(o, parts);
     if (o.halt.percent > 0) how.total_jobs = parts.inputs.total_jobs();
     o.halt = halt_for_runner(o.halt, how.total_jobs);
     if (o.dry_run) {

@@ -353,6 +353,14 @@ TEST(CommandTemplateContext, NoArgumentsLeaveNothingAndAnAppendedBlank) {
   EXPECT_EQ(expand("echo x", {}), "echo x ");
 }
 
+TEST(CommandTemplateContext, ArgumentLengthIsWhatOneMoreArgumentAdds) {
+  using cohort::app::run::command_template;
+  // Each {} gets the quoted argument and a blank; a repeated word all of it.
+  EXPECT_EQ(command_template::compile("echo {} {}").argument_length("a b"), 2 * (1 + 5));
+  EXPECT_EQ(command_template::compile("echo x{}y {1}", true).argument_length("a"), 1 + 3);
+  EXPECT_EQ(command_template::compile("echo").argument_length("a"), 1 + 1);
+}
+
 TEST(CommandTemplateHeader, ColumnNamesBecomePositions) {
   using cohort::app::run::command_template;
   const std::vector<std::string> names{"f", "g"};

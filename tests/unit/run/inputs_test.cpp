@@ -595,6 +595,43 @@ TEST(InputShaping, HeaderZeroNamesTheFileSourcesByTheirPaths) {
   EXPECT_EQ(all_jobs(gen), (rows{{"x", "a"}, {"x", "b"}}));
 }
 
+// -X/-m with a toy length: each argument costs its size plus a blank.
+cohort::app::run::command_line_fill toy_fill(std::size_t max, std::size_t slots) {
+  cohort::app::run::command_line_fill f;
+  f.arg_length = [](const std::string& a) { return a.size() + 1; };
+  f.base_length = 4;  // "echo"
+  f.max_length = max;
+  f.slots = slots;
+  return f;
+}
+
+TEST(InputShaping, FillTakesWhatFitsThenSpreadsTheLastOverTheSlots) {
+  // parallel -j2 -m echo ::: a b c d e  ->  echo a b c / echo d e
+  input_generator two({L::literals({"a", "b", "c", "d", "e"})});
+  two.fill_command_lines(toy_fill(1000, 2));
+  EXPECT_EQ(all_jobs(two), (rows{{"a", "b", "c"}, {"d", "e"}}));
+  // A short line: 4 + 2 per argument < 11 is three arguments a job; the
+  // last job (g) is spread over the slots alone.
+  input_generator full({L::literals({"a", "b", "c", "d", "e", "f", "g"})});
+  full.fill_command_lines(toy_fill(11, 3));
+  EXPECT_EQ(all_jobs(full), (rows{{"a", "b", "c"}, {"d", "e", "f"}, {"g"}}));
+  // --xargs: no spreading.
+  auto no_spread = toy_fill(1000, 2);
+  no_spread.spread = false;
+  input_generator x({L::literals({"a", "b", "c"})});
+  x.fill_command_lines(no_spread);
+  EXPECT_EQ(all_jobs(x), (rows{{"a", "b", "c"}}));
+}
+
+TEST(InputShaping, FillRefusesAnArgumentLongerThanTheLine) {
+  input_generator gen({L::literals({"a", "much too long"})});
+  gen.fill_command_lines(toy_fill(10, 1));
+  job_input job;
+  ASSERT_TRUE(gen.next(job));  // "a"; the long one did not fit with it
+  EXPECT_EQ(job.args, (std::vector<std::string>{"a"}));
+  EXPECT_THROW(gen.next(job), input_error);  // nor alone
+}
+
 TEST(InputShaping, ShuffleKeepsEveryRecordAndNumbersJobsInOrder) {
   std::vector<std::string> values;
   for (int i = 0; i < 200; ++i) values.push_back(std::to_string(i));
