@@ -60,6 +60,7 @@ CASES = [
     ('-L2 echo', 'a \nb\nc\nd\n', False),
     # --link, :::+ and ::::+
     ('--link echo ::: a b c ::: 1 2', None, False),
+    ("--xapply echo '{1} {#} {2}' ::: a ::: b", None, False),
     ('--link echo ::: a b ::: 1 2 3 4 ::: x', None, False),
     ('echo ::: a b c :::+ 1 2', None, False),
     ('echo ::: a b c :::+ 1 2 3 4', None, False),
@@ -89,6 +90,7 @@ CASES = [
     ("--header '.*' --colsep , echo {age.} :::: names.csv", None, False),
     ("--header : --colsep '\\t' echo {y} {x}", 'x\ty\n1\t2\n', False),
     ('--header 0 echo {five} {cont} :::: five cont', None, False),
+    ('--header : echo {B} {A}', 'A\tB\n1\tone\n x \t y \n', False),
     ('--header 0 echo {five} {eofile} -a five -a eofile', None, False),
     # -E
     ('-E END echo :::: eofile', None, False),
@@ -113,6 +115,11 @@ CASES = [
     ('-j4 -X echo {} {#} ::: a b c d e f g', None, False),
     ('-j2 -X echo :::: nums', None, False),
     ('-j3 -m echo', 'a\nb\nc\nd\n', False),
+    ('-X -j1 -N 6 echo {-1}orrec{1} ::: t B X D E c', None, False),
+    ('-X -j2 -N6 echo ::: a b c d e f', None, False),
+    ('--max-chars 25 -X echo', 'line 1\nline 1\nline 2\n', False),
+    ('-s 29 -X -j1 echo a{}b{}c', '1\n2\n3\n4\n', False),
+    ('-s 23 -m -j1 echo a{}b{}c', '1\n2\n3\n4\n', False),
     # --shuf: the same jobs, in a random order
     ('--shuf echo ::: 1 2 3 4 5 6 7 8', None, True),
     ('--shuf -N3 echo :::: nums', None, True),

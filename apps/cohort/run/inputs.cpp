@@ -481,7 +481,7 @@ struct input_generator::state {
   void add_record(job_input& job, std::size_t& used) {
     if (options.records_per_job == 0) return;  // -N0: no argument
     if (colsep) {
-      for (const auto& v : record) split_columns(v, *colsep, true, job.args, used);
+      for (const auto& v : record) split_columns(v, *colsep, options.trim_columns, job.args, used);
       return;
     }
     for (const auto& v : record) {
@@ -522,7 +522,7 @@ struct input_generator::state {
   // -X/-m at the end of the input: the job's records are spread evenly over
   // the job slots (once, as GNU parallel), the rest going back.
   void fill_input_ended(std::size_t& used, std::uint64_t& records) {
-    if (!fill || !fill->how.spread || fill->spread_done) return;
+    if (!fill || !fill->how.spread || fill->spread_done || records == 0) return;
     fill->spread_done = true;
     const std::size_t n = fill->raw.size();
     if (n <= 1) return;
@@ -554,11 +554,26 @@ struct input_generator::state {
     return true;
   }
 
+  // -X/-m: a job that reached its -N cap still spreads if the input ends
+  // right after it (GNU looks one record ahead).
+  bool spread_pending(std::uint64_t records) const {
+    return fill && fill->how.spread && !fill->spread_done && records > 0 &&
+           records == records_per_job();
+  }
+  void peeked(bool got, std::size_t& used, std::uint64_t& records) {
+    if (got) {
+      pushback.push_front(std::move(record));
+    } else {
+      fill_input_ended(used, records);
+    }
+  }
+
   bool next_job(job_input& job) {
     std::size_t used = 0;
     std::uint64_t records = 0;
     while (records < records_per_job() && take_record(job, used, records)) {
     }
+    if (spread_pending(records)) peeked(next_record(), used, records);
     return end_job(job, used, records);
   }
 
@@ -568,6 +583,10 @@ struct input_generator::state {
     while (records < records_per_job()) {
       if (!options.shuffle && pushback.empty()) co_await prefetch();
       if (!take_record(job, used, records)) break;
+    }
+    if (spread_pending(records)) {
+      if (!options.shuffle && pushback.empty()) co_await prefetch();
+      peeked(next_record(), used, records);
     }
     co_return end_job(job, used, records);
   }

@@ -84,6 +84,9 @@ struct input_options {
   /// matches nothing splits between characters, and each column is trimmed
   /// of leading and trailing whitespace.
   std::optional<std::string> colsep{};
+  /// With colsep: columns lose their leading and trailing whitespace (GNU's
+  /// --trim lr, the default with --colsep; not when --header alone splits at tabs).
+  bool trim_columns = true;
   /// `--link`: all sources give their values side by side, the shorter ones
   /// starting over until the longest one ends (GNU parallel's --link).
   bool link = false;

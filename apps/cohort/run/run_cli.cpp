@@ -56,7 +56,7 @@ constexpr const char* log_group = "Job log and resume";
 // The values that are parsed after CLI11 has split the command line.
 struct value_texts {
   std::string jobs, timeout, retries, retry_delay, delay, halt, term_seq;
-  std::string max_replace_args, max_args, max_lines_L, max_lines, delimiter;
+  std::string max_replace_args, max_args, max_lines_L, max_lines, delimiter, max_chars;
 };
 
 void add_job_options(CLI::App& app, value_texts& t) {
@@ -119,7 +119,7 @@ void add_input_shaping_options(CLI::App& app, run_cli_options& o, value_texts& t
   add_value(app, "-L", t.max_lines_L, "N", input_group,
             "as -N, and an input ending in a blank continues on the next line");
   add_value(app, "--max-lines", t.max_lines, "N", input_group, "as -L (0 is 1)");
-  app.add_flag("--link", o.inputs.link,
+  app.add_flag("--link,--xapply", o.inputs.link,
                "take the sources' values side by side, the shorter ones starting over, not "
                "every combination (:::+ and ::::+ link one source to the one before it)")
       ->group(input_group);
@@ -153,6 +153,8 @@ void add_input_shaping_options(CLI::App& app, run_cli_options& o, value_texts& t
          "--xargs", [&o] { o.fill = run_cli_options::fill_mode::xargs; },
          "as -m, without spreading the last inputs over the job slots")
       ->group(input_group);
+  add_value(app, "-s,--max-chars", t.max_chars, "N", input_group,
+            "with -X/-m: a command line of at most N characters");
   app.add_flag("--shuf", o.inputs.shuffle,
                "run the jobs in a random order (reads all the inputs before the first job)")
       ->group(input_group);
@@ -205,6 +207,12 @@ void read_input_shaping_values(run_cli_options& o, const value_texts& t) {
   o.max_records_given = !t.max_lines.empty() || !t.max_lines_L.empty() || !t.max_args.empty() ||
                         !t.max_replace_args.empty();
   if (o.fill == run_cli_options::fill_mode::context) o.context_replace = true;
+  if ((o.inputs.header || o.inputs.header_paths) && !o.inputs.colsep) {
+    // GNU: --header splits at tabs without --colsep, and trims nothing.
+    o.inputs.colsep = "\t";
+    o.inputs.trim_columns = false;
+  }
+  if (!t.max_chars.empty()) o.max_chars = static_cast<std::size_t>(count(t.max_chars, "-s"));
   o.inputs.separator = o.null_separated ? '\0' : '\n';
   if (!t.delimiter.empty()) o.inputs.separator = parse_delimiter(t.delimiter);
 }

@@ -36,7 +36,9 @@ struct run_cli_options {
   input_options inputs{};
   /// -X (true: context replace) / -m / --xargs: fill each command line
   enum class fill_mode { none, context, plain, xargs } fill = fill_mode::none;
-  bool max_records_given = false;  ///< -N/-n/-L given: a cap for -X/-m too
+  bool max_records_given = false;
+  std::optional<std::size_t>
+      max_chars;  ///< -s: the -X/-m line length  ///< -N/-n/-L given: a cap for -X/-m too
   bool context_replace = false;    ///< -N or -L: a word with {} is repeated per argument
   std::vector<std::string> words;  ///< COMMAND [ARGS] [::: ...] [:::: ...]
 };

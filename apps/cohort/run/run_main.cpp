@@ -52,8 +52,11 @@ void fill_command_lines(const run_cli_options& o, run_engine_parts& parts) {
   command_line_fill fill;
   // A copy: the engine takes the parts (and their template) over.
   fill.arg_length = [t = parts.tmpl](const std::string& a) { return t.argument_length(a); };
-  fill.base_length = parts.tmpl.expand({}, 1, 1).size();
-  fill.max_length = max_command_length;
+  // The command without arguments: with one plain argument, less what it adds.
+  const std::string one = "x";
+  const std::size_t with_one = parts.tmpl.expand(std::span(&one, 1), 1, 1).size();
+  fill.base_length = with_one - std::min(with_one, parts.tmpl.argument_length(one));
+  fill.max_length = o.max_chars ? std::min(*o.max_chars, max_command_length) : max_command_length;
   fill.slots = parts.slots;
   fill.spread = o.fill != run_cli_options::fill_mode::xargs;
   if (o.max_records_given) fill.max_records = std::max<std::uint64_t>(1, o.inputs.records_per_job);

@@ -623,6 +623,15 @@ TEST(InputShaping, FillTakesWhatFitsThenSpreadsTheLastOverTheSlots) {
   EXPECT_EQ(all_jobs(x), (rows{{"a", "b", "c"}}));
 }
 
+TEST(InputShaping, FillSpreadsAJobThatReachedItsCapAtTheEndOfTheInput) {
+  // parallel -X -j2 -N6 echo ::: a b c d e f  ->  a b c / d e f (GNU looks ahead)
+  auto f = toy_fill(1000, 2);
+  f.max_records = 6;
+  input_generator gen({L::literals({"a", "b", "c", "d", "e", "f"})});
+  gen.fill_command_lines(f);
+  EXPECT_EQ(all_jobs(gen), (rows{{"a", "b", "c"}, {"d", "e", "f"}}));
+}
+
 TEST(InputShaping, FillRefusesAnArgumentLongerThanTheLine) {
   input_generator gen({L::literals({"a", "much too long"})});
   gen.fill_command_lines(toy_fill(10, 1));
