@@ -1,7 +1,10 @@
 // Fuzzes the command template: compiling any text and expanding it with any
 // arguments must not crash, quoting must round-trip through a strict
 // single-quote parser (so no byte can escape into the shell), and the path
-// parts must keep their GNU parallel properties.
+// parts must keep their GNU parallel properties. In context-replace mode (-N,
+// -L) a template without `{}` expands as in the plain mode, and with
+// arguments whose words hold `{}` every argument still appears. Column names
+// (--header) are rewritten to positions, and a text without `{` is unchanged.
 //
 // Input: TEMPLATE \0 ARG \1 ARG \1 ... (at most 8 arguments).
 
@@ -103,5 +106,29 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string again = "leftover";
   t.expand_into(again, args, size, 3);
   check(again == out);
+
+  // Context replace: the same text where no word repeats (no {} in it).
+  auto c = run::command_template::compile(text, true);
+  auto context_out = c.expand(args, size, 3);
+  if (text.find("{}") == std::string_view::npos && text.find("{.}") == std::string_view::npos &&
+      text.find("{/") == std::string_view::npos) {
+    check(context_out == out);
+  }
+  c.expand_into(again, args, size, 3);
+  check(again == context_out);
+  // No argument at all (-N0): never a crash; without replacement strings a blank.
+  auto none = c.expand({}, size, 3);
+  if (!c.has_replacement_strings()) check(none == std::string(text) + " ");
+
+  // -X/-m: one more argument never shortens the command.
+  for (const auto& a : args) {
+    if (!t.has_replacement_strings()) check(t.argument_length(a) > 0);
+    (void)c.argument_length(a);
+  }
+
+  // --header: the arguments as column names.
+  auto renamed = run::command_template::rename_columns(text, args);
+  if (text.find('{') == std::string_view::npos) check(renamed == text);
+  (void)run::command_template::compile(renamed, true).expand(args, size, 3);
   return 0;
 }

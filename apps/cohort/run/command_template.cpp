@@ -159,8 +159,9 @@ std::string apply_path_part(path_part part, std::string_view value) {
   return std::string(transform(part, value, scratch));
 }
 
-command_template command_template::compile(std::string_view command) {
+command_template command_template::compile(std::string_view command, bool context_replace) {
   command_template t;
+  t.context_ = context_replace;
   t.text_ = std::string(command);
   const std::string_view text = t.text_;
   std::size_t literal_begin = 0;
@@ -206,23 +207,87 @@ command_template command_template::compile(std::string_view command) {
     literal_begin = i;
   }
   flush_literal(text.size());
+  if (t.context_) t.split_blanks();
   return t;
 }
 
-command_template command_template::from_words(std::span<const std::string> words) {
-  if (words.empty()) return compile("{}");
+namespace {
+bool is_blank(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+}  // namespace
+
+// Context replace works on words: literal pieces are cut where blanks begin
+// and end, the blanks becoming pieces of their own.
+void command_template::split_blanks() {
+  std::vector<piece> split;
+  for (const auto& p : pieces_) {
+    if (p.kind != piece_kind::literal) {
+      split.push_back(p);
+      continue;
+    }
+    std::size_t i = p.offset;
+    const std::size_t end = p.offset + p.length;
+    while (i < end) {
+      const bool blank = is_blank(text_[i]);
+      std::size_t j = i;
+      while (j < end && is_blank(text_[j]) == blank) ++j;
+      split.push_back(
+          {blank ? piece_kind::blank : piece_kind::literal, path_part::whole, 0, i, j - i});
+      i = j;
+    }
+  }
+  pieces_ = std::move(split);
+}
+
+std::string command_template::rename_columns(std::string_view text,
+                                             std::span<const std::string> names) {
+  std::string out(text);
+  static constexpr std::string_view endings[] = {"}", "/}", "//}", ".}", "/.}"};
+  for (std::size_t n = 0; n < names.size(); ++n) {
+    const std::string open = "{" + names[n];
+    const std::string id = "{" + std::to_string(n + 1);
+    std::string next;
+    std::size_t i = 0;
+    while (i < out.size()) {
+      const auto at = out.find(open, i);
+      if (at == std::string::npos) break;
+      std::string_view rest = std::string_view(out).substr(at + open.size());
+      const std::string_view* ending = nullptr;
+      for (const auto& e : endings) {
+        if (rest.starts_with(e)) ending = &e;
+      }
+      if (ending == nullptr) {
+        next.append(out, i, at + 1 - i);
+        i = at + 1;
+        continue;
+      }
+      next.append(out, i, at - i);
+      next += id;
+      next += *ending;
+      i = at + open.size() + ending->size();
+    }
+    next.append(out, std::min(i, out.size()));
+    out = std::move(next);
+  }
+  return out;
+}
+
+command_template command_template::from_words(std::span<const std::string> words,
+                                              bool context_replace) {
+  if (words.empty()) return compile("{}", context_replace);
   std::string joined;
   for (std::size_t i = 0; i < words.size(); ++i) {
     if (i > 0) joined.push_back(' ');
     joined.append(words[i]);
   }
-  return compile(joined);
+  return compile(joined, context_replace);
 }
 
-void command_template::expand_into(std::string& out, std::span<const std::string> args,
-                                   std::uint64_t seq, std::size_t slot) const {
-  out.clear();
-  std::string scratch;
+void command_template::expand_piece(std::string& out, const piece& p,
+                                    std::span<const std::string> args, const std::string* arg,
+                                    std::uint64_t seq, std::size_t slot,
+                                    std::string& scratch) const {
   auto append_value = [&](std::string_view v, path_part part) {
     auto t = transform(part, v, scratch);
     if (quote_) {
@@ -231,31 +296,103 @@ void command_template::expand_into(std::string& out, std::span<const std::string
       out.append(t);
     }
   };
-  for (const auto& p : pieces_) {
-    switch (p.kind) {
-      case piece_kind::literal: out.append(text_, p.offset, p.length); break;
-      case piece_kind::seq: append_number(out, seq); break;
-      case piece_kind::slot: append_number(out, slot); break;
-      case piece_kind::all_args:
-        for (std::size_t a = 0; a < args.size(); ++a) {
-          if (a > 0) out.push_back(' ');
-          append_value(args[a], p.part);
-        }
-        break;
-      case piece_kind::one_arg: {
-        const auto n = static_cast<std::int64_t>(args.size());
-        const std::int64_t index = p.position > 0 ? p.position - 1 : n + p.position;
-        if (index >= 0 && index < n) append_value(args[static_cast<std::size_t>(index)], p.part);
+  switch (p.kind) {
+    case piece_kind::literal:
+    case piece_kind::blank: out.append(text_, p.offset, p.length); break;
+    case piece_kind::seq: append_number(out, seq); break;
+    case piece_kind::slot: append_number(out, slot); break;
+    case piece_kind::all_args:
+      if (arg != nullptr) {
+        append_value(*arg, p.part);
         break;
       }
+      for (std::size_t a = 0; a < args.size(); ++a) {
+        if (a > 0) out.push_back(' ');
+        append_value(args[a], p.part);
+      }
+      break;
+    case piece_kind::one_arg: {
+      const auto n = static_cast<std::int64_t>(args.size());
+      const std::int64_t index = p.position > 0 ? p.position - 1 : n + p.position;
+      if (index >= 0 && index < n) append_value(args[static_cast<std::size_t>(index)], p.part);
+      break;
+    }
+  }
+}
+
+void command_template::expand_into(std::string& out, std::span<const std::string> args,
+                                   std::uint64_t seq, std::size_t slot) const {
+  out.clear();
+  std::string scratch;
+  if (!context_) {
+    for (const auto& p : pieces_) expand_piece(out, p, args, nullptr, seq, slot, scratch);
+  } else {
+    // A word that holds {} is written once per argument, blank-separated.
+    std::size_t i = 0;
+    while (i < pieces_.size()) {
+      if (pieces_[i].kind == piece_kind::blank) {
+        expand_piece(out, pieces_[i++], args, nullptr, seq, slot, scratch);
+        continue;
+      }
+      std::size_t end = i;
+      bool repeated = false;
+      for (; end < pieces_.size() && pieces_[end].kind != piece_kind::blank; ++end) {
+        repeated = repeated || pieces_[end].kind == piece_kind::all_args;
+      }
+      if (!repeated || args.empty()) {
+        for (; i < end; ++i) expand_piece(out, pieces_[i], args, nullptr, seq, slot, scratch);
+        continue;
+      }
+      for (std::size_t a = 0; a < args.size(); ++a) {
+        if (a > 0) out.push_back(' ');
+        for (std::size_t k = i; k < end; ++k) {
+          expand_piece(out, pieces_[k], args, &args[a], seq, slot, scratch);
+        }
+      }
+      i = end;
     }
   }
   if (!has_rpl_) {
+    // GNU appends " {}": with no argument at all (-N0) that leaves a blank.
+    if (args.empty()) out.push_back(' ');
     for (const auto& a : args) {
       out.push_back(' ');
       append_shell_quoted(out, a);
     }
   }
+}
+
+std::size_t command_template::argument_length(const std::string& arg) const {
+  if (!has_rpl_) return 1 + shell_quote(arg).size();
+  std::string out;
+  std::string scratch;
+  const std::span<const std::string> one(&arg, 1);
+  std::size_t n = 0;
+  std::size_t i = 0;
+  while (i < pieces_.size()) {
+    if (!context_) {
+      if (pieces_[i].kind == piece_kind::all_args) {
+        out.clear();
+        expand_piece(out, pieces_[i], one, &arg, 0, 0, scratch);
+        n += 1 + out.size();
+      }
+      ++i;
+      continue;
+    }
+    // Context mode: a word holding {} is written once more, with a blank.
+    std::size_t end = i;
+    bool repeated = false;
+    for (; end < pieces_.size() && pieces_[end].kind != piece_kind::blank; ++end) {
+      repeated = repeated || pieces_[end].kind == piece_kind::all_args;
+    }
+    if (repeated) {
+      out.clear();
+      for (std::size_t k = i; k < end; ++k) expand_piece(out, pieces_[k], one, &arg, 0, 0, scratch);
+      n += 1 + out.size();
+    }
+    i = std::max(end, i + 1);
+  }
+  return n;
 }
 
 std::string command_template::expand(std::span<const std::string> args, std::uint64_t seq,

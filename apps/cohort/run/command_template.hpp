@@ -51,11 +51,22 @@ enum class path_part { whole, no_extension, basename, dirname, basename_no_exten
 class command_template {
  public:
   /// Compiles a command string. Never fails: unknown braces are literal text.
-  [[nodiscard]] static command_template compile(std::string_view command);
+  [[nodiscard]] static command_template compile(std::string_view command,
+                                                bool context_replace = false);
 
   /// Compiles command words as GNU parallel does: joined by single spaces,
   /// not quoted. No words: each input is the whole command (the template `{}`).
-  [[nodiscard]] static command_template from_words(std::span<const std::string> words);
+  [[nodiscard]] static command_template from_words(std::span<const std::string> words,
+                                                   bool context_replace = false);
+
+  /// --header: `text` with the column names as positions, as GNU parallel
+  /// rewrites them: `{name}` becomes `{N}` (and `{name.}` `{N.}`, likewise
+  /// for `/`, `//`, `/.`) where `name` is names[N-1]; names in order, each
+  /// rewritten everywhere before the next.
+  ///
+  ///   rename_columns("echo {b} {a.}", {"a", "b"}) == "echo {2} {1.}"
+  [[nodiscard]] static std::string rename_columns(std::string_view text,
+                                                  std::span<const std::string> names);
 
   /// Writes the command for one job into `out` (replacing its contents,
   /// reusing its capacity). `args` holds one value per input source.
@@ -65,6 +76,10 @@ class command_template {
   /// expand_into a new string.
   [[nodiscard]] std::string expand(std::span<const std::string> args, std::uint64_t seq,
                                    std::size_t slot) const;
+
+  /// -X/-m: how much one more argument `arg` lengthens the command: each
+  /// `{}` (or repeated word, in context mode) gets it, quoted, and a blank.
+  [[nodiscard]] std::size_t argument_length(const std::string& arg) const;
 
   /// The command text this template was compiled from.
   [[nodiscard]] const std::string& text() const noexcept { return text_; }
@@ -80,7 +95,7 @@ class command_template {
   [[nodiscard]] bool uses_slot() const noexcept { return uses_slot_; }
 
  private:
-  enum class piece_kind : std::uint8_t { literal, all_args, one_arg, seq, slot };
+  enum class piece_kind : std::uint8_t { literal, blank, all_args, one_arg, seq, slot };
   struct piece {
     piece_kind kind;
     path_part part = path_part::whole;
@@ -94,6 +109,12 @@ class command_template {
   bool has_rpl_ = false;
   bool quote_ = true;
   bool uses_slot_ = false;
+  bool context_ = false;
+
+  void split_blanks();
+  void expand_piece(std::string& out, const piece& p, std::span<const std::string> args,
+                    const std::string* arg, std::uint64_t seq, std::size_t slot,
+                    std::string& scratch) const;
 };
 
 }  // namespace cohort::app::run

@@ -6,9 +6,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <deque>
+#include <functional>
 #include <limits>
+#include <random>
+#include <regex>
 #include <system_error>
 #include <utility>
 
@@ -36,29 +41,35 @@ command_and_sources split_command_line(std::span<const std::string> words,
   for (const auto& f : arg_files) out.sources.push_back(input_source::file(f));
 
   enum class mode { command, literals, files } m = mode::command;
+  bool link_next = false;  // the next file of `::::+` links to the source before it
   for (const auto& w : words) {
-    if (w == ":::+" || w == "::::+") {
-      throw input_error(fmt::format("'{}' (linked input sources) is not supported", w));
-    }
-    if (w == ":::") {
+    if (w == ":::" || w == ":::+") {
       m = mode::literals;
       out.sources.push_back(input_source::literals({}));
+      out.sources.back().linked = w == ":::+";
       continue;
     }
-    if (w == "::::") {
+    if (w == "::::" || w == "::::+") {
       m = mode::files;
+      link_next = w == "::::+";
       continue;
     }
     switch (m) {
       case mode::command: out.command.push_back(w); break;
       case mode::literals: out.sources.back().values.push_back(w); break;
-      case mode::files: out.sources.push_back(input_source::file(w)); break;
+      case mode::files:
+        out.sources.push_back(input_source::file(w));
+        out.sources.back().linked = std::exchange(link_next, false);
+        break;
     }
   }
   // `::: ` with nothing after it adds no source (GNU parallel ignores it too).
   std::erase_if(out.sources, [](const input_source& s) {
     return s.what == input_source::kind::literals && s.values.empty();
   });
+  if (!out.sources.empty() && out.sources.front().linked) {
+    throw input_error("':::+' or '::::+' needs an input source before it to link to");
+  }
   return out;
 }
 
@@ -153,34 +164,187 @@ std::uint64_t checked_mul(std::uint64_t a, std::uint64_t b) {
   return a * b;
 }
 
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+// -E and -L's rules over one source's raw values (GNU parallel's
+// read_arg_from_fh): the EOF string ends the source; with continue_lines a
+// value ending in whitespace is joined with the next one.
+struct value_assembler {
+  std::string pending;
+  bool has_pending = false;
+  bool ended = false;  // the EOF string was met
+
+  // Takes a raw value; true when `value` is now a whole value.
+  bool take(std::string& value, const input_options& o) {
+    if (o.eof_string && value == *o.eof_string) {
+      ended = true;
+      return finish(value);
+    }
+    if (has_pending) {
+      pending += value;
+      value.swap(pending);
+      pending.clear();
+      has_pending = false;
+    }
+    if (o.continue_lines && !value.empty() && is_space(value.back())) {
+      pending.swap(value);
+      has_pending = true;
+      return false;
+    }
+    return true;
+  }
+
+  // At the end of the raw values: true when a value was still pending.
+  bool finish(std::string& value) {
+    if (!has_pending) return false;
+    value.swap(pending);
+    pending.clear();
+    has_pending = false;
+    return true;
+  }
+};
+
+std::vector<std::string> assemble_all(std::vector<std::string> raw, const input_options& o) {
+  if (!o.eof_string && !o.continue_lines) return raw;
+  std::vector<std::string> out;
+  value_assembler a;
+  for (auto& v : raw) {
+    if (a.take(v, o)) out.push_back(std::move(v));
+    if (a.ended) break;
+  }
+  std::string last;
+  if (a.finish(last)) out.push_back(std::move(last));
+  return out;
+}
+
+// Sources given side by side (linked): value i of the group is value i of
+// each member, a shorter member starting over (--link: `wrap`, the group is
+// as long as its longest member) or ending the group (`:::+`: as long as
+// its shortest).
+struct source_group {
+  std::vector<std::vector<std::string>> members;
+  bool wrap = false;
+
+  // An empty member stands for a single "" (as an empty source does among
+  // others); a group whose members are all empty has no value.
+  std::size_t length() const {
+    if (all_empty()) return 0;
+    std::size_t n = wrap ? 0 : std::numeric_limits<std::size_t>::max();
+    for (const auto& m : members) {
+      const std::size_t size = std::max<std::size_t>(1, m.size());
+      n = wrap ? std::max(n, size) : std::min(n, size);
+    }
+    return n;
+  }
+  bool all_empty() const {
+    return std::all_of(members.begin(), members.end(), [](const auto& m) { return m.empty(); });
+  }
+  // Some source has a value, so every empty one stands for a single "".
+  void fill_empty() {
+    for (auto& m : members) {
+      if (m.empty()) m.emplace_back();
+    }
+  }
+  void append(std::size_t index, std::vector<std::string>& out, std::size_t& at) const {
+    for (const auto& m : members) {
+      if (m.empty()) {
+        out[at++].clear();
+      } else {
+        out[at++].assign(m[index % m.size()]);
+      }
+    }
+  }
+};
+
+// Splits `value` at every match of `sep` into `out` from `at` on (growing
+// it), as Perl's split(/sep/, value, -1) that GNU parallel uses: empty fields
+// stay, and a match of nothing splits between two characters (so an empty
+// separator gives one column per character). With `trim`, each column loses
+// its leading and trailing whitespace (GNU's --trim lr, the default with
+// --colsep).
+void split_columns(const std::string& value, const std::regex& sep, bool trim,
+                   std::vector<std::string>& out, std::size_t& at) {
+  auto put = [&](std::string_view col) {
+    if (trim) {
+      while (!col.empty() && is_space(col.front())) col.remove_prefix(1);
+      while (!col.empty() && is_space(col.back())) col.remove_suffix(1);
+    }
+    if (at == out.size()) out.emplace_back();
+    out[at++].assign(col);
+  };
+  const std::string_view v = value;
+  std::size_t begin = 0;
+  for (auto it = std::sregex_iterator(value.begin(), value.end(), sep);
+       it != std::sregex_iterator(); ++it) {
+    const auto pos = static_cast<std::size_t>(it->position());
+    const auto len = static_cast<std::size_t>(it->length());
+    if (len == 0 && (pos <= begin || pos >= v.size())) continue;
+    put(v.substr(begin, pos - begin));
+    begin = pos + len;
+  }
+  put(v.substr(begin));
+}
+
+std::regex compile_colsep(const std::string& text) {
+  try {
+    return std::regex(text, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    throw input_error(fmt::format("--colsep: '{}' is not a valid regular expression", text));
+  }
+}
+
 }  // namespace
 
 struct input_generator::state {
   input_options options;
   std::size_t nsources = 1;
+  std::optional<std::regex> colsep;
+  std::vector<std::string> header;
 
-  // The first source: literals in memory, or a streamed file.
+  // The first group of sources: a streamed file, or values in memory.
   bool first_streamed = false;
-  std::vector<std::string> first_values;
-  std::size_t first_index = 0;
   input_file first_file;
+  value_assembler first_assembler;
+  bool first_file_ended = false;
+  source_group first_group;
+  std::size_t first_index = 0;
   // next_async() read the first source's next value into current_first
   // ahead of next(); `prefetched_value` is what that read returned.
   bool prefetched = false;
   bool prefetched_value = false;
-  std::optional<std::uint64_t> first_count;  // values of the first source, when known
+  std::optional<std::uint64_t> first_count;  // values of the first group, when known
 
-  // Sources 2..n, whole in memory; odometer[i] indexes later[i].
-  std::vector<std::vector<std::string>> later;
+  // The later groups, whole in memory; odometer[i] indexes later[i].
+  std::vector<source_group> later;
   std::vector<std::size_t> odometer;
   bool later_all_empty = true;
 
-  std::string current_first;
+  std::string current_first;  // the streamed first source's current value
   bool have_current = false;
   bool started = false;
-  bool first_empty = false;  // the first source had no value: it yields one ""
+  bool first_empty = false;  // the first group had no value: it yields one ""
   bool done = false;
   std::uint64_t produced = 0;
+
+  std::vector<std::string> record;  // one value per source
+  // Records handed back (-X/-m: those that did not fit), read before others.
+  std::deque<std::vector<std::string>> pushback;
+  struct filler {
+    command_line_fill how;
+    bool spread_done = false;
+    std::uint64_t cap = std::numeric_limits<std::uint64_t>::max();
+    std::size_t length = 0;
+    std::vector<std::vector<std::string>> raw;  // the job's records so far
+    std::vector<std::size_t> ends;              // where each one's arguments end
+  };
+  std::optional<filler> fill;
+  // --shuf: every record, read up front, in the order they will be used
+  // (GNU parallel shuffles the records, then groups them into jobs).
+  bool loaded = false;
+  std::vector<std::vector<std::string>> shuffled;
+  std::size_t shuffled_next = 0;
 
   int cr_lines = 0;
   int nl_lines = 0;
@@ -192,60 +356,330 @@ struct input_generator::state {
     if (cr_lines == 3) crlf = true;
   }
 
-  // Reads the next value of the first source into current_first.
+  // One raw value of the streamed first file; false at its end.
+  bool read_raw_first(std::string& v) {
+    if (!first_file.next(v)) return false;
+    note_line(v);
+    return true;
+  }
+
+  // The next whole value of the streamed first file (-E, -L applied).
+  bool read_first(std::string& v) {
+    if (first_file_ended) return false;
+    while (!first_assembler.ended && read_raw_first(v)) {
+      if (first_assembler.take(v, options)) return true;
+    }
+    first_file_ended = true;
+    return first_assembler.finish(v);
+  }
+
+  // Moves to the next value of the first group.
   bool advance_first() {
     if (first_empty) return false;
-    if (!first_streamed) {
-      if (first_index == first_values.size()) return false;
-      current_first = first_values[first_index++];
-      return true;
-    }
+    if (!first_streamed) return first_index++ < first_group.length();
     if (prefetched) {
       prefetched = false;
       return prefetched_value;
     }
-    if (!first_file.next(current_first)) return false;
-    note_line(current_first);
+    return read_first(current_first);
+  }
+
+  // Whether next_record() will read the first source.
+  bool next_reads_first() const {
+    return first_streamed && !done && !first_empty && !prefetched && (!started || !have_current);
+  }
+
+  void fill_record() {
+    std::size_t at = 0;
+    if (first_streamed) {
+      record[at++].assign(current_first);
+    } else {
+      first_group.append(first_index - 1, record, at);
+    }
+    for (std::size_t i = 0; i < later.size(); ++i) later[i].append(odometer[i], record, at);
+  }
+
+  // The next record into `record`: the next combination, or with --shuf
+  // the next of the shuffled ones.
+  bool next_record() {
+    if (!pushback.empty()) {
+      record = std::move(pushback.front());
+      pushback.pop_front();
+      return true;
+    }
+    if (!options.shuffle) return next_combination();
+    if (shuffled_next == shuffled.size()) return false;
+    record = std::move(shuffled[shuffled_next++]);
     return true;
   }
 
-  // Whether next() will read the first source.
-  bool next_reads_first() const {
-    return first_streamed && !done && !first_empty && !prefetched && (!started || !have_current);
+  // The next combination of one value of each source into `record`.
+  bool next_combination() {
+    if (done) return false;
+    if (!started) {
+      started = true;
+      if (!advance_first()) {
+        if (later_all_empty) {
+          done = true;
+          return false;
+        }
+        first_empty = true;
+        first_count = 1;
+        current_first.clear();
+        if (!first_streamed) {
+          first_group.fill_empty();
+          first_index = 1;
+        }
+      }
+      for (auto& g : later) g.fill_empty();
+      have_current = true;
+    } else if (!have_current) {
+      if (!advance_first()) {
+        done = true;
+        return false;
+      }
+      have_current = true;
+    }
+    fill_record();
+
+    // Advance the odometer: the last group varies fastest.
+    std::size_t i = later.size();
+    for (; i > 0; --i) {
+      if (++odometer[i - 1] < later[i - 1].length()) break;
+      odometer[i - 1] = 0;
+    }
+    if (i == 0) {
+      have_current = false;
+      if (first_empty) done = true;
+    }
+    return true;
+  }
+
+  // Awaits, on the loop, the first source's next value if next_record() needs it.
+  task<> prefetch() {
+    if (!next_reads_first()) co_return;
+    // Cancelled here, nothing is lost: the reader keeps what it read, and
+    // an assembled part stays in the assembler.
+    bool got = false;
+    while (!first_file_ended) {
+      std::string& v = current_first;
+      if (first_assembler.ended || !co_await first_file.next_async(v)) {
+        first_file_ended = true;
+        got = first_assembler.finish(v);
+        break;
+      }
+      note_line(v);
+      if (first_assembler.take(v, options)) {
+        got = true;
+        break;
+      }
+    }
+    prefetched_value = got;
+    prefetched = true;
+  }
+
+  void add_record(job_input& job, std::size_t& used) {
+    if (options.records_per_job == 0) return;  // -N0: no argument
+    if (colsep) {
+      for (const auto& v : record) split_columns(v, *colsep, options.trim_columns, job.args, used);
+      return;
+    }
+    for (const auto& v : record) {
+      if (used == job.args.size()) job.args.emplace_back();
+      job.args[used++].assign(v);
+    }
+  }
+
+  std::uint64_t records_per_job() const {
+    if (fill) return fill->cap;
+    return std::max<std::uint64_t>(1, options.records_per_job);
+  }
+
+  // -X/-m: whether the record just added (its arguments job.args[before,
+  // used)) still fits the command line; if not, it goes back for the next job.
+  bool fill_accepts(job_input& job, std::size_t before, std::size_t& used, std::uint64_t records) {
+    if (!fill) return true;
+    if (records == 0) {
+      fill->length = fill->how.base_length;
+      fill->raw.clear();
+      fill->ends.clear();
+    }
+    for (std::size_t k = before; k < used; ++k) fill->length += fill->how.arg_length(job.args[k]);
+    if (fill->length >= fill->how.max_length) {
+      if (records == 0) {
+        throw input_error(fmt::format("command line too long ({} >= {} characters) at input {}",
+                                      fill->length, fill->how.max_length, produced + 1));
+      }
+      pushback.push_front(record);
+      used = before;
+      return false;
+    }
+    fill->raw.push_back(record);
+    fill->ends.push_back(used);
+    return true;
+  }
+
+  // -X/-m at the end of the input: the job's records are spread evenly over
+  // the job slots (once, as GNU parallel), the rest going back.
+  void fill_input_ended(std::size_t& used, std::uint64_t& records) {
+    if (!fill || !fill->how.spread || fill->spread_done || records == 0) return;
+    fill->spread_done = true;
+    const std::size_t n = fill->raw.size();
+    if (n <= 1) return;
+    const std::size_t slots = std::max<std::size_t>(1, fill->how.slots);
+    const std::size_t per = (n + slots - 1) / slots;
+    fill->cap = std::min<std::uint64_t>(fill->cap, per);
+    for (std::size_t i = n; i > per; --i) pushback.push_front(std::move(fill->raw[i - 1]));
+    used = fill->ends[per - 1];
+    records = per;
+  }
+
+  bool end_job(job_input& job, std::size_t used, std::uint64_t records) {
+    if (records == 0) return false;
+    job.args.resize(used);
+    job.seq = ++produced;
+    return true;
+  }
+
+  // Adds the next record to the job; false when the job is complete.
+  bool take_record(job_input& job, std::size_t& used, std::uint64_t& records) {
+    if (!next_record()) {
+      fill_input_ended(used, records);
+      return false;
+    }
+    const std::size_t before = used;
+    add_record(job, used);
+    if (!fill_accepts(job, before, used, records)) return false;
+    ++records;
+    return true;
+  }
+
+  // -X/-m: a job that reached its -N cap still spreads if the input ends
+  // right after it (GNU looks one record ahead).
+  bool spread_pending(std::uint64_t records) const {
+    return fill && fill->how.spread && !fill->spread_done && records > 0 &&
+           records == records_per_job();
+  }
+  void peeked(bool got, std::size_t& used, std::uint64_t& records) {
+    if (got) {
+      pushback.push_front(std::move(record));
+    } else {
+      fill_input_ended(used, records);
+    }
+  }
+
+  bool next_job(job_input& job) {
+    std::size_t used = 0;
+    std::uint64_t records = 0;
+    while (records < records_per_job() && take_record(job, used, records)) {
+    }
+    if (spread_pending(records)) peeked(next_record(), used, records);
+    return end_job(job, used, records);
+  }
+
+  task<bool> next_job_async(job_input& job) {
+    std::size_t used = 0;
+    std::uint64_t records = 0;
+    while (records < records_per_job()) {
+      if (!options.shuffle && pushback.empty()) co_await prefetch();
+      if (!take_record(job, used, records)) break;
+    }
+    if (spread_pending(records)) {
+      if (!options.shuffle && pushback.empty()) co_await prefetch();
+      peeked(next_record(), used, records);
+    }
+    co_return end_job(job, used, records);
+  }
+
+  void shuffle_loaded() {
+    std::mt19937_64 random(std::random_device{}());
+    std::shuffle(shuffled.begin(), shuffled.end(), random);
+    loaded = true;
+  }
+
+  // The whole values of a source that is read at construction.
+  std::vector<std::string> read_whole(input_source& src) {
+    std::vector<std::string> raw;
+    if (src.what == input_source::kind::literals) {
+      raw = std::move(src.values);
+    } else {
+      input_file file(src.path, options.stdin_fd, options.separator);
+      std::string v;
+      while (file.next(v)) {
+        note_line(v);
+        raw.push_back(v);
+      }
+    }
+    return raw;
   }
 };
 
 input_generator::input_generator(std::vector<input_source> sources, input_options options)
     : state_(std::make_unique<state>()) {
   auto& s = *state_;
-  s.options = options;
+  s.options = std::move(options);
+  if (s.options.colsep) s.colsep = compile_colsep(*s.options.colsep);
   if (sources.empty()) sources.push_back(input_source::standard_input());
   s.nsources = sources.size();
+  s.record.resize(s.nsources);
 
-  auto& first = sources.front();
-  if (first.what == input_source::kind::literals) {
-    s.first_values = std::move(first.values);
-    s.first_count = s.first_values.size();
-  } else {
-    s.first_streamed = true;
-    s.first_file = input_file(first.path, options.stdin_fd, options.separator);
+  // Groups of linked sources, in order.
+  std::vector<std::pair<std::size_t, std::size_t>> groups;  // [begin, end)
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    if (i > 0 && (s.options.link || sources[i].linked)) {
+      groups.back().second = i + 1;
+    } else {
+      groups.emplace_back(i, i + 1);
+    }
   }
 
-  for (std::size_t i = 1; i < sources.size(); ++i) {
-    auto& src = sources[i];
-    std::vector<std::string> values;
-    if (src.what == input_source::kind::literals) {
-      values = std::move(src.values);
-    } else {
-      input_file file(src.path, options.stdin_fd, options.separator);
-      std::string v;
-      while (file.next(v)) {
-        s.note_line(v);
-        values.push_back(v);
-      }
+  if (s.options.header_paths) {
+    for (const auto& src : sources) {
+      if (src.what == input_source::kind::file) s.header.push_back(src.path);
     }
-    if (!values.empty()) s.later_all_empty = false;
-    s.later.push_back(std::move(values));
+  }
+  // --header: the first raw value of each source names its columns.
+  auto take_header = [&](std::vector<std::string>& raw) {
+    if (!s.options.header) return;
+    std::string names;
+    if (!raw.empty()) {
+      names = std::move(raw.front());
+      raw.erase(raw.begin());
+    }
+    if (!names.empty() && names.back() == '\r') names.pop_back();
+    static const std::regex tab("\t");
+    std::size_t at = s.header.size();
+    split_columns(names, s.colsep ? *s.colsep : tab, false, s.header, at);
+  };
+
+  auto& first = sources.front();
+  if (groups.front().second == 1 && first.what == input_source::kind::file) {
+    s.first_streamed = true;
+    s.first_file = input_file(first.path, s.options.stdin_fd, s.options.separator);
+    if (s.options.header) {
+      std::vector<std::string> raw(1);
+      if (!s.read_raw_first(raw.front())) raw.clear();
+      take_header(raw);
+    }
+  }
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    source_group group;
+    group.wrap = s.options.link;
+    for (std::size_t i = groups[g].first; i < groups[g].second; ++i) {
+      if (g == 0 && s.first_streamed) continue;
+      auto raw = s.read_whole(sources[i]);
+      take_header(raw);
+      group.members.push_back(assemble_all(std::move(raw), s.options));
+    }
+    if (g == 0) {
+      if (!s.first_streamed) {
+        s.first_count = group.length();
+        s.first_group = std::move(group);
+      }
+      continue;
+    }
+    if (!group.all_empty()) s.later_all_empty = false;
+    s.later.push_back(std::move(group));
   }
   s.odometer.assign(s.later.size(), 0);
 }
@@ -256,57 +690,40 @@ input_generator::~input_generator() = default;
 
 bool input_generator::next(job_input& job) {
   auto& s = *state_;
-  if (s.done) return false;
+  if (s.options.shuffle && !s.loaded) {
+    while (s.next_combination()) s.shuffled.push_back(s.record);
+    s.shuffle_loaded();
+  }
+  return s.next_job(job);
+}
 
-  if (!s.started) {
-    s.started = true;
-    if (!s.advance_first()) {
-      if (s.later_all_empty) {
-        s.done = true;
-        return false;
-      }
-      s.first_empty = true;
-      s.first_count = 1;
-      s.current_first.clear();
+task<bool> input_generator::next_async(job_input& job) {
+  auto& s = *state_;
+  if (s.options.shuffle && !s.loaded) {
+    // A cancel here loses nothing: the records read so far stay in `shuffled`.
+    for (;;) {
+      co_await s.prefetch();
+      if (!s.next_combination()) break;
+      s.shuffled.push_back(s.record);
     }
-    // Some source has a value, so every empty one stands for a single "".
-    for (auto& v : s.later) {
-      if (v.empty()) v.emplace_back();
-    }
-    s.have_current = true;
-  } else if (!s.have_current) {
-    if (!s.advance_first()) {
-      s.done = true;
-      return false;
-    }
-    s.have_current = true;
+    s.shuffle_loaded();
   }
-
-  job.seq = ++s.produced;
-  job.args.resize(s.nsources);
-  job.args[0].assign(s.current_first);
-  for (std::size_t i = 0; i < s.later.size(); ++i) {
-    job.args[i + 1].assign(s.later[i][s.odometer[i]]);
-  }
-
-  // Advance the odometer: the last source varies fastest.
-  std::size_t i = s.later.size();
-  for (; i > 0; --i) {
-    if (++s.odometer[i - 1] < s.later[i - 1].size()) break;
-    s.odometer[i - 1] = 0;
-  }
-  if (i == 0) {
-    s.have_current = false;
-    if (s.first_empty) s.done = true;
-  }
-  return true;
+  co_return co_await s.next_job_async(job);
 }
 
 std::optional<std::uint64_t> input_generator::total_jobs() {
   auto& s = *state_;
-  if (s.done) return s.produced;
-  if (!s.first_count && s.first_streamed && s.first_file.regular) {
-    s.first_count = s.first_file.count_values(s.options.separator);
+  if (s.loaded) {
+    const std::uint64_t per_job = s.records_per_job();
+    return s.produced + (s.shuffled.size() - s.shuffled_next + per_job - 1) / per_job;
+  }
+  if (s.done && s.pushback.empty()) return s.produced;
+  if (s.fill) return std::nullopt;  // -X/-m: known only at the end
+  if (!s.first_count && s.first_streamed && s.first_file.regular && !s.options.eof_string &&
+      !s.options.continue_lines) {
+    // A scan from where reading started: the header (if any) was read already.
+    const std::uint64_t n = s.first_file.count_values(s.options.separator);
+    s.first_count = s.options.header && n > 0 ? n - 1 : n;
   }
   if (!s.first_count) return std::nullopt;
   std::uint64_t first = *s.first_count;
@@ -314,21 +731,11 @@ std::optional<std::uint64_t> input_generator::total_jobs() {
     if (s.later_all_empty) return 0;
     first = 1;
   }
-  std::uint64_t later = 1;
-  for (const auto& v : s.later) later = checked_mul(later, v.empty() ? 1 : v.size());
-  return checked_mul(first, later);
-}
-
-task<bool> input_generator::next_async(job_input& job) {
-  auto& s = *state_;
-  if (s.next_reads_first()) {
-    // Cancelled here, nothing is lost: the reader keeps what it read.
-    const bool got = co_await s.first_file.next_async(s.current_first);
-    if (got) s.note_line(s.current_first);
-    s.prefetched_value = got;
-    s.prefetched = true;
-  }
-  co_return next(job);
+  std::uint64_t records = first;
+  for (const auto& g : s.later)
+    records = checked_mul(records, std::max<std::size_t>(1, g.length()));
+  const std::uint64_t per_job = s.records_per_job();
+  return records / per_job + (records % per_job != 0 ? 1 : 0);
 }
 
 bool input_generator::may_wait() const noexcept {
@@ -346,6 +753,17 @@ std::size_t input_generator::source_count() const noexcept {
 
 bool input_generator::crlf_suspected() const noexcept {
   return state_->crlf;
+}
+
+void input_generator::fill_command_lines(command_line_fill how) {
+  auto& s = *state_;
+  s.fill.emplace();
+  if (how.max_records > 0) s.fill->cap = how.max_records;
+  s.fill->how = std::move(how);
+}
+
+const std::vector<std::string>& input_generator::header_names() const noexcept {
+  return state_->header;
 }
 
 }  // namespace cohort::app::run

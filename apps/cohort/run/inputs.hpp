@@ -3,6 +3,7 @@
 #include <cohort/task.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -29,6 +30,10 @@ struct input_source {
   kind what = kind::literals;
   std::vector<std::string> values;  ///< kind::literals: the values, each one whole
   std::string path;                 ///< kind::file: the path; "-" is standard input
+  /// Linked to the source before it (`:::+`, `::::+`): the two give their
+  /// values side by side (first with first, second with second) instead of
+  /// every combination, up to the shorter one's end.
+  bool linked = false;
 
   [[nodiscard]] static input_source literals(std::vector<std::string> values);
   [[nodiscard]] static input_source file(std::string path);
@@ -45,7 +50,8 @@ struct command_and_sources {
 /// GNU parallel does: `:::` starts a source of literal values, `::::` a list of
 /// files that are one source each. `arg_files` (`-a FILE`, in order) become the
 /// first sources, before those of `:::`/`::::`. An empty `:::`/`::::` adds nothing.
-/// Throws input_error for GNU's linked sources `:::+`/`::::+` (not supported).
+/// `:::+`/`::::+` start sources linked to the one before them (input_source::linked);
+/// throws input_error when there is no source before them to link to.
 ///
 ///   auto s = split_command_line({"echo", "{}", ":::", "a", "b"});
 ///   // s.command == {"echo", "{}"}, s.sources[0].values == {"a", "b"}
@@ -61,12 +67,59 @@ struct input_options {
   char separator = '\n';
   /// The descriptor read for the path "-" (tests pass a pipe). Not closed.
   int stdin_fd = 0;
+  /// `-E EOF`: a value equal to this ends its source (it and what follows are
+  /// not inputs), for `:::` values as for files.
+  std::optional<std::string> eof_string{};
+  /// `-L`/`-l`: a value ending in whitespace continues with the next one
+  /// (they are joined, as xargs and GNU parallel do).
+  bool continue_lines = false;
+  /// `-N`/`-n`/`-L`/`-l`: how many records (one value of each source) make
+  /// one job, their values side by side; the last job may have fewer. 0 (`-N0`):
+  /// one record per job, but none of its values are arguments.
+  std::uint64_t records_per_job = 1;
+  /// `--colsep REGEXP` (ECMAScript syntax, close to Perl's for the usual
+  /// separators): each value is split into columns, which are the job's
+  /// arguments (`{1}` the first column of the first source...). As in GNU
+  /// parallel, empty fields stay (`a,,b` has three columns), a separator that
+  /// matches nothing splits between characters, and each column is trimmed
+  /// of leading and trailing whitespace.
+  std::optional<std::string> colsep{};
+  /// With colsep: columns lose their leading and trailing whitespace (GNU's
+  /// --trim lr, the default with --colsep; not when --header alone splits at tabs).
+  bool trim_columns = true;
+  /// `--link`: all sources give their values side by side, the shorter ones
+  /// starting over until the longest one ends (GNU parallel's --link).
+  bool link = false;
+  /// `--header`: the first value of each source is not an input but names its
+  /// columns (split by `colsep`, or by tabs without it): see header_names().
+  bool header = false;
+  /// `--header 0`: no value is a header; the paths of the file sources name
+  /// them instead, numbered in order among the files (GNU parallel's rule:
+  /// `{f}` for the first file is `{1}`, even after a `:::` source).
+  bool header_paths = false;
+  /// `--shuf`: the jobs run in a random order. Reads every input up front.
+  bool shuffle = false;
 };
 
-/// The arguments of one job: one value per source, in source order.
+/// The arguments of one job: one value per source, in source order (with
+/// --colsep, one per column; with -N, those of each record in turn).
 struct job_input {
   std::uint64_t seq = 0;          ///< 1-based job sequence number, `{#}`
   std::vector<std::string> args;  ///< args[i] comes from source i
+};
+
+/// -X/-m: how many records fit one command line (GNU parallel's rule): a
+/// job takes records while the command stays shorter than `max_length`
+/// (`base_length` plus arg_length() of each argument); a single record
+/// longer than that is an error. With `spread`, at the end of the input the
+/// last job's records are spread evenly over `slots` jobs (once).
+struct command_line_fill {
+  std::function<std::size_t(const std::string&)> arg_length;
+  std::size_t base_length = 0;
+  std::size_t max_length = 0;
+  std::size_t slots = 1;
+  bool spread = true;
+  std::uint64_t max_records = 0;  ///< also at most this many records a job (-N); 0: no limit
 };
 
 /// A lazy generator of jobs' arguments: every combination of one value from
@@ -76,7 +129,11 @@ struct job_input {
 /// Memory is O(values of the sources after the first): those are read whole at
 /// construction, because every value of the first source combines with all of
 /// them. The first source is streamed a value at a time when it is a file (or
-/// standard input), so `cat huge | cohort run` never holds the input.
+/// standard input) not linked to another, so `cat huge | cohort run` never
+/// holds the input; only --shuf reads every input before the first job.
+///
+/// Linked sources (`:::+`, or all with --link) give one value of each side by
+/// side; such a group counts as one source in the combinations.
 ///
 /// Like GNU parallel, when several sources are given and some (not all) of them
 /// are empty, an empty source counts as a single empty value; when every source
@@ -130,6 +187,14 @@ class input_generator {
   /// True when the first values read from an input file all ended in "\r"
   /// (GNU parallel warns: "The first three values end in CR-NL").
   [[nodiscard]] bool crlf_suspected() const noexcept;
+
+  /// -X/-m: fill each job's command line instead of input_options::records_per_job.
+  /// Call before the first next(). Then total_jobs() is known only at the end.
+  void fill_command_lines(command_line_fill how);
+
+  /// With input_options::header: the names of the arguments, in order (the
+  /// first is `{1}`); read at construction. Empty otherwise.
+  [[nodiscard]] const std::vector<std::string>& header_names() const noexcept;
 
  private:
   struct state;

@@ -56,6 +56,7 @@ constexpr const char* log_group = "Job log and resume";
 // The values that are parsed after CLI11 has split the command line.
 struct value_texts {
   std::string jobs, timeout, retries, retry_delay, delay, halt, term_seq;
+  std::string max_replace_args, max_args, max_lines_L, max_lines, delimiter, max_chars;
 };
 
 void add_job_options(CLI::App& app, value_texts& t) {
@@ -104,6 +105,118 @@ void add_input_output_options(CLI::App& app, run_cli_options& o) {
       ->group(log_group);
 }
 
+// GNU parallel's options that shape the inputs into jobs' arguments.
+void add_input_shaping_options(CLI::App& app, run_cli_options& o, value_texts& t) {
+  app.add_option("-C,--colsep", o.inputs.colsep,
+                 "split each input into columns at REGEXP: {1} {2}... are columns")
+      ->type_name("REGEXP")
+      ->group(input_group);
+  add_value(app, "-N,--max-replace-args", t.max_replace_args, "N", input_group,
+            "N inputs per job: {} is all of them (a word with {} is repeated for each), "
+            "{1}..{N} each one; -N0: one input per job, not passed");
+  add_value(app, "-n,--max-args", t.max_args, "N", input_group,
+            "N inputs per job: {} is all of them, space-separated");
+  add_value(app, "-L", t.max_lines_L, "N", input_group,
+            "as -N, and an input ending in a blank continues on the next line");
+  add_value(app, "--max-lines", t.max_lines, "N", input_group, "as -L (0 is 1)");
+  app.add_flag("--link,--xapply", o.inputs.link,
+               "take the sources' values side by side, the shorter ones starting over, not "
+               "every combination (:::+ and ::::+ link one source to the one before it)")
+      ->group(input_group);
+  app.add_option_function<std::string>(
+         "--header",
+         [&o](const std::string& v) {
+           // GNU: `--header 0` names the file sources by their paths.
+           o.inputs.header = v != "0";
+           o.inputs.header_paths = v == "0";
+         },
+         "the first input of each source names its columns: {name} is that column "
+         "(--header 0: {FILE} is the source read from FILE)")
+      ->type_name("REGEXP")
+      ->group(input_group);
+  add_value(app, "-d,--delimiter", t.delimiter, "DELIM", input_group,
+            "inputs are separated by DELIM, one character (\\n \\t \\0 allowed), "
+            "not newline");
+  app.add_option("-E", o.inputs.eof_string, "an input equal to EOF ends its source")
+      ->type_name("EOF")
+      ->group(input_group);
+  app.add_flag_callback(
+         "-X", [&o] { o.fill = run_cli_options::fill_mode::context; },
+         "as many inputs per job as fit one command line (64 KB), a word with {} repeated for "
+         "each; at the end spread over the job slots")
+      ->group(input_group);
+  app.add_flag_callback(
+         "-m", [&o] { o.fill = run_cli_options::fill_mode::plain; },
+         "as -X, but {} is all the inputs, space-separated")
+      ->group(input_group);
+  app.add_flag_callback(
+         "--xargs", [&o] { o.fill = run_cli_options::fill_mode::xargs; },
+         "as -m, without spreading the last inputs over the job slots")
+      ->group(input_group);
+  add_value(app, "-s,--max-chars", t.max_chars, "N", input_group,
+            "with -X/-m: a command line of at most N characters");
+  app.add_flag("--shuf", o.inputs.shuffle,
+               "run the jobs in a random order (reads all the inputs before the first job)")
+      ->group(input_group);
+}
+
+// -d's value with GNU parallel's escapes (\n \t \r \0 \\) resolved.
+char parse_delimiter(const std::string& text) {
+  std::string d;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\\' || i + 1 == text.size()) {
+      d.push_back(text[i]);
+      continue;
+    }
+    switch (text[++i]) {
+      case 'n': d.push_back('\n'); break;
+      case 't': d.push_back('\t'); break;
+      case 'r': d.push_back('\r'); break;
+      case '0': d.push_back('\0'); break;
+      case '\\': d.push_back('\\'); break;
+      default: d.push_back('\\'); d.push_back(text[i]);
+    }
+  }
+  if (d.size() != 1) {
+    throw usage_error(fmt::format(
+        "-d: '{}': only a delimiter of one character is supported (e.g. , or \\t or \\0)", text));
+  }
+  return d.front();
+}
+
+void read_input_shaping_values(run_cli_options& o, const value_texts& t) {
+  auto count = [](const std::string& text, const char* name) {
+    return static_cast<std::uint64_t>(parse_count(text, name, 0, std::nullopt));
+  };
+  // GNU's precedence: -N, then -n, then -L/--max-lines.
+  if (!t.max_lines.empty()) {
+    o.inputs.records_per_job = std::max<std::uint64_t>(1, count(t.max_lines, "--max-lines"));
+    o.inputs.continue_lines = true;
+    o.context_replace = true;
+  }
+  if (!t.max_lines_L.empty()) {
+    o.inputs.records_per_job = count(t.max_lines_L, "-L");
+    o.inputs.continue_lines = true;
+    o.context_replace = true;
+  }
+  if (!t.max_args.empty()) o.inputs.records_per_job = count(t.max_args, "-n");
+  if (!t.max_replace_args.empty()) {
+    o.inputs.records_per_job = count(t.max_replace_args, "-N");
+    o.context_replace = true;
+  }
+  o.max_records_given = !t.max_lines.empty() || !t.max_lines_L.empty() || !t.max_args.empty() ||
+                        !t.max_replace_args.empty();
+  if (o.fill == run_cli_options::fill_mode::context) o.context_replace = true;
+  if ((o.inputs.header || o.inputs.header_paths) && !o.inputs.colsep) {
+    // GNU: --header splits at tabs without --colsep, and trims nothing.
+    o.inputs.colsep = "\t";
+    o.inputs.trim_columns = false;
+  }
+  if (!t.max_chars.empty()) o.max_chars = static_cast<std::size_t>(count(t.max_chars, "-s"));
+  o.inputs.separator = o.null_separated ? '\0' : '\n';
+  if (!t.delimiter.empty()) o.inputs.separator = parse_delimiter(t.delimiter);
+}
+
 // Reads the values and checks that the options fit together; throws
 // usage_error. `words` is what follows the options (the command).
 void read_values(run_cli_options& o, const value_texts& t, std::vector<std::string> words) {
@@ -128,6 +241,7 @@ void read_values(run_cli_options& o, const value_texts& t, std::vector<std::stri
   if (!t.retry_delay.empty()) {
     o.retry_delay = parse_duration(t.retry_delay, "--retry-delay");
   }
+  read_input_shaping_values(o, t);
   if (o.resume && o.resume_failed) {
     throw usage_error("--resume and --resume-failed cannot be combined; pick one");
   }
@@ -149,6 +263,7 @@ parse_result parse_run_cli(int argc, char** argv) {
   app.prefix_command();  // the first non-option word starts the command
   add_job_options(app, t);
   add_input_output_options(app, o);
+  add_input_shaping_options(app, o, t);
   set_up_cli(app, "run");
   const std::optional<int> ended = parse_command_line(app, "run", argc, argv, exit_run_error,
                                                       [&] { read_values(o, t, app.remaining()); });

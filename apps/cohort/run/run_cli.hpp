@@ -2,6 +2,7 @@
 // The command line of `cohort run`, parsed into options (GNU parallel's
 // names and meanings).
 
+#include "cohort/run/inputs.hpp"
 #include "cohort/run/run_options.hpp"
 
 #include <chrono>
@@ -31,6 +32,14 @@ struct run_cli_options {
   std::chrono::nanoseconds delay{0};                                     ///< --delay
   bool null_separated = false;                                           ///< -0 / --null
   std::vector<std::string> arg_files;                                    ///< -a FILE
+  /// --colsep, -N/-n/-L/--max-lines, --link, --header, -d (or -0), -E, --shuf
+  input_options inputs{};
+  /// -X (true: context replace) / -m / --xargs: fill each command line
+  enum class fill_mode { none, context, plain, xargs } fill = fill_mode::none;
+  bool max_records_given = false;
+  std::optional<std::size_t>
+      max_chars;  ///< -s: the -X/-m line length  ///< -N/-n/-L given: a cap for -X/-m too
+  bool context_replace = false;    ///< -N or -L: a word with {} is repeated per argument
   std::vector<std::string> words;  ///< COMMAND [ARGS] [::: ...] [:::: ...]
 };
 

@@ -35,6 +35,34 @@ process_guardian start_guardian(const run_cli_options& o) {
   }
 }
 
+// The command's template; with --header, its {name}s are positions first.
+command_template template_of(const run_cli_options& o, const std::vector<std::string>& words,
+                             const std::vector<std::string>& header) {
+  if (header.empty()) return command_template::from_words(words, o.context_replace);
+  std::vector<std::string> renamed;
+  for (const auto& w : words) renamed.push_back(command_template::rename_columns(w, header));
+  return command_template::from_words(renamed, o.context_replace);
+}
+
+// -X/-m/--xargs: GNU parallel's usable length of a command line, half of
+// what one exec argument may hold (MAX_ARG_STRLEN, 32 pages) less 3000.
+constexpr std::size_t max_command_length = (32 * 4096 - 3000) / 2;
+
+void fill_command_lines(const run_cli_options& o, run_engine_parts& parts) {
+  command_line_fill fill;
+  // A copy: the engine takes the parts (and their template) over.
+  fill.arg_length = [t = parts.tmpl](const std::string& a) { return t.argument_length(a); };
+  // The command without arguments: with one plain argument, less what it adds.
+  const std::string one = "x";
+  const std::size_t with_one = parts.tmpl.expand(std::span(&one, 1), 1, 1).size();
+  fill.base_length = with_one - std::min(with_one, parts.tmpl.argument_length(one));
+  fill.max_length = o.max_chars ? std::min(*o.max_chars, max_command_length) : max_command_length;
+  fill.slots = parts.slots;
+  fill.spread = o.fill != run_cli_options::fill_mode::xargs;
+  if (o.max_records_given) fill.max_records = std::max<std::uint64_t>(1, o.inputs.records_per_job);
+  parts.inputs.fill_command_lines(std::move(fill));
+}
+
 // --dry-run: the commands, one a line, run none.
 int print_commands(const command_template& tmpl, input_generator& inputs) {
   job_input in;
@@ -106,11 +134,12 @@ int run_and_report(int argc, char** argv, int& ended_by) {
   run_cli_options o = std::move(*parsed.options);
   try {
     auto split = split_command_line(o.words, o.arg_files);
-    run_engine_parts parts{.tmpl = command_template::from_words(split.command),
-                           .inputs = input_generator(std::move(split.sources),
-                                                     {.separator = o.null_separated ? '\0' : '\n'}),
+    input_generator inputs(std::move(split.sources), o.inputs);
+    run_engine_parts parts{.tmpl = template_of(o, split.command, inputs.header_names()),
+                           .inputs = std::move(inputs),
                            .slots = resolve_jobs(o.jobs)};
     run_ending how{.argc = argc, .argv = argv, .options = &o, .halt_given = o.halt};
+    if (o.fill != run_cli_options::fill_mode::none) fill_command_lines(o, parts);
     if (o.halt.percent > 0) how.total_jobs = parts.inputs.total_jobs();
     o.halt = halt_for_runner(o.halt, how.total_jobs);
     if (o.dry_run) {

@@ -322,3 +322,51 @@ TEST(CommandTemplateGnu, DryRunOutputIsIdentical) {
 }
 
 }  // namespace
+
+namespace {
+
+// ------------------------------------------------------------ -N, -L, --header
+// (each expectation is GNU parallel 20221122's --dry-run for the same command)
+
+std::string expand_context(std::string_view tmpl, const args& a) {
+  return cohort::app::run::command_template::compile(tmpl, true).expand(a, 1, 1);
+}
+
+TEST(CommandTemplateContext, AWordWithAllArgumentsIsRepeatedPerArgument) {
+  // parallel -N2 echo a{}b {2} c{1}d ::: 1 2 3  ->  echo a1b a2b 2 c1d
+  EXPECT_EQ(expand_context("echo a{}b {2} c{1}d", {"1", "2"}), "echo a1b a2b 2 c1d");
+  EXPECT_EQ(expand_context("echo a{}b {2} c{1}d", {"3"}), "echo a3b  c3d");
+  EXPECT_EQ(expand_context("echo a{}b{}", {"1", "2"}), "echo a1b1 a2b2");
+  EXPECT_EQ(expand_context("echo {} a{/}b", {"x/1", "2"}), "echo x/1 2 a1b a2b");
+  EXPECT_EQ(expand_context("echo x{}y", {"a b", "c"}), "echo x'a b'y xcy");
+}
+
+TEST(CommandTemplateContext, WithoutContextAllArgumentsAreJoinedInPlace) {
+  // parallel -n2 echo x{}y ::: a b c  ->  echo xa by
+  EXPECT_EQ(expand("echo x{}y", {"a", "b"}), "echo xa by");
+}
+
+TEST(CommandTemplateContext, NoArgumentsLeaveNothingAndAnAppendedBlank) {
+  // parallel -N0 echo a{}b ::: 1  ->  echo ab;  parallel -N0 echo x ::: 1  ->  "echo x "
+  EXPECT_EQ(expand_context("echo a{}b", {}), "echo ab");
+  EXPECT_EQ(expand_context("echo x", {}), "echo x ");
+  EXPECT_EQ(expand("echo x", {}), "echo x ");
+}
+
+TEST(CommandTemplateContext, ArgumentLengthIsWhatOneMoreArgumentAdds) {
+  using cohort::app::run::command_template;
+  // Each {} gets the quoted argument and a blank; a repeated word all of it.
+  EXPECT_EQ(command_template::compile("echo {} {}").argument_length("a b"), 2 * (1 + 5));
+  EXPECT_EQ(command_template::compile("echo x{}y {1}", true).argument_length("a"), 1 + 3);
+  EXPECT_EQ(command_template::compile("echo").argument_length("a"), 1 + 1);
+}
+
+TEST(CommandTemplateHeader, ColumnNamesBecomePositions) {
+  using cohort::app::run::command_template;
+  const std::vector<std::string> names{"f", "g"};
+  EXPECT_EQ(command_template::rename_columns("echo {g} {f.} {f/} {f//} {f/.} {fx} {g", names),
+            "echo {2} {1.} {1/} {1//} {1/.} {fx} {g");
+  EXPECT_EQ(command_template::rename_columns("{f}{f}x", names), "{1}{1}x");
+}
+
+}  // namespace

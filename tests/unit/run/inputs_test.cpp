@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -116,8 +117,18 @@ TEST(SplitCommandLine, ValuesAfterSeparatorStayLiteralEvenIfTheyLookLikeOptions)
   EXPECT_EQ(s.sources[0].values, (std::vector<std::string>{"-a", "--halt", ""}));
 }
 
-TEST(SplitCommandLine, LinkedSourcesAreRefused) {
-  std::vector<std::string> words{"echo", ":::", "a", ":::+", "b"};
+TEST(SplitCommandLine, PlusSeparatorsLinkToTheSourceBefore) {
+  std::vector<std::string> words{"echo", ":::", "a", ":::+", "b", "::::+", "f", "g"};
+  auto s = split_command_line(words);
+  ASSERT_EQ(s.sources.size(), 4u);
+  EXPECT_FALSE(s.sources[0].linked);
+  EXPECT_TRUE(s.sources[1].linked);
+  EXPECT_TRUE(s.sources[2].linked);   // f: the first file after ::::+
+  EXPECT_FALSE(s.sources[3].linked);  // g: a source of its own, as in GNU
+}
+
+TEST(SplitCommandLine, ALinkWithNothingBeforeItIsAnError) {
+  std::vector<std::string> words{"echo", ":::+", "a"};
   EXPECT_THROW((void)split_command_line(words), input_error);
 }
 
@@ -455,6 +466,207 @@ TEST(InputGenerator, WarnsLikeGnuWhenTheFirstThreeLinesEndInCarriageReturn) {
   input_generator mixed({input_source::file(dir.write("m", "a\r\nb\nc\r\n"))});
   EXPECT_EQ(all_jobs(mixed).size(), 3u);
   EXPECT_FALSE(mixed.crlf_suspected());
+}
+
+}  // namespace
+
+namespace {
+
+// ------------------------------------------------------------ input shaping
+// (each expectation is GNU parallel 20221122's --dry-run for the same input)
+
+using L = input_source;
+
+TEST(InputShaping, LinkedSourceGoesSideBySideUpToTheShorter) {
+  // parallel echo ::: a b c :::+ 1 2  ->  a 1, b 2
+  auto linked = L::literals({"1", "2"});
+  linked.linked = true;
+  EXPECT_EQ(all_jobs({L::literals({"a", "b", "c"}), linked}), (rows{{"a", "1"}, {"b", "2"}}));
+}
+
+TEST(InputShaping, LinkedGroupCombinesWithOtherSources) {
+  // parallel echo ::: a b ::: 1 2 3 :::+ x y z
+  auto linked = L::literals({"x", "y", "z"});
+  linked.linked = true;
+  auto jobs = all_jobs({L::literals({"a", "b"}), L::literals({"1", "2", "3"}), linked});
+  EXPECT_EQ(jobs, (rows{{"a", "1", "x"},
+                        {"a", "2", "y"},
+                        {"a", "3", "z"},
+                        {"b", "1", "x"},
+                        {"b", "2", "y"},
+                        {"b", "3", "z"}}));
+}
+
+TEST(InputShaping, LinkAllWrapsTheShorterSources) {
+  // parallel --link echo ::: a b ::: 1 2 3 4 ::: x
+  auto jobs =
+      all_jobs({L::literals({"a", "b"}), L::literals({"1", "2", "3", "4"}), L::literals({"x"})},
+               {.link = true});
+  EXPECT_EQ(jobs, (rows{{"a", "1", "x"}, {"b", "2", "x"}, {"a", "3", "x"}, {"b", "4", "x"}}));
+}
+
+TEST(InputShaping, AnEmptyLinkedSourceIsOneEmptyValue) {
+  // parallel echo ::: a b ::::+ empty  ->  echo a ''
+  auto linked = L::literals({});
+  linked.linked = true;
+  EXPECT_EQ(all_jobs({L::literals({"a", "b"}), linked}), (rows{{"a", ""}}));
+  // (GNU parallel's --link fails on an empty source; here it stands for "")
+  EXPECT_EQ(all_jobs({L::literals({"a", "b"}), L::literals({})}, {.link = true}),
+            (rows{{"a", ""}, {"b", ""}}));
+  EXPECT_EQ(all_jobs({L::literals({}), linked}, {.link = true}), rows{});
+}
+
+TEST(InputShaping, RecordsPerJobFlattenTheRecordsAndTheLastJobMayBeShort) {
+  // parallel -N2 echo ::: a b c ::: 1 2  ->  a 1 a 2 / b 1 b 2 / c 1 c 2
+  auto jobs = all_jobs({L::literals({"a", "b", "c"})}, {.records_per_job = 2});
+  EXPECT_EQ(jobs, (rows{{"a", "b"}, {"c"}}));
+  jobs = all_jobs({L::literals({"a", "b"}), L::literals({"1", "2"})}, {.records_per_job = 2});
+  EXPECT_EQ(jobs, (rows{{"a", "1", "a", "2"}, {"b", "1", "b", "2"}}));
+}
+
+TEST(InputShaping, ZeroRecordsPerJobIsOneJobPerInputWithoutArguments) {
+  auto jobs = all_jobs({L::literals({"a", "b", "c"})}, {.records_per_job = 0});
+  EXPECT_EQ(jobs, (rows{{}, {}, {}}));
+}
+
+TEST(InputShaping, TotalCountsJobsNotRecords) {
+  input_generator gen({L::literals({"a", "b", "c", "d", "e"})}, {.records_per_job = 2});
+  EXPECT_EQ(gen.total_jobs(), 3u);
+  EXPECT_EQ(all_jobs(gen).size(), 3u);
+}
+
+TEST(InputShaping, TrailingBlankContinuesTheValueWithLines) {
+  // parallel -L 2 echo ::: 'a ' b c  ->  'a b' c
+  auto jobs =
+      all_jobs({L::literals({"a ", "b", "c"})}, {.continue_lines = true, .records_per_job = 2});
+  EXPECT_EQ(jobs, (rows{{"a b", "c"}}));
+}
+
+TEST(InputShaping, EofStringEndsItsSourceInLiteralsAndFiles) {
+  scratch_dir dir;
+  auto f = dir.write("f", "a\nb\nEND\nc\n");
+  EXPECT_EQ(all_jobs({L::literals({"x", "END", "y"})}, {.eof_string = "END"}), (rows{{"x"}}));
+  EXPECT_EQ(all_jobs({L::file(f)}, {.eof_string = "END"}), (rows{{"a"}, {"b"}}));
+  EXPECT_EQ(all_jobs({L::literals({"x"}), L::file(f)}, {.eof_string = "END"}),
+            (rows{{"x", "a"}, {"x", "b"}}));
+}
+
+TEST(InputShaping, ColsepSplitsEveryValueAndKeepsEmptyFields) {
+  // parallel --colsep , echo {1}-{2}-{3} :::: f  ->  a-b-'' / ''-c-
+  scratch_dir dir;
+  auto f = dir.write("f", "a,b,\n,c\n");
+  EXPECT_EQ(all_jobs({L::file(f)}, {.colsep = ","}), (rows{{"a", "b", ""}, {"", "c"}}));
+  EXPECT_EQ(all_jobs({L::literals({"a,,b"})}, {.colsep = ",+"}), (rows{{"a", "b"}}));
+  EXPECT_EQ(all_jobs({L::literals({"a,b"}), L::literals({"x,y"})}, {.colsep = ","}),
+            (rows{{"a", "b", "x", "y"}}));
+}
+
+TEST(InputShaping, ColsepTrimsColumnsAndAnEmptyMatchSplitsCharacters) {
+  // parallel --colsep , echo "[{1}][{2}]"  <<< " a , b "  ->  [a][b]   (--trim lr)
+  EXPECT_EQ(all_jobs({L::literals({" a , b ", "\ta\t"})}, {.colsep = ","}),
+            (rows{{"a", "b"}, {"a"}}));
+  // parallel --colsep '|' (Perl: alternation of nothing) splits every character
+  EXPECT_EQ(all_jobs({L::literals({"a|b"})}, {.colsep = "|"}), (rows{{"a", "|", "b"}}));
+  EXPECT_EQ(all_jobs({L::literals({"abc"})}, {.colsep = ""}), (rows{{"a", "b", "c"}}));
+}
+
+TEST(InputShaping, AnInvalidColsepIsAClearError) {
+  EXPECT_THROW(input_generator({L::literals({"a"})}, {.colsep = "("}), input_error);
+}
+
+TEST(InputShaping, HeaderNamesColumnsAndIsNoInput) {
+  scratch_dir dir;
+  auto f = dir.write("f", "h1\th2\nx\ty\n");
+  input_generator gen({L::file(f)}, {.colsep = "\t", .header = true});
+  EXPECT_EQ(gen.header_names(), (std::vector<std::string>{"h1", "h2"}));
+  EXPECT_EQ(gen.total_jobs(), 1u);
+  EXPECT_EQ(all_jobs(gen), (rows{{"x", "y"}}));
+  input_generator lit({L::literals({"f", "1", "2"}), L::literals({"g", "3"})}, {.header = true});
+  EXPECT_EQ(lit.header_names(), (std::vector<std::string>{"f", "g"}));
+  EXPECT_EQ(all_jobs(lit), (rows{{"1", "3"}, {"2", "3"}}));
+}
+
+TEST(InputShaping, HeaderZeroNamesTheFileSourcesByTheirPaths) {
+  // parallel --header 0 echo {f} ::: x :::: f  ->  {f} is {1}: echo x ...
+  scratch_dir dir;
+  auto f = dir.write("f", "a\nb\n");
+  input_generator gen({L::literals({"x"}), L::file(f)}, {.header_paths = true});
+  EXPECT_EQ(gen.header_names(), (std::vector<std::string>{f}));
+  EXPECT_EQ(all_jobs(gen), (rows{{"x", "a"}, {"x", "b"}}));
+}
+
+// -X/-m with a toy length: each argument costs its size plus a blank.
+cohort::app::run::command_line_fill toy_fill(std::size_t max, std::size_t slots) {
+  cohort::app::run::command_line_fill f;
+  f.arg_length = [](const std::string& a) { return a.size() + 1; };
+  f.base_length = 4;  // "echo"
+  f.max_length = max;
+  f.slots = slots;
+  return f;
+}
+
+TEST(InputShaping, FillTakesWhatFitsThenSpreadsTheLastOverTheSlots) {
+  // parallel -j2 -m echo ::: a b c d e  ->  echo a b c / echo d e
+  input_generator two({L::literals({"a", "b", "c", "d", "e"})});
+  two.fill_command_lines(toy_fill(1000, 2));
+  EXPECT_EQ(all_jobs(two), (rows{{"a", "b", "c"}, {"d", "e"}}));
+  // A short line: 4 + 2 per argument < 11 is three arguments a job; the
+  // last job (g) is spread over the slots alone.
+  input_generator full({L::literals({"a", "b", "c", "d", "e", "f", "g"})});
+  full.fill_command_lines(toy_fill(11, 3));
+  EXPECT_EQ(all_jobs(full), (rows{{"a", "b", "c"}, {"d", "e", "f"}, {"g"}}));
+  // --xargs: no spreading.
+  auto no_spread = toy_fill(1000, 2);
+  no_spread.spread = false;
+  input_generator x({L::literals({"a", "b", "c"})});
+  x.fill_command_lines(no_spread);
+  EXPECT_EQ(all_jobs(x), (rows{{"a", "b", "c"}}));
+}
+
+TEST(InputShaping, FillSpreadsAJobThatReachedItsCapAtTheEndOfTheInput) {
+  // parallel -X -j2 -N6 echo ::: a b c d e f  ->  a b c / d e f (GNU looks ahead)
+  auto f = toy_fill(1000, 2);
+  f.max_records = 6;
+  input_generator gen({L::literals({"a", "b", "c", "d", "e", "f"})});
+  gen.fill_command_lines(f);
+  EXPECT_EQ(all_jobs(gen), (rows{{"a", "b", "c"}, {"d", "e", "f"}}));
+}
+
+TEST(InputShaping, FillRefusesAnArgumentLongerThanTheLine) {
+  input_generator gen({L::literals({"a", "much too long"})});
+  gen.fill_command_lines(toy_fill(10, 1));
+  job_input job;
+  ASSERT_TRUE(gen.next(job));  // "a"; the long one did not fit with it
+  EXPECT_EQ(job.args, (std::vector<std::string>{"a"}));
+  EXPECT_THROW(gen.next(job), input_error);  // nor alone
+}
+
+TEST(InputShaping, ShuffleKeepsEveryRecordAndNumbersJobsInOrder) {
+  std::vector<std::string> values;
+  for (int i = 0; i < 200; ++i) values.push_back(std::to_string(i));
+  input_generator gen({L::literals(values)}, {.records_per_job = 3, .shuffle = true});
+  auto jobs = all_jobs(gen);  // checks seq 1, 2, 3...
+  ASSERT_EQ(jobs.size(), 67u);
+  std::vector<std::string> seen;
+  for (const auto& j : jobs) seen.insert(seen.end(), j.begin(), j.end());
+  EXPECT_NE(seen, values);  // 1 in 200! to fail by chance
+  std::sort(seen.begin(), seen.end());
+  std::sort(values.begin(), values.end());
+  EXPECT_EQ(seen, values);
+}
+
+TEST(InputShaping, RecordsPerJobStreamFromAPipeWithoutReadingAhead) {
+  pipe_fds p;
+  p.put("a\nb\nc\n");
+  input_generator gen({L::standard_input()}, {.stdin_fd = p.read, .records_per_job = 2});
+  job_input job;
+  ASSERT_TRUE(gen.next(job));  // "d" is not written yet: only two values were needed
+  EXPECT_EQ(job.args, (std::vector<std::string>{"a", "b"}));
+  p.put("d\n");
+  p.close_write();
+  ASSERT_TRUE(gen.next(job));
+  EXPECT_EQ(job.args, (std::vector<std::string>{"c", "d"}));
+  EXPECT_FALSE(gen.next(job));
 }
 
 }  // namespace
