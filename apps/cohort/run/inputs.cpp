@@ -463,7 +463,13 @@ struct input_generator::state {
     bool got = false;
     while (!first_file_ended) {
       std::string& v = current_first;
-      if (first_assembler.ended || !co_await first_file.next_async(v)) {
+      // Not `ended || !co_await ...`: with a co_await in the right operand
+      // of ||, GCC 12's code crashed in the awaiter's await_resume
+      // (InputGenerator.NothingWaitsForFilesLiteralsAndDevNull, after the
+      // awaiter became one pointer). Awaits stay out of short-circuits.
+      bool more = !first_assembler.ended;
+      if (more) more = co_await first_file.next_async(v);
+      if (!more) {
         first_file_ended = true;
         got = first_assembler.finish(v);
         break;
