@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""`cohort run` against GNU parallel itself (python3 stdlib only): the same
+command line run by both, each in a fresh directory, gives the same output,
+exit status and job log. Covers GNU's other spellings of our options and the
+answers issue 16 found different (see each test).
+
+The plumbing (Run, Dir, run, joblog parsing) is run_cli_test.py's.
+
+Usage: run_cli_gnu_compat_test.py COHORT [--only SUBSTRING] [--list]
+"""
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+import run_cli_test as base
+from run_cli_test import Failure, check, run
+
+USAGE_ERROR = 255
+
+
+def gnu(args, cwd, input_bytes=None, timeout=60):
+    """GNU parallel on ARGS in CWD: (rc, stdout, stderr)."""
+    if shutil.which("parallel") is None:
+        raise Failure("GNU parallel is not installed (scripts/setup installs it)")
+    p = subprocess.run(["parallel", "--will-cite"] + [str(a) for a in args], cwd=cwd,
+                       input=input_bytes if input_bytes is not None else b"",
+                       capture_output=True, timeout=timeout)
+    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+
+def both(d, args, input_bytes=None):
+    """Runs ARGS with GNU parallel and with cohort run, each in its own fresh
+    directory under D; returns (gnu_dir, gnu_result, our_dir, our_result)."""
+    gdir = tempfile.mkdtemp(prefix="gnu-", dir=d.path)
+    odir = tempfile.mkdtemp(prefix="ours-", dir=d.path)
+    g = gnu(args, gdir, input_bytes)
+    o = run(args, odir, input_bytes=input_bytes)
+    return gdir, g, odir, o
+
+
+def same(d, args, sort=False, input_bytes=None):
+    """ARGS give the same exit status and output with both tools."""
+    gdir, g, odir, o = both(d, args, input_bytes)
+    gout, oout = g[1], o[1]
+    if sort:
+        gout, oout = sorted(gout.splitlines()), sorted(oout.splitlines())
+    check(g[0] == o[0], f"{args}: exit {o[0]}, GNU parallel {g[0]} (stderr {o[2]!r} / {g[2]!r})")
+    check(gout == oout, f"{args}: output {oout!r}, GNU parallel {gout!r}")
+    return gdir, g, odir, o
+
+
+def log_lines(path):
+    """(Seq, Exitval, Signal, Command) of each line of a joblog, in file
+    order, and whether it starts with the header (GNU's `--joblog +FILE`
+    writes none; a Seq may repeat after a --resume-failed)."""
+    with open(path) as f:
+        lines = f.read().splitlines()
+    header = bool(lines) and lines[0] == base.HEADER
+    rows = []
+    for l in lines[1:] if header else lines:
+        f = l.split("\t")
+        check(len(f) == 9, f"malformed joblog line {l!r}")
+        rows.append((int(f[0]), int(f[6]), int(f[7]), f[8]))
+    return header, rows
+
+
+# ---------------------------------------------------------------------------
+# GNU's other spellings of our options
+
+
+def test_gnus_other_spellings_of_our_options(d):
+    for args in (["--dryrun", "echo", ":::", "a", "b"],
+                 ["--dr", "echo", ":::", "a", "b"],
+                 ["-P", "2", "-k", "echo", ":::", "a", "b", "c"],
+                 ["--max-procs", "1", "echo", ":::", "a", "b"],
+                 ["--maxprocs=1", "echo", ":::", "a", "b"],
+                 ["--linebuffer", "echo", ":::", "a"],
+                 ["--line-buffered", "echo", ":::", "a"],
+                 ["--termseq", "TERM,100,KILL,25", "echo", ":::", "a"],
+                 ["--halt-on-error", "2", "-j1", "exit", ":::", "0", "3", "4"],
+                 ["--haltonerror", "now,fail=1", "-j1", "exit", ":::", "0", "5", "4"],
+                 ["--delay", ".2", "echo", ":::", "a", "b"],
+                 ["--delay", "2.", "echo", ":::", "a"],
+                 ["-k", "--no-keep-order", "-j1", "echo", ":::", "a", "b"],
+                 ["--keeporder", "echo", ":::", "a", "b"],
+                 ["--will-cite", "echo", ":::", "a"]):
+        same(d, args)
+    gdir, _, odir, _ = same(d, ["--jl", "j.log", "echo", ":::", "a", "b"])
+    check(log_lines(os.path.join(odir, "j.log"))[1] == log_lines(os.path.join(gdir, "j.log"))[1],
+          "--jl: the joblogs differ")
+
+
+TESTS = [(name, fn) for name, fn in sorted(globals().items()) if name.startswith("test_")]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("cohort")
+    ap.add_argument("--only", default="")
+    ap.add_argument("--list", action="store_true")
+    args = ap.parse_args()
+    base.EXE = os.path.abspath(args.cohort)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    passed = failed = 0
+    for name, fn in TESTS:
+        if args.only not in name:
+            continue
+        if args.list:
+            print(name)
+            continue
+        d = base.Dir()
+        t = time.monotonic()
+        try:
+            fn(d)
+            passed += 1
+            print(f"ok   {name} ({time.monotonic() - t:.2f} s)", flush=True)
+        except Failure as e:
+            failed += 1
+            print(f"FAIL {name}: {e}", flush=True)
+        except Exception:
+            failed += 1
+            print(f"FAIL {name}: {traceback.format_exc()}", flush=True)
+        finally:
+            d.cleanup()
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
