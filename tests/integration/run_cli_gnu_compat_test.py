@@ -96,6 +96,27 @@ def test_gnus_other_spellings_of_our_options(d):
           "--jl: the joblogs differ")
 
 
+# ---------------------------------------------------------------------------
+# The job log
+
+
+def test_joblog_plus_file_appends(d):
+    # GNU: `--joblog +FILE` appends to FILE (no header, even on a new file);
+    # --resume with it reads FILE.
+    gdir, _, odir, _ = same(d, ["--joblog", "+j.log", "echo", ":::", "a"])
+    for where, tool in ((gdir, gnu), (odir, lambda a, c: run(a, c))):
+        rc = tool(["--joblog", "+j.log", "echo", ":::", "b", "c"], where)[0]
+        check(rc == 0, f"second run in {where}: exit {rc}")
+        rc = tool(["--resume", "--joblog", "+j.log", "echo", ":::", "b", "c", "d"], where)[0]
+        check(rc == 0, f"--resume run in {where}: exit {rc}")
+    check(not os.path.exists(os.path.join(odir, "+j.log")), "a file named '+j.log' was made")
+    ours = log_lines(os.path.join(odir, "j.log"))
+    theirs = log_lines(os.path.join(gdir, "j.log"))
+    check(ours == theirs, f"joblog {ours}, GNU parallel {theirs}")
+    check(ours[1] == [(1, 0, 0, "echo a"), (1, 0, 0, "echo b"), (2, 0, 0, "echo c"),
+                      (3, 0, 0, "echo d")], f"joblog {ours}")
+
+
 TESTS = [(name, fn) for name, fn in sorted(globals().items()) if name.startswith("test_")]
 
 

@@ -114,7 +114,7 @@ joblog_writer::joblog_writer(const std::string& path, mode m) : path_(path) {
   if (fd_ < 0) throw_io("open", path, errno);
   try {
     off_t size = 0;
-    if (m == mode::append) {
+    if (m != mode::truncate) {
       struct stat st {};
       if (::fstat(fd_, &st) != 0) throw_io("stat", path, errno);
       size = st.st_size;
@@ -143,7 +143,7 @@ joblog_writer::joblog_writer(const std::string& path, mode m) : path_(path) {
         size = keep;
       }
     }
-    if (size == 0) {
+    if (size == 0 && m != mode::append_lines) {
       std::string header(joblog_header);
       header.push_back('\n');
       write_all(header);

@@ -71,9 +71,11 @@ void append_joblog_line(std::string& out, const joblog_entry& entry);
 class joblog_writer {
  public:
   enum class mode {
-    truncate,  ///< start a new log: empty the file, write the header
-    append,    ///< continue a log (--resume): keep its lines, drop an incomplete last
-               ///< line, write the header only if the file is new or empty
+    truncate,      ///< start a new log: empty the file, write the header
+    append,        ///< continue a log (--resume): keep its lines, drop an incomplete last
+                   ///< line, write the header only if the file is new or empty
+    append_lines,  ///< GNU parallel's `--joblog +FILE`: as append, but never
+                   ///< write the header, not even on a new file
   };
 
   joblog_writer(const std::string& path, mode m);

@@ -103,7 +103,7 @@ void add_input_output_options(CLI::App& app, run_cli_options& o, value_texts& t)
   app.add_flag("--dry-run,--dryrun", o.dry_run, "print the commands instead of running them")
       ->group(output_group);
   add_value(app, "--joblog,--jl", o.joblog, "FILE", log_group,
-            "log every finished job in FILE (GNU parallel's format)");
+            "log every finished job in FILE (GNU parallel's format); +FILE appends to FILE");
   app.add_flag("--resume", o.resume, "skip the jobs in --joblog")->group(log_group);
   app.add_flag("--resume-failed,--resumefailed", o.resume_failed,
                "skip the jobs in --joblog that succeeded; run the failed ones again")
@@ -124,6 +124,10 @@ void add_hidden_spellings(CLI::App& app, run_cli_options& o, value_texts& t) {
 void read_values(run_cli_options& o, const value_texts& t, std::vector<std::string> words) {
   o.words = std::move(words);
   if (t.no_keep_order) o.keep_order = false;  // GNU: wherever it is given
+  if (o.joblog.size() > 1 && o.joblog.front() == '+') {
+    o.joblog.erase(0, 1);  // GNU parallel: --joblog +FILE appends to FILE
+    o.joblog_append = true;
+  }
   // prefix_command() hands an unknown option over as the command's first
   // word; GNU parallel refuses it, and so do we (nothing is run).
   if (!o.words.empty() && o.words.front().size() > 1 && o.words.front()[0] == '-' &&

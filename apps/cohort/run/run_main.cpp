@@ -67,8 +67,10 @@ void open_joblogs(const run_cli_options& o, run_engine_parts& parts) {
                          o.resume ? resume_mode::resume : resume_mode::resume_failed);
   }
   if (!o.joblog.empty()) {
-    parts.log.emplace(o.joblog,
-                      parts.resume ? joblog_writer::mode::append : joblog_writer::mode::truncate);
+    using mode = joblog_writer::mode;
+    parts.log.emplace(o.joblog, o.joblog_append ? mode::append_lines
+                                : parts.resume  ? mode::append
+                                                : mode::truncate);
   }
 }
 

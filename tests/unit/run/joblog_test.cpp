@@ -143,6 +143,22 @@ TEST(JoblogWriter, AppendModeOnAMissingOrEmptyFileWritesTheHeader) {
   EXPECT_EQ(read_file(empty), header);
 }
 
+TEST(JoblogWriter, AppendLinesModeAddsLinesAndNeverAHeader) {
+  // GNU parallel's --joblog +FILE: lines only, even on a new file.
+  scratch_dir dir;
+  {
+    joblog_writer log(dir.file("new"), joblog_writer::mode::append_lines);
+    log.write(entry(1, 0, "echo a"));
+  }
+  EXPECT_EQ(read_file(dir.file("new")), line_of(entry(1, 0, "echo a")));
+  {
+    joblog_writer log(dir.file("new"), joblog_writer::mode::append_lines);
+    log.write(entry(1, 0, "echo b"));
+  }
+  EXPECT_EQ(read_file(dir.file("new")),
+            line_of(entry(1, 0, "echo a")) + line_of(entry(1, 0, "echo b")));
+}
+
 TEST(JoblogWriter, AppendModeDropsAnIncompleteLastLine) {
   scratch_dir dir;
   auto first = line_of(entry(1, 0, "echo a"));

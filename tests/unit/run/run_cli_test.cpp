@@ -79,6 +79,15 @@ TEST(RunCli, GnuParallelsOtherSpellingsOfOurOptions) {
   EXPECT_NE(v.out.find("cohort run"), std::string::npos) << v.out;
 }
 
+TEST(RunCli, JoblogPlusFileAppendsToFile) {
+  const auto plus = options_of({"--joblog", "+jobs.log", "echo"});
+  EXPECT_EQ(plus.joblog, "jobs.log");
+  EXPECT_TRUE(plus.joblog_append);
+  const auto plain = options_of({"--joblog", "jobs.log", "echo"});
+  EXPECT_EQ(plain.joblog, "jobs.log");
+  EXPECT_FALSE(plain.joblog_append);
+}
+
 TEST(RunCli, DurationsTakeGnusNumberForms) {
   EXPECT_EQ(options_of({"--delay", ".2", "echo"}).delay, 200ms);
   EXPECT_EQ(options_of({"--delay", "2.", "echo"}).delay, 2s);
