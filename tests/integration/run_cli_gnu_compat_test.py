@@ -117,6 +117,29 @@ def test_joblog_plus_file_appends(d):
                       (3, 0, 0, "echo d")], f"joblog {ours}")
 
 
+def test_a_job_ended_by_a_signal_is_logged_as_gnu_does(d):
+    # Killed by its own signal: Exitval 0 and the signal; killed by
+    # --timeout: Exitval -1 and the signal.
+    for args in (["--joblog", "j.log", "-k", "kill -TERM $$", ":::", "1", "2"],
+                 ["--joblog", "j.log", "--timeout", "0.3", "sleep", ":::", "5"]):
+        gdir, _, odir, _ = same(d, args)
+        ours = [r[:3] for r in log_lines(os.path.join(odir, "j.log"))[1]]
+        theirs = [r[:3] for r in log_lines(os.path.join(gdir, "j.log"))[1]]
+        check(ours == theirs, f"{args}: joblog {ours}, GNU parallel {theirs}")
+    # Such a job failed: --resume-failed runs it again, in both tools (the
+    # job kills itself the first time only).
+    args = ["--joblog", "j.log", "-j1", "test -e m{} || { touch m{}; kill -TERM $$; }", ":::",
+            "1", "2"]
+    gdir, _, odir, _ = same(d, args)
+    for where, tool in ((gdir, gnu), (odir, lambda a, c: run(a, c))):
+        tool(["--resume-failed"] + args, where)
+    ours = log_lines(os.path.join(odir, "j.log"))[1]
+    check([r[:3] for r in ours] == [r[:3] for r in log_lines(os.path.join(gdir, "j.log"))[1]],
+          f"after --resume-failed: {ours}")
+    check([r[:3] for r in ours] == [(1, 0, 15), (2, 0, 15), (1, 0, 0), (2, 0, 0)],
+          f"after --resume-failed: {ours}")
+
+
 TESTS = [(name, fn) for name, fn in sorted(globals().items()) if name.startswith("test_")]
 
 

@@ -37,7 +37,8 @@ struct joblog_entry {
   std::chrono::nanoseconds runtime{};
   std::int64_t send = 0;     ///< bytes sent to the job (GNU: transferred files; 0)
   std::int64_t receive = 0;  ///< bytes the job wrote (GNU: returned files; output size)
-  int exit_value = 0;        ///< exit status; GNU writes -1 for a job killed by --timeout
+  int exit_value = 0;        ///< exit status; 0 for a job ended by a signal (GNU), -1 for
+                             ///< one killed by --timeout (GNU)
   int signal = 0;            ///< the signal that ended the job, 0 if none
   std::string command;
 };

@@ -52,6 +52,7 @@ class job_item {
   bool expanded_ = false;
   std::string label_;                      // the task's name in a SIGQUIT dump: "job 7: <command>"
   launch_result result_;                   // the last attempt
+  bool timed_out_ = false;                 // the last attempt was killed by --timeout
   std::string partial_out_, partial_err_;  // --line-buffer: a last line without newline
 };
 

@@ -99,6 +99,7 @@ task<> run_engine::run_job(job_item& job, slot_lease slot) {
   co_await wait_for_delay();
   // Each attempt starts afresh: the job's outcome is its last attempt's.
   job.result_ = launch_result{};
+  job.timed_out_ = false;
   job.partial_out_.clear();
   job.partial_err_.clear();
   const launch_request request = request_for(job, slot.number());
@@ -107,6 +108,7 @@ task<> run_engine::run_job(job_item& job, slot_lease slot) {
   if (timeout == duration::max()) {
     co_await launcher_->launch(request, r);
   } else if (!co_await move_on_after(timeout, launcher_->launch(request, r))) {
+    job.timed_out_ = true;
     warn_timed_out(job.command_);
   }
   if (r.success()) {
@@ -140,7 +142,9 @@ void run_engine::job_ended(job_item& job, task_outcome outcome) {
   r.err += job.partial_err_;
   entry.receive = static_cast<std::int64_t>(r.out.size());
   if (r.ended) {
-    entry.exit_value = r.signal != 0 ? -1 : r.code;
+    // GNU parallel: a job ended by a signal has Exitval 0 and the signal,
+    // unless parallel killed it itself (--timeout): then -1.
+    entry.exit_value = r.signal == 0 ? r.code : job.timed_out_ ? -1 : 0;
     entry.signal = r.signal;
   }
   // GNU parallel logs a job that finished (ok or failed), never one it

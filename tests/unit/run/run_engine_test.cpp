@@ -140,9 +140,16 @@ TEST(RunEngine, AJobKilledBySignalFailsAndIsLoggedWithItsSignal) {
   const auto log = read_joblog(r.joblog);
   ASSERT_EQ(log.records.size(), 2u);
   EXPECT_EQ(log.records[1].command, "job b");
-  EXPECT_EQ(log.records[1].exit_value, -1);
+  // GNU parallel: Exitval 0 and the signal (-1 is for a job it killed itself).
+  EXPECT_EQ(log.records[1].exit_value, 0);
   EXPECT_EQ(log.records[1].signal, SIGKILL);
   EXPECT_EQ(r.engine->last_failure_code(), 128 + SIGKILL);
+  // It failed: --resume-failed runs it again.
+  engine_run again;
+  again.joblog = r.joblog;
+  again.resume = resume_mode::resume_failed;
+  EXPECT_EQ(again.run({"a", "b"}), 0);
+  EXPECT_EQ(again.launcher.launched, (std::vector<std::string>{"2 1 job b"}));
 }
 
 TEST(RunEngine, HaltNowFailOneExitsWithTheFailingJobsStatus) {
