@@ -97,6 +97,31 @@ def test_gnus_other_spellings_of_our_options(d):
 
 
 # ---------------------------------------------------------------------------
+# Exit status
+
+
+def test_exit_status_after_a_halt_is_decided_when_it_halts(d):
+    # GNU parallel: the status of the job that halted the run (fail=1,
+    # done=1, or a percentage that is one job), or the count / percentage of
+    # failed jobs at that moment; jobs failing afterwards do not count.
+    job = "sleep 0.{}; exit {}"  # job N sleeps 0.N s and exits N
+    for args in (["-j2", "--halt", "soon,fail=1", "sh", "-c", "sleep 0.$1; exit $1", "_", ":::",
+                  "3", "6"],
+                 ["-j3", "--halt", "soon,fail=1", job, ":::", "1", "4", "7"],
+                 ["-j4", "--halt", "soon,fail=2", job, ":::", "1", "3", "5", "7"],
+                 ["-j4", "--halt", "now,fail=2", job, ":::", "1", "3", "5", "7"],
+                 ["-j4", "--halt", "soon,fail=25%", job, ":::", "1", "3", "5", "7"],
+                 ["-j4", "--halt", "soon,done=1", job, ":::", "1", "3", "5", "7"],
+                 ["-j1", "--halt", "soon,fail=90%", "exit", ":::", "0", "1", "1"],
+                 ["-j1", "--halt", "soon,success=90%", "exit", ":::", "0", "1", "1"],
+                 ["-j1", "--halt", "soon,fail=20%", "exit", ":::", "0", "4", "1", "1", "0"],
+                 ["-j1", "--halt", "soon,fail=40%", "exit", ":::", "0", "4", "1", "1", "0"],
+                 ["-j1", "--halt", "now,fail=1", "kill -TERM $$", ":::", "1"],
+                 ["-j1", "--halt", "now,fail=1", "--timeout", "0.3", "sleep", ":::", "5"]):
+        same(d, args, sort=True)
+
+
+# ---------------------------------------------------------------------------
 # The job log
 
 

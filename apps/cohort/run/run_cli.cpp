@@ -43,8 +43,9 @@ let running jobs finish.
 
 Exit status (as GNU parallel): 0 all jobs succeeded; 1-100 that many jobs
 failed; 101 more than 100 failed; 255 other error; 130 interrupted by
-SIGINT, 143 by SIGTERM. With --halt ...,fail=1: the failing job's status;
-with a P% halt: the percentage of the jobs that failed. An interrupted run
+SIGINT, 143 by SIGTERM. After a --halt, the status when it halted:
+fail=1 or done=1: that job's status; fail=N: the number failed by then;
+P%: the percentage of all jobs failed by then. An interrupted run
 ends by its signal once the job log is written (as the shell shows it:
 130, 143), so Ctrl+C also stops a script that runs cohort.)";
 

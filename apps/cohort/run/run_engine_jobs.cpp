@@ -132,6 +132,7 @@ void run_engine::warn_timed_out(std::string_view command) {
 }
 
 void run_engine::job_ended(job_item& job, task_outcome outcome) {
+  note_halt();  // by the outcome before this one
   launch_result& r = job.result_;
   joblog_entry entry;
   entry.seq = job.seq_;
@@ -150,8 +151,12 @@ void run_engine::job_ended(job_item& job, task_outcome outcome) {
   // GNU parallel logs a job that finished (ok or failed), never one it
   // killed because it was stopping: those are run again by --resume.
   if (outcome != task_outcome::cancelled && parts_.log) parts_.log->write(entry);
-  if (outcome == task_outcome::failed) {
-    last_failure_code_ = entry.signal != 0 ? 128 + entry.signal : entry.exit_value;
+  if (outcome != task_outcome::cancelled) {
+    ++last_outcome_.finished;
+    if (outcome == task_outcome::failed) ++last_outcome_.failed;
+    last_outcome_.status = entry.exit_value != 0 ? entry.exit_value
+                           : entry.signal != 0   ? 128 + entry.signal
+                                                 : 0;
   }
   printer_.job_ended(job.seq_, job.args_, std::move(r.out), std::move(r.err));
 }

@@ -143,7 +143,6 @@ TEST(RunEngine, AJobKilledBySignalFailsAndIsLoggedWithItsSignal) {
   // GNU parallel: Exitval 0 and the signal (-1 is for a job it killed itself).
   EXPECT_EQ(log.records[1].exit_value, 0);
   EXPECT_EQ(log.records[1].signal, SIGKILL);
-  EXPECT_EQ(r.engine->last_failure_code(), 128 + SIGKILL);
   // It failed: --resume-failed runs it again.
   engine_run again;
   again.joblog = r.joblog;
@@ -194,6 +193,34 @@ TEST(RunEngine, HaltSoonLetsRunningJobsFinishAndStartsNoMore) {
   EXPECT_EQ(r.summary().done, 1u);
   EXPECT_EQ(r.summary().cancelled, 0u);
   EXPECT_EQ(r.summary().not_started, 2u);
+}
+
+TEST(RunEngine, HaltSoonExitsWithTheStatusAtTheHaltNotCountingLaterFailures) {
+  // GNU parallel: the jobs that fail while the running ones finish do not
+  // change the exit status decided when the halt came.
+  engine_run r;
+  r.slots = 3;
+  r.options.halt = halt(cohort::halt_policy::when::soon, cohort::halt_policy::on::fail, 1);
+  r.launcher.script["job a"] = {fails(5, 1s)};
+  r.launcher.script["job b"] = {fails(6, 2s)};
+  r.launcher.script["job c"] = {fails(7, 3s)};
+  EXPECT_EQ(r.run({"a", "b", "c", "d"}), 5);
+  EXPECT_EQ(r.summary().failed, 3u);
+  engine_run two;
+  two.slots = 4;
+  two.options.halt = halt(cohort::halt_policy::when::soon, cohort::halt_policy::on::fail, 2);
+  for (const char* v : {"a", "b", "c", "d"})
+    two.launcher.script[std::string("job ") + v] = {fails(1)};
+  EXPECT_EQ(two.run({"a", "b", "c", "d", "e"}), 2);  // 4 failed, 2 when it halted
+  EXPECT_EQ(two.summary().failed, 4u);
+}
+
+TEST(RunEngine, HaltOnATimedOutJobExits255AsGnuParallel) {
+  engine_run r;
+  r.options.halt = halt(cohort::halt_policy::when::now, cohort::halt_policy::on::fail, 1);
+  r.options.timeout = timeout_spec{timeout_spec::kind::fixed, std::chrono::seconds(2), 0};
+  r.launcher.script["job a"] = {scripted_job{.runtime = 10s}};
+  EXPECT_EQ(r.run({"a", "b"}), 255);  // its Exitval is -1
 }
 
 TEST(RunEngine, HaltOnAPercentageExitsWithThePercentageThatFailed) {
