@@ -97,6 +97,19 @@ def test_gnus_other_spellings_of_our_options(d):
 
 
 # ---------------------------------------------------------------------------
+# Inputs
+
+
+def test_a_value_with_a_newline_is_two_values(d):
+    for args in (["-k", "echo", "{#}:{}", ":::", "a\nb", "c"],
+                 ["-k", "echo", "{#}:{}", ":::", "a\n", "", "b"],
+                 ["-k", "echo", "{1}-{2}", ":::", "a\nb", ":::", "x", "y\nz"],
+                 ["-k", "--dry-run", "echo", ":::", "a\nb"],
+                 ["-0", "-k", "echo", "{#}", ":::", "a\nb"]):
+        same(d, args)
+
+
+# ---------------------------------------------------------------------------
 # Exit status
 
 

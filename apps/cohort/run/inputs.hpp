@@ -27,7 +27,8 @@ struct input_source {
   enum class kind { literals, file };
 
   kind what = kind::literals;
-  std::vector<std::string> values;  ///< kind::literals: the values, each one whole
+  std::vector<std::string> values;  ///< kind::literals: the values (split at the separator
+                                    ///< by input_generator, as GNU parallel)
   std::string path;                 ///< kind::file: the path; "-" is standard input
 
   [[nodiscard]] static input_source literals(std::vector<std::string> values);
