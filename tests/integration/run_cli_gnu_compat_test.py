@@ -178,6 +178,21 @@ def test_a_job_ended_by_a_signal_is_logged_as_gnu_does(d):
           f"after --resume-failed: {ours}")
 
 
+def test_resume_failed_runs_the_failed_jobs_with_a_changed_command(d):
+    first = ["--joblog", "j.log", "-k", "exit", ":::", "0", "1", "2"]
+    gdir, _, odir, _ = same(d, first)
+    fixed = ["--resume-failed", "--joblog", "j.log", "-k", "echo new", ":::", "0", "1", "2"]
+    g = gnu(fixed, gdir)
+    o = run(fixed, odir)
+    check((o[0], o[1]) == (g[0], g[1]), f"exit {o[0]} output {o[1]!r}, GNU parallel {g[:2]}")
+    ours = [r for r in log_lines(os.path.join(odir, "j.log"))[1]]
+    theirs = [r for r in log_lines(os.path.join(gdir, "j.log"))[1]]
+    check(ours == theirs, f"joblog {ours}, GNU parallel {theirs}")
+    # Plain --resume still refuses: it would mix two commands' outputs.
+    rc, _, err = run(["--resume"] + fixed[1:], odir)
+    check(rc == USAGE_ERROR and "the input changed" in err, f"--resume: exit {rc}: {err!r}")
+
+
 TESTS = [(name, fn) for name, fn in sorted(globals().items()) if name.startswith("test_")]
 
 

@@ -43,7 +43,11 @@ std::optional<job_item> run_engine::admit(job_input& in) {
     // A template with {%} cannot reproduce its old command: not compared.
     std::optional<std::string_view> command;
     if (!parts_.tmpl.uses_slot()) command = job.command(1);
-    if (parts_.resume->skip(job.seq_, command)) {  // throws input_changed_error
+    const bool skip = parts_.resume->skip(job.seq_, command);  // throws input_changed_error
+    if (auto warning = parts_.resume->take_change_warning()) {
+      printer_.message("cohort run: " + *warning);
+    }
+    if (skip) {
       ++resume_skipped_;
       ++bar_counts_.skipped;
       printer_.job_skipped(job.seq_);

@@ -384,6 +384,23 @@ TEST(RunEngine, ResumeRefusesAChangedInput) {
   EXPECT_TRUE(changed.launcher.launched.empty());
 }
 
+TEST(RunEngine, ResumeFailedRunsTheFailedJobsWithAChangedCommandAndSaysSo) {
+  cohort::test::scratch_dir dir;
+  engine_run first;
+  first.joblog = dir.file("log");
+  first.launcher.script["job b"] = {fails(1)};
+  EXPECT_EQ(first.run({"a", "b"}), 1);
+  engine_run fixed;
+  fixed.joblog = first.joblog;
+  fixed.resume = resume_mode::resume_failed;
+  fixed.options.resume_failed = true;
+  EXPECT_EQ(fixed.run({"A", "B"}), 0);
+  EXPECT_EQ(fixed.launcher.launched, (std::vector<std::string>{"2 1 job B"}));
+  EXPECT_EQ(fixed.err.text(),
+            "cohort run: warning: the command changed since the joblog was written (Seq 1 was "
+            "'job a', now 'job A'); the failed jobs run with the new command\n");
+}
+
 TEST(RunEngine, CancelMidRunKillsTheRunningJobsLogsNoneOfThemAndCountsTheRest) {
   cohort::test::scratch_dir dir;
   engine_run r;
