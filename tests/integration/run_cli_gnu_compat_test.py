@@ -97,6 +97,23 @@ def test_gnus_other_spellings_of_our_options(d):
 
 
 # ---------------------------------------------------------------------------
+# Output
+
+
+def test_keep_order_with_line_buffer(d):
+    job = "echo start {}; sleep {}; echo end {}; echo err {} >&2"
+    same(d, ["-j3", "-k", "--line-buffer", job, ":::", "0.4", "0.2", "0.8"])
+    same(d, ["-j3", "-k", "--lb", "--tag", "printf 'a{}'; sleep {}; printf 'b{}\\n'", ":::",
+             "0.4", "0.2", "0.8"])
+    # The oldest running job's lines come as they come: "start 0.8" is out
+    # while that job still sleeps (GNU parallel prints it when 0.4 ends).
+    r = base.Run(["-j3", "-k", "--lb", job, ":::", "0.4", "0.2", "3"], d.path)
+    base.wait_until(lambda: "start 3" in r.stdout(), "the oldest job's first line", timeout=2.5)
+    check("end 3" not in r.stdout(), f"output {r.stdout()!r}")
+    check(r.wait() == 0, f"exit {r.rc}")
+
+
+# ---------------------------------------------------------------------------
 # Inputs
 
 

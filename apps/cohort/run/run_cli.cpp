@@ -155,9 +155,6 @@ void read_values(run_cli_options& o, const value_texts& t, std::vector<std::stri
   if ((o.resume || o.resume_failed) && o.joblog.empty()) {
     throw usage_error("--resume needs --joblog FILE (the log of the earlier run)");
   }
-  if (o.line_buffer && o.keep_order) {
-    throw usage_error("--line-buffer and --keep-order cannot be combined");
-  }
 }
 
 }  // namespace

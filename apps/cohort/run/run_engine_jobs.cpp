@@ -92,8 +92,8 @@ launch_request run_engine::request_for(job_item& job, std::size_t slot) {
   r.env = {{"PARALLEL_SEQ", std::to_string(job.seq_)}, {"PARALLEL_JOBSLOT", std::to_string(slot)}};
   if (options_.line_buffer) {
     // Complete lines are printed as they come; a partial last line waits.
-    r.on_stdout = printer_.line_sink(job.args_, job.partial_out_, false);
-    r.on_stderr = printer_.line_sink(job.args_, job.partial_err_, true);
+    r.on_stdout = printer_.line_sink(job.seq_, job.args_, job.partial_out_, false);
+    r.on_stderr = printer_.line_sink(job.seq_, job.args_, job.partial_err_, true);
   }
   r.term_seq = &options_.term_seq;
   return r;

@@ -88,6 +88,12 @@ TEST(RunCli, JoblogPlusFileAppendsToFile) {
   EXPECT_FALSE(plain.joblog_append);
 }
 
+TEST(RunCli, KeepOrderGoesWithLineBuffer) {
+  const auto o = options_of({"-k", "--line-buffer", "echo"});
+  EXPECT_TRUE(o.keep_order);
+  EXPECT_TRUE(o.line_buffer);
+}
+
 TEST(RunCli, DurationsTakeGnusNumberForms) {
   EXPECT_EQ(options_of({"--delay", ".2", "echo"}).delay, 200ms);
   EXPECT_EQ(options_of({"--delay", "2.", "echo"}).delay, 2s);

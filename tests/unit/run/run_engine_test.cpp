@@ -5,6 +5,8 @@
 #include "cohort/run/run_exit_code.hpp"
 #include "cohort/run/run_report.hpp"
 
+#include <fmt/format.h>
+
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -339,6 +341,29 @@ TEST(RunEngine, LineBufferPrintsCompleteLinesAsTheyComeAndTheRestAtTheEnd) {
   EXPECT_EQ(r.run({"a", "b"}), 0);
   // a's complete line at once, before b's; its last line when a ends.
   EXPECT_EQ(r.out.text(), "a\ta1\nb\tb1\na\ta2");
+}
+
+TEST(RunEngine, KeepOrderWithLineBufferPrintsTheOldestRunningJobsLinesAsTheyCome) {
+  // GNU parallel -k --line-buffer: the lines of the oldest job still
+  // running are printed as they come; a later job's wait until it is the
+  // oldest, then its held lines come out at once.
+  engine_run r;
+  r.slots = 3;
+  r.options.keep_order = true;
+  r.options.line_buffer = true;
+  for (auto [v, t] : {std::pair{"a", 3s}, {"b", 1s}, {"c", 5s}}) {
+    r.launcher.script[std::string("job ") + v] = {scripted_job{
+        .out = fmt::format("start {}\n", v), .runtime = t, .out_at_end = fmt::format("end {}", v)}};
+  }
+  std::string at_2s, at_4s;
+  r.before = [&](cohort::test::virtual_loop& loop) {
+    loop.call_after(2s, [&] { at_2s = r.out.text(); });
+    loop.call_after(4s, [&] { at_4s = r.out.text(); });
+  };
+  EXPECT_EQ(r.run({"a", "b", "c"}), 0);
+  EXPECT_EQ(at_2s, "start a\n");                              // b ended, but a is older
+  EXPECT_EQ(at_4s, "start a\nend astart b\nend bstart c\n");  // c is the oldest now
+  EXPECT_EQ(r.out.text(), "start a\nend astart b\nend bstart c\nend c");
 }
 
 TEST(RunEngine, ResumeSkipsTheLoggedJobsAndResumeFailedRunsTheFailedAgain) {
