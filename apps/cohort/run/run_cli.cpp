@@ -3,6 +3,7 @@
 #include "cohort/common/cli.hpp"
 #include "cohort/common/option_values.hpp"
 #include "cohort/exit_codes.hpp"
+#include "cohort/run/gnu_options.hpp"
 
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
@@ -116,8 +117,9 @@ void add_hidden_spellings(CLI::App& app, run_cli_options& o, value_texts& t) {
   app.add_flag("--line-buffered,--linebuffered", o.line_buffer)->group("");
   app.add_flag("--dr", o.dry_run)->group("");
   app.add_flag("--nok,--no-k", t.no_keep_order)->group("");
-  // GNU parallel's citation switches: cohort prints no notice, so they do nothing.
-  app.add_flag("--will-cite,--willcite,--no-notice,--nonotice,--gnu")->group("");
+  // GNU parallel's citation switches: cohort prints no notice, so they do
+  // nothing; --group and --silent ask for what cohort does anyway.
+  app.add_flag("--will-cite,--willcite,--no-notice,--nonotice,--gnu,--group,--silent")->group("");
 }
 
 // Reads the values and checks that the options fit together; throws
@@ -133,6 +135,8 @@ void read_values(run_cli_options& o, const value_texts& t, std::vector<std::stri
   // word; GNU parallel refuses it, and so do we (nothing is run).
   if (!o.words.empty() && o.words.front().size() > 1 && o.words.front()[0] == '-' &&
       o.words.front() != "--") {
+    // A GNU parallel option we do not have says why, never "unknown option".
+    if (auto why = unsupported_option_message(o.words.front())) throw usage_error(*why);
     throw usage_error(unknown_option_message(o.words.front(), "run"));
   }
   if (!o.words.empty() && o.words.front() == "--") o.words.erase(o.words.begin());

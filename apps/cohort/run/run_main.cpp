@@ -2,6 +2,7 @@
 
 #include "cohort/common/cli.hpp"
 #include "cohort/exit_codes.hpp"
+#include "cohort/run/gnu_options.hpp"
 #include "cohort/run/process_launcher.hpp"
 #include "cohort/run/run_engine.hpp"
 #include "cohort/run/run_exit_code.hpp"
@@ -108,6 +109,7 @@ int run_and_report(int argc, char** argv, int& ended_by) {
   run_cli_options o = std::move(*parsed.options);
   try {
     auto split = split_command_line(o.words, o.arg_files);
+    refuse_perl_expressions(split.command);
     run_engine_parts parts{.tmpl = command_template::from_words(split.command),
                            .inputs = input_generator(std::move(split.sources),
                                                      {.separator = o.null_separated ? '\0' : '\n'}),
