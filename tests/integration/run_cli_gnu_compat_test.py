@@ -8,15 +8,11 @@ The plumbing (Run, Dir, run, joblog parsing) is run_cli_test.py's.
 
 Usage: run_cli_gnu_compat_test.py COHORT [--only SUBSTRING] [--list]
 """
-import argparse
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
-import traceback
 
 import run_cli_test as base
 from run_cli_test import Failure, check, run
@@ -210,41 +206,8 @@ def test_resume_failed_runs_the_failed_jobs_with_a_changed_command(d):
     check(rc == USAGE_ERROR and "the input changed" in err, f"--resume: exit {rc}: {err!r}")
 
 
-TESTS = [(name, fn) for name, fn in sorted(globals().items()) if name.startswith("test_")]
-
-
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("cohort")
-    ap.add_argument("--only", default="")
-    ap.add_argument("--list", action="store_true")
-    args = ap.parse_args()
-    base.EXE = os.path.abspath(args.cohort)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    passed = failed = 0
-    for name, fn in TESTS:
-        if args.only not in name:
-            continue
-        if args.list:
-            print(name)
-            continue
-        d = base.Dir()
-        t = time.monotonic()
-        try:
-            fn(d)
-            passed += 1
-            print(f"ok   {name} ({time.monotonic() - t:.2f} s)", flush=True)
-        except Failure as e:
-            failed += 1
-            print(f"FAIL {name}: {e}", flush=True)
-        except Exception:
-            failed += 1
-            print(f"FAIL {name}: {traceback.format_exc()}", flush=True)
-        finally:
-            d.cleanup()
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
-
+TESTS = [(name[5:], fn) for name, fn in sorted(globals().items())
+         if name.startswith("test_") and callable(fn)]
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(base.run_tests(TESTS))

@@ -1142,6 +1142,13 @@ TESTS = [(name[5:], fn) for name, fn in sorted(globals().items())
 
 
 def main():
+    return run_tests(TESTS)
+
+
+def run_tests(tests):
+    """Runs TESTS, (name, fn(Dir)) pairs, as the command line asks (COHORT
+    [--only SUBSTRING] [--list]); returns the exit status. Other test files
+    that import this one call it with their own tests."""
     global EXE
     ap = argparse.ArgumentParser()
     ap.add_argument("cohort")
@@ -1151,7 +1158,7 @@ def main():
     EXE = os.path.abspath(args.cohort)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     passed = failed = 0
-    for name, fn in TESTS:
+    for name, fn in tests:
         if args.only not in name:
             continue
         if args.list:
