@@ -35,14 +35,16 @@ inline constexpr bool always_false = false;
 template <class U>
 class task_awaiter {
  public:
-  explicit task_awaiter(task<U>&& t) noexcept { link_.child = t.release(); }
+  explicit task_awaiter(task<U>&& t) noexcept {
+    if (auto h = t.release()) link_.child = &h.promise();
+  }
   // Moved only before it starts (GCC moves the co_await operand into the frame).
   task_awaiter(task_awaiter&& o) noexcept : link_(o.link_) { o.link_.child = nullptr; }
   task_awaiter& operator=(task_awaiter&&) = delete;
   // A child that finished awaits nothing; one still suspended here was taken
   // out of link_ by destroy_frames(), which destroyed it with its chain.
   ~task_awaiter() {
-    if (link_.child) link_.child.destroy();
+    if (link_.child != nullptr) handle().destroy();
   }
 
   bool await_ready() const noexcept { return false; }
@@ -53,8 +55,9 @@ class task_awaiter {
   U await_resume() { return promise().result(); }
 
  private:
-  task_promise<U>& promise() const noexcept {
-    return std::coroutine_handle<task_promise<U>>::from_address(link_.child.address()).promise();
+  task_promise<U>& promise() const noexcept { return static_cast<task_promise<U>&>(*link_.child); }
+  std::coroutine_handle<task_promise<U>> handle() const noexcept {
+    return std::coroutine_handle<task_promise<U>>::from_promise(promise());
   }
   await_link link_;
 };

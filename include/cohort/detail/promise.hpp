@@ -45,12 +45,13 @@ namespace cohort::detail {
 
 class promise_base;
 
-/// The part of a task_awaiter that destroy_frames() sees: the awaited task's
-/// frame, owned by the awaiter (null once destroy_frames() took it), and its
-/// promise.
+/// The part of a task_awaiter that destroy_frames() sees: the promise of the
+/// awaited task, whose frame the awaiter owns (null once destroy_frames()
+/// took it). One pointer: the awaiter, which knows the promise's type, gets
+/// the frame from it by arithmetic (from_promise), and adopt() has nothing
+/// more to store in it.
 struct await_link {
-  std::coroutine_handle<> child;
-  promise_base* promise = nullptr;
+  promise_base* child = nullptr;
 };
 
 /// Where a task reports its end when no task awaits it directly.
@@ -132,8 +133,7 @@ class promise_base {
   std::coroutine_handle<> adopt(await_link& link, promise_base& parent) noexcept {
     up_ = reinterpret_cast<std::uintptr_t>(&parent);
     node_ = parent.node_;
-    link.promise = this;
-    parent.awaited_ = &link;
+    parent.awaited_ = &link;  // link.child is this promise already
     return self_;
   }
 
@@ -204,7 +204,7 @@ inline void promise_base::describe_chain(std::string& out) const {
 /// saved registers on each of its resumes.
 [[gnu::noinline]] inline void destroy_chain(promise_base& top) noexcept {
   promise_base* p = &top;
-  while (p->awaited_ != nullptr) p = p->awaited_->promise;
+  while (p->awaited_ != nullptr) p = p->awaited_->child;
   while (p != &top) {
     promise_base* up = p->parent_task();
     up->awaited_->child = nullptr;  // up's awaiter now leaves p alone

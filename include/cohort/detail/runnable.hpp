@@ -30,7 +30,7 @@ class run_queue {
   bool empty() const noexcept { return head_ == nullptr; }
   void push(runnable& r) noexcept {
     r.next_ = nullptr;
-    if (tail_ != nullptr) {
+    if (head_ != nullptr) {
       tail_->next_ = &r;
     } else {
       head_ = &r;
@@ -38,20 +38,19 @@ class run_queue {
     tail_ = &r;
   }
   /// The runnable queued last, or null.
-  runnable* back() const noexcept { return tail_; }
+  runnable* back() const noexcept { return head_ != nullptr ? tail_ : nullptr; }
+  /// Takes the first runnable, or null. Only head_ is written: tail_ means
+  /// something only while the queue is not empty, and a runnable's next_ is
+  /// set when it is pushed again (a pop costs the loop one store, not three).
   runnable* pop() noexcept {
     runnable* r = head_;
-    if (r != nullptr) {
-      head_ = r->next_;
-      if (head_ == nullptr) tail_ = nullptr;
-      r->next_ = nullptr;
-    }
+    if (r != nullptr) head_ = r->next_;
     return r;
   }
 
  private:
   runnable* head_ = nullptr;
-  runnable* tail_ = nullptr;
+  runnable* tail_ = nullptr;  // the last runnable while head_ is not null
 };
 
 }  // namespace cohort::detail

@@ -390,17 +390,7 @@ class task_runner {
     for (;;) {
       if (--until_yield == 0) {
         until_yield = detail::runner_yield_every;
-        // No item is running here, so no running_guard notes why the run
-        // stopped if it is cancelled at this wait: this one does.
-        struct yield_guard {
-          task_runner* r;
-          bool resumed = false;
-          ~yield_guard() {
-            if (!resumed) r->note_cancel_reason();
-          }
-        } g{this};
-        co_await checkpoint();
-        g.resumed = true;
+        co_await yield_to_loop();
       }
       if (!admitting()) co_return;
       if constexpr (detail::has_wait_ready<S>) {
@@ -411,11 +401,14 @@ class task_runner {
       if (!item) co_return;
       const std::size_t seq = ++admitted_;
       if (skip(*item)) continue;
-      std::string_view key;
-      if constexpr (detail::has_key<item_type>) key = item->key();
       ++progress_.started;
       ++progress_.running;
-      running_guard guard{this, &*item, key};
+      // The key goes into the guard directly: a local copied into it was
+      // read back as 16 bytes just written as two 8-byte stores, which the
+      // CPU cannot forward (a stall of the worker on every item).
+      running_guard guard{this, &*item, {}};
+      if constexpr (detail::has_key<item_type>) guard.key = item->key();
+      const std::string_view key = guard.key;
       emit(task_event::kind::started, key, 1, nullptr);
       try {
         if (plain_attempt(*item)) {
@@ -435,6 +428,24 @@ class task_runner {
       }
       if (options_.journal != nullptr) options_.journal->maybe_flush(now());
     }
+  }
+
+  // The worker's yield (see worker()), in a frame of its own: the
+  // checkpoint's awaiter in the worker's frame made every worker's frame
+  // larger, and every item's resume of it slower, for a wait made once in
+  // runner_yield_every items.
+  task<> yield_to_loop() {
+    // No item is running here, so no running_guard notes why the run
+    // stopped if it is cancelled at this wait: this one does.
+    struct yield_guard {
+      task_runner* r;
+      bool resumed = false;
+      ~yield_guard() {
+        if (!resumed) r->note_cancel_reason();
+      }
+    } g{this};
+    co_await checkpoint();
+    g.resumed = true;
   }
 
   // The source's wait_ready(), in a scope of its own that a halt or a drain
