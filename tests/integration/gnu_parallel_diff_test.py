@@ -197,6 +197,8 @@ def refusal(case, cohort_result):
         said = f"exit {step['code']}, {shorten(step['stderr'])}"
         return f"no longer says 'unknown option' ({said}): flip the mark"
     options = [w.split("=", 1)[0] for w in case.steps[n].args if w.startswith("-") and len(w) > 1]
+    # A bundle of short options (-kq) may be refused by the one it names (-q).
+    options += [f"-{c}" for w in options if not w.startswith("--") for c in w[1:]]
     names_one = any(option in step["stderr"] for option in options)
     if step["code"] != 255 or len(lines) != 1 or says_unknown or not names_one:
         return (

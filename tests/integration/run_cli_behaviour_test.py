@@ -41,15 +41,17 @@ def test_changed_input_under_resume_is_reported_once(d):
     check(out == "", f"jobs ran after the input was found changed: {out!r}")
 
 
-def test_changed_input_under_resume_failed_with_a_bar(d):
-    rc, _, err = run(["--joblog", d.log, "echo", ":::", "a", "b"], d.path)
-    check(rc == 0, f"first run: exit {rc}: {err!r}")
-    rc, _, err = run(["--resume-failed", "--bar", "--joblog", d.log, "echo", ":::", "z", "b"],
-                     d.path)
-    check(rc == RUN_ERROR, f"exit {rc}: {err!r}")
-    lines = error_lines(err)
-    check(len(lines) == 1 and lines[0].startswith("cohort run: the input changed") and
-          "drop --resume-failed" in lines[0], f"stderr: {err!r}")
+def test_changed_command_under_resume_failed_is_one_warning(d):
+    # As GNU parallel, the failed jobs run with the new command; said once.
+    rc, _, err = run(["--joblog", d.log, "exit", ":::", "0", "1", "2"], d.path)
+    check(rc == 2, f"first run: exit {rc}: {err!r}")
+    rc, out, err = run(["--resume-failed", "-k", "--joblog", d.log, "echo", ":::", "0", "1", "2"],
+                       d.path)
+    check(rc == 0, f"exit {rc}: {err!r}")
+    check(out == "1\n2\n", f"output {out!r}")
+    check(error_lines(err) == ["cohort run: warning: the command changed since the joblog was "
+                               "written (Seq 1 was 'exit 0', now 'echo 0'); the failed jobs run "
+                               "with the new command"], f"stderr: {err!r}")
 
 
 def test_unwritable_joblog_is_reported_once(d):

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <sstream>
 
 namespace cohort::app {
@@ -68,11 +69,28 @@ std::string help_formatter::make_group(std::string group, bool is_positional,
 }
 
 std::string help_formatter::make_option_name(const CLI::Option* opt, bool is_positional) const {
-  std::string names = CLI::Formatter::make_option_name(opt, is_positional);
+  const std::string names = CLI::Formatter::make_option_name(opt, is_positional);
+  std::vector<std::string> all;
+  for (std::size_t at = 0; at <= names.size();) {
+    const std::size_t comma = std::min(names.find(',', at), names.size());
+    all.push_back(names.substr(at, comma - at));
+    at = comma + 1;
+  }
+  // GNU parallel takes a long option also without its inner dashes
+  // (--max-procs, --maxprocs): help shows only the dashed spelling.
+  const auto squashed = [](std::string name) {
+    name.erase(std::remove(name.begin() + 2, name.end(), '-'), name.end());
+    return name;
+  };
   std::string out;
-  for (const char c : names) {
-    out += c;
-    if (c == ',') out += ' ';
+  for (const std::string& name : all) {
+    const bool alias = name.size() > 2 && name.find('-', 2) == std::string::npos &&
+                       std::any_of(all.begin(), all.end(), [&](const std::string& other) {
+                         return other != name && other.size() > 2 && squashed(other) == name;
+                       });
+    if (alias) continue;
+    if (!out.empty()) out += ", ";
+    out += name;
   }
   return out;
 }
@@ -99,10 +117,10 @@ std::string help_formatter::make_option(const CLI::Option* opt, bool is_position
   return out;
 }
 
-void set_up_cli(CLI::App& app, std::string_view tool) {
+void set_up_cli(CLI::App& app, std::string_view tool, const std::string& version_names) {
   app.formatter(std::make_shared<help_formatter>());
   app.set_help_flag("-h,--help", "print this help and exit")->group(other_group);
-  app.set_version_flag("--version", fmt::format("cohort {} {}", tool, COHORT_VERSION),
+  app.set_version_flag(version_names, fmt::format("cohort {} {}", tool, COHORT_VERSION),
                        "print the version and exit")
       ->group(other_group);
 }

@@ -38,8 +38,10 @@ class help_formatter : public CLI::Formatter {
 };
 
 /// Gives `app` the look both tools share: help_formatter, `-h, --help` and
-/// `--version` (printing "cohort TOOL VERSION") in the group "Other".
-void set_up_cli(CLI::App& app, std::string_view tool);
+/// `--version` (printing "cohort TOOL VERSION"; `version_names` are its
+/// spellings) in the group "Other".
+void set_up_cli(CLI::App& app, std::string_view tool,
+                const std::string& version_names = "--version");
 
 /// The option group names both tools use for what they have in common.
 inline constexpr const char* other_group = "Other";

@@ -18,15 +18,15 @@ char lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
-// `\d+(\.\d+)?`
+// `\d+`, `\d+\.\d*` or `\.\d+`
 bool is_decimal(std::string_view s) {
   auto dot = s.find('.');
   auto whole = s.substr(0, dot);
-  auto frac = dot == std::string_view::npos ? std::string_view("0") : s.substr(dot + 1);
+  auto frac = dot == std::string_view::npos ? std::string_view() : s.substr(dot + 1);
   auto digits = [](std::string_view d) {
-    return !d.empty() && d.find_first_not_of("0123456789") == std::string_view::npos;
+    return d.find_first_not_of("0123456789") == std::string_view::npos;
   };
-  return digits(whole) && digits(frac);
+  return digits(whole) && digits(frac) && !(whole.empty() && frac.empty());
 }
 
 std::string range_text(std::int64_t min, std::optional<std::int64_t> max) {
@@ -46,7 +46,8 @@ std::optional<std::int64_t> scaled_decimal(std::string_view number, std::int64_t
   std::string_view whole = number.substr(0, dot);
   std::string_view frac =
       dot == std::string_view::npos ? std::string_view{} : number.substr(dot + 1);
-  if (whole.empty() || (dot != std::string_view::npos && frac.empty())) return std::nullopt;
+  // As a number in GNU parallel (Perl): ".2" and "2." are numbers, "." is not.
+  if (whole.empty() && frac.empty()) return std::nullopt;
   for (char c : whole) {
     if (!is_digit(c)) return std::nullopt;
   }

@@ -60,8 +60,8 @@ void check_at_most(std::chrono::nanoseconds value, std::chrono::seconds max,
 /// `n` with a comma every three digits, as a person reads it: "1,234,567".
 [[nodiscard]] std::string format_count(std::uint64_t n);
 
-/// A number `\d+(\.\d+)?` times `unit` (an integer scale, e.g. nanoseconds
-/// per second), truncated; nullopt if malformed or beyond int64.
+/// A number `\d+`, `\d+\.\d*` or `\.\d+` (as Perl reads one: `.2`, `2.`) times `unit` (an integer
+/// scale, e.g. nanoseconds per second), truncated; nullopt if malformed or beyond int64.
 ///
 ///   scaled_decimal("1.5", 1000) == 1500
 [[nodiscard]] std::optional<std::int64_t> scaled_decimal(std::string_view number,

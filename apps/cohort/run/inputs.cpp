@@ -157,6 +157,25 @@ struct input_file {
   }
 };
 
+// The values of a `:::` as GNU parallel reads them: it writes them to a
+// file, one a record, and reads that back, so a value holding the separator
+// ("a\nb") is several values ("a", "b").
+std::vector<std::string> literal_values(std::vector<std::string> values, char sep) {
+  if (std::none_of(values.begin(), values.end(),
+                   [sep](const std::string& v) { return v.find(sep) != std::string::npos; })) {
+    return values;
+  }
+  std::vector<std::string> out;
+  for (const std::string& v : values) {
+    std::size_t at = 0;
+    for (std::size_t end; (end = v.find(sep, at)) != std::string::npos; at = end + 1) {
+      out.push_back(v.substr(at, end - at));
+    }
+    out.push_back(v.substr(at));
+  }
+  return out;
+}
+
 std::uint64_t checked_mul(std::uint64_t a, std::uint64_t b) {
   if (a != 0 && b > std::numeric_limits<std::uint64_t>::max() / a) {
     throw input_error("too many combinations of input values (more than 2^64 jobs)");
@@ -607,7 +626,7 @@ struct input_generator::state {
   std::vector<std::string> read_whole(input_source& src) {
     std::vector<std::string> raw;
     if (src.what == input_source::kind::literals) {
-      raw = std::move(src.values);
+      raw = literal_values(std::move(src.values), options.separator);
     } else {
       input_file file(src.path, options.stdin_fd, options.separator);
       std::string v;

@@ -28,7 +28,8 @@ struct input_source {
   enum class kind { literals, file };
 
   kind what = kind::literals;
-  std::vector<std::string> values;  ///< kind::literals: the values, each one whole
+  std::vector<std::string> values;  ///< kind::literals: the values (split at the separator
+                                    ///< by input_generator, as GNU parallel)
   std::string path;                 ///< kind::file: the path; "-" is standard input
   /// Linked to the source before it (`:::+`, `::::+`): the two give their
   /// values side by side (first with first, second with second) instead of

@@ -9,39 +9,59 @@ job_printer::job_printer(output_style style, std::function<void()> before_write)
 
 void job_printer::job_ended(std::uint64_t seq, const std::vector<std::string>& args,
                             std::string out, std::string err) {
-  // --line-buffer: complete lines were printed as they came; what is left is
-  // a last line without its newline, printed now that the job is over (as
-  // GNU does).
-  if (style_.line_buffer || !style_.keep_order) {
+  // --line-buffer: complete lines were printed (or held, -k) as they came;
+  // what is left is a last line without its newline, printed now that the
+  // job is over (as GNU does).
+  if (!style_.keep_order) {
     write(args, out, err);
     return;
   }
-  held_[seq] = held{args, std::move(out), std::move(err)};
+  held& h = held_[seq];
+  if (h.args.empty()) h.args = args;
+  h.out += out;
+  h.err += err;
   settled_.insert(seq);
-  while (settled_.count(next_to_print_) != 0) {
-    if (auto h = held_.find(next_to_print_); h != held_.end()) {
+  print_in_order();
+}
+
+void job_printer::job_skipped(std::uint64_t seq) {
+  if (!style_.keep_order) return;
+  settled_.insert(seq);
+  print_in_order();
+}
+
+void job_printer::print_in_order() {
+  for (;;) {
+    const auto h = held_.find(next_to_print_);
+    const bool over = settled_.count(next_to_print_) != 0;
+    if (h != held_.end() && (over || style_.line_buffer)) {
       write(h->second.args, h->second.out, h->second.err);
       held_.erase(h);
     }
+    if (!over) return;
     settled_.erase(next_to_print_);
     ++next_to_print_;
   }
 }
 
-void job_printer::job_skipped(std::uint64_t seq) {
-  if (style_.keep_order && !style_.line_buffer) settled_.insert(seq);
-}
-
-std::function<void(std::string_view)> job_printer::line_sink(const std::vector<std::string>& args,
+std::function<void(std::string_view)> job_printer::line_sink(std::uint64_t seq,
+                                                             const std::vector<std::string>& args,
                                                              std::string& partial, bool to_err) {
   std::FILE* f = to_err ? style_.err : style_.out;
-  return [this, &args, &partial, f](std::string_view chunk) {
+  return [this, seq, &args, &partial, f, to_err](std::string_view chunk) {
     partial.append(chunk);
     const auto end = partial.rfind('\n');
     if (end == std::string::npos) return;
-    if (before_write_) before_write_();
-    write_tagged(f, args, std::string_view(partial).substr(0, end + 1));
-    std::fflush(f);
+    const std::string_view lines = std::string_view(partial).substr(0, end + 1);
+    if (style_.keep_order && seq != next_to_print_) {
+      held& h = held_[seq];  // not the oldest yet
+      if (h.args.empty()) h.args = args;
+      (to_err ? h.err : h.out).append(lines);
+    } else {
+      if (before_write_) before_write_();
+      write_tagged(f, args, lines);
+      std::fflush(f);
+    }
     partial.erase(0, end + 1);
   };
 }

@@ -25,7 +25,10 @@ struct output_style {
 
 /// Prints each job's output once the job is over (or, with --line-buffer,
 /// its complete lines as they come). With -k, a job's output waits until
-/// every earlier job has printed or is known to print nothing.
+/// every earlier job has printed or is known to print nothing; with -k and
+/// --line-buffer (GNU parallel's), the lines of the oldest job not yet
+/// printed come as they come, and a later job's are held until it is the
+/// oldest (then what it printed so far comes out at once).
 ///
 ///     job_printer p(style, [&] { bar.clear(); });
 ///     p.job_ended(seq, args, out, err);
@@ -41,11 +44,12 @@ class job_printer {
                  std::string err);
   /// Job `seq` prints nothing (--resume skipped it): -k does not wait for it.
   void job_skipped(std::uint64_t seq);
-  /// --line-buffer: a sink for one stream of a job that prints each complete
-  /// line at once; a last line without its newline stays in `partial`
-  /// (printed with the job's output when it ends). `args` and `partial`
-  /// must outlive the sink.
-  std::function<void(std::string_view)> line_sink(const std::vector<std::string>& args,
+  /// --line-buffer: a sink for one stream of job `seq` that prints each
+  /// complete line at once (with -k, once the job is the oldest); a last
+  /// line without its newline stays in `partial` (printed with the job's
+  /// output when it ends). `args` and `partial` must outlive the sink.
+  std::function<void(std::string_view)> line_sink(std::uint64_t seq,
+                                                  const std::vector<std::string>& args,
                                                   std::string& partial, bool to_err);
   /// Prints every output still held by -k (after an interruption).
   void flush();
@@ -58,11 +62,14 @@ class job_printer {
     std::string out, err;
   };
   void write(const std::vector<std::string>& args, const std::string& out, const std::string& err);
+  // -k: prints what is held for the oldest jobs, in order, up to the first
+  // one not over (with --line-buffer, its lines so far: it is the oldest).
+  void print_in_order();
   void write_tagged(std::FILE* f, const std::vector<std::string>& args, std::string_view text);
 
   output_style style_;
   std::function<void()> before_write_;
-  std::map<std::uint64_t, held> held_;  // -k: outputs waiting for earlier jobs
+  std::map<std::uint64_t, held> held_;  // -k: outputs (or lines) waiting for earlier jobs
   std::set<std::uint64_t> settled_;     // -k: seqs with nothing (more) to print
   std::uint64_t next_to_print_ = 1;
 };

@@ -114,7 +114,7 @@ joblog_writer::joblog_writer(const std::string& path, mode m) : path_(path) {
   if (fd_ < 0) throw_io("open", path, errno);
   try {
     off_t size = 0;
-    if (m == mode::append) {
+    if (m != mode::truncate) {
       struct stat st {};
       if (::fstat(fd_, &st) != 0) throw_io("stat", path, errno);
       size = st.st_size;
@@ -143,7 +143,7 @@ joblog_writer::joblog_writer(const std::string& path, mode m) : path_(path) {
         size = keep;
       }
     }
-    if (size == 0) {
+    if (size == 0 && m != mode::append_lines) {
       std::string header(joblog_header);
       header.push_back('\n');
       write_all(header);
@@ -337,10 +337,17 @@ resume_filter::resume_filter(const joblog_contents& log, resume_mode mode) : mod
       std::count_if(jobs_.begin(), jobs_.end(), [](const auto& kv) { return kv.second.done; }));
 }
 
-bool resume_filter::skip(std::uint64_t seq, std::optional<std::string_view> command) const {
+bool resume_filter::skip(std::uint64_t seq, std::optional<std::string_view> command) {
   auto it = jobs_.find(seq);
   if (it == jobs_.end()) return false;
-  if (command && *command != it->second.command) {
+  if (command && *command != it->second.command && mode_ == resume_mode::resume_failed) {
+    if (!warned_ && !change_warning_) {
+      change_warning_ = fmt::format(
+          "warning: the command changed since the joblog was written (Seq {} was '{}', now "
+          "'{}'); the failed jobs run with the new command",
+          seq, printable(it->second.command), printable(*command));
+    }
+  } else if (command && *command != it->second.command) {
     throw input_changed_error(fmt::format(
         "the input changed since the joblog was written: Seq {} was '{}', now '{}'; use a new "
         "--joblog or drop {}",
@@ -348,6 +355,12 @@ bool resume_filter::skip(std::uint64_t seq, std::optional<std::string_view> comm
         mode_ == resume_mode::resume ? "--resume" : "--resume-failed"));
   }
   return it->second.done;
+}
+
+std::optional<std::string> resume_filter::take_change_warning() {
+  if (!change_warning_) return std::nullopt;
+  warned_ = true;
+  return std::exchange(change_warning_, std::nullopt);
 }
 
 void resume_filter::check_total(std::uint64_t total_jobs) const {

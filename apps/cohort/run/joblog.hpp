@@ -37,7 +37,8 @@ struct joblog_entry {
   std::chrono::nanoseconds runtime{};
   std::int64_t send = 0;     ///< bytes sent to the job (GNU: transferred files; 0)
   std::int64_t receive = 0;  ///< bytes the job wrote (GNU: returned files; output size)
-  int exit_value = 0;        ///< exit status; GNU writes -1 for a job killed by --timeout
+  int exit_value = 0;        ///< exit status; 0 for a job ended by a signal (GNU), -1 for
+                             ///< one killed by --timeout (GNU)
   int signal = 0;            ///< the signal that ended the job, 0 if none
   std::string command;
 };
@@ -71,9 +72,11 @@ void append_joblog_line(std::string& out, const joblog_entry& entry);
 class joblog_writer {
  public:
   enum class mode {
-    truncate,  ///< start a new log: empty the file, write the header
-    append,    ///< continue a log (--resume): keep its lines, drop an incomplete last
-               ///< line, write the header only if the file is new or empty
+    truncate,      ///< start a new log: empty the file, write the header
+    append,        ///< continue a log (--resume): keep its lines, drop an incomplete last
+                   ///< line, write the header only if the file is new or empty
+    append_lines,  ///< GNU parallel's `--joblog +FILE`: as append, but never
+                   ///< write the header, not even on a new file
   };
 
   joblog_writer(const std::string& path, mode m);
@@ -141,9 +144,12 @@ enum class resume_mode {
 };
 
 /// The decision for each job of a resumed run (GNU parallel's rules, see
-/// resume_mode), plus a check GNU parallel does not make: the job at a Seq must
-/// still have the command the log recorded, or the input changed under the log
-/// and resuming would skip the wrong jobs.
+/// resume_mode), plus a check GNU parallel does not make under --resume: the
+/// job at a Seq must still have the command the log recorded, or the input
+/// changed under the log and resuming would skip the wrong jobs (and mix two
+/// commands' outputs). Under --resume-failed a changed command is GNU's
+/// habit (fix the command, then --resume-failed): the failed jobs run with
+/// the new one, and take_change_warning() says so once.
 ///
 ///   resume_filter resume(read_joblog(path), resume_mode::resume);
 ///   if (!resume.skip(job.seq, command)) run(job);
@@ -155,9 +161,16 @@ class resume_filter {
   /// True if job `seq` must not run again. `command`: the command the job
   /// would run now, compared with the logged one; pass std::nullopt to skip
   /// the comparison (a template with `{%}` cannot reproduce its old command).
-  /// Throws input_changed_error: "the input changed since the joblog was
-  /// written: Seq 3 was 'echo a', now 'echo b'; use a new --joblog or drop --resume".
-  [[nodiscard]] bool skip(std::uint64_t seq, std::optional<std::string_view> command) const;
+  /// Under --resume, throws input_changed_error: "the input changed since the
+  /// joblog was written: Seq 3 was 'echo a', now 'echo b'; use a new --joblog
+  /// or drop --resume".
+  [[nodiscard]] bool skip(std::uint64_t seq, std::optional<std::string_view> command);
+
+  /// Under --resume-failed, once a job's command differed from the logged
+  /// one: the warning to print ("warning: the command changed since the
+  /// joblog was written (Seq 1 was 'x', now 'y'); the failed jobs run with
+  /// the new command"), the first time only; else nullopt.
+  [[nodiscard]] std::optional<std::string> take_change_warning();
 
   /// Throws input_changed_error if the log has a Seq above `total_jobs` (the
   /// input now has fewer jobs than when the log was written).
@@ -176,6 +189,8 @@ class resume_filter {
   resume_mode mode_;
   std::size_t skipped_ = 0;
   std::uint64_t max_seq_ = 0;
+  std::optional<std::string> change_warning_;
+  bool warned_ = false;
 };
 
 }  // namespace cohort::app::run

@@ -3,6 +3,7 @@
 #include "cohort/common/cli.hpp"
 #include "cohort/common/option_values.hpp"
 #include "cohort/exit_codes.hpp"
+#include "cohort/run/gnu_options.hpp"
 
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
@@ -43,8 +44,9 @@ let running jobs finish.
 
 Exit status (as GNU parallel): 0 all jobs succeeded; 1-100 that many jobs
 failed; 101 more than 100 failed; 255 other error; 130 interrupted by
-SIGINT, 143 by SIGTERM. With --halt ...,fail=1: the failing job's status;
-with a P% halt: the percentage of the jobs that failed. An interrupted run
+SIGINT, 143 by SIGTERM. After a --halt, the status when it halted:
+fail=1 or done=1: that job's status; fail=N: the number failed by then;
+P%: the percentage of all jobs failed by then. An interrupted run
 ends by its signal once the job log is written (as the shell shows it:
 130, 143), so Ctrl+C also stops a script that runs cohort.)";
 
@@ -57,10 +59,11 @@ constexpr const char* log_group = "Job log and resume";
 struct value_texts {
   std::string jobs, timeout, retries, retry_delay, delay, halt, term_seq;
   std::string max_replace_args, max_args, max_lines_L, max_lines, delimiter, max_chars;
+  bool no_keep_order = false;
 };
 
 void add_job_options(CLI::App& app, value_texts& t) {
-  add_value(app, "-j,--jobs", t.jobs, "N", jobs_group,
+  add_value(app, "-j,--jobs,-P,--max-procs,--maxprocs", t.jobs, "N", jobs_group,
             "jobs at a time: N, 0 (no limit), +N or -N (CPU threads plus or minus N), "
             "P% (of the CPU threads); default: one per CPU thread");
   add_value(app, "--timeout", t.timeout, "DURATION", jobs_group,
@@ -73,34 +76,39 @@ void add_job_options(CLI::App& app, value_texts& t) {
             "0 retries at once, as GNU parallel)");
   add_value(app, "--delay", t.delay, "DURATION", jobs_group,
             "wait this long between job starts (default 0)");
-  add_value(app, "--halt", t.halt, "WHEN", jobs_group,
+  add_value(app, "--halt,--halt-on-error,--haltonerror", t.halt, "WHEN", jobs_group,
             "stop early: now|soon,fail|success|done=N|P%, e.g. now,fail=1 "
             "(default never)");
-  add_value(app, "--term-seq", t.term_seq, "SEQ", jobs_group,
+  add_value(app, "--term-seq,--termseq", t.term_seq, "SEQ", jobs_group,
             "signals and waits in ms that kill a job (default "
             "TERM,200,TERM,100,TERM,50,KILL,25)");
 }
 
-void add_input_output_options(CLI::App& app, run_cli_options& o) {
+void add_input_output_options(CLI::App& app, run_cli_options& o, value_texts& t) {
   // One FILE per -a (else CLI11 takes the command's words as more files).
-  app.add_option("-a,--arg-file", o.arg_files, "read inputs from FILE (repeatable)")
+  app.add_option("-a,--arg-file,--argfile", o.arg_files, "read inputs from FILE (repeatable)")
       ->type_name("FILE")
       ->allow_extra_args(false)
       ->group(input_group);
   app.add_flag("-0,--null", o.null_separated, "inputs are separated by NUL, not newline")
       ->group(input_group);
-  app.add_flag("-k,--keep-order", o.keep_order, "print output in input order")->group(output_group);
-  app.add_flag("--line-buffer,--lb", o.line_buffer, "print output line by line as it comes")
+  app.add_flag("-k,--keep-order,--keeporder", o.keep_order, "print output in input order")
+      ->group(output_group);
+  app.add_flag("--no-keep-order,--nokeeporder", t.no_keep_order,
+               "cancel -k wherever it is given (as GNU parallel)")
+      ->group(output_group);
+  app.add_flag("--line-buffer,--lb,--linebuffer", o.line_buffer,
+               "print output line by line as it comes")
       ->group(output_group);
   app.add_flag("--tag", o.tag, "prefix output lines with the job's arguments")->group(output_group);
   app.add_flag("--bar", o.bar, "show a progress bar on stderr")->group(output_group);
   app.add_flag("--eta", o.eta, "show the estimated time left on stderr")->group(output_group);
-  app.add_flag("--dry-run", o.dry_run, "print the commands instead of running them")
+  app.add_flag("--dry-run,--dryrun", o.dry_run, "print the commands instead of running them")
       ->group(output_group);
-  add_value(app, "--joblog", o.joblog, "FILE", log_group,
-            "log every finished job in FILE (GNU parallel's format)");
+  add_value(app, "--joblog,--jl", o.joblog, "FILE", log_group,
+            "log every finished job in FILE (GNU parallel's format); +FILE appends to FILE");
   app.add_flag("--resume", o.resume, "skip the jobs in --joblog")->group(log_group);
-  app.add_flag("--resume-failed", o.resume_failed,
+  app.add_flag("--resume-failed,--resumefailed", o.resume_failed,
                "skip the jobs in --joblog that succeeded; run the failed ones again")
       ->group(log_group);
 }
@@ -153,7 +161,7 @@ void add_input_shaping_options(CLI::App& app, run_cli_options& o, value_texts& t
          "--xargs", [&o] { o.fill = run_cli_options::fill_mode::xargs; },
          "as -m, without spreading the last inputs over the job slots")
       ->group(input_group);
-  add_value(app, "-s,--max-chars", t.max_chars, "N", input_group,
+  add_value(app, "-s,--max-chars,--maxchars", t.max_chars, "N", input_group,
             "with -X/-m: a command line of at most N characters");
   app.add_flag("--shuf", o.inputs.shuffle,
                "run the jobs in a random order (reads all the inputs before the first job)")
@@ -217,14 +225,31 @@ void read_input_shaping_values(run_cli_options& o, const value_texts& t) {
   if (!t.delimiter.empty()) o.inputs.separator = parse_delimiter(t.delimiter);
 }
 
+// More of GNU parallel's spellings of the options above, left out of --help.
+void add_hidden_spellings(CLI::App& app, run_cli_options& o, value_texts& t) {
+  app.add_flag("--line-buffered,--linebuffered", o.line_buffer)->group("");
+  app.add_flag("--dr", o.dry_run)->group("");
+  app.add_flag("--nok,--no-k", t.no_keep_order)->group("");
+  // GNU parallel's citation switches: cohort prints no notice, so they do
+  // nothing; --group and --silent ask for what cohort does anyway.
+  app.add_flag("--will-cite,--willcite,--no-notice,--nonotice,--gnu,--group,--silent")->group("");
+}
+
 // Reads the values and checks that the options fit together; throws
 // usage_error. `words` is what follows the options (the command).
 void read_values(run_cli_options& o, const value_texts& t, std::vector<std::string> words) {
   o.words = std::move(words);
+  if (t.no_keep_order) o.keep_order = false;  // GNU: wherever it is given
+  if (o.joblog.size() > 1 && o.joblog.front() == '+') {
+    o.joblog.erase(0, 1);  // GNU parallel: --joblog +FILE appends to FILE
+    o.joblog_append = true;
+  }
   // prefix_command() hands an unknown option over as the command's first
   // word; GNU parallel refuses it, and so do we (nothing is run).
   if (!o.words.empty() && o.words.front().size() > 1 && o.words.front()[0] == '-' &&
       o.words.front() != "--") {
+    // A GNU parallel option we do not have says why, never "unknown option".
+    if (auto why = unsupported_option_message(o.words.front())) throw usage_error(*why);
     throw usage_error(unknown_option_message(o.words.front(), "run"));
   }
   if (!o.words.empty() && o.words.front() == "--") o.words.erase(o.words.begin());
@@ -248,9 +273,6 @@ void read_values(run_cli_options& o, const value_texts& t, std::vector<std::stri
   if ((o.resume || o.resume_failed) && o.joblog.empty()) {
     throw usage_error("--resume needs --joblog FILE (the log of the earlier run)");
   }
-  if (o.line_buffer && o.keep_order) {
-    throw usage_error("--line-buffer and --keep-order cannot be combined");
-  }
 }
 
 }  // namespace
@@ -262,9 +284,10 @@ parse_result parse_run_cli(int argc, char** argv) {
   app.footer(footer);
   app.prefix_command();  // the first non-option word starts the command
   add_job_options(app, t);
-  add_input_output_options(app, o);
+  add_input_output_options(app, o, t);
   add_input_shaping_options(app, o, t);
-  set_up_cli(app, "run");
+  add_hidden_spellings(app, o, t);
+  set_up_cli(app, "run", "-V,--version");
   const std::optional<int> ended = parse_command_line(app, "run", argc, argv, exit_run_error,
                                                       [&] { read_values(o, t, app.remaining()); });
   if (ended) return {std::nullopt, *ended};

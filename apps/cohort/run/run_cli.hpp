@@ -19,19 +19,20 @@ struct run_cli_options {
   int retries = 0;         ///< --retries (attempts in all, as GNU)
   std::chrono::nanoseconds retry_delay{std::chrono::milliseconds(100)};  ///< --retry-delay
   cohort::halt_policy halt{};                                            ///< --halt
-  std::string joblog;                                                    ///< --joblog
-  bool resume = false;                                                   ///< --resume
-  bool resume_failed = false;                                            ///< --resume-failed
-  cohort::term_sequence term_seq = cohort::default_term_sequence();      ///< --term-seq
-  bool keep_order = false;                                               ///< -k
-  bool line_buffer = false;                                              ///< --line-buffer
-  bool tag = false;                                                      ///< --tag
-  bool bar = false;                                                      ///< --bar
-  bool eta = false;                                                      ///< --eta
-  bool dry_run = false;                                                  ///< --dry-run
-  std::chrono::nanoseconds delay{0};                                     ///< --delay
-  bool null_separated = false;                                           ///< -0 / --null
-  std::vector<std::string> arg_files;                                    ///< -a FILE
+  std::string joblog;          ///< --joblog FILE (without the + of `+FILE`)
+  bool joblog_append = false;  ///< --joblog +FILE: append to FILE (GNU parallel)
+  bool resume = false;         ///< --resume
+  bool resume_failed = false;  ///< --resume-failed
+  cohort::term_sequence term_seq = cohort::default_term_sequence();  ///< --term-seq
+  bool keep_order = false;                                           ///< -k
+  bool line_buffer = false;                                          ///< --line-buffer
+  bool tag = false;                                                  ///< --tag
+  bool bar = false;                                                  ///< --bar
+  bool eta = false;                                                  ///< --eta
+  bool dry_run = false;                                              ///< --dry-run
+  std::chrono::nanoseconds delay{0};                                 ///< --delay
+  bool null_separated = false;                                       ///< -0 / --null
+  std::vector<std::string> arg_files;                                ///< -a FILE
   /// --colsep, -N/-n/-L/--max-lines, --link, --header, -d (or -0), -E, --shuf
   input_options inputs{};
   /// -X (true: context replace) / -m / --xargs: fill each command line

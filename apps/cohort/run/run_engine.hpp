@@ -10,6 +10,7 @@
 #include "cohort/run/job_output.hpp"
 #include "cohort/run/joblog.hpp"
 #include "cohort/run/run_cli.hpp"
+#include "cohort/run/run_exit_code.hpp"
 
 #include <cohort/runner/run_tasks.hpp>
 #include <cohort/semaphore.hpp>
@@ -52,6 +53,7 @@ class job_item {
   bool expanded_ = false;
   std::string label_;                      // the task's name in a SIGQUIT dump: "job 7: <command>"
   launch_result result_;                   // the last attempt
+  bool timed_out_ = false;                 // the last attempt was killed by --timeout
   std::string partial_out_, partial_err_;  // --line-buffer: a last line without newline
 };
 
@@ -94,7 +96,7 @@ struct run_engine_parts {
 ///
 ///     run_engine engine(options, std::move(parts));
 ///     co_await engine.run(launcher, rt.drain_requested());
-///     exit_code(engine.summary(), engine.last_failure_code());
+///     run_exit_code(halt, engine.summary(), engine.halted_at(), total);
 class run_engine {
  public:
   run_engine(run_cli_options options, run_engine_parts parts);
@@ -118,9 +120,12 @@ class run_engine {
   /// The runner's summary (counts; never-started counted if possible).
   const run_summary& summary() { return runner_.summary(); }
   std::uint64_t resumed_skips() const noexcept { return resume_skipped_; }
-  /// The exit status of the last job that failed (128 + N if killed by
-  /// signal N); for --halt fail=1, whose exit status is that job's (GNU).
-  int last_failure_code() const noexcept { return last_failure_code_; }
+  /// The moment the --halt stopped the run, if it did (GNU parallel's exit
+  /// status is decided then).
+  std::optional<halt_moment> halted_at() {
+    note_halt();
+    return halted_at_;
+  }
 
  private:
   friend class job_item;
@@ -169,7 +174,14 @@ class run_engine {
   bool inputs_ended_ = false;        // the inputs have no more jobs
   std::optional<job_item> pending_;  // pulled by wait_for_input(), for next()
   semaphore input_turn_{1};          // one worker reads the input at a time
-  int last_failure_code_ = 0;
+  // The jobs failed and finished so far and the last one's status; where
+  // they stood when the runner halted (the halt follows the outcome that
+  // caused it at once, before any other).
+  halt_moment last_outcome_{};
+  std::optional<halt_moment> halted_at_;
+  void note_halt() {
+    if (!halted_at_ && runner_.halted()) halted_at_ = last_outcome_;
+  }
   std::exception_ptr failure_;  // the run's own error (see rethrow_failure)
   // --bar/--eta: counts of our own (the runner's have no total for a
   // source without size()), with the total when the input can tell it.

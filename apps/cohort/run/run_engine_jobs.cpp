@@ -43,7 +43,11 @@ std::optional<job_item> run_engine::admit(job_input& in) {
     // A template with {%} cannot reproduce its old command: not compared.
     std::optional<std::string_view> command;
     if (!parts_.tmpl.uses_slot()) command = job.command(1);
-    if (parts_.resume->skip(job.seq_, command)) {  // throws input_changed_error
+    const bool skip = parts_.resume->skip(job.seq_, command);  // throws input_changed_error
+    if (auto warning = parts_.resume->take_change_warning()) {
+      printer_.message("cohort run: " + *warning);
+    }
+    if (skip) {
       ++resume_skipped_;
       ++bar_counts_.skipped;
       printer_.job_skipped(job.seq_);
@@ -88,8 +92,8 @@ launch_request run_engine::request_for(job_item& job, std::size_t slot) {
   r.env = {{"PARALLEL_SEQ", std::to_string(job.seq_)}, {"PARALLEL_JOBSLOT", std::to_string(slot)}};
   if (options_.line_buffer) {
     // Complete lines are printed as they come; a partial last line waits.
-    r.on_stdout = printer_.line_sink(job.args_, job.partial_out_, false);
-    r.on_stderr = printer_.line_sink(job.args_, job.partial_err_, true);
+    r.on_stdout = printer_.line_sink(job.seq_, job.args_, job.partial_out_, false);
+    r.on_stderr = printer_.line_sink(job.seq_, job.args_, job.partial_err_, true);
   }
   r.term_seq = &options_.term_seq;
   return r;
@@ -99,6 +103,7 @@ task<> run_engine::run_job(job_item& job, slot_lease slot) {
   co_await wait_for_delay();
   // Each attempt starts afresh: the job's outcome is its last attempt's.
   job.result_ = launch_result{};
+  job.timed_out_ = false;
   job.partial_out_.clear();
   job.partial_err_.clear();
   const launch_request request = request_for(job, slot.number());
@@ -107,6 +112,7 @@ task<> run_engine::run_job(job_item& job, slot_lease slot) {
   if (timeout == duration::max()) {
     co_await launcher_->launch(request, r);
   } else if (!co_await move_on_after(timeout, launcher_->launch(request, r))) {
+    job.timed_out_ = true;
     warn_timed_out(job.command_);
   }
   if (r.success()) {
@@ -130,6 +136,7 @@ void run_engine::warn_timed_out(std::string_view command) {
 }
 
 void run_engine::job_ended(job_item& job, task_outcome outcome) {
+  note_halt();  // by the outcome before this one
   launch_result& r = job.result_;
   joblog_entry entry;
   entry.seq = job.seq_;
@@ -140,14 +147,20 @@ void run_engine::job_ended(job_item& job, task_outcome outcome) {
   r.err += job.partial_err_;
   entry.receive = static_cast<std::int64_t>(r.out.size());
   if (r.ended) {
-    entry.exit_value = r.signal != 0 ? -1 : r.code;
+    // GNU parallel: a job ended by a signal has Exitval 0 and the signal,
+    // unless parallel killed it itself (--timeout): then -1.
+    entry.exit_value = r.signal == 0 ? r.code : job.timed_out_ ? -1 : 0;
     entry.signal = r.signal;
   }
   // GNU parallel logs a job that finished (ok or failed), never one it
   // killed because it was stopping: those are run again by --resume.
   if (outcome != task_outcome::cancelled && parts_.log) parts_.log->write(entry);
-  if (outcome == task_outcome::failed) {
-    last_failure_code_ = entry.signal != 0 ? 128 + entry.signal : entry.exit_value;
+  if (outcome != task_outcome::cancelled) {
+    ++last_outcome_.finished;
+    if (outcome == task_outcome::failed) ++last_outcome_.failed;
+    last_outcome_.status = entry.exit_value != 0 ? entry.exit_value
+                           : entry.signal != 0   ? 128 + entry.signal
+                                                 : 0;
   }
   printer_.job_ended(job.seq_, job.args_, std::move(r.out), std::move(r.err));
 }

@@ -23,21 +23,29 @@ int failed_exit_code(std::size_t failed) {
   return static_cast<int>(failed);
 }
 
-int run_exit_code(const cohort::halt_policy& h, const run_summary& s, int last_failure,
+namespace {
+
+// `part` of `whole` in percent, rounded up (GNU parallel's ceil).
+int percent_of(std::uint64_t part, std::uint64_t whole) {
+  return whole == 0 ? 0 : static_cast<int>((part * 100 + whole - 1) / whole);
+}
+
+}  // namespace
+
+int run_exit_code(const cohort::halt_policy& h, const run_summary& s, std::optional<halt_moment> at,
                   std::optional<std::uint64_t> total) {
-  if (h.mode == cohort::halt_policy::when::never) return failed_exit_code(s.failed);
-  if (h.trigger == cohort::halt_policy::on::success) {
-    return s.halted ? exit_ok : failed_exit_code(s.failed);
+  using P = cohort::halt_policy;
+  if (h.mode == P::when::never) return failed_exit_code(s.failed);
+  if (!s.halted || !at) {
+    if (h.percent <= 0) return failed_exit_code(s.failed);
+    return percent_of(s.failed, s.done + s.failed + s.cancelled);
   }
-  if (h.percent > 0) {
-    const std::uint64_t all =
-        total.value_or(s.done + s.failed + s.cancelled + s.not_started + s.skipped);
-    return all == 0 ? 0 : static_cast<int>(s.failed * 100 / all);
-  }
-  if (s.halted && h.trigger == cohort::halt_policy::on::fail && h.count <= 1 && last_failure > 0) {
-    return std::min(last_failure, 255);
-  }
-  return failed_exit_code(s.failed);
+  if (h.trigger == P::on::success) return exit_ok;
+  const bool one_job =
+      h.percent > 0 ? total && static_cast<double>(*total) * h.percent == 100.0 : h.count == 1;
+  if (one_job && at->status != 0) return at->status < 0 ? 255 : std::min(at->status, 255);
+  if (h.percent > 0) return percent_of(at->failed, total.value_or(at->finished));
+  return failed_exit_code(at->failed);
 }
 
 }  // namespace cohort::app::run

@@ -2,6 +2,7 @@
 
 #include "cohort/common/cli.hpp"
 #include "cohort/exit_codes.hpp"
+#include "cohort/run/gnu_options.hpp"
 #include "cohort/run/process_launcher.hpp"
 #include "cohort/run/run_engine.hpp"
 #include "cohort/run/run_exit_code.hpp"
@@ -95,8 +96,10 @@ void open_joblogs(const run_cli_options& o, run_engine_parts& parts) {
                          o.resume ? resume_mode::resume : resume_mode::resume_failed);
   }
   if (!o.joblog.empty()) {
-    parts.log.emplace(o.joblog,
-                      parts.resume ? joblog_writer::mode::append : joblog_writer::mode::truncate);
+    using mode = joblog_writer::mode;
+    parts.log.emplace(o.joblog, o.joblog_append ? mode::append_lines
+                                : parts.resume  ? mode::append
+                                                : mode::truncate);
   }
 }
 
@@ -134,6 +137,7 @@ int run_and_report(int argc, char** argv, int& ended_by) {
   run_cli_options o = std::move(*parsed.options);
   try {
     auto split = split_command_line(o.words, o.arg_files);
+    refuse_perl_expressions(split.command);
     input_generator inputs(std::move(split.sources), o.inputs);
     run_engine_parts parts{.tmpl = template_of(o, split.command, inputs.header_names()),
                            .inputs = std::move(inputs),

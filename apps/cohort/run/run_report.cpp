@@ -55,7 +55,7 @@ int report_run(run_engine& engine, const run_ending& how) {
     fmt::print(how.messages, "cohort run: SIGHUP: finished the running jobs; {} never started\n",
                s.not_started_known ? std::to_string(s.not_started) : std::string("the rest"));
   }
-  return run_exit_code(how.halt_given, s, engine.last_failure_code(), how.total_jobs);
+  return run_exit_code(how.halt_given, s, engine.halted_at(), how.total_jobs);
 }
 
 }  // namespace cohort::app::run

@@ -329,6 +329,12 @@ class task_runner {
   /// Live counters for a progress display.
   const run_progress& progress() const noexcept { return progress_; }
 
+  /// True once the halt policy stopped the run; unlike summary(), it may be
+  /// read while the run goes on. The halt is decided right after an item's
+  /// `ended()`, so the outcome that halted the run is the last one handed
+  /// to an item before this became true.
+  bool halted() const noexcept { return summary_.halted; }
+
   /// The run's summary; after an interrupted run, counts the items never
   /// admitted (draining the source once) on first call.
   const run_summary& summary() {

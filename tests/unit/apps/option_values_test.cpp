@@ -38,6 +38,10 @@ TEST(ParseDuration, SecondsAndUnits) {
   EXPECT_EQ(parse_duration("1d", "--delay"), 24h);
   EXPECT_EQ(parse_duration("1H30M", "--delay"), 90min);
   EXPECT_EQ(parse_duration("0.5m", "--delay"), 30s);
+  // Numbers as GNU parallel (Perl) reads them.
+  EXPECT_EQ(parse_duration(".2", "--delay"), 200ms);
+  EXPECT_EQ(parse_duration("2.", "--delay"), 2s);
+  EXPECT_EQ(parse_duration(".5m", "--delay"), 30s);
   // The man page's example: 100000 == 1d3.5h16.6m4s.
   EXPECT_EQ(parse_duration("1d3.5h16.6m4s", "--delay"), 100000s);
   EXPECT_EQ(parse_duration("0.0000000019", "--delay"), 1ns);  // truncated to the ns
@@ -63,7 +67,7 @@ TEST(ParseDuration, Errors) {
   EXPECT_EQ(error_of([] { (void)parse_duration("99999999999999999999", "--delay"); }),
             "--delay: '99999999999999999999': too large");
   for (const char* bad :
-       {"", ".5", "1.", "1..2", "-1", "s", "1 s", "1e3", "1.5.2s", "m1", "ms", "1msx", "1sm"}) {
+       {"", ".", ".s", "1..2", "-1", "s", "1 s", "1e3", "1.5.2s", "m1", "ms", "1msx", "1sm"}) {
     EXPECT_NE(error_of([&] { (void)parse_duration(bad, "--delay"); }), "no error") << bad;
   }
   EXPECT_NE(error_of([] { (void)parse_duration("300000d", "--delay"); }), "no error");

@@ -22,6 +22,7 @@ struct scripted_job {
   std::string out{};  ///< written as the job starts
   std::string err{};
   duration runtime = std::chrono::seconds(1);
+  std::string out_at_end{};  ///< written just before the job ends
 };
 
 class fake_launcher final : public command_launcher {
@@ -63,6 +64,7 @@ class fake_launcher final : public command_launcher {
     write(job.out, r.on_stdout, result.out);
     write(job.err, r.on_stderr, result.err);
     co_await sleep_for(job.runtime);
+    write(job.out_at_end, r.on_stdout, result.out);
     result.ended = true;
     result.code = job.code;
     result.signal = job.signal;

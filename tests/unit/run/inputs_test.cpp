@@ -205,9 +205,18 @@ TEST(InputGenerator, NullSeparatedInputKeepsNewlinesInsideValues) {
   EXPECT_EQ(all_jobs({input_source::file(f)}, opts), (rows{{"a\nb"}, {""}, {"c"}}));
 }
 
-TEST(InputGenerator, LiteralValuesAreTakenWholeEvenWithNewlines) {
-  // Deliberately unlike GNU parallel, which splits a `:::` value at "\n".
-  EXPECT_EQ(all_jobs({input_source::literals({"a\nb", ""})}), (rows{{"a\nb"}, {""}}));
+TEST(InputGenerator, LiteralValuesAreSplitAtTheSeparatorAsGnuParallel) {
+  // GNU parallel writes a `:::`'s values to a file, one a record, and reads
+  // them back: a value holding the separator is several values.
+  EXPECT_EQ(all_jobs({input_source::literals({"a\nb", "", "c\n"})}),
+            (rows{{"a"}, {"b"}, {""}, {"c"}, {""}}));
+  EXPECT_EQ(all_jobs({input_source::literals({"x"}), input_source::literals({"1\n2"})}),
+            (rows{{"x", "1"}, {"x", "2"}}));
+  input_options nul;
+  nul.separator = '\0';
+  EXPECT_EQ(all_jobs({input_source::literals({"a\nb"})}, nul), (rows{{"a\nb"}}));
+  input_generator gen({input_source::literals({"a\nb"})});
+  EXPECT_EQ(gen.total_jobs(), 2u);
 }
 
 TEST(InputGenerator, ValuesLongerThanTheReadBufferArriveWhole) {

@@ -5,6 +5,8 @@
 #include "cohort/run/run_exit_code.hpp"
 #include "cohort/run/run_report.hpp"
 
+#include <fmt/format.h>
+
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -140,9 +142,15 @@ TEST(RunEngine, AJobKilledBySignalFailsAndIsLoggedWithItsSignal) {
   const auto log = read_joblog(r.joblog);
   ASSERT_EQ(log.records.size(), 2u);
   EXPECT_EQ(log.records[1].command, "job b");
-  EXPECT_EQ(log.records[1].exit_value, -1);
+  // GNU parallel: Exitval 0 and the signal (-1 is for a job it killed itself).
+  EXPECT_EQ(log.records[1].exit_value, 0);
   EXPECT_EQ(log.records[1].signal, SIGKILL);
-  EXPECT_EQ(r.engine->last_failure_code(), 128 + SIGKILL);
+  // It failed: --resume-failed runs it again.
+  engine_run again;
+  again.joblog = r.joblog;
+  again.resume = resume_mode::resume_failed;
+  EXPECT_EQ(again.run({"a", "b"}), 0);
+  EXPECT_EQ(again.launcher.launched, (std::vector<std::string>{"2 1 job b"}));
 }
 
 TEST(RunEngine, HaltNowFailOneExitsWithTheFailingJobsStatus) {
@@ -187,6 +195,34 @@ TEST(RunEngine, HaltSoonLetsRunningJobsFinishAndStartsNoMore) {
   EXPECT_EQ(r.summary().done, 1u);
   EXPECT_EQ(r.summary().cancelled, 0u);
   EXPECT_EQ(r.summary().not_started, 2u);
+}
+
+TEST(RunEngine, HaltSoonExitsWithTheStatusAtTheHaltNotCountingLaterFailures) {
+  // GNU parallel: the jobs that fail while the running ones finish do not
+  // change the exit status decided when the halt came.
+  engine_run r;
+  r.slots = 3;
+  r.options.halt = halt(cohort::halt_policy::when::soon, cohort::halt_policy::on::fail, 1);
+  r.launcher.script["job a"] = {fails(5, 1s)};
+  r.launcher.script["job b"] = {fails(6, 2s)};
+  r.launcher.script["job c"] = {fails(7, 3s)};
+  EXPECT_EQ(r.run({"a", "b", "c", "d"}), 5);
+  EXPECT_EQ(r.summary().failed, 3u);
+  engine_run two;
+  two.slots = 4;
+  two.options.halt = halt(cohort::halt_policy::when::soon, cohort::halt_policy::on::fail, 2);
+  for (const char* v : {"a", "b", "c", "d"})
+    two.launcher.script[std::string("job ") + v] = {fails(1)};
+  EXPECT_EQ(two.run({"a", "b", "c", "d", "e"}), 2);  // 4 failed, 2 when it halted
+  EXPECT_EQ(two.summary().failed, 4u);
+}
+
+TEST(RunEngine, HaltOnATimedOutJobExits255AsGnuParallel) {
+  engine_run r;
+  r.options.halt = halt(cohort::halt_policy::when::now, cohort::halt_policy::on::fail, 1);
+  r.options.timeout = timeout_spec{timeout_spec::kind::fixed, std::chrono::seconds(2), 0};
+  r.launcher.script["job a"] = {scripted_job{.runtime = 10s}};
+  EXPECT_EQ(r.run({"a", "b"}), 255);  // its Exitval is -1
 }
 
 TEST(RunEngine, HaltOnAPercentageExitsWithThePercentageThatFailed) {
@@ -307,6 +343,29 @@ TEST(RunEngine, LineBufferPrintsCompleteLinesAsTheyComeAndTheRestAtTheEnd) {
   EXPECT_EQ(r.out.text(), "a\ta1\nb\tb1\na\ta2");
 }
 
+TEST(RunEngine, KeepOrderWithLineBufferPrintsTheOldestRunningJobsLinesAsTheyCome) {
+  // GNU parallel -k --line-buffer: the lines of the oldest job still
+  // running are printed as they come; a later job's wait until it is the
+  // oldest, then its held lines come out at once.
+  engine_run r;
+  r.slots = 3;
+  r.options.keep_order = true;
+  r.options.line_buffer = true;
+  for (auto [v, t] : {std::pair{"a", 3s}, {"b", 1s}, {"c", 5s}}) {
+    r.launcher.script[std::string("job ") + v] = {scripted_job{
+        .out = fmt::format("start {}\n", v), .runtime = t, .out_at_end = fmt::format("end {}", v)}};
+  }
+  std::string at_2s, at_4s;
+  r.before = [&](cohort::test::virtual_loop& loop) {
+    loop.call_after(2s, [&] { at_2s = r.out.text(); });
+    loop.call_after(4s, [&] { at_4s = r.out.text(); });
+  };
+  EXPECT_EQ(r.run({"a", "b", "c"}), 0);
+  EXPECT_EQ(at_2s, "start a\n");                              // b ended, but a is older
+  EXPECT_EQ(at_4s, "start a\nend astart b\nend bstart c\n");  // c is the oldest now
+  EXPECT_EQ(r.out.text(), "start a\nend astart b\nend bstart c\nend c");
+}
+
 TEST(RunEngine, ResumeSkipsTheLoggedJobsAndResumeFailedRunsTheFailedAgain) {
   cohort::test::scratch_dir dir;
   const std::string log = dir.file("log");
@@ -348,6 +407,23 @@ TEST(RunEngine, ResumeRefusesAChangedInput) {
   changed.resume = resume_mode::resume;
   EXPECT_THROW(changed.run({"x"}), input_changed_error);
   EXPECT_TRUE(changed.launcher.launched.empty());
+}
+
+TEST(RunEngine, ResumeFailedRunsTheFailedJobsWithAChangedCommandAndSaysSo) {
+  cohort::test::scratch_dir dir;
+  engine_run first;
+  first.joblog = dir.file("log");
+  first.launcher.script["job b"] = {fails(1)};
+  EXPECT_EQ(first.run({"a", "b"}), 1);
+  engine_run fixed;
+  fixed.joblog = first.joblog;
+  fixed.resume = resume_mode::resume_failed;
+  fixed.options.resume_failed = true;
+  EXPECT_EQ(fixed.run({"A", "B"}), 0);
+  EXPECT_EQ(fixed.launcher.launched, (std::vector<std::string>{"2 1 job B"}));
+  EXPECT_EQ(fixed.err.text(),
+            "cohort run: warning: the command changed since the joblog was written (Seq 1 was "
+            "'job a', now 'job A'); the failed jobs run with the new command\n");
 }
 
 TEST(RunEngine, CancelMidRunKillsTheRunningJobsLogsNoneOfThemAndCountsTheRest) {

@@ -29,36 +29,66 @@ TEST(RunExitCode, FailedCountUpToAHundredThen101) {
 }
 
 TEST(RunExitCode, WithoutHaltItIsTheFailedCount) {
-  EXPECT_EQ(run_exit_code({}, summary(3, 0), 0, std::nullopt), 0);
-  EXPECT_EQ(run_exit_code({}, summary(3, 4), 9, std::nullopt), 4);
-  EXPECT_EQ(run_exit_code({}, summary(0, 250), 9, std::nullopt), 101);
+  EXPECT_EQ(run_exit_code({}, summary(3, 0), std::nullopt, std::nullopt), 0);
+  EXPECT_EQ(run_exit_code({}, summary(3, 4), std::nullopt, std::nullopt), 4);
+  EXPECT_EQ(run_exit_code({}, summary(0, 250), std::nullopt, std::nullopt), 101);
+}
+
+// The moment the halt came: `failed` jobs had failed of `finished`, and the
+// job that halted the run had `status`.
+halt_moment at(std::size_t failed, std::size_t finished, int status) {
+  return halt_moment{failed, finished, status};
 }
 
 TEST(RunExitCode, FailOneGivesTheFailingJobsStatusWhenItHalted) {
   const auto now1 = policy(halt_policy::when::now, halt_policy::on::fail, 1);
-  EXPECT_EQ(run_exit_code(now1, summary(2, 1, true), 42, std::nullopt), 42);
-  EXPECT_EQ(run_exit_code(now1, summary(2, 1, true), 128 + 9, std::nullopt), 137);
-  EXPECT_EQ(run_exit_code(now1, summary(2, 1, true), 300, std::nullopt), 255);
+  EXPECT_EQ(run_exit_code(now1, summary(2, 1, true), at(1, 3, 42), std::nullopt), 42);
+  EXPECT_EQ(run_exit_code(now1, summary(2, 1, true), at(1, 3, 128 + 9), std::nullopt), 137);
+  EXPECT_EQ(run_exit_code(now1, summary(2, 1, true), at(1, 3, 300), std::nullopt), 255);
+  // GNU parallel exits -1 (255) for a job its --timeout killed.
+  EXPECT_EQ(run_exit_code(now1, summary(2, 1, true), at(1, 3, -1), std::nullopt), 255);
   // A failure without a status (a job that could not start): the count.
-  EXPECT_EQ(run_exit_code(now1, summary(2, 1, true), 0, std::nullopt), 1);
+  EXPECT_EQ(run_exit_code(now1, summary(2, 1, true), at(1, 3, 0), std::nullopt), 1);
+  // Jobs that failed while the running ones finished (soon) do not count.
+  const auto soon1 = policy(halt_policy::when::soon, halt_policy::on::fail, 1);
+  EXPECT_EQ(run_exit_code(soon1, summary(0, 3, true), at(1, 1, 5), std::nullopt), 5);
   const auto soon2 = policy(halt_policy::when::soon, halt_policy::on::fail, 2);
-  EXPECT_EQ(run_exit_code(soon2, summary(2, 2, true), 42, std::nullopt), 2);
+  EXPECT_EQ(run_exit_code(soon2, summary(2, 2, true), at(2, 4, 42), std::nullopt), 2);
+  EXPECT_EQ(run_exit_code(soon2, summary(0, 4, true), at(2, 2, 42), std::nullopt), 2);
 }
 
-TEST(RunExitCode, APercentageIsOfAllTheJobs) {
+TEST(RunExitCode, DoneOneGivesTheStatusOfTheFirstJobToFinish) {
+  const auto done1 = policy(halt_policy::when::soon, halt_policy::on::done, 1);
+  EXPECT_EQ(run_exit_code(done1, summary(0, 4, true), at(1, 1, 7), std::nullopt), 7);
+  EXPECT_EQ(run_exit_code(done1, summary(1, 3, true), at(0, 1, 0), std::nullopt), 0);
+  const auto done2 = policy(halt_policy::when::soon, halt_policy::on::done, 2);
+  EXPECT_EQ(run_exit_code(done2, summary(0, 4, true), at(2, 2, 7), std::nullopt), 2);
+}
+
+TEST(RunExitCode, APercentageIsOfAllTheJobsWhenItHalted) {
   const auto p = policy(halt_policy::when::soon, halt_policy::on::fail, 1, 20);
-  EXPECT_EQ(run_exit_code(p, summary(5, 2, true), 1, 10), 20);
-  EXPECT_EQ(run_exit_code(p, summary(9, 1), 1, 10), 10);
-  run_summary s = summary(1, 1, true);  // the total unknown: of every job counted
-  s.not_started = 2;
-  EXPECT_EQ(run_exit_code(p, s, 1, std::nullopt), 25);
-  EXPECT_EQ(run_exit_code(p, summary(0, 0), 0, 0), 0);
+  EXPECT_EQ(run_exit_code(p, summary(5, 3, true), at(2, 4, 1), 10), 20);
+  EXPECT_EQ(run_exit_code(p, summary(5, 3, true), at(3, 4, 1), 9), 34);  // rounded up
+  // The total unknown: of the jobs finished then.
+  EXPECT_EQ(run_exit_code(p, summary(5, 3, true), at(1, 4, 1), std::nullopt), 25);
+  // P% of the jobs is exactly one job: as fail=1, that job's status (GNU).
+  EXPECT_EQ(run_exit_code(p, summary(3, 2, true), at(1, 2, 4), 5), 4);
+}
+
+TEST(RunExitCode, APercentageThatNeverHaltedIsOfTheJobsStarted) {
+  const auto p = policy(halt_policy::when::soon, halt_policy::on::fail, 1, 90);
+  EXPECT_EQ(run_exit_code(p, summary(9, 1), std::nullopt, 10), 10);
+  EXPECT_EQ(run_exit_code(p, summary(1, 2), std::nullopt, 3), 67);  // rounded up
+  EXPECT_EQ(run_exit_code(p, summary(0, 0), std::nullopt, 0), 0);
+  // success=P% too (GNU parallel).
+  const auto s = policy(halt_policy::when::soon, halt_policy::on::success, 1, 90);
+  EXPECT_EQ(run_exit_code(s, summary(1, 2), std::nullopt, 3), 67);
 }
 
 TEST(RunExitCode, SuccessGivesZeroWhenItHalted) {
   const auto s1 = policy(halt_policy::when::now, halt_policy::on::success, 1);
-  EXPECT_EQ(run_exit_code(s1, summary(1, 3, true), 1, std::nullopt), 0);
-  EXPECT_EQ(run_exit_code(s1, summary(0, 3, false), 1, std::nullopt), 3);
+  EXPECT_EQ(run_exit_code(s1, summary(1, 3, true), at(3, 4, 0), std::nullopt), 0);
+  EXPECT_EQ(run_exit_code(s1, summary(0, 3, false), std::nullopt, std::nullopt), 3);
 }
 
 TEST(RunExitCode, HaltPercentageBecomesACountOfAKnownTotal) {

@@ -1,0 +1,232 @@
+#include "cohort/run/run_cli.hpp"
+
+#include <gtest/gtest.h>
+
+#include "cohort/common/option_values.hpp"
+#include "cohort/run/gnu_options.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+using cohort::app::run::jobs_spec;
+using cohort::app::run::parse_result;
+using cohort::app::run::parse_run_cli;
+
+// parse_run_cli on `cohort run WORDS...`; what it printed is in `out`/`err`.
+struct parsed {
+  parse_result result;
+  std::string out, err;
+};
+
+parsed parse(std::vector<std::string> words) {
+  words.insert(words.begin(), "run");
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  argv.push_back(nullptr);
+  testing::internal::CaptureStdout();
+  testing::internal::CaptureStderr();
+  parsed p{parse_run_cli(static_cast<int>(words.size()), argv.data()), {}, {}};
+  p.out = testing::internal::GetCapturedStdout();
+  p.err = testing::internal::GetCapturedStderr();
+  return p;
+}
+
+// The options of a command line that must parse.
+cohort::app::run::run_cli_options options_of(std::vector<std::string> words) {
+  parsed p = parse(words);
+  EXPECT_TRUE(p.result.options.has_value()) << p.err;
+  return p.result.options.value_or(cohort::app::run::run_cli_options{});
+}
+
+TEST(RunCli, GnuParallelsOtherSpellingsOfOurOptions) {
+  for (const char* jobs : {"-j", "--jobs", "-P", "--max-procs", "--maxprocs"}) {
+    EXPECT_EQ(options_of({jobs, "3", "echo"}).jobs, (jobs_spec{jobs_spec::kind::count, 3, 100}))
+        << jobs;
+  }
+  for (const char* dry : {"--dry-run", "--dryrun", "--dr"}) {
+    EXPECT_TRUE(options_of({dry, "echo"}).dry_run) << dry;
+  }
+  for (const char* lb :
+       {"--line-buffer", "--line-buffered", "--linebuffer", "--linebuffered", "--lb"}) {
+    EXPECT_TRUE(options_of({lb, "echo"}).line_buffer) << lb;
+  }
+  for (const char* seq : {"--term-seq", "--termseq"}) {
+    const auto o = options_of({seq, "KILL", "echo"});
+    ASSERT_EQ(o.term_seq.size(), 1u) << seq;
+  }
+  for (const char* log : {"--joblog", "--jl"}) {
+    EXPECT_EQ(options_of({log, "f.log", "echo"}).joblog, "f.log") << log;
+  }
+  for (const char* halt : {"--halt", "--halt-on-error", "--haltonerror"}) {
+    EXPECT_EQ(options_of({halt, "2", "echo"}).halt.mode, cohort::halt_policy::when::now) << halt;
+  }
+  for (const char* file : {"-a", "--arg-file", "--argfile"}) {
+    EXPECT_EQ(options_of({file, "in.txt", "echo"}).arg_files, std::vector<std::string>{"in.txt"})
+        << file;
+  }
+  for (const char* k : {"-k", "--keep-order", "--keeporder"}) {
+    EXPECT_TRUE(options_of({k, "echo"}).keep_order) << k;
+  }
+  // GNU's --no-keep-order overrides an earlier -k (from a profile, say).
+  for (const char* nok : {"--no-keep-order", "--nokeeporder", "--nok", "--no-k"}) {
+    EXPECT_FALSE(options_of({"-k", nok, "echo"}).keep_order) << nok;
+  }
+  EXPECT_TRUE(options_of({"--resumefailed", "--joblog", "f", "echo"}).resume_failed);
+  const parsed v = parse({"-V"});
+  EXPECT_FALSE(v.result.options.has_value());
+  EXPECT_EQ(v.result.exit_code, 0);
+  EXPECT_NE(v.out.find("cohort run"), std::string::npos) << v.out;
+}
+
+TEST(RunCli, JoblogPlusFileAppendsToFile) {
+  const auto plus = options_of({"--joblog", "+jobs.log", "echo"});
+  EXPECT_EQ(plus.joblog, "jobs.log");
+  EXPECT_TRUE(plus.joblog_append);
+  const auto plain = options_of({"--joblog", "jobs.log", "echo"});
+  EXPECT_EQ(plain.joblog, "jobs.log");
+  EXPECT_FALSE(plain.joblog_append);
+}
+
+TEST(RunCli, KeepOrderGoesWithLineBuffer) {
+  const auto o = options_of({"-k", "--line-buffer", "echo"});
+  EXPECT_TRUE(o.keep_order);
+  EXPECT_TRUE(o.line_buffer);
+}
+
+TEST(RunCli, DurationsTakeGnusNumberForms) {
+  EXPECT_EQ(options_of({"--delay", ".2", "echo"}).delay, 200ms);
+  EXPECT_EQ(options_of({"--delay", "2.", "echo"}).delay, 2s);
+  EXPECT_EQ(options_of({"--delay", ".5s", "echo"}).delay, 500ms);
+}
+
+TEST(RunCli, CitationOptionsAreAcceptedAndIgnored) {
+  // Scripts written for GNU parallel pass these; cohort prints no notice.
+  for (const char* word : {"--will-cite", "--gnu"}) {
+    EXPECT_EQ(options_of({word, "echo", "x"}).words, (std::vector<std::string>{"echo", "x"}))
+        << word;
+  }
+}
+
+// Every option of GNU parallel 20221122's man page (parallel.1, section
+// OPTIONS), extracted once with
+//   man parallel | col -b | awk '/^OPTIONS/{f=1} /^EXAMPLES/{f=0} f' |
+//     grep -oE '^ {7}-{1,2}[A-Za-z0-9_][A-Za-z0-9_-]*' | sort -u
+// clang-format off
+constexpr std::string_view gnu_options[] = {
+    "--_parset", "--arg-file", "--arg-file-sep", "--arg-sep", "--bar", "--basefile",
+    "--basenameextensionreplace", "--basenamereplace", "--bf", "--bg", "--bin", "--block",
+    "--block-size", "--block-timeout", "--bner", "--bnr", "--bt", "--cat", "--cf", "--cleanup",
+    "--color", "--color-failed", "--colsep", "--compress", "--compress-program",
+    "--controlmaster", "--csv", "--ctag", "--ctagstring", "--decompress-program", "--delay",
+    "--delimiter", "--dirnamereplace", "--dnr", "--dry-run", "--embed", "--env", "--eof", "--er",
+    "--eta", "--exit", "--extensionreplace", "--fg", "--fifo", "--files", "--filter",
+    "--filter-hosts", "--gnu", "--group", "--group-by", "--halt", "--halt-on-error", "--hashbang",
+    "--header", "--help", "--hgrp", "--hostgroups", "--id", "--interactive", "--jl", "--joblog",
+    "--jobs", "--keep-order", "--latest-line", "--lb", "--limit", "--line-buffer", "--link",
+    "--ll", "--load", "--max-args", "--max-chars", "--max-line-length-allowed", "--max-lines",
+    "--max-procs", "--max-replace-args", "--memfree", "--memsuspend", "--minversion", "--nice",
+    "--no-keep-order", "--no-run-if-empty", "--nonall", "--noswap", "--null", "--number-of-cores",
+    "--number-of-cpus", "--number-of-sockets", "--number-of-threads", "--onall", "--open-tty",
+    "--output-as-files", "--outputasfiles", "--parens", "--pipe", "--pipe-part", "--plain",
+    "--plus", "--process-slot-var", "--profile", "--progress", "--quote", "--recend",
+    "--record-env", "--recstart", "--regexp", "--remove-rec-sep", "--removerecsep", "--replace",
+    "--res", "--results", "--resume", "--resume-failed", "--retries", "--retry-failed",
+    "--return", "--round", "--round-robin", "--rpl", "--rrs", "--rsync-opts", "--semaphore",
+    "--semaphore-name", "--semaphore-timeout", "--seqreplace", "--session", "--shard",
+    "--shebang", "--shebang-wrap", "--shell-completion", "--shell-quote", "--show-limits",
+    "--shuf", "--silent", "--skip-first-line", "--slf", "--slotreplace", "--spreadstdin", "--sql",
+    "--sql-and-worker", "--sql-master", "--sql-worker", "--ssh", "--ssh-delay", "--sshlogin",
+    "--sshloginfile", "--st", "--tag", "--tagstring", "--tee", "--template", "--term-seq", "--tf",
+    "--timeout", "--tmpdir", "--tmpl", "--tmux", "--tmuxpane", "--total", "--total-jobs",
+    "--transfer", "--transferfile", "--trc", "--trim", "--tty", "--ungroup",
+    "--use-cores-instead-of-threads", "--use-cpus-instead-of-cores",
+    "--use-sockets-instead-of-threads", "--verbose", "--version", "--wait", "--wd", "--workdir",
+    "--xapply", "--xargs", "-0", "-C", "-E", "-I", "-J", "-L", "-M", "-N", "-P", "-S", "-V", "-X",
+    "-a", "-d", "-e", "-h", "-i", "-j", "-k", "-l", "-m", "-n", "-o", "-p", "-q", "-r", "-s",
+    "-t", "-u", "-v", "-x",
+};
+// clang-format on
+
+// Added by the other half of issue 16's work (input shaping): declared with
+// our own options when that lands, so not in the table of refusals.
+bool added_with_input_shaping(std::string_view option) {
+  for (std::string_view o : {"--colsep", "-C", "-N", "--max-replace-args", "-n", "--max-args", "-X",
+                             "-m", "-L", "--max-lines", "-l", "--link", "--xapply", "--header",
+                             "-d", "--delimiter", "-E", "--shuf"}) {
+    if (o == option) return true;
+  }
+  return false;
+}
+
+TEST(RunCli, NoDocumentedGnuParallelOptionIsAnUnknownOption) {
+  int checked = 0;
+  for (std::string_view option : gnu_options) {
+    if (added_with_input_shaping(option)) continue;
+    ++checked;
+    // A value after it (for the options that take one), then a command.
+    const parsed p = parse({std::string(option), "1", "echo"});
+    EXPECT_EQ(p.err.find("unknown option"), std::string::npos) << p.err;
+    if (p.err.find(" is not supported: ") != std::string::npos) {
+      EXPECT_EQ(p.result.exit_code, 255) << option;
+      // One line that names the option.
+      EXPECT_EQ(p.err.find(std::string(option)), std::string("cohort run: ").size()) << p.err;
+      EXPECT_EQ(p.err.find('\n'), p.err.size() - 1) << p.err;
+    }
+  }
+  EXPECT_EQ(checked, 189);
+}
+
+TEST(RunCli, EveryRefusedSpellingIsRefusedWithItsReason) {
+  // The table has no spelling CLI11 takes first (a dead row) nor one twice.
+  std::set<std::string> seen;
+  for (const auto& row : cohort::app::run::unsupported_gnu_options()) {
+    std::string_view names = row.names;
+    while (!names.empty()) {
+      const std::string_view name = names.substr(0, names.find(' '));
+      names.remove_prefix(std::min(names.size(), name.size() + 1));
+      EXPECT_TRUE(seen.insert(std::string(name)).second) << name;
+      const parsed p = parse({std::string(name), "1", "echo"});
+      EXPECT_EQ(p.result.exit_code, 255) << name;
+      EXPECT_NE(p.err.find(" is not supported: "), std::string::npos) << name << ": " << p.err;
+      EXPECT_NE(p.err.find(row.why), std::string::npos) << p.err;
+    }
+  }
+}
+
+TEST(RunCli, RefusalsNameTheOptionAsWrittenAndSayWhatToUse) {
+  EXPECT_EQ(parse({"--sshlogin", "server", "echo"}).err,
+            "cohort run: --sshlogin is not supported: cohort run runs its jobs on this machine; "
+            "to spread them over machines, run one cohort run per machine on its share of the "
+            "inputs (a Slurm array or a Kubernetes Indexed Job)\n");
+  // Another spelling names the option's first one; a value may be attached.
+  EXPECT_EQ(
+      parse({"-Sserver", "echo"}).err.rfind("cohort run: -S (--sshlogin) is not supported", 0), 0u);
+  EXPECT_EQ(parse({"--results=out", "echo"}).err.rfind("cohort run: --results is not supported", 0),
+            0u);
+  // A word that is no GNU option is still unknown.
+  EXPECT_NE(parse({"--frobnicate", "echo"}).err.find("unknown option '--frobnicate'"),
+            std::string::npos);
+}
+
+TEST(RunCli, PerlExpressionsAreRefusedWithWhatToDoInstead) {
+  const std::vector<std::string> command{"echo", "{= s/a/b/ =}"};
+  try {
+    cohort::app::run::refuse_perl_expressions(command);
+    FAIL() << "expected usage_error";
+  } catch (const cohort::app::usage_error& e) {
+    EXPECT_NE(std::string(e.what()).find("{= perl expression =} is not supported"),
+              std::string::npos)
+        << e.what();
+  }
+  const std::vector<std::string> plain{"echo", "{}", "a=b", "{=}"};
+  EXPECT_NO_THROW(cohort::app::run::refuse_perl_expressions(plain));
+}
+
+}  // namespace
