@@ -162,11 +162,11 @@ tutorial("Multiple input sources", "-a abc-file -a def-file echo")
 tutorial("Multiple input sources", "-a - -a def-file echo", stdin="A\nB\nC\n")
 tutorial("Multiple input sources", "echo :::: - def-file", stdin="A\nB\nC\n")
 tutorial("Multiple input sources", "echo ::: A B C :::: def-file")
-tutorial("Linking arguments", "--link echo ::: A B C ::: D E F", expect=f"unknown: {LINK}")
-tutorial("Linking arguments", "--link echo ::: A B C D E ::: F G", expect=f"unknown: {LINK}")
-tutorial("Linking arguments", "echo :::: abc-file :::+ G H I :::: def-file", expect=f"differs: {LINK}")
-tutorial("Linking arguments", "echo :::: abc-file ::: G H I ::::+ def-file", expect=f"differs: {LINK}")
-tutorial("Linking arguments", "echo ::: A B C D E :::+ F G", expect=f"differs: {LINK}")
+tutorial("Linking arguments", "--link echo ::: A B C ::: D E F")
+tutorial("Linking arguments", "--link echo ::: A B C D E ::: F G")
+tutorial("Linking arguments", "echo :::: abc-file :::+ G H I :::: def-file")
+tutorial("Linking arguments", "echo :::: abc-file ::: G H I ::::+ def-file")
+tutorial("Linking arguments", "echo ::: A B C D E :::+ F G")
 tutorial(
     "Changing the argument separator",
     "--arg-sep ,, echo ,, A B C :::: def-file",
@@ -177,13 +177,12 @@ tutorial(
     "--arg-file-sep // echo ::: A B C // def-file",
     expect=f"unsupported: {REFUSE}",
 )
-tutorial("Changing the argument delimiter", "-d _ echo :::: abc_-file", expect=f"unknown: {DELIMITER}")
-tutorial("Changing the argument delimiter", "-d '\\0' echo :::: abc0-file", expect=f"unknown: {DELIMITER}")
+tutorial("Changing the argument delimiter", "-d _ echo :::: abc_-file")
+tutorial("Changing the argument delimiter", "-d '\\0' echo :::: abc0-file")
 tutorial("Changing the argument delimiter", "-0 echo :::: abc0-file")
 tutorial(
     "End-of-file value for input source",
     "-E stop echo ::: A B stop C D",
-    expect=f"unknown: {EOF_STRING}",
 )
 tutorial("Skipping empty lines", "--no-run-if-empty echo", stdin="1\n\n2\n", expect=f"unsupported: {REFUSE}")
 tutorial("No command means argument is command", "::: 'echo foo' true 'echo bar'")
@@ -242,17 +241,14 @@ tutorial("Positional replacement strings", "echo 1={1} 2={2} 3={3} -1={-1} -2={-
 tutorial(
     "Input from columns",
     "--colsep '\\t' echo 1={1} 2={2} :::: tsv-file.tsv",
-    expect=f"unknown: {COLSEP}",
 )
 tutorial(
     "Header defined replacement strings",
     "--header : echo f1={f1} f2={f2} ::: f1 A B ::: f2 C D",
-    expect=f"unknown: {HEADER}",
 )
 tutorial(
     "Header defined replacement strings",
     "--header : --colsep '\\t' echo f1={f1} f2={f2} :::: tsv-file.tsv",
-    expect=f"unknown: {HEADER}",
 )
 for plus in (
     "{}",
@@ -280,25 +276,22 @@ for plus in ("{:-myval}", "{:2}", "{:2:3}", "{#bc}", "{#abc}", "{%de}", "{%def}"
         f"--plus echo {plus} ::: abcAbcdef",
         expect=f"unsupported: {PLUS}",
     )
-tutorial("More than one argument", "--jobs 4 -m echo ::: 1 2 3 4 5 6 7 8 9 10", expect=f"unknown: {XARGS}")
+tutorial("More than one argument", "--jobs 4 -m echo ::: 1 2 3 4 5 6 7 8 9 10")
 tutorial(
     "More than one argument",
     "--jobs 4 -m echo pre-{}-post ::: A B C D E F G",
-    expect=f"unknown: {XARGS}",
 )
 tutorial(
     "More than one argument",
     "--jobs 4 -X echo pre-{}-post ::: A B C D E F G",
-    expect=f"unknown: {XARGS}",
 )
-tutorial("More than one argument", "--xargs echo", stdin="1\n2\n3\n", expect=f"unsupported: {XARGS}")
-tutorial("More than one argument", "-N3 echo ::: A B C D E F G H", expect=f"unknown: {MAX_ARGS}")
+tutorial("More than one argument", "--xargs echo", stdin="1\n2\n3\n")
+tutorial("More than one argument", "-N3 echo ::: A B C D E F G H")
 tutorial(
     "More than one argument",
     "-N3 echo 1={1} 2={2} 3={3} ::: A B C D E F G H",
-    expect=f"unknown: {MAX_ARGS}",
 )
-tutorial("More than one argument", "-N0 echo foo ::: 1 2 3", expect=f"unknown: {MAX_ARGS}")
+tutorial("More than one argument", "-N0 echo foo ::: 1 2 3")
 tutorial("Quoting", "perl -e 'print \"@ARGV\\n\"' ::: This wont work")
 tutorial("Quoting", "-q perl -e 'print \"@ARGV\\n\"' ::: This works", expect=f"unsupported: {QUOTE}")
 tutorial("Quoting", "perl -e \\''print \"@ARGV\\n\"'\\' ::: This works, too")
@@ -322,7 +315,7 @@ tutorial("Saving output into files", "--results outdir echo ::: A B C", expect=f
 tutorial(
     "Saving output into files",
     "--header : --results outdir echo ::: f1 A B ::: f2 C D",
-    expect=f"unknown: {RESULTS}",
+    expect=f"unsupported: {RESULTS}",
 )
 tutorial(
     "Saving output into files",
@@ -330,7 +323,7 @@ tutorial(
     compare=("status",),
     expect=f"unsupported: {REFUSE}",
 )
-tutorial("Shuffle job order", "--shuf echo ::: 1 2 3 ::: a b c ::: A B C", expect=f"unknown: {SHUF}")
+tutorial("Shuffle job order", "--shuf echo ::: 1 2 3 ::: a b c ::: A B C")
 tutorial("Delaying jobs", "--delay 0.1 echo Starting {} ::: 1 2 3")
 tutorial("Delaying jobs", "--delay .1 echo Starting {} ::: 1 2 3", expect=f"agree: {DELAY_VALUE}")
 tutorial("Timing out", "--timeout 2 'sleep {}; echo {}' ::: 0.1 0.2 9")
@@ -426,19 +419,17 @@ example(
     "-m mv {} destdir",
     stdin="x.log\ny.log\n",
     files=LOGS,
-    expect=f"unknown: {XARGS}",
 )
 example(
     "Inserting multiple arguments",
     "-0 -m mv {} destdir",
     stdin="x.log\0y.log\0",
     files=LOGS,
-    expect=f"unknown: {XARGS}",
 )
 PICTS = {f"pict{n}.jpg": "" for n in ("00", "01", "02", "03")}
 example("Context replace", "rm pict{}.jpg", stdin="00\n01\n02\n", files=PICTS)
-example("Context replace", "-X rm pict{}.jpg", stdin="00\n01\n02\n", files=PICTS, expect=f"unknown: {XARGS}")
-example("Context replace", "-m rm", stdin="pict00.jpg\npict01.jpg\n", files=PICTS, expect=f"unknown: {XARGS}")
+example("Context replace", "-X rm pict{}.jpg", stdin="00\n01\n02\n", files=PICTS)
+example("Context replace", "-m rm", stdin="pict00.jpg\npict01.jpg\n", files=PICTS)
 GZ = {"a.gz": b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03K\xe4\x02\x00\x07\xa1\xea\xdd\x02\x00\x00\x00"}
 example("Substitution and redirection", "zcat {} '>'{.} ::: a.gz", files=GZ)
 example("Substitution and redirection", "'zcat {} >{.}' ::: a.gz", files=GZ)
@@ -535,13 +526,11 @@ example(
 example(
     "for-loops with column names",
     "--header : echo {colour} {size} ::: colour red green blue ::: size S M L XL XXL",
-    expect=f"unknown: {HEADER}",
 )
 example(
     "for-loops with column names",
     "--colsep '\\t' --header : echo {Name} {E-mail address}",
     stdin="Name\tE-mail address\nOle\tole@example\n",
-    expect=f"unknown: {COLSEP}",
 )
 example(
     "All combinations in a list",
@@ -558,7 +547,6 @@ example(
 example(
     "From a to b and b to c",
     "echo {1} - {2} ::: aardvark babble cab :::+ babble cab dab",
-    expect=f"differs: {LINK}",
 )
 example(
     "Count the differences between all files in a dir",
@@ -567,7 +555,7 @@ example(
     expect=f"unsupported: {RESULTS}",
 )
 example("Speeding up fast jobs", "touch pict{}.jpg", stdin="0\n1\n2\n3\n")
-example("Speeding up fast jobs", "-X touch pict{}.jpg", stdin="0\n1\n2\n3\n", expect=f"unknown: {XARGS}")
+example("Speeding up fast jobs", "-X touch pict{}.jpg", stdin="0\n1\n2\n3\n")
 example("Using shell variables", "echo ::: a b 'c d'")
 example("Using shell variables", "-q echo 'the $VAR' ::: '!'", expect=f"unsupported: {QUOTE}")
 example("Using shell variables", "echo '\"$HOME_NOT_SET\"' ::: '!'")
@@ -589,27 +577,23 @@ example(
     "-m grep -H needle",
     stdin="g1\ng2\n",
     files={"g1": "needle\n", "g2": "needle\n"},
-    expect=f"unknown: {XARGS}",
 )
 example(
     "Use multiple inputs in one command",
     "-N2 cp {1} {2}",
     stdin="a.es.txt\na.txt\n",
     files={"a.es.txt": "hola\n"},
-    expect=f"unknown: {MAX_ARGS}",
 )
 example("Use multiple inputs in one command", "-k echo ::: 0 1 ::: 0 1 ::: 0 1 ::: 0 1")
 example(
     "Use multiple inputs in one command",
     "--link -a s1 -a s2 echo",
     files={"s1": "1\n2\n3\n", "s2": "3\n2\n1\n"},
-    expect=f"unknown: {LINK}",
 )
 example(
     "Use multiple inputs in one command",
     "--link echo :::: s1 s2",
     files={"s1": "1\n2\n3\n", "s2": "3\n2\n1\n"},
-    expect=f"unknown: {LINK}",
 )
 example(
     "Use multiple inputs in one command",
@@ -622,13 +606,11 @@ example(
     "Use a table as input",
     "-a table_file.tsv --colsep '\\t' echo cmd -o {2} -i {1}",
     files={"table_file.tsv": "foo\tbar\nbaz\tquux\n"},
-    expect=f"unknown: {COLSEP}",
 )
 example(
     "Run the same command 10 times",
     "-n0 echo my_command my_args",
     stdin="1\n2\n3\n",
-    expect=f"unknown: {MAX_ARGS}",
 )
 example(
     "Working as cat | sh. Resource inexpensive jobs and evaluation",
@@ -823,23 +805,23 @@ man("command", "-k printf '%s|%s\\n' {} {} ::: p q")
 man("command", "-k test -d {} '&&' echo dir {} ::: . nope")
 man("command", "-k ::: 'echo a' 'echo b && echo c'")
 man("command", "-k", stdin="echo 1; echo 2\necho 3 | tr 3 x\n")
-man("--colsep", "--colsep , echo {2} {1} ::: a,b c,d", expect=f"unknown: {COLSEP}")
-man("-C", "-C ' ' -k echo {2}-{1} ::: 'a b' 'c d'", expect=f"unknown: {COLSEP}")
-man("--max-args", "--max-args 2 -k echo ::: a b c d e", expect=f"unknown: {MAX_ARGS}")
-man("-n", "-n 2 -k echo ::: a b c d e", expect=f"unknown: {MAX_ARGS}")
-man("-N", "-N 2 -k echo {1}+{2} ::: a b c d", expect=f"unknown: {MAX_ARGS}")
-man("-L", "-L 2 -k echo", stdin="a\nb\nc\n", expect=f"unknown: {MAX_LINES}")
-man("--max-lines", "--max-lines 2 -k echo", stdin="a\nb\nc\n", expect=f"unknown: {MAX_LINES}")
-man("-X", "-X -j1 echo x{}y ::: a b c", expect=f"unknown: {XARGS}")
-man("-m", "-m -j1 echo x{}y ::: a b c", expect=f"unknown: {XARGS}")
-man("--xargs", "--xargs -j1 echo ::: a b c", expect=f"unsupported: {XARGS}")
-man("--link", "--link -k echo {1}{2} ::: a b c ::: 1 2 3", expect=f"unknown: {LINK}")
-man("--xapply", "--xapply -k echo {1}{2} ::: a b ::: 1 2", expect=f"unknown: {LINK}")
-man("--header", "--header : -k echo {x} ::: x 1 2", expect=f"unknown: {HEADER}")
-man("-d", "-d , -k echo", stdin="a,b,c", expect=f"unknown: {DELIMITER}")
-man("--delimiter", "--delimiter '\\t' -k echo", stdin="a\tb", expect=f"unknown: {DELIMITER}")
-man("-E", "-E stop -k echo", stdin="a\nstop\nb\n", expect=f"unknown: {EOF_STRING}")
-man("--shuf", "--shuf echo ::: a b c", expect=f"unknown: {SHUF}")
+man("--colsep", "--colsep , echo {2} {1} ::: a,b c,d")
+man("-C", "-C ' ' -k echo {2}-{1} ::: 'a b' 'c d'")
+man("--max-args", "--max-args 2 -k echo ::: a b c d e")
+man("-n", "-n 2 -k echo ::: a b c d e")
+man("-N", "-N 2 -k echo {1}+{2} ::: a b c d")
+man("-L", "-L 2 -k echo", stdin="a\nb\nc\n")
+man("--max-lines", "--max-lines 2 -k echo", stdin="a\nb\nc\n")
+man("-X", "-X -j1 echo x{}y ::: a b c")
+man("-m", "-m -j1 echo x{}y ::: a b c")
+man("--xargs", "--xargs -j1 echo ::: a b c")
+man("--link", "--link -k echo {1}{2} ::: a b c ::: 1 2 3")
+man("--xapply", "--xapply -k echo {1}{2} ::: a b ::: 1 2")
+man("--header", "--header : -k echo {x} ::: x 1 2")
+man("-d", "-d , -k echo", stdin="a,b,c")
+man("--delimiter", "--delimiter '\\t' -k echo", stdin="a\tb")
+man("-E", "-E stop -k echo", stdin="a\nstop\nb\n")
+man("--shuf", "--shuf echo ::: a b c")
 man("-I", "-I XX -k echo XX-XX ::: a b", expect=f"unsupported: {REPLACE}")
 man("--replace", "--replace=XX -k echo XX ::: a", expect=f"unsupported: {REPLACE}")
 man("--plus", "--plus -k echo {%.c} {..} ::: a.b.c", expect=f"unsupported: {PLUS}")
@@ -883,10 +865,10 @@ def test(file, line, **kw):
 
 T03 = "parallel-local-0.3s.sh"
 test(T03, "echo Warnings are ::: OK")
-test(T03, "-k -E ole echo ::: foo ole bar", expect=f"unknown: {EOF_STRING}")
+test(T03, "-k -E ole echo ::: foo ole bar")
 test(T03, "-k -r echo ::: foo '' ole bar", expect=f"unsupported: {REFUSE}")
 test(T03, "-k 'sleep 0.01; echo {}a'", stdin="a\nb\nc\n")
-test(T03, "-k -d '\\r\\n' echo {}a", stdin="b\r\nc\r\nd\r\n", expect=f"unknown: {DELIMITER}")
+test(T03, "-k -d '\\r\\n' echo {}a", stdin="b\r\nc\r\nd\r\n", expect=f"unsupported: {DELIMITER}")
 test(T03, "-k echo {}a", stdin="b\r\nc\nd\r\ne\r\n")
 test(
     T03,
@@ -901,33 +883,32 @@ test(
 )
 test(T03, "--dnr II -k echo II {} ::: a a/b a/b/c", expect=f"unsupported: {REPLACE}")
 test(T03, "--dirnamereplace II -k echo II {} ::: a a/b a/b/c", expect=f"unsupported: {REPLACE}")
-test(T03, "-X -j1 -N 6 echo {-1}orrec{1} ::: t B X D E c", expect=f"unknown: {XARGS}")
-test(T03, "-N 6 echo {-1}orrect ::: A B X D E c", expect=f"unknown: {MAX_ARGS}")
+test(T03, "-X -j1 -N 6 echo {-1}orrec{1} ::: t B X D E c")
+test(T03, "-N 6 echo {-1}orrect ::: A B X D E c")
 test(
     T03,
     "--colsep ' ' echo '{2} + {4} = {2} + {-1}=' '$(( {2} + {-1} ))' ::: '1 2 3 4'",
-    expect=f"unknown: {COLSEP}",
 )
 test(T03, "-k echo {} {.}", stdin="a.b\nc\n.d\ne.f.g\n/h.i/j\n")
 test(T03, "-j1 -I :: -X echo 'a::b::^c::[.}c'", stdin="1\n2\n3\n", expect=f"unsupported: {REPLACE}")
 test(T03, "-k -i -eEND echo repl{.}ce", stdin="a\nEND\nb\n", expect=f"unsupported: {REPLACE}")
 test(T03, "-k --replace -eEND echo repl{.}ce", stdin="a\nEND\nb\n", expect=f"unsupported: {REPLACE}")
 test(T03, "-k echo ::: 1 2 3 -- a b c")
-test(T03, "--header : echo {B} {A}", stdin="A\tB\n1\tone", expect=f"unknown: {HEADER}")
+test(T03, "--header : echo {B} {A}", stdin="A\tB\n1\tone")
 test(T03, "-k echo {#} ::: 1 2 ::: 1 2")
 test(T03, "--dryrun --joblog - echo ::: Only_this", expect=f"agree: {ALIAS}")
 test(T03, "--dry-run --joblog - echo ::: Only_this", compare=("stdout", "status"))
 test(T03, "-k --max-procs +0 echo max proc", stdin="1\n2\n3\n", expect=f"agree: {ALIAS}")
 test(T03, "-k -P 200% echo 200% proc", stdin="1\n2\n3\n", expect=f"agree: {ALIAS}")
 test(T03, "-k -j +0 echo max proc", stdin="1\n2\n3\n")
-test(T03, "-k --max-chars 25 -X echo", stdin="line 1\nline 1\nline 2\n", expect=f"unsupported: {XARGS}")
+test(T03, "-k --max-chars 25 -X echo", stdin="line 1\nline 1\nline 2\n")
 test(T03, "-r echo", stdin="  \n", expect=f"unsupported: {REFUSE}")
-test(T03, "-k -n0 echo n0", stdin="1\n2\n", expect=f"unknown: {MAX_ARGS}")
-test(T03, "-k -L0 echo L0", stdin="1\n2\n", expect=f"unknown: {MAX_LINES}")
-test(T03, "-k -N0 echo N0", stdin="1\n2\n", expect=f"unknown: {MAX_ARGS}")
-test(T03, "-k -N0 echo args on cmdline ::: 1 2", expect=f"unknown: {MAX_ARGS}")
-test(T03, "-k -d N echo This is", stdin="line 1Nline 2Nline 3\n", expect=f"unknown: {DELIMITER}")
-test(T03, "-k -d '\\0' echo", stdin="delimiter NUL line 1\0line 2\0line 3", expect=f"unknown: {DELIMITER}")
+test(T03, "-k -n0 echo n0", stdin="1\n2\n")
+test(T03, "-k -L0 echo L0", stdin="1\n2\n")
+test(T03, "-k -N0 echo N0", stdin="1\n2\n")
+test(T03, "-k -N0 echo args on cmdline ::: 1 2")
+test(T03, "-k -d N echo This is", stdin="line 1Nline 2Nline 3\n")
+test(T03, "-k -d '\\0' echo", stdin="delimiter NUL line 1\0line 2\0line 3")
 test(T03, "-k -a argfile echo", files={"argfile": "a\nb\nc\n"})
 test(T03, "-k --arg-file argfile echo", files={"argfile": "a\nb\nc\n"})
 test(T03, "-kq echo {#} ::: a b", expect=f"unsupported: {QUOTE}")
@@ -937,17 +918,16 @@ test(
     "-j1 --joblog log --halt now,fail=1 'echo {#}; exit {}' ::: 0 0 0 1 0 0",
     then=["-j1 --joblog log --halt now,fail=1 --resume 'echo {#}; exit {}' ::: 0 0 0 1 0 0"],
 )
-test(T03, "--xapply 'echo {1} {#} {2}' ::: a ::: b", expect=f"unknown: {LINK}")
-test(T03, "-k echo ::: a b c aWRAP :::+ aa bb cc ::: A B :::+ AA BB AAwrap", expect=f"differs: {LINK}")
+test(T03, "--xapply 'echo {1} {#} {2}' ::: a ::: b")
+test(T03, "-k echo ::: a b c aWRAP :::+ aa bb cc ::: A B :::+ AA BB AAwrap")
 test(T03, "--halt now,fail=1 true", stdin="1\n2\n3\n")
-test(T03, "-k -N 10 echo a{}b", stdin="".join(f"{n}\n" for n in range(1, 20)), expect=f"unknown: {MAX_ARGS}")
-test(T03, "-k -L 10 echo a{}b", stdin="".join(f"{n}\n" for n in range(1, 20)), expect=f"unknown: {MAX_LINES}")
-test(T03, "--colsep , echo {1}{3}{2}", stdin="A,B,,\n", expect=f"unknown: {COLSEP}")
+test(T03, "-k -N 10 echo a{}b", stdin="".join(f"{n}\n" for n in range(1, 20)))
+test(T03, "-k -L 10 echo a{}b", stdin="".join(f"{n}\n" for n in range(1, 20)))
+test(T03, "--colsep , echo {1}{3}{2}", stdin="A,B,,\n")
 test(
     T03,
     "-k echo :::: s1 s2 :::+ a b c ::: aa bb cc",
     files={"s1": "1\n2\n3\n", "s2": "21\n22\n23\n"},
-    expect=f"differs: {LINK}",
 )
 test(T03, "echo ::: true")
 test(T03, "-k", stdin="echo a\n\necho b\n")
@@ -968,13 +948,13 @@ test(
 )
 test(T03, "-k --results dir echo ::: a b c", expect=f"unsupported: {RESULTS}")
 test(T03, "-v", stdin="\n", expect=f"unsupported: {VERBOSE}")
-test(T03, "--shuf echo", stdin="", expect=f"unknown: {SHUF}")
+test(T03, "--shuf echo", stdin="")
 test(T03, "-j1 --retries 3 'echo {/} >> runs; exit {/}' ::: 1/11 2/22 3/33")
 test(T03, "--wd . 'echo ok' ::: OK", expect=f"unsupported: {REFUSE}")
 T1 = "parallel-local-1s.sh"
 test(T1, "-j1 -k -v --tagstring a{}b echo ::: 3 4", expect=f"unsupported: {VERBOSE}")
 test(T1, "-v echo ::: '>'", expect=f"unsupported: {VERBOSE}")
-test(T1, "-X -j1 echo ::: '>' 2", expect=f"unknown: {XARGS}")
+test(T1, "-X -j1 echo ::: '>' 2")
 test(T1, "", stdin="echo | wc -l\n")
 test(T1, "-k ::: 'echo a b c | wc -w' 'echo a b | wc -w'")
 test(T1, "-k ::: 'sleep 0.3; echo 1' 'echo 2' 'echo 3' 'echo 4' 'echo 5'")
@@ -986,8 +966,8 @@ test(T1, "-k ::: cat 'echo b'", stdin="via cat\n")
 test(T1, "-B foo", expect=f"unknown: {REFUSE}")
 test(T1, "-g", expect=f"unknown: {REFUSE}")
 test(T1, "-k echo {1} :::: f3 f2 f1", files={"f1": "1\n", "f2": "2\n", "f3": "3\n"})
-test(T1, "-k -N2 echo {1} {2}", stdin="1\n2\n", expect=f"unknown: {MAX_ARGS}")
-test(T1, "-k -C %+ echo '\"{1}_{3}_{2}_{4}\"' ::: 'a% c %%b' 'a%c% b %d'", expect=f"unknown: {COLSEP}")
+test(T1, "-k -N2 echo {1} {2}", stdin="1\n2\n")
+test(T1, "-k -C %+ echo '\"{1}_{3}_{2}_{4}\"' ::: 'a% c %%b' 'a%c% b %d'")
 test(T1, "-k --basenamereplace FOO echo FOO ::: /a/b.c a/b.c b.c /a/b a/b b", expect=f"unsupported: {REPLACE}")
 test(T1, "-k --extensionreplace FOO echo FOO ::: /a/b.c a/b.c b.c /a/b a/b b", expect=f"unsupported: {REPLACE}")
 test(T1, "-k echo {/} {.} {/.} {//} ::: /a/b.c a/b.c b.c /a/b a/b b")
@@ -1009,19 +989,18 @@ T10 = "parallel-local-10s.sh"
 test(T10, "-k -l echo {} OK", stdin="1\n2\n3\n", expect=f"unknown: {MAX_LINES}")
 test(T10, "-k -0 echo {} OK", stdin="1\0002\0003\000")
 test(T10, "-k -0 -i repl echo repl OK", stdin="1\0002\000", expect=f"unsupported: {REPLACE}")
-test(T10, "--colsep % echo {1} {3} {2}", stdin="a%c%b\n", expect=f"unknown: {COLSEP}")
-test(T10, "-k --colsep '\\t' echo {2} {1}", stdin="def\tabc\njkl\tghi", expect=f"unknown: {COLSEP}")
+test(T10, "--colsep % echo {1} {3} {2}", stdin="a%c%b\n")
+test(T10, "-k --colsep '\\t' echo {2} {1}", stdin="def\tabc\njkl\tghi")
 test(
     T10,
     "--xapply -k -a f1 -a f2 echo {2} {1}",
     files={"f1": "ghi\npqr\n", "f2": "abc\tdef\njkl\tmno\n"},
-    expect=f"unknown: {LINK}",
 )
 test(T10, "--dry-run --timeout 1.4m -j 10 echo", stdin="1\n2\n3\n")
 T4 = "parallel-local4.sh"
 test(T4, "--joblog - true", stdin="1\n", compare=("status",))
-test(T4, "-s 29 -X -kj1 echo a{}b{}c", stdin="1\n2\n3\n4\n", expect=f"unsupported: {XARGS}")
-test(T4, "-s 23 -m -kj1 echo a{}b{}c", stdin="1\n2\n3\n4\n", expect=f"unsupported: {XARGS}")
+test(T4, "-s 29 -X -kj1 echo a{}b{}c", stdin="1\n2\n3\n4\n")
+test(T4, "-s 23 -m -kj1 echo a{}b{}c", stdin="1\n2\n3\n4\n")
 T5 = "parallel-local5.sh"
 test(T5, "-k --tagstring 'a\\tb' echo ::: c", expect=f"unsupported: {TAGSTRING}")
-test(T5, "-k -d '\"' echo ::: 'a\"b'", expect=f"unknown: {DELIMITER}")
+test(T5, "-k -d '\"' echo ::: 'a\"b'")
