@@ -1,7 +1,8 @@
 // Fuzzes `cohort run`'s inputs: splitting the words at `:::`/`::::` and
 // generating every combination from literals and an input file. Splitting
 // either works or throws input_error; the generator numbers jobs from 1 with
-// one argument per source, each argument a value of its source, and its
+// one argument per source, each argument a value of its source (a literal
+// holding the separator being several values, as in GNU parallel), and its
 // up-front total (when it gives one) is exactly the number of jobs produced.
 //
 // With the input-shaping options (--link, -L's continued lines, --header,
@@ -113,7 +114,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       s.path = path;
       allowed.emplace_back(file_values.begin(), file_values.end());
     } else {
-      allowed.emplace_back(s.values.begin(), s.values.end());
+      // A `:::` value holding the separator is several values, as in GNU
+      // parallel ("a\nb" is "a" and "b").
+      allowed.emplace_back();
+      for (const auto& v : s.values) {
+        std::size_t at = 0;
+        for (std::size_t end; (end = v.find(sep, at)) != std::string::npos; at = end + 1) {
+          allowed.back().insert(v.substr(at, end - at));
+        }
+        allowed.back().insert(v.substr(at));
+      }
     }
     allowed.back().insert(std::string{});  // an empty source counts as one empty value
   }

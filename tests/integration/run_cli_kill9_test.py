@@ -404,7 +404,9 @@ def test_guardian_is_outside_the_runners_group_and_ignores_its_signals():
 def test_guardian_exits_quietly_after_a_normal_run():
     t = Trial()
     try:
-        p = t.start(t.args(), env={"SLEEP": "0"}, stdout=subprocess.PIPE)
+        # Jobs of half a second: a run of jobs that end at once can be over
+        # before the guardian is seen, and the test would time out looking.
+        p = t.start(t.args(), env={"SLEEP": "0.5"}, stdout=subprocess.PIPE)
         g = wait_for(lambda: guardians_of(p.pid), "the guardian")[0]
         out, err = p.communicate(timeout=30)
         check(p.returncode == 0, f"exit {p.returncode}: {err!r}")

@@ -622,6 +622,12 @@ struct input_generator::state {
     loaded = true;
   }
 
+  // --header: the first raw value of a source names its columns.
+  void take_header(std::vector<std::string>& raw);
+  // Reads every source not streamed into its group (linked sources share one).
+  void load_groups(std::vector<input_source>& sources,
+                   const std::vector<std::pair<std::size_t, std::size_t>>& groups);
+
   // The whole values of a source that is read at construction.
   std::vector<std::string> read_whole(input_source& src) {
     std::vector<std::string> raw;
@@ -639,6 +645,62 @@ struct input_generator::state {
   }
 };
 
+namespace {
+
+// The sources' groups, in order, as [begin, end): a source linked to the one
+// before it (`:::+`, or every source with --link) joins its group.
+std::vector<std::pair<std::size_t, std::size_t>> link_groups(
+    const std::vector<input_source>& sources, bool link) {
+  std::vector<std::pair<std::size_t, std::size_t>> groups;
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    if (i > 0 && (link || sources[i].linked)) {
+      groups.back().second = i + 1;
+    } else {
+      groups.emplace_back(i, i + 1);
+    }
+  }
+  return groups;
+}
+
+}  // namespace
+
+void input_generator::state::take_header(std::vector<std::string>& raw) {
+  if (!options.header) return;
+  std::string names;
+  if (!raw.empty()) {
+    names = std::move(raw.front());
+    raw.erase(raw.begin());
+  }
+  if (!names.empty() && names.back() == '\r') names.pop_back();
+  static const std::regex tab("\t");
+  std::size_t at = header.size();
+  split_columns(names, colsep ? *colsep : tab, false, header, at);
+}
+
+void input_generator::state::load_groups(
+    std::vector<input_source>& sources,
+    const std::vector<std::pair<std::size_t, std::size_t>>& groups) {
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    source_group group;
+    group.wrap = options.link;
+    for (std::size_t i = groups[g].first; i < groups[g].second; ++i) {
+      if (g == 0 && first_streamed) continue;
+      auto raw = read_whole(sources[i]);
+      take_header(raw);
+      group.members.push_back(assemble_all(std::move(raw), options));
+    }
+    if (g == 0) {
+      if (!first_streamed) {
+        first_count = group.length();
+        first_group = std::move(group);
+      }
+      continue;
+    }
+    if (!group.all_empty()) later_all_empty = false;
+    later.push_back(std::move(group));
+  }
+}
+
 input_generator::input_generator(std::vector<input_source> sources, input_options options)
     : state_(std::make_unique<state>()) {
   auto& s = *state_;
@@ -647,36 +709,13 @@ input_generator::input_generator(std::vector<input_source> sources, input_option
   if (sources.empty()) sources.push_back(input_source::standard_input());
   s.nsources = sources.size();
   s.record.resize(s.nsources);
-
-  // Groups of linked sources, in order.
-  std::vector<std::pair<std::size_t, std::size_t>> groups;  // [begin, end)
-  for (std::size_t i = 0; i < sources.size(); ++i) {
-    if (i > 0 && (s.options.link || sources[i].linked)) {
-      groups.back().second = i + 1;
-    } else {
-      groups.emplace_back(i, i + 1);
-    }
-  }
+  const auto groups = link_groups(sources, s.options.link);
 
   if (s.options.header_paths) {
     for (const auto& src : sources) {
       if (src.what == input_source::kind::file) s.header.push_back(src.path);
     }
   }
-  // --header: the first raw value of each source names its columns.
-  auto take_header = [&](std::vector<std::string>& raw) {
-    if (!s.options.header) return;
-    std::string names;
-    if (!raw.empty()) {
-      names = std::move(raw.front());
-      raw.erase(raw.begin());
-    }
-    if (!names.empty() && names.back() == '\r') names.pop_back();
-    static const std::regex tab("\t");
-    std::size_t at = s.header.size();
-    split_columns(names, s.colsep ? *s.colsep : tab, false, s.header, at);
-  };
-
   auto& first = sources.front();
   if (groups.front().second == 1 && first.what == input_source::kind::file) {
     s.first_streamed = true;
@@ -684,28 +723,10 @@ input_generator::input_generator(std::vector<input_source> sources, input_option
     if (s.options.header) {
       std::vector<std::string> raw(1);
       if (!s.read_raw_first(raw.front())) raw.clear();
-      take_header(raw);
+      s.take_header(raw);
     }
   }
-  for (std::size_t g = 0; g < groups.size(); ++g) {
-    source_group group;
-    group.wrap = s.options.link;
-    for (std::size_t i = groups[g].first; i < groups[g].second; ++i) {
-      if (g == 0 && s.first_streamed) continue;
-      auto raw = s.read_whole(sources[i]);
-      take_header(raw);
-      group.members.push_back(assemble_all(std::move(raw), s.options));
-    }
-    if (g == 0) {
-      if (!s.first_streamed) {
-        s.first_count = group.length();
-        s.first_group = std::move(group);
-      }
-      continue;
-    }
-    if (!group.all_empty()) s.later_all_empty = false;
-    s.later.push_back(std::move(group));
-  }
+  s.load_groups(sources, groups);
   s.odometer.assign(s.later.size(), 0);
 }
 
@@ -782,7 +803,7 @@ bool input_generator::crlf_suspected() const noexcept {
 
 void input_generator::fill_command_lines(command_line_fill how) {
   auto& s = *state_;
-  s.fill.emplace();
+  s.fill = state::filler{};
   if (how.max_records > 0) s.fill->cap = how.max_records;
   s.fill->how = std::move(how);
 }

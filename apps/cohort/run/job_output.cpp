@@ -18,8 +18,17 @@ void job_printer::job_ended(std::uint64_t seq, const std::vector<std::string>& a
   }
   held& h = held_[seq];
   if (h.args.empty()) h.args = args;
-  h.out += out;
-  h.err += err;
+  // Held lines (-k --line-buffer) come first; without them, no copy.
+  if (h.out.empty()) {
+    h.out = std::move(out);
+  } else {
+    h.out += out;
+  }
+  if (h.err.empty()) {
+    h.err = std::move(err);
+  } else {
+    h.err += err;
+  }
   settled_.insert(seq);
   print_in_order();
 }

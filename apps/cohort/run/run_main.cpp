@@ -41,6 +41,7 @@ command_template template_of(const run_cli_options& o, const std::vector<std::st
                              const std::vector<std::string>& header) {
   if (header.empty()) return command_template::from_words(words, o.context_replace);
   std::vector<std::string> renamed;
+  renamed.reserve(words.size());
   for (const auto& w : words) renamed.push_back(command_template::rename_columns(w, header));
   return command_template::from_words(renamed, o.context_replace);
 }
@@ -139,9 +140,9 @@ int run_and_report(int argc, char** argv, int& ended_by) {
     auto split = split_command_line(o.words, o.arg_files);
     refuse_perl_expressions(split.command);
     input_generator inputs(std::move(split.sources), o.inputs);
-    run_engine_parts parts{.tmpl = template_of(o, split.command, inputs.header_names()),
-                           .inputs = std::move(inputs),
-                           .slots = resolve_jobs(o.jobs)};
+    command_template tmpl = template_of(o, split.command, inputs.header_names());
+    run_engine_parts parts{
+        .tmpl = std::move(tmpl), .inputs = std::move(inputs), .slots = resolve_jobs(o.jobs)};
     run_ending how{.argc = argc, .argv = argv, .options = &o, .halt_given = o.halt};
     if (o.fill != run_cli_options::fill_mode::none) fill_command_lines(o, parts);
     if (o.halt.percent > 0) how.total_jobs = parts.inputs.total_jobs();
