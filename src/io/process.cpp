@@ -722,13 +722,9 @@ task<> terminate(process& p, term_sequence seq) {
 }
 
 task<exit_status> supervise(process& p, term_sequence seq) {
-  // The cleanup's grace: the sequence's waits plus a second, saturating: a
-  // step that waits duration::max() ("until the group is gone") makes it
-  // unbounded, not a sum overflowed into a grace already spent.
-  duration grace = 1s;
-  for (const term_step& step : seq) {
-    grace = step.wait > duration::max() - grace ? duration::max() : grace + step.wait;
-  }
+  // The cleanup's grace: the sequence's waits plus a second (unbounded if a
+  // step waits duration::max(), "until the group is gone").
+  const duration grace = saturating_add(total_wait(seq), 1s);
   co_return co_await finally(
       wait_for_exit(p), [&p, &seq] { return terminate(p, seq); }, grace);
 }

@@ -168,4 +168,10 @@ std::string to_string(const term_sequence& seq) {
   return s;
 }
 
+duration total_wait(const term_sequence& seq) noexcept {
+  duration total{0};
+  for (const term_step& step : seq) total = saturating_add(total, step.wait);
+  return total;
+}
+
 }  // namespace cohort

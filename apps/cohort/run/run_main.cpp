@@ -81,12 +81,9 @@ int print_commands(const command_template& tmpl, input_generator& inputs) {
 // The runtime's options: killing a job takes its whole --term-seq, so the
 // grace period after a signal leaves room for it.
 cohort::run_options runtime_options(const run_cli_options& o) {
-  std::chrono::nanoseconds seq_total{0};
-  for (const auto& step : o.term_seq) seq_total += step.wait;
   cohort::run_options ro;
-  ro.grace =
-      std::max<duration>(std::chrono::seconds(5),
-                         std::chrono::duration_cast<duration>(seq_total) + std::chrono::seconds(1));
+  ro.grace = std::max<duration>(std::chrono::seconds(5),
+                                saturating_add(total_wait(o.term_seq), std::chrono::seconds(1)));
   return ro;
 }
 

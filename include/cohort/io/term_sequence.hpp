@@ -55,4 +55,14 @@ term_sequence parse_term_sequence(std::string_view text);
 /// there is one ("TERM,200,KILL,12.5").
 std::string to_string(const term_sequence& seq);
 
+/// The sum of `seq`'s waits, saturating at `duration::max()` ("no limit"):
+/// how long delivering the whole sequence may take. A step that waits
+/// `duration::max()` (until the group is gone) makes it unbounded.
+duration total_wait(const term_sequence& seq) noexcept;
+
+/// `a + b` for waits, saturating at `duration::max()` instead of overflowing.
+constexpr duration saturating_add(duration a, duration b) noexcept {
+  return b > duration::max() - a ? duration::max() : a + b;
+}
+
 }  // namespace cohort

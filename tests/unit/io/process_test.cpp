@@ -954,3 +954,10 @@ TEST(FoundElsewhere, DISABLED_LambdaTemporaryInACoAwaitOperandIsDestroyedOnce) {
 }
 
 }  // namespace
+
+TEST(TermSequence, TotalWaitSaturatesAtNoLimit) {
+  EXPECT_EQ(cohort::total_wait(cohort::default_term_sequence()), 375ms);
+  const cohort::term_sequence forever{{SIGTERM, cohort::duration::max()}, {SIGKILL, 25ms}};
+  EXPECT_EQ(cohort::total_wait(forever), cohort::duration::max());
+  EXPECT_EQ(cohort::saturating_add(cohort::duration::max(), 1s), cohort::duration::max());
+}
