@@ -6,6 +6,7 @@
 #include "cohort/exit_codes.hpp"
 #include "cohort/tiles/tile_fetcher.hpp"
 #include "cohort/tiles/tiles_cli.hpp"
+#include "cohort/tiles/tiles_convert.hpp"
 #include "cohort/tiles/tiles_ending.hpp"
 #include "cohort/tiles/tiles_engine.hpp"
 #include "cohort/tiles/tiles_setup.hpp"
@@ -21,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace cohort::app::tiles {
 
@@ -117,6 +119,10 @@ int parse_and_download(int argc, char** argv, int& ended_by) {
 }  // namespace
 
 int tiles_main(int argc, char** argv) {
+  // `cohort tiles convert IN OUT ...`: argv[0] is "tiles".
+  if (argc >= 2 && std::string_view(argv[1]) == "convert") {
+    return run_to_exit_status(convert_main, argc - 1, argv + 1);
+  }
   // parse_and_download closes the tile store and writes the summary before
   // an interrupted download ends by its signal.
   return run_to_exit_status(parse_and_download, argc, argv);
