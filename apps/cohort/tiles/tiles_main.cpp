@@ -4,7 +4,9 @@
 #include "cohort/common/progress_bar.hpp"
 #include "cohort/common/shell_quote.hpp"
 #include "cohort/exit_codes.hpp"
+#include "cohort/tiles/pmtiles_output.hpp"
 #include "cohort/tiles/tile_fetcher.hpp"
+#include "cohort/tiles/tile_reader.hpp"
 #include "cohort/tiles/tiles_cli.hpp"
 #include "cohort/tiles/tiles_convert.hpp"
 #include "cohort/tiles/tiles_ending.hpp"
@@ -93,7 +95,13 @@ int download(const tiles_options& o, prepared_download& p, held_signals& held,
   ended_by = ended.signal;
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  return end_download(o, downloader, store, ended, elapsed, bar.get(), resume_command);
+  const bool tiles_failed = !store.failed_tiles().empty();
+  const int status = end_download(o, downloader, store, ended, elapsed, bar.get(), resume_command);
+  if (output_kind_of(o.output) != tile_output_kind::pmtiles || ended.signal != 0 ||
+      ended.code != 0 || downloader.stop_error()) {
+    return status;
+  }
+  return build_archive(o, status, tiles_failed, ended_by);
 }
 
 // The whole of `cohort tiles`; `ended_by` is set to the signal that
