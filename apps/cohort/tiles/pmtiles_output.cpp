@@ -66,7 +66,7 @@ int build_archive(const tiles_options& o, int status, bool tiles_failed, int& en
     fmt::print(stderr, "cohort tiles: {}\n", e.what());
     return exit_failed;
   }
-  const copy_result r = copy_tiles(*in, o.output, o.quiet, true);
+  const copy_result r = copy_tiles(*in, o.output, o.quiet, o.fsync);
   in.reset();
   const std::string shown = shown_in_message(o.output);
   if (r.signal != 0) {

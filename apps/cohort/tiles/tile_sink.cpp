@@ -3,8 +3,6 @@
 
 #include "cohort/tiles/tile_sink.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <system_error>
 
@@ -61,8 +59,7 @@ class store_sink : public tile_sink {
     so.description = o.info.description;
     so.attribution = o.info.attribution;
     so.json = o.info.json;
-    so.fsync = false;  // one fsync pass at the end is enough
-    fsync_ = o.fsync;
+    so.fsync = o.fsync;  // the store's own durability (per tile), as downloads' --fsync
     store_ = output_kind_of(target) == tile_output_kind::mbtiles
                  ? open_mbtiles_store(temp_, converted_fingerprint(o.info, target), so)
                  : open_directory_store(temp_, converted_fingerprint(o.info, target), so);
@@ -90,23 +87,22 @@ class store_sink : public tile_sink {
       throw tile_store_error("output " + target_.string() +
                              ": cannot rename into place: " + ec.message());
     }
-    if (fsync_) ::sync();
   }
 
  private:
   fs::path target_;
   fs::path temp_;
-  bool fsync_ = true;
   std::unique_ptr<tile_store> store_;
 };
 
 class pmtiles_sink : public tile_sink {
  public:
   pmtiles_sink(const fs::path& target, const tile_sink_options& o)
-      : writer_(target, writer_options(target, o)), fsync_(o.fsync) {}
+      : writer_(target, writer_options(target, o)) {}
 
   void put(const tile& t, std::string_view bytes) override { writer_.add(t, bytes); }
-  void finish() override { writer_.finish(fsync_); }
+  // One file: always fsynced, before and after the rename.
+  void finish() override { writer_.finish(true); }
 
  private:
   static pmtiles_write_options writer_options(const fs::path& target, const tile_sink_options& o) {
@@ -122,7 +118,6 @@ class pmtiles_sink : public tile_sink {
   }
 
   pmtiles_writer writer_;
-  bool fsync_;
 };
 
 }  // namespace

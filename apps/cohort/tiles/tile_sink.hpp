@@ -21,8 +21,11 @@ struct tile_sink_options {
   /// The source's metadata (format, name, attribution, json, bounds,
   /// zooms, fingerprint), carried over to the output.
   tile_source_info info;
-  /// fsync the output before and after the rename.
-  bool fsync = true;
+  /// A directory or MBTiles output is written with the store's `fsync`
+  /// option (tile_store_options: durable against power loss, at a cost per
+  /// tile). A PMTiles archive is one file, always fsynced before and after
+  /// its rename.
+  bool fsync = false;
   /// Called now and then during finish() (see pmtiles_write_options::poll).
   std::function<void()> poll{};
 };

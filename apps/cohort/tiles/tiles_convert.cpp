@@ -120,7 +120,7 @@ struct convert_options {
   std::vector<std::string> boxes;
   bool force = false;
   bool quiet = false;
-  bool no_fsync = false;
+  bool fsync = false;
 };
 
 constexpr const char* convert_description = R"(cohort tiles convert: copy tiles between outputs
@@ -155,7 +155,9 @@ std::optional<int> parse(int argc, char** argv, convert_options& o) {
       ->group("What to copy");
   add_value(app, "--area", o.area, "FILE", "What to copy", "only the tiles of this GeoJSON area");
   app.add_flag("--force", o.force, "replace OUT if it exists")->group("Output");
-  app.add_flag("--no-fsync", o.no_fsync, "do not fsync OUT (faster, not power-loss safe)")
+  app.add_flag("--fsync", o.fsync,
+               "a directory or MBTiles OUT durable against power loss (costs ms per tile); a "
+               "PMTiles OUT is always fsynced")
       ->group("Output");
   app.add_flag("-q,--quiet", o.quiet, "no progress bar, no summary line")->group(other_group);
   return parse_command_line(app, "tiles convert", argc, argv, exit_usage, [&] {
@@ -235,7 +237,7 @@ int convert_main(int argc, char** argv, int& ended_by) {
     fmt::print(stderr, "cohort tiles convert: {}\n", e.what());
     return exit_usage;
   }
-  return report(o, copy_tiles(*in, o.output, o.quiet, !o.no_fsync), ended_by);
+  return report(o, copy_tiles(*in, o.output, o.quiet, o.fsync), ended_by);
 }
 
 }  // namespace cohort::app::tiles

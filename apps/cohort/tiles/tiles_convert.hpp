@@ -30,7 +30,8 @@ struct copy_result {
 /// under cohort::run: a progress bar unless `quiet` (`unit` names what is
 /// counted), a first SIGINT/SIGTERM abandons the copy (the target stays as
 /// it was; temporaries removed) and is reported in the result. Never throws
-/// for the copy's own errors: they are in the result.
+/// for the copy's own errors: they are in the result. `fsync`: see
+/// tile_sink_options.
 copy_result copy_tiles(tile_reader& in, const std::filesystem::path& target, bool quiet,
                        bool fsync);
 
