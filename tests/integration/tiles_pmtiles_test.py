@@ -259,5 +259,40 @@ def sigint_and_kill_during_a_pmtiles_download_then_resume():
         check_js_reads(out, server_tiles(expected, sizes=SIGNAL_SIZES))
 
 
+@test
+def sigint_while_the_archive_is_built_keeps_the_staging_store():
+    box, zooms = BOX, "11-13"
+    expected = tiles_of(box, zoom_list(zooms))
+    out = out_path("build.pmtiles")
+    staging = out + ".staging.mbtiles"
+    with Server() as s:
+        args = tiles_args(s, out, box=box, zooms=zooms)
+        p = start([*args, "--rate", "20"])
+        time.sleep(0.3)
+        p.send_signal(signal.SIGKILL)
+        p.communicate(timeout=30)
+        # A staging store big enough for the build to take a while: 150,000
+        # small tiles at zoom 17 (taken out again below).
+        db = sqlite3.connect(staging)
+        db.executemany("INSERT INTO tiles VALUES (17, ?, ?, ?)",
+                       ((i % 1000, i // 1000, b"\x89PNG\r\n\x1a\n%d" % i) for i in range(150000)))
+        db.commit()
+        db.close()
+        code, err = interrupted_once_started(args, out + ".tmp.db")
+        equal(code, -signal.SIGINT, f"ended by the SIGINT: {err}")
+        check("while building" in err, err)
+        check(not os.path.exists(out) and not os.path.exists(out + ".tmp"), "an archive left")
+        check(not os.path.exists(out + ".tmp.db"), "the writer's database left")
+        check(os.path.exists(staging), "the staging store is gone")
+        db = sqlite3.connect(staging)
+        db.execute("DELETE FROM tiles WHERE zoom_level = 17")
+        db.commit()
+        db.close()
+        code, _, err = run(args)
+        equal(code, 0, f"exit: {err}")
+        check(not os.path.exists(staging), "staging store left")
+        check_js_reads(out, server_tiles(expected))
+
+
 if __name__ == "__main__":
     raise SystemExit(main())
