@@ -15,7 +15,7 @@ constexpr const char* usage = R"(usage: cohort <command> [options]
 
 commands:
   run     run a command for every input, many at a time (GNU parallel compatible)
-  tiles   download the map tiles of an area into a directory or an MBTiles file
+  tiles   download the map tiles of an area into a directory, MBTiles or PMTiles
 
 Run 'cohort <command> --help' for the command's options.
 )";

@@ -22,8 +22,10 @@ constexpr const char* description = R"(Usage:
   cohort tiles --bbox W,S,E,N --zoom ZOOMS --url TEMPLATE -o OUT [options]
   cohort tiles --tilejson URL|FILE -o OUT [options]
   cohort tiles --area FILE.geojson --zoom ZOOMS --url TEMPLATE -o OUT [options]
+  cohort tiles convert IN OUT [options]   (see cohort tiles convert --help)
 
-Download the map tiles of an area into a directory or an MBTiles file.
+Download the map tiles of an area into a directory, an MBTiles file or a
+PMTiles archive.
 
 URL placeholders: {z} {x} {y}, {-y} (TMS row), {s} (one of --subdomains), {q}
 (Bing quadkey), {r} (@2x with --retina). A TileJSON gives the URL templates
@@ -137,7 +139,7 @@ void add_area_options(CLI::App& app, tiles_options& o, value_texts& t) {
             "tile URL template, e.g. https://{s}.host/{z}/{x}/{y}.png");
   add_value(app, "--subdomains", t.subdomains, "LIST", area_group, "values of {s} (default a,b,c)");
   add_value(app, "-o,--output", o.output, "OUT", area_group,
-            "OUT.mbtiles, or a directory for OUT/z/x/y.ext");
+            "OUT.mbtiles, OUT.pmtiles, or a directory for OUT/z/x/y.ext");
   add_value(app, "--tilejson", o.tilejson, "URL|FILE", area_group,
             "read the URL templates, zooms, bounds, scheme and metadata from a TileJSON "
             "(- for standard input); --url, --zoom, --bbox, --name... override it");
@@ -355,6 +357,10 @@ tiles_parse_result parse_tiles_cli(int argc, char** argv) {
       parse_command_line(app, "tiles", argc, argv, exit_usage, [&] { read_values(o, t); });
   if (ended) return {std::nullopt, *ended};
   return {std::move(o), exit_ok};
+}
+
+tile_area read_area_file(const std::string& file, int buffer) {
+  return read_area(file, buffer);
 }
 
 }  // namespace cohort::app::tiles
