@@ -29,6 +29,13 @@ struct work_part {
   /// "K/N", as `--part` takes it and a tiles output records it.
   std::string text() const;
 
+  /// `cohort run`: job `seq` (from 1) belongs to part (seq - 1) mod N.
+  bool holds_job(std::uint64_t seq) const { return (seq - 1) % count == index; }
+  /// How many of jobs 1..total belong to this part.
+  std::uint64_t jobs_of(std::uint64_t total) const {
+    return total / count + (index < total % count ? 1 : 0);
+  }
+
   friend bool operator==(const work_part&, const work_part&) = default;
 };
 

@@ -55,7 +55,10 @@ std::string tile_fingerprint::zooms_text() const {
 }
 
 cohort::fingerprint tile_fingerprint::fields() const {
-  return {{"url_template", url_template}, {"boxes", boxes_text()}, {"zooms", zooms_text()}};
+  return {{"url_template", url_template},
+          {"boxes", boxes_text()},
+          {"zooms", zooms_text()},
+          {"part", part}};
 }
 
 }  // namespace cohort::app::tiles
