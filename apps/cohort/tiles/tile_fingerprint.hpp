@@ -43,6 +43,11 @@ struct tile_fingerprint {
   /// way round (an output made before --part has no "part": it reads as
   /// empty, a whole download).
   cohort::fingerprint fields() const;
+
+  /// The inverse of fields(): the fingerprint an output recorded, read back
+  /// (a missing field reads as empty). Throws usage_error when "boxes" or
+  /// "zooms" is not the canonical text fields() writes.
+  static tile_fingerprint from_fields(const cohort::fingerprint& recorded);
 };
 
 }  // namespace cohort::app::tiles
