@@ -137,7 +137,9 @@ def a_cancelled_array_task_resubmitted_merges_exactly_and_fetches_nothing_twice(
         before = set(stored_tiles(slow))
         check(before, "part 2 stored nothing before its cancel")
         fetched = requested(s)
-        # Resubmitted as the part it was (a lone array task would be 0/1).
+        # Resubmitted as the part it was (a lone array task would be 0/1; a
+        # requeued task waits a while before it starts again, and an
+        # array with a cancelled task never satisfies afterok).
         again = sbatch(tiles_command(s, slow, "2/4"))
         merged = out_path("merged-after-cancel.pmtiles")
         merged_copy = out_path("merged-after-cancel.mbtiles")
