@@ -110,6 +110,12 @@ terminal_caps detect_terminal(int fd, bool force_tty, const env_lookup& env) {
   caps.tty = force_tty || ::isatty(fd) == 1;
   const char* term = lookup(env, "TERM");
   caps.cursor = !(term != nullptr && std::string_view(term) == "dumb");
+  // A log file (a Slurm job's output): plain status lines, as for TERM=dumb.
+  const char* progress = lookup(env, "COHORT_PROGRESS");
+  if (progress != nullptr && std::string_view(progress) == "lines") {
+    caps.tty = true;
+    caps.cursor = false;
+  }
   caps.color = caps.cursor && !non_empty(lookup(env, "NO_COLOR"));
   for (const char* name : {"LC_ALL", "LC_CTYPE", "LANG"}) {
     const char* value = lookup(env, name);

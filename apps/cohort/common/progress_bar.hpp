@@ -33,7 +33,9 @@
 /// When stderr is not a terminal, nothing is written until `finish`, which
 /// writes only the summary line. With `TERM=dumb` (no cursor control, as in
 /// Emacs' shell) the status is written as a plain line, without color, at
-/// most once every `dumb_interval` (5 s), then the summary.
+/// most once every `dumb_interval` (5 s), then the summary. So is it,
+/// terminal or not, with `COHORT_PROGRESS=lines`: the progress of a batch
+/// job (Slurm, Kubernetes) in its log.
 ///
 /// The bar is always closed cleanly: `finish(summary)` erases the line and
 /// writes the summary; the destructor does the same if `finish` was not
@@ -83,7 +85,8 @@ struct terminal_caps {
 };
 
 /// Inspects `fd` and the environment: `tty` if isatty(fd) or `force_tty`;
-/// `cursor` unless TERM is "dumb"; `color` if `cursor` and NO_COLOR is unset
+/// `cursor` unless TERM is "dumb"; both `tty` and not `cursor` when
+/// COHORT_PROGRESS is "lines"; `color` if `cursor` and NO_COLOR is unset
 /// or empty; `unicode` if the first non-empty of LC_ALL, LC_CTYPE, LANG
 /// names UTF-8 ("UTF-8" or "utf8", any case).
 ///

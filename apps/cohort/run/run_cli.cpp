@@ -4,6 +4,7 @@
 #include "cohort/common/option_values.hpp"
 #include "cohort/exit_codes.hpp"
 #include "cohort/run/gnu_options.hpp"
+#include "cohort/run/run_part.hpp"
 
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
@@ -59,6 +60,7 @@ constexpr const char* log_group = "Job log and resume";
 struct value_texts {
   std::string jobs, timeout, retries, retry_delay, delay, halt, term_seq;
   std::string max_replace_args, max_args, max_lines_L, max_lines, delimiter, max_chars;
+  std::string part, parts;
   bool no_keep_order = false;
 };
 
@@ -111,6 +113,13 @@ void add_input_output_options(CLI::App& app, run_cli_options& o, value_texts& t)
   app.add_flag("--resume-failed,--resumefailed", o.resume_failed,
                "skip the jobs in --joblog that succeeded; run the failed ones again")
       ->group(log_group);
+  add_value(app, "--part", t.part, "K/N|auto", log_group,
+            "run only part K of N (0 to N-1): the jobs whose sequence number seq has "
+            "(seq - 1) mod N = K; {#} stays seq. auto: from a Slurm job array or a Kubernetes "
+            "Indexed Job (see --parts). In --joblog's FILE, %k becomes K and %n N");
+  add_value(app, "--parts", t.parts, "N|VAR", log_group,
+            "with --part auto under Kubernetes (JOB_COMPLETION_INDEX): the number of parts, or "
+            "the environment variable that holds it");
 }
 
 // GNU parallel's options that shape the inputs into jobs' arguments.
@@ -272,6 +281,12 @@ void read_values(run_cli_options& o, const value_texts& t, std::vector<std::stri
   }
   if ((o.resume || o.resume_failed) && o.joblog.empty()) {
     throw usage_error("--resume needs --joblog FILE (the log of the earlier run)");
+  }
+  if (!t.part.empty()) {
+    o.part = parse_part(t.part, t.parts, process_environment);
+    o.joblog = joblog_of_part(o.joblog, *o.part);
+  } else if (!t.parts.empty()) {
+    throw usage_error("--parts goes with --part auto only");
   }
 }
 

@@ -2,6 +2,7 @@
 // The command line of `cohort run`, parsed into options (GNU parallel's
 // names and meanings).
 
+#include "cohort/common/part.hpp"
 #include "cohort/run/inputs.hpp"
 #include "cohort/run/run_options.hpp"
 
@@ -19,10 +20,11 @@ struct run_cli_options {
   int retries = 0;         ///< --retries (attempts in all, as GNU)
   std::chrono::nanoseconds retry_delay{std::chrono::milliseconds(100)};  ///< --retry-delay
   cohort::halt_policy halt{};                                            ///< --halt
-  std::string joblog;          ///< --joblog FILE (without the + of `+FILE`)
-  bool joblog_append = false;  ///< --joblog +FILE: append to FILE (GNU parallel)
-  bool resume = false;         ///< --resume
-  bool resume_failed = false;  ///< --resume-failed
+  std::string joblog;             ///< --joblog FILE (without the + of `+FILE`)
+  bool joblog_append = false;     ///< --joblog +FILE: append to FILE (GNU parallel)
+  bool resume = false;            ///< --resume
+  bool resume_failed = false;     ///< --resume-failed
+  std::optional<work_part> part;  ///< --part (none: every job); --joblog has %k and %n expanded
   cohort::term_sequence term_seq = cohort::default_term_sequence();  ///< --term-seq
   bool keep_order = false;                                           ///< -k
   bool line_buffer = false;                                          ///< --line-buffer

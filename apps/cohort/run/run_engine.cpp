@@ -97,6 +97,7 @@ task<> run_engine::run(command_launcher& launcher, event& drain) {
   runner_.set_drain(&drain);
   if (options_.bar || options_.eta) {
     if (auto total = parts_.inputs.total_jobs()) {
+      if (options_.part) total = options_.part->jobs_of(*total);
       bar_counts_.total = static_cast<std::size_t>(*total);
     }
     bar_counts_.begin = (co_await this_scheduler()).now();

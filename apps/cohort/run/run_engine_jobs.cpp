@@ -38,6 +38,7 @@ std::optional<job_item> run_engine::pull_job(bool& ended) {
 }
 
 std::optional<job_item> run_engine::admit(job_input& in) {
+  if (options_.part && !options_.part->holds_job(in.seq)) return std::nullopt;  // another part's
   job_item job(*this, std::move(in));
   if (parts_.resume) {
     // A template with {%} cannot reproduce its old command: not compared.

@@ -6,6 +6,7 @@
 #include "cohort/run/process_launcher.hpp"
 #include "cohort/run/run_engine.hpp"
 #include "cohort/run/run_exit_code.hpp"
+#include "cohort/run/run_part.hpp"
 #include "cohort/run/run_report.hpp"
 
 #include <cohort/io/process_guardian.hpp>
@@ -66,10 +67,12 @@ void fill_command_lines(const run_cli_options& o, run_engine_parts& parts) {
 }
 
 // --dry-run: the commands, one a line, run none.
-int print_commands(const command_template& tmpl, input_generator& inputs) {
+int print_commands(const command_template& tmpl, input_generator& inputs,
+                   const std::optional<work_part>& part) {
   job_input in;
   std::string line;
   while (inputs.next(in)) {
+    if (part && !part->holds_job(in.seq)) continue;
     line.clear();
     tmpl.expand_into(line, in.args, in.seq, 1);
     line += '\n';
@@ -90,8 +93,9 @@ cohort::run_options runtime_options(const run_cli_options& o) {
 // The joblog to resume from and the one to write, as --resume and --joblog ask.
 void open_joblogs(const run_cli_options& o, run_engine_parts& parts) {
   if (o.resume || o.resume_failed) {
-    parts.resume.emplace(read_joblog(o.joblog),
-                         o.resume ? resume_mode::resume : resume_mode::resume_failed);
+    const joblog_contents earlier = read_joblog(o.joblog);
+    if (o.part) check_joblog_part(earlier, o.joblog, *o.part);
+    parts.resume.emplace(earlier, o.resume ? resume_mode::resume : resume_mode::resume_failed);
   }
   if (!o.joblog.empty()) {
     using mode = joblog_writer::mode;
@@ -143,10 +147,11 @@ int run_and_report(int argc, char** argv, int& ended_by) {
     run_ending how{.argc = argc, .argv = argv, .options = &o, .halt_given = o.halt};
     if (o.fill != run_cli_options::fill_mode::none) fill_command_lines(o, parts);
     if (o.halt.percent > 0) how.total_jobs = parts.inputs.total_jobs();
+    if (how.total_jobs && o.part) how.total_jobs = o.part->jobs_of(*how.total_jobs);
     o.halt = halt_for_runner(o.halt, how.total_jobs);
     if (o.dry_run) {
       held.release();
-      return print_commands(parts.tmpl, parts.inputs);
+      return print_commands(parts.tmpl, parts.inputs, o.part);
     }
     open_joblogs(o, parts);
     run_engine engine(o, std::move(parts));

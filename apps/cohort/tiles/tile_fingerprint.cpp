@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "cohort/tiles/tile_args.hpp"
 #include "cohort/tiles/tile_formats.hpp"
 
 namespace cohort::app::tiles {
@@ -55,7 +56,33 @@ std::string tile_fingerprint::zooms_text() const {
 }
 
 cohort::fingerprint tile_fingerprint::fields() const {
-  return {{"url_template", url_template}, {"boxes", boxes_text()}, {"zooms", zooms_text()}};
+  return {{"url_template", url_template},
+          {"boxes", boxes_text()},
+          {"zooms", zooms_text()},
+          {"part", part}};
+}
+
+tile_fingerprint tile_fingerprint::from_fields(const cohort::fingerprint& recorded) {
+  tile_fingerprint fp;
+  for (const fingerprint_field& f : recorded) {
+    if (f.name == "url_template") fp.url_template = f.value;
+    if (f.name == "zooms" && !f.value.empty()) fp.zooms = parse_zooms(f.value);
+    if (f.name == "part") fp.part = f.value;
+    if (f.name != "boxes") continue;
+    std::size_t at = 0;
+    while (at < f.value.size()) {
+      std::size_t end = f.value.find(' ', at);
+      if (end == std::string::npos) end = f.value.size();
+      const std::string_view item = std::string_view(f.value).substr(at, end - at);
+      if (item.starts_with("area:")) {
+        fp.area = std::string(item);
+      } else {
+        fp.boxes.push_back(parse_bbox(item));
+      }
+      at = end + 1;
+    }
+  }
+  return fp;
 }
 
 }  // namespace cohort::app::tiles

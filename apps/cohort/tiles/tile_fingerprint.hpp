@@ -27,6 +27,8 @@ struct tile_fingerprint {
   /// The --area's tile_area::fingerprint_text() ("area:<hex>[+buffer=N]"),
   /// empty without --area; `boxes` then holds the area's bounds.
   std::string area = {};
+  /// The --part as "K/N" (work_part::text()), empty for a whole download.
+  std::string part = {};
 
   /// Canonical text of the boxes: "W,S,E,N" each, shortest round-trip
   /// decimals, sorted, deduplicated, joined by " ", then the area's text if any.
@@ -35,9 +37,17 @@ struct tile_fingerprint {
   /// Canonical text of the zooms: ascending ranges, e.g. "8,10-14".
   std::string zooms_text() const;
   /// As the library's fingerprint, the fields an output records in its
-  /// cohort_meta table: "url_template", "boxes" (boxes_text()) and "zooms"
-  /// (zooms_text()), in this order.
+  /// cohort_meta table: "url_template", "boxes" (boxes_text()), "zooms"
+  /// (zooms_text()) and "part", in this order. "part" is there even when
+  /// empty, so that a whole download refuses a part's output and the other
+  /// way round (an output made before --part has no "part": it reads as
+  /// empty, a whole download).
   cohort::fingerprint fields() const;
+
+  /// The inverse of fields(): the fingerprint an output recorded, read back
+  /// (a missing field reads as empty). Throws usage_error when "boxes" or
+  /// "zooms" is not the canonical text fields() writes.
+  static tile_fingerprint from_fields(const cohort::fingerprint& recorded);
 };
 
 }  // namespace cohort::app::tiles

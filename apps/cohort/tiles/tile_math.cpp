@@ -7,6 +7,8 @@
 #include <utility>
 
 #include "cohort/tiles/tile_area.hpp"
+#include "cohort/tiles/tile_id.hpp"
+#include "cohort/tiles/tile_parts.hpp"
 
 namespace cohort::app::tiles {
 namespace {
@@ -95,6 +97,20 @@ void slab_spans(const std::vector<tile_rect>& rects, std::uint32_t x_lo, std::ui
 
 }  // namespace
 
+std::uint64_t detail::union_size(const std::vector<tile_rect>& rects) {
+  std::vector<std::uint32_t> borders;
+  std::vector<detail::y_span> spans;
+  slab_borders(rects, borders);
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i + 1 < borders.size(); ++i) {
+    slab_spans(rects, borders[i], borders[i + 1], spans);
+    std::uint64_t rows = 0;
+    for (const detail::y_span& s : spans) rows += s.end - s.begin;
+    total += rows * (borders[i + 1] - borders[i]);
+  }
+  return total;
+}
+
 std::uint32_t tile_x(double lon, int z) {
   return clamp_to_axis(std::floor(x_fraction(lon, z)), 0, tiles_per_axis(z) - 1.0);
 }
@@ -153,20 +169,20 @@ tile_set tile_set::of_area(std::shared_ptr<const tile_area> area, std::vector<in
 
 std::uint64_t tile_set::count_at_zoom(int z) const {
   if (!std::binary_search(zooms_.begin(), zooms_.end(), z)) return 0;
+  if (!ids_.whole()) return count_in_ids(*this, z, ids_);
   if (area_) return area_->count_at_zoom(z);
   std::vector<tile_rect> rects;
-  std::vector<std::uint32_t> borders;
-  std::vector<detail::y_span> spans;
   rects_at_zoom(boxes_, z, rects);
-  slab_borders(rects, borders);
-  std::uint64_t total = 0;
-  for (std::size_t i = 0; i + 1 < borders.size(); ++i) {
-    slab_spans(rects, borders[i], borders[i + 1], spans);
-    std::uint64_t rows = 0;
-    for (const detail::y_span& s : spans) rows += s.end - s.begin;
-    total += rows * (borders[i + 1] - borders[i]);
-  }
-  return total;
+  return detail::union_size(rects);
+}
+
+tile_set tile_set::within(tile_id_range ids) const {
+  tile_set part = *this;
+  part.ids_ = ids;
+  std::erase_if(part.zooms_, [&](int z) {
+    return first_tile_id(z + 1) <= ids.begin || first_tile_id(z) >= ids.end;
+  });
+  return part;
 }
 
 std::uint64_t tile_set::count() const {
@@ -184,6 +200,7 @@ std::vector<zoom_count> tile_set::counts_per_zoom() const {
 
 bool tile_set::contains(const tile& t) const {
   if (!std::binary_search(zooms_.begin(), zooms_.end(), t.z)) return false;
+  if (!ids_.whole() && !ids_.contains(tile_id(t))) return false;
   if (area_) return area_->contains(t);
   for (const bbox& b : boxes_) {
     for (const tile_rect& r : box_rects(b, t.z)) {
@@ -194,12 +211,12 @@ bool tile_set::contains(const tile& t) const {
 }
 
 tile_enumerator tile_set::enumerate() const {
-  return tile_enumerator(boxes_, area_, zooms_);
+  return tile_enumerator(boxes_, area_, zooms_, ids_);
 }
 
 tile_enumerator::tile_enumerator(std::vector<bbox> boxes, std::shared_ptr<const tile_area> area,
-                                 std::vector<int> zooms)
-    : boxes_(std::move(boxes)), area_(std::move(area)), zooms_(std::move(zooms)) {
+                                 std::vector<int> zooms, tile_id_range ids)
+    : boxes_(std::move(boxes)), area_(std::move(area)), zooms_(std::move(zooms)), ids_(ids) {
   done_ = !start_zoom();
 }
 
@@ -250,6 +267,16 @@ bool tile_enumerator::start_column() {
 }
 
 std::optional<tile> tile_enumerator::next() {
+  if (ids_.whole()) return next_any();
+  // A part of a set: its tiles in the set's order, the others skipped (a
+  // few nanoseconds each, next to a request per kept tile).
+  while (std::optional<tile> t = next_any()) {
+    if (ids_.contains(tile_id(*t))) return t;
+  }
+  return std::nullopt;
+}
+
+std::optional<tile> tile_enumerator::next_any() {
   if (done_) return std::nullopt;
   const tile current{zooms_[zoom_index_], x_, y_};
 

@@ -125,6 +125,19 @@ struct zoom_count {
   friend bool operator==(const zoom_count&, const zoom_count&) = default;
 };
 
+/// A range of PMTiles tile IDs (tile_id.hpp), half-open: [begin, end).
+/// `--part` keeps the tiles of a set whose ID lies in its part's range.
+struct tile_id_range {
+  std::uint64_t begin = 0;
+  std::uint64_t end = UINT64_MAX;  ///< UINT64_MAX: no upper bound
+
+  bool contains(std::uint64_t id) const { return id >= begin && id < end; }
+  /// True for the range of every ID (the default).
+  bool whole() const { return begin == 0 && end == UINT64_MAX; }
+
+  friend bool operator==(const tile_id_range&, const tile_id_range&) = default;
+};
+
 class tile_enumerator;
 class tile_area;
 
@@ -134,6 +147,8 @@ struct y_span {
   std::uint32_t begin = 0;
   std::uint32_t end = 0;
 };
+/// The number of distinct tiles in the union of `rects` (one zoom).
+std::uint64_t union_size(const std::vector<tile_rect>& rects);
 }  // namespace detail
 
 /// The set of tiles covered by any of several boxes, at several zoom levels.
@@ -158,8 +173,16 @@ class tile_set {
   const std::vector<bbox>& boxes() const { return boxes_; }
   /// The area, or null for a set of boxes.
   const std::shared_ptr<const tile_area>& area() const { return area_; }
-  /// The zoom levels, ascending, without duplicates.
+  /// The zoom levels, ascending, without duplicates (those of ids() only).
   const std::vector<int>& zooms() const { return zooms_; }
+  /// The tile IDs the set keeps (whole unless made by within()).
+  const tile_id_range& ids() const { return ids_; }
+
+  /// The same set cut to the tiles whose tile ID (tile_id.hpp) lies in
+  /// `ids`: one part of a `--part` download (tile_parts.hpp). Counts stay
+  /// exact without enumeration; enumerate() yields the kept tiles only, in
+  /// the same order. Zooms without any ID in `ids` are dropped.
+  tile_set within(tile_id_range ids) const;
 
   /// Exact number of distinct tiles over all zooms.
   std::uint64_t count() const;
@@ -181,6 +204,7 @@ class tile_set {
   std::vector<bbox> boxes_;
   std::shared_ptr<const tile_area> area_;
   std::vector<int> zooms_;
+  tile_id_range ids_;
 };
 
 /// The lazy enumeration returned by tile_set::enumerate(). Each call to
@@ -200,7 +224,9 @@ class tile_enumerator {
   friend class tile_set;
 
   tile_enumerator(std::vector<bbox> boxes, std::shared_ptr<const tile_area> area,
-                  std::vector<int> zooms);
+                  std::vector<int> zooms, tile_id_range ids);
+  // The next tile of the boxes or area, whatever its ID.
+  std::optional<tile> next_any();
   // Moves to the first tile of the next non-empty zoom; false at the end.
   bool start_zoom();
   // Moves to the next column slab of the current zoom; false when none left.
@@ -211,6 +237,7 @@ class tile_enumerator {
   std::vector<bbox> boxes_;
   std::shared_ptr<const tile_area> area_;
   std::vector<int> zooms_;
+  tile_id_range ids_;
   std::size_t zoom_index_ = 0;
   bool done_ = true;
   // State within the current zoom: its rectangles, the sorted distinct x

@@ -50,7 +50,7 @@ std::optional<cohort::fingerprint> read_directory_fingerprint(const fs::path& ro
   while (sqlite3_step(s) == SQLITE_ROW) {
     const std::string name = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
     const char* value = reinterpret_cast<const char*>(sqlite3_column_text(s, 1));
-    if (name == "url_template" || name == "boxes" || name == "zooms") {
+    if (name == "url_template" || name == "boxes" || name == "zooms" || name == "part") {
       f.push_back({name, value ? value : ""});
     }
   }

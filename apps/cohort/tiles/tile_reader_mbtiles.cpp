@@ -149,7 +149,7 @@ class mbtiles_reader : public tile_reader {
     cohort::fingerprint f;
     while (sqlite3_step(s.get()) == SQLITE_ROW) {
       const std::string_view name = column_text(s.get(), 0);
-      if (name == "url_template" || name == "boxes" || name == "zooms") {
+      if (name == "url_template" || name == "boxes" || name == "zooms" || name == "part") {
         f.push_back({std::string(name), std::string(column_text(s.get(), 1))});
       }
     }

@@ -41,6 +41,7 @@ std::string in_quotes(std::string_view s) {
 std::string_view difference_phrase(std::string_view field) {
   if (field == "url_template") return "from another URL template";
   if (field == "boxes") return "for other boxes";
+  if (field == "part") return "as another --part (none: the whole download)";
   return "for other zoom levels";
 }
 

@@ -2,6 +2,7 @@
 
 #include "cohort/common/cli.hpp"
 #include "cohort/common/option_values.hpp"
+#include "cohort/common/part.hpp"
 #include "cohort/exit_codes.hpp"
 #include "cohort/tiles/tile_args.hpp"
 
@@ -106,6 +107,7 @@ struct value_texts {
   std::string zoom, url, subdomains = "a,b,c";
   std::string concurrency, rate, retries, max_bytes, retry_delay, connect, request, stall;
   std::string max_failures, max_tiles;
+  std::string part, parts;
 };
 
 // The suffix {r} expands to.
@@ -205,6 +207,13 @@ void add_output_flags(CLI::App& app, tiles_options& o, value_texts& t) {
   app.add_flag("--allow-deep-zoom", o.allow_deep_zoom,
                "allow zoom levels above 22 (refused otherwise: most often a typo)")
       ->group(area_group);
+  add_value(app, "--part", t.part, "K/N|auto", area_group,
+            "download part K of N (0 to N-1): a contiguous range of tiles along the Hilbert "
+            "curve, the parts balanced by tile count; auto: from a Slurm job array or a "
+            "Kubernetes Indexed Job (see --parts). Merge the parts with cohort tiles merge");
+  add_value(app, "--parts", t.parts, "N|VAR", area_group,
+            "with --part auto under Kubernetes (JOB_COMPLETION_INDEX): the number of parts, or "
+            "the environment variable that holds it");
 }
 
 // -j, --rate, --retries and --max-failures-in-a-row.
@@ -304,6 +313,11 @@ void read_values(tiles_options& o, const value_texts& t) {
   if (o.output.empty() && !o.dry_run)
     throw usage_error("-o/--output is required (DIR or FILE.mbtiles)");
   read_limits_and_waits(o, t);
+  if (!t.part.empty()) {
+    o.part = parse_part(t.part, t.parts, process_environment);
+  } else if (!t.parts.empty()) {
+    throw usage_error("--parts goes with --part auto only");
+  }
   check_request_headers(o);
   check_outputs_fit(o);
 }

@@ -5,6 +5,7 @@
 /// tiles_options: every malformed value is a one-line error and exit
 /// status 2 before anything is downloaded.
 
+#include "cohort/common/part.hpp"
 #include "cohort/tiles/download_plan.hpp"
 #include "cohort/tiles/tile_area.hpp"
 #include "cohort/tiles/tile_math.hpp"
@@ -45,6 +46,7 @@ struct tiles_options {
   bool dry_run = false;                               ///< --dry-run
   std::uint64_t max_tiles = default_max_tiles;        ///< --max-tiles (0: no limit)
   bool allow_deep_zoom = false;                       ///< --allow-deep-zoom (zooms above 22)
+  std::optional<work_part> part;                      ///< --part (none: the whole download)
   bool quiet = false;                                 ///< -q/--quiet
   bool json = false;                                  ///< --json
   std::string failed_list;                            ///< --failed-list FILE ("-": stdout)

@@ -11,6 +11,7 @@
 #include "cohort/tiles/tiles_convert.hpp"
 #include "cohort/tiles/tiles_ending.hpp"
 #include "cohort/tiles/tiles_engine.hpp"
+#include "cohort/tiles/tiles_merge.hpp"
 #include "cohort/tiles/tiles_setup.hpp"
 
 #include <cohort/runtime/run.hpp>
@@ -127,9 +128,13 @@ int parse_and_download(int argc, char** argv, int& ended_by) {
 }  // namespace
 
 int tiles_main(int argc, char** argv) {
-  // `cohort tiles convert IN OUT ...`: argv[0] is "tiles".
+  // `cohort tiles convert IN OUT ...` and `cohort tiles merge PART... -o
+  // OUT`: argv[0] is "tiles".
   if (argc >= 2 && std::string_view(argv[1]) == "convert") {
     return run_to_exit_status(convert_main, argc - 1, argv + 1);
+  }
+  if (argc >= 2 && std::string_view(argv[1]) == "merge") {
+    return run_to_exit_status(merge_main, argc - 1, argv + 1);
   }
   // parse_and_download closes the tile store and writes the summary before
   // an interrupted download ends by its signal.

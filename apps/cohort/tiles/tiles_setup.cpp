@@ -5,6 +5,7 @@
 #include "cohort/tiles/download_plan.hpp"
 #include "cohort/tiles/pmtiles_output.hpp"
 #include "cohort/tiles/tile_fetcher.hpp"
+#include "cohort/tiles/tile_parts.hpp"
 #include "cohort/tiles/tile_reader.hpp"
 #include "cohort/tiles/tilejson.hpp"
 
@@ -30,6 +31,7 @@ tile_fingerprint output_fingerprint(const tiles_options& o) {
     fp.boxes = o.area->bounds();  // MBTiles `bounds` follows the area
     fp.area = o.area->fingerprint_text();
   }
+  if (o.part) fp.part = o.part->text();
   return fp;
 }
 
@@ -108,6 +110,7 @@ prepared_download prepare_download(const tiles_options& o, std::optional<held_si
   prepared_download p;
   try {
     p.set.emplace(o.area ? tile_set::of_area(o.area, o.zooms) : tile_set(o.boxes, o.zooms));
+    if (o.part) p.set = p.set->within(part_ids(*p.set, *o.part));
     const download_plan plan = plan_download(*p.set, o.url, o.concurrency, o.rate);
     const auto refused = refusals(plan, {o.max_tiles, o.allow_deep_zoom});
     if (o.dry_run) {

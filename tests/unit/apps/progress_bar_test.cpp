@@ -530,6 +530,19 @@ TEST(DetectTerminal, TtyOnlyForATerminalOrWhenForced) {
   ::close(fd);
 }
 
+// A batch job's log: plain status lines, though it is no terminal.
+TEST(DetectTerminal, CohortProgressLinesWritesPlainLinesToAFile) {
+  int fd = ::memfd_create("a_log", 0);
+  auto lines = [](const char* name) -> const char* {
+    return std::string_view(name) == "COHORT_PROGRESS" ? "lines" : nullptr;
+  };
+  const auto caps = detect_terminal(fd, false, lines);
+  EXPECT_TRUE(caps.tty);
+  EXPECT_FALSE(caps.cursor);
+  EXPECT_FALSE(caps.color);
+  ::close(fd);
+}
+
 TEST(DetectTerminal, NoColorMeansAnyNonEmptyValue) {
   std::map<std::string, std::string> env;
   auto lookup = [&](const char* name) -> const char* {
