@@ -527,11 +527,23 @@ std::string_view each_match(std::string_view v, const std::regex& re, bool all, 
   return scratch;
 }
 
+// std::regex (libstdc++) recurses once per byte it reads: a value of some
+// 30,000 bytes overflows an 8 MiB stack. Longer values are refused.
+constexpr std::size_t max_regex_value = 8192;
+
+void check_regex_value(const rpl_spec& spec, std::string_view v) {
+  if (spec.regex.empty() || v.size() <= max_regex_value) return;
+  throw usage_error(
+      fmt::format("--plus: a value of {} bytes is too long for a regular expression (at most {}): "
+                  "shorten the input, or transform it in the shell command",
+                  v.size(), max_regex_value));
+}
+
 }  // namespace
 
 std::string_view transform(const rpl_spec& spec, std::string_view v, std::string& scratch) {
-  using std::regex_constants::match_default;
   std::match_results<std::string_view::const_iterator> m;
+  check_regex_value(spec, v);
   switch (spec.action) {
     case rpl_action::path: return apply(spec.part, v, scratch);
     case rpl_action::if_false:

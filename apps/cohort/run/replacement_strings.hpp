@@ -133,7 +133,9 @@ struct rpl_found {
                                                               const replacement_names& names);
 
 /// Writes the value of a replacement string that depends on an argument
-/// (not is_constant) for argument `v`; may use `scratch`.
+/// (not is_constant) for argument `v`; may use `scratch`. Throws
+/// usage_error when a --plus regular expression would read more than 8 KiB
+/// (std::regex recurses per byte: a longer value could overflow the stack).
 [[nodiscard]] std::string_view transform(const rpl_spec& spec, std::string_view v,
                                          std::string& scratch);
 

@@ -57,7 +57,14 @@ task<> job_item::run() {
   run_engine::slot_lease slot(*engine_);
   // The item outlives its task (the runner awaits the task in the item's
   // worker), so the task can carry the label as its name.
-  label_ = fmt::format("job {}: {}", seq_, command(slot.number()));
+  try {
+    label_ = fmt::format("job {}: {}", seq_, command(slot.number()));
+  } catch (const usage_error& e) {
+    // The command cannot be written (a --plus regular expression on a value
+    // too long): the job fails, saying why.
+    engine_->printer_.message(fmt::format("cohort run: job {}: {}", seq_, e.what()));
+    throw;
+  }
   return engine_->run_job(*this, std::move(slot)).named(label_.c_str());
 }
 

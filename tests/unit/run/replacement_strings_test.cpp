@@ -138,6 +138,17 @@ TEST(ReplacementStrings, PlusStringsCohortHasNotAreRefusedWithWhy) {
   EXPECT_EQ(dry_run({}, {"echo", "{uniq}", "{..}"}, {"a"}), "echo {uniq} {..} a");
 }
 
+TEST(ReplacementStrings, PlusRegularExpressionsReadAtMost8KiBOfAValue) {
+  // std::regex recurses per byte: ~30,000 bytes overflowed 8 MiB of stack
+  // (a crash); a longer value is refused instead.
+  const auto t = command_template::from_words(words{"echo", "{%%x*}", "{..}"}, plus());
+  EXPECT_EQ(t.expand(words{std::string(8192, 'x')}, 1, 1), "echo '' " + std::string(8192, 'x'));
+  EXPECT_THROW((void)t.expand(words{std::string(8193, 'x')}, 1, 1), cohort::app::usage_error);
+  // Strings without a regular expression take any value.
+  const auto path = command_template::from_words(words{"echo", "{..}"}, plus());
+  EXPECT_EQ(path.expand(words{std::string(100'000, 'x')}, 1, 1).size(), 5u + 100'000u);
+}
+
 // ------------------------------------------------------------ -q, --tagstring
 
 TEST(ReplacementStrings, QuoteQuotesEveryWordAfterTheValuesAreIn) {
