@@ -2,6 +2,7 @@
 
 #include "cohort/common/shell_quote.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -48,6 +49,8 @@ command_template command_template::compile(std::string_view command,
   return from_words(std::span(&word, 1), options);
 }
 
+// Context replace works on words: literal pieces are cut where blanks begin
+// and end, the blanks becoming pieces of their own.
 void command_template::split_blanks() {
   std::vector<piece> split;
   for (const auto& p : pieces_) {
