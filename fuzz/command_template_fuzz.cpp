@@ -5,6 +5,11 @@
 // -L) a template without `{}` expands as in the plain mode, and with
 // arguments whose words hold `{}` every argument still appears. Column names
 // (--header) are rewritten to positions, and a text without `{` is unchanged.
+// The GNU options that change the strings: renamed (-I and friends) with
+// names taken from the input, --plus (whose refusals and regular expressions
+// that do not compile are usage errors, never a crash), -q (every word comes
+// back from the strict quote parser: nothing reaches the shell unquoted) and
+// --tagstring (nothing quoted, nothing appended).
 //
 // Input: TEMPLATE \0 ARG \1 ARG \1 ... (at most 8 arguments).
 
@@ -15,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cohort/common/option_values.hpp"
 #include "cohort/common/shell_quote.hpp"
 #include "cohort/run/command_template.hpp"
 
@@ -71,6 +77,66 @@ void check_path_parts(const std::string& v) {
         run::apply_path_part(run::path_part::no_extension, base));
 }
 
+// -q: the command is words, each quoted on its own, joined by single blanks.
+void check_quoted_words(std::string_view out) {
+  std::size_t i = 0;
+  while (i <= out.size()) {
+    // A quoted word ends at a blank outside single quotes.
+    std::size_t j = i;
+    bool in_quotes = false;
+    while (j < out.size() && (in_quotes || out[j] != ' ')) {
+      if (!in_quotes && out.substr(j).starts_with("\"'\"")) {
+        j += 3;  // a quote, quoted
+        continue;
+      }
+      if (out[j] == '\'') in_quotes = !in_quotes;
+      ++j;
+    }
+    check(!in_quotes);
+    (void)unquote(out.substr(i, j - i));
+    i = j + 1;
+  }
+}
+
+// The options that change the replacement strings, on `text`.
+void check_gnu_options(std::string_view text, const std::vector<std::string>& args,
+                       std::size_t size) {
+  run::template_options o;
+  // Names from the arguments (-I ARG1 --er ARG2 ...), as a user may give any.
+  std::string* names[] = {&o.names.all,     &o.names.no_extension, &o.names.basename,
+                          &o.names.dirname, &o.names.seq,          &o.names.slot};
+  for (std::size_t i = 0; i < args.size() && i < std::size(names); ++i) {
+    if (!args[i].empty() && args[i].size() < 16) *names[i] = args[i];
+  }
+  const std::vector<std::string> words{"echo", std::string(text), "x"};
+  auto renamed = run::command_template::from_words(words, o);
+  (void)renamed.expand(args, size, 2);
+
+  // -q: whatever the values, every word is quoted.
+  o.quote_words = true;
+  check_quoted_words(run::command_template::from_words(words, o).expand(args, size, 2));
+
+  // --tagstring: never quoted, never anything appended.
+  run::template_options tag;
+  tag.is_tag = true;
+  const std::vector<std::string> one{std::string(text)};
+  auto t = run::command_template::from_words(one, tag);
+  if (!t.has_replacement_strings()) check(t.expand(args, size, 2) == text);
+
+  // --plus: std::regex is recursive, so the values it reads stay short here
+  // (as file names are); refusals and bad regular expressions are usage errors.
+  run::template_options plus;
+  plus.names.plus = true;
+  try {
+    auto p = run::command_template::from_words(words, plus);
+    p.set_job_counts(size, 3);
+    bool short_values = true;
+    for (const auto& a : args) short_values = short_values && a.size() <= 64;
+    if (short_values) (void)p.expand(args, size, 2);
+  } catch (const cohort::app::usage_error&) {
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -94,6 +160,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check_path_parts(a);
   }
 
+  // The whole input as a template of one word may hold a --plus regular
+  // expression of any length: only short ones are compiled.
+  if (text.size() <= 64) check_gnu_options(text, args, size);
+
   auto t = run::command_template::compile(text);
   check(t.text() == text);
   auto out = t.expand(args, size, 3);
@@ -111,7 +181,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto c = run::command_template::compile(text, true);
   auto context_out = c.expand(args, size, 3);
   if (text.find("{}") == std::string_view::npos && text.find("{.}") == std::string_view::npos &&
-      text.find("{/") == std::string_view::npos) {
+      text.find("{/") == std::string_view::npos && text.find("{0") == std::string_view::npos) {
+    // ({0...} is GNU's {}: every argument.)
     check(context_out == out);
   }
   c.expand_into(again, args, size, 3);

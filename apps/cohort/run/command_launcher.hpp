@@ -29,6 +29,9 @@ struct launch_request {
   /// arrives instead of being kept in the result.
   std::function<void(std::string_view)> on_stdout;
   std::function<void(std::string_view)> on_stderr;
+  /// -u: the job writes to our own standard output and error (nothing is
+  /// captured; on_stdout and on_stderr are not called).
+  bool pass_output_through = false;
   /// How to stop the job's processes when the launch is cancelled and what
   /// the job left behind when it exited (--term-seq).
   const term_sequence* term_seq = nullptr;

@@ -2,87 +2,14 @@
 
 #include "cohort/common/shell_quote.hpp"
 
-#include <array>
+#include <algorithm>
 #include <charconv>
-#include <optional>
+#include <cmath>
+#include <cstdio>
 
 namespace cohort::app::run {
 
 namespace {
-
-// {.}: Perl s:\.[^/.]*$:: -- the last '.', if no '/' follows it. (Perl's '$'
-// may also match before a final "\n", but [^/.]* eats that "\n" anyway.)
-std::string_view no_extension(std::string_view v) {
-  auto dot = v.rfind('.');
-  if (dot == std::string_view::npos) return v;
-  if (v.find('/', dot) != std::string_view::npos) return v;
-  return v.substr(0, dot);
-}
-
-// {/}: Perl s:.*/:: without /s, where '.' does not match "\n": the match
-// starts at the first line that holds a '/' and ends after that line's last
-// '/'. Without a newline that is simply "after the last '/'".
-std::string_view basename(std::string_view v, std::string& scratch) {
-  if (v.find('\n') == std::string_view::npos) {
-    auto slash = v.rfind('/');
-    return slash == std::string_view::npos ? v : v.substr(slash + 1);
-  }
-  std::size_t line = 0;
-  while (line <= v.size()) {
-    auto end = v.find('\n', line);
-    if (end == std::string_view::npos) end = v.size();
-    auto slash = v.substr(line, end - line).rfind('/');
-    if (slash != std::string_view::npos) {
-      scratch.assign(v.substr(0, line));
-      scratch.append(v.substr(line + slash + 1));
-      return scratch;
-    }
-    line = end + 1;
-  }
-  return v;
-}
-
-// File::Basename's _strip_trailing_sep: s{(.)/*\z}{$1}s.
-std::string_view strip_trailing_slashes(std::string_view d) {
-  while (d.size() > 1 && d.back() == '/') d.remove_suffix(1);
-  return d;
-}
-
-// File::Basename::fileparse's directory part: up to the last '/', or "./".
-// Returns an empty view for "./" (so the caller can substitute ".").
-struct parsed_path {
-  std::string_view dir;  // empty: "./"
-  std::string_view base;
-};
-parsed_path fileparse(std::string_view p) {
-  auto slash = p.rfind('/');
-  if (slash == std::string_view::npos) return {{}, p};
-  return {p.substr(0, slash + 1), p.substr(slash + 1)};
-}
-
-// {//}: File::Basename::dirname for Unix. The result is a prefix of the
-// input or ".".
-std::string_view dirname(std::string_view v) {
-  static constexpr std::string_view dot = ".";
-  auto [dir, base] = fileparse(v);
-  dir = dir.empty() ? dot : strip_trailing_slashes(dir);
-  if (base.empty()) {
-    auto again = fileparse(dir);
-    dir = again.dir.empty() ? dot : strip_trailing_slashes(again.dir);
-  }
-  return dir;
-}
-
-std::string_view transform(path_part part, std::string_view v, std::string& scratch) {
-  switch (part) {
-    case path_part::whole: return v;
-    case path_part::no_extension: return no_extension(v);
-    case path_part::basename: return basename(v, scratch);
-    case path_part::dirname: return dirname(v);
-    case path_part::basename_no_extension: return no_extension(basename(v, scratch));
-  }
-  return v;
-}
 
 void append_number(std::string& out, std::uint64_t n) {
   char buf[24];
@@ -90,132 +17,37 @@ void append_number(std::string& out, std::uint64_t n) {
   out.append(buf, r.ptr);
 }
 
-struct parsed_rpl {
-  std::size_t length;
-  bool is_positional;
-  bool is_seq;
-  bool is_slot;
-  path_part part;
-  std::int32_t position;
-};
-
-// The endings of a replacement string and the part of the input path each
-// selects: {} {.} {/} {//} {/.}, and after a position alike ({1/.}).
-struct path_suffix {
-  std::string_view text;
-  path_part part;
-};
-constexpr path_suffix path_suffixes[] = {
-    {"/.}", path_part::basename_no_extension},
-    {"//}", path_part::dirname},
-    {"/}", path_part::basename},
-    {".}", path_part::no_extension},
-    {"}", path_part::whole},
-};
-
-// The ending `s` starts with, if any.
-std::optional<path_suffix> match_path_suffix(std::string_view s) {
-  for (const auto& suffix : path_suffixes) {
-    if (s.starts_with(suffix.text)) return suffix;
-  }
-  return std::nullopt;
+// GNU's width of {0#} and {0%}: 1+int(log(n)/log(10)), in doubles as Perl
+// computes it (so 1000 is 3 wide).
+int padded_width(std::uint64_t n) {
+  if (n < 1) n = 1;
+  return 1 + static_cast<int>(std::log(static_cast<double>(n)) / std::log(10.0));
 }
 
-// Recognises a replacement string at the start of `s` (which starts with '{').
-std::optional<parsed_rpl> parse_rpl(std::string_view s) {
-  if (auto path = match_path_suffix(s.substr(1))) {
-    return parsed_rpl{1 + path->text.size(), false, false, false, path->part, 0};
-  }
-  if (s.starts_with("{#}")) return parsed_rpl{3, false, true, false, path_part::whole, 0};
-  if (s.starts_with("{%}")) return parsed_rpl{3, false, false, true, path_part::whole, 0};
-
-  // {N}, {-N}, with an optional . / // /. before the '}'.
-  std::size_t i = 1;
-  bool negative = false;
-  if (i < s.size() && s[i] == '-') {
-    negative = true;
-    ++i;
-  }
-  std::size_t digits_begin = i;
-  std::int64_t n = 0;
-  while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-    // Saturate: a huge position is simply out of range.
-    if (n < (std::int64_t{1} << 31)) n = n * 10 + (s[i] - '0');
-    ++i;
-  }
-  if (i == digits_begin || n == 0) return std::nullopt;
-  if (n >= (std::int64_t{1} << 31)) n = (std::int64_t{1} << 31) - 1;
-  if (auto path = match_path_suffix(s.substr(i))) {
-    auto pos = static_cast<std::int32_t>(negative ? -n : n);
-    return parsed_rpl{i + path->text.size(), true, false, false, path->part, pos};
-  }
-  return std::nullopt;
+void append_padded(std::string& out, std::uint64_t n, int width) {
+  char buf[48];
+  const int len =
+      std::snprintf(buf, sizeof buf, "%0*llu", width, static_cast<unsigned long long>(n));
+  out.append(buf, static_cast<std::size_t>(std::max(0, len)));
 }
 
-}  // namespace
-
-std::string apply_path_part(path_part part, std::string_view value) {
-  std::string scratch;
-  return std::string(transform(part, value, scratch));
-}
-
-command_template command_template::compile(std::string_view command, bool context_replace) {
-  command_template t;
-  t.context_ = context_replace;
-  t.text_ = std::string(command);
-  const std::string_view text = t.text_;
-  std::size_t literal_begin = 0;
-  auto flush_literal = [&](std::size_t end) {
-    if (end > literal_begin) {
-      t.pieces_.push_back(
-          {piece_kind::literal, path_part::whole, 0, literal_begin, end - literal_begin});
-    }
-  };
-  std::size_t i = 0;
-  while (i < text.size()) {
-    auto brace = text.find('{', i);
-    if (brace == std::string_view::npos) break;
-    auto rpl = parse_rpl(text.substr(brace));
-    if (!rpl) {
-      i = brace + 1;
-      continue;
-    }
-    if (!t.has_rpl_) {
-      // GNU parallel: a replacement string in the first word of the command
-      // (/^[^ \t\n=]*\257</) makes the input the command: nothing is quoted.
-      if (text.substr(0, brace).find_first_of(" \t\n=") == std::string_view::npos) {
-        t.quote_ = false;
-      }
-      t.has_rpl_ = true;
-    }
-    flush_literal(brace);
-    piece p{};
-    p.part = rpl->part;
-    if (rpl->is_seq) {
-      p.kind = piece_kind::seq;
-    } else if (rpl->is_slot) {
-      p.kind = piece_kind::slot;
-      t.uses_slot_ = true;
-    } else if (rpl->is_positional) {
-      p.kind = piece_kind::one_arg;
-      p.position = rpl->position;
-    } else {
-      p.kind = piece_kind::all_args;
-    }
-    t.pieces_.push_back(p);
-    i = brace + rpl->length;
-    literal_begin = i;
-  }
-  flush_literal(text.size());
-  if (t.context_) t.split_blanks();
-  return t;
-}
-
-namespace {
 bool is_blank(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
+
 }  // namespace
+
+command_template command_template::compile(std::string_view command, bool context_replace) {
+  template_options o;
+  o.context_replace = context_replace;
+  return compile(command, o);
+}
+
+command_template command_template::compile(std::string_view command,
+                                           const template_options& options) {
+  const std::string word(command);
+  return from_words(std::span(&word, 1), options);
+}
 
 // Context replace works on words: literal pieces are cut where blanks begin
 // and end, the blanks becoming pieces of their own.
@@ -232,8 +64,7 @@ void command_template::split_blanks() {
       const bool blank = is_blank(text_[i]);
       std::size_t j = i;
       while (j < end && is_blank(text_[j]) == blank) ++j;
-      split.push_back(
-          {blank ? piece_kind::blank : piece_kind::literal, path_part::whole, 0, i, j - i});
+      split.push_back({blank ? piece_kind::blank : piece_kind::literal, 0, 0, i, j - i});
       i = j;
     }
   }
@@ -275,105 +106,219 @@ std::string command_template::rename_columns(std::string_view text,
 
 command_template command_template::from_words(std::span<const std::string> words,
                                               bool context_replace) {
-  if (words.empty()) return compile("{}", context_replace);
-  std::string joined;
-  for (std::size_t i = 0; i < words.size(); ++i) {
-    if (i > 0) joined.push_back(' ');
-    joined.append(words[i]);
-  }
-  return compile(joined, context_replace);
+  template_options o;
+  o.context_replace = context_replace;
+  return from_words(words, o);
 }
 
-void command_template::expand_piece(std::string& out, const piece& p,
-                                    std::span<const std::string> args, const std::string* arg,
-                                    std::uint64_t seq, std::size_t slot,
-                                    std::string& scratch) const {
-  auto append_value = [&](std::string_view v, path_part part) {
-    auto t = transform(part, v, scratch);
-    if (quote_) {
-      append_shell_quoted(out, t);
+command_template command_template::from_words(std::span<const std::string> words,
+                                              const template_options& options) {
+  if (words.empty() && !options.is_tag) {
+    const std::string all = options.names.all.empty() ? "{}" : options.names.all;
+    return from_words(std::span(&all, 1), options);
+  }
+  command_template t;
+  t.context_ = options.context_replace;
+  t.quote_words_ = options.quote_words;
+  t.is_tag_ = options.is_tag;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    if (i > 0) t.text_.push_back(' ');
+    t.text_.append(words[i]);
+  }
+  // GNU parallel looks for replacement strings in each word on its own.
+  std::size_t begin = 0;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    if (i > 0) {
+      if (t.quote_words_) {
+        t.pieces_.push_back({piece_kind::word_break});
+      } else {
+        t.pieces_.push_back({piece_kind::literal, 0, 0, begin - 1, 1});
+      }
+    }
+    t.add_word(begin, begin + words[i].size(), options.names);
+    begin += words[i].size() + 1;
+  }
+  if (t.is_tag_) t.quote_ = false;
+  if (t.context_) t.split_blanks();
+  return t;
+}
+
+void command_template::add_word(std::size_t begin, std::size_t end,
+                                const replacement_names& names) {
+  const std::string_view word = std::string_view(text_).substr(begin, end - begin);
+  std::size_t literal_begin = begin;
+  auto flush_literal = [&](std::size_t until) {
+    if (until > literal_begin) {
+      pieces_.push_back({piece_kind::literal, 0, 0, literal_begin, until - literal_begin});
+    }
+  };
+  for (auto& found : detail::find_replacement_strings(word, names)) {
+    const std::size_t at = begin + found.begin;
+    if (!has_rpl_) {
+      // GNU parallel: a replacement string in the first word of the command
+      // (/^[^ \t\n=]*\257</) makes the input the command: nothing is quoted.
+      if (std::string_view(text_).substr(0, at).find_first_of(" \t\n=") == std::string_view::npos) {
+        quote_ = false;
+      }
+      has_rpl_ = true;
+    }
+    flush_literal(at);
+    using detail::rpl_action;
+    const rpl_action a = found.spec.action;
+    uses_slot_ = uses_slot_ || a == rpl_action::slot || a == rpl_action::slot_padded;
+    uses_total_ = uses_total_ || a == rpl_action::total_jobs || a == rpl_action::seq_padded;
+    piece p{};
+    p.spec = static_cast<std::uint32_t>(specs_.size());
+    if (found.positional) {
+      p.kind = piece_kind::one_arg;
+      p.position = found.position;
     } else {
-      out.append(t);
+      p.kind = detail::is_constant(a) ? piece_kind::constant : piece_kind::all_args;
+    }
+    specs_.push_back(std::move(found.spec));
+    pieces_.push_back(p);
+    literal_begin = begin + found.end;
+  }
+  flush_literal(end);
+}
+
+void command_template::append_constant(std::string& out, const detail::rpl_spec& spec,
+                                       std::uint64_t seq, std::size_t slot) const {
+  using detail::rpl_action;
+  switch (spec.action) {
+    case rpl_action::seq: append_number(out, seq); break;
+    case rpl_action::slot: append_number(out, slot); break;
+    case rpl_action::total_jobs: append_number(out, total_jobs_.value_or(0)); break;
+    case rpl_action::seq_padded:
+      append_padded(out, seq, padded_width(total_jobs_.value_or(0)));
+      break;
+    case rpl_action::slot_padded: append_padded(out, slot, padded_width(slots_)); break;
+    case rpl_action::slot_var: out += "${PARALLEL_JOBSLOT}"; break;
+    default: break;
+  }
+}
+
+void command_template::expand_piece(sink& s, const piece& p, std::span<const std::string> args,
+                                    const std::string* arg, std::uint64_t seq,
+                                    std::size_t slot) const {
+  const bool quote = quote_ && !quote_words_ && !is_tag_;
+  auto append_value = [&](std::string_view v) {
+    auto t = detail::transform(specs_[p.spec], v, s.scratch);
+    if (quote) {
+      append_shell_quoted(s.out, t);
+    } else {
+      s.out.append(t);
     }
   };
   switch (p.kind) {
     case piece_kind::literal:
-    case piece_kind::blank: out.append(text_, p.offset, p.length); break;
-    case piece_kind::seq: append_number(out, seq); break;
-    case piece_kind::slot: append_number(out, slot); break;
+    case piece_kind::blank: s.out.append(text_, p.offset, p.length); break;
+    case piece_kind::word_break: s.next_word(); break;
+    case piece_kind::constant: append_constant(s.out, specs_[p.spec], seq, slot); break;
     case piece_kind::all_args:
       if (arg != nullptr) {
-        append_value(*arg, p.part);
+        append_value(*arg);
         break;
       }
       for (std::size_t a = 0; a < args.size(); ++a) {
-        if (a > 0) out.push_back(' ');
-        append_value(args[a], p.part);
+        if (a > 0) s.next_word();
+        append_value(args[a]);
       }
       break;
     case piece_kind::one_arg: {
       const auto n = static_cast<std::int64_t>(args.size());
       const std::int64_t index = p.position > 0 ? p.position - 1 : n + p.position;
-      if (index >= 0 && index < n) append_value(args[static_cast<std::size_t>(index)], p.part);
+      if (index < 0 || index >= n) break;
+      if (detail::is_constant(specs_[p.spec].action)) {
+        append_constant(s.out, specs_[p.spec], seq, slot);
+      } else {
+        append_value(args[static_cast<std::size_t>(index)]);
+      }
       break;
     }
+  }
+}
+
+void command_template::expand_pieces(sink& s, std::span<const std::string> args, std::uint64_t seq,
+                                     std::size_t slot) const {
+  if (!context_) {
+    for (const auto& p : pieces_) expand_piece(s, p, args, nullptr, seq, slot);
+    return;
+  }
+  // A word that holds {} is written once per argument, blank-separated.
+  auto ends_group = [](piece_kind k) {
+    return k == piece_kind::blank || k == piece_kind::word_break;
+  };
+  std::size_t i = 0;
+  while (i < pieces_.size()) {
+    if (ends_group(pieces_[i].kind)) {
+      expand_piece(s, pieces_[i++], args, nullptr, seq, slot);
+      continue;
+    }
+    std::size_t end = i;
+    bool repeated = false;
+    for (; end < pieces_.size() && !ends_group(pieces_[end].kind); ++end) {
+      repeated = repeated || pieces_[end].kind == piece_kind::all_args;
+    }
+    if (!repeated || args.empty()) {
+      for (; i < end; ++i) expand_piece(s, pieces_[i], args, nullptr, seq, slot);
+      continue;
+    }
+    for (std::size_t a = 0; a < args.size(); ++a) {
+      if (a > 0) s.next_word();
+      for (std::size_t k = i; k < end; ++k) expand_piece(s, pieces_[k], args, &args[a], seq, slot);
+    }
+    i = end;
   }
 }
 
 void command_template::expand_into(std::string& out, std::span<const std::string> args,
                                    std::uint64_t seq, std::size_t slot) const {
   out.clear();
-  std::string scratch;
-  if (!context_) {
-    for (const auto& p : pieces_) expand_piece(out, p, args, nullptr, seq, slot, scratch);
-  } else {
-    // A word that holds {} is written once per argument, blank-separated.
-    std::size_t i = 0;
-    while (i < pieces_.size()) {
-      if (pieces_[i].kind == piece_kind::blank) {
-        expand_piece(out, pieces_[i++], args, nullptr, seq, slot, scratch);
-        continue;
-      }
-      std::size_t end = i;
-      bool repeated = false;
-      for (; end < pieces_.size() && pieces_[end].kind != piece_kind::blank; ++end) {
-        repeated = repeated || pieces_[end].kind == piece_kind::all_args;
-      }
-      if (!repeated || args.empty()) {
-        for (; i < end; ++i) expand_piece(out, pieces_[i], args, nullptr, seq, slot, scratch);
-        continue;
-      }
-      for (std::size_t a = 0; a < args.size(); ++a) {
-        if (a > 0) out.push_back(' ');
-        for (std::size_t k = i; k < end; ++k) {
-          expand_piece(out, pieces_[k], args, &args[a], seq, slot, scratch);
-        }
-      }
-      i = end;
-    }
-  }
-  if (!has_rpl_) {
+  std::vector<std::size_t> word_ends;
+  sink s{out, quote_words_ ? &word_ends : nullptr};
+  expand_pieces(s, args, seq, slot);
+  if (!has_rpl_ && !is_tag_) {
     // GNU appends " {}": with no argument at all (-N0) that leaves a blank.
-    if (args.empty()) out.push_back(' ');
+    if (args.empty() && !quote_words_) out.push_back(' ');
     for (const auto& a : args) {
-      out.push_back(' ');
-      append_shell_quoted(out, a);
+      if (quote_words_) {
+        s.next_word();
+        out.append(a);
+      } else {
+        out.push_back(' ');
+        append_shell_quoted(out, a);
+      }
     }
   }
+  if (!quote_words_) return;
+  // -q: every word quoted on its own.
+  std::string words;
+  std::size_t begin = 0;
+  word_ends.push_back(out.size());
+  for (std::size_t i = 0; i < word_ends.size(); ++i) {
+    if (i > 0) words.push_back(' ');
+    append_shell_quoted(words, std::string_view(out).substr(begin, word_ends[i] - begin));
+    begin = word_ends[i];
+  }
+  out = std::move(words);
 }
 
 std::size_t command_template::argument_length(const std::string& arg) const {
   if (!has_rpl_) return 1 + shell_quote(arg).size();
   std::string out;
-  std::string scratch;
+  sink s{out};
   const std::span<const std::string> one(&arg, 1);
   std::size_t n = 0;
   std::size_t i = 0;
+  auto ends_group = [](piece_kind k) {
+    return k == piece_kind::blank || k == piece_kind::word_break;
+  };
   while (i < pieces_.size()) {
     if (!context_) {
       if (pieces_[i].kind == piece_kind::all_args) {
         out.clear();
-        expand_piece(out, pieces_[i], one, &arg, 0, 0, scratch);
+        expand_piece(s, pieces_[i], one, &arg, 0, 0);
         n += 1 + out.size();
       }
       ++i;
@@ -382,12 +327,12 @@ std::size_t command_template::argument_length(const std::string& arg) const {
     // Context mode: a word holding {} is written once more, with a blank.
     std::size_t end = i;
     bool repeated = false;
-    for (; end < pieces_.size() && pieces_[end].kind != piece_kind::blank; ++end) {
+    for (; end < pieces_.size() && !ends_group(pieces_[end].kind); ++end) {
       repeated = repeated || pieces_[end].kind == piece_kind::all_args;
     }
     if (repeated) {
       out.clear();
-      for (std::size_t k = i; k < end; ++k) expand_piece(out, pieces_[k], one, &arg, 0, 0, scratch);
+      for (std::size_t k = i; k < end; ++k) expand_piece(s, pieces_[k], one, &arg, 0, 0);
       n += 1 + out.size();
     }
     i = std::max(end, i + 1);

@@ -10,7 +10,8 @@ namespace {
 
 // What cohort run does not take of GNU parallel 20221122's options (its man
 // page and its option parser), and why. The options issue 16 adds elsewhere
-// (--colsep, -N, -n, -X, -m, -L, -l, --link, --header, -d, -E, --shuf and
+// (--colsep, -N, -n, -X, -m, -L, -l, --link, --header, -d, -E, --shuf, -I and
+// the other replacement-string options, --plus, --tagstring, -v, -t, -q, -u and
 // their other spellings) are not here: they are declared with the others.
 constexpr std::string_view one_machine =
     "cohort run runs its jobs on this machine; to spread them over machines, run one cohort run "
@@ -21,8 +22,6 @@ constexpr std::string_view no_pipe =
 constexpr std::string_view no_perl =
     "cohort has no Perl; compute the value in the shell command instead, e.g. \"$(basename {} "
     ".gz)\"";
-constexpr std::string_view no_replace_option =
-    "the replacement strings are fixed: {} {.} {/} {//} {/.} {#} {%} {1} {2}...";
 constexpr std::string_view output_in_memory =
     "jobs' output is kept in memory, not in temporary files";
 constexpr std::string_view no_semaphore =
@@ -45,24 +44,12 @@ constexpr unsupported_gnu_option table[] = {
      "--remove-rec-sep --removerecsep --rrs --round-robin --roundrobin --round --group-by "
      "--groupby --shard --bin --tee --cat --fifo",
      no_pipe},
-    {"-I --replace -i --extensionreplace --er --basenamereplace --bnr --dirnamereplace --dnr "
-     "--basenameextensionreplace --bner --seqreplace --slotreplace",
-     no_replace_option},
-    {"--plus",
-     "the replacement strings are {} {.} {/} {//} {/.} {#} {%} {1} {2}...; for the others use "
-     "the shell's ${var%...} in the command"},
     {"--results --result --res --output-as-files --outputasfiles --files",
      "redirect the output in the command instead, e.g. 'cmd {} > out/{#}.txt'"},
-    {"--tagstring --tag-string", "use --tag, or print the tag in the command"},
     {"--ctag --ctagstring --ctag-string --color --colour --color-failed --colour-failed "
      "--colorfailed --colourfailed --color-fail --colour-fail --colorfail --colourfail --cf",
      "output is not coloured"},
-    {"-u --ungroup", "use --line-buffer (lines as they come) or the default (whole outputs)"},
     {"--latest-line --latestline --ll", "use --line-buffer or --bar"},
-    {"-v -t --verbose", "--dry-run prints the commands, and --joblog FILE records each one run"},
-    {"-q --quote",
-     "inputs are always shell-quoted; quote the command's own words yourself (COMMAND is run "
-     "with /bin/sh -c)"},
     {"--retry-failed --retryfailed", "use --resume-failed with the same command and inputs"},
     {"--nice", "run cohort itself under nice (nice -n N cohort run ...): the jobs inherit it"},
     {"--load --memfree --memsuspend --noswap --limit",

@@ -426,7 +426,7 @@ struct input_generator::state {
       pushback.pop_front();
       return true;
     }
-    if (!options.shuffle) return next_combination();
+    if (!loads_all()) return next_combination();
     if (shuffled_next == shuffled.size()) return false;
     record = std::move(shuffled[shuffled_next++]);
     return true;
@@ -606,19 +606,24 @@ struct input_generator::state {
     std::size_t used = 0;
     std::uint64_t records = 0;
     while (records < records_per_job()) {
-      if (!options.shuffle && pushback.empty()) co_await prefetch();
+      if (!loads_all() && pushback.empty()) co_await prefetch();
       if (!take_record(job, used, records)) break;
     }
     if (spread_pending(records)) {
-      if (!options.shuffle && pushback.empty()) co_await prefetch();
+      if (!loads_all() && pushback.empty()) co_await prefetch();
       peeked(next_record(), used, records);
     }
     co_return end_job(job, used, records);
   }
 
+  // --shuf and {##} read every record first (into `shuffled`).
+  bool loads_all() const noexcept { return options.shuffle || options.read_all; }
+
   void shuffle_loaded() {
-    std::mt19937_64 random(std::random_device{}());
-    std::shuffle(shuffled.begin(), shuffled.end(), random);
+    if (options.shuffle) {
+      std::mt19937_64 random(std::random_device{}());
+      std::shuffle(shuffled.begin(), shuffled.end(), random);
+    }
     loaded = true;
   }
 
@@ -736,7 +741,7 @@ input_generator::~input_generator() = default;
 
 bool input_generator::next(job_input& job) {
   auto& s = *state_;
-  if (s.options.shuffle && !s.loaded) {
+  if (s.loads_all() && !s.loaded) {
     while (s.next_combination()) s.shuffled.push_back(s.record);
     s.shuffle_loaded();
   }
@@ -745,7 +750,7 @@ bool input_generator::next(job_input& job) {
 
 task<bool> input_generator::next_async(job_input& job) {
   auto& s = *state_;
-  if (s.options.shuffle && !s.loaded) {
+  if (s.loads_all() && !s.loaded) {
     // A cancel here loses nothing: the records read so far stay in `shuffled`.
     for (;;) {
       co_await s.prefetch();
@@ -759,6 +764,10 @@ task<bool> input_generator::next_async(job_input& job) {
 
 std::optional<std::uint64_t> input_generator::total_jobs() {
   auto& s = *state_;
+  if (s.options.read_all && !s.loaded && s.produced == 0) {
+    while (s.next_combination()) s.shuffled.push_back(s.record);
+    s.shuffle_loaded();
+  }
   if (s.loaded) {
     const std::uint64_t per_job = s.records_per_job();
     return s.produced + (s.shuffled.size() - s.shuffled_next + per_job - 1) / per_job;

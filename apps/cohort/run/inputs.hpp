@@ -100,6 +100,9 @@ struct input_options {
   bool header_paths = false;
   /// `--shuf`: the jobs run in a random order. Reads every input up front.
   bool shuffle = false;
+  /// `{##}` (the number of jobs): every input is read before the first job,
+  /// in order (GNU parallel does so for {##}); total_jobs() then reads them.
+  bool read_all = false;
 };
 
 /// The arguments of one job: one value per source, in source order (with

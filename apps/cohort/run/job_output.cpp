@@ -7,17 +7,17 @@ namespace cohort::app::run {
 job_printer::job_printer(output_style style, std::function<void()> before_write)
     : style_(style), before_write_(std::move(before_write)) {}
 
-void job_printer::job_ended(std::uint64_t seq, const std::vector<std::string>& args,
-                            std::string out, std::string err) {
+void job_printer::job_ended(std::uint64_t seq, const std::string& tag, std::string out,
+                            std::string err) {
   // --line-buffer: complete lines were printed (or held, -k) as they came;
   // what is left is a last line without its newline, printed now that the
   // job is over (as GNU does).
   if (!style_.keep_order) {
-    write(args, out, err);
+    write(tag, out, err);
     return;
   }
   held& h = held_[seq];
-  if (h.args.empty()) h.args = args;
+  h.tag = tag;
   // Held lines (-k --line-buffer) come first; without them, no copy.
   if (h.out.empty()) {
     h.out = std::move(out);
@@ -44,7 +44,7 @@ void job_printer::print_in_order() {
     const auto h = held_.find(next_to_print_);
     const bool over = settled_.count(next_to_print_) != 0;
     if (h != held_.end() && (over || style_.line_buffer)) {
-      write(h->second.args, h->second.out, h->second.err);
+      write(h->second.tag, h->second.out, h->second.err);
       held_.erase(h);
     }
     if (!over) return;
@@ -54,21 +54,21 @@ void job_printer::print_in_order() {
 }
 
 std::function<void(std::string_view)> job_printer::line_sink(std::uint64_t seq,
-                                                             const std::vector<std::string>& args,
+                                                             const std::string& tag,
                                                              std::string& partial, bool to_err) {
   std::FILE* f = to_err ? style_.err : style_.out;
-  return [this, seq, &args, &partial, f, to_err](std::string_view chunk) {
+  return [this, seq, &tag, &partial, f, to_err](std::string_view chunk) {
     partial.append(chunk);
     const auto end = partial.rfind('\n');
     if (end == std::string::npos) return;
     const std::string_view lines = std::string_view(partial).substr(0, end + 1);
     if (style_.keep_order && seq != next_to_print_) {
       held& h = held_[seq];  // not the oldest yet
-      if (h.args.empty()) h.args = args;
+      h.tag = tag;
       (to_err ? h.err : h.out).append(lines);
     } else {
       if (before_write_) before_write_();
-      write_tagged(f, args, lines);
+      write_tagged(f, tag, lines);
       std::fflush(f);
     }
     partial.erase(0, end + 1);
@@ -76,7 +76,7 @@ std::function<void(std::string_view)> job_printer::line_sink(std::uint64_t seq,
 }
 
 void job_printer::flush() {
-  for (auto& [seq, h] : held_) write(h.args, h.out, h.err);
+  for (auto& [seq, h] : held_) write(h.tag, h.out, h.err);
   held_.clear();
 }
 
@@ -87,29 +87,27 @@ void job_printer::message(std::string_view line) {
   std::fflush(style_.err);
 }
 
-void job_printer::write(const std::vector<std::string>& args, const std::string& out,
-                        const std::string& err) {
+void job_printer::write_through(std::string_view text) {
+  if (before_write_) before_write_();
+  std::fwrite(text.data(), 1, text.size(), style_.out);
+  std::fflush(style_.out);
+}
+
+void job_printer::write(const std::string& tag, const std::string& out, const std::string& err) {
   if (out.empty() && err.empty()) return;
   if (before_write_) before_write_();
-  write_tagged(style_.out, args, out);
+  write_tagged(style_.out, tag, out);
   std::fflush(style_.out);
-  write_tagged(style_.err, args, err);
+  write_tagged(style_.err, tag, err);
   std::fflush(style_.err);
 }
 
-void job_printer::write_tagged(std::FILE* f, const std::vector<std::string>& args,
-                               std::string_view text) {
+void job_printer::write_tagged(std::FILE* f, const std::string& tag, std::string_view text) {
   if (text.empty()) return;
-  if (!style_.tag) {
+  if (tag.empty()) {
     std::fwrite(text.data(), 1, text.size(), f);
     return;
   }
-  std::string tag;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    if (i != 0) tag += ' ';
-    tag += args[i];
-  }
-  tag += '\t';
   std::string out;
   std::size_t start = 0;
   while (start < text.size()) {

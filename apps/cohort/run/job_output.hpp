@@ -1,7 +1,7 @@
 #pragma once
 // How `cohort run` prints its jobs' output: grouped per job as each ends
 // (the default), in input order (-k), or line by line as it comes
-// (--line-buffer); each line after the job's arguments with --tag.
+// (--line-buffer); each line after the job's tag with --tag or --tagstring.
 
 #include <cstdint>
 #include <cstdio>
@@ -18,7 +18,6 @@ namespace cohort::app::run {
 struct output_style {
   bool keep_order = false;   ///< -k
   bool line_buffer = false;  ///< --line-buffer
-  bool tag = false;          ///< --tag
   std::FILE* out = stdout;
   std::FILE* err = stderr;
 };
@@ -30,42 +29,46 @@ struct output_style {
 /// printed come as they come, and a later job's are held until it is the
 /// oldest (then what it printed so far comes out at once).
 ///
+/// A job's tag (--tag: its arguments; --tagstring: that string expanded)
+/// comes with its output, tab included; an empty tag prints the lines as
+/// they are.
+///
 ///     job_printer p(style, [&] { bar.clear(); });
-///     p.job_ended(seq, args, out, err);
+///     p.job_ended(seq, "a\t", out, err);
 class job_printer {
  public:
   /// `before_write` is called before anything is written (to erase a
   /// progress bar); may be empty.
   job_printer(output_style style, std::function<void()> before_write);
 
-  /// The output of job `seq` (whose arguments are `args`, for --tag), now
-  /// that it is over, however it ended.
-  void job_ended(std::uint64_t seq, const std::vector<std::string>& args, std::string out,
-                 std::string err);
+  /// The output of job `seq` (each line after `tag`), now that it is over,
+  /// however it ended.
+  void job_ended(std::uint64_t seq, const std::string& tag, std::string out, std::string err);
   /// Job `seq` prints nothing (--resume skipped it): -k does not wait for it.
   void job_skipped(std::uint64_t seq);
   /// --line-buffer: a sink for one stream of job `seq` that prints each
   /// complete line at once (with -k, once the job is the oldest); a last
   /// line without its newline stays in `partial` (printed with the job's
-  /// output when it ends). `args` and `partial` must outlive the sink.
-  std::function<void(std::string_view)> line_sink(std::uint64_t seq,
-                                                  const std::vector<std::string>& args,
+  /// output when it ends). `tag` and `partial` must outlive the sink.
+  std::function<void(std::string_view)> line_sink(std::uint64_t seq, const std::string& tag,
                                                   std::string& partial, bool to_err);
   /// Prints every output still held by -k (after an interruption).
   void flush();
   /// Writes one message line to the error stream.
   void message(std::string_view line);
+  /// Writes `text` to the output stream at once (-u: -v's command).
+  void write_through(std::string_view text);
 
  private:
   struct held {
-    std::vector<std::string> args;
+    std::string tag;
     std::string out, err;
   };
-  void write(const std::vector<std::string>& args, const std::string& out, const std::string& err);
+  void write(const std::string& tag, const std::string& out, const std::string& err);
   // -k: prints what is held for the oldest jobs, in order, up to the first
   // one not over (with --line-buffer, its lines so far: it is the oldest).
   void print_in_order();
-  void write_tagged(std::FILE* f, const std::vector<std::string>& args, std::string_view text);
+  void write_tagged(std::FILE* f, const std::string& tag, std::string_view text);
 
   output_style style_;
   std::function<void()> before_write_;

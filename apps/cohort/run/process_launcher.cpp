@@ -11,8 +11,8 @@ process_options options_of(const launch_request& r) {
   process_options po;
   po.argv = shell_argv(std::string(r.command));
   po.env = r.env;
-  po.out = output_mode::capture;
-  po.err = output_mode::capture;
+  po.out = r.pass_output_through ? output_mode::inherit : output_mode::capture;
+  po.err = r.pass_output_through ? output_mode::inherit : output_mode::capture;
   po.on_stdout = r.on_stdout;
   po.on_stderr = r.on_stderr;
   return po;

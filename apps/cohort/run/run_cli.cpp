@@ -26,6 +26,10 @@ constexpr const char* description = R"(Usage:
 Run a command for every input, many at a time (GNU parallel's options).
 
 Replacement strings: {} {.} {/} {//} {/.} {#} (job number) {%} (slot) {1} {2}...
+(-I and the other *replace options rename them; --plus adds {..} {...} {/..}
+{/...} {+/} {+.} {+..} {+...} {##} {0#} {0%} {slot} {:-str} {:n} {:p:n}
+{#re} {##re} {%re} {%%re} {/re/str} {//re/str} {/#re/str} {/%re/str} {^re}
+{^^re} {,re} {,,re}, as GNU parallel's --plus.)
 Without any, the input is appended. Inputs are shell-quoted: they can never
 inject shell code. Commands run with /bin/sh -c, each in its own process group.
 Durations: 0.5, 500ms, 2s, 1m, 1h30m.
@@ -55,6 +59,7 @@ constexpr const char* jobs_group = "Jobs";
 constexpr const char* input_group = "Input";
 constexpr const char* output_group = "Output";
 constexpr const char* log_group = "Job log and resume";
+constexpr const char* rpl_group = "Replacement strings";
 
 // The values that are parsed after CLI11 has split the command line.
 struct value_texts {
@@ -62,6 +67,8 @@ struct value_texts {
   std::string max_replace_args, max_args, max_lines_L, max_lines, delimiter, max_chars;
   std::string part, parts;
   bool no_keep_order = false;
+  std::optional<std::string> tagstring;
+  bool group = false;
 };
 
 void add_job_options(CLI::App& app, value_texts& t) {
@@ -177,6 +184,87 @@ void add_input_shaping_options(CLI::App& app, run_cli_options& o, value_texts& t
       ->group(input_group);
 }
 
+// GNU parallel's options that rename the replacement strings or add more.
+void add_replacement_options(CLI::App& app, run_cli_options& o) {
+  replacement_names& n = o.names;
+  add_value(app, "-I", n.all, "STR", rpl_group, "use STR instead of {} (and {1} {2}... lose it)");
+  // GNU's deprecated --replace/-i: an optional value, {} without one.
+  app.add_option_function<std::string>(
+         "--replace,-i", [&n](const std::string& v) { n.all = v.empty() ? "{}" : v; },
+         "as -I STR (deprecated in GNU parallel); without STR: {}")
+      ->expected(0, 1)
+      ->type_name("[STR]")
+      ->group(rpl_group);
+  add_value(app, "--extensionreplace,--er", n.no_extension, "STR", rpl_group,
+            "use STR instead of {.}");
+  add_value(app, "--basenamereplace,--bnr", n.basename, "STR", rpl_group, "use STR instead of {/}");
+  add_value(app, "--dirnamereplace,--dnr", n.dirname, "STR", rpl_group, "use STR instead of {//}");
+  add_value(app, "--basenameextensionreplace,--bner", n.basename_no_extension, "STR", rpl_group,
+            "use STR instead of {/.}");
+  add_value(app, "--seqreplace", n.seq, "STR", rpl_group, "use STR instead of {#}");
+  add_value(app, "--slotreplace", n.slot, "STR", rpl_group, "use STR instead of {%}");
+  app.add_flag("--plus", n.plus, "GNU parallel's --plus replacement strings (above)")
+      ->group(rpl_group);
+}
+
+// -v, -t, -q, -u, --tagstring: how commands and their output are shown.
+void add_command_output_options(CLI::App& app, run_cli_options& o, value_texts& t) {
+  app.add_option_function<std::string>(
+         "--tagstring,--tag-string", [&t](const std::string& v) { t.tagstring = v; },
+         "prefix output lines with STR and a tab; STR may hold replacement strings "
+         "(\\t \\n \\r \\NNN as in GNU parallel)")
+      ->type_name("STR")
+      ->group(output_group);
+  app.add_flag("-v", o.print_commands, "print each command on stdout, before its output")
+      ->group(output_group);
+  app.add_flag("-t,--verbose", o.print_commands_to_stderr,
+               "print each command on stderr as it starts")
+      ->group(output_group);
+  app.add_flag("-q,--quote", o.quote_command,
+               "quote the command's words, so the shell runs them as they are (no ; | $ ...)")
+      ->group(output_group);
+  app.add_flag("-u,--ungroup", o.ungroup,
+               "output passes straight through, not grouped per job (lines may mix; no --tag)")
+      ->group(output_group);
+}
+
+// GNU parallel's unquote_printf: \t \n \r and \NNN (octal) in --tagstring.
+std::string unquote_printf(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '\\' || i + 1 == s.size()) {
+      out.push_back(s[i]);
+      continue;
+    }
+    const char c = s[i + 1];
+    if (c == 't' || c == 'n' || c == 'r') {
+      out.push_back(c == 't' ? '\t' : c == 'n' ? '\n' : '\r');
+      ++i;
+      continue;
+    }
+    std::size_t digits = 0;
+    while (digits < 3 && i + 1 + digits < s.size() && s[i + 1 + digits] >= '0' &&
+           s[i + 1 + digits] <= '9') {
+      ++digits;
+    }
+    // GNU: \ddd (three digits), else \d (one), as a Perl "\ddd" octal escape.
+    const std::size_t take = digits == 3 ? 3 : digits >= 1 ? 1 : 0;
+    if (take == 0) {
+      out.push_back(s[i]);
+      continue;
+    }
+    unsigned value = 0;
+    for (std::size_t k = 0; k < take; ++k) {
+      const char d = s[i + 1 + k];
+      if (d > '7') break;
+      value = value * 8 + static_cast<unsigned>(d - '0');
+    }
+    out.push_back(static_cast<char>(value & 0xff));
+    i += take;
+  }
+  return out;
+}
+
 // -d's value with GNU parallel's escapes (\n \t \r \0 \\) resolved.
 char parse_delimiter(const std::string& text) {
   std::string d;
@@ -241,7 +329,8 @@ void add_hidden_spellings(CLI::App& app, run_cli_options& o, value_texts& t) {
   app.add_flag("--nok,--no-k", t.no_keep_order)->group("");
   // GNU parallel's citation switches: cohort prints no notice, so they do
   // nothing; --group and --silent ask for what cohort does anyway.
-  app.add_flag("--will-cite,--willcite,--no-notice,--nonotice,--gnu,--group,--silent")->group("");
+  app.add_flag("--will-cite,--willcite,--no-notice,--nonotice,--gnu,--silent")->group("");
+  app.add_flag("--group", t.group)->group("");
 }
 
 // Reads the values and checks that the options fit together; throws
@@ -276,6 +365,11 @@ void read_values(run_cli_options& o, const value_texts& t, std::vector<std::stri
     o.retry_delay = parse_duration(t.retry_delay, "--retry-delay");
   }
   read_input_shaping_values(o, t);
+  if (t.tagstring) o.tagstring = unquote_printf(*t.tagstring);
+  if (o.ungroup && t.group) throw usage_error("--group cannot be combined with --ungroup");
+  if (o.ungroup && o.line_buffer) {
+    throw usage_error("--ungroup cannot be combined with --line-buffer");
+  }
   if (o.resume && o.resume_failed) {
     throw usage_error("--resume and --resume-failed cannot be combined; pick one");
   }
@@ -301,6 +395,8 @@ parse_result parse_run_cli(int argc, char** argv) {
   add_job_options(app, t);
   add_input_output_options(app, o, t);
   add_input_shaping_options(app, o, t);
+  add_replacement_options(app, o);
+  add_command_output_options(app, o, t);
   add_hidden_spellings(app, o, t);
   set_up_cli(app, "run", "-V,--version");
   const std::optional<int> ended = parse_command_line(app, "run", argc, argv, exit_run_error,

@@ -4,6 +4,7 @@
 
 #include "cohort/common/part.hpp"
 #include "cohort/run/inputs.hpp"
+#include "cohort/run/replacement_strings.hpp"
 #include "cohort/run/run_options.hpp"
 
 #include <chrono>
@@ -32,9 +33,16 @@ struct run_cli_options {
   bool bar = false;                                                  ///< --bar
   bool eta = false;                                                  ///< --eta
   bool dry_run = false;                                              ///< --dry-run
-  std::chrono::nanoseconds delay{0};                                 ///< --delay
-  bool null_separated = false;                                       ///< -0 / --null
-  std::vector<std::string> arg_files;                                ///< -a FILE
+  /// -I, --extensionreplace ... (renamed), --plus.
+  replacement_names names{};
+  bool quote_command = false;             ///< -q/--quote
+  std::optional<std::string> tagstring;   ///< --tagstring (its \t \n... resolved)
+  bool print_commands = false;            ///< -v: each command on stdout, before its output
+  bool print_commands_to_stderr = false;  ///< -t/--verbose: each command on stderr as it starts
+  bool ungroup = false;                   ///< -u/--ungroup: output passes straight through
+  std::chrono::nanoseconds delay{0};      ///< --delay
+  bool null_separated = false;            ///< -0 / --null
+  std::vector<std::string> arg_files;     ///< -a FILE
   /// --colsep, -N/-n/-L/--max-lines, --link, --header, -d (or -0), -E, --shuf
   input_options inputs{};
   /// -X (true: context replace) / -m / --xargs: fill each command line

@@ -24,16 +24,31 @@ runner_options make_runner_options(const run_cli_options& o) {
 }
 
 output_style style_of(const run_cli_options& o, const run_engine_parts& p) {
-  return output_style{o.keep_order, o.line_buffer, o.tag, p.out, p.err};
+  return output_style{o.keep_order, o.line_buffer, p.out, p.err};
 }
 
 }  // namespace
 
 const std::string& job_item::command(std::size_t slot) {
   const command_template& t = engine_->parts_.tmpl;
-  if (!expanded_ || t.uses_slot()) {
+  const std::optional<command_template>& tag = engine_->parts_.tag;
+  const bool by_slot = t.uses_slot() || (tag && tag->uses_slot());
+  if (!expanded_ || by_slot) {
     command_ = t.expand(args_, seq_, slot);
     expanded_ = true;
+    // GNU parallel: -u prints no tag.
+    if (engine_->options_.ungroup) return command_;
+    if (tag) {
+      tag->expand_into(tag_, args_, seq_, slot);
+      tag_ += '\t';
+    } else if (engine_->options_.tag) {
+      tag_.clear();
+      for (std::size_t i = 0; i < args_.size(); ++i) {
+        if (i > 0) tag_ += ' ';
+        tag_ += args_[i];
+      }
+      tag_ += '\t';
+    }
   }
   return command_;
 }
@@ -42,7 +57,14 @@ task<> job_item::run() {
   run_engine::slot_lease slot(*engine_);
   // The item outlives its task (the runner awaits the task in the item's
   // worker), so the task can carry the label as its name.
-  label_ = fmt::format("job {}: {}", seq_, command(slot.number()));
+  try {
+    label_ = fmt::format("job {}: {}", seq_, command(slot.number()));
+  } catch (const usage_error& e) {
+    // The command cannot be written (a --plus regular expression on a value
+    // too long): the job fails, saying why.
+    engine_->printer_.message(fmt::format("cohort run: job {}: {}", seq_, e.what()));
+    throw;
+  }
   return engine_->run_job(*this, std::move(slot)).named(label_.c_str());
 }
 

@@ -50,6 +50,7 @@ class job_item {
   std::uint64_t seq_;
   std::vector<std::string> args_;
   std::string command_;
+  std::string tag_;  // --tag, --tagstring: what each output line starts with (tab included)
   bool expanded_ = false;
   std::string label_;                      // the task's name in a SIGQUIT dump: "job 7: <command>"
   launch_result result_;                   // the last attempt
@@ -83,6 +84,7 @@ class job_failed : public std::runtime_error {
 struct run_engine_parts {
   command_template tmpl;
   input_generator inputs;
+  std::optional<command_template> tag{};  ///< --tagstring
   std::optional<resume_filter> resume{};  ///< --resume / --resume-failed
   std::optional<joblog_writer> log{};     ///< --joblog
   std::size_t slots = 1;                  ///< jobs at once
@@ -158,6 +160,8 @@ class run_engine {
   task<> wait_for_input();
   task<> announce_drain(event& drain);
   void count_event(const task_event& e);
+  // -v and -t as the attempt starts (-v: with --line-buffer and -u only).
+  void print_command(job_item& job, const launch_request& request);
   void warn_timed_out(std::string_view command);
   std::size_t take_slot();
   void give_slot(std::size_t slot) { free_slots_.insert(slot); }

@@ -91,10 +91,12 @@ launch_request run_engine::request_for(job_item& job, std::size_t slot) {
   r.slot = slot;
   r.command = job.command_;
   r.env = {{"PARALLEL_SEQ", std::to_string(job.seq_)}, {"PARALLEL_JOBSLOT", std::to_string(slot)}};
-  if (options_.line_buffer) {
+  if (options_.ungroup) {
+    r.pass_output_through = true;
+  } else if (options_.line_buffer) {
     // Complete lines are printed as they come; a partial last line waits.
-    r.on_stdout = printer_.line_sink(job.seq_, job.args_, job.partial_out_, false);
-    r.on_stderr = printer_.line_sink(job.seq_, job.args_, job.partial_err_, true);
+    r.on_stdout = printer_.line_sink(job.seq_, job.tag_, job.partial_out_, false);
+    r.on_stderr = printer_.line_sink(job.seq_, job.tag_, job.partial_err_, true);
   }
   r.term_seq = &options_.term_seq;
   return r;
@@ -108,6 +110,7 @@ task<> run_engine::run_job(job_item& job, slot_lease slot) {
   job.partial_out_.clear();
   job.partial_err_.clear();
   const launch_request request = request_for(job, slot.number());
+  print_command(job, request);
   launch_result& r = job.result_;
   const duration timeout = current_timeout();
   if (timeout == duration::max()) {
@@ -122,6 +125,17 @@ task<> run_engine::run_job(job_item& job, slot_lease slot) {
   }
   throw job_failed(r.signal != 0 ? fmt::format("job {} killed by signal {}", job.seq_, r.signal)
                                  : fmt::format("job {} exited {}", job.seq_, r.code));
+}
+
+void run_engine::print_command(job_item& job, const launch_request& request) {
+  if (options_.print_commands_to_stderr) printer_.message(job.command_);  // -t
+  if (!options_.print_commands) return;
+  const std::string line = job.command_ + '\n';
+  if (options_.line_buffer) {
+    request.on_stdout(line);
+  } else if (options_.ungroup) {
+    printer_.write_through(line);
+  }
 }
 
 void run_engine::warn_timed_out(std::string_view command) {
@@ -163,7 +177,12 @@ void run_engine::job_ended(job_item& job, task_outcome outcome) {
                            : entry.signal != 0   ? 128 + entry.signal
                                                  : 0;
   }
-  printer_.job_ended(job.seq_, job.args_, std::move(r.out), std::move(r.err));
+  if (options_.print_commands && !options_.line_buffer && !options_.ungroup) {
+    // -v: the command comes first in the job's output (printed at its start
+    // with --line-buffer and -u, see print_command).
+    r.out.insert(0, job.command_ + '\n');
+  }
+  printer_.job_ended(job.seq_, job.tag_, std::move(r.out), std::move(r.err));
 }
 
 void run_engine::count_event(const task_event& e) {

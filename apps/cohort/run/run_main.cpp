@@ -37,14 +37,64 @@ process_guardian start_guardian(const run_cli_options& o) {
   }
 }
 
+// How the command (and --tagstring) is compiled: -N/-L/-X, -I & co., -q.
+template_options template_options_of(const run_cli_options& o) {
+  template_options t;
+  t.context_replace = o.context_replace;
+  t.names = o.names;
+  t.quote_words = o.quote_command;
+  return t;
+}
+
+// The words with --header's {name}s as positions.
+std::vector<std::string> renamed(const std::vector<std::string>& words,
+                                 const std::vector<std::string>& header) {
+  std::vector<std::string> out;
+  out.reserve(words.size());
+  for (const auto& w : words) out.push_back(command_template::rename_columns(w, header));
+  return out;
+}
+
 // The command's template; with --header, its {name}s are positions first.
 command_template template_of(const run_cli_options& o, const std::vector<std::string>& words,
                              const std::vector<std::string>& header) {
-  if (header.empty()) return command_template::from_words(words, o.context_replace);
-  std::vector<std::string> renamed;
-  renamed.reserve(words.size());
-  for (const auto& w : words) renamed.push_back(command_template::rename_columns(w, header));
-  return command_template::from_words(renamed, o.context_replace);
+  return command_template::from_words(renamed(words, header), template_options_of(o));
+}
+
+// --tagstring's template (nothing quoted); nullopt without --tagstring.
+std::optional<command_template> tag_template_of(const run_cli_options& o,
+                                                const std::vector<std::string>& header) {
+  if (!o.tagstring) return std::nullopt;
+  template_options t = template_options_of(o);
+  t.quote_words = false;
+  t.is_tag = true;
+  return command_template::from_words(renamed({*o.tagstring}, header), t);
+}
+
+// --tagstring with a {= perl expression =}: refused, naming --tagstring.
+void refuse_perl_in_tagstring(const std::string& tagstring) {
+  try {
+    refuse_perl_expressions(std::span(&tagstring, 1));
+  } catch (const usage_error& e) {
+    throw usage_error(fmt::format("--tagstring: {}", e.what()));
+  }
+}
+
+// True when the command or --tagstring uses {##} or {0#}.
+bool uses_job_counts(const run_cli_options& o, const std::vector<std::string>& words) {
+  if (command_template::from_words(words, template_options_of(o)).uses_job_counts()) return true;
+  const std::vector<std::string> none;
+  auto tag = tag_template_of(o, none);
+  return tag && tag->uses_job_counts();
+}
+
+// {##}, {0#}, {0%}: the number of jobs and of slots, in every template.
+void set_job_counts(run_engine_parts& parts) {
+  const bool counts = parts.tmpl.uses_job_counts() || (parts.tag && parts.tag->uses_job_counts());
+  const std::optional<std::uint64_t> total =
+      counts ? parts.inputs.total_jobs() : std::optional<std::uint64_t>();
+  parts.tmpl.set_job_counts(total, parts.slots);
+  if (parts.tag) parts.tag->set_job_counts(total, parts.slots);
 }
 
 // -X/-m/--xargs: GNU parallel's usable length of a command line, half of
@@ -66,7 +116,7 @@ void fill_command_lines(const run_cli_options& o, run_engine_parts& parts) {
   parts.inputs.fill_command_lines(std::move(fill));
 }
 
-// --dry-run: the commands, one a line, run none.
+// --dry-run: the commands, one a line, run none (-v prints them once too).
 int print_commands(const command_template& tmpl, input_generator& inputs,
                    const std::optional<work_part>& part) {
   job_input in;
@@ -140,12 +190,19 @@ int run_and_report(int argc, char** argv, int& ended_by) {
   try {
     auto split = split_command_line(o.words, o.arg_files);
     refuse_perl_expressions(split.command);
+    if (o.tagstring) refuse_perl_in_tagstring(*o.tagstring);
+    // {##}: GNU parallel reads every input before the first job.
+    o.inputs.read_all = uses_job_counts(o, split.command);
     input_generator inputs(std::move(split.sources), o.inputs);
     command_template tmpl = template_of(o, split.command, inputs.header_names());
-    run_engine_parts parts{
-        .tmpl = std::move(tmpl), .inputs = std::move(inputs), .slots = resolve_jobs(o.jobs)};
+    std::optional<command_template> tag = tag_template_of(o, inputs.header_names());
+    run_engine_parts parts{.tmpl = std::move(tmpl),
+                           .inputs = std::move(inputs),
+                           .tag = std::move(tag),
+                           .slots = resolve_jobs(o.jobs)};
     run_ending how{.argc = argc, .argv = argv, .options = &o, .halt_given = o.halt};
     if (o.fill != run_cli_options::fill_mode::none) fill_command_lines(o, parts);
+    set_job_counts(parts);
     if (o.halt.percent > 0) how.total_jobs = parts.inputs.total_jobs();
     if (how.total_jobs && o.part) how.total_jobs = o.part->jobs_of(*how.total_jobs);
     o.halt = halt_for_runner(o.halt, how.total_jobs);

@@ -131,11 +131,14 @@ TEST(CommandTemplate, AllArgumentsReplacementJoinsSourcesWithSpaces) {
 }
 
 TEST(CommandTemplate, UnknownBracesAreLiteral) {
-  // parallel --dry-run echo '{{}}' '{foo}' '{ }' '{1}{2}' '{1' '}' ::: 'a b' ::: c
-  //   -> echo {'a b' c} {foo} { } 'a b'c {1 }
-  EXPECT_EQ(expand("echo {{}} {foo} { } {1}{2} {1 }", {"a b", "c"}),
-            "echo {'a b' c} {foo} { } 'a b'c {1 }");
-  EXPECT_EQ(expand("echo {0} {1x} {-} {} {", {"v"}), "echo {0} {1x} {-} v {");
+  // parallel --dry-run echo '{{}}' '{foo}' '{ }' '{1}{2}' '{1' '}' '{1 }' ::: 'a b' ::: c
+  //   -> echo {'a b' c} {foo} { } 'a b'c {1 } 'a b'
+  // (GNU looks in each word on its own: '{1' '}' is no {1}, '{1 }' is.)
+  const std::vector<std::string> words{"echo", "{{}}", "{foo}", "{ }", "{1}{2}", "{1", "}", "{1 }"};
+  EXPECT_EQ(command_template::from_words(words).expand(args{"a b", "c"}, 1, 1),
+            "echo {'a b' c} {foo} { } 'a b'c {1 } 'a b'");
+  // parallel --dry-run echo {0} {1x} {-} {} { ::: v  ->  echo v {1x} {-} v {
+  EXPECT_EQ(expand("echo {0} {1x} {-} {} {", {"v"}), "echo v {1x} {-} v {");
 }
 
 TEST(CommandTemplate, AppendsQuotedArgumentsWhenThereIsNoReplacementString) {

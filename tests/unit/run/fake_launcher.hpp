@@ -36,6 +36,8 @@ class fake_launcher final : public command_launcher {
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> env;
   int running = 0;
   int peak = 0;
+  /// -u: what the jobs wrote straight to our standard output and error.
+  std::string passed_through;
 
   task<> launch(const launch_request& r, launch_result& result) override {
     const std::string command(r.command);
@@ -61,10 +63,12 @@ class fake_launcher final : public command_launcher {
     } guard{*this, result, loop, loop.now(), r.term_seq};
     peak = std::max(peak, ++running);
     result.start = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
-    write(job.out, r.on_stdout, result.out);
-    write(job.err, r.on_stderr, result.err);
+    std::string& out = r.pass_output_through ? passed_through : result.out;
+    std::string& err = r.pass_output_through ? passed_through : result.err;
+    write(job.out, r.on_stdout, out);
+    write(job.err, r.on_stderr, err);
     co_await sleep_for(job.runtime);
-    write(job.out_at_end, r.on_stdout, result.out);
+    write(job.out_at_end, r.on_stdout, out);
     result.ended = true;
     result.code = job.code;
     result.signal = job.signal;

@@ -106,6 +106,37 @@ TEST(RunCli, DurationsTakeGnusNumberForms) {
   EXPECT_EQ(options_of({"--delay", ".5s", "echo"}).delay, 500ms);
 }
 
+TEST(RunCli, ReplacementStringOptionsRenameThem) {
+  auto o = options_of({"-I", "XX", "--er", "E", "--bnr", "B", "--dnr", "D", "--bner", "BE",
+                       "--seqreplace", "S", "--slotreplace", "L", "--plus", "echo"});
+  EXPECT_EQ(o.names,
+            (cohort::app::run::replacement_names{"XX", "E", "B", "D", "BE", "S", "L", true}));
+  EXPECT_EQ(o.words, (std::vector<std::string>{"echo"}));
+  // GNU's deprecated -i/--replace: its value is optional (Getopt's "i:s").
+  EXPECT_EQ(options_of({"-i", "repl", "echo", "repl"}).names.all, "repl");
+  EXPECT_EQ(options_of({"--replace=XX", "echo"}).names.all, "XX");
+  auto bare = options_of({"-i", "-k", "echo"});
+  EXPECT_EQ(bare.names.all, "{}");
+  EXPECT_TRUE(bare.keep_order);
+  EXPECT_EQ(options_of({"-IXX", "echo"}).names.all, "XX");
+}
+
+TEST(RunCli, OutputOptionsOfGnuParallel) {
+  auto o = options_of({"-v", "-t", "-q", "--tagstring", "a\\tb\\101{}", "echo"});
+  EXPECT_TRUE(o.print_commands);
+  EXPECT_TRUE(o.print_commands_to_stderr);
+  EXPECT_TRUE(o.quote_command);
+  EXPECT_EQ(o.tagstring, "a\tbA{}");  // GNU's \t and \NNN (octal)
+  EXPECT_EQ(options_of({"--tag-string", "", "echo"}).tagstring, "");
+  EXPECT_EQ(options_of({"--verbose", "echo"}).print_commands_to_stderr, true);
+  EXPECT_TRUE(options_of({"-u", "echo"}).ungroup);
+  EXPECT_TRUE(options_of({"--ungroup", "echo"}).ungroup);
+  // As GNU: -u with --line-buffer or --group is a mistake.
+  EXPECT_EQ(parse({"-u", "--lb", "echo"}).err,
+            "cohort run: --ungroup cannot be combined with --line-buffer\n");
+  EXPECT_EQ(parse({"--group", "-u", "echo"}).result.exit_code, 255);
+}
+
 TEST(RunCli, CitationOptionsAreAcceptedAndIgnored) {
   // Scripts written for GNU parallel pass these; cohort prints no notice.
   for (const char* word : {"--will-cite", "--gnu"}) {

@@ -52,6 +52,7 @@ struct engine_run {
   std::size_t slots = 1;
   std::string joblog;  // --joblog, when set
   std::optional<resume_mode> resume;
+  std::optional<command_template> tag;  // --tagstring
   captured out, err, messages;
   std::function<void(cohort::test::virtual_loop&)> before;  // e.g. a signal at a moment
   std::optional<run_engine> engine;
@@ -62,6 +63,7 @@ struct engine_run {
     run_engine_parts parts{
         .tmpl = command_template::from_words(std::vector<std::string>{"job", "{}"}),
         .inputs = input_generator({input_source::literals(std::move(values))}),
+        .tag = tag,
         .slots = slots,
         .out = out.f,
         .err = err.f};
@@ -329,6 +331,58 @@ TEST(RunEngine, TagPutsTheArgumentsBeforeEachLine) {
   EXPECT_EQ(r.run({"a"}), 0);
   EXPECT_EQ(r.out.text(), "a\tone\na\ttwo");
   EXPECT_EQ(r.err.text(), "a\te\n");
+}
+
+TEST(RunEngine, TagstringIsExpandedPerJobWithItsSeqAndSlotUnquoted) {
+  engine_run r;
+  r.slots = 2;
+  template_options o;
+  o.is_tag = true;
+  r.tag = command_template::from_words(std::vector<std::string>{"{#}/{%} {}"}, o);
+  r.options.tag = true;  // --tagstring wins over --tag
+  r.launcher.script["job 'a b'"] = {scripted_job{.out = "one\n", .runtime = 1s}};
+  r.launcher.script["job c"] = {scripted_job{.out = "two\n", .runtime = 2s}};
+  EXPECT_EQ(r.run({"a b", "c"}), 0);
+  EXPECT_EQ(r.out.text(), "1/1 a b\tone\n2/2 c\ttwo\n");
+}
+
+TEST(RunEngine, VerbosePrintsTheCommandBeforeItsOutputTaggedToo) {
+  engine_run r;
+  r.options.print_commands = true;  // -v
+  r.options.tag = true;
+  r.launcher.script["job a"] = {scripted_job{.out = "one\n"}};
+  EXPECT_EQ(r.run({"a", "b"}), 0);
+  EXPECT_EQ(r.out.text(), "a\tjob a\na\tone\nb\tjob b\n");
+}
+
+TEST(RunEngine, VerboseWithLineBufferPrintsTheCommandAsTheJobStarts) {
+  engine_run r;
+  r.options.print_commands = true;
+  r.options.line_buffer = true;
+  r.launcher.script["job a"] = {scripted_job{.out = "a1\n", .runtime = 3s, .out_at_end = "a2\n"}};
+  EXPECT_EQ(r.run({"a"}), 0);
+  EXPECT_EQ(r.out.text(), "job a\na1\na2\n");
+}
+
+TEST(RunEngine, DashTPrintsEachCommandOnStderrAsItStarts) {
+  engine_run r;
+  r.options.print_commands_to_stderr = true;  // -t/--verbose
+  r.launcher.script["job a"] = {scripted_job{.out = "one\n", .err = "e\n"}};
+  EXPECT_EQ(r.run({"a"}), 0);
+  EXPECT_EQ(r.err.text(), "job a\ne\n");
+  EXPECT_EQ(r.out.text(), "one\n");
+}
+
+TEST(RunEngine, UngroupPassesOutputStraightThroughWithoutTags) {
+  engine_run r;
+  r.options.ungroup = true;  // -u
+  r.options.tag = true;      // ignored, as GNU
+  r.options.print_commands = true;
+  r.launcher.script["job a"] = {scripted_job{.out = "one\n", .err = "e\n"}};
+  EXPECT_EQ(r.run({"a"}), 0);
+  EXPECT_EQ(r.launcher.passed_through, "one\ne\n");
+  EXPECT_EQ(r.out.text(), "job a\n");  // -v's command, printed as it started
+  EXPECT_EQ(r.err.text(), "");
 }
 
 TEST(RunEngine, LineBufferPrintsCompleteLinesAsTheyComeAndTheRestAtTheEnd) {
