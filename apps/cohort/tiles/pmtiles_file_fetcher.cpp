@@ -39,7 +39,8 @@ http_response status_only(int status) {
 
 task<http_response> file_range_fetcher::fetch(http_request request) {
   constexpr std::string_view scheme = "file://";
-  const std::string path = request.url.substr(request.url.rfind(scheme, 0) == 0 ? scheme.size() : 0);
+  const std::string path =
+      request.url.substr(request.url.rfind(scheme, 0) == 0 ? scheme.size() : 0);
   std::ifstream in(path, std::ios::binary);
   if (!in) co_return status_only(404);
   in.seekg(0, std::ios::end);

@@ -85,13 +85,13 @@ task<std::string> fetch_bytes(tile_fetcher& f, const std::string& url, const til
     attempt_result a = fetch_attempt_result(r, offset, length, to_end_ok);
     if (a.bytes) co_return std::move(*a.bytes);
     if (a.final || attempt >= o.retries) {
-      throw archive_error(fmt::format("{}: cannot read bytes {}-{}: {}", url, offset,
-                                      offset + length - 1, a.why));
+      throw archive_error(
+          fmt::format("{}: cannot read bytes {}-{}: {}", url, offset, offset + length - 1, a.why));
     }
-    const duration wait =
-        a.retry_after ? std::chrono::duration_cast<duration>(
-                            std::min<std::chrono::seconds>(*a.retry_after, std::chrono::minutes(10)))
-                      : delay;
+    const duration wait = a.retry_after
+                              ? std::chrono::duration_cast<duration>(std::min<std::chrono::seconds>(
+                                    *a.retry_after, std::chrono::minutes(10)))
+                              : delay;
     co_await sleep_for(wait);
     delay = std::min<duration>(delay * 2, std::chrono::seconds(30));
   }
@@ -198,8 +198,8 @@ std::string pmtiles_source_url(std::string_view url) {
   return std::string(file_scheme) + std::filesystem::absolute(std::string(url)).string();
 }
 
-task<archive_index> read_archive_index(tile_fetcher& fetcher, std::string url,
-                                       const tile_set& set, const tiles_options& o) {
+task<archive_index> read_archive_index(tile_fetcher& fetcher, std::string url, const tile_set& set,
+                                       const tiles_options& o) {
   try {
     co_return co_await read_index(fetcher, url, set, o);
   } catch (const pmtiles_error& e) {

@@ -18,6 +18,8 @@
 #include <cohort/task.hpp>
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,8 +62,7 @@ class archive_error : public std::runtime_error {
 ///
 ///   archive_index ix = co_await read_archive_index(fetcher, url, set, o);
 [[nodiscard]] task<archive_index> read_archive_index(tile_fetcher& fetcher, std::string url,
-                                                     const tile_set& set,
-                                                     const tiles_options& o);
+                                                     const tile_set& set, const tiles_options& o);
 
 /// The tile format an output records for the archive's tile type ("png",
 /// "jpg", "webp", "pbf"; "" when unknown).
@@ -81,5 +82,16 @@ class file_range_fetcher final : public tile_fetcher {
  public:
   [[nodiscard]] task<http_response> fetch(http_request request) override;
 };
+
+/// The fetcher of an archive at `o.archive`: a file_range_fetcher for a
+/// file:// URL, else an http_tile_fetcher with -j connections.
+std::unique_ptr<tile_fetcher> make_archive_fetcher(asio_loop& loop, const tiles_options& o);
+
+/// Reads the index of `o.archive` for the tile set of `o` in a runtime of
+/// its own (Ctrl+C interrupts it) into `ix`, and takes the output's tile
+/// format from its header. Returns the exit status to end with, or
+/// nullopt to go on: 2 when the archive cannot be read (said on stderr),
+/// the signal's when interrupted (then `ended_by` is set to it).
+std::optional<int> read_archive(tiles_options& o, std::optional<archive_index>& ix, int& ended_by);
 
 }  // namespace cohort::app::tiles

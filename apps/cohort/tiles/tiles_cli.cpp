@@ -1,5 +1,7 @@
 #include "cohort/tiles/tiles_cli.hpp"
 
+#include "cohort/tiles/pmtiles_source.hpp"
+
 #include "cohort/common/cli.hpp"
 #include "cohort/common/option_values.hpp"
 #include "cohort/exit_codes.hpp"
@@ -246,7 +248,11 @@ void read_what_to_fetch(tiles_options& o, const value_texts& t) {
   }
   if (!t.zoom.empty()) o.zooms = parse_zooms(t.zoom);
   o.subdomains = parse_subdomains(t.subdomains);
-  if (!t.url.empty()) o.url = url_template::parse(t.url, o.subdomains, retina_suffix(o));
+  if (!t.url.empty() && is_pmtiles_source(t.url)) {
+    o.archive = pmtiles_source_url(t.url);
+  } else if (!t.url.empty()) {
+    o.url = url_template::parse(t.url, o.subdomains, retina_suffix(o));
+  }
   // A file is read now, so that its errors are usage errors like the
   // others; a URL is fetched by tiles_main, inside the runtime.
   if (from_tilejson && !is_tilejson_url(o.tilejson)) {

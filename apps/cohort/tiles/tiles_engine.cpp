@@ -108,8 +108,8 @@ tile_downloader::tile_downloader(const tiles_options& options, tile_set set, til
 
 tile_downloader::tile_downloader(const tiles_options& options, tile_set set, tile_store& store,
                                  archive_plan plan)
-    : tile_downloader(options, std::move(set), store, std::optional<archive_plan>(std::move(plan))) {
-}
+    : tile_downloader(options, std::move(set), store,
+                      std::optional<archive_plan>(std::move(plan))) {}
 
 tile_downloader::tile_downloader(const tiles_options& options, tile_set set, tile_store& store,
                                  std::optional<archive_plan> plan)

@@ -120,8 +120,7 @@ class tile_downloader {
   /// stored by an earlier attempt are not stored again), each tile of a
   /// range validated as a template download's are. The tiles the archive
   /// lacks are recorded missing.
-  tile_downloader(const tiles_options& options, tile_set set, tile_store& store,
-                  archive_plan plan);
+  tile_downloader(const tiles_options& options, tile_set set, tile_store& store, archive_plan plan);
   tile_downloader(const tile_downloader&) = delete;
   tile_downloader& operator=(const tile_downloader&) = delete;
   ~tile_downloader();
@@ -186,11 +185,11 @@ class tile_downloader {
   download_counts counts_;     // total and skipped set up front
   std::size_t remaining_ = 0;  // total - skipped: the runner's total
   host_rate_limiter limiter_;
-  failure_guard guard_;              // stops the run when a host's answers all fail the same way
+  failure_guard guard_;  // stops the run when a host's answers all fail the same way
   std::optional<archive_plan> archive_;  // a download from a PMTiles archive
-  tile_fetcher* fetcher_ = nullptr;  // run()'s own
-  cancel_scope* stop_ = nullptr;     // run()'s own: stops the run (store error, unreachable)
-  scheduler* sched_ = nullptr;       // run()'s loop: the store's batches go by its clock
+  tile_fetcher* fetcher_ = nullptr;      // run()'s own
+  cancel_scope* stop_ = nullptr;         // run()'s own: stops the run (store error, unreachable)
+  scheduler* sched_ = nullptr;           // run()'s loop: the store's batches go by its clock
   std::optional<std::string> stop_error_;
   std::vector<failed_tile> failures_;
   bool any_response_ = false;    // some request got an HTTP answer

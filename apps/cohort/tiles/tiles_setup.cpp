@@ -23,7 +23,7 @@ std::string store_format(const url_template& url) {
 }
 
 std::unique_ptr<tile_store> open_output(const tiles_options& o) {
-  tile_fingerprint fp{o.url.source_text(), o.boxes, o.zooms};
+  tile_fingerprint fp{o.archive.empty() ? o.url.source_text() : o.archive, o.boxes, o.zooms};
   if (o.area) {
     fp.boxes = o.area->bounds();  // MBTiles `bounds` follows the area
     fp.area = o.area->fingerprint_text();
