@@ -106,7 +106,7 @@ def tile_data(tiles, ocean_every):
 def directories(entries, leaf_size):
     """The root directory and the leaf directories' bytes."""
     if leaf_size == 0 or len(entries) <= leaf_size:
-        return directory(entries), b""
+        return directory(entries), b"", []
     leaves = bytearray()
     root = []
     for i in range(0, len(entries), leaf_size):
@@ -114,13 +114,13 @@ def directories(entries, leaf_size):
         leaf = directory(chunk)
         root.append((chunk[0][0], len(leaves), len(leaf), 0))
         leaves += leaf
-    return directory(root), bytes(leaves)
+    return directory(root), bytes(leaves), root
 
 
 def write(path, zooms, bbox, leaf_size=0, ocean_every=0):
     tiles = list(tiles_of(zooms, bbox))
     data, entries = tile_data(tiles, ocean_every)
-    root, leaves = directories(entries, leaf_size)
+    root, leaves, leaf_dirs = directories(entries, leaf_size)
     assert 127 + len(root) <= 16384, "root directory over 16 KiB: use --leaf-size"
     meta = gzip.compress(b'{"name":"test"}', mtime=0)
     root_off = 127
@@ -137,7 +137,8 @@ def write(path, zooms, bbox, leaf_size=0, ocean_every=0):
     with open(path, "wb") as f:
         f.write(header + root + meta + leaves + data)
     return {"tiles": len(tiles), "entries": len(entries), "leaf_bytes": len(leaves),
-            "root_bytes": len(root), "data_offset": data_off}
+            "root_bytes": len(root), "data_offset": data_off, "size": data_off + len(data),
+            "entries_list": entries, "leaf_dirs": leaf_dirs}
 
 
 def main():
@@ -150,7 +151,8 @@ def main():
     a = p.parse_args()
     lo, _, hi = a.zoom.partition("-")
     zooms = list(range(int(lo), int(hi or lo) + 1))
-    print(write(a.out, zooms, [float(v) for v in a.bbox.split(",")], a.leaf_size, a.ocean_every))
+    info = write(a.out, zooms, [float(v) for v in a.bbox.split(",")], a.leaf_size, a.ocean_every)
+    print({k: v for k, v in info.items() if k not in ("entries_list", "leaf_dirs")})
 
 
 if __name__ == "__main__":

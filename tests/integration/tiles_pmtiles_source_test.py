@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""`cohort tiles --url x.pmtiles`: extracting an area from a PMTiles archive
+served with HTTP range requests by the test tile server (faults included),
+against the least bytes possible, and resumed after a real SIGINT fetching
+only what is missing. The archives come from tests/support/pmtiles_archive.py,
+a writer independent of the C++ codec.
+
+  tiles_pmtiles_source_test.py COHORT_BINARY TILE_SERVER_PY [name-substring ...]
+"""
+
+import bisect
+import os
+import signal
+import sys
+import time
+
+from tiles_cli_support import (BOX, TMP, Server, check, equal, main, out_path, run_json, start,
+                               stored_tiles, test, tiles_of, zoom_list)
+
+import pmtiles_archive  # noqa: E402  (next to tile_server.py, on sys.path)
+import tile_server  # noqa: E402
+
+ZOOMS = "9-14"
+ARCHIVE = os.path.join(TMP, "region.pmtiles")
+# A region around BOX, zooms 0-14, leaf directories of 64 entries, every 7th
+# tile an "ocean" tile stored once.
+INFO = pmtiles_archive.write(ARCHIVE, list(range(0, 15)), [13.1, 52.35, 13.7, 52.65], 64, 7)
+
+
+def expected_bytes(z, x, y):
+    ocean = pmtiles_archive.tile_id(z, x, y) % 7 == 0
+    return tile_server.tile_bytes(0, 0, 0) if ocean else tile_server.tile_bytes(z, x, y)
+
+
+def entry_of(tid):
+    entries = INFO["entries_list"]
+    i = bisect.bisect_right([e[0] for e in entries], tid) - 1
+    e = entries[i]
+    return e if e[0] <= tid < e[0] + e[3] else None
+
+
+def least_bytes(tiles):
+    """The bytes of the tiles' blobs (shared ones once) plus the directories
+    a reader must read: the first 16 KiB and the leaves holding the tiles."""
+    blobs, leaves = set(), set()
+    firsts = [d[0] for d in INFO["leaf_dirs"]]
+    for z, x, y in tiles:
+        tid = pmtiles_archive.tile_id(z, x, y)
+        e = entry_of(tid)
+        blobs.add((e[1], e[2]))
+        leaves.add(bisect.bisect_right(firsts, tid) - 1)
+    leaf_bytes = sum(INFO["leaf_dirs"][i][2] for i in leaves)
+    return sum(n for _, n in blobs) + min(16384, INFO["size"]) + leaf_bytes
+
+
+def args(server, out, *extra):
+    return ["tiles", "--bbox", BOX, "--zoom", ZOOMS, "--url",
+            server.url("/" + os.path.basename(ARCHIVE)), "-o", out, "--retry-delay", "0.05",
+            *map(str, extra)]
+
+
+def check_extracted(out, tiles):
+    stored = stored_tiles(out)
+    equal(set(stored), set(tiles), "tiles stored")
+    for t, data in stored.items():
+        check(data == expected_bytes(*t), f"tile {t} differs from the archive's bytes")
+
+
+def wait_until(condition, timeout=20):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        check(time.monotonic() < deadline, "timed out")
+        time.sleep(0.01)
+
+
+TILES = tiles_of(BOX, zoom_list(ZOOMS))
+
+
+@test
+def extracts_the_area_byte_exact_within_1_2_times_the_least_bytes():
+    for out in (out_path("area"), out_path("area.mbtiles")):
+        with Server("--archive", ARCHIVE) as s:
+            code, summary, err = run_json(args(s, out, "-j", 4))
+            equal(code, 0, f"exit status ({err})")
+            equal(summary["stored"], len(TILES), "tiles stored")
+            check_extracted(out, TILES)
+            stats = s.stats()
+            least = least_bytes(TILES)
+            check(stats["bytes_sent"] <= 1.2 * least,
+                  f"{stats['bytes_sent']} bytes sent, least possible {least}")
+            check(stats["range_requests"] < len(TILES) / 2,
+                  f"{stats['range_requests']} range requests for {len(TILES)} tiles")
+            # Run again: nothing left to fetch but the index.
+            s.reset()
+            code, summary, err = run_json(args(s, out))
+            equal((code, summary["stored"], summary["skipped"]), (0, 0, len(TILES)), err)
+            check(s.stats()["bytes_sent"] <= 16384 + sum(d[2] for d in INFO["leaf_dirs"]),
+                  "a finished extraction fetched tile bytes again")
+
+
+@test
+def survives_503_retry_after_resets_and_truncated_ranges():
+    with Server("--archive", ARCHIVE, "--unavailable-rate", "0.15", "--retry-after", "1",
+                "--reset-rate", "0.1", "--truncate-rate", "0.1", "--seed", "3") as s:
+        out = out_path("faults.mbtiles")
+        code, summary, err = run_json(args(s, out, "-j", 3, "--retries", 8))
+        equal(code, 0, f"exit status ({err})")
+        check_extracted(out, TILES)
+        status = s.stats()["status"]
+        check(status.get("503", 0) > 0, f"no 503 injected: {status}")
+
+
+@test
+def sigint_mid_extraction_then_resume_fetches_only_what_is_missing():
+    out = out_path("sigint.mbtiles")
+    with Server("--archive", ARCHIVE) as s:
+        p = start(args(s, out, "-j", 1, "--rate", 8, "--json"))
+        wait_until(lambda: s.stats()["status"].get("206", 0) >= 12)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=30)
+        equal(p.returncode, -signal.SIGINT, f"ended by the SIGINT ({err})")
+        have = set(stored_tiles(out))
+        check(0 < len(have) < len(TILES), f"{len(have)} of {len(TILES)} stored at the SIGINT")
+        s.reset()
+        code, summary, err = run_json(args(s, out, "-j", 2))
+        equal(code, 0, f"exit status ({err})")
+        equal(summary["skipped"], len(have), "tiles skipped")
+        check_extracted(out, TILES)
+        missing = [t for t in TILES if t not in have]
+        sent = s.stats()["bytes_sent"]
+        least = least_bytes(missing)
+        check(sent <= 1.2 * least, f"resume sent {sent} bytes, least possible {least}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
