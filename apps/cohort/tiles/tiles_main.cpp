@@ -46,8 +46,9 @@ std::unique_ptr<progress_bar> make_bar(const tiles_options& o, const tile_downlo
   progress_bar_options bo;
   bo.unit = d.fetches_ranges() ? "ranges" : "tiles";
   auto bar = std::make_unique<progress_bar>(d.progress(), std::move(bo));
-  // Inside the total, as cohort run counts the jobs a --resume skips.
-  bar->count_skipped(d.skipped_counter());
+  // Inside the total, as cohort run counts the jobs a --resume skips (not
+  // when the total counts byte ranges: the skipped tiles are in none).
+  if (!d.fetches_ranges()) bar->count_skipped(d.skipped_counter());
   bar->add_counter("missing", d.missing_counter());
   bar->track_bytes(d.bytes_counter());
   return bar;
