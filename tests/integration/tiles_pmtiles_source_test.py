@@ -8,7 +8,6 @@ a writer independent of the C++ codec.
   tiles_pmtiles_source_test.py COHORT_BINARY TILE_SERVER_PY [name-substring ...]
 """
 
-import bisect
 import os
 import signal
 import sys
@@ -32,25 +31,8 @@ def expected_bytes(z, x, y):
     return tile_server.tile_bytes(0, 0, 0) if ocean else tile_server.tile_bytes(z, x, y)
 
 
-def entry_of(tid):
-    entries = INFO["entries_list"]
-    i = bisect.bisect_right([e[0] for e in entries], tid) - 1
-    e = entries[i]
-    return e if e[0] <= tid < e[0] + e[3] else None
-
-
 def least_bytes(tiles):
-    """The bytes of the tiles' blobs (shared ones once) plus the directories
-    a reader must read: the first 16 KiB and the leaves holding the tiles."""
-    blobs, leaves = set(), set()
-    firsts = [d[0] for d in INFO["leaf_dirs"]]
-    for z, x, y in tiles:
-        tid = pmtiles_archive.tile_id(z, x, y)
-        e = entry_of(tid)
-        blobs.add((e[1], e[2]))
-        leaves.add(bisect.bisect_right(firsts, tid) - 1)
-    leaf_bytes = sum(INFO["leaf_dirs"][i][2] for i in leaves)
-    return sum(n for _, n in blobs) + min(16384, INFO["size"]) + leaf_bytes
+    return pmtiles_archive.least_bytes(INFO, tiles)
 
 
 def args(server, out, *extra):

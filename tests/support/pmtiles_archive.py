@@ -11,6 +11,7 @@ against another writer. Tiles are the test tile server's own bytes
 """
 
 import argparse
+import bisect
 import gzip
 import math
 import os
@@ -83,14 +84,21 @@ def tiles_of(zooms, bbox):
                 yield z, x, y
 
 
-def tile_data(tiles, ocean_every):
+def server_blob(z, x, y, ocean_every):
+    """The test tile server's bytes of a tile, or its tile 0/0/0 for every
+    ocean_every-th tile ID (an "ocean" of identical tiles)."""
+    if ocean_every and tile_id(z, x, y) % ocean_every == 0:
+        return tile_server.tile_bytes(0, 0, 0)
+    return tile_server.tile_bytes(z, x, y)
+
+
+def tile_data(tiles, ocean_every, blob_of=server_blob):
     """The tile data (each distinct blob once) and the entries, by tile ID."""
     data = bytearray()
     offsets = {}
     entries = []
     for tid, z, x, y in sorted((tile_id(z, x, y), z, x, y) for z, x, y in tiles):
-        blob = tile_server.tile_bytes(0, 0, 0) if ocean_every and tid % ocean_every == 0 \
-            else tile_server.tile_bytes(z, x, y)
+        blob = blob_of(z, x, y, ocean_every)
         if blob not in offsets:
             offsets[blob] = len(data)
             data += blob
@@ -117,9 +125,9 @@ def directories(entries, leaf_size):
     return directory(root), bytes(leaves), root
 
 
-def write(path, zooms, bbox, leaf_size=0, ocean_every=0):
+def write(path, zooms, bbox, leaf_size=0, ocean_every=0, blob_of=server_blob):
     tiles = list(tiles_of(zooms, bbox))
-    data, entries = tile_data(tiles, ocean_every)
+    data, entries = tile_data(tiles, ocean_every, blob_of)
     root, leaves, leaf_dirs = directories(entries, leaf_size)
     assert 127 + len(root) <= 16384, "root directory over 16 KiB: use --leaf-size"
     meta = gzip.compress(b'{"name":"test"}', mtime=0)
@@ -139,6 +147,26 @@ def write(path, zooms, bbox, leaf_size=0, ocean_every=0):
     return {"tiles": len(tiles), "entries": len(entries), "leaf_bytes": len(leaves),
             "root_bytes": len(root), "data_offset": data_off, "size": data_off + len(data),
             "entries_list": entries, "leaf_dirs": leaf_dirs}
+
+
+def least_bytes(info, tiles):
+    """The least an extraction of `tiles` from the archive `write` described
+    with `info` can fetch: the bytes of their blobs (a shared blob once),
+    the first 16 KiB (header and root directory) and the leaf directories
+    that hold them."""
+    entries = info["entries_list"]
+    ids = [e[0] for e in entries]
+    firsts = [d[0] for d in info["leaf_dirs"]]
+    blobs, leaves = set(), set()
+    for z, x, y in tiles:
+        tid = tile_id(z, x, y)
+        e = entries[bisect.bisect_right(ids, tid) - 1]
+        assert e[0] <= tid < e[0] + e[3], f"tile {z}/{x}/{y} is not in the archive"
+        blobs.add((e[1], e[2]))
+        if firsts:
+            leaves.add(bisect.bisect_right(firsts, tid) - 1)
+    leaf_bytes = sum(info["leaf_dirs"][i][2] for i in leaves)
+    return sum(n for _, n in blobs) + min(16384, info["size"]) + leaf_bytes
 
 
 def main():
