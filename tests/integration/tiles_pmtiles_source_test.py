@@ -9,7 +9,10 @@ a writer independent of the C++ codec.
 """
 
 import os
+import shutil
 import signal
+import socket
+import subprocess
 import sys
 import time
 
@@ -111,6 +114,93 @@ def sigint_mid_extraction_then_resume_fetches_only_what_is_missing():
         missing = [t for t in TILES if t not in have]
         sent = s.stats()["bytes_sent"]
         least = least_bytes(missing)
+        check(sent <= 1.2 * least, f"resume sent {sent} bytes, least possible {least}")
+
+
+NGINX_CONF = """daemon off;
+master_process off;
+pid {ng}/nginx.pid;
+error_log {ng}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    default_type application/octet-stream;
+    client_body_temp_path {ng}/body;
+    proxy_temp_path {ng}/proxy;
+    fastcgi_temp_path {ng}/fastcgi;
+    uwsgi_temp_path {ng}/uwsgi;
+    scgi_temp_path {ng}/scgi;
+    log_format ranges '$status $body_bytes_sent "$http_range"';
+    access_log {ng}/access.log ranges;
+    server {{ listen 127.0.0.1:{port}; root {root}; }}
+}}
+"""
+
+
+class Nginx:
+    """nginx on loopback serving TMP (the archive), as the benchmark runs it."""
+
+    def __enter__(self):
+        self.ng = os.path.join(TMP, "nginx")
+        os.makedirs(self.ng, exist_ok=True)
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        conf = os.path.join(self.ng, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(NGINX_CONF.format(ng=self.ng, root=TMP, port=self.port))
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        self.process = subprocess.Popen([nginx, "-e", os.path.join(self.ng, "error.log"),
+                                         "-c", conf])
+        wait_until(lambda: self._answers())
+        return self
+
+    def _answers(self):
+        check(self.process.poll() is None, "nginx exited; see its error.log")
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def __exit__(self, *exc):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+    def url(self, suffix):
+        return f"http://127.0.0.1:{self.port}{suffix}"
+
+    def figures(self):
+        """(range requests, body bytes sent) so far."""
+        requests = sent = 0
+        with open(os.path.join(self.ng, "access.log")) as f:
+            for line in f:
+                status, n, rng = line.split(" ", 2)
+                if rng.strip() != '"-"':
+                    requests += 1
+                    sent += int(n)
+        return requests, sent
+
+
+@test
+def nginx_range_requests_then_sigint_and_resume():
+    if not (shutil.which("nginx") or os.path.exists("/usr/sbin/nginx")):
+        print("SKIP nginx is not installed (scripts/setup nginx-light)")
+        return
+    out = out_path("nginx.mbtiles")
+    with Nginx() as n:
+        p = start(args(n, out, "-j", 1, "--rate", 8))
+        wait_until(lambda: n.figures()[0] >= 12)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=30)
+        equal(p.returncode, -signal.SIGINT, f"ended by the SIGINT ({err})")
+        have = set(stored_tiles(out))
+        check(0 < len(have) < len(TILES), f"{len(have)} of {len(TILES)} stored at the SIGINT")
+        before = n.figures()[1]
+        code, summary, err = run_json(args(n, out, "-j", 4))
+        equal(code, 0, f"exit status ({err})")
+        check_extracted(out, TILES)
+        sent = n.figures()[1] - before
+        least = least_bytes([t for t in TILES if t not in have])
         check(sent <= 1.2 * least, f"resume sent {sent} bytes, least possible {least}")
 
 
