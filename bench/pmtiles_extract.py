@@ -91,8 +91,19 @@ def blob(z, x, y, ocean_every):
 
 
 def make_archive(work, zooms):
+    """The archive and what pmtiles_archive.write said of it, written once
+    per zoom range (its description kept beside it)."""
     path = os.path.join(work, "country.pmtiles")
+    described = os.path.join(work, "country.json")
+    if os.path.exists(path) and os.path.exists(described):
+        with open(described) as f:
+            info = json.load(f)
+        if info.get("zooms") == zooms and info.get("size") == os.path.getsize(path):
+            return path, info
     info = pmtiles_archive.write(path, zooms, COUNTRY, 4096, 8, blob)
+    info["zooms"] = zooms
+    with open(described, "w") as f:
+        json.dump(info, f)
     return path, info
 
 

@@ -173,6 +173,13 @@ task<archive_index> read_index(tile_fetcher& fetcher, const std::string& url, co
   ix.index_requests = 1;
   ix.header = decode_pmtiles_header(first);
   const pmtiles_header& h = ix.header;
+  if (h.tile_compression == pmtiles_compression::brotli ||
+      h.tile_compression == pmtiles_compression::zstd) {
+    // Tiles are stored as they are; these would not validate, nor be read
+    // by what reads the output.
+    throw archive_error(fmt::format("{}: its tiles are {}-compressed, which is not supported", url,
+                                    to_string(h.tile_compression)));
+  }
   if (h.root_offset + h.root_length > first.size()) {
     throw archive_error(fmt::format("{}: the root directory is not in the first 16 KiB", url));
   }
