@@ -47,7 +47,7 @@ struct attempt_result {
 };
 
 attempt_result fetch_attempt_result(const http_response& r, std::uint64_t offset,
-                                    std::uint64_t length, bool to_end_ok) {
+                                    std::uint64_t length, bool to_end_ok, bool is_file) {
   attempt_result a;
   if (r.error) {
     a.why = r.error_message.empty() ? r.error.message() : r.error_message;
@@ -58,7 +58,8 @@ attempt_result fetch_attempt_result(const http_response& r, std::uint64_t offset
   if (r.status == 200 && offset == 0) {
     body.resize(std::min<std::size_t>(body.size(), length));  // the whole file, no Range support
   } else if (r.status != 206) {
-    a.why = fmt::format("HTTP status {}", r.status);
+    a.why = r.status == 404 && is_file ? std::string("no such file")
+                                       : fmt::format("HTTP status {}", r.status);
     a.final = r.status >= 400 && r.status < 500 && r.status != 408 && r.status != 429;
     return a;
   }
@@ -82,7 +83,8 @@ task<std::string> fetch_bytes(tile_fetcher& f, const std::string& url, const til
     req.total_timeout = std::chrono::duration_cast<duration>(o.request_timeout);
     req.low_speed_time = std::chrono::duration_cast<duration>(o.stall_timeout);
     const http_response r = co_await f.fetch(std::move(req));
-    attempt_result a = fetch_attempt_result(r, offset, length, to_end_ok);
+    attempt_result a =
+        fetch_attempt_result(r, offset, length, to_end_ok, url.rfind(file_scheme, 0) == 0);
     if (a.bytes) co_return std::move(*a.bytes);
     if (a.final || attempt >= o.retries) {
       throw archive_error(
@@ -197,6 +199,9 @@ bool is_pmtiles_source(std::string_view url) {
   const auto end = url.find_first_of("?#");
   const std::string_view path = url.substr(0, end);
   if (path.size() >= 8 && starts_with_nocase(path.substr(path.size() - 8), ".pmtiles")) return true;
+  // A template ({z}...) is one, whatever its scheme: url_template says what
+  // is wrong with it.
+  if (url.find('{') != std::string_view::npos) return false;
   return starts_with_nocase(url, file_scheme) || !has_scheme(url);
 }
 

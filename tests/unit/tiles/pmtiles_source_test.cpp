@@ -197,6 +197,20 @@ TEST(read_archive_index, a_file_that_is_not_an_archive_is_an_error_naming_it) {
   }
 }
 
+TEST(read_archive_index, a_local_file_that_does_not_exist_is_said_so) {
+  cohort::test::scratch_dir dir;
+  file_range_fetcher f;
+  const tiles_options o = options_of("13.30,52.45,13.50,52.56", "6");
+  virtual_loop loop;
+  const std::string url = pmtiles_source_url(dir.file("none.pmtiles"));
+  try {
+    (void)loop.run(read_archive_index(f, url, tile_set(o.boxes, o.zooms), o));
+    FAIL() << "no error";
+  } catch (const archive_error& e) {
+    EXPECT_EQ(std::string(e.what()), url + ": cannot read bytes 0-16383: no such file");
+  }
+}
+
 TEST(file_range_fetcher, answers_ranges_as_a_server_would) {
   cohort::test::scratch_dir dir;
   const std::string url = "file://" + dir.write("a.bin", "0123456789");
@@ -221,6 +235,9 @@ TEST(is_pmtiles_source, tells_an_archive_from_a_url_template) {
   EXPECT_TRUE(is_pmtiles_source("file:///data/x"));
   EXPECT_TRUE(is_pmtiles_source("data/city.pmtiles"));
   EXPECT_FALSE(is_pmtiles_source("https://h/{z}/{x}/{y}.png"));
+  // Templates get url_template's errors, not "no such file".
+  EXPECT_FALSE(is_pmtiles_source("tiles/{z}/{x}/{y}.png"));
+  EXPECT_FALSE(is_pmtiles_source("file:///tiles/{z}/{x}/{y}.png"));
   EXPECT_EQ(pmtiles_source_url("https://h/a.pmtiles"), "https://h/a.pmtiles");
 }
 
