@@ -49,6 +49,14 @@ struct attempt_result {
 attempt_result fetch_attempt_result(const http_response& r, std::uint64_t offset,
                                     std::uint64_t length, bool to_end_ok, bool is_file) {
   attempt_result a;
+  if (r.error == curl_errc::filesize_exceeded) {
+    // A server without range requests sends the whole archive: never wait
+    // for a planet's worth of bytes.
+    a.why = fmt::format(
+        "the server ignores range requests (it sends more than the {} bytes asked for)", length);
+    a.final = true;
+    return a;
+  }
   if (r.error) {
     a.why = r.error_message.empty() ? r.error.message() : r.error_message;
     return a;
@@ -82,6 +90,7 @@ task<std::string> fetch_bytes(tile_fetcher& f, const std::string& url, const til
     req.connect_timeout = std::chrono::duration_cast<duration>(o.connect_timeout);
     req.total_timeout = std::chrono::duration_cast<duration>(o.request_timeout);
     req.low_speed_time = std::chrono::duration_cast<duration>(o.stall_timeout);
+    req.max_body_bytes = length;
     const http_response r = co_await f.fetch(std::move(req));
     attempt_result a =
         fetch_attempt_result(r, offset, length, to_end_ok, url.rfind(file_scheme, 0) == 0);

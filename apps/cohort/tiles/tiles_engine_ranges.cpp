@@ -47,6 +47,13 @@ task<> tile_downloader::fetch_range(tile_item& item) {
   req.headers.push_back(fmt::format("Range: bytes={}-{}", q.offset, q.offset + q.length - 1));
   const http_response r = co_await fetcher_->fetch(std::move(req));
   bool taken = false;
+  if (r.error == curl_errc::filesize_exceeded) {  // every range would fail the same way
+    const std::string why = fmt::format(
+        "{}: the server ignores range requests (it sends more than the {} bytes asked for)",
+        item.url_, q.length);
+    stop_with(why);
+    throw tile_fetch_error(why);
+  }
   if (r.error) {
     take_network_error(host, r);  // throws, or stops the run
   } else {

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -96,6 +97,7 @@ class bytes_fetcher final : public tile_fetcher {
   std::string bytes;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
   std::function<int(int request)> status = [](int) { return 206; };
+  std::vector<std::optional<std::uint64_t>> limits;  // max_body_bytes of each request
 
   task<http_response> fetch(http_request request) override {
     unsigned long long a = 0;
@@ -104,9 +106,14 @@ class bytes_fetcher final : public tile_fetcher {
       (void)std::sscanf(h.c_str(), "Range: bytes=%llu-%llu", &a, &b);
     }
     ranges.emplace_back(a, b);
+    limits.push_back(request.max_body_bytes);
     co_await cohort::sleep_for(10ms);
     http_response r;
     r.status = status(static_cast<int>(ranges.size()));
+    if (r.status == 0) {  // a server that sends the whole archive: curl stops it
+      r.error = make_error_code(curl_errc::filesize_exceeded);
+      co_return r;
+    }
     if (r.status == 206) r.body = bytes.substr(a, std::min<std::uint64_t>(b + 1, bytes.size()) - a);
     co_return r;
   }
@@ -179,6 +186,23 @@ TEST(read_archive_index, retries_a_503_and_gives_up_at_once_on_a_404) {
     EXPECT_STREQ(e.what(), "http://h/a.pmtiles: cannot read bytes 0-16383: HTTP status 404");
   }
   EXPECT_EQ(f.ranges.size(), 1u);
+}
+
+TEST(read_archive_index, never_takes_more_than_it_asked_for) {
+  const archive a(0);
+  const tiles_options o = options_of("13.30,52.45,13.50,52.56", "6");
+  bytes_fetcher f;
+  f.bytes = a.bytes;
+  f.status = [](int) { return 0; };
+  virtual_loop loop;
+  try {
+    (void)loop.run(read_archive_index(f, "http://h/a.pmtiles", tile_set(o.boxes, o.zooms), o));
+    FAIL() << "no error";
+  } catch (const archive_error& e) {
+    EXPECT_NE(std::string(e.what()).find("ignores range requests"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(f.ranges.size(), 1u);  // not retried
+  EXPECT_EQ(f.limits.at(0), std::optional<std::uint64_t>(16384));
 }
 
 TEST(read_archive_index, a_file_that_is_not_an_archive_is_an_error_naming_it) {

@@ -225,6 +225,19 @@ TEST(tile_downloader_ranges, a_server_that_ignores_range_requests_stops_the_run)
   EXPECT_TRUE(x.store.tiles.empty());
 }
 
+TEST(tile_downloader_ranges, a_whole_archive_sent_for_a_range_stops_the_run) {
+  // curl stops a body larger than the range asked for (max_body_bytes).
+  extraction x;
+  x.fetcher.script = [](std::uint64_t, int) {
+    return answer::failing(curl_errc::filesize_exceeded);
+  };
+  x.run();
+  ASSERT_TRUE(x.d->stop_error().has_value());
+  EXPECT_NE(x.d->stop_error()->find("ignores range requests"), std::string::npos)
+      << *x.d->stop_error();
+  EXPECT_LE(x.fetcher.requests.size(), 4u);
+}
+
 TEST(tile_downloader_ranges, a_short_range_is_a_failed_attempt) {
   extraction x;
   x.fetcher.script = [&](std::uint64_t offset, int attempt) {
