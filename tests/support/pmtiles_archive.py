@@ -125,7 +125,19 @@ def directories(entries, leaf_size):
     return directory(root), bytes(leaves), root
 
 
-def write(path, zooms, bbox, leaf_size=0, ocean_every=0, blob_of=server_blob):
+# The header's tile type and tile compression of the tile server's formats.
+TILE_TYPES = {"png": (2, 1), "jpeg": (3, 1), "webp": (4, 1), "pbf-gzip": (1, 2)}
+
+
+def write(path, zooms, bbox, leaf_size=0, ocean_every=0, blob_of=server_blob, fmt="png"):
+    """Writes the archive; `fmt` is a tile server format (the tiles' bytes
+    and the header's tile type), used when blob_of is server_blob."""
+    if blob_of is server_blob and fmt != "png":
+        def blob_of(z, x, y, ocean_every):  # noqa: F811
+            if ocean_every and tile_id(z, x, y) % ocean_every == 0:
+                return tile_server.tile_bytes(0, 0, 0, fmt)
+            return tile_server.tile_bytes(z, x, y, fmt)
+    tile_type, tile_compression = TILE_TYPES[fmt]
     tiles = list(tiles_of(zooms, bbox))
     data, entries = tile_data(tiles, ocean_every, blob_of)
     root, leaves, leaf_dirs = directories(entries, leaf_size)
@@ -139,7 +151,7 @@ def write(path, zooms, bbox, leaf_size=0, ocean_every=0, blob_of=server_blob):
     header = b"PMTiles" + struct.pack(
         "<B8Q3QBBBBBBiiiiBii", 3, root_off, len(root), meta_off, len(meta), leaf_off,
         len(leaves), data_off, len(data), len(tiles), len(entries),
-        len(set(e[1] for e in entries)), 1, 2, 1, 2, min(zooms), max(zooms),
+        len(set(e[1] for e in entries)), 1, 2, tile_compression, tile_type, min(zooms), max(zooms),
         e7(bbox[0]), e7(bbox[1]), e7(bbox[2]), e7(bbox[3]), min(zooms), 0, 0)
     assert len(header) == 127
     with open(path, "wb") as f:
