@@ -30,6 +30,8 @@ Download the map tiles of an area into a directory or an MBTiles file.
 URL placeholders: {z} {x} {y}, {-y} (TMS row), {s} (one of --subdomains), {q}
 (Bing quadkey), {r} (@2x with --retina). A TileJSON gives the URL templates
 (several rotate like {s}), zooms, bounds and metadata; options override it.
+--url may instead name a PMTiles archive (x.pmtiles over http(s), file:// or a
+path): the area's tiles are fetched from it with coalesced range requests.
 An output ending in .mbtiles is an MBTiles 1.3 file; anything else is a
 directory OUT/z/x/y.ext. Re-running the same command resumes: tiles already
 stored are skipped, failed ones are tried again.
@@ -136,7 +138,7 @@ void add_area_options(CLI::App& app, tiles_options& o, value_texts& t) {
             "with --area: add the tiles within TILES (0-64) tiles around it");
   add_value(app, "-z,--zoom", t.zoom, "ZOOMS", area_group, "zoom levels: 12, 10-14 or 8,10-12");
   add_value(app, "-u,--url", t.url, "TEMPLATE", area_group,
-            "tile URL template, e.g. https://{s}.host/{z}/{x}/{y}.png");
+            "tile URL template, e.g. https://{s}.host/{z}/{x}/{y}.png, or a PMTiles archive");
   add_value(app, "--subdomains", t.subdomains, "LIST", area_group, "values of {s} (default a,b,c)");
   add_value(app, "-o,--output", o.output, "OUT", area_group,
             "OUT.mbtiles, or a directory for OUT/z/x/y.ext");
@@ -316,7 +318,7 @@ void read_values(tiles_options& o, const value_texts& t) {
 
 void apply_tilejson(tiles_options& o, const tilejson& tj) {
   const std::string shown = shown_in_message(o.tilejson);
-  if (o.url.text().empty()) {
+  if (o.url.text().empty() && o.archive.empty()) {
     try {
       o.url = url_template::parse_alternates(tj.tiles, o.subdomains, retina_suffix(o));
     } catch (const usage_error& e) {
