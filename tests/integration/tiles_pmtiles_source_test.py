@@ -17,8 +17,8 @@ import subprocess
 import sys
 import time
 
-from tiles_cli_support import (BOX, TMP, Server, check, equal, main, out_path, run_json, start,
-                               stored_tiles, test, tiles_of, zoom_list)
+from tiles_cli_support import (BOX, TMP, Server, check, equal, main, out_path, run, run_json,
+                               start, stored_tiles, test, tiles_of, zoom_list)
 
 import pmtiles_archive  # noqa: E402  (next to tile_server.py, on sys.path)
 import tile_server  # noqa: E402
@@ -149,6 +149,28 @@ def vector_tiles_keep_their_gzip_bytes_and_the_archives_format():
             with sqlite3.connect(out) as db:
                 fmt = db.execute("SELECT value FROM metadata WHERE name = 'format'").fetchone()
             equal(fmt, ("pbf",), "MBTiles format from the archive's tile type")
+
+
+@test
+def pmtiles_to_pmtiles_keeps_the_tile_bytes_and_the_tile_type():
+    mvt = os.path.join(TMP, "vector2.pmtiles")
+    pmtiles_archive.write(mvt, [12, 13], [13.2, 52.4, 13.6, 52.6], 0, 0, fmt="pbf-gzip")
+    tiles = tiles_of(BOX, zoom_list("12-13"))
+    out = out_path("extract.pmtiles")
+    code, summary, err = run_json(["tiles", "--bbox", BOX, "--zoom", "12-13", "--url", mvt,
+                                   "-o", out])
+    equal(code, 0, f"exit status ({err})")
+    with open(out, "rb") as f:
+        header = f.read(127)
+    equal(header[:7], b"PMTiles", "magic")
+    equal((header[99], header[98]), (1, 2), "tile type MVT, tile compression gzip")
+    back = out_path("extract-back")
+    code, _, err = run(["tiles", "convert", out, back])
+    equal(code, 0, f"convert exit status ({err})")
+    stored = pbf_directory_tiles(back)
+    equal(set(stored), set(tiles), "tiles in the extracted archive")
+    for t, data in stored.items():
+        check(data == tile_server.tile_bytes(*t, "pbf-gzip"), f"tile {t} not as archived")
 
 
 NGINX_CONF = """daemon off;

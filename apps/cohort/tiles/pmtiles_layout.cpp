@@ -138,6 +138,10 @@ void fsync_directory(const std::filesystem::path& dir, const std::string& shown)
 
 }  // namespace
 
+void pmtiles_writer::impl::poll(std::uint64_t n) const {
+  if (n % 1024 == 0 && options_.poll) options_.poll();
+}
+
 // Gives each distinct blob its offset in the tile data, in the order of
 // first use by tile ID. Returns the tile data's length and blob count.
 std::pair<std::uint64_t, std::uint64_t> pmtiles_writer::impl::assign_offsets() {
@@ -148,7 +152,8 @@ std::pair<std::uint64_t, std::uint64_t> pmtiles_writer::impl::assign_offsets() {
       statement("INSERT INTO offsets (blob, offset, length) VALUES (?1, ?2, ?3)");
   std::uint64_t offset = 0;
   std::uint64_t contents = 0;
-  while (tiles.step()) {
+  for (std::uint64_t n = 0; tiles.step(); ++n) {
+    poll(n);
     const std::int64_t blob = tiles.int_at(0);
     const std::int64_t length = tiles.int_at(1);
     known.bind(1, blob);
@@ -205,6 +210,7 @@ bool pmtiles_writer::impl::try_leaves(std::uint32_t leaf_entries, directories& o
   };
   entry_stream in(statement(entries_sql));
   for (pmtiles_entry e; in.next(e);) {
+    poll(d.entries);
     ++d.entries;
     d.addressed += e.run_length;
     leaf.push_back(e);
@@ -288,7 +294,8 @@ void pmtiles_writer::impl::write_archive(const std::filesystem::path& file, cons
       "SELECT t.blob, o.offset FROM tiles t JOIN offsets o ON o.blob = t.blob ORDER BY t.tile_id");
   sqlite_statement& blob = statement("SELECT data FROM blobs WHERE id = ?1");
   std::uint64_t written = 0;
-  while (tiles.step()) {
+  for (std::uint64_t n = 0; tiles.step(); ++n) {
+    poll(n);
     if (static_cast<std::uint64_t>(tiles.int_at(1)) != written) continue;  // written before
     blob.bind(1, tiles.int_at(0));
     blob.step();

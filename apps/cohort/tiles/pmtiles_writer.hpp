@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -54,6 +55,10 @@ struct pmtiles_write_options {
   std::uint32_t leaf_entries = 4096;
   /// Roots with at most this many entries are tried without leaves.
   std::uint32_t max_root_entries = 16384;
+  /// Called every 1,024 tiles of each pass of finish() (which can take a
+  /// while for a large archive); it may throw to abandon the build (the
+  /// output is then untouched and the temporaries removed).
+  std::function<void()> poll{};
 };
 
 /// What finish() wrote, as the header says.

@@ -48,6 +48,7 @@ class pmtiles_writer::impl {
   sqlite_statement& statement(const char* sql);
 
   // pmtiles_layout.cpp
+  void poll(std::uint64_t n) const;
   std::pair<std::uint64_t, std::uint64_t> assign_offsets();
   directories build_directories();
   bool try_leaves(std::uint32_t leaf_entries, directories& out);

@@ -365,4 +365,8 @@ tiles_parse_result parse_tiles_cli(int argc, char** argv) {
   return {std::move(o), exit_ok};
 }
 
+tile_area read_area_file(const std::string& file, int buffer) {
+  return read_area(file, buffer);
+}
+
 }  // namespace cohort::app::tiles

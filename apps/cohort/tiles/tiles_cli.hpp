@@ -83,4 +83,9 @@ struct tiles_parse_result {
 /// Parses `cohort tiles`'s arguments (argv[0] is "tiles").
 tiles_parse_result parse_tiles_cli(int argc, char** argv);
 
+/// The --area file (- for standard input) as a tile_area with `buffer`
+/// tiles around it; every problem is one usage_error line starting with
+/// "--area FILE:".
+tile_area read_area_file(const std::string& file, int buffer);
+
 }  // namespace cohort::app::tiles

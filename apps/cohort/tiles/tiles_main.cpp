@@ -4,9 +4,12 @@
 #include "cohort/common/progress_bar.hpp"
 #include "cohort/common/shell_quote.hpp"
 #include "cohort/exit_codes.hpp"
+#include "cohort/tiles/pmtiles_output.hpp"
 #include "cohort/tiles/pmtiles_source.hpp"
 #include "cohort/tiles/tile_fetcher.hpp"
+#include "cohort/tiles/tile_reader.hpp"
 #include "cohort/tiles/tiles_cli.hpp"
+#include "cohort/tiles/tiles_convert.hpp"
 #include "cohort/tiles/tiles_ending.hpp"
 #include "cohort/tiles/tiles_engine.hpp"
 #include "cohort/tiles/tiles_setup.hpp"
@@ -22,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace cohort::app::tiles {
 
@@ -99,7 +103,13 @@ int download(const tiles_options& o, prepared_download& p, const archive_index* 
   ended_by = ended.signal;
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  return end_download(o, downloader, store, ended, elapsed, bar.get(), resume_command);
+  const bool tiles_failed = !store.failed_tiles().empty();
+  const int status = end_download(o, downloader, store, ended, elapsed, bar.get(), resume_command);
+  if (output_kind_of(o.output) != tile_output_kind::pmtiles || ended.signal != 0 ||
+      ended.code != 0 || downloader.stop_error()) {
+    return status;
+  }
+  return build_archive(o, status, tiles_failed, ended_by);
 }
 
 // The whole of `cohort tiles`; `ended_by` is set to the signal that
@@ -129,6 +139,10 @@ int parse_and_download(int argc, char** argv, int& ended_by) {
 }  // namespace
 
 int tiles_main(int argc, char** argv) {
+  // `cohort tiles convert IN OUT ...`: argv[0] is "tiles".
+  if (argc >= 2 && std::string_view(argv[1]) == "convert") {
+    return run_to_exit_status(convert_main, argc - 1, argv + 1);
+  }
   // parse_and_download closes the tile store and writes the summary before
   // an interrupted download ends by its signal.
   return run_to_exit_status(parse_and_download, argc, argv);

@@ -3,7 +3,9 @@
 #include "cohort/common/option_values.hpp"
 #include "cohort/exit_codes.hpp"
 #include "cohort/tiles/download_plan.hpp"
+#include "cohort/tiles/pmtiles_output.hpp"
 #include "cohort/tiles/tile_fetcher.hpp"
+#include "cohort/tiles/tile_reader.hpp"
 #include "cohort/tiles/tilejson.hpp"
 
 #include <fmt/core.h>
@@ -22,12 +24,17 @@ std::string store_format(const url_template& url) {
   return std::string(ext);
 }
 
-std::unique_ptr<tile_store> open_output(const tiles_options& o) {
+tile_fingerprint output_fingerprint(const tiles_options& o) {
   tile_fingerprint fp{o.archive.empty() ? o.url.source_text() : o.archive, o.boxes, o.zooms};
   if (o.area) {
     fp.boxes = o.area->bounds();  // MBTiles `bounds` follows the area
     fp.area = o.area->fingerprint_text();
   }
+  return fp;
+}
+
+std::unique_ptr<tile_store> open_output(const tiles_options& o) {
+  const tile_fingerprint fp = output_fingerprint(o);
   tile_store_options so;
   so.force = o.force;
   so.fsync = o.fsync;
@@ -37,6 +44,11 @@ std::unique_ptr<tile_store> open_output(const tiles_options& o) {
   so.name = o.name;
   so.description = o.description;
   so.attribution = o.attribution;
+  if (output_kind_of(o.output) == tile_output_kind::pmtiles) {
+    // Into the staging store; the archive is built at the end (pmtiles_output.hpp).
+    if (so.name.empty()) so.name = std::filesystem::path(o.output).stem().string();
+    return open_mbtiles_store(pmtiles_staging_path(o.output), fp, so);
+  }
   return open_tile_store(o.output, fp, so);
 }
 
@@ -110,6 +122,12 @@ prepared_download prepare_download(const tiles_options& o, std::optional<held_si
       }
       p.exit_code = exit_usage;
       return p;
+    }
+    if (output_kind_of(o.output) == tile_output_kind::pmtiles) {
+      if (auto code = check_existing_archive(o, output_fingerprint(o).fields())) {
+        p.exit_code = *code;
+        return p;
+      }
     }
     held.emplace();
     p.store = open_output(o);
