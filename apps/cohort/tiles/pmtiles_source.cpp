@@ -238,13 +238,15 @@ std::string pmtiles_format_name(const pmtiles_header& h) {
   }
 }
 
-archive_plan plan_archive(std::string url, const archive_index& ix, const tile_store& store,
+archive_plan plan_archive(std::string url, archive_index&& ix, const tile_store& store,
                           bool refresh, const coalesce_limits& limits) {
   std::vector<tile_span> wanted;
   for (const tile_span& s : ix.present) {
     if (refresh || !store.has(s.where)) wanted.push_back(s);
   }
-  return archive_plan{std::move(url), plan_range_requests(std::move(wanted), limits), ix.absent};
+  std::vector<tile_span>().swap(ix.present);
+  return archive_plan{std::move(url), plan_range_requests(std::move(wanted), limits),
+                      std::move(ix.absent)};
 }
 
 }  // namespace cohort::app::tiles

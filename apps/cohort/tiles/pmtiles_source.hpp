@@ -70,8 +70,9 @@ std::string pmtiles_format_name(const pmtiles_header& h);
 
 /// The plan of fetching what `ix` says from `url` into `store`: the tiles
 /// present and not stored yet (all of them with `refresh`), coalesced
-/// within `limits`, and the tiles absent.
-archive_plan plan_archive(std::string url, const archive_index& ix, const tile_store& store,
+/// within `limits`, and the tiles absent. Consumes `ix` (its lists are as
+/// long as the area: not kept twice during the download).
+archive_plan plan_archive(std::string url, archive_index&& ix, const tile_store& store,
                           bool refresh, const coalesce_limits& limits = {});
 
 /// Reads byte ranges of a local file as a server would answer a Range

@@ -84,14 +84,15 @@ run_outcome run_download(const tiles_options& o, tile_downloader& d, progress_ba
 
 // Downloads into the prepared output and reports; `ended_by` is set to the
 // signal that interrupted the download, if one did.
-int download(const tiles_options& o, prepared_download& p, const archive_index* archive,
+int download(const tiles_options& o, prepared_download& p, archive_index* archive,
              held_signals& held, const std::string& resume_command, int& ended_by) {
   tile_store& store = *p.store;
   const std::size_t failed_before = store.failed_tiles().size();
-  const auto d = archive == nullptr ? std::make_unique<tile_downloader>(o, std::move(*p.set), store)
-                                    : std::make_unique<tile_downloader>(
-                                          o, std::move(*p.set), store,
-                                          plan_archive(o.archive, *archive, store, o.refresh));
+  const auto d = archive == nullptr
+                     ? std::make_unique<tile_downloader>(o, std::move(*p.set), store)
+                     : std::make_unique<tile_downloader>(
+                           o, std::move(*p.set), store,
+                           plan_archive(o.archive, std::move(*archive), store, o.refresh));
   tile_downloader& downloader = *d;
   if (!o.quiet && failed_before > 0) {
     fmt::print(stderr, "cohort tiles: trying again {} tile{} that failed before\n", failed_before,
