@@ -8,6 +8,8 @@ a writer independent of the C++ codec.
   tiles_pmtiles_source_test.py COHORT_BINARY TILE_SERVER_PY [name-substring ...]
 """
 
+import hashlib
+import json
 import os
 import shutil
 import signal
@@ -171,6 +173,28 @@ def pmtiles_to_pmtiles_keeps_the_tile_bytes_and_the_tile_type():
     equal(set(stored), set(tiles), "tiles in the extracted archive")
     for t, data in stored.items():
         check(data == tile_server.tile_bytes(*t, "pbf-gzip"), f"tile {t} not as archived")
+
+
+JS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "js")
+
+
+@test
+def the_test_archives_read_back_in_the_reference_reader():
+    # The archives these tests extract from come from a writer of our own
+    # (pmtiles_archive.py): the protomaps JS reader must read them as we do.
+    if not (shutil.which("node") and os.path.isdir(os.path.join(JS_DIR, "node_modules", "pmtiles"))):
+        print("SKIP node or the npm package pmtiles is missing (scripts/setup installs them)")
+        return
+    p = subprocess.run(["node", os.path.join(JS_DIR, "read_pmtiles.mjs"), ARCHIVE],
+                       capture_output=True, text=True, timeout=60)
+    equal(p.returncode, 0, f"the JS reader failed: {p.stderr}")
+    seen = json.loads(p.stdout)
+    check(seen["directories"] > 1, "the archive has leaf directories")
+    equal(seen["header"]["numAddressedTiles"], INFO["tiles"], "addressed tiles")
+    for key, digest in seen["tiles"].items():
+        z, x, y = (int(v) for v in key.split("/"))
+        equal(digest, hashlib.sha256(expected_bytes(z, x, y)).hexdigest(), f"tile {key}")
+    equal(len(seen["tiles"]), INFO["tiles"], "tiles the JS reader finds")
 
 
 NGINX_CONF = """daemon off;
