@@ -362,6 +362,7 @@ class TileServer(http.server.ThreadingHTTPServer):
             "stalls": 0,
             "trickles": 0,
             "bytes_sent": 0,
+            "range_requests": 0,
         }
         if self.options.record:
             self.stats["log"] = []
@@ -459,7 +460,7 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
         if body and not head_only and code != 304:
             # Counted before the write: a client that reads /_stats as soon
             # as it has the body must see it counted.
-            if code == 200 and counted:
+            if code in (200, 206) and counted:
                 self.server.count("bytes_sent", len(body))
             if trickle_seconds > 0:
                 self._trickle(body, trickle_seconds)
@@ -617,11 +618,13 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
                 counts = server.stats["headers"][name]
                 counts[value] = counts.get(value, 0) + 1
 
-        tile = self._parse_tile(path)
-        if tile is None:
-            self._send(404, b"not a tile path; use /{z}/{x}/{y}.png or /q/{quadkey}\n")
-            return
-        z, x, y = tile
+        archive = o.archive and path == "/" + os.path.basename(o.archive)
+        if not archive:
+            tile = self._parse_tile(path)
+            if tile is None:
+                self._send(404, b"not a tile path; use /{z}/{x}/{y}.png or /q/{quadkey}\n")
+                return
+            z, x, y = tile
 
         if o.stall_rate and _unit(o.seed, path, attempt, "stall") < o.stall_rate:
             server.count("stalls")
@@ -649,8 +652,15 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
             self._send(403, b"forbidden (--refuse-rate)\n")
             return
 
-        data = tile_bytes(z, x, y, o.format, o.min_size, o.max_size)
-        content_type = CONTENT_TYPES[o.format]
+        if archive:
+            data, range_headers = self._archive_range(o.archive)
+            if data is None:
+                self._send(416, b"range not satisfiable\n", headers=range_headers)
+                return
+            content_type = "application/octet-stream"
+        else:
+            data = tile_bytes(z, x, y, o.format, o.min_size, o.max_size)
+            content_type = CONTENT_TYPES[o.format]
         draw = _unit(o.seed, path, attempt, "fault")
         edge = o.fail_rate
         if draw < edge:
@@ -692,6 +702,13 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
             ("Last-Modified", email.utils.formatdate(LAST_MODIFIED, usegmt=True)),
             ("Cache-Control", "public, max-age=86400"),
         ]
+        trickle = o.trickle_rate and _unit(o.seed, path, attempt, "trickle") < o.trickle_rate
+        if archive:
+            status = 206 if range_headers else 200
+            self._send(status, data, content_type, headers=validators + range_headers,
+                       head_only=head_only,
+                       trickle_seconds=o.trickle_seconds if trickle else 0.0)
+            return
         if self._not_modified(etag):
             self._send(304, headers=validators)
             return
@@ -700,6 +717,25 @@ class TileHandler(http.server.BaseHTTPRequestHandler):
             validators.append(("Content-Encoding", "gzip"))
         self._send(200, data, content_type, headers=validators, head_only=head_only,
                    trickle_seconds=o.trickle_seconds if trickle else 0.0)
+
+    def _archive_range(self, archive_path):
+        """The bytes of the file that the request's Range asks for (one
+        "bytes=A-B" or "bytes=A-"; the whole file without one) and the
+        headers to send with them; (None, headers) when it is past the end."""
+        size = os.path.getsize(archive_path)
+        m = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", "").strip())
+        if not m:
+            with open(archive_path, "rb") as f:
+                return f.read(), []
+        first = int(m.group(1))
+        last = min(int(m.group(2)) if m.group(2) else size - 1, size - 1)
+        if first >= size or last < first:
+            return None, [("Content-Range", f"bytes */{size}")]
+        with open(archive_path, "rb") as f:
+            f.seek(first)
+            data = f.read(last - first + 1)
+        self.server.count("range_requests")
+        return data, [("Content-Range", f"bytes {first}-{last}/{size}"), ("Accept-Ranges", "bytes")]
 
     def _parse_tile(self, path):
         m = _XYZ_PATH.match(path)
@@ -777,6 +813,9 @@ def _serve_parser():
                    help="send a 200's body slowly, per attempt")
     p.add_argument("--trickle-seconds", type=float, default=5.0,
                    help="how long a trickled body takes")
+    p.add_argument("--archive", metavar="FILE",
+                   help="also serve FILE at /BASENAME with Range requests (a PMTiles archive); "
+                        "the per-attempt faults apply to it too")
     p.add_argument("--missing-rate", type=_rate, default=0.0, help="404 per path")
     p.add_argument("--refuse-rate", type=_rate, default=0.0, help="403 per path")
     p.add_argument("--empty-rate", type=_rate, default=0.0, help="204 per path")

@@ -1,5 +1,7 @@
 #include "cohort/tiles/tiles_cli.hpp"
 
+#include "cohort/tiles/pmtiles_source.hpp"
+
 #include "cohort/common/cli.hpp"
 #include "cohort/common/option_values.hpp"
 #include "cohort/common/part.hpp"
@@ -31,6 +33,8 @@ PMTiles archive.
 URL placeholders: {z} {x} {y}, {-y} (TMS row), {s} (one of --subdomains), {q}
 (Bing quadkey), {r} (@2x with --retina). A TileJSON gives the URL templates
 (several rotate like {s}), zooms, bounds and metadata; options override it.
+--url may instead name a PMTiles archive (x.pmtiles over http(s), file:// or a
+path): the area's tiles are fetched from it with coalesced range requests.
 An output ending in .mbtiles is an MBTiles 1.3 file; anything else is a
 directory OUT/z/x/y.ext. Re-running the same command resumes: tiles already
 stored are skipped, failed ones are tried again.
@@ -138,7 +142,7 @@ void add_area_options(CLI::App& app, tiles_options& o, value_texts& t) {
             "with --area: add the tiles within TILES (0-64) tiles around it");
   add_value(app, "-z,--zoom", t.zoom, "ZOOMS", area_group, "zoom levels: 12, 10-14 or 8,10-12");
   add_value(app, "-u,--url", t.url, "TEMPLATE", area_group,
-            "tile URL template, e.g. https://{s}.host/{z}/{x}/{y}.png");
+            "tile URL template, e.g. https://{s}.host/{z}/{x}/{y}.png, or a PMTiles archive");
   add_value(app, "--subdomains", t.subdomains, "LIST", area_group, "values of {s} (default a,b,c)");
   add_value(app, "-o,--output", o.output, "OUT", area_group,
             "OUT.mbtiles, OUT.pmtiles, or a directory for OUT/z/x/y.ext");
@@ -257,7 +261,11 @@ void read_what_to_fetch(tiles_options& o, const value_texts& t) {
   }
   if (!t.zoom.empty()) o.zooms = parse_zooms(t.zoom);
   o.subdomains = parse_subdomains(t.subdomains);
-  if (!t.url.empty()) o.url = url_template::parse(t.url, o.subdomains, retina_suffix(o));
+  if (!t.url.empty() && is_pmtiles_source(t.url)) {
+    o.archive = pmtiles_source_url(t.url);
+  } else if (!t.url.empty()) {
+    o.url = url_template::parse(t.url, o.subdomains, retina_suffix(o));
+  }
   // A file is read now, so that its errors are usage errors like the
   // others; a URL is fetched by tiles_main, inside the runtime.
   if (from_tilejson && !is_tilejson_url(o.tilejson)) {
@@ -326,7 +334,7 @@ void read_values(tiles_options& o, const value_texts& t) {
 
 void apply_tilejson(tiles_options& o, const tilejson& tj) {
   const std::string shown = shown_in_message(o.tilejson);
-  if (o.url.text().empty()) {
+  if (o.url.text().empty() && o.archive.empty()) {
     try {
       o.url = url_template::parse_alternates(tj.tiles, o.subdomains, retina_suffix(o));
     } catch (const usage_error& e) {

@@ -23,10 +23,13 @@ namespace cohort::app::tiles {
 
 /// What `cohort tiles` was asked to do.
 struct tiles_options {
-  std::vector<bbox> boxes;                            ///< --bbox (repeatable)
-  std::shared_ptr<const tile_area> area;              ///< --area with --buffer (or null)
-  std::vector<int> zooms;                             ///< --zoom, ascending, distinct
-  url_template url;                                   ///< --url with --subdomains
+  std::vector<bbox> boxes;                ///< --bbox (repeatable)
+  std::shared_ptr<const tile_area> area;  ///< --area with --buffer (or null)
+  std::vector<int> zooms;                 ///< --zoom, ascending, distinct
+  url_template url;                       ///< --url with --subdomains
+  /// --url naming a PMTiles archive, as pmtiles_source_url gives it (then
+  /// `url` is empty); empty for a URL template.
+  std::string archive;
   std::string output;                                 ///< -o/--output (dir or .mbtiles)
   std::size_t concurrency = 4;                        ///< -j/--concurrency
   double rate = 0;                                    ///< --rate requests/s per host (0: none)

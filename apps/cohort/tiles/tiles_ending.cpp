@@ -80,7 +80,7 @@ int report_finished(const tiles_options& o, const tile_downloader& d, tiles_repo
 
 tiles_report make_report(const tiles_options& o, tile_downloader& d, const tile_store& store,
                          double elapsed_s) {
-  const run_summary& s = d.summary();
+  const run_summary s = d.tile_summary();  // in tiles, also when tasks are byte ranges
   const download_counts& c = d.counts();
   tiles_report r;
   r.total = c.total;

@@ -67,9 +67,13 @@ download_counts counts_before(const tiles_options& o, const tile_set& set,
 task<> tile_item::run() {
   // The item outlives its task (the runner awaits the task in the item's
   // worker), so the task can carry the label as its name.
-  if (label_.empty()) {
+  if (label_.empty() && range_ != nullptr) {
+    label_ = fmt::format("bytes {}-{} ({} tiles) from {}", range_->offset,
+                         range_->offset + range_->length - 1, range_->tiles.size(), gate());
+  } else if (label_.empty()) {
     label_ = fmt::format("tile {}/{}/{} from {}", where.z, where.x, where.y, gate());
   }
+  if (range_ != nullptr) return downloader->fetch_range(*this).named(label_.c_str());
   return downloader->fetch(*this).named(label_.c_str());
 }
 
@@ -80,6 +84,12 @@ void tile_item::ended(const item_result& r) {
 tile_source::tile_source(tile_downloader& d) : d_(&d), tiles_(d.set_.enumerate()) {}
 
 std::optional<tile_item> tile_source::next() {
+  if (d_->archive_) {
+    const auto& requests = d_->archive_->requests;
+    if (next_range_ == requests.size()) return std::nullopt;
+    const range_request& q = requests[next_range_++];
+    return tile_item{d_, q.tiles.front().where, d_->archive_->url, {}, false, &q};
+  }
   while (auto t = tiles_.next()) {
     if (d_->already_have(*t)) continue;  // counted up front in counts_.skipped
     tile_item item{d_, *t, {}, {}};
@@ -94,13 +104,24 @@ std::size_t tile_source::size() const noexcept {
 }
 
 tile_downloader::tile_downloader(const tiles_options& options, tile_set set, tile_store& store)
+    : tile_downloader(options, std::move(set), store, std::optional<archive_plan>()) {}
+
+tile_downloader::tile_downloader(const tiles_options& options, tile_set set, tile_store& store,
+                                 archive_plan plan)
+    : tile_downloader(options, std::move(set), store,
+                      std::optional<archive_plan>(std::move(plan))) {}
+
+tile_downloader::tile_downloader(const tiles_options& options, tile_set set, tile_store& store,
+                                 std::optional<archive_plan> plan)
     : options_(options),
       set_(std::move(set)),
       store_(&store),
       counts_(counts_before(options_, set_, store)),
-      remaining_(static_cast<std::size_t>(counts_.total) - counts_.skipped),
+      remaining_(plan ? plan->requests.size()
+                      : static_cast<std::size_t>(counts_.total) - counts_.skipped),
       limiter_(options.rate),
       guard_(options.max_failures_in_a_row),
+      archive_(std::move(plan)),
       runner_(tile_source(*this), options.concurrency, make_runner_options(options_)) {}
 
 tile_downloader::~tile_downloader() = default;
@@ -125,6 +146,7 @@ task<> tile_downloader::run(tile_fetcher& fetcher, event* drain) {
     }
   } end{*this};
   if (drain != nullptr) runner_.set_drain(drain);
+  if (archive_) record_absent();
   (void)co_await stop.run(runner_.run());
 }
 
@@ -218,7 +240,8 @@ bool tile_downloader::take_answer(tile_item& item, const http_response& r) {
 
 void tile_downloader::ended(const tile_item& item, const item_result& r) {
   // A tile cancelled while running changed nothing: it is fetched again by
-  // the next run. (Called while the run unwinds: it must not throw.)
+  // the next run. (Called while the run unwinds: it must not throw.) A
+  // range cancelled keeps the tiles it stored; the others are fetched again.
   if (r.outcome == task_outcome::cancelled) return;
   if (r.outcome == task_outcome::failed) record_failure(item, r);
   write_store([&] { store_->maybe_flush(sched_->now()); });
@@ -235,22 +258,13 @@ void tile_downloader::record_failure(const tile_item& item, const item_result& r
     listed = fmt::format("{} (after {})", reason, attempts);
     reason = fmt::format("{} ({})", reason, attempts);
   }
+  if (item.range_ != nullptr) {
+    record_range_failure(item, reason, listed);
+    return;
+  }
+  ++counts_.failed;
   write_store([&] { store_->record_failed(item.where, listed); });
   if (failures_.size() < failures_kept) failures_.push_back({item.where, std::move(reason)});
-}
-
-// Runs one write to the store. A store that cannot take it (a full disk, a
-// path that is a file) is not the tile's fault: every other tile would fail
-// the same way, so the run stops at once. Returns whether it was written.
-template <class F>
-bool tile_downloader::write_store(F&& write) {
-  try {
-    std::forward<F>(write)();
-    return true;
-  } catch (const std::exception& e) {
-    stop_with(e.what());
-    return false;
-  }
 }
 
 void tile_downloader::flush_quietly() noexcept {

@@ -9,6 +9,7 @@
 
 #include "cohort/tiles/failure_guard.hpp"
 #include "cohort/tiles/host_rate_limiter.hpp"
+#include "cohort/tiles/pmtiles_ranges.hpp"
 #include "cohort/tiles/tile_fetcher.hpp"
 #include "cohort/tiles/tile_math.hpp"
 #include "cohort/tiles/tile_store.hpp"
@@ -39,16 +40,28 @@ class tile_fetch_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// One tile to fetch: made lazily by tile_source, run by the runner, which
-/// hands its outcome back to ended().
+/// What a download from a PMTiles archive fetches (see pmtiles_source.hpp):
+/// the archive's URL, the range requests holding the tiles of the set that
+/// are not stored yet, and the tiles of the set the archive does not have.
+struct archive_plan {
+  std::string url;
+  std::vector<range_request> requests;
+  std::vector<tile> absent;
+};
+
+/// One tile to fetch, or one byte range of a PMTiles archive holding
+/// several: made lazily by tile_source, run by the runner, which hands its
+/// outcome back to ended().
 struct tile_item {
   tile_downloader* downloader = nullptr;
-  tile where;
+  tile where;  ///< the tile, or a range's first one
   std::string url_;
   std::string label_;  ///< the task's name in a SIGQUIT dump: "tile z/x/y from host"
   /// Set by the task when the server refused the tile (a 403...): its last
   /// error is that refusal, and there was no other attempt after it.
   bool refused_ = false;
+  /// The byte range of the archive_plan this item fetches; null for a tile.
+  const range_request* range_ = nullptr;
   /// Requests to one host share its Retry-After pauses.
   std::string_view gate() const noexcept { return url_host(url_); }
   task<> run();
@@ -67,6 +80,7 @@ class tile_source {
  private:
   tile_downloader* d_;
   tile_enumerator tiles_;
+  std::size_t next_range_ = 0;  // archive_plan::requests
 };
 
 /// Counts of one run, beside the runner's (done = stored + unchanged +
@@ -79,6 +93,7 @@ struct download_counts {
   std::size_t unchanged = 0;        ///< --refresh: the server said 304
   std::size_t missing = 0;          ///< 404 or 204 in this run
   std::uint64_t bytes = 0;          ///< bytes of the tiles stored in this run
+  std::size_t failed = 0;           ///< tiles put on the failed list in this run
 };
 
 /// Downloads the tiles of `set` into `store` as `options` say.
@@ -100,6 +115,12 @@ struct download_counts {
 class tile_downloader {
  public:
   tile_downloader(const tiles_options& options, tile_set set, tile_store& store);
+  /// Downloads the tiles of `set` from a PMTiles archive: the byte ranges of
+  /// `plan`, each a task of the runner (retried whole; the tiles of a range
+  /// stored by an earlier attempt are not stored again), each tile of a
+  /// range validated as a template download's are. The tiles the archive
+  /// lacks are recorded missing.
+  tile_downloader(const tiles_options& options, tile_set set, tile_store& store, archive_plan plan);
   tile_downloader(const tile_downloader&) = delete;
   tile_downloader& operator=(const tile_downloader&) = delete;
   ~tile_downloader();
@@ -111,6 +132,11 @@ class tile_downloader {
   const run_progress& progress() const noexcept { return runner_.progress(); }
   /// The runner's summary: done, failed, cancelled, not-started counts.
   const run_summary& summary() { return runner_.summary(); }
+  /// The summary in tiles: summary() itself for a template download; for
+  /// an archive, whose tasks are byte ranges, the same counts per tile.
+  run_summary tile_summary();
+  /// True when the runner's tasks are byte ranges of an archive.
+  bool fetches_ranges() const noexcept { return archive_.has_value(); }
   const download_counts& counts() const noexcept { return counts_; }
   /// The first `failures_kept` tiles that failed in this run, in the order
   /// they failed, each with the reason the report shows ("HTTP status 500
@@ -131,6 +157,9 @@ class tile_downloader {
   friend struct tile_item;
   friend class tile_source;
 
+  tile_downloader(const tiles_options& options, tile_set set, tile_store& store,
+                  std::optional<archive_plan> plan);
+
   bool already_have(const tile& t) const;
   task<> fetch(tile_item& item);
   http_request make_request(const tile& t, const std::string& url);
@@ -138,6 +167,13 @@ class tile_downloader {
   bool take_answer(tile_item& item, const http_response& r);
   void ended(const tile_item& item, const item_result& r);
   void record_failure(const tile_item& item, const item_result& r);
+  // Archives (tiles_engine_ranges.cpp).
+  task<> fetch_range(tile_item& item);
+  bool take_range(tile_item& item, const http_response& r);
+  bool store_range(const range_request& q, const std::string& body);
+  void record_absent();
+  void record_range_failure(const tile_item& item, const std::string& reason,
+                            const std::string& listed);
   template <class F>
   bool write_store(F&& write);
   void flush_quietly() noexcept;
@@ -149,15 +185,30 @@ class tile_downloader {
   download_counts counts_;     // total and skipped set up front
   std::size_t remaining_ = 0;  // total - skipped: the runner's total
   host_rate_limiter limiter_;
-  failure_guard guard_;              // stops the run when a host's answers all fail the same way
-  tile_fetcher* fetcher_ = nullptr;  // run()'s own
-  cancel_scope* stop_ = nullptr;     // run()'s own: stops the run (store error, unreachable)
-  scheduler* sched_ = nullptr;       // run()'s loop: the store's batches go by its clock
+  failure_guard guard_;  // stops the run when a host's answers all fail the same way
+  std::optional<archive_plan> archive_;  // a download from a PMTiles archive
+  tile_fetcher* fetcher_ = nullptr;      // run()'s own
+  cancel_scope* stop_ = nullptr;         // run()'s own: stops the run (store error, unreachable)
+  scheduler* sched_ = nullptr;           // run()'s loop: the store's batches go by its clock
   std::optional<std::string> stop_error_;
   std::vector<failed_tile> failures_;
   bool any_response_ = false;    // some request got an HTTP answer
   std::size_t unreachable_ = 0;  // connect-class failures before any answer
   task_runner<tile_source> runner_;
 };
+
+// Runs one write to the store. A store that cannot take it (a full disk, a
+// path that is a file) is not the tile's fault: every other tile would fail
+// the same way, so the run stops at once. Returns whether it was written.
+template <class F>
+bool tile_downloader::write_store(F&& write) {
+  try {
+    std::forward<F>(write)();
+    return true;
+  } catch (const std::exception& e) {
+    stop_with(e.what());
+    return false;
+  }
+}
 
 }  // namespace cohort::app::tiles

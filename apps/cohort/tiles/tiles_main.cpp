@@ -5,6 +5,7 @@
 #include "cohort/common/shell_quote.hpp"
 #include "cohort/exit_codes.hpp"
 #include "cohort/tiles/pmtiles_output.hpp"
+#include "cohort/tiles/pmtiles_source.hpp"
 #include "cohort/tiles/tile_fetcher.hpp"
 #include "cohort/tiles/tile_reader.hpp"
 #include "cohort/tiles/tiles_cli.hpp"
@@ -48,10 +49,11 @@ std::string same_command(int argc, char** argv) {
 std::unique_ptr<progress_bar> make_bar(const tiles_options& o, const tile_downloader& d) {
   if (o.quiet) return nullptr;
   progress_bar_options bo;
-  bo.unit = "tiles";
+  bo.unit = d.fetches_ranges() ? "ranges" : "tiles";
   auto bar = std::make_unique<progress_bar>(d.progress(), std::move(bo));
-  // Inside the total, as cohort run counts the jobs a --resume skips.
-  bar->count_skipped(d.skipped_counter());
+  // Inside the total, as cohort run counts the jobs a --resume skips (not
+  // when the total counts byte ranges: the skipped tiles are in none).
+  if (!d.fetches_ranges()) bar->count_skipped(d.skipped_counter());
   bar->add_counter("missing", d.missing_counter());
   bar->track_bytes(d.bytes_counter());
   return bar;
@@ -68,10 +70,12 @@ run_outcome run_download(const tiles_options& o, tile_downloader& d, progress_ba
         held.release();  // cohort::run handles them now
         // The fetcher lives in this frame: however the run ends, it goes
         // after the downloader's requests and before the loop.
-        http_tile_fetcher fetcher(rt.loop(), o.concurrency);
+        const std::unique_ptr<tile_fetcher> fetcher =
+            o.archive.empty() ? std::make_unique<http_tile_fetcher>(rt.loop(), o.concurrency)
+                              : make_archive_fetcher(rt.loop(), o);
         co_await with_task_group([&](task_group& g) -> task<> {
           if (bar != nullptr) g.spawn(bar->drive().named("progress bar"));
-          co_await d.run(fetcher, &rt.drain_requested());
+          co_await d.run(*fetcher, &rt.drain_requested());
           g.cancel();
         });
         co_return 0;
@@ -81,11 +85,16 @@ run_outcome run_download(const tiles_options& o, tile_downloader& d, progress_ba
 
 // Downloads into the prepared output and reports; `ended_by` is set to the
 // signal that interrupted the download, if one did.
-int download(const tiles_options& o, prepared_download& p, held_signals& held,
-             const std::string& resume_command, int& ended_by) {
+int download(const tiles_options& o, prepared_download& p, archive_index* archive,
+             held_signals& held, const std::string& resume_command, int& ended_by) {
   tile_store& store = *p.store;
   const std::size_t failed_before = store.failed_tiles().size();
-  tile_downloader downloader(o, std::move(*p.set), store);
+  const auto d = archive == nullptr
+                     ? std::make_unique<tile_downloader>(o, std::move(*p.set), store)
+                     : std::make_unique<tile_downloader>(
+                           o, std::move(*p.set), store,
+                           plan_archive(o.archive, std::move(*archive), store, o.refresh));
+  tile_downloader& downloader = *d;
   if (!o.quiet && failed_before > 0) {
     fmt::print(stderr, "cohort tiles: trying again {} tile{} that failed before\n", failed_before,
                failed_before == 1 ? "" : "s");
@@ -113,12 +122,16 @@ int parse_and_download(int argc, char** argv, int& ended_by) {
   if (!parsed.options->tilejson.empty() && !parsed.options->tilejson_applied) {
     if (auto code = fetch_tilejson(*parsed.options, ended_by)) return *code;
   }
+  std::optional<archive_index> archive;
+  if (!parsed.options->archive.empty()) {
+    if (auto code = read_archive(*parsed.options, archive, ended_by)) return *code;
+  }
   const tiles_options o = std::move(*parsed.options);
   std::optional<held_signals> held;
   prepared_download p = prepare_download(o, held);
   if (!p.store) return p.exit_code;
   try {
-    return download(o, p, *held, same_command(argc, argv), ended_by);
+    return download(o, p, archive ? &*archive : nullptr, *held, same_command(argc, argv), ended_by);
   } catch (const std::exception& e) {
     fmt::print(stderr, "cohort tiles: {}\n", e.what());
     return exit_failed;

@@ -26,7 +26,7 @@ std::string store_format(const url_template& url) {
 }
 
 tile_fingerprint output_fingerprint(const tiles_options& o) {
-  tile_fingerprint fp{o.url.source_text(), o.boxes, o.zooms};
+  tile_fingerprint fp{o.archive.empty() ? o.url.source_text() : o.archive, o.boxes, o.zooms};
   if (o.area) {
     fp.boxes = o.area->bounds();  // MBTiles `bounds` follows the area
     fp.area = o.area->fingerprint_text();

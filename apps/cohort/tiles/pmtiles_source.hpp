@@ -1,0 +1,98 @@
+#pragma once
+
+/// \file
+/// A PMTiles archive as the source of `cohort tiles` (`--url x.pmtiles`, a
+/// local path, file:// or http(s)://): its header and the directories that
+/// hold the tiles of the set are read with range requests, and what they
+/// say becomes the engine's archive_plan: the byte ranges to fetch
+/// (pmtiles_ranges.hpp) and the tiles the archive lacks.
+
+#include "cohort/tiles/pmtiles_format.hpp"
+#include "cohort/tiles/pmtiles_ranges.hpp"
+#include "cohort/tiles/tile_fetcher.hpp"
+#include "cohort/tiles/tile_math.hpp"
+#include "cohort/tiles/tile_store.hpp"
+#include "cohort/tiles/tiles_cli.hpp"
+#include "cohort/tiles/tiles_engine.hpp"
+
+#include <cohort/task.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cohort::app::tiles {
+
+/// True when `--url` names a PMTiles archive rather than a URL template:
+/// its path ends in ".pmtiles" (any case; a query or fragment ignored), or
+/// it is a file:// URL or a path without a scheme.
+bool is_pmtiles_source(std::string_view url);
+
+/// The URL the fetcher reads an archive at: http(s):// and file:// as
+/// given, a path made absolute as a file:// URL.
+std::string pmtiles_source_url(std::string_view url);
+
+/// What the archive's index says about a tile set: its header, where the
+/// tiles of the set it has lie (absolute offsets), the tiles it lacks, and
+/// what reading the index cost.
+struct archive_index {
+  pmtiles_header header;
+  std::vector<tile_span> present;
+  std::vector<tile> absent;
+  std::uint64_t index_bytes = 0;  ///< header and directories fetched
+  std::size_t index_requests = 0;
+};
+
+/// Reading the index failed: the archive cannot be fetched or is not a
+/// PMTiles v3 archive we can read. what() is one line naming the archive.
+class archive_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Reads the header and root directory (the first 16 KiB) of the archive at
+/// `url` (pmtiles_source_url's form) through `fetcher`, then the leaf
+/// directories that hold tiles of `set`, one request each, with the
+/// request options of `o` (headers, timeouts) and its retries (--retries,
+/// --retry-delay, Retry-After). Lazy. Throws archive_error; cancellation
+/// ends it at once.
+///
+///   archive_index ix = co_await read_archive_index(fetcher, url, set, o);
+[[nodiscard]] task<archive_index> read_archive_index(tile_fetcher& fetcher, std::string url,
+                                                     const tile_set& set, const tiles_options& o);
+
+/// The tile format an output records for the archive's tile type ("png",
+/// "jpg", "webp", "pbf"; "" when unknown).
+std::string pmtiles_format_name(const pmtiles_header& h);
+
+/// The plan of fetching what `ix` says from `url` into `store`: the tiles
+/// present and not stored yet (all of them with `refresh`), coalesced
+/// within `limits`, and the tiles absent. Consumes `ix` (its lists are as
+/// long as the area: not kept twice during the download).
+archive_plan plan_archive(std::string url, archive_index&& ix, const tile_store& store,
+                          bool refresh, const coalesce_limits& limits = {});
+
+/// Reads byte ranges of a local file as a server would answer a Range
+/// request ("Range: bytes=A-B", one range): 206 with the bytes, 416 past
+/// the end, 404 when the file cannot be opened. The fetcher's URL is the
+/// file:// URL of pmtiles_source_url.
+class file_range_fetcher final : public tile_fetcher {
+ public:
+  [[nodiscard]] task<http_response> fetch(http_request request) override;
+};
+
+/// The fetcher of an archive at `o.archive`: a file_range_fetcher for a
+/// file:// URL, else an http_tile_fetcher with -j connections.
+std::unique_ptr<tile_fetcher> make_archive_fetcher(asio_loop& loop, const tiles_options& o);
+
+/// Reads the index of `o.archive` for the tile set of `o` in a runtime of
+/// its own (Ctrl+C interrupts it) into `ix`, and takes the output's tile
+/// format from its header. Returns the exit status to end with, or
+/// nullopt to go on: 2 when the archive cannot be read (said on stderr),
+/// the signal's when interrupted (then `ended_by` is set to it).
+std::optional<int> read_archive(tiles_options& o, std::optional<archive_index>& ix, int& ended_by);
+
+}  // namespace cohort::app::tiles
