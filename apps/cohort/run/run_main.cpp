@@ -65,11 +65,37 @@ void fill_command_lines(const run_cli_options& o, run_engine_parts& parts) {
   parts.inputs.fill_command_lines(std::move(fill));
 }
 
+// --pipe/--pipepart: the chunks of standard input or of the files given
+// (-a FILE, :::: FILE), instead of inputs.
+pipe_source chunks_of(const run_cli_options& o, const command_and_sources& split,
+                      std::size_t slots) {
+  std::vector<std::string> paths;
+  for (const input_source& s : split.sources) {
+    if (s.what != input_source::kind::file || !o.pipe_cut.part) {
+      throw usage_error(
+          o.pipe_cut.part
+              ? "--pipepart reads files: give them with -a FILE (not :::)"
+              : "--pipe reads standard input: give no -a, ::: or :::: (or use --pipepart -a FILE)");
+    }
+    paths.push_back(s.path);
+  }
+  if (!o.pipe_cut.part) return pipe_source(0, o.pipe_cut);
+  if (paths.empty()) throw usage_error("--pipepart needs the file to cut: -a FILE");
+  return pipe_source(paths, o.pipe_cut, slots);
+}
+
 // --dry-run: the commands, one a line, run none.
-int print_commands(const command_template& tmpl, input_generator& inputs) {
+int print_commands(const command_template& tmpl, input_generator& inputs,
+                   std::optional<pipe_source>& chunks) {
   job_input in;
   std::string line;
-  while (inputs.next(in)) {
+  chunk_file chunk;
+  auto next = [&] {
+    if (!chunks) return inputs.next(in);
+    in.seq++;
+    return chunks->next(chunk);
+  };
+  while (next()) {
     line.clear();
     tmpl.expand_into(line, in.args, in.seq, 1);
     line += '\n';
@@ -136,17 +162,25 @@ int run_and_report(int argc, char** argv, int& ended_by) {
   try {
     auto split = split_command_line(o.words, o.arg_files);
     refuse_perl_expressions(split.command);
+    const std::size_t slots = resolve_jobs(o.jobs);
+    std::optional<pipe_source> chunks;
+    if (o.pipe) {
+      chunks.emplace(chunks_of(o, split, slots));
+      split.sources = {input_source::literals({})};  // the jobs are the chunks
+    }
     input_generator inputs(std::move(split.sources), o.inputs);
     command_template tmpl = template_of(o, split.command, inputs.header_names());
-    run_engine_parts parts{
-        .tmpl = std::move(tmpl), .inputs = std::move(inputs), .slots = resolve_jobs(o.jobs)};
+    run_engine_parts parts{.tmpl = std::move(tmpl),
+                           .inputs = std::move(inputs),
+                           .chunks = std::move(chunks),
+                           .slots = slots};
     run_ending how{.argc = argc, .argv = argv, .options = &o, .halt_given = o.halt};
     if (o.fill != run_cli_options::fill_mode::none) fill_command_lines(o, parts);
     if (o.halt.percent > 0) how.total_jobs = parts.inputs.total_jobs();
     o.halt = halt_for_runner(o.halt, how.total_jobs);
     if (o.dry_run) {
       held.release();
-      return print_commands(parts.tmpl, parts.inputs);
+      return print_commands(parts.tmpl, parts.inputs, parts.chunks);
     }
     open_joblogs(o, parts);
     run_engine engine(o, std::move(parts));
