@@ -352,7 +352,7 @@ void command_template::expand_into(std::string& out, std::span<const std::string
       i = end;
     }
   }
-  if (!has_rpl_) {
+  if (!has_rpl_ && append_) {
     // GNU appends " {}": with no argument at all (-N0) that leaves a blank.
     if (args.empty()) out.push_back(' ');
     for (const auto& a : args) {

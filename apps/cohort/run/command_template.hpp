@@ -86,6 +86,9 @@ class command_template {
 
   /// False when the template has no replacement string (the arguments are appended).
   [[nodiscard]] bool has_replacement_strings() const noexcept { return has_rpl_; }
+  /// --pipe: nothing is appended to a template without replacement strings
+  /// (a job's input is its standard input, as in GNU parallel).
+  void append_no_arguments() noexcept { append_ = false; }
 
   /// False when substituted values are inserted unquoted (see the class comment).
   [[nodiscard]] bool quotes_values() const noexcept { return quote_; }
@@ -107,6 +110,7 @@ class command_template {
   std::string text_;
   std::vector<piece> pieces_;
   bool has_rpl_ = false;
+  bool append_ = true;  // without replacement strings, append the arguments
   bool quote_ = true;
   bool uses_slot_ = false;
   bool context_ = false;

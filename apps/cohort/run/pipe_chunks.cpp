@@ -126,9 +126,17 @@ record_split::record_split(const pipe_options& o) {
 
 std::size_t record_split::last(std::string_view text) const {
   if (re_) {
+    // GNU's greedy `^(.*RECEND)RECSTART`: the match that starts last, even
+    // inside an earlier one ("99\n" for "9.": the "9\n").
     std::size_t found = std::string_view::npos;
-    for (std::cregex_iterator it(text.data(), text.data() + text.size(), *re_), e; it != e; ++it) {
-      found = static_cast<std::size_t>(it->position(0) + it->length(0));
+    std::cmatch m;
+    for (std::size_t from = 0; from <= text.size(); ++from) {
+      const auto flags =
+          from > 0 ? std::regex_constants::match_prev_avail : std::regex_constants::match_default;
+      if (!std::regex_search(text.data() + from, text.data() + text.size(), m, *re_, flags)) break;
+      const auto start = from + static_cast<std::size_t>(m.position(0));
+      found = start + static_cast<std::size_t>(m.length(0));
+      from = start;
     }
     return found == 0 ? std::string_view::npos : found;
   }

@@ -170,6 +170,7 @@ int run_and_report(int argc, char** argv, int& ended_by) {
     }
     input_generator inputs(std::move(split.sources), o.inputs);
     command_template tmpl = template_of(o, split.command, inputs.header_names());
+    if (o.pipe) tmpl.append_no_arguments();
     run_engine_parts parts{.tmpl = std::move(tmpl),
                            .inputs = std::move(inputs),
                            .chunks = std::move(chunks),

@@ -106,6 +106,13 @@ TEST(PipeChunks, RegexpRecordEnds) {
             (std::vector<std::string>{"1\n2\n3\n4\n5\n", "6\n7\n8\n9\n10\n", "11\n12\n"}));
   o.recend = "(";
   EXPECT_THROW(record_split{o}, cohort::app::usage_error);
+  // --pipepart's search is Perl's /s and greedy: "9." matches "9\n", the
+  // match that starts last even inside "99".
+  o.part = true;
+  o.recend = "9.";
+  EXPECT_EQ(record_split{o}.last("98\n99\n100\n"), 6u);
+  o.part = false;  // --pipe's '.' does not match a newline
+  EXPECT_EQ(record_split{o}.last("98\n99\n100\n"), 5u);
 }
 
 TEST(PipeChunks, DashNCutsEveryNRecordsAndSkipsARecordEndAtTheStart) {
