@@ -185,11 +185,11 @@ void add_pipe_options(CLI::App& app, run_cli_options& o, value_texts& t) {
             "a record longer than SIZE is one chunk. --pipepart: -N is N chunks per job slot "
             "(default -10)");
   app.add_option("--recstart", o.pipe_cut.recstart,
-                 "records start with STR: chunks are cut before it (\n \t \0 escapes)")
+                 "records start with STR: chunks are cut before it (\\n \\t \\0 escapes)")
       ->type_name("STR")
       ->group(pipe_group);
   app.add_option("--recend", o.pipe_cut.recend,
-                 "records end with STR (default \n; '' cuts anywhere); with --recstart, "
+                 "records end with STR (default \\n; '' cuts anywhere); with --recstart, "
                  "chunks are cut only between the two")
       ->type_name("STR")
       ->group(pipe_group);
