@@ -852,7 +852,9 @@ man("--pipepart", "--pipepart -a f --recstart 5 --block 30 -k 'cat; echo ---'", 
 man("--pipepart", "--pipepart -a f --regexp --recend '9.' --block 100 -k wc -c", files={"f": "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n13\n14\n15\n16\n17\n18\n19\n20\n21\n22\n23\n24\n25\n26\n27\n28\n29\n30\n31\n32\n33\n34\n35\n36\n37\n38\n39\n40\n41\n42\n43\n44\n45\n46\n47\n48\n49\n50\n51\n52\n53\n54\n55\n56\n57\n58\n59\n60\n61\n62\n63\n64\n65\n66\n67\n68\n69\n70\n71\n72\n73\n74\n75\n76\n77\n78\n79\n80\n81\n82\n83\n84\n85\n86\n87\n88\n89\n90\n91\n92\n93\n94\n95\n96\n97\n98\n99\n100\n"}, expect=f"agree: {PIPE}")
 man("--pipe", "--pipe --block 2 -j1 --joblog log 'grep -q 2'", stdin="1\n2\n3\n", expect=f"agree: {PIPE}")
 man("--pipe", "--pipe --block 2 -j1 --halt now,fail=1 'grep -q 1'", stdin="1\n2\n3\n", expect=f"agree: {PIPE}")
-man("--pipe", "--pipe -k echo x{}y", stdin="a\nb\n", expect=f"agree: {PIPE}")
+# (The job reads its chunk: GNU exits 1 now and then when a job exits
+# before GNU has written its chunk to it.)
+man("--pipe", "--pipe -k 'cat > /dev/null; echo x{}y'", stdin="a\nb\n", expect=f"agree: {PIPE}")
 man("--pipe", "--pipe --block 2 wc -l", stdin="1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n", expect=f"agree: {PIPE}")
 man("--spreadstdin", "--spreadstdin -k wc -l", stdin="a\nb\n", expect=f"agree: {PIPE}")
 man("--retry-failed", "--retry-failed --joblog log", files={"log": ""}, expect=f"unsupported: {RETRY_FAILED}")
