@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -213,6 +214,60 @@ task<bool> fd_reader::read(std::string& record) {
   const bool got = co_await read(record, error);
   if (error) throw std::system_error(error, "read");
   co_return got;
+}
+
+// Moves up to `size` buffered bytes into `into`.
+std::size_t fd_reader::take_some(char* into, std::size_t size) noexcept {
+  const std::size_t n = std::min(size, end_ - pos_);
+  if (n == 0) return 0;
+  std::memcpy(into, buf_.data() + pos_, n);
+  pos_ += n;
+  scan_ = std::max(scan_, pos_);
+  return n;
+}
+
+// One read() straight into `into` (the buffer is empty): the bytes read, 0
+// at the end of the input (eof_ set), on an error, or when it would block.
+std::size_t fd_reader::read_direct(char* into, std::size_t size, std::error_code& error) {
+  for (;;) {
+    const ssize_t n = ::read(fd_, into, size);
+    if (n > 0) return static_cast<std::size_t>(n);
+    if (n == 0) {
+      eof_ = true;
+      return 0;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) error.assign(errno, std::generic_category());
+    return 0;
+  }
+}
+
+task<std::size_t> fd_reader::read_some(char* into, std::size_t size) {
+  if (const std::size_t n = take_some(into, size); n > 0 || size == 0) co_return n;
+  std::error_code error;
+  while (!eof_) {
+    if (wait_set_ >= 0 && !readable_now(error)) {
+      co_await wait_readable();
+      continue;
+    }
+    if (error) break;
+    if (const std::size_t n = read_direct(into, size, error)) co_return n;
+    if (error) break;
+  }
+  if (error) throw std::system_error(error, "read");
+  co_return 0;
+}
+
+std::size_t fd_reader::read_some_blocking(char* into, std::size_t size) {
+  if (const std::size_t n = take_some(into, size); n > 0 || size == 0) return n;
+  std::error_code error;
+  while (!eof_) {
+    if (const std::size_t n = read_direct(into, size, error)) return n;
+    if (error) throw std::system_error(error, "read");
+    if (!eof_) poll_blocking(fd_, error);  // the descriptor is non-blocking
+    if (error) throw std::system_error(error, "read");
+  }
+  return 0;
 }
 
 bool fd_reader::read_blocking(std::string& record) {

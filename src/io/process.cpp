@@ -478,6 +478,12 @@ process process::spawn(boost::asio::io_context& io, const process_options& optio
   posix_spawn_file_actions_t* fa = actions.get();
   if (options.in == stdin_mode::null) {
     check(::posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0));
+  } else if (options.in == stdin_mode::descriptor) {
+    if (options.in_fd < 0) {
+      throw std::invalid_argument("cohort::process::spawn: stdin_mode::descriptor without in_fd");
+    }
+    // dup2 onto itself would keep its close-on-exec flag: never ask for it.
+    if (options.in_fd != 0) check(::posix_spawn_file_actions_adddup2(fa, options.in_fd, 0));
   }
   unique_fd read_ends[2], write_ends[2];
   const output_mode modes[2] = {options.out, options.err};

@@ -308,6 +308,34 @@ def test_a_process_that_left_the_group_does_not_hold_the_job(d):
 
 # ---------------------------------------------------------------------------
 
+def test_sigint_with_pipe_stops_the_chunk_reader_and_lets_the_jobs_clean_up(d):
+    # --pipe (issue 16): chunks of a pipe whose writer never closes it; the
+    # reader waits for more while two jobs run. SIGINT: the wait ends, the
+    # jobs get the sequence (their cleanup runs), the run ends by SIGINT.
+    setup(d)
+    job = ('cut -d" " -f5 /proc/$$/stat >> "$D/pids"; wc -l > "$D/count.$PARALLEL_SEQ"; '
+           'trap \'echo cleanup $PARALLEL_SEQ >> "$D/events"; exit 1\' TERM; '
+           'echo start $PARALLEL_SEQ >> "$D/events"; sleep 30 & wait')
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"1\n2\n3\n4\n")
+    r = Run(TERM_SEQ + ["--pipe", "--block", "4", "-j", "2", job], d.path, stdin=read_end)
+    os.close(read_end)
+    try:
+        wait_until(lambda: len(d.seqs("start")) == 2, "2 chunk jobs started", proc=r)
+        t = time.monotonic()
+        r.signal(signal.SIGINT)
+        rc = r.wait()
+        took = time.monotonic() - t
+    finally:
+        os.close(write_end)
+    check(took < 1.9, f"{took:.2f} s to stop")
+    check(rc in INTERRUPTED[signal.SIGINT], f"exit {rc}, expected 130 or killed by SIGINT")
+    check(sorted(d.seqs("cleanup")) == [1, 2], f"cleanups: {d.seqs('cleanup')}")
+    counts = [open(os.path.join(d.path, f"count.{i}")).read().strip() for i in (1, 2)]
+    check(counts == ["2", "2"], f"each job read its chunk of 2 lines: {counts}")
+    check_no_survivors(d)
+
+
 TESTS = [(name[5:], fn) for name, fn in sorted(globals().items())
          if name.startswith("test_") and callable(fn)]
 

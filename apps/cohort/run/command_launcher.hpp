@@ -35,6 +35,9 @@ struct launch_request {
   /// How to stop the job's processes when the launch is cancelled and what
   /// the job left behind when it exited (--term-seq).
   const term_sequence* term_seq = nullptr;
+  /// --pipe/--pipepart: the job's standard input, a seekable file read from
+  /// its start at each attempt; -1: /dev/null. The launcher does not close it.
+  int stdin_fd = -1;
 };
 
 /// How one launch ended. Filled however the launch ends, also when it is

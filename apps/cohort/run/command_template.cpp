@@ -278,7 +278,7 @@ void command_template::expand_into(std::string& out, std::span<const std::string
   std::vector<std::size_t> word_ends;
   sink s{out, quote_words_ ? &word_ends : nullptr};
   expand_pieces(s, args, seq, slot);
-  if (!has_rpl_ && !is_tag_) {
+  if (!has_rpl_ && !is_tag_ && append_) {
     // GNU appends " {}": with no argument at all (-N0) that leaves a blank.
     if (args.empty() && !quote_words_) out.push_back(' ');
     for (const auto& a : args) {

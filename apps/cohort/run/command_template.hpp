@@ -108,6 +108,9 @@ class command_template {
 
   /// False when the template has no replacement string (the arguments are appended).
   [[nodiscard]] bool has_replacement_strings() const noexcept { return has_rpl_; }
+  /// --pipe: nothing is appended to a template without replacement strings
+  /// (a job's input is its standard input, as in GNU parallel).
+  void append_no_arguments() noexcept { append_ = false; }
 
   /// False when substituted values are inserted unquoted (see the class comment).
   [[nodiscard]] bool quotes_values() const noexcept { return quote_; }
@@ -140,6 +143,7 @@ class command_template {
   std::vector<piece> pieces_;
   std::vector<detail::rpl_spec> specs_;
   bool has_rpl_ = false;
+  bool append_ = true;  // without replacement strings, append the arguments
   bool quote_ = true;
   bool quote_words_ = false;
   bool is_tag_ = false;

@@ -16,9 +16,12 @@ namespace {
 constexpr std::string_view one_machine =
     "cohort run runs its jobs on this machine; to spread them over machines, run one cohort run "
     "per machine on its share of the inputs (a Slurm array or a Kubernetes Indexed Job)";
-constexpr std::string_view no_pipe =
-    "jobs do not read chunks of standard input yet; split the input into files (split -n l/N) "
-    "and give them with :::";
+constexpr std::string_view pipe_to_own_job =
+    "with --pipe and --pipepart each chunk is the standard input of a job of its own; for few "
+    "jobs over much data, use --pipepart -a FILE --block -N (N chunks per job slot)";
+constexpr std::string_view pipe_on_stdin =
+    "with --pipe a job reads its chunk on standard input; to give a command a file, use "
+    "'cat > file' in it, or <(...)";
 constexpr std::string_view no_perl =
     "cohort has no Perl; compute the value in the shell command instead, e.g. \"$(basename {} "
     ".gz)\"";
@@ -39,11 +42,13 @@ constexpr unsupported_gnu_option table[] = {
     {"--sql --sql-master --sqlmaster --sql-worker --sqlworker --sql-and-worker --sqlandworker",
      "cohort has no SQL job queue; the job log (--joblog) and --resume keep the state of a run"},
     {"--rpl --parens --filter", no_perl},
-    {"--pipe --spreadstdin --pipe-part --pipepart --block --block-size --blocksize "
-     "--block-timeout --blocktimeout --bt --recstart --recend --regexp --regex "
-     "--remove-rec-sep --removerecsep --rrs --round-robin --roundrobin --round --group-by "
-     "--groupby --shard --bin --tee --cat --fifo",
-     no_pipe},
+    {"--round-robin --roundrobin --round --shard --bin --tee --group-by --groupby",
+     pipe_to_own_job},
+    {"--cat --fifo", pipe_on_stdin},
+    {"--block-timeout --blocktimeout --bt",
+     "a chunk is cut when --block bytes have come or the input ended, never on a timer"},
+    {"--remove-rec-sep --removerecsep --rrs",
+     "chunks are passed as they are; remove the separators in the command (e.g. with sed)"},
     {"--results --result --res --output-as-files --outputasfiles --files",
      "redirect the output in the command instead, e.g. 'cmd {} > out/{#}.txt'"},
     {"--ctag --ctagstring --ctag-string --color --colour --color-failed --colour-failed "

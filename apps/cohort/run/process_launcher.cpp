@@ -3,6 +3,8 @@
 #include <cohort/io/process.hpp>
 #include <cohort/io/process_guardian.hpp>
 
+#include <unistd.h>
+
 namespace cohort::app::run {
 
 namespace {
@@ -15,6 +17,11 @@ process_options options_of(const launch_request& r) {
   po.err = r.pass_output_through ? output_mode::inherit : output_mode::capture;
   po.on_stdout = r.on_stdout;
   po.on_stderr = r.on_stderr;
+  if (r.stdin_fd >= 0) {
+    ::lseek(r.stdin_fd, 0, SEEK_SET);  // each attempt reads its chunk whole
+    po.in = stdin_mode::descriptor;
+    po.in_fd = r.stdin_fd;
+  }
   return po;
 }
 

@@ -60,12 +60,14 @@ constexpr const char* input_group = "Input";
 constexpr const char* output_group = "Output";
 constexpr const char* log_group = "Job log and resume";
 constexpr const char* rpl_group = "Replacement strings";
+constexpr const char* pipe_group = "Chunks of the input on each job's stdin";
 
 // The values that are parsed after CLI11 has split the command line.
 struct value_texts {
   std::string jobs, timeout, retries, retry_delay, delay, halt, term_seq;
   std::string max_replace_args, max_args, max_lines_L, max_lines, delimiter, max_chars;
   std::string part, parts;
+  std::string block;
   bool no_keep_order = false;
   std::optional<std::string> tagstring;
   bool group = false;
@@ -265,6 +267,64 @@ std::string unquote_printf(std::string_view s) {
   return out;
 }
 
+// --pipe and --pipepart (GNU parallel's names and meanings).
+void add_pipe_options(CLI::App& app, run_cli_options& o, value_texts& t) {
+  app.add_flag("--pipe,--spreadstdin", o.pipe,
+               "cut standard input into chunks of about --block bytes at record ends; each "
+               "chunk is the standard input of one job (-k keeps their order)")
+      ->group(pipe_group);
+  app.add_flag("--pipepart,--pipe-part", o.pipe_cut.part,
+               "as --pipe, for the files of -a FILE, cut by offsets without reading them "
+               "through (the fast path)")
+      ->group(pipe_group);
+  add_value(app, "--block,--block-size,--blocksize", t.block, "SIZE", pipe_group,
+            "about SIZE bytes a chunk (default 1M; K M G: powers of 1024, k m g: of 1000); "
+            "a record longer than SIZE is one chunk. --pipepart: -N is N chunks per job slot "
+            "(default -10)");
+  app.add_option("--recstart", o.pipe_cut.recstart,
+                 "records start with STR: chunks are cut before it (\\n \\t \\0 escapes)")
+      ->type_name("STR")
+      ->group(pipe_group);
+  app.add_option("--recend", o.pipe_cut.recend,
+                 "records end with STR (default \\n; '' cuts anywhere); with --recstart, "
+                 "chunks are cut only between the two")
+      ->type_name("STR")
+      ->group(pipe_group);
+  app.add_flag("--regexp,--regex", o.pipe_cut.regexp,
+               "--recstart and --recend are regular expressions (ECMAScript)")
+      ->group(pipe_group);
+}
+
+// --pipe's values, and the options it cannot go with; throws usage_error.
+void read_pipe_values(run_cli_options& o, const value_texts& t) {
+  pipe_options& p = o.pipe_cut;
+  if (p.part) o.pipe = true;
+  if (!t.block.empty()) {
+    p.block = parse_block_size(t.block);
+    p.block_given = true;
+  }
+  if (!o.pipe) return;
+  if (p.block < 0 && !p.part) {
+    throw usage_error("--block: a negative size (chunks per job slot) is for --pipepart only");
+  }
+  if (!t.max_lines.empty() || !t.max_lines_L.empty()) {
+    throw usage_error("-L/--max-lines with --pipe is not supported: use -N (records a job)");
+  }
+  if (!t.max_replace_args.empty() || !t.max_args.empty()) {
+    if (o.inputs.records_per_job == 0) throw usage_error("-N with --pipe must be at least 1");
+    if (p.part || p.regexp) {
+      throw usage_error("-N with --pipepart or --regexp is not supported: use --block");
+    }
+    p.records = o.inputs.records_per_job;
+  }
+  if (o.fill != run_cli_options::fill_mode::none || o.inputs.colsep || o.inputs.header ||
+      o.inputs.header_paths) {
+    throw usage_error(
+        "-X, -m, --xargs, --colsep and --header do not go with --pipe: a job's input is a chunk "
+        "on its standard input, not arguments");
+  }
+}
+
 // -d's value with GNU parallel's escapes (\n \t \r \0 \\) resolved.
 char parse_delimiter(const std::string& text) {
   std::string d;
@@ -370,6 +430,7 @@ void read_values(run_cli_options& o, const value_texts& t, std::vector<std::stri
   if (o.ungroup && o.line_buffer) {
     throw usage_error("--ungroup cannot be combined with --line-buffer");
   }
+  read_pipe_values(o, t);
   if (o.resume && o.resume_failed) {
     throw usage_error("--resume and --resume-failed cannot be combined; pick one");
   }
@@ -397,6 +458,7 @@ parse_result parse_run_cli(int argc, char** argv) {
   add_input_shaping_options(app, o, t);
   add_replacement_options(app, o);
   add_command_output_options(app, o, t);
+  add_pipe_options(app, o, t);
   add_hidden_spellings(app, o, t);
   set_up_cli(app, "run", "-V,--version");
   const std::optional<int> ended = parse_command_line(app, "run", argc, argv, exit_run_error,

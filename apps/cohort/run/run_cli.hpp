@@ -4,6 +4,7 @@
 
 #include "cohort/common/part.hpp"
 #include "cohort/run/inputs.hpp"
+#include "cohort/run/pipe_chunks.hpp"
 #include "cohort/run/replacement_strings.hpp"
 #include "cohort/run/run_options.hpp"
 
@@ -45,6 +46,11 @@ struct run_cli_options {
   std::vector<std::string> arg_files;     ///< -a FILE
   /// --colsep, -N/-n/-L/--max-lines, --link, --header, -d (or -0), -E, --shuf
   input_options inputs{};
+  /// --pipe (or --pipepart, pipe_cut.part): each job reads a chunk of the
+  /// input on its standard input, cut as --block, --recstart, --recend,
+  /// --regexp and -N say.
+  bool pipe = false;
+  pipe_options pipe_cut{};
   /// -X (true: context replace) / -m / --xargs: fill each command line
   enum class fill_mode { none, context, plain, xargs } fill = fill_mode::none;
   bool max_records_given = false;

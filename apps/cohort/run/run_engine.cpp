@@ -77,7 +77,7 @@ std::optional<job_item> job_source::next() {
   if (e.pending_) return std::exchange(e.pending_, std::nullopt);
   // Input that may wait is read by wait_ready(), on the loop, never here:
   // after it, a job is pending or the inputs ended.
-  if (e.inputs_ended_ || e.parts_.inputs.may_wait()) return std::nullopt;
+  if (e.inputs_ended_ || e.input_may_wait()) return std::nullopt;
   for (;;) {
     bool ended = false;
     if (auto job = e.pull_job(ended)) return job;
@@ -96,7 +96,7 @@ bool job_source::countable() const {
   // Nor after the source threw: reading on would throw again (a second,
   // different error for one run) or count from a broken input.
   if (engine_->failure_) return false;
-  return !engine_->parts_.inputs.may_wait() || engine_->inputs_ended_;
+  return !engine_->input_may_wait() || engine_->inputs_ended_;
 }
 
 run_engine::run_engine(run_cli_options options, run_engine_parts parts)
@@ -112,13 +112,18 @@ run_engine::run_engine(run_cli_options options, run_engine_parts parts)
           r.on_event = [this](const task_event& e) { count_event(e); };
         }
         return r;
-      }()) {}
+      }()) {
+  if (parts_.chunks) {
+    parts_.chunks->on_warning(
+        [this](std::string m) { printer_.message("cohort run: warning: " + m); });
+  }
+}
 
 task<> run_engine::run(command_launcher& launcher, event& drain) {
   launcher_ = &launcher;
   runner_.set_drain(&drain);
   if (options_.bar || options_.eta) {
-    if (auto total = parts_.inputs.total_jobs()) {
+    if (auto total = parts_.chunks ? parts_.chunks->total() : parts_.inputs.total_jobs()) {
       if (options_.part) total = options_.part->jobs_of(*total);
       bar_counts_.total = static_cast<std::size_t>(*total);
     }

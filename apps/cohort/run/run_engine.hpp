@@ -9,6 +9,7 @@
 #include "cohort/run/inputs.hpp"
 #include "cohort/run/job_output.hpp"
 #include "cohort/run/joblog.hpp"
+#include "cohort/run/pipe_chunks.hpp"
 #include "cohort/run/run_cli.hpp"
 #include "cohort/run/run_exit_code.hpp"
 
@@ -49,6 +50,7 @@ class job_item {
   run_engine* engine_;
   std::uint64_t seq_;
   std::vector<std::string> args_;
+  chunk_file chunk_;  // --pipe/--pipepart: the job's standard input
   std::string command_;
   std::string tag_;  // --tag, --tagstring: what each output line starts with (tab included)
   bool expanded_ = false;
@@ -85,6 +87,8 @@ struct run_engine_parts {
   command_template tmpl;
   input_generator inputs;
   std::optional<command_template> tag{};  ///< --tagstring
+  /// --pipe/--pipepart: the jobs are the chunks of these, not `inputs`.
+  std::optional<pipe_source> chunks{};
   std::optional<resume_filter> resume{};  ///< --resume / --resume-failed
   std::optional<joblog_writer> log{};     ///< --joblog
   std::size_t slots = 1;                  ///< jobs at once
@@ -155,8 +159,15 @@ class run_engine {
   // The next job of the inputs, or nothing: at their end (`ended`) or when
   // --resume skips the input read. Blocks the thread if the inputs may_wait().
   std::optional<job_item> pull_job(bool& ended);
-  // The job of the input `in`, or nothing when --resume skips it.
-  std::optional<job_item> admit(job_input& in);
+  // The job of the input `in` (with its chunk, --pipe), or nothing when
+  // --resume skips it.
+  std::optional<job_item> admit(job_input& in, chunk_file chunk = {});
+  // The next input or chunk, blocking or awaited; false at the end.
+  bool next_input(job_input& in, chunk_file& chunk);
+  task<bool> next_input_async(job_input& in, chunk_file& chunk);
+  bool input_may_wait() const noexcept {
+    return parts_.chunks ? parts_.chunks->may_wait() : parts_.inputs.may_wait();
+  }
   task<> wait_for_input();
   task<> announce_drain(event& drain);
   void count_event(const task_event& e);
@@ -174,6 +185,7 @@ class run_engine {
   std::size_t next_slot_ = 1;
   std::vector<double> ok_runtimes_;  // for --timeout P%
   std::uint64_t resume_skipped_ = 0;
+  std::uint64_t chunk_seq_ = 0;  // --pipe: chunks read so far
   time_point last_start_{};
   bool inputs_ended_ = false;        // the inputs have no more jobs
   std::optional<job_item> pending_;  // pulled by wait_for_input(), for next()

@@ -13,33 +13,59 @@
 
 namespace cohort::app::run {
 
+bool run_engine::next_input(job_input& in, chunk_file& chunk) {
+  if (!parts_.chunks) return parts_.inputs.next(in);
+  if (!parts_.chunks->next(chunk)) return false;
+  in.seq = ++chunk_seq_;
+  in.args.clear();  // GNU: {} is empty with --pipe
+  return true;
+}
+
+task<bool> run_engine::next_input_async(job_input& in, chunk_file& chunk) {
+  // One co_await per branch, its value stored: written as
+  // `if (!parts_.chunks) co_return co_await ...; if (!co_await ...) ...`,
+  // g++ 12 (RelWithDebInfo) built a coroutine whose body never ran.
+  bool got = false;
+  if (parts_.chunks) {
+    got = co_await parts_.chunks->next_async(chunk);
+    in.seq = ++chunk_seq_;
+    in.args.clear();  // GNU: {} is empty with --pipe
+  } else {
+    got = co_await parts_.inputs.next_async(in);
+  }
+  co_return got;
+}
+
 task<> run_engine::wait_for_input() {
-  if (!parts_.inputs.may_wait()) co_return;  // next() reads without waiting
+  if (!input_may_wait()) co_return;  // next() reads without waiting
   // One worker reads at a time; the next one then reads the job after the
   // one this one took (a worker's next() follows its wait_ready() at once).
   auto turn = co_await input_turn_.acquire();
   while (!pending_ && !inputs_ended_) {
     job_input in;
-    if (!co_await parts_.inputs.next_async(in)) {
+    chunk_file chunk;
+    if (!co_await next_input_async(in, chunk)) {
       inputs_ended_ = true;
       break;
     }
-    pending_ = admit(in);
+    pending_ = admit(in, std::move(chunk));
   }
 }
 
 std::optional<job_item> run_engine::pull_job(bool& ended) {
   job_input in;
-  if (!parts_.inputs.next(in)) {
+  chunk_file chunk;
+  if (!next_input(in, chunk)) {
     ended = inputs_ended_ = true;
     return std::nullopt;
   }
-  return admit(in);
+  return admit(in, std::move(chunk));
 }
 
-std::optional<job_item> run_engine::admit(job_input& in) {
+std::optional<job_item> run_engine::admit(job_input& in, chunk_file chunk) {
   if (options_.part && !options_.part->holds_job(in.seq)) return std::nullopt;  // another part's
   job_item job(*this, std::move(in));
+  job.chunk_ = std::move(chunk);
   if (parts_.resume) {
     // A template with {%} cannot reproduce its old command: not compared.
     std::optional<std::string_view> command;
@@ -99,6 +125,7 @@ launch_request run_engine::request_for(job_item& job, std::size_t slot) {
     r.on_stderr = printer_.line_sink(job.seq_, job.tag_, job.partial_err_, true);
   }
   r.term_seq = &options_.term_seq;
+  r.stdin_fd = job.chunk_.fd();
   return r;
 }
 

@@ -116,12 +116,37 @@ void fill_command_lines(const run_cli_options& o, run_engine_parts& parts) {
   parts.inputs.fill_command_lines(std::move(fill));
 }
 
+// --pipe/--pipepart: the chunks of standard input or of the files given
+// (-a FILE, :::: FILE), instead of inputs.
+pipe_source chunks_of(const run_cli_options& o, const command_and_sources& split,
+                      std::size_t slots) {
+  std::vector<std::string> paths;
+  for (const input_source& s : split.sources) {
+    if (s.what != input_source::kind::file || !o.pipe_cut.part) {
+      throw usage_error(
+          o.pipe_cut.part
+              ? "--pipepart reads files: give them with -a FILE (not :::)"
+              : "--pipe reads standard input: give no -a, ::: or :::: (or use --pipepart -a FILE)");
+    }
+    paths.push_back(s.path);
+  }
+  if (!o.pipe_cut.part) return pipe_source(0, o.pipe_cut);
+  if (paths.empty()) throw usage_error("--pipepart needs the file to cut: -a FILE");
+  return pipe_source(paths, o.pipe_cut, slots);
+}
+
 // --dry-run: the commands, one a line, run none (-v prints them once too).
 int print_commands(const command_template& tmpl, input_generator& inputs,
-                   const std::optional<work_part>& part) {
+                   std::optional<pipe_source>& chunks, const std::optional<work_part>& part) {
   job_input in;
   std::string line;
-  while (inputs.next(in)) {
+  chunk_file chunk;
+  auto next = [&] {
+    if (!chunks) return inputs.next(in);
+    in.seq++;
+    return chunks->next(chunk);
+  };
+  while (next()) {
     if (part && !part->holds_job(in.seq)) continue;
     line.clear();
     tmpl.expand_into(line, in.args, in.seq, 1);
@@ -193,13 +218,21 @@ int run_and_report(int argc, char** argv, int& ended_by) {
     if (o.tagstring) refuse_perl_in_tagstring(*o.tagstring);
     // {##}: GNU parallel reads every input before the first job.
     o.inputs.read_all = uses_job_counts(o, split.command);
+    const std::size_t slots = resolve_jobs(o.jobs);
+    std::optional<pipe_source> chunks;
+    if (o.pipe) {
+      chunks.emplace(chunks_of(o, split, slots));
+      split.sources = {input_source::literals({})};  // the jobs are the chunks
+    }
     input_generator inputs(std::move(split.sources), o.inputs);
     command_template tmpl = template_of(o, split.command, inputs.header_names());
+    if (o.pipe) tmpl.append_no_arguments();
     std::optional<command_template> tag = tag_template_of(o, inputs.header_names());
     run_engine_parts parts{.tmpl = std::move(tmpl),
                            .inputs = std::move(inputs),
                            .tag = std::move(tag),
-                           .slots = resolve_jobs(o.jobs)};
+                           .chunks = std::move(chunks),
+                           .slots = slots};
     run_ending how{.argc = argc, .argv = argv, .options = &o, .halt_given = o.halt};
     if (o.fill != run_cli_options::fill_mode::none) fill_command_lines(o, parts);
     set_job_counts(parts);
@@ -208,7 +241,7 @@ int run_and_report(int argc, char** argv, int& ended_by) {
     o.halt = halt_for_runner(o.halt, how.total_jobs);
     if (o.dry_run) {
       held.release();
-      return print_commands(parts.tmpl, parts.inputs, o.part);
+      return print_commands(parts.tmpl, parts.inputs, parts.chunks, o.part);
     }
     open_joblogs(o, parts);
     run_engine engine(o, std::move(parts));

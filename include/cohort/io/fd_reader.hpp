@@ -68,6 +68,21 @@ class fd_reader {
   /// instead of throwing (`error` is cleared otherwise).
   [[nodiscard]] task<bool> read(std::string& record, std::error_code& error);
 
+  /// Reads raw bytes instead of a record: up to `size` bytes into `into`,
+  /// first what the reader has buffered, else one read() of the descriptor,
+  /// waiting on the loop while none is there (as read(record): a cancellable
+  /// wait that loses nothing). The value is the number of bytes read, fewer
+  /// than `size` whenever less is at hand, and 0 only at the end of the
+  /// input (or when `size` is 0). Throws std::system_error on a read error.
+  /// Mixes with read(record): both take from the same buffer.
+  ///
+  ///     char block[65536];
+  ///     while (std::size_t n = co_await in.read_some(block, sizeof block)) use(block, n);
+  [[nodiscard]] task<std::size_t> read_some(char* into, std::size_t size);
+
+  /// As read_some(), blocking the calling thread instead of the task.
+  std::size_t read_some_blocking(char* into, std::size_t size);
+
   /// As read(), blocking the calling thread instead of the task: for
   /// programs and steps that have no loop (a dry run, counting, start-up).
   bool read_blocking(std::string& record);
@@ -86,6 +101,8 @@ class fd_reader {
 
  private:
   bool take(std::string& record);
+  std::size_t take_some(char* into, std::size_t size) noexcept;
+  std::size_t read_direct(char* into, std::size_t size, std::error_code& error);
   const char* find_separator() noexcept;
   bool readable_now(std::error_code& error) const;
   std::size_t fill(std::error_code& error);

@@ -53,6 +53,10 @@ class process_state;
 enum class stdin_mode {
   null,     ///< /dev/null (the default: a job never steals the terminal's input)
   inherit,  ///< the parent's standard input
+  /// `process_options::in_fd`, a descriptor of the caller's (a file, a pipe,
+  /// a memfd): the child reads from it, sharing its file offset; the caller
+  /// keeps it and closes it when it likes (the child holds its own copy).
+  descriptor,
 };
 
 /// Where a child's standard output or standard error goes.
@@ -78,6 +82,10 @@ struct process_options {
   /// The child's working directory; empty: the parent's.
   std::string cwd{};
   stdin_mode in = stdin_mode::null;
+  /// With `stdin_mode::descriptor`: the descriptor the child's standard
+  /// input is a copy of (dup2). `cohort run --pipe` gives each job its chunk
+  /// this way.
+  int in_fd = -1;
   output_mode out = output_mode::inherit;
   output_mode err = output_mode::inherit;
   /// With `capture`: if set, each chunk is handed to this function (on the

@@ -194,6 +194,36 @@ TEST_F(FdReaderTest, CancelWhileBlockedEndsTheWaitAndLosesNothing) {
   }()));
 }
 
+TEST_F(FdReaderTest, ReadSomeTakesTheBufferFirstThenWaitsOnTheLoopAndEndsWithZero) {
+  pipe_fds p;
+  fd_reader r(p.read);
+  p.put("a\nbcd");
+  std::string rec;
+  ASSERT_TRUE(loop.run(r.read(rec)));  // buffers "bcd" behind the record
+  EXPECT_EQ(rec, "a");
+  char block[8];
+  EXPECT_EQ(loop.run(r.read_some(block, 2)), 2u);
+  EXPECT_EQ(std::string_view(block, 2), "bc");
+  EXPECT_EQ(r.read_some_blocking(block, sizeof block), 1u);
+  EXPECT_EQ(block[0], 'd');
+  std::string seen;
+  loop.run([&]() -> task<> {
+    co_await cohort::with_task_group([&](cohort::task_group& g) -> task<> {
+      g.spawn([](fd_reader& rd, std::string& got) -> task<> {
+        char buf[4];
+        while (const std::size_t n = co_await rd.read_some(buf, sizeof buf)) got.append(buf, n);
+      }(r, seen));
+      co_await turn();
+      p.put("efghij");  // the reader waits on the loop meanwhile
+      co_await turn();
+      p.close_write();
+    });
+  }());
+  EXPECT_EQ(seen, "efghij");
+  EXPECT_EQ(loop.run(r.read_some(block, sizeof block)), 0u);
+  EXPECT_EQ(r.read_some_blocking(block, sizeof block), 0u);
+}
+
 TEST_F(FdReaderTest, ACancelledReaderCanBeDestroyedAfterItsLoop) {
   pipe_fds p;
   auto r = std::make_unique<fd_reader>(p.read);

@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -271,6 +272,25 @@ TEST_F(ProcessTest, StdinIsDevNullByDefaultOrInherited) {
                           .out = output_mode::capture});
   loop.run(wait_for(inherited));
   EXPECT_EQ(inherited.stdout_text(), std::string(ours, static_cast<std::size_t>(n)) + "\n");
+}
+
+TEST_F(ProcessTest, StdinFromADescriptorOfTheCallers) {
+  // A memfd holding two lines: the child reads it from its offset (0), and
+  // the caller's descriptor stays open and usable after the spawn.
+  const int fd = ::memfd_create("chunk", MFD_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "a\nb\n", 4), 4);
+  ASSERT_EQ(::lseek(fd, 0, SEEK_SET), 0);
+  auto p = spawn({.argv = {"wc", "-l"},
+                  .in = cohort::stdin_mode::descriptor,
+                  .in_fd = fd,
+                  .out = output_mode::capture});
+  loop.run(wait_for(p));
+  EXPECT_EQ(p.stdout_text(), "2\n");
+  EXPECT_EQ(::lseek(fd, 0, SEEK_CUR), 4) << "the child shares the caller's offset";
+  ::close(fd);
+  EXPECT_THROW(spawn({.argv = {"true"}, .in = cohort::stdin_mode::descriptor}),
+               std::invalid_argument);
 }
 
 TEST_F(ProcessTest, CapturesStdoutAndStderrSeparately) {
