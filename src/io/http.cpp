@@ -214,13 +214,40 @@ struct http_client::impl {
     t->client = this;
     t->deadline.fire_ = &on_deadline;
     t->deadline.context_ = t.get();
+    // What every request of this handle shares, set once: a pooled handle is
+    // not reset between requests (curl_easy_reset and setting all of this
+    // again cost as much as our whole share of a small request); start()
+    // sets everything a request may change.
+    CURLcode rc = CURLE_OK;
+    auto set = [&](CURLoption option, auto value) {
+      if (rc == CURLE_OK) rc = curl_easy_setopt(t->easy, option, value);
+    };
+    set(CURLOPT_PRIVATE, static_cast<void*>(t.get()));
+    set(CURLOPT_ERRORBUFFER, t->error_buf);
+    set(CURLOPT_NOSIGNAL, 1L);
+    set(CURLOPT_WRITEFUNCTION, &on_body);
+    set(CURLOPT_WRITEDATA, static_cast<void*>(t.get()));
+    set(CURLOPT_HEADERFUNCTION, &on_header);
+    set(CURLOPT_HEADERDATA, static_cast<void*>(t.get()));
+    set(CURLOPT_PREREQFUNCTION, &on_connected);
+    set(CURLOPT_PREREQDATA, static_cast<void*>(t.get()));
+    set(CURLOPT_PROTOCOLS_STR, "http,https");
+    set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    set(CURLOPT_HTTP_VERSION,
+        static_cast<long>(options.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1));
+    if (rc != CURLE_OK) {
+      curl_easy_cleanup(t->easy);
+      throw std::runtime_error(std::string("cohort: setting up a request handle failed: ") +
+                               curl_easy_strerror(rc));
+    }
     return t.release();
   }
 
   void give_back(detail::http_transfer* t) noexcept {
     if (t->active) remove(*t);
+    // The list is libcurl's until the next request sets its own (or none):
+    // start() sets CURLOPT_HTTPHEADER every time, so it is never used freed.
     curl_slist_free_all(std::exchange(t->headers, nullptr));
-    curl_easy_reset(t->easy);
     t->done = nullptr;
     t->response = http_response{};
     t->retry_after.clear();
@@ -251,19 +278,8 @@ struct http_client::impl {
       if (rc == CURLE_OK) rc = curl_easy_setopt(e, option, value);
     };
     set(CURLOPT_URL, r.url.c_str());
-    set(CURLOPT_PRIVATE, static_cast<void*>(&t));
-    set(CURLOPT_ERRORBUFFER, t.error_buf);
-    set(CURLOPT_NOSIGNAL, 1L);
-    set(CURLOPT_WRITEFUNCTION, &on_body);
-    set(CURLOPT_WRITEDATA, static_cast<void*>(&t));
-    set(CURLOPT_HEADERFUNCTION, &on_header);
-    set(CURLOPT_HEADERDATA, static_cast<void*>(&t));
-    set(CURLOPT_PROTOCOLS_STR, "http,https");
-    set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     set(CURLOPT_USERAGENT,
         r.user_agent.empty() ? http_default_user_agent().data() : r.user_agent.c_str());
-    set(CURLOPT_HTTP_VERSION,
-        static_cast<long>(options.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1));
     // PIPEWAIT makes a request wait for the host's first connection to say
     // whether it multiplexes rather than open one of its own. Over TLS the
     // handshake (ALPN) says so at once; over plain http libcurl learns it
@@ -273,6 +289,9 @@ struct http_client::impl {
     set(CURLOPT_PIPEWAIT, options.http2 && is_https(r.url) ? 1L : 0L);
     set(CURLOPT_SSL_VERIFYPEER, r.verify_tls ? 1L : 0L);
     set(CURLOPT_SSL_VERIFYHOST, r.verify_tls ? 2L : 0L);
+    // The handle is reused without a reset: every option below is set for
+    // every request, to libcurl's default where the request wants none.
+    //
     // libcurl's own CURLOPT_TIMEOUT counts from curl_multi_add_handle, so a
     // request that waits for a free connection (max_host_connections) spends
     // its budget waiting, and then fails at once with an error naming
@@ -284,31 +303,25 @@ struct http_client::impl {
     if (r.total_timeout > duration::zero()) {
       if (connect <= duration::zero() || r.total_timeout < connect) connect = r.total_timeout;
       t.total_timeout = r.total_timeout;
-      set(CURLOPT_PREREQFUNCTION, &on_connected);
-      set(CURLOPT_PREREQDATA, static_cast<void*>(&t));
     }
-    if (connect > duration::zero()) set(CURLOPT_CONNECTTIMEOUT_MS, to_ms(connect));
-    if (r.low_speed_time > duration::zero()) {
-      set(CURLOPT_LOW_SPEED_LIMIT, static_cast<long>(r.low_speed_limit));
-      set(CURLOPT_LOW_SPEED_TIME,
-          static_cast<long>(std::chrono::ceil<std::chrono::seconds>(r.low_speed_time).count()));
-    }
-    if (r.max_body_bytes) {
-      t.max_body = r.max_body_bytes;
-      set(CURLOPT_MAXFILESIZE_LARGE,
-          static_cast<curl_off_t>(
-              std::min<std::uint64_t>(*r.max_body_bytes, std::numeric_limits<curl_off_t>::max())));
-    }
-    if (r.max_redirects > 0) {
-      set(CURLOPT_FOLLOWLOCATION, 1L);
-      set(CURLOPT_MAXREDIRS, static_cast<long>(r.max_redirects));
-    }
+    set(CURLOPT_CONNECTTIMEOUT_MS, connect > duration::zero() ? to_ms(connect) : 0L);
+    const bool stall = r.low_speed_time > duration::zero();
+    set(CURLOPT_LOW_SPEED_LIMIT, stall ? static_cast<long>(r.low_speed_limit) : 0L);
+    set(CURLOPT_LOW_SPEED_TIME,
+        stall ? static_cast<long>(std::chrono::ceil<std::chrono::seconds>(r.low_speed_time).count())
+              : 0L);
+    t.max_body = r.max_body_bytes;
+    set(CURLOPT_MAXFILESIZE_LARGE,
+        static_cast<curl_off_t>(std::min<std::uint64_t>(r.max_body_bytes.value_or(0),
+                                                        std::numeric_limits<curl_off_t>::max())));
+    set(CURLOPT_FOLLOWLOCATION, r.max_redirects > 0 ? 1L : 0L);
+    set(CURLOPT_MAXREDIRS, r.max_redirects > 0 ? static_cast<long>(r.max_redirects) : -1L);
     for (const std::string& h : r.headers) append_header(t, h.c_str());
     if (!r.if_none_match.empty()) append_header(t, ("If-None-Match: " + r.if_none_match).c_str());
     if (!r.if_modified_since.empty()) {
       append_header(t, ("If-Modified-Since: " + r.if_modified_since).c_str());
     }
-    if (t.headers != nullptr) set(CURLOPT_HTTPHEADER, t.headers);
+    set(CURLOPT_HTTPHEADER, t.headers);
 
     if (rc != CURLE_OK) {
       fail_now(t, rc, "");
@@ -384,7 +397,8 @@ struct http_client::impl {
   // connect times count from there, not from when it was queued).
   static int on_connected(void* user, char*, char*, int, int) noexcept {
     auto& t = *static_cast<detail::http_transfer*>(user);
-    if (t.budget_started) return CURL_PREREQFUNC_OK;  // a redirect: same budget
+    if (t.total_timeout <= duration::zero()) return CURL_PREREQFUNC_OK;  // no budget to keep
+    if (t.budget_started) return CURL_PREREQFUNC_OK;                     // a redirect: same budget
     curl_off_t connect_us = 0;
     curl_off_t tls_us = 0;
     curl_easy_getinfo(t.easy, CURLINFO_CONNECT_TIME_T, &connect_us);

@@ -415,6 +415,54 @@ TEST_F(Http, BodyExactlyAtTheLimitIsAccepted) {
   EXPECT_EQ(b.body, http_test_server::body(9000));
 }
 
+// A request handle goes back to the pool and serves the next request
+// without curl_easy_reset: nothing a request set may reach the next one.
+TEST_F(Http, APooledHandleCarriesNothingFromTheRequestBefore) {
+  http_client client(loop, {.max_total_connections = 1,
+                            .max_host_connections = 1,
+                            .max_idle_connections = 1,
+                            .pooled_handles = 1});
+  http_request loaded = at("/echo");
+  loaded.headers = {"X-One: 1"};
+  loaded.user_agent = "loaded/1.0";
+  loaded.if_none_match = "\"v1\"";
+  loaded.if_modified_since = "Wed, 21 Oct 2015 07:28:00 GMT";
+  loaded.total_timeout = 5s;
+  loaded.low_speed_time = 5s;
+  http_request limited = at("/bytes/2000");
+  limited.max_body_bytes = 1000;
+  http_request no_redirects = at("/redirect/bytes/10");
+  no_redirects.max_redirects = 0;
+  const std::vector<http_response> r =
+      run([](http_client& c, std::vector<http_request> reqs) -> task<std::vector<http_response>> {
+        std::vector<http_response> out;
+        for (http_request& q : reqs) out.push_back(co_await c.get_ec(std::move(q)));
+        co_return out;
+      }(client, {loaded, at("/echo"), limited, at("/bytes/2000"), no_redirects,
+                 at("/redirect/bytes/10")}));
+  ASSERT_EQ(r.size(), 6u);
+  EXPECT_NE(r[0].body.find("X-One: 1\r\n"), std::string::npos) << r[0].body;
+  EXPECT_NE(r[0].body.find("If-None-Match: \"v1\"\r\n"), std::string::npos) << r[0].body;
+  // The plain request after it: no header, validator or user agent of the first.
+  EXPECT_TRUE(r[1].ok()) << r[1].error_message;
+  EXPECT_EQ(r[1].body.find("X-One"), std::string::npos) << r[1].body;
+  EXPECT_EQ(r[1].body.find("If-None-Match"), std::string::npos) << r[1].body;
+  EXPECT_EQ(r[1].body.find("If-Modified-Since"), std::string::npos) << r[1].body;
+  EXPECT_NE(
+      r[1].body.find("User-Agent: " + std::string(cohort::http_default_user_agent()) + "\r\n"),
+      std::string::npos)
+      << r[1].body;
+  // A body limit, then none.
+  EXPECT_EQ(r[2].error, curl_errc::filesize_exceeded) << r[2].error_message;
+  EXPECT_TRUE(r[3].ok()) << r[3].error_message;
+  EXPECT_EQ(r[3].body, http_test_server::body(2000));
+  // Redirects off, then on again (the default).
+  EXPECT_EQ(r[4].status, 302);
+  EXPECT_EQ(r[5].status, 200);
+  EXPECT_EQ(r[5].body, http_test_server::body(10));
+  EXPECT_EQ(client.stats().failed, 1u);
+}
+
 // --- connections --------------------------------------------------------------
 
 TEST_F(Http, SequentialRequestsReuseOneConnection) {
