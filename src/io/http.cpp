@@ -5,6 +5,8 @@
 #include "io/ascii_case.hpp"
 
 #include <curl/curl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <boost/asio/error.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 
@@ -15,6 +17,7 @@
 #include <limits>
 #include <memory>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #ifndef COHORT_VERSION_STRING
@@ -164,6 +167,11 @@ struct http_client::impl {
     int want = 0;  // CURL_POLL_IN / CURL_POLL_OUT bits
     bool waiting_read = false;
     bool waiting_write = false;
+    // A connection socket libcurl opened and will close through our
+    // callbacks: the watch stays when libcurl stops asking about it (an idle
+    // kept-alive connection), so the socket's next request does not register
+    // it with the reactor again, and goes when the socket is closed.
+    bool kept = false;
   };
 
   impl(asio_loop& l, http_client_options o) : loop(l), options(o) {
@@ -231,6 +239,10 @@ struct http_client::impl {
     set(CURLOPT_HEADERDATA, static_cast<void*>(t.get()));
     set(CURLOPT_PREREQFUNCTION, &on_connected);
     set(CURLOPT_PREREQDATA, static_cast<void*>(t.get()));
+    set(CURLOPT_OPENSOCKETFUNCTION, &on_open_socket);
+    set(CURLOPT_OPENSOCKETDATA, static_cast<void*>(this));
+    set(CURLOPT_CLOSESOCKETFUNCTION, &on_close_socket);
+    set(CURLOPT_CLOSESOCKETDATA, static_cast<void*>(this));
     set(CURLOPT_PROTOCOLS_STR, "http,https");
     set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     set(CURLOPT_HTTP_VERSION,
@@ -490,18 +502,31 @@ struct http_client::impl {
     auto& self = *static_cast<impl*>(user);
     auto* w = static_cast<socket_watch*>(socketp);
     if (what == CURL_POLL_REMOVE) {
-      if (w != nullptr) self.forget(*w);
+      // Only a watch we still have: one forgotten when its socket closed
+      // is gone, whatever libcurl still holds.
+      const auto it = self.sockets.find(s);
+      if (w == nullptr || it == self.sockets.end() || it->second.get() != w) return 0;
+      if (w->kept) {
+        w->want = 0;  // a wait still pending ends without acting (on_ready)
+      } else {
+        self.forget(*w);
+      }
       return 0;
     }
     try {
       std::shared_ptr<socket_watch> watch;
       if (w == nullptr) {
-        watch = std::make_shared<socket_watch>(self.loop.io(), s);
-        boost::system::error_code ec;
-        watch->sd.assign(s, ec);
-        if (ec) return -1;
-        watch->owner = &self;
-        self.sockets.emplace(s, watch);
+        if (const auto it = self.sockets.find(s); it != self.sockets.end()) {
+          watch = it->second;  // kept from the socket's last request
+        } else {
+          watch = std::make_shared<socket_watch>(self.loop.io(), s);
+          boost::system::error_code ec;
+          watch->sd.assign(s, ec);
+          if (ec) return -1;
+          watch->owner = &self;
+          watch->kept = self.opened.contains(s);
+          self.sockets.emplace(s, watch);
+        }
         curl_multi_assign(self.multi, s, watch.get());
       } else {
         watch = self.sockets.at(s);
@@ -512,6 +537,35 @@ struct http_client::impl {
       return -1;
     }
     return 0;
+  }
+
+  // The socket libcurl would make itself (CURLOPT_OPENSOCKETFUNCTION's
+  // default), noted as one libcurl closes through on_close_socket.
+  static curl_socket_t on_open_socket(void* user, curlsocktype purpose,
+                                      curl_sockaddr* address) noexcept {
+    auto& self = *static_cast<impl*>(user);
+    const curl_socket_t s = ::socket(address->family, address->socktype, address->protocol);
+    if (s == CURL_SOCKET_BAD || purpose != CURLSOCKTYPE_IPCXN) return s;
+    try {
+      self.opened.insert(s);
+    } catch (...) {
+      // Not noted: watched as any other socket, forgotten when libcurl says so.
+    }
+    return s;
+  }
+
+  // libcurl closes a socket it opened through on_open_socket. It has already
+  // said CURL_POLL_REMOVE if it watched it; a kept watch stops here, before
+  // the descriptor can be reused.
+  static int on_close_socket(void* user, curl_socket_t s) noexcept {
+    auto& self = *static_cast<impl*>(user);
+    self.opened.erase(s);
+    if (const auto it = self.sockets.find(s); it != self.sockets.end()) {
+      std::shared_ptr<socket_watch> keep = std::move(it->second);
+      self.sockets.erase(it);
+      release(*keep);
+    }
+    return ::close(s);
   }
 
   static int on_timer(CURLM*, long timeout_ms, void* user) noexcept {
@@ -598,6 +652,9 @@ struct http_client::impl {
   CURLM* multi = nullptr;
   detail::timer_entry timer;
   std::unordered_map<curl_socket_t, std::shared_ptr<socket_watch>> sockets;
+  // Connection sockets libcurl opened through on_open_socket and has not
+  // closed yet.
+  std::unordered_set<curl_socket_t> opened;
   std::vector<detail::http_transfer*> pool;
   http_client_stats stats;
   std::size_t in_flight = 0;

@@ -480,6 +480,42 @@ TEST_F(Http, SequentialRequestsReuseOneConnection) {
   EXPECT_EQ(server.requests(), 10u);
 }
 
+// A kept-alive connection's socket stays watched between its requests; when
+// libcurl closes it, the watch goes with it, so a new connection that gets
+// the same descriptor number is watched afresh (a stale watch would never
+// see it ready: each request after a closed connection would wait for
+// libcurl's one-second timer).
+TEST_F(Http, ConnectionsClosedBetweenRequestsAreReplacedByWatchedOnes) {
+  http_client client(
+      loop, {.max_total_connections = 1, .max_host_connections = 1, .max_idle_connections = 1});
+  std::vector<http_request> reqs;
+  for (const char* path : {"/bytes/10", "/close", "/bytes/11", "/reset", "/bytes/12",
+                           "/truncated/100", "/bytes/13", "/bytes/14"}) {
+    http_request r = at(path);
+    // Watched, each takes a few milliseconds; on a stale watch, libcurl
+    // would see the socket only when its own timer (1 s) makes it look.
+    r.total_timeout = 750ms;
+    reqs.push_back(std::move(r));
+  }
+  const std::vector<http_response> r =
+      run([](http_client& c, std::vector<http_request> all) -> task<std::vector<http_response>> {
+        std::vector<http_response> out;
+        for (http_request& q : all) out.push_back(co_await c.get_ec(std::move(q)));
+        co_return out;
+      }(client, reqs));
+  ASSERT_EQ(r.size(), 8u);
+  for (const std::size_t i : {0u, 2u, 4u, 6u, 7u}) {
+    EXPECT_TRUE(r[i].ok()) << i << ": " << r[i].error_message;
+    EXPECT_EQ(r[i].body, http_test_server::body(10 + (i == 7 ? 4 : i / 2))) << i;
+  }
+  EXPECT_EQ(r[1].error, curl_errc::got_nothing) << r[1].error_message;
+  EXPECT_TRUE(r[3].error) << r[3].status;
+  EXPECT_EQ(r[5].error, curl_errc::partial_file) << r[5].error_message;
+  // A new connection after each closed one (libcurl also retries a request
+  // that a reused connection closed on, on a new one).
+  EXPECT_GE(server.connections(), 4u);
+}
+
 TEST_F(Http, SixtyFourConcurrentRequestsShareAtMostEightConnections) {
   http_client client(loop, {.max_host_connections = 8});
   std::vector<http_response> results(64);
