@@ -8,12 +8,25 @@ peers' script uses 20,000), each 2-30 KiB of seeded random bytes behind a PNG
 signature (so `cohort tiles` validation accepts them), served by nginx
 (Debian's nginx-light, one worker, access log off) on 127.0.0.1.
 
-Each client fetches every tile into a fresh output. The figure is tiles per
-second of the whole run (wall time from start to exit); CPU (user+sys) and
-peak RSS come from the client's rusage. Every output is verified afterwards
-(every tile present, byte-exact) and a client that fails verification is
-marked so. With --runs R every client runs R times, interleaved; the median
-is shown with the spread. The ratios are cohort's tiles/s over each peer's.
+Each client fetches every tile into a fresh output, once with the outputs on
+a tmpfs (/dev/shm: the file system out of the comparison) and once on the
+disk (under --work), in the same run. The figure is tiles per second of the
+whole run (wall time from start to exit); CPU (user+sys of the client's
+whole process tree, from /usr/bin/time) and peak RSS come from the client's
+rusage, and the CPU is also given per tile. The server's CPU per tile (its
+worker's utime+stime from /proc, before and after) says how much of the
+machine the server needed for that client. Every output is verified
+afterwards (every tile present, byte-exact) and a client that fails
+verification is marked so. With --runs R every client runs R times,
+interleaved; the median is shown with the spread. The ratios are cohort's
+tiles/s over each peer's.
+
+The server's own bound: before the clients of each run, a load generator
+with no client-side work (wrk, cycling through the same tile URLs at the
+same number of connections, bodies discarded; without wrk, curl --parallel
+writing every body to /dev/null) says how many tiles per second nginx
+serves on this machine when nothing is stored; each client's rate is shown
+as a share of it.
 
 Last, the resume check: `cohort tiles` is sent a real SIGINT at about half
 way (counted in the logged server's access log), must end by that SIGINT
@@ -23,7 +36,7 @@ fetched twice.
 
 Usage: tiles_vs_peers.py --bin build/bin/cohort --peers DIR [--conns 16]
          [--runs 1] [--port 18181] [--clients cohort-mbtiles,cohort-dir,curl,...]
-         [--max-zoom 7] [--keep]
+         [--max-zoom 7] [--outs /dev/shm,disk] [--bound-seconds 5] [--keep]
 """
 import argparse
 import json
@@ -276,6 +289,93 @@ def resume_check(a, outs, root, tiles, access_log, max_zoom):
     return True
 
 
+def nginx_worker_cpu(master_pid):
+    """CPU seconds (utime + stime) of nginx's workers so far, from /proc."""
+    try:
+        with open(f"/proc/{master_pid}/task/{master_pid}/children") as f:
+            workers = f.read().split()
+    except OSError:
+        return None
+    total = 0
+    for w in workers:
+        try:
+            with open(f"/proc/{w}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # from field 3 (state) on
+        total += int(fields[11]) + int(fields[12])  # fields 14 and 15: utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+# wrk's request generator: every tile path of the list in turn, each thread
+# starting at another place of it, so that nginx serves the same files as it
+# does to the clients (not one cached tile).
+WRK_LUA = """local paths = {{}}
+for line in io.lines("{paths}") do paths[#paths + 1] = line end
+local threads = 0
+function setup(thread)
+  thread:set("first", threads * 7919 % #paths)
+  threads = threads + 1
+end
+local i = nil
+function request()
+  if i == nil then i = first or 0 end
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i])
+end
+"""
+
+
+def server_bound(a, work, tiles, base, nginx_pid):
+    """The server's own bound: tiles/s nginx serves to a load generator that
+    does no work with the bodies, at the same number of connections, and the
+    server's CPU per tile meanwhile. Returns (tool description, tiles/s,
+    server CPU us per tile)."""
+    cpu0 = nginx_worker_cpu(nginx_pid)
+    if shutil.which("wrk"):
+        paths = os.path.join(work, "paths.txt")
+        script = os.path.join(work, "cycle.lua")
+        with open(paths, "w") as f:
+            f.writelines(f"/{z}/{x}/{y}.png\n" for z, x, y in tiles)
+        with open(script, "w") as f:
+            f.write(WRK_LUA.format(paths=paths))
+        cmd = ["wrk", "-t", str(a.bound_threads), "-c", str(a.conns), "-d",
+               f"{a.bound_seconds}s", "-s", script, base + "/"]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=a.bound_seconds + 60)
+        rate, served, bad = None, None, 0
+        for line in out.stdout.splitlines():
+            if line.startswith("Requests/sec:"):
+                rate = float(line.split()[1])
+            elif "requests in" in line:
+                served = int(line.split()[0])
+            elif line.strip().startswith("Non-2xx"):
+                bad = int(line.split()[-1])
+        if out.returncode != 0 or rate is None or bad:
+            die(f"wrk failed (exit {out.returncode}, {bad} non-2xx): {out.stdout}{out.stderr}")
+        what = f"wrk -t{a.bound_threads} -c{a.conns} {a.bound_seconds} s, every tile in turn"
+    else:
+        cfg = os.path.join(work, "null.cfg")
+        with open(cfg, "w") as f:
+            f.writelines(f'url = "{base}/{z}/{x}/{y}.png"\noutput = "/dev/null"\n'
+                         for z, x, y in tiles)
+        t = time.monotonic()
+        out = subprocess.run(["curl", "-sS", "--fail", "--parallel", "--parallel-max",
+                              str(a.conns), "-K", cfg], capture_output=True, text=True)
+        if out.returncode != 0:
+            die(f"curl to /dev/null failed (exit {out.returncode}): {out.stderr[-300:]}")
+        served = len(tiles)
+        rate = served / (time.monotonic() - t)
+        what = f"curl --parallel-max {a.conns} into /dev/null (no wrk)"
+    cpu1 = nginx_worker_cpu(nginx_pid)
+    server_us = (cpu1 - cpu0) / served * 1e6 if cpu0 is not None and served else None
+    return what, rate, server_us
+
+
+def fmt_us(v):
+    return "?" if v is None else f"{v:.0f}"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bin", default="build/bin/cohort")
@@ -287,8 +387,14 @@ def main():
     ap.add_argument("--clients", default=",".join(ALL_CLIENTS))
     ap.add_argument("--no-resume", action="store_true")
     ap.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "cohort-tiles-bench"))
-    ap.add_argument("--out", help="where the clients write (default: under --work); e.g. a "
-                    "tmpfs such as /dev/shm to take the disk out of the comparison")
+    ap.add_argument("--outs", default="/dev/shm,disk",
+                    help="where the clients write, comma-separated, each in the same run: "
+                    "directories, or 'disk' for under --work (default: /dev/shm,disk: "
+                    "a tmpfs, which takes the file system out of the comparison, and the disk)")
+    ap.add_argument("--out", help="one place only (as --outs DIR)")
+    ap.add_argument("--bound-seconds", type=int, default=5,
+                    help="length of each server-bound measurement (0: none)")
+    ap.add_argument("--bound-threads", type=int, default=1, help="wrk's threads")
     ap.add_argument("--keep", action="store_true", help="keep the tile tree for the next run")
     a = ap.parse_args()
     a.bin = os.path.abspath(a.bin)
@@ -317,64 +423,94 @@ def main():
             f.read()
     print(f"data: {len(tiles):,} tiles (zooms 0-{a.max_zoom}), {total / 2**20:.0f} MiB, "
           f"in {root} ({time.monotonic() - t:.1f} s to prepare, read once to be cached)")
-    outs = (os.path.join(os.path.abspath(a.out), "cohort-tiles-bench-out") if a.out else
-            os.path.join(work, "outputs"))
-    os.makedirs(outs, exist_ok=True)
-    fstype = subprocess.run(["stat", "-f", "-c", "%T", outs], capture_output=True,
-                            text=True).stdout.strip()
-    print(f"outputs: {outs} ({fstype})")
+    places = []  # (label, directory the outputs go in, made by us under another directory)
+    for spec in ([a.out] if a.out else [o for o in a.outs.split(",") if o]):
+        if spec == "disk":
+            d, apart = os.path.join(work, "outputs"), False
+        else:
+            d, apart = os.path.join(os.path.abspath(spec), "cohort-tiles-bench-out"), True
+        os.makedirs(d, exist_ok=True)
+        fstype = subprocess.run(["stat", "-f", "-c", "%T", d], capture_output=True,
+                                text=True).stdout.strip()
+        places.append((f"{d} ({fstype})", d, apart))
+        print(f"outputs: {d} ({fstype})")
     nginx, access_log = start_nginx(work, root, a.port)
     try:
         base = f"http://127.0.0.1:{a.port}"
         inputs = write_inputs(work, tiles, base)
-        results = {c: [] for c in clients}
+        results = {(p[0], c): [] for p in places for c in clients}
+        bounds = []
         ok_all = True
         for _ in range(a.runs):
-            for c in clients:
-                out = os.path.join(outs, "out-" + c)
-                cmd, target = client_command(c, a, out, inputs, base, a.max_zoom)
-                clear(target)
-                if not c.startswith("cohort"):
-                    os.makedirs(out)
-                subprocess.run(["sync"])
-                rc, wall, cpu, rss, err = run_measured(cmd)
-                if c == "cohort-mbtiles":
-                    ok, detail = verify_mbtiles(target, root, tiles)
-                else:
-                    ok, detail = verify_dir(out, root, tiles)
-                if rc != 0:
-                    ok = False
-                    detail += f"; exit {rc}: {err.strip()[-300:]}"
-                ok_all &= ok
-                results[c].append((len(tiles) / wall, cpu, rss, ok, detail))
-                clear(target)
+            if a.bound_seconds > 0:
+                bounds.append(server_bound(a, work, tiles, base, nginx.pid))
+            for label, outs, _ in places:
+                for c in clients:
+                    out = os.path.join(outs, "out-" + c)
+                    cmd, target = client_command(c, a, out, inputs, base, a.max_zoom)
+                    clear(target)
+                    if not c.startswith("cohort"):
+                        os.makedirs(out)
+                    subprocess.run(["sync"])
+                    cpu0 = nginx_worker_cpu(nginx.pid)
+                    rc, wall, cpu, rss, err = run_measured(cmd)
+                    cpu1 = nginx_worker_cpu(nginx.pid)
+                    server_us = (cpu1 - cpu0) / len(tiles) * 1e6 if cpu0 is not None else None
+                    if c == "cohort-mbtiles":
+                        ok, detail = verify_mbtiles(target, root, tiles)
+                    else:
+                        ok, detail = verify_dir(out, root, tiles)
+                    if rc != 0:
+                        ok = False
+                        detail += f"; exit {rc}: {err.strip()[-300:]}"
+                    ok_all &= ok
+                    results[(label, c)].append((len(tiles) / wall, cpu, rss, ok, detail,
+                                                server_us))
+                    clear(target)
         load = open("/proc/loadavg").read().split()[0]
         print(f"{a.conns} connections each; {a.runs} run(s) each, interleaved; "
               f"{os.cpu_count()} cores, load {load} after the runs; nginx 1 worker")
-        print("| client | tiles/s (median) | min..max | CPU s | peak RSS MiB | output verified |")
-        print("|---|---|---|---|---|---|")
-        med = {}
-        for c in clients:
-            rs = results[c]
-            rates = [r[0] for r in rs]
-            med[c] = statistics.median(rates)
-            print(f"| {c} | {med[c]:,.0f} | {min(rates):,.0f}..{max(rates):,.0f} | "
-                  f"{statistics.median(r[1] for r in rs):.1f} | "
-                  f"{max(r[2] for r in rs):.1f} | "
-                  f"{'yes' if all(r[3] for r in rs) else 'NO: ' + rs[-1][4]} |")
-        for ours in ("cohort-mbtiles", "cohort-dir"):
-            if ours not in med:
-                continue
-            for peer in clients:
-                if not peer.startswith("cohort"):
-                    print(f"{ours} / {peer}: {med[ours] / med[peer]:.2f}x")
+        bound = None
+        if bounds:
+            bound = statistics.median(b[1] for b in bounds)
+            server_us = [b[2] for b in bounds if b[2] is not None]
+            print(f"server bound ({bounds[0][0]}): {bound:,.0f} tiles/s (median; "
+                  f"{min(b[1] for b in bounds):,.0f}..{max(b[1] for b in bounds):,.0f}), "
+                  f"server CPU {fmt_us(statistics.median(server_us) if server_us else None)} "
+                  f"us per tile")
+        for label, _, _ in places:
+            print()
+            print(f"outputs on {label}:")
+            print("| client | tiles/s (median) | min..max | of server bound | "
+                  "CPU us/tile | CPU s | server CPU us/tile | peak RSS MiB | output verified |")
+            print("|---|---|---|---|---|---|---|---|---|")
+            med = {}
+            for c in clients:
+                rs = results[(label, c)]
+                rates = [r[0] for r in rs]
+                med[c] = statistics.median(rates)
+                cpu = statistics.median(r[1] for r in rs)
+                sus = [r[5] for r in rs if r[5] is not None]
+                share = f"{med[c] / bound:.0%}" if bound else "-"
+                print(f"| {c} | {med[c]:,.0f} | {min(rates):,.0f}..{max(rates):,.0f} | "
+                      f"{share} | {cpu / len(tiles) * 1e6:.0f} | {cpu:.2f} | "
+                      f"{fmt_us(statistics.median(sus) if sus else None)} | "
+                      f"{max(r[2] for r in rs):.1f} | "
+                      f"{'yes' if all(r[3] for r in rs) else 'NO: ' + rs[-1][4]} |")
+            for ours in ("cohort-mbtiles", "cohort-dir"):
+                if ours not in med:
+                    continue
+                for peer in clients:
+                    if not peer.startswith("cohort"):
+                        print(f"{ours} / {peer}: {med[ours] / med[peer]:.2f}x")
         if not a.no_resume and any(c.startswith("cohort") for c in clients):
-            ok_all &= resume_check(a, outs, root, tiles, access_log, a.max_zoom)
+            ok_all &= resume_check(a, places[0][1], root, tiles, access_log, a.max_zoom)
     finally:
         nginx.send_signal(signal.SIGQUIT)
         nginx.wait()
-        if a.out:
-            shutil.rmtree(outs, ignore_errors=True)
+        for _, d, apart in places:
+            if apart:
+                shutil.rmtree(d, ignore_errors=True)
         for name in os.listdir(work):
             if name != "tiles" or not a.keep:
                 p = os.path.join(work, name)

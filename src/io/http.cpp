@@ -5,6 +5,8 @@
 #include "io/ascii_case.hpp"
 
 #include <curl/curl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <boost/asio/error.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 
@@ -15,6 +17,7 @@
 #include <limits>
 #include <memory>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #ifndef COHORT_VERSION_STRING
@@ -164,6 +167,11 @@ struct http_client::impl {
     int want = 0;  // CURL_POLL_IN / CURL_POLL_OUT bits
     bool waiting_read = false;
     bool waiting_write = false;
+    // A connection socket libcurl opened and will close through our
+    // callbacks: the watch stays when libcurl stops asking about it (an idle
+    // kept-alive connection), so the socket's next request does not register
+    // it with the reactor again, and goes when the socket is closed.
+    bool kept = false;
   };
 
   impl(asio_loop& l, http_client_options o) : loop(l), options(o) {
@@ -214,13 +222,44 @@ struct http_client::impl {
     t->client = this;
     t->deadline.fire_ = &on_deadline;
     t->deadline.context_ = t.get();
+    // What every request of this handle shares, set once: a pooled handle is
+    // not reset between requests (curl_easy_reset and setting all of this
+    // again cost as much as our whole share of a small request); start()
+    // sets everything a request may change.
+    CURLcode rc = CURLE_OK;
+    auto set = [&](CURLoption option, auto value) {
+      if (rc == CURLE_OK) rc = curl_easy_setopt(t->easy, option, value);
+    };
+    set(CURLOPT_PRIVATE, static_cast<void*>(t.get()));
+    set(CURLOPT_ERRORBUFFER, t->error_buf);
+    set(CURLOPT_NOSIGNAL, 1L);
+    set(CURLOPT_WRITEFUNCTION, &on_body);
+    set(CURLOPT_WRITEDATA, static_cast<void*>(t.get()));
+    set(CURLOPT_HEADERFUNCTION, &on_header);
+    set(CURLOPT_HEADERDATA, static_cast<void*>(t.get()));
+    set(CURLOPT_PREREQFUNCTION, &on_connected);
+    set(CURLOPT_PREREQDATA, static_cast<void*>(t.get()));
+    set(CURLOPT_OPENSOCKETFUNCTION, &on_open_socket);
+    set(CURLOPT_OPENSOCKETDATA, static_cast<void*>(this));
+    set(CURLOPT_CLOSESOCKETFUNCTION, &on_close_socket);
+    set(CURLOPT_CLOSESOCKETDATA, static_cast<void*>(this));
+    set(CURLOPT_PROTOCOLS_STR, "http,https");
+    set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    set(CURLOPT_HTTP_VERSION,
+        static_cast<long>(options.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1));
+    if (rc != CURLE_OK) {
+      curl_easy_cleanup(t->easy);
+      throw std::runtime_error(std::string("cohort: setting up a request handle failed: ") +
+                               curl_easy_strerror(rc));
+    }
     return t.release();
   }
 
   void give_back(detail::http_transfer* t) noexcept {
     if (t->active) remove(*t);
+    // The list is libcurl's until the next request sets its own (or none):
+    // start() sets CURLOPT_HTTPHEADER every time, so it is never used freed.
     curl_slist_free_all(std::exchange(t->headers, nullptr));
-    curl_easy_reset(t->easy);
     t->done = nullptr;
     t->response = http_response{};
     t->retry_after.clear();
@@ -251,19 +290,8 @@ struct http_client::impl {
       if (rc == CURLE_OK) rc = curl_easy_setopt(e, option, value);
     };
     set(CURLOPT_URL, r.url.c_str());
-    set(CURLOPT_PRIVATE, static_cast<void*>(&t));
-    set(CURLOPT_ERRORBUFFER, t.error_buf);
-    set(CURLOPT_NOSIGNAL, 1L);
-    set(CURLOPT_WRITEFUNCTION, &on_body);
-    set(CURLOPT_WRITEDATA, static_cast<void*>(&t));
-    set(CURLOPT_HEADERFUNCTION, &on_header);
-    set(CURLOPT_HEADERDATA, static_cast<void*>(&t));
-    set(CURLOPT_PROTOCOLS_STR, "http,https");
-    set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     set(CURLOPT_USERAGENT,
         r.user_agent.empty() ? http_default_user_agent().data() : r.user_agent.c_str());
-    set(CURLOPT_HTTP_VERSION,
-        static_cast<long>(options.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1));
     // PIPEWAIT makes a request wait for the host's first connection to say
     // whether it multiplexes rather than open one of its own. Over TLS the
     // handshake (ALPN) says so at once; over plain http libcurl learns it
@@ -273,6 +301,9 @@ struct http_client::impl {
     set(CURLOPT_PIPEWAIT, options.http2 && is_https(r.url) ? 1L : 0L);
     set(CURLOPT_SSL_VERIFYPEER, r.verify_tls ? 1L : 0L);
     set(CURLOPT_SSL_VERIFYHOST, r.verify_tls ? 2L : 0L);
+    // The handle is reused without a reset: every option below is set for
+    // every request, to libcurl's default where the request wants none.
+    //
     // libcurl's own CURLOPT_TIMEOUT counts from curl_multi_add_handle, so a
     // request that waits for a free connection (max_host_connections) spends
     // its budget waiting, and then fails at once with an error naming
@@ -284,31 +315,25 @@ struct http_client::impl {
     if (r.total_timeout > duration::zero()) {
       if (connect <= duration::zero() || r.total_timeout < connect) connect = r.total_timeout;
       t.total_timeout = r.total_timeout;
-      set(CURLOPT_PREREQFUNCTION, &on_connected);
-      set(CURLOPT_PREREQDATA, static_cast<void*>(&t));
     }
-    if (connect > duration::zero()) set(CURLOPT_CONNECTTIMEOUT_MS, to_ms(connect));
-    if (r.low_speed_time > duration::zero()) {
-      set(CURLOPT_LOW_SPEED_LIMIT, static_cast<long>(r.low_speed_limit));
-      set(CURLOPT_LOW_SPEED_TIME,
-          static_cast<long>(std::chrono::ceil<std::chrono::seconds>(r.low_speed_time).count()));
-    }
-    if (r.max_body_bytes) {
-      t.max_body = r.max_body_bytes;
-      set(CURLOPT_MAXFILESIZE_LARGE,
-          static_cast<curl_off_t>(
-              std::min<std::uint64_t>(*r.max_body_bytes, std::numeric_limits<curl_off_t>::max())));
-    }
-    if (r.max_redirects > 0) {
-      set(CURLOPT_FOLLOWLOCATION, 1L);
-      set(CURLOPT_MAXREDIRS, static_cast<long>(r.max_redirects));
-    }
+    set(CURLOPT_CONNECTTIMEOUT_MS, connect > duration::zero() ? to_ms(connect) : 0L);
+    const bool stall = r.low_speed_time > duration::zero();
+    set(CURLOPT_LOW_SPEED_LIMIT, stall ? static_cast<long>(r.low_speed_limit) : 0L);
+    set(CURLOPT_LOW_SPEED_TIME,
+        stall ? static_cast<long>(std::chrono::ceil<std::chrono::seconds>(r.low_speed_time).count())
+              : 0L);
+    t.max_body = r.max_body_bytes;
+    set(CURLOPT_MAXFILESIZE_LARGE,
+        static_cast<curl_off_t>(std::min<std::uint64_t>(r.max_body_bytes.value_or(0),
+                                                        std::numeric_limits<curl_off_t>::max())));
+    set(CURLOPT_FOLLOWLOCATION, r.max_redirects > 0 ? 1L : 0L);
+    set(CURLOPT_MAXREDIRS, r.max_redirects > 0 ? static_cast<long>(r.max_redirects) : -1L);
     for (const std::string& h : r.headers) append_header(t, h.c_str());
     if (!r.if_none_match.empty()) append_header(t, ("If-None-Match: " + r.if_none_match).c_str());
     if (!r.if_modified_since.empty()) {
       append_header(t, ("If-Modified-Since: " + r.if_modified_since).c_str());
     }
-    if (t.headers != nullptr) set(CURLOPT_HTTPHEADER, t.headers);
+    set(CURLOPT_HTTPHEADER, t.headers);
 
     if (rc != CURLE_OK) {
       fail_now(t, rc, "");
@@ -384,7 +409,8 @@ struct http_client::impl {
   // connect times count from there, not from when it was queued).
   static int on_connected(void* user, char*, char*, int, int) noexcept {
     auto& t = *static_cast<detail::http_transfer*>(user);
-    if (t.budget_started) return CURL_PREREQFUNC_OK;  // a redirect: same budget
+    if (t.total_timeout <= duration::zero()) return CURL_PREREQFUNC_OK;  // no budget to keep
+    if (t.budget_started) return CURL_PREREQFUNC_OK;                     // a redirect: same budget
     curl_off_t connect_us = 0;
     curl_off_t tls_us = 0;
     curl_easy_getinfo(t.easy, CURLINFO_CONNECT_TIME_T, &connect_us);
@@ -476,18 +502,31 @@ struct http_client::impl {
     auto& self = *static_cast<impl*>(user);
     auto* w = static_cast<socket_watch*>(socketp);
     if (what == CURL_POLL_REMOVE) {
-      if (w != nullptr) self.forget(*w);
+      // Only a watch we still have: one forgotten when its socket closed
+      // is gone, whatever libcurl still holds.
+      const auto it = self.sockets.find(s);
+      if (w == nullptr || it == self.sockets.end() || it->second.get() != w) return 0;
+      if (w->kept) {
+        w->want = 0;  // a wait still pending ends without acting (on_ready)
+      } else {
+        self.forget(*w);
+      }
       return 0;
     }
     try {
       std::shared_ptr<socket_watch> watch;
       if (w == nullptr) {
-        watch = std::make_shared<socket_watch>(self.loop.io(), s);
-        boost::system::error_code ec;
-        watch->sd.assign(s, ec);
-        if (ec) return -1;
-        watch->owner = &self;
-        self.sockets.emplace(s, watch);
+        if (const auto it = self.sockets.find(s); it != self.sockets.end()) {
+          watch = it->second;  // kept from the socket's last request
+        } else {
+          watch = std::make_shared<socket_watch>(self.loop.io(), s);
+          boost::system::error_code ec;
+          watch->sd.assign(s, ec);
+          if (ec) return -1;
+          watch->owner = &self;
+          watch->kept = self.opened.contains(s);
+          self.sockets.emplace(s, watch);
+        }
         curl_multi_assign(self.multi, s, watch.get());
       } else {
         watch = self.sockets.at(s);
@@ -498,6 +537,35 @@ struct http_client::impl {
       return -1;
     }
     return 0;
+  }
+
+  // The socket libcurl would make itself (CURLOPT_OPENSOCKETFUNCTION's
+  // default), noted as one libcurl closes through on_close_socket.
+  static curl_socket_t on_open_socket(void* user, curlsocktype purpose,
+                                      curl_sockaddr* address) noexcept {
+    auto& self = *static_cast<impl*>(user);
+    const curl_socket_t s = ::socket(address->family, address->socktype, address->protocol);
+    if (s == CURL_SOCKET_BAD || purpose != CURLSOCKTYPE_IPCXN) return s;
+    try {
+      self.opened.insert(s);
+    } catch (...) {
+      // Not noted: watched as any other socket, forgotten when libcurl says so.
+    }
+    return s;
+  }
+
+  // libcurl closes a socket it opened through on_open_socket. It has already
+  // said CURL_POLL_REMOVE if it watched it; a kept watch stops here, before
+  // the descriptor can be reused.
+  static int on_close_socket(void* user, curl_socket_t s) noexcept {
+    auto& self = *static_cast<impl*>(user);
+    self.opened.erase(s);
+    if (const auto it = self.sockets.find(s); it != self.sockets.end()) {
+      std::shared_ptr<socket_watch> keep = std::move(it->second);
+      self.sockets.erase(it);
+      release(*keep);
+    }
+    return ::close(s);
   }
 
   static int on_timer(CURLM*, long timeout_ms, void* user) noexcept {
@@ -584,6 +652,9 @@ struct http_client::impl {
   CURLM* multi = nullptr;
   detail::timer_entry timer;
   std::unordered_map<curl_socket_t, std::shared_ptr<socket_watch>> sockets;
+  // Connection sockets libcurl opened through on_open_socket and has not
+  // closed yet.
+  std::unordered_set<curl_socket_t> opened;
   std::vector<detail::http_transfer*> pool;
   http_client_stats stats;
   std::size_t in_flight = 0;

@@ -170,7 +170,8 @@ http_request tile_downloader::make_request(const tile& t, const std::string& url
 
 task<> tile_downloader::fetch(tile_item& item) {
   const std::string_view host = item.gate();
-  co_await limiter_.acquire(host);
+  // Without --rate there is nothing to wait for: no coroutine frame per tile.
+  if (limiter_.limited()) co_await limiter_.acquire(host);
   const http_response r = co_await fetcher_->fetch(make_request(item.where, item.url_));
   bool taken = false;
   if (r.error) {

@@ -415,6 +415,54 @@ TEST_F(Http, BodyExactlyAtTheLimitIsAccepted) {
   EXPECT_EQ(b.body, http_test_server::body(9000));
 }
 
+// A request handle goes back to the pool and serves the next request
+// without curl_easy_reset: nothing a request set may reach the next one.
+TEST_F(Http, APooledHandleCarriesNothingFromTheRequestBefore) {
+  http_client client(loop, {.max_total_connections = 1,
+                            .max_host_connections = 1,
+                            .max_idle_connections = 1,
+                            .pooled_handles = 1});
+  http_request loaded = at("/echo");
+  loaded.headers = {"X-One: 1"};
+  loaded.user_agent = "loaded/1.0";
+  loaded.if_none_match = "\"v1\"";
+  loaded.if_modified_since = "Wed, 21 Oct 2015 07:28:00 GMT";
+  loaded.total_timeout = 5s;
+  loaded.low_speed_time = 5s;
+  http_request limited = at("/bytes/2000");
+  limited.max_body_bytes = 1000;
+  http_request no_redirects = at("/redirect/bytes/10");
+  no_redirects.max_redirects = 0;
+  const std::vector<http_response> r =
+      run([](http_client& c, std::vector<http_request> reqs) -> task<std::vector<http_response>> {
+        std::vector<http_response> out;
+        for (http_request& q : reqs) out.push_back(co_await c.get_ec(std::move(q)));
+        co_return out;
+      }(client, {loaded, at("/echo"), limited, at("/bytes/2000"), no_redirects,
+                 at("/redirect/bytes/10")}));
+  ASSERT_EQ(r.size(), 6u);
+  EXPECT_NE(r[0].body.find("X-One: 1\r\n"), std::string::npos) << r[0].body;
+  EXPECT_NE(r[0].body.find("If-None-Match: \"v1\"\r\n"), std::string::npos) << r[0].body;
+  // The plain request after it: no header, validator or user agent of the first.
+  EXPECT_TRUE(r[1].ok()) << r[1].error_message;
+  EXPECT_EQ(r[1].body.find("X-One"), std::string::npos) << r[1].body;
+  EXPECT_EQ(r[1].body.find("If-None-Match"), std::string::npos) << r[1].body;
+  EXPECT_EQ(r[1].body.find("If-Modified-Since"), std::string::npos) << r[1].body;
+  EXPECT_NE(
+      r[1].body.find("User-Agent: " + std::string(cohort::http_default_user_agent()) + "\r\n"),
+      std::string::npos)
+      << r[1].body;
+  // A body limit, then none.
+  EXPECT_EQ(r[2].error, curl_errc::filesize_exceeded) << r[2].error_message;
+  EXPECT_TRUE(r[3].ok()) << r[3].error_message;
+  EXPECT_EQ(r[3].body, http_test_server::body(2000));
+  // Redirects off, then on again (the default).
+  EXPECT_EQ(r[4].status, 302);
+  EXPECT_EQ(r[5].status, 200);
+  EXPECT_EQ(r[5].body, http_test_server::body(10));
+  EXPECT_EQ(client.stats().failed, 1u);
+}
+
 // --- connections --------------------------------------------------------------
 
 TEST_F(Http, SequentialRequestsReuseOneConnection) {
@@ -430,6 +478,42 @@ TEST_F(Http, SequentialRequestsReuseOneConnection) {
   EXPECT_EQ(ok, 10);
   EXPECT_EQ(server.connections(), 1u);
   EXPECT_EQ(server.requests(), 10u);
+}
+
+// A kept-alive connection's socket stays watched between its requests; when
+// libcurl closes it, the watch goes with it, so a new connection that gets
+// the same descriptor number is watched afresh (a stale watch would never
+// see it ready: each request after a closed connection would wait for
+// libcurl's one-second timer).
+TEST_F(Http, ConnectionsClosedBetweenRequestsAreReplacedByWatchedOnes) {
+  http_client client(
+      loop, {.max_total_connections = 1, .max_host_connections = 1, .max_idle_connections = 1});
+  std::vector<http_request> reqs;
+  for (const char* path : {"/bytes/10", "/close", "/bytes/11", "/reset", "/bytes/12",
+                           "/truncated/100", "/bytes/13", "/bytes/14"}) {
+    http_request r = at(path);
+    // Watched, each takes a few milliseconds; on a stale watch, libcurl
+    // would see the socket only when its own timer (1 s) makes it look.
+    r.total_timeout = 750ms;
+    reqs.push_back(std::move(r));
+  }
+  const std::vector<http_response> r =
+      run([](http_client& c, std::vector<http_request> all) -> task<std::vector<http_response>> {
+        std::vector<http_response> out;
+        for (http_request& q : all) out.push_back(co_await c.get_ec(std::move(q)));
+        co_return out;
+      }(client, reqs));
+  ASSERT_EQ(r.size(), 8u);
+  for (const std::size_t i : {0u, 2u, 4u, 6u, 7u}) {
+    EXPECT_TRUE(r[i].ok()) << i << ": " << r[i].error_message;
+    EXPECT_EQ(r[i].body, http_test_server::body(10 + (i == 7 ? 4 : i / 2))) << i;
+  }
+  EXPECT_EQ(r[1].error, curl_errc::got_nothing) << r[1].error_message;
+  EXPECT_TRUE(r[3].error) << r[3].status;
+  EXPECT_EQ(r[5].error, curl_errc::partial_file) << r[5].error_message;
+  // A new connection after each closed one (libcurl also retries a request
+  // that a reused connection closed on, on a new one).
+  EXPECT_GE(server.connections(), 4u);
 }
 
 TEST_F(Http, SixtyFourConcurrentRequestsShareAtMostEightConnections) {
