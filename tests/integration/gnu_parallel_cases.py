@@ -311,11 +311,11 @@ tutorial("Control the output", f"-j2 {SLEEPY}")
 tutorial("Control the output", f"-j2 --linebuffer {SLEEPY}", expect=f"agree: {ALIAS}")
 tutorial("Control the output", f"-j2 --line-buffer {SLEEPY}")
 tutorial("Control the output", f"-j2 -k {SLEEPY}")
-tutorial("Saving output into files", "--results outdir echo ::: A B C", expect=f"unsupported: {RESULTS}")
+tutorial("Saving output into files", "--results outdir echo ::: A B C", expect=f"agree: {RESULTS}")
 tutorial(
     "Saving output into files",
     "--header : --results outdir echo ::: f1 A B ::: f2 C D",
-    expect=f"unsupported: {RESULTS}",
+    expect=f"agree: {RESULTS}",
 )
 tutorial(
     "Saving output into files",
@@ -552,7 +552,7 @@ example(
     "Count the differences between all files in a dir",
     "--results diffcount 'diff -U 0 {1} {2} | tail -n +3 | grep -v \"^@\" | wc -l' ::: f1 f2 ::: f1 f2",
     files={"f1": "a\n", "f2": "b\n"},
-    expect=f"unsupported: {RESULTS}",
+    expect=f"agree: {RESULTS}",
 )
 example("Speeding up fast jobs", "touch pict{}.jpg", stdin="0\n1\n2\n3\n")
 example("Speeding up fast jobs", "-X touch pict{}.jpg", stdin="0\n1\n2\n3\n")
@@ -825,7 +825,14 @@ man("--shuf", "--shuf echo ::: a b c")
 man("-I", "-I XX -k echo XX-XX ::: a b", expect=f"unsupported: {REPLACE}")
 man("--replace", "--replace=XX -k echo XX ::: a", expect=f"unsupported: {REPLACE}")
 man("--plus", "--plus -k echo {%.c} {..} ::: a.b.c", expect=f"unsupported: {PLUS}")
-man("--results", "--results res echo ::: a b", expect=f"unsupported: {RESULTS}")
+man("--results", "--results res echo ::: a b", expect=f"agree: {RESULTS}")
+man("--results", "--results res 'printf \"%s\\n\" {}; printf e%s {} >&2; exit 2' ::: a 'x/y' '' 'b\\c' ::: 1", expect=f"agree: {RESULTS}")
+man("--results", "--header : --results foo echo {a} {b} ::: a I II ::: b III IIII", expect=f"agree: {RESULTS}")
+man("--results", "--results foo echo {1} {2} ::: I II ::: III IIII", expect=f"agree: {RESULTS}")
+man("--results", "--results my_{} echo ::: foo bar baz", expect=f"agree: {RESULTS}")
+man("--results", "--results my_{}/ echo ::: foo bar baz", expect=f"agree: {RESULTS}")
+man("--results", "-N2 --results res echo ::: a b c", expect=f"agree: {RESULTS}")
+man("--results", "--results res.csv echo ::: a", expect=f"unsupported: {RESULTS}")
 man("--tagstring", "--tagstring 'T{}' echo ::: a", expect=f"unsupported: {TAGSTRING}")
 man("-u", "-u -j1 echo ::: a b", expect=f"unsupported: {UNGROUP}")
 man("--ungroup", "--ungroup -j1 echo ::: a b", expect=f"unsupported: {UNGROUP}")
@@ -946,7 +953,7 @@ test(
     files={"s1": "1\n2\n3\n4\n", "s2": "1\n2\n3\n", "s3": "1\n2\n3\n4\n"},
     expect=f"differs: {LINK}",
 )
-test(T03, "-k --results dir echo ::: a b c", expect=f"unsupported: {RESULTS}")
+test(T03, "-k --results dir echo ::: a b c", expect=f"agree: {RESULTS}")
 test(T03, "-v", stdin="\n", expect=f"unsupported: {VERBOSE}")
 test(T03, "--shuf echo", stdin="")
 test(T03, "-j1 --retries 3 'echo {/} >> runs; exit {/}' ::: 1/11 2/22 3/33")

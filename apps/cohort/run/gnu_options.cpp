@@ -51,8 +51,8 @@ constexpr unsupported_gnu_option table[] = {
     {"--plus",
      "the replacement strings are {} {.} {/} {//} {/.} {#} {%} {1} {2}...; for the others use "
      "the shell's ${var%...} in the command"},
-    {"--results --result --res --output-as-files --outputasfiles --files",
-     "redirect the output in the command instead, e.g. 'cmd {} > out/{#}.txt'"},
+    {"--output-as-files --outputasfiles --files",
+     "jobs' output is kept in memory, not in temporary files; --results DIR saves it in files"},
     {"--tagstring --tag-string", "use --tag, or print the tag in the command"},
     {"--ctag --ctagstring --ctag-string --color --colour --color-failed --colour-failed "
      "--colorfailed --colourfailed --color-fail --colour-fail --colorfail --colourfail --cf",

@@ -4,6 +4,7 @@
 #include "cohort/common/option_values.hpp"
 #include "cohort/exit_codes.hpp"
 #include "cohort/run/gnu_options.hpp"
+#include "cohort/run/results_dir.hpp"
 
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
@@ -105,6 +106,10 @@ void add_input_output_options(CLI::App& app, run_cli_options& o, value_texts& t)
   app.add_flag("--eta", o.eta, "show the estimated time left on stderr")->group(output_group);
   app.add_flag("--dry-run,--dryrun", o.dry_run, "print the commands instead of running them")
       ->group(output_group);
+  add_value(app, "--results,--result,--res", o.results, "NAME", output_group,
+            "save each job's output in files instead of printing it (GNU's layout): "
+            "NAME/1/<arg>/stdout, stderr and seq; with a replacement string, NAME is the "
+            "file (and NAME.err, NAME.seq), or the directory if it ends in /");
   add_value(app, "--joblog,--jl", o.joblog, "FILE", log_group,
             "log every finished job in FILE (GNU parallel's format); +FILE appends to FILE");
   app.add_flag("--resume", o.resume, "skip the jobs in --joblog")->group(log_group);
@@ -267,6 +272,7 @@ void read_values(run_cli_options& o, const value_texts& t, std::vector<std::stri
     o.retry_delay = parse_duration(t.retry_delay, "--retry-delay");
   }
   read_input_shaping_values(o, t);
+  if (!o.results.empty()) check_results_name(o.results);
   if (o.resume && o.resume_failed) {
     throw usage_error("--resume and --resume-failed cannot be combined; pick one");
   }

@@ -30,9 +30,10 @@ struct run_cli_options {
   bool bar = false;                                                  ///< --bar
   bool eta = false;                                                  ///< --eta
   bool dry_run = false;                                              ///< --dry-run
-  std::chrono::nanoseconds delay{0};                                 ///< --delay
-  bool null_separated = false;                                       ///< -0 / --null
-  std::vector<std::string> arg_files;                                ///< -a FILE
+  std::string results;                 ///< --results NAME: output saved in files (results_layout)
+  std::chrono::nanoseconds delay{0};   ///< --delay
+  bool null_separated = false;         ///< -0 / --null
+  std::vector<std::string> arg_files;  ///< -a FILE
   /// --colsep, -N/-n/-L/--max-lines, --link, --header, -d (or -0), -E, --shuf
   input_options inputs{};
   /// -X (true: context replace) / -m / --xargs: fill each command line

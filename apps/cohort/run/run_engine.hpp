@@ -9,6 +9,7 @@
 #include "cohort/run/inputs.hpp"
 #include "cohort/run/job_output.hpp"
 #include "cohort/run/joblog.hpp"
+#include "cohort/run/results_dir.hpp"
 #include "cohort/run/run_cli.hpp"
 #include "cohort/run/run_exit_code.hpp"
 
@@ -83,11 +84,12 @@ class job_failed : public std::runtime_error {
 struct run_engine_parts {
   command_template tmpl;
   input_generator inputs;
-  std::optional<resume_filter> resume{};  ///< --resume / --resume-failed
-  std::optional<joblog_writer> log{};     ///< --joblog
-  std::size_t slots = 1;                  ///< jobs at once
-  std::FILE* out = stdout;                ///< where jobs' standard output goes
-  std::FILE* err = stderr;                ///< jobs' standard error and warnings
+  std::optional<resume_filter> resume{};    ///< --resume / --resume-failed
+  std::optional<joblog_writer> log{};       ///< --joblog
+  std::optional<results_layout> results{};  ///< --results: output saved, not printed
+  std::size_t slots = 1;                    ///< jobs at once
+  std::FILE* out = stdout;                  ///< where jobs' standard output goes
+  std::FILE* err = stderr;                  ///< jobs' standard error and warnings
 };
 
 /// Runs the jobs of `cohort run`. Each job's outcome comes back to the job
@@ -150,6 +152,7 @@ class run_engine {
   task<> wait_for_delay();
   launch_request request_for(job_item& job, std::size_t slot);
   void job_ended(job_item& job, task_outcome outcome);
+  void save_results(job_item& job, task_outcome outcome);
   // The next job of the inputs, or nothing: at their end (`ended`) or when
   // --resume skips the input read. Blocks the thread if the inputs may_wait().
   std::optional<job_item> pull_job(bool& ended);

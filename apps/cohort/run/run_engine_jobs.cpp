@@ -90,7 +90,7 @@ launch_request run_engine::request_for(job_item& job, std::size_t slot) {
   r.slot = slot;
   r.command = job.command_;
   r.env = {{"PARALLEL_SEQ", std::to_string(job.seq_)}, {"PARALLEL_JOBSLOT", std::to_string(slot)}};
-  if (options_.line_buffer) {
+  if (options_.line_buffer && !parts_.results) {
     // Complete lines are printed as they come; a partial last line waits.
     r.on_stdout = printer_.line_sink(job.seq_, job.args_, job.partial_out_, false);
     r.on_stderr = printer_.line_sink(job.seq_, job.args_, job.partial_err_, true);
@@ -162,7 +162,25 @@ void run_engine::job_ended(job_item& job, task_outcome outcome) {
                            : entry.signal != 0   ? 128 + entry.signal
                                                  : 0;
   }
+  if (parts_.results) {
+    save_results(job, outcome);
+    return;
+  }
   printer_.job_ended(job.seq_, job.args_, std::move(r.out), std::move(r.err));
+}
+
+void run_engine::save_results(job_item& job, task_outcome outcome) {
+  const launch_result& r = job.result_;
+  // The output goes to the files, not to the terminal (GNU parallel); -k
+  // still learns that the job is over.
+  printer_.job_ended(job.seq_, job.args_, {}, {});
+  try {
+    parts_.results->save(job.args_, job.seq_, r.out, r.err);
+  } catch (const std::exception& e) {
+    // A job cut off by a stopping run must not throw (the run unwinds): say it.
+    if (outcome != task_outcome::cancelled) throw;
+    printer_.message(fmt::format("cohort run: {}", e.what()));
+  }
 }
 
 void run_engine::count_event(const task_event& e) {

@@ -142,6 +142,13 @@ int run_and_report(int argc, char** argv, int& ended_by) {
         .tmpl = std::move(tmpl), .inputs = std::move(inputs), .slots = resolve_jobs(o.jobs)};
     run_ending how{.argc = argc, .argv = argv, .options = &o, .halt_given = o.halt};
     if (o.fill != run_cli_options::fill_mode::none) fill_command_lines(o, parts);
+    if (!o.results.empty()) {
+      // -N's records each name their sources; one record a job: all its arguments.
+      const std::size_t width = o.max_records_given || o.fill != run_cli_options::fill_mode::none
+                                    ? parts.inputs.source_count()
+                                    : 0;
+      parts.results.emplace(o.results, parts.inputs.header_names(), width);
+    }
     if (o.halt.percent > 0) how.total_jobs = parts.inputs.total_jobs();
     o.halt = halt_for_runner(o.halt, how.total_jobs);
     if (o.dry_run) {

@@ -200,6 +200,16 @@ TEST(RunCli, EveryRefusedSpellingIsRefusedWithItsReason) {
   }
 }
 
+TEST(RunCli, ResultsTakesANameInEachOfGnusSpellingsAndRefusesTheSingleFileForms) {
+  for (const char* opt : {"--results", "--result", "--res"}) {
+    EXPECT_EQ(options_of({opt, "out", "echo"}).results, "out") << opt;
+  }
+  EXPECT_EQ(options_of({"--results=my_{}/", "echo"}).results, "my_{}/");
+  const parsed csv = parse({"--results", "out.csv", "echo"});
+  EXPECT_EQ(csv.result.exit_code, 255);
+  EXPECT_NE(csv.err.find("single-file results"), std::string::npos) << csv.err;
+}
+
 TEST(RunCli, RefusalsNameTheOptionAsWrittenAndSayWhatToUse) {
   EXPECT_EQ(parse({"--sshlogin", "server", "echo"}).err,
             "cohort run: --sshlogin is not supported: cohort run runs its jobs on this machine; "
@@ -208,7 +218,7 @@ TEST(RunCli, RefusalsNameTheOptionAsWrittenAndSayWhatToUse) {
   // Another spelling names the option's first one; a value may be attached.
   EXPECT_EQ(
       parse({"-Sserver", "echo"}).err.rfind("cohort run: -S (--sshlogin) is not supported", 0), 0u);
-  EXPECT_EQ(parse({"--results=out", "echo"}).err.rfind("cohort run: --results is not supported", 0),
+  EXPECT_EQ(parse({"--tmpdir=out", "echo"}).err.rfind("cohort run: --tmpdir is not supported", 0),
             0u);
   // A word that is no GNU option is still unknown.
   EXPECT_NE(parse({"--frobnicate", "echo"}).err.find("unknown option '--frobnicate'"),

@@ -38,6 +38,18 @@ struct captured {
   }
 };
 
+// A file the engine wrote (--results), or "<missing>".
+std::string file_text(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return "<missing>";
+  std::string s;
+  char buf[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
+  std::fclose(f);
+  return s;
+}
+
 std::vector<std::string> numbered(int n) {
   std::vector<std::string> v;
   for (int i = 1; i <= n; ++i) v.push_back(std::to_string(i));
@@ -52,6 +64,7 @@ struct engine_run {
   std::size_t slots = 1;
   std::string joblog;  // --joblog, when set
   std::optional<resume_mode> resume;
+  std::string results;  // --results, when set
   captured out, err, messages;
   std::function<void(cohort::test::virtual_loop&)> before;  // e.g. a signal at a moment
   std::optional<run_engine> engine;
@@ -69,6 +82,7 @@ struct engine_run {
     if (options.halt.percent > 0) how.total_jobs = parts.inputs.total_jobs();
     options.halt = halt_for_runner(options.halt, how.total_jobs);
     if (resume) parts.resume.emplace(read_joblog(joblog), *resume);
+    if (!results.empty()) parts.results.emplace(results, std::vector<std::string>{}, 0);
     if (!joblog.empty()) {
       parts.log.emplace(joblog,
                         resume ? joblog_writer::mode::append : joblog_writer::mode::truncate);
@@ -112,6 +126,23 @@ TEST(RunEngine, AllSucceedExitsZero) {
   const std::vector<std::pair<std::string, std::string>> env_c{{"PARALLEL_SEQ", "3"},
                                                                {"PARALLEL_JOBSLOT", "1"}};
   EXPECT_EQ(r.launcher.env["job c"], env_c);
+}
+
+TEST(RunEngine, ResultsSavesEachJobsOutputInItsFilesAndPrintsNone) {
+  cohort::test::scratch_dir d;
+  engine_run r;
+  r.results = d.file("res");
+  r.options.keep_order = true;
+  r.launcher.script["job a"] = {scripted_job{.out = "A\n", .err = "e\n"}};
+  r.launcher.script["job b"] = {scripted_job{.code = 3, .out = "B\n"}};
+  EXPECT_EQ(r.run({"a", "b"}), 1);
+  EXPECT_EQ(r.out.text(), "");  // GNU parallel prints nothing with --results
+  EXPECT_EQ(r.err.text(), "");
+  EXPECT_EQ(file_text(r.results + "/1/a/stdout"), "A\n");
+  EXPECT_EQ(file_text(r.results + "/1/a/stderr"), "e\n");
+  EXPECT_EQ(file_text(r.results + "/1/a/seq"), "1");
+  EXPECT_EQ(file_text(r.results + "/1/b/stdout"), "B\n");
+  EXPECT_EQ(file_text(r.results + "/1/b/seq"), "2");
 }
 
 TEST(RunEngine, NFailedExitsN) {
