@@ -386,7 +386,7 @@ tutorial(
 tutorial(
     "Limiting the resources",
     "--nice 17 echo this is being run with nice -n ::: 17",
-    expect=f"unsupported: {NICE}",
+    expect=f"agree: {NICE}",
 )
 tutorial("Interactivity", "--interactive echo ::: 1 2 3", expect=f"unsupported: {REFUSE}")
 tutorial("Number of simultaneous jobs", "-j2 echo ::: 1 2 3 4")
@@ -843,7 +843,10 @@ man("--pipe", "--pipe -k wc -l", stdin="a\nb\n", expect=f"unsupported: {PIPE}")
 man("--pipepart", "--pipepart -a f -k wc -l", files={"f": "a\nb\n"}, expect=f"unsupported: {PIPE}")
 man("--block", "--pipe --block 2 -k cat", stdin="a\nb\n", expect=f"unsupported: {PIPE}")
 man("--retry-failed", "--retry-failed --joblog log", files={"log": ""}, expect=f"unsupported: {RETRY_FAILED}")
-man("--nice", "--nice 5 echo ::: a", expect=f"unsupported: {NICE}")
+man("--nice", "--nice 5 echo ::: a", expect=f"agree: {NICE}")
+man("--nice", "--nice 5 'nice; true' ::: a", expect=f"agree: {NICE}")
+man("--nice", "--nice 50 -k 'nice; echo {}' ::: a b", expect=f"agree: {NICE}")
+man("--nice", "--nice x echo ::: a", compare=("status",), expect=f"agree: {NICE}")
 man("--load", "--load 100% echo ::: a", expect=f"unsupported: {LOAD}")
 man("--memfree", "--memfree 1M echo ::: a", expect=f"unsupported: {LOAD}")
 man("--progress", "--progress echo ::: a", expect=f"unsupported: {PROGRESS}")

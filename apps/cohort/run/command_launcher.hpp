@@ -32,6 +32,8 @@ struct launch_request {
   /// How to stop the job's processes when the launch is cancelled and what
   /// the job left behind when it exited (--term-seq).
   const term_sequence* term_seq = nullptr;
+  /// --nice: run the job `nice -n` this much nicer (0: as this process).
+  int nice = 0;
 };
 
 /// How one launch ended. Filled however the launch ends, also when it is

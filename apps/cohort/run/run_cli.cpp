@@ -58,6 +58,7 @@ constexpr const char* log_group = "Job log and resume";
 
 // The values that are parsed after CLI11 has split the command line.
 struct value_texts {
+  std::string nice;
   std::string jobs, timeout, retries, retry_delay, delay, halt, term_seq;
   std::string max_replace_args, max_args, max_lines_L, max_lines, delimiter, max_chars;
   bool no_keep_order = false;
@@ -80,6 +81,9 @@ void add_job_options(CLI::App& app, value_texts& t) {
   add_value(app, "--halt,--halt-on-error,--haltonerror", t.halt, "WHEN", jobs_group,
             "stop early: now|soon,fail|success|done=N|P%, e.g. now,fail=1 "
             "(default never)");
+  add_value(app, "--nice", t.nice, "N", jobs_group,
+            "run the jobs at niceness N (-20 to 19; as GNU parallel, N itself, not added to "
+            "cohort's)");
   add_value(app, "--term-seq,--termseq", t.term_seq, "SEQ", jobs_group,
             "signals and waits in ms that kill a job (default "
             "TERM,200,TERM,100,TERM,50,KILL,25)");
@@ -266,6 +270,10 @@ void read_values(run_cli_options& o, const value_texts& t, std::vector<std::stri
         std::min<std::int64_t>(parse_count(t.retries, "--retries", 0, std::nullopt), INT_MAX));
   }
   if (!t.halt.empty()) o.halt = parse_halt(t.halt);
+  if (!t.nice.empty()) {
+    // Any whole number, as GNU (the kernel's range then bounds it).
+    o.nice = static_cast<int>(parse_count(t.nice, "--nice", INT_MIN, INT_MAX));
+  }
   if (!t.term_seq.empty()) o.term_seq = parse_term_seq(t.term_seq);
   if (!t.delay.empty()) o.delay = parse_duration(t.delay, "--delay");
   if (!t.retry_delay.empty()) {

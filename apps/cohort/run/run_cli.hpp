@@ -30,6 +30,7 @@ struct run_cli_options {
   bool bar = false;                                                  ///< --bar
   bool eta = false;                                                  ///< --eta
   bool dry_run = false;                                              ///< --dry-run
+  std::optional<int> nice;             ///< --nice N: the jobs' niceness (absolute, as GNU)
   std::string results;                 ///< --results NAME: output saved in files (results_layout)
   std::chrono::nanoseconds delay{0};   ///< --delay
   bool null_separated = false;         ///< -0 / --null

@@ -88,8 +88,9 @@ struct run_engine_parts {
   std::optional<joblog_writer> log{};       ///< --joblog
   std::optional<results_layout> results{};  ///< --results: output saved, not printed
   std::size_t slots = 1;                    ///< jobs at once
-  std::FILE* out = stdout;                  ///< where jobs' standard output goes
-  std::FILE* err = stderr;                  ///< jobs' standard error and warnings
+  int nice = 0;             ///< --nice: each job's increment (nice_increment), 0: none
+  std::FILE* out = stdout;  ///< where jobs' standard output goes
+  std::FILE* err = stderr;  ///< jobs' standard error and warnings
 };
 
 /// Runs the jobs of `cohort run`. Each job's outcome comes back to the job

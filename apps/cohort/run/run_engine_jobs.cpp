@@ -96,6 +96,7 @@ launch_request run_engine::request_for(job_item& job, std::size_t slot) {
     r.on_stderr = printer_.line_sink(job.seq_, job.args_, job.partial_err_, true);
   }
   r.term_seq = &options_.term_seq;
+  r.nice = parts_.nice;
   return r;
 }
 

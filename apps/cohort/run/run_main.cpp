@@ -13,6 +13,10 @@
 
 #include <fmt/core.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <thread>
 
 namespace cohort::app::run {
@@ -142,6 +146,11 @@ int run_and_report(int argc, char** argv, int& ended_by) {
         .tmpl = std::move(tmpl), .inputs = std::move(inputs), .slots = resolve_jobs(o.jobs)};
     run_ending how{.argc = argc, .argv = argv, .options = &o, .halt_given = o.halt};
     if (o.fill != run_cli_options::fill_mode::none) fill_command_lines(o, parts);
+    if (o.nice) {
+      errno = 0;
+      const int current = ::getpriority(PRIO_PROCESS, 0);
+      parts.nice = nice_increment(*o.nice, errno == 0 ? current : 0, ::geteuid() == 0);
+    }
     if (!o.results.empty()) {
       // -N's records each name their sources; one record a job: all its arguments.
       const std::size_t width = o.max_records_given || o.fill != run_cli_options::fill_mode::none

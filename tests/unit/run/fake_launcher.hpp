@@ -34,6 +34,8 @@ class fake_launcher final : public command_launcher {
   std::vector<std::string> launched;
   /// The environment of each launch, by command.
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> env;
+  /// The --nice increment of each launch, by command.
+  std::map<std::string, int> nice;
   int running = 0;
   int peak = 0;
 
@@ -42,6 +44,7 @@ class fake_launcher final : public command_launcher {
     const scripted_job job = next_attempt(command);
     launched.push_back(std::to_string(r.seq) + " " + std::to_string(r.slot) + " " + command);
     env[command] = r.env;
+    nice[command] = r.nice;
     scheduler& loop = co_await this_scheduler();
     struct end_guard {  // fills `result` however the launch ends
       fake_launcher& f;

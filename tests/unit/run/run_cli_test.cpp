@@ -1,5 +1,7 @@
 #include "cohort/run/run_cli.hpp"
 
+#include "cohort/run/process_launcher.hpp"
+
 #include <gtest/gtest.h>
 
 #include "cohort/common/option_values.hpp"
@@ -198,6 +200,24 @@ TEST(RunCli, EveryRefusedSpellingIsRefusedWithItsReason) {
       EXPECT_NE(p.err.find(row.why), std::string::npos) << p.err;
     }
   }
+}
+
+TEST(RunCli, NiceTakesAnyWholeNumberAsGnuDoes) {
+  EXPECT_EQ(options_of({"--nice", "17", "echo"}).nice, 17);
+  EXPECT_EQ(options_of({"--nice=-3", "echo"}).nice, -3);
+  EXPECT_EQ(options_of({"echo"}).nice, std::nullopt);
+  EXPECT_EQ(parse({"--nice", "abc", "echo"}).result.exit_code, 255);
+}
+
+TEST(RunCli, NiceIsTheJobsNicenessItselfNotAnIncrementAndNeverLowersWithoutPrivilege) {
+  using cohort::app::run::nice_increment;
+  EXPECT_EQ(nice_increment(17, 0, false), 17);
+  EXPECT_EQ(nice_increment(5, 3, false), 2);    // GNU: 5, not 3 + 5
+  EXPECT_EQ(nice_increment(50, 0, false), 19);  // clamped, as the kernel does
+  EXPECT_EQ(nice_increment(-3, 0, true), -3);
+  EXPECT_EQ(nice_increment(-3, 0, false), 0);  // GNU's setpriority fails quietly
+  EXPECT_EQ(nice_increment(-30, 5, true), -25);
+  EXPECT_EQ(nice_increment(4, 4, false), 0);
 }
 
 TEST(RunCli, ResultsTakesANameInEachOfGnusSpellingsAndRefusesTheSingleFileForms) {

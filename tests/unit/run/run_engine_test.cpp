@@ -65,6 +65,7 @@ struct engine_run {
   std::string joblog;  // --joblog, when set
   std::optional<resume_mode> resume;
   std::string results;  // --results, when set
+  int nice = 0;         // run_engine_parts::nice
   captured out, err, messages;
   std::function<void(cohort::test::virtual_loop&)> before;  // e.g. a signal at a moment
   std::optional<run_engine> engine;
@@ -82,6 +83,7 @@ struct engine_run {
     if (options.halt.percent > 0) how.total_jobs = parts.inputs.total_jobs();
     options.halt = halt_for_runner(options.halt, how.total_jobs);
     if (resume) parts.resume.emplace(read_joblog(joblog), *resume);
+    parts.nice = nice;
     if (!results.empty()) parts.results.emplace(results, std::vector<std::string>{}, 0);
     if (!joblog.empty()) {
       parts.log.emplace(joblog,
@@ -143,6 +145,14 @@ TEST(RunEngine, ResultsSavesEachJobsOutputInItsFilesAndPrintsNone) {
   EXPECT_EQ(file_text(r.results + "/1/a/seq"), "1");
   EXPECT_EQ(file_text(r.results + "/1/b/stdout"), "B\n");
   EXPECT_EQ(file_text(r.results + "/1/b/seq"), "2");
+}
+
+TEST(RunEngine, NiceReachesEveryLaunch) {
+  engine_run r;
+  r.nice = 7;
+  EXPECT_EQ(r.run({"a", "b"}), 0);
+  EXPECT_EQ(r.launcher.nice["job a"], 7);
+  EXPECT_EQ(r.launcher.nice["job b"], 7);
 }
 
 TEST(RunEngine, NFailedExitsN) {
