@@ -355,7 +355,7 @@ tutorial(
     "Resuming jobs",
     "--joblog log exit ::: 1 2 3 0",
     then=["--retry-failed --joblog log"],
-    expect=f"unsupported: {RETRY_FAILED}",
+    expect=f"agree: {RETRY_FAILED}",
 )
 tutorial("Termination", "-j1 --halt soon,fail=1 'echo {}; exit {}' ::: 0 0 1 2 3")
 tutorial("Termination", "-j1 --halt now,fail=1 'echo {}; exit {}' ::: 0 0 1 2 3")
@@ -842,7 +842,20 @@ man("--quote", "--quote -k sh -c 'echo $0' ::: c", expect=f"unsupported: {QUOTE}
 man("--pipe", "--pipe -k wc -l", stdin="a\nb\n", expect=f"unsupported: {PIPE}")
 man("--pipepart", "--pipepart -a f -k wc -l", files={"f": "a\nb\n"}, expect=f"unsupported: {PIPE}")
 man("--block", "--pipe --block 2 -k cat", stdin="a\nb\n", expect=f"unsupported: {PIPE}")
-man("--retry-failed", "--retry-failed --joblog log", files={"log": ""}, expect=f"unsupported: {RETRY_FAILED}")
+man("--retry-failed", "--retry-failed --joblog log", files={"log": ""}, expect=f"agree: {RETRY_FAILED}")
+man(
+    "--retry-failed",
+    "-k --joblog log 'echo {}; exit {}' ::: 1 0 2 0",
+    then=["-k --retry-failed --joblog log", "--retry-failed --joblog log echo ::: x y"],
+    expect=f"agree: {RETRY_FAILED}",
+)
+man(
+    "--retry-failed",
+    "--retry-failed --joblog log echo ::: ignored",
+    files={"log": LOG_HEADER + "3\t:\t1.0\t0.1\t0\t0\t1\t0\techo three\n"},
+    expect=f"agree: {RETRY_FAILED}",
+)
+man("--retry-failed", "--retry-failed --joblog log echo ::: a b", expect=f"agree: {RETRY_FAILED}")
 man("--nice", "--nice 5 echo ::: a", expect=f"agree: {NICE}")
 man("--nice", "--nice 5 'nice; true' ::: a", expect=f"agree: {NICE}")
 man("--nice", "--nice 50 -k 'nice; echo {}' ::: a b", expect=f"agree: {NICE}")

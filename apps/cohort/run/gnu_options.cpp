@@ -63,7 +63,6 @@ constexpr unsupported_gnu_option table[] = {
     {"-q --quote",
      "inputs are always shell-quoted; quote the command's own words yourself (COMMAND is run "
      "with /bin/sh -c)"},
-    {"--retry-failed --retryfailed", "use --resume-failed with the same command and inputs"},
     {"--load --memfree --memsuspend --noswap --limit",
      "jobs start by -j alone; lower -j on a loaded machine"},
     {"--progress", "use --bar or --eta"},

@@ -324,6 +324,15 @@ joblog_contents read_joblog(const std::string& path) {
 // ---------------------------------------------------------------------------
 // Resume
 
+std::vector<std::string> retry_commands(const joblog_contents& log) {
+  std::vector<std::string> commands;
+  for (const auto& r : log.records) {
+    if (r.seq > commands.size()) commands.resize(static_cast<std::size_t>(r.seq));
+    commands[static_cast<std::size_t>(r.seq - 1)] = r.command;
+  }
+  return commands;
+}
+
 resume_filter::resume_filter(const joblog_contents& log, resume_mode mode) : mode_(mode) {
   for (const auto& r : log.records) {
     auto& j = jobs_[r.seq];

@@ -136,6 +136,16 @@ struct joblog_contents {
 /// Throws joblog_error if the file cannot be read or is malformed.
 [[nodiscard]] joblog_contents read_joblog(const std::string& path);
 
+/// `--retry-failed` (GNU parallel's): the log's commands, by Seq, which then
+/// are the run's inputs (its own command and inputs are ignored): element
+/// `seq - 1` is the command of Seq's last line, empty for a Seq below the
+/// highest that has no line (GNU runs it too: an empty command, exit 0).
+/// Which of them run again is resume_filter's, in resume_failed mode: those
+/// without a successful line.
+///
+///   retry_commands(read_joblog("log"))  // {"exit 1", "exit 0", "", "exit 2"}
+[[nodiscard]] std::vector<std::string> retry_commands(const joblog_contents& log);
+
 /// Which jobs a resumed run skips.
 enum class resume_mode {
   resume,         ///< --resume: skip every Seq that has a line in the log

@@ -120,6 +120,10 @@ void add_input_output_options(CLI::App& app, run_cli_options& o, value_texts& t)
   app.add_flag("--resume-failed,--resumefailed", o.resume_failed,
                "skip the jobs in --joblog that succeeded; run the failed ones again")
       ->group(log_group);
+  app.add_flag("--retry-failed,--retryfailed", o.retry_failed,
+               "run the failed jobs of --joblog again, with the commands in the log (the "
+               "command and inputs given are ignored, as GNU parallel)")
+      ->group(log_group);
 }
 
 // GNU parallel's options that shape the inputs into jobs' arguments.
@@ -281,6 +285,13 @@ void read_values(run_cli_options& o, const value_texts& t, std::vector<std::stri
   }
   read_input_shaping_values(o, t);
   if (!o.results.empty()) check_results_name(o.results);
+  if (o.retry_failed && o.resume) {
+    throw usage_error("--resume and --retry-failed cannot be combined; pick one");
+  }
+  if (o.retry_failed && o.joblog.empty()) {
+    throw usage_error("--retry-failed needs --joblog FILE (the log of the earlier run)");
+  }
+  if (o.retry_failed) o.resume_failed = true;
   if (o.resume && o.resume_failed) {
     throw usage_error("--resume and --resume-failed cannot be combined; pick one");
   }

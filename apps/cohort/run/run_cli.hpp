@@ -22,7 +22,8 @@ struct run_cli_options {
   std::string joblog;          ///< --joblog FILE (without the + of `+FILE`)
   bool joblog_append = false;  ///< --joblog +FILE: append to FILE (GNU parallel)
   bool resume = false;         ///< --resume
-  bool resume_failed = false;  ///< --resume-failed
+  bool resume_failed = false;  ///< --resume-failed (also set by --retry-failed)
+  bool retry_failed = false;   ///< --retry-failed: the log's failed commands are the jobs
   cohort::term_sequence term_seq = cohort::default_term_sequence();  ///< --term-seq
   bool keep_order = false;                                           ///< -k
   bool line_buffer = false;                                          ///< --line-buffer

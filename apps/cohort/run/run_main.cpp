@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <thread>
 
@@ -91,6 +92,31 @@ cohort::run_options runtime_options(const run_cli_options& o) {
   return ro;
 }
 
+// The command and its inputs; under --retry-failed, as GNU parallel, the
+// commands of the job log (the command line's are ignored), unless there is
+// no log yet (then GNU reads none either).
+command_and_sources command_and_inputs(run_cli_options& o) {
+  if (o.retry_failed) {
+    const joblog_contents log = read_joblog(o.joblog);
+    if (log.file_exists) {
+      std::vector<std::string> commands = retry_commands(log);
+      const bool newline = std::any_of(commands.begin(), commands.end(), [](const auto& c) {
+        return c.find('\n') != std::string::npos;
+      });
+      if (newline) {
+        // GNU's words: "Command lines contain newline. Forcing --null."
+        fmt::print(stderr,
+                   "cohort run: warning: command lines contain a newline: forcing --null\n");
+        o.inputs.separator = '\0';
+      }
+      command_and_sources s;
+      s.sources.push_back(input_source::literals(std::move(commands)));
+      return s;
+    }
+  }
+  return split_command_line(o.words, o.arg_files);
+}
+
 // The joblog to resume from and the one to write, as --resume and --joblog ask.
 void open_joblogs(const run_cli_options& o, run_engine_parts& parts) {
   if (o.resume || o.resume_failed) {
@@ -138,7 +164,7 @@ int run_and_report(int argc, char** argv, int& ended_by) {
   if (!parsed.options) return parsed.exit_code;
   run_cli_options o = std::move(*parsed.options);
   try {
-    auto split = split_command_line(o.words, o.arg_files);
+    auto split = command_and_inputs(o);
     refuse_perl_expressions(split.command);
     input_generator inputs(std::move(split.sources), o.inputs);
     command_template tmpl = template_of(o, split.command, inputs.header_names());

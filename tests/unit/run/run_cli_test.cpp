@@ -202,6 +202,16 @@ TEST(RunCli, EveryRefusedSpellingIsRefusedWithItsReason) {
   }
 }
 
+TEST(RunCli, RetryFailedIsResumeFailedWithTheLogsCommandsAndNeedsAJoblog) {
+  for (const char* opt : {"--retry-failed", "--retryfailed"}) {
+    const auto o = options_of({opt, "--joblog", "log"});
+    EXPECT_TRUE(o.retry_failed) << opt;
+    EXPECT_TRUE(o.resume_failed) << opt;
+  }
+  EXPECT_EQ(parse({"--retry-failed"}).result.exit_code, 255);
+  EXPECT_EQ(parse({"--retry-failed", "--resume", "--joblog", "log"}).result.exit_code, 255);
+}
+
 TEST(RunCli, NiceTakesAnyWholeNumberAsGnuDoes) {
   EXPECT_EQ(options_of({"--nice", "17", "echo"}).nice, 17);
   EXPECT_EQ(options_of({"--nice=-3", "echo"}).nice, -3);
