@@ -63,8 +63,8 @@ constexpr unsupported_gnu_option table[] = {
     {"-q --quote",
      "inputs are always shell-quoted; quote the command's own words yourself (COMMAND is run "
      "with /bin/sh -c)"},
-    {"--load --memfree --memsuspend --noswap --limit",
-     "jobs start by -j alone; lower -j on a loaded machine"},
+    {"--memsuspend --noswap --limit",
+     "jobs start by -j, --load and --memfree; lower -j on a machine that swaps"},
     {"--progress", "use --bar or --eta"},
     {"--total-jobs --totaljobs --total", "--bar counts the jobs itself"},
     {"--env --record-env --recordenv --session",

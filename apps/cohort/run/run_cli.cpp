@@ -58,7 +58,7 @@ constexpr const char* log_group = "Job log and resume";
 
 // The values that are parsed after CLI11 has split the command line.
 struct value_texts {
-  std::string nice;
+  std::string nice, load, memfree;
   std::string jobs, timeout, retries, retry_delay, delay, halt, term_seq;
   std::string max_replace_args, max_args, max_lines_L, max_lines, delimiter, max_chars;
   bool no_keep_order = false;
@@ -81,6 +81,11 @@ void add_job_options(CLI::App& app, value_texts& t) {
   add_value(app, "--halt,--halt-on-error,--haltonerror", t.halt, "WHEN", jobs_group,
             "stop early: now|soon,fail|success|done=N|P%, e.g. now,fail=1 "
             "(default never)");
+  add_value(app, "--load", t.load, "MAX", jobs_group,
+            "start a job only while fewer than MAX processes are running or waiting for the "
+            "disk (GNU's load: this instant's): N, N% of the CPU threads, +N or -N");
+  add_value(app, "--memfree", t.memfree, "SIZE", jobs_group,
+            "start a job only while SIZE of memory is available (1G = 2^30, 1g = 10^9)");
   add_value(app, "--nice", t.nice, "N", jobs_group,
             "run the jobs at niceness N (-20 to 19; as GNU parallel, N itself, not added to "
             "cohort's)");
@@ -274,6 +279,8 @@ void read_values(run_cli_options& o, const value_texts& t, std::vector<std::stri
         std::min<std::int64_t>(parse_count(t.retries, "--retries", 0, std::nullopt), INT_MAX));
   }
   if (!t.halt.empty()) o.halt = parse_halt(t.halt);
+  if (!t.load.empty()) o.load = parse_load(t.load);
+  if (!t.memfree.empty()) o.memfree = parse_gnu_size(t.memfree, "--memfree");
   if (!t.nice.empty()) {
     // Any whole number, as GNU (the kernel's range then bounds it).
     o.nice = static_cast<int>(parse_count(t.nice, "--nice", INT_MIN, INT_MAX));

@@ -3,6 +3,7 @@
 // names and meanings).
 
 #include "cohort/run/inputs.hpp"
+#include "cohort/run/machine_load.hpp"
 #include "cohort/run/run_options.hpp"
 
 #include <chrono>
@@ -31,6 +32,8 @@ struct run_cli_options {
   bool bar = false;                                                  ///< --bar
   bool eta = false;                                                  ///< --eta
   bool dry_run = false;                                              ///< --dry-run
+  std::optional<load_spec> load;                                     ///< --load MAX
+  std::optional<std::uint64_t> memfree;                              ///< --memfree SIZE, bytes
   std::optional<int> nice;             ///< --nice N: the jobs' niceness (absolute, as GNU)
   std::string results;                 ///< --results NAME: output saved in files (results_layout)
   std::chrono::nanoseconds delay{0};   ///< --delay

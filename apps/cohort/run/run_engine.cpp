@@ -89,6 +89,7 @@ run_engine::run_engine(run_cli_options options, run_engine_parts parts)
         if (options_.bar || options_.eta) {
           r.on_event = [this](const task_event& e) { count_event(e); };
         }
+        if (parts_.limits.any()) r.admission = [this] { return wait_for_machine(); };
         return r;
       }()) {}
 

@@ -88,7 +88,11 @@ struct run_engine_parts {
   std::optional<joblog_writer> log{};       ///< --joblog
   std::optional<results_layout> results{};  ///< --results: output saved, not printed
   std::size_t slots = 1;                    ///< jobs at once
-  int nice = 0;             ///< --nice: each job's increment (nice_increment), 0: none
+  int nice = 0;  ///< --nice: each job's increment (nice_increment), 0: none
+  /// --load/--memfree: a job starts only when `machine` (which must then be
+  /// set, and outlive the engine) says the machine can take it.
+  machine_limits limits{};
+  machine_probe* machine = nullptr;
   std::FILE* out = stdout;  ///< where jobs' standard output goes
   std::FILE* err = stderr;  ///< jobs' standard error and warnings
 };
@@ -151,6 +155,7 @@ class run_engine {
   };
   task<> run_job(job_item& job, slot_lease slot);
   task<> wait_for_delay();
+  task<> wait_for_machine();
   launch_request request_for(job_item& job, std::size_t slot);
   void job_ended(job_item& job, task_outcome outcome);
   void save_results(job_item& job, task_outcome outcome);

@@ -13,6 +13,14 @@
 
 namespace cohort::app::run {
 
+namespace {
+
+// How often --load/--memfree look at the machine while a job waits (GNU
+// parallel: at most a second).
+constexpr duration machine_poll_interval = std::chrono::milliseconds(500);
+
+}  // namespace
+
 task<> run_engine::wait_for_input() {
   if (!parts_.inputs.may_wait()) co_return;  // next() reads without waiting
   // One worker reads at a time; the next one then reads the job after the
@@ -82,6 +90,12 @@ task<> run_engine::wait_for_delay() {
   const time_point start_at = last_start_ + std::chrono::duration_cast<duration>(options_.delay);
   last_start_ = std::max(loop.now(), start_at);
   if (start_at > loop.now()) co_await sleep_until(start_at);
+}
+
+task<> run_engine::wait_for_machine() {
+  while (!machine_allows(parts_.limits, parts_.machine->read())) {
+    co_await sleep_for(machine_poll_interval);
+  }
 }
 
 launch_request run_engine::request_for(job_item& job, std::size_t slot) {

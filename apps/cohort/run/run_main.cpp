@@ -172,6 +172,13 @@ int run_and_report(int argc, char** argv, int& ended_by) {
         .tmpl = std::move(tmpl), .inputs = std::move(inputs), .slots = resolve_jobs(o.jobs)};
     run_ending how{.argc = argc, .argv = argv, .options = &o, .halt_given = o.halt};
     if (o.fill != run_cli_options::fill_mode::none) fill_command_lines(o, parts);
+    if (o.load || o.memfree) {
+      static proc_machine_probe machine;
+      const auto cores = std::max(1u, std::thread::hardware_concurrency());
+      if (o.load) parts.limits.max_load = o.load->resolve(cores);
+      parts.limits.min_free = o.memfree;
+      parts.machine = &machine;
+    }
     if (o.nice) {
       errno = 0;
       const int current = ::getpriority(PRIO_PROCESS, 0);

@@ -66,6 +66,8 @@ struct engine_run {
   std::optional<resume_mode> resume;
   std::string results;  // --results, when set
   int nice = 0;         // run_engine_parts::nice
+  machine_limits limits;
+  machine_probe* machine = nullptr;
   captured out, err, messages;
   std::function<void(cohort::test::virtual_loop&)> before;  // e.g. a signal at a moment
   std::optional<run_engine> engine;
@@ -84,6 +86,8 @@ struct engine_run {
     options.halt = halt_for_runner(options.halt, how.total_jobs);
     if (resume) parts.resume.emplace(read_joblog(joblog), *resume);
     parts.nice = nice;
+    parts.limits = limits;
+    parts.machine = machine;
     if (!results.empty()) parts.results.emplace(results, std::vector<std::string>{}, 0);
     if (!joblog.empty()) {
       parts.log.emplace(joblog,
@@ -153,6 +157,34 @@ TEST(RunEngine, NiceReachesEveryLaunch) {
   EXPECT_EQ(r.run({"a", "b"}), 0);
   EXPECT_EQ(r.launcher.nice["job a"], 7);
   EXPECT_EQ(r.launcher.nice["job b"], 7);
+}
+
+// A machine whose load follows a script on virtual time.
+struct scripted_machine final : machine_probe {
+  cohort::test::virtual_loop* loop = nullptr;
+  std::vector<std::pair<cohort::duration, double>> load;  // from that moment on
+  machine_state read() override {
+    double now = 0;
+    for (const auto& [at, value] : load) {
+      if (loop->now() - cohort::test::virtual_loop::epoch() >= at) now = value;
+    }
+    return {.load = now, .mem_available = std::nullopt};
+  }
+};
+
+TEST(RunEngine, LoadHoldsEachJobUntilTheMachineIsBelowIt) {
+  engine_run r;
+  scripted_machine m;
+  // Free, then busy from 0.5 s to 2.2 s: job a starts at once, b when the
+  // machine is free again (polled every 500 ms).
+  m.load = {{0s, 0.0}, {500ms, 5.0}, {2200ms, 1.0}};
+  r.machine = &m;
+  r.limits.max_load = 2.0;
+  r.before = [&](cohort::test::virtual_loop& loop) { m.loop = &loop; };
+  EXPECT_EQ(r.run({"a", "b"}), 0);
+  ASSERT_EQ(r.launcher.launched.size(), 2u);
+  EXPECT_EQ(r.launcher.start_times.at("job a"), 0s);
+  EXPECT_EQ(r.launcher.start_times.at("job b"), 2500ms);
 }
 
 TEST(RunEngine, NFailedExitsN) {
