@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -80,6 +81,9 @@ class joblog_writer {
   };
 
   joblog_writer(const std::string& path, mode m);
+  /// GNU parallel's `--joblog -`: the header and each line written to
+  /// `stream` (standard output, among the jobs' output), flushed at once.
+  explicit joblog_writer(std::FILE* stream);
   joblog_writer(joblog_writer&&) noexcept;
   joblog_writer& operator=(joblog_writer&&) noexcept;
   ~joblog_writer();
@@ -94,6 +98,7 @@ class joblog_writer {
 
   std::string path_;
   int fd_ = -1;
+  std::FILE* stream_ = nullptr;  // --joblog -: not ours to close
   std::string line_;
 };
 

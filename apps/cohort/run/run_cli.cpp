@@ -61,6 +61,8 @@ struct value_texts {
   std::string nice, load, memfree;
   std::string jobs, timeout, retries, retry_delay, delay, halt, term_seq;
   std::string max_replace_args, max_args, max_lines_L, max_lines, delimiter, max_chars;
+  bool l_given = false;  // -l [N]
+  CLI::Option* l_option = nullptr;
   bool no_keep_order = false;
 };
 
@@ -112,7 +114,18 @@ void add_input_output_options(CLI::App& app, run_cli_options& o, value_texts& t)
       ->group(output_group);
   app.add_flag("--tag", o.tag, "prefix output lines with the job's arguments")->group(output_group);
   app.add_flag("--bar", o.bar, "show a progress bar on stderr")->group(output_group);
-  app.add_flag("--eta", o.eta, "show the estimated time left on stderr")->group(output_group);
+  app.add_flag("--eta,--progress", o.eta,
+               "show the progress on stderr: jobs done, running and failed, the rate and the "
+               "time left (the same display as --bar)")
+      ->group(output_group);
+  // GNU parallel: --env VAR copies VAR to remote jobs; a local job has the
+  // whole environment anyway, so here it changes nothing.
+  app.add_option("--env", o.env_vars,
+                 "accepted for GNU parallel's command lines: jobs inherit the whole "
+                 "environment (--env matters for remote jobs only)")
+      ->type_name("VAR")
+      ->allow_extra_args(false)
+      ->group(output_group);
   app.add_flag("--dry-run,--dryrun", o.dry_run, "print the commands instead of running them")
       ->group(output_group);
   add_value(app, "--results,--result,--res", o.results, "NAME", output_group,
@@ -145,6 +158,12 @@ void add_input_shaping_options(CLI::App& app, run_cli_options& o, value_texts& t
   add_value(app, "-L", t.max_lines_L, "N", input_group,
             "as -N, and an input ending in a blank continues on the next line");
   add_value(app, "--max-lines", t.max_lines, "N", input_group, "as -L (0 is 1)");
+  // GNU's -l takes its value only if one follows (-l alone is -l 1).
+  // (A flag, and a number after it is its value: CLI11's optional values
+  // would take the command's first word.)
+  t.l_option = app.add_flag("-l", t.l_given, "as --max-lines; -l alone is -l 1")
+                   ->type_name("[N]")
+                   ->group(input_group);
   app.add_flag("--link,--xapply", o.inputs.link,
                "take the sources' values side by side, the shorter ones starting over, not "
                "every combination (:::+ and ::::+ link one source to the one before it)")
@@ -210,6 +229,20 @@ char parse_delimiter(const std::string& text) {
   return d.front();
 }
 
+// -l [N]: GNU's optional value is a whole number that follows (Perl's
+// Getopt::Long takes it); any other word starts the command.
+void read_dash_l(run_cli_options& o, value_texts& t) {
+  if (!t.l_given) return;
+  std::string value = "1";
+  if (!o.words.empty() && !o.words.front().empty() &&
+      std::all_of(o.words.front().begin(), o.words.front().end(),
+                  [](char c) { return c >= '0' && c <= '9'; })) {
+    value = o.words.front();
+    o.words.erase(o.words.begin());
+  }
+  if (t.max_lines.empty()) t.max_lines = value;
+}
+
 void read_input_shaping_values(run_cli_options& o, const value_texts& t) {
   auto count = [](const std::string& text, const char* name) {
     return static_cast<std::uint64_t>(parse_count(text, name, 0, std::nullopt));
@@ -255,8 +288,9 @@ void add_hidden_spellings(CLI::App& app, run_cli_options& o, value_texts& t) {
 
 // Reads the values and checks that the options fit together; throws
 // usage_error. `words` is what follows the options (the command).
-void read_values(run_cli_options& o, const value_texts& t, std::vector<std::string> words) {
+void read_values(run_cli_options& o, value_texts& t, std::vector<std::string> words) {
   o.words = std::move(words);
+  read_dash_l(o, t);
   if (t.no_keep_order) o.keep_order = false;  // GNU: wherever it is given
   if (o.joblog.size() > 1 && o.joblog.front() == '+') {
     o.joblog.erase(0, 1);  // GNU parallel: --joblog +FILE appends to FILE

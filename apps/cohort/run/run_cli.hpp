@@ -35,6 +35,7 @@ struct run_cli_options {
   std::optional<load_spec> load;                                     ///< --load MAX
   std::optional<std::uint64_t> memfree;                              ///< --memfree SIZE, bytes
   std::optional<int> nice;             ///< --nice N: the jobs' niceness (absolute, as GNU)
+  std::vector<std::string> env_vars;   ///< --env VAR: accepted, nothing to do locally
   std::string results;                 ///< --results NAME: output saved in files (results_layout)
   std::chrono::nanoseconds delay{0};   ///< --delay
   bool null_separated = false;         ///< -0 / --null

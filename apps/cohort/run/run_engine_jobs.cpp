@@ -169,7 +169,6 @@ void run_engine::job_ended(job_item& job, task_outcome outcome) {
   }
   // GNU parallel logs a job that finished (ok or failed), never one it
   // killed because it was stopping: those are run again by --resume.
-  if (outcome != task_outcome::cancelled && parts_.log) parts_.log->write(entry);
   if (outcome != task_outcome::cancelled) {
     ++last_outcome_.finished;
     if (outcome == task_outcome::failed) ++last_outcome_.failed;
@@ -179,9 +178,11 @@ void run_engine::job_ended(job_item& job, task_outcome outcome) {
   }
   if (parts_.results) {
     save_results(job, outcome);
-    return;
+  } else {
+    printer_.job_ended(job.seq_, job.args_, std::move(r.out), std::move(r.err));
   }
-  printer_.job_ended(job.seq_, job.args_, std::move(r.out), std::move(r.err));
+  // After the output, as GNU parallel (it shows with --joblog -).
+  if (outcome != task_outcome::cancelled && parts_.log) parts_.log->write(entry);
 }
 
 void run_engine::save_results(job_item& job, task_outcome outcome) {

@@ -123,7 +123,11 @@ void open_joblogs(const run_cli_options& o, run_engine_parts& parts) {
     parts.resume.emplace(read_joblog(o.joblog),
                          o.resume ? resume_mode::resume : resume_mode::resume_failed);
   }
-  if (!o.joblog.empty()) {
+  if (o.joblog == "-") {
+    // GNU parallel's --joblog -: the log on standard output.
+    if (parts.resume) throw usage_error("--resume needs the job log in a file, not --joblog -");
+    parts.log.emplace(parts.out);
+  } else if (!o.joblog.empty()) {
     using mode = joblog_writer::mode;
     parts.log.emplace(o.joblog, o.joblog_append ? mode::append_lines
                                 : parts.resume  ? mode::append

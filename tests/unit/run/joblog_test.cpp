@@ -430,4 +430,21 @@ TEST(Joblog, RetryFailedTakesEachSeqsLastCommandAndAnEmptyOneForASeqNotLogged) {
   EXPECT_TRUE(retry_commands(parse_joblog(header, "log")).empty());
 }
 
+TEST(Joblog, DashWritesTheLogToAStreamHeaderFirst) {
+  // GNU parallel's --joblog -: the log on standard output.
+  std::FILE* f = std::tmpfile();
+  {
+    joblog_writer log(f);
+    log.write(entry(1, 0, "echo a"));
+  }
+  std::fflush(f);
+  std::rewind(f);
+  char buf[512] = {};
+  const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  const std::string text(buf, n);
+  EXPECT_EQ(text.rfind(header, 0), 0u) << text;
+  EXPECT_NE(text.find("\t0\t0\techo a\n"), std::string::npos) << text;
+}
+
 }  // namespace

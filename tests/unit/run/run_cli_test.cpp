@@ -212,6 +212,24 @@ TEST(RunCli, RetryFailedIsResumeFailedWithTheLogsCommandsAndNeedsAJoblog) {
   EXPECT_EQ(parse({"--retry-failed", "--resume", "--joblog", "log"}).result.exit_code, 255);
 }
 
+TEST(RunCli, DashLTakesANumberThatFollowsElseItIsDashL1) {
+  const auto alone = options_of({"-l", "echo", "{}"});
+  EXPECT_EQ(alone.inputs.records_per_job, 1u);
+  EXPECT_TRUE(alone.inputs.continue_lines);
+  EXPECT_EQ(alone.words, (std::vector<std::string>{"echo", "{}"}));
+  const auto two = options_of({"-l", "2", "echo"});
+  EXPECT_EQ(two.inputs.records_per_job, 2u);
+  EXPECT_EQ(two.words, (std::vector<std::string>{"echo"}));
+  EXPECT_EQ(options_of({"-l", "0", "echo"}).inputs.records_per_job, 1u);  // 0 is 1, as GNU
+}
+
+TEST(RunCli, EnvAndProgressAreAcceptedAsGnuParallelsLocalRunTakesThem) {
+  const auto env = options_of({"--env", "FOO", "--env", "BAR,BAZ", "echo"});
+  EXPECT_EQ(env.env_vars, (std::vector<std::string>{"FOO", "BAR,BAZ"}));
+  EXPECT_EQ(env.words, (std::vector<std::string>{"echo"}));
+  EXPECT_TRUE(options_of({"--progress", "echo"}).eta);
+}
+
 TEST(RunCli, NiceTakesAnyWholeNumberAsGnuDoes) {
   EXPECT_EQ(options_of({"--nice", "17", "echo"}).nice, 17);
   EXPECT_EQ(options_of({"--nice=-3", "echo"}).nice, -3);

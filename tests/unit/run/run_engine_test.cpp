@@ -64,8 +64,9 @@ struct engine_run {
   std::size_t slots = 1;
   std::string joblog;  // --joblog, when set
   std::optional<resume_mode> resume;
-  std::string results;  // --results, when set
-  int nice = 0;         // run_engine_parts::nice
+  std::string results;          // --results, when set
+  int nice = 0;                 // run_engine_parts::nice
+  bool use_stdout_log = false;  // --joblog -
   machine_limits limits;
   machine_probe* machine = nullptr;
   captured out, err, messages;
@@ -86,6 +87,7 @@ struct engine_run {
     options.halt = halt_for_runner(options.halt, how.total_jobs);
     if (resume) parts.resume.emplace(read_joblog(joblog), *resume);
     parts.nice = nice;
+    if (use_stdout_log) parts.log.emplace(out.f);
     parts.limits = limits;
     parts.machine = machine;
     if (!results.empty()) parts.results.emplace(results, std::vector<std::string>{}, 0);
@@ -149,6 +151,21 @@ TEST(RunEngine, ResultsSavesEachJobsOutputInItsFilesAndPrintsNone) {
   EXPECT_EQ(file_text(r.results + "/1/a/seq"), "1");
   EXPECT_EQ(file_text(r.results + "/1/b/stdout"), "B\n");
   EXPECT_EQ(file_text(r.results + "/1/b/seq"), "2");
+}
+
+TEST(RunEngine, AJobsLogLineComesAfterItsOutputAsGnuParallels) {
+  // --joblog - puts both on standard output: the line follows the output.
+  engine_run s;
+  s.launcher.script["job a"] = {scripted_job{.out = "A\n"}};
+  s.use_stdout_log = true;
+  EXPECT_EQ(s.run({"a"}), 0);
+  const std::string out = s.out.text();
+  const std::size_t output = out.find("A\n");
+  const std::size_t line = out.find("\tjob a\n");
+  ASSERT_NE(output, std::string::npos) << out;
+  ASSERT_NE(line, std::string::npos) << out;
+  EXPECT_LT(output, line) << out;
+  EXPECT_EQ(out.rfind("Seq\t", 0), 0u) << out;
 }
 
 TEST(RunEngine, NiceReachesEveryLaunch) {
