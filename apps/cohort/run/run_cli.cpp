@@ -87,7 +87,8 @@ void add_job_options(CLI::App& app, value_texts& t) {
             "start a job only while fewer than MAX processes are running or waiting for the "
             "disk (GNU's load: this instant's): N, N% of the CPU threads, +N or -N");
   add_value(app, "--memfree", t.memfree, "SIZE", jobs_group,
-            "start a job only while SIZE of memory is available (1G = 2^30, 1g = 10^9)");
+            "start a job only while SIZE of memory is available (1G = 2^30, 1g = 10^9); "
+            "below half of it, the youngest job is killed and runs again later");
   add_value(app, "--nice", t.nice, "N", jobs_group,
             "run the jobs at niceness N (-20 to 19; as GNU parallel, N itself, not added to "
             "cohort's)");

@@ -109,6 +109,7 @@ task<> run_engine::run(command_launcher& launcher, event& drain) {
     co_await with_task_group([&](task_group& g) -> task<> {
       g.spawn(announce_drain(drain).named("SIGHUP notice"));
       if (bar_) g.spawn(bar_->drive().named("progress bar"));
+      if (parts_.limits.min_free) g.spawn(watch_memory().named("--memfree watch"));
       co_await runner_.run();
       g.cancel();
     });

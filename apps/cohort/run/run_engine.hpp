@@ -13,6 +13,7 @@
 #include "cohort/run/run_cli.hpp"
 #include "cohort/run/run_exit_code.hpp"
 
+#include <cohort/cancel_scope.hpp>
 #include <cohort/runner/run_tasks.hpp>
 #include <cohort/semaphore.hpp>
 #include <cohort/task.hpp>
@@ -154,6 +155,15 @@ class run_engine {
     std::size_t n_;
   };
   task<> run_job(job_item& job, slot_lease slot);
+  task<> launch_with_timeout(job_item& job, const launch_request& request);
+  // --memfree: kills the youngest running job while memory is critical.
+  task<> watch_memory();
+  struct running_launch {
+    std::uint64_t seq;
+    cancel_scope* scope;
+    bool evicted = false;
+  };
+  std::vector<running_launch*> running_;  // launches watch_memory() may kill
   task<> wait_for_delay();
   task<> wait_for_machine();
   launch_request request_for(job_item& job, std::size_t slot);

@@ -98,6 +98,21 @@ task<> run_engine::wait_for_machine() {
   }
 }
 
+task<> run_engine::watch_memory() {
+  for (;;) {
+    co_await sleep_for(machine_poll_interval);
+    if (!memory_critical(parts_.limits, parts_.machine->read())) continue;
+    // GNU parallel kills the youngest job (the highest Seq) and runs it later.
+    running_launch* youngest = nullptr;
+    for (running_launch* l : running_) {
+      if (!l->evicted && (youngest == nullptr || l->seq > youngest->seq)) youngest = l;
+    }
+    if (youngest == nullptr) continue;
+    youngest->evicted = true;
+    youngest->scope->cancel();
+  }
+}
+
 launch_request run_engine::request_for(job_item& job, std::size_t slot) {
   launch_request r;
   r.seq = job.seq_;
@@ -114,14 +129,7 @@ launch_request run_engine::request_for(job_item& job, std::size_t slot) {
   return r;
 }
 
-task<> run_engine::run_job(job_item& job, slot_lease slot) {
-  co_await wait_for_delay();
-  // Each attempt starts afresh: the job's outcome is its last attempt's.
-  job.result_ = launch_result{};
-  job.timed_out_ = false;
-  job.partial_out_.clear();
-  job.partial_err_.clear();
-  const launch_request request = request_for(job, slot.number());
+task<> run_engine::launch_with_timeout(job_item& job, const launch_request& request) {
   launch_result& r = job.result_;
   const duration timeout = current_timeout();
   if (timeout == duration::max()) {
@@ -130,6 +138,36 @@ task<> run_engine::run_job(job_item& job, slot_lease slot) {
     job.timed_out_ = true;
     warn_timed_out(job.command_);
   }
+}
+
+task<> run_engine::run_job(job_item& job, slot_lease slot) {
+  co_await wait_for_delay();
+  for (;;) {
+    // Each attempt starts afresh: the job's outcome is its last attempt's.
+    job.result_ = launch_result{};
+    job.timed_out_ = false;
+    job.partial_out_.clear();
+    job.partial_err_.clear();
+    const launch_request request = request_for(job, slot.number());
+    // --memfree: watch_memory() may kill this launch to free memory; the job
+    // then runs again once the machine can take it (GNU parallel).
+    cancel_scope evict;
+    running_launch me{job.seq_, &evict};
+    running_.push_back(&me);
+    struct unlist {
+      std::vector<running_launch*>& all;
+      running_launch* me;
+      ~unlist() { std::erase(all, me); }
+    } u{running_, &me};
+    co_await evict.run(launch_with_timeout(job, request));
+    if (!me.evicted) break;
+    printer_.message(fmt::format(
+        "cohort run: warning: job {} was killed: less than half of --memfree is available; it "
+        "runs again when there is enough",
+        job.seq_));
+    co_await wait_for_machine();
+  }
+  launch_result& r = job.result_;
   if (r.success()) {
     ok_runtimes_.push_back(std::chrono::duration<double>(r.runtime).count());
     co_return;

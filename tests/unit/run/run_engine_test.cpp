@@ -180,12 +180,17 @@ TEST(RunEngine, NiceReachesEveryLaunch) {
 struct scripted_machine final : machine_probe {
   cohort::test::virtual_loop* loop = nullptr;
   std::vector<std::pair<cohort::duration, double>> load;  // from that moment on
+  std::vector<std::pair<cohort::duration, std::uint64_t>> memory;
   machine_state read() override {
-    double now = 0;
+    machine_state s{.load = 0.0, .mem_available = std::nullopt};
+    const auto since = loop->now() - cohort::test::virtual_loop::epoch();
     for (const auto& [at, value] : load) {
-      if (loop->now() - cohort::test::virtual_loop::epoch() >= at) now = value;
+      if (since >= at) s.load = value;
     }
-    return {.load = now, .mem_available = std::nullopt};
+    for (const auto& [at, value] : memory) {
+      if (since >= at) s.mem_available = value;
+    }
+    return s;
   }
 };
 
@@ -202,6 +207,29 @@ TEST(RunEngine, LoadHoldsEachJobUntilTheMachineIsBelowIt) {
   ASSERT_EQ(r.launcher.launched.size(), 2u);
   EXPECT_EQ(r.launcher.start_times.at("job a"), 0s);
   EXPECT_EQ(r.launcher.start_times.at("job b"), 2500ms);
+}
+
+TEST(RunEngine, MemfreeKillsTheYoungestJobBelowHalfAndRunsItAgainLater) {
+  // GNU parallel: below half of --memfree, the youngest job is killed and
+  // put back; it runs again once SIZE is available.
+  engine_run r;
+  r.slots = 2;
+  scripted_machine m;
+  m.memory = {{0s, 5000}, {1500ms, 400}, {1900ms, 5000}};
+  r.machine = &m;
+  r.limits.min_free = 1000;
+  cohort::test::scratch_dir d;
+  r.joblog = d.file("log");
+  r.before = [&](cohort::test::virtual_loop& loop) { m.loop = &loop; };
+  r.launcher.script["job a"] = {fails(0, 2s)};
+  r.launcher.script["job b"] = {fails(0, 2s)};
+  EXPECT_EQ(r.run({"a", "b"}), 0);
+  EXPECT_EQ(r.launcher.launched, (std::vector<std::string>{"1 1 job a", "2 2 job b", "2 2 job b"}));
+  EXPECT_EQ(r.launcher.start_times.at("job b"), 2s);  // the next poll with memory enough
+  EXPECT_NE(r.err.text().find("job 2 was killed"), std::string::npos) << r.err.text();
+  EXPECT_EQ(r.summary().done, 2u);
+  // The killed launch is not logged: one line a job.
+  EXPECT_EQ(read_joblog(r.joblog).records.size(), 2u);
 }
 
 TEST(RunEngine, NFailedExitsN) {
