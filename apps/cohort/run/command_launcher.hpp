@@ -38,6 +38,8 @@ struct launch_request {
   /// --pipe/--pipepart: the job's standard input, a seekable file read from
   /// its start at each attempt; -1: /dev/null. The launcher does not close it.
   int stdin_fd = -1;
+  /// --nice: run the job `nice -n` this much nicer (0: as this process).
+  int nice = 0;
 };
 
 /// How one launch ended. Filled however the launch ends, also when it is

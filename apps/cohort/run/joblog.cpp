@@ -154,14 +154,24 @@ joblog_writer::joblog_writer(const std::string& path, mode m) : path_(path) {
   }
 }
 
+joblog_writer::joblog_writer(std::FILE* stream) : path_("-"), stream_(stream) {
+  std::string header(joblog_header);
+  header.push_back('\n');
+  write_all(header);
+}
+
 joblog_writer::joblog_writer(joblog_writer&& o) noexcept
-    : path_(std::move(o.path_)), fd_(std::exchange(o.fd_, -1)), line_(std::move(o.line_)) {}
+    : path_(std::move(o.path_)),
+      fd_(std::exchange(o.fd_, -1)),
+      stream_(std::exchange(o.stream_, nullptr)),
+      line_(std::move(o.line_)) {}
 
 joblog_writer& joblog_writer::operator=(joblog_writer&& o) noexcept {
   if (this != &o) {
     if (fd_ >= 0) ::close(fd_);
     path_ = std::move(o.path_);
     fd_ = std::exchange(o.fd_, -1);
+    stream_ = std::exchange(o.stream_, nullptr);
     line_ = std::move(o.line_);
   }
   return *this;
@@ -178,6 +188,13 @@ void joblog_writer::write(const joblog_entry& entry) {
 }
 
 void joblog_writer::write_all(std::string_view bytes) {
+  if (stream_ != nullptr) {
+    if (std::fwrite(bytes.data(), 1, bytes.size(), stream_) != bytes.size() ||
+        std::fflush(stream_) != 0) {
+      throw_io("write", path_, errno);
+    }
+    return;
+  }
   // One write() in practice; the loop only covers a short write (disk full
   // half-way, a huge line).
   while (!bytes.empty()) {
@@ -323,6 +340,15 @@ joblog_contents read_joblog(const std::string& path) {
 
 // ---------------------------------------------------------------------------
 // Resume
+
+std::vector<std::string> retry_commands(const joblog_contents& log) {
+  std::vector<std::string> commands;
+  for (const auto& r : log.records) {
+    if (r.seq > commands.size()) commands.resize(static_cast<std::size_t>(r.seq));
+    commands[static_cast<std::size_t>(r.seq - 1)] = r.command;
+  }
+  return commands;
+}
 
 resume_filter::resume_filter(const joblog_contents& log, resume_mode mode) : mode_(mode) {
   for (const auto& r : log.records) {

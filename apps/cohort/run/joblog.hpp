@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -80,6 +81,9 @@ class joblog_writer {
   };
 
   joblog_writer(const std::string& path, mode m);
+  /// GNU parallel's `--joblog -`: the header and each line written to
+  /// `stream` (standard output, among the jobs' output), flushed at once.
+  explicit joblog_writer(std::FILE* stream);
   joblog_writer(joblog_writer&&) noexcept;
   joblog_writer& operator=(joblog_writer&&) noexcept;
   ~joblog_writer();
@@ -94,6 +98,7 @@ class joblog_writer {
 
   std::string path_;
   int fd_ = -1;
+  std::FILE* stream_ = nullptr;  // --joblog -: not ours to close
   std::string line_;
 };
 
@@ -135,6 +140,16 @@ struct joblog_contents {
 /// with file_exists == false (GNU parallel's --resume then runs every job).
 /// Throws joblog_error if the file cannot be read or is malformed.
 [[nodiscard]] joblog_contents read_joblog(const std::string& path);
+
+/// `--retry-failed` (GNU parallel's): the log's commands, by Seq, which then
+/// are the run's inputs (its own command and inputs are ignored): element
+/// `seq - 1` is the command of Seq's last line, empty for a Seq below the
+/// highest that has no line (GNU runs it too: an empty command, exit 0).
+/// Which of them run again is resume_filter's, in resume_failed mode: those
+/// without a successful line.
+///
+///   retry_commands(read_joblog("log"))  // {"exit 1", "exit 0", "", "exit 2"}
+[[nodiscard]] std::vector<std::string> retry_commands(const joblog_contents& log);
 
 /// Which jobs a resumed run skips.
 enum class resume_mode {

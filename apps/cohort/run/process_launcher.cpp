@@ -5,6 +5,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <string>
+
 namespace cohort::app::run {
 
 namespace {
@@ -12,6 +15,11 @@ namespace {
 process_options options_of(const launch_request& r) {
   process_options po;
   po.argv = shell_argv(std::string(r.command));
+  if (r.nice != 0) {
+    // As GNU parallel's setpriority before its exec: the shell, and all it
+    // starts, runs at the new niceness from its first instruction.
+    po.argv.insert(po.argv.begin(), {"nice", "-n", std::to_string(r.nice)});
+  }
   po.env = r.env;
   po.out = r.pass_output_through ? output_mode::inherit : output_mode::capture;
   po.err = r.pass_output_through ? output_mode::inherit : output_mode::capture;
@@ -43,6 +51,12 @@ struct collect {
 };
 
 }  // namespace
+
+int nice_increment(int wanted, int current, bool may_lower) noexcept {
+  const int target = std::clamp(wanted, -20, 19);
+  if (target < current && !may_lower) return 0;
+  return target - current;
+}
 
 process_launcher::process_launcher(boost::asio::io_context& io, process_guardian* guardian)
     : io_(&io), guardian_(guardian) {

@@ -5,6 +5,7 @@
 #include "cohort/exit_codes.hpp"
 #include "cohort/run/gnu_options.hpp"
 #include "cohort/run/run_part.hpp"
+#include "cohort/run/results_dir.hpp"
 
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
@@ -64,10 +65,13 @@ constexpr const char* pipe_group = "Chunks of the input on each job's stdin";
 
 // The values that are parsed after CLI11 has split the command line.
 struct value_texts {
+  std::string nice, load, memfree;
   std::string jobs, timeout, retries, retry_delay, delay, halt, term_seq;
   std::string max_replace_args, max_args, max_lines_L, max_lines, delimiter, max_chars;
   std::string part, parts;
   std::string block;
+  bool l_given = false;  // -l [N]
+  CLI::Option* l_option = nullptr;
   bool no_keep_order = false;
   std::optional<std::string> tagstring;
   bool group = false;
@@ -90,6 +94,15 @@ void add_job_options(CLI::App& app, value_texts& t) {
   add_value(app, "--halt,--halt-on-error,--haltonerror", t.halt, "WHEN", jobs_group,
             "stop early: now|soon,fail|success|done=N|P%, e.g. now,fail=1 "
             "(default never)");
+  add_value(app, "--load", t.load, "MAX", jobs_group,
+            "start a job only while fewer than MAX processes are running or waiting for the "
+            "disk (GNU's load: this instant's): N, N% of the CPU threads, +N or -N");
+  add_value(app, "--memfree", t.memfree, "SIZE", jobs_group,
+            "start a job only while SIZE of memory is available (1G = 2^30, 1g = 10^9); "
+            "below half of it, the youngest job is killed and runs again later");
+  add_value(app, "--nice", t.nice, "N", jobs_group,
+            "run the jobs at niceness N (-20 to 19; as GNU parallel, N itself, not added to "
+            "cohort's)");
   add_value(app, "--term-seq,--termseq", t.term_seq, "SEQ", jobs_group,
             "signals and waits in ms that kill a job (default "
             "TERM,200,TERM,100,TERM,50,KILL,25)");
@@ -113,9 +126,24 @@ void add_input_output_options(CLI::App& app, run_cli_options& o, value_texts& t)
       ->group(output_group);
   app.add_flag("--tag", o.tag, "prefix output lines with the job's arguments")->group(output_group);
   app.add_flag("--bar", o.bar, "show a progress bar on stderr")->group(output_group);
-  app.add_flag("--eta", o.eta, "show the estimated time left on stderr")->group(output_group);
+  app.add_flag("--eta,--progress", o.eta,
+               "show the progress on stderr: jobs done, running and failed, the rate and the "
+               "time left (the same display as --bar)")
+      ->group(output_group);
+  // GNU parallel: --env VAR copies VAR to remote jobs; a local job has the
+  // whole environment anyway, so here it changes nothing.
+  app.add_option("--env", o.env_vars,
+                 "accepted for GNU parallel's command lines: jobs inherit the whole "
+                 "environment (--env matters for remote jobs only)")
+      ->type_name("VAR")
+      ->allow_extra_args(false)
+      ->group(output_group);
   app.add_flag("--dry-run,--dryrun", o.dry_run, "print the commands instead of running them")
       ->group(output_group);
+  add_value(app, "--results,--result,--res", o.results, "NAME", output_group,
+            "save each job's output in files instead of printing it (GNU's layout): "
+            "NAME/1/<arg>/stdout, stderr and seq; with a replacement string, NAME is the "
+            "file (and NAME.err, NAME.seq), or the directory if it ends in /");
   add_value(app, "--joblog,--jl", o.joblog, "FILE", log_group,
             "log every finished job in FILE (GNU parallel's format); +FILE appends to FILE");
   app.add_flag("--resume", o.resume, "skip the jobs in --joblog")->group(log_group);
@@ -129,6 +157,10 @@ void add_input_output_options(CLI::App& app, run_cli_options& o, value_texts& t)
   add_value(app, "--parts", t.parts, "N|VAR", log_group,
             "with --part auto under Kubernetes (JOB_COMPLETION_INDEX): the number of parts, or "
             "the environment variable that holds it");
+  app.add_flag("--retry-failed,--retryfailed", o.retry_failed,
+               "run the failed jobs of --joblog again, with the commands in the log (the "
+               "command and inputs given are ignored, as GNU parallel)")
+      ->group(log_group);
 }
 
 // GNU parallel's options that shape the inputs into jobs' arguments.
@@ -145,6 +177,12 @@ void add_input_shaping_options(CLI::App& app, run_cli_options& o, value_texts& t
   add_value(app, "-L", t.max_lines_L, "N", input_group,
             "as -N, and an input ending in a blank continues on the next line");
   add_value(app, "--max-lines", t.max_lines, "N", input_group, "as -L (0 is 1)");
+  // GNU's -l takes its value only if one follows (-l alone is -l 1).
+  // (A flag, and a number after it is its value: CLI11's optional values
+  // would take the command's first word.)
+  t.l_option = app.add_flag("-l", t.l_given, "as --max-lines; -l alone is -l 1")
+                   ->type_name("[N]")
+                   ->group(input_group);
   app.add_flag("--link,--xapply", o.inputs.link,
                "take the sources' values side by side, the shorter ones starting over, not "
                "every combination (:::+ and ::::+ link one source to the one before it)")
@@ -349,6 +387,20 @@ char parse_delimiter(const std::string& text) {
   return d.front();
 }
 
+// -l [N]: GNU's optional value is a whole number that follows (Perl's
+// Getopt::Long takes it); any other word starts the command.
+void read_dash_l(run_cli_options& o, value_texts& t) {
+  if (!t.l_given) return;
+  std::string value = "1";
+  if (!o.words.empty() && !o.words.front().empty() &&
+      std::all_of(o.words.front().begin(), o.words.front().end(),
+                  [](char c) { return c >= '0' && c <= '9'; })) {
+    value = o.words.front();
+    o.words.erase(o.words.begin());
+  }
+  if (t.max_lines.empty()) t.max_lines = value;
+}
+
 void read_input_shaping_values(run_cli_options& o, const value_texts& t) {
   auto count = [](const std::string& text, const char* name) {
     return static_cast<std::uint64_t>(parse_count(text, name, 0, std::nullopt));
@@ -395,8 +447,9 @@ void add_hidden_spellings(CLI::App& app, run_cli_options& o, value_texts& t) {
 
 // Reads the values and checks that the options fit together; throws
 // usage_error. `words` is what follows the options (the command).
-void read_values(run_cli_options& o, const value_texts& t, std::vector<std::string> words) {
+void read_values(run_cli_options& o, value_texts& t, std::vector<std::string> words) {
   o.words = std::move(words);
+  read_dash_l(o, t);
   if (t.no_keep_order) o.keep_order = false;  // GNU: wherever it is given
   if (o.joblog.size() > 1 && o.joblog.front() == '+') {
     o.joblog.erase(0, 1);  // GNU parallel: --joblog +FILE appends to FILE
@@ -419,6 +472,12 @@ void read_values(run_cli_options& o, const value_texts& t, std::vector<std::stri
         std::min<std::int64_t>(parse_count(t.retries, "--retries", 0, std::nullopt), INT_MAX));
   }
   if (!t.halt.empty()) o.halt = parse_halt(t.halt);
+  if (!t.load.empty()) o.load = parse_load(t.load);
+  if (!t.memfree.empty()) o.memfree = parse_gnu_size(t.memfree, "--memfree");
+  if (!t.nice.empty()) {
+    // Any whole number, as GNU (the kernel's range then bounds it).
+    o.nice = static_cast<int>(parse_count(t.nice, "--nice", INT_MIN, INT_MAX));
+  }
   if (!t.term_seq.empty()) o.term_seq = parse_term_seq(t.term_seq);
   if (!t.delay.empty()) o.delay = parse_duration(t.delay, "--delay");
   if (!t.retry_delay.empty()) {
@@ -431,6 +490,14 @@ void read_values(run_cli_options& o, const value_texts& t, std::vector<std::stri
     throw usage_error("--ungroup cannot be combined with --line-buffer");
   }
   read_pipe_values(o, t);
+  if (!o.results.empty()) check_results_name(o.results);
+  if (o.retry_failed && o.resume) {
+    throw usage_error("--resume and --retry-failed cannot be combined; pick one");
+  }
+  if (o.retry_failed && o.joblog.empty()) {
+    throw usage_error("--retry-failed needs --joblog FILE (the log of the earlier run)");
+  }
+  if (o.retry_failed) o.resume_failed = true;
   if (o.resume && o.resume_failed) {
     throw usage_error("--resume and --resume-failed cannot be combined; pick one");
   }

@@ -4,6 +4,7 @@
 
 #include "cohort/common/part.hpp"
 #include "cohort/run/inputs.hpp"
+#include "cohort/run/machine_load.hpp"
 #include "cohort/run/pipe_chunks.hpp"
 #include "cohort/run/replacement_strings.hpp"
 #include "cohort/run/run_options.hpp"
@@ -25,7 +26,8 @@ struct run_cli_options {
   std::string joblog;             ///< --joblog FILE (without the + of `+FILE`)
   bool joblog_append = false;     ///< --joblog +FILE: append to FILE (GNU parallel)
   bool resume = false;            ///< --resume
-  bool resume_failed = false;     ///< --resume-failed
+  bool resume_failed = false;     ///< --resume-failed (also set by --retry-failed)
+  bool retry_failed = false;      ///< --retry-failed: the log's failed commands are the jobs
   std::optional<work_part> part;  ///< --part (none: every job); --joblog has %k and %n expanded
   cohort::term_sequence term_seq = cohort::default_term_sequence();  ///< --term-seq
   bool keep_order = false;                                           ///< -k
@@ -41,6 +43,11 @@ struct run_cli_options {
   bool print_commands = false;            ///< -v: each command on stdout, before its output
   bool print_commands_to_stderr = false;  ///< -t/--verbose: each command on stderr as it starts
   bool ungroup = false;                   ///< -u/--ungroup: output passes straight through
+  std::optional<load_spec> load;                                     ///< --load MAX
+  std::optional<std::uint64_t> memfree;                              ///< --memfree SIZE, bytes
+  std::optional<int> nice;             ///< --nice N: the jobs' niceness (absolute, as GNU)
+  std::vector<std::string> env_vars;   ///< --env VAR: accepted, nothing to do locally
+  std::string results;                 ///< --results NAME: output saved in files (results_layout)
   std::chrono::nanoseconds delay{0};      ///< --delay
   bool null_separated = false;            ///< -0 / --null
   std::vector<std::string> arg_files;     ///< -a FILE

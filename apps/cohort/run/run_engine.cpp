@@ -111,6 +111,7 @@ run_engine::run_engine(run_cli_options options, run_engine_parts parts)
         if (options_.bar || options_.eta) {
           r.on_event = [this](const task_event& e) { count_event(e); };
         }
+        if (parts_.limits.any()) r.admission = [this] { return wait_for_machine(); };
         return r;
       }()) {
   if (parts_.chunks) {
@@ -136,6 +137,7 @@ task<> run_engine::run(command_launcher& launcher, event& drain) {
     co_await with_task_group([&](task_group& g) -> task<> {
       g.spawn(announce_drain(drain).named("SIGHUP notice"));
       if (bar_) g.spawn(bar_->drive().named("progress bar"));
+      if (parts_.limits.min_free) g.spawn(watch_memory().named("--memfree watch"));
       co_await runner_.run();
       g.cancel();
     });

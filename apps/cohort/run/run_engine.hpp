@@ -10,9 +10,11 @@
 #include "cohort/run/job_output.hpp"
 #include "cohort/run/joblog.hpp"
 #include "cohort/run/pipe_chunks.hpp"
+#include "cohort/run/results_dir.hpp"
 #include "cohort/run/run_cli.hpp"
 #include "cohort/run/run_exit_code.hpp"
 
+#include <cohort/cancel_scope.hpp>
 #include <cohort/runner/run_tasks.hpp>
 #include <cohort/semaphore.hpp>
 #include <cohort/task.hpp>
@@ -89,11 +91,17 @@ struct run_engine_parts {
   std::optional<command_template> tag{};  ///< --tagstring
   /// --pipe/--pipepart: the jobs are the chunks of these, not `inputs`.
   std::optional<pipe_source> chunks{};
-  std::optional<resume_filter> resume{};  ///< --resume / --resume-failed
-  std::optional<joblog_writer> log{};     ///< --joblog
-  std::size_t slots = 1;                  ///< jobs at once
-  std::FILE* out = stdout;                ///< where jobs' standard output goes
-  std::FILE* err = stderr;                ///< jobs' standard error and warnings
+  std::optional<resume_filter> resume{};    ///< --resume / --resume-failed
+  std::optional<joblog_writer> log{};       ///< --joblog
+  std::optional<results_layout> results{};  ///< --results: output saved, not printed
+  std::size_t slots = 1;                    ///< jobs at once
+  int nice = 0;  ///< --nice: each job's increment (nice_increment), 0: none
+  /// --load/--memfree: a job starts only when `machine` (which must then be
+  /// set, and outlive the engine) says the machine can take it.
+  machine_limits limits{};
+  machine_probe* machine = nullptr;
+  std::FILE* out = stdout;  ///< where jobs' standard output goes
+  std::FILE* err = stderr;  ///< jobs' standard error and warnings
 };
 
 /// Runs the jobs of `cohort run`. Each job's outcome comes back to the job
@@ -153,9 +161,20 @@ class run_engine {
     std::size_t n_;
   };
   task<> run_job(job_item& job, slot_lease slot);
+  task<> launch_with_timeout(job_item& job, const launch_request& request);
+  // --memfree: kills the youngest running job while memory is critical.
+  task<> watch_memory();
+  struct running_launch {
+    std::uint64_t seq;
+    cancel_scope* scope;
+    bool evicted = false;
+  };
+  std::vector<running_launch*> running_;  // launches watch_memory() may kill
   task<> wait_for_delay();
+  task<> wait_for_machine();
   launch_request request_for(job_item& job, std::size_t slot);
   void job_ended(job_item& job, task_outcome outcome);
+  void save_results(job_item& job, task_outcome outcome);
   // The next job of the inputs, or nothing: at their end (`ended`) or when
   // --resume skips the input read. Blocks the thread if the inputs may_wait().
   std::optional<job_item> pull_job(bool& ended);

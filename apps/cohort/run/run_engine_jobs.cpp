@@ -35,6 +35,13 @@ task<bool> run_engine::next_input_async(job_input& in, chunk_file& chunk) {
   }
   co_return got;
 }
+namespace {
+
+// How often --load/--memfree look at the machine while a job waits (GNU
+// parallel: at most a second).
+constexpr duration machine_poll_interval = std::chrono::milliseconds(500);
+
+}  // namespace
 
 task<> run_engine::wait_for_input() {
   if (!input_may_wait()) co_return;  // next() reads without waiting
@@ -111,6 +118,27 @@ task<> run_engine::wait_for_delay() {
   if (start_at > loop.now()) co_await sleep_until(start_at);
 }
 
+task<> run_engine::wait_for_machine() {
+  while (!machine_allows(parts_.limits, parts_.machine->read())) {
+    co_await sleep_for(machine_poll_interval);
+  }
+}
+
+task<> run_engine::watch_memory() {
+  for (;;) {
+    co_await sleep_for(machine_poll_interval);
+    if (!memory_critical(parts_.limits, parts_.machine->read())) continue;
+    // GNU parallel kills the youngest job (the highest Seq) and runs it later.
+    running_launch* youngest = nullptr;
+    for (running_launch* l : running_) {
+      if (!l->evicted && (youngest == nullptr || l->seq > youngest->seq)) youngest = l;
+    }
+    if (youngest == nullptr) continue;
+    youngest->evicted = true;
+    youngest->scope->cancel();
+  }
+}
+
 launch_request run_engine::request_for(job_item& job, std::size_t slot) {
   launch_request r;
   r.seq = job.seq_;
@@ -119,25 +147,18 @@ launch_request run_engine::request_for(job_item& job, std::size_t slot) {
   r.env = {{"PARALLEL_SEQ", std::to_string(job.seq_)}, {"PARALLEL_JOBSLOT", std::to_string(slot)}};
   if (options_.ungroup) {
     r.pass_output_through = true;
-  } else if (options_.line_buffer) {
+  } else if (options_.line_buffer && !parts_.results) {
     // Complete lines are printed as they come; a partial last line waits.
     r.on_stdout = printer_.line_sink(job.seq_, job.tag_, job.partial_out_, false);
     r.on_stderr = printer_.line_sink(job.seq_, job.tag_, job.partial_err_, true);
   }
   r.term_seq = &options_.term_seq;
   r.stdin_fd = job.chunk_.fd();
+  r.nice = parts_.nice;
   return r;
 }
 
-task<> run_engine::run_job(job_item& job, slot_lease slot) {
-  co_await wait_for_delay();
-  // Each attempt starts afresh: the job's outcome is its last attempt's.
-  job.result_ = launch_result{};
-  job.timed_out_ = false;
-  job.partial_out_.clear();
-  job.partial_err_.clear();
-  const launch_request request = request_for(job, slot.number());
-  print_command(job, request);
+task<> run_engine::launch_with_timeout(job_item& job, const launch_request& request) {
   launch_result& r = job.result_;
   const duration timeout = current_timeout();
   if (timeout == duration::max()) {
@@ -146,6 +167,37 @@ task<> run_engine::run_job(job_item& job, slot_lease slot) {
     job.timed_out_ = true;
     warn_timed_out(job.command_);
   }
+}
+
+task<> run_engine::run_job(job_item& job, slot_lease slot) {
+  co_await wait_for_delay();
+  for (;;) {
+    // Each attempt starts afresh: the job's outcome is its last attempt's.
+    job.result_ = launch_result{};
+    job.timed_out_ = false;
+    job.partial_out_.clear();
+    job.partial_err_.clear();
+    const launch_request request = request_for(job, slot.number());
+    print_command(job, request);
+    // --memfree: watch_memory() may kill this launch to free memory; the job
+    // then runs again once the machine can take it (GNU parallel).
+    cancel_scope evict;
+    running_launch me{job.seq_, &evict};
+    running_.push_back(&me);
+    struct unlist {
+      std::vector<running_launch*>& all;
+      running_launch* me;
+      ~unlist() { std::erase(all, me); }
+    } u{running_, &me};
+    co_await evict.run(launch_with_timeout(job, request));
+    if (!me.evicted) break;
+    printer_.message(fmt::format(
+        "cohort run: warning: job {} was killed: less than half of --memfree is available; it "
+        "runs again when there is enough",
+        job.seq_));
+    co_await wait_for_machine();
+  }
+  launch_result& r = job.result_;
   if (r.success()) {
     ok_runtimes_.push_back(std::chrono::duration<double>(r.runtime).count());
     co_return;
@@ -196,7 +248,6 @@ void run_engine::job_ended(job_item& job, task_outcome outcome) {
   }
   // GNU parallel logs a job that finished (ok or failed), never one it
   // killed because it was stopping: those are run again by --resume.
-  if (outcome != task_outcome::cancelled && parts_.log) parts_.log->write(entry);
   if (outcome != task_outcome::cancelled) {
     ++last_outcome_.finished;
     if (outcome == task_outcome::failed) ++last_outcome_.failed;
@@ -209,7 +260,27 @@ void run_engine::job_ended(job_item& job, task_outcome outcome) {
     // with --line-buffer and -u, see print_command).
     r.out.insert(0, job.command_ + '\n');
   }
-  printer_.job_ended(job.seq_, job.tag_, std::move(r.out), std::move(r.err));
+  if (parts_.results) {
+    save_results(job, outcome);
+  } else {
+    printer_.job_ended(job.seq_, job.tag_, std::move(r.out), std::move(r.err));
+  }
+  // After the output, as GNU parallel (it shows with --joblog -).
+  if (outcome != task_outcome::cancelled && parts_.log) parts_.log->write(entry);
+}
+
+void run_engine::save_results(job_item& job, task_outcome outcome) {
+  const launch_result& r = job.result_;
+  // The output goes to the files, not to the terminal (GNU parallel); -k
+  // still learns that the job is over.
+  printer_.job_ended(job.seq_, job.tag_, {}, {});
+  try {
+    parts_.results->save(job.args_, job.seq_, r.out, r.err);
+  } catch (const std::exception& e) {
+    // A job cut off by a stopping run must not throw (the run unwinds): say it.
+    if (outcome != task_outcome::cancelled) throw;
+    printer_.message(fmt::format("cohort run: {}", e.what()));
+  }
 }
 
 void run_engine::count_event(const task_event& e) {

@@ -14,6 +14,11 @@
 
 #include <fmt/core.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <thread>
 
 namespace cohort::app::run {
@@ -165,6 +170,31 @@ cohort::run_options runtime_options(const run_cli_options& o) {
   return ro;
 }
 
+// The command and its inputs; under --retry-failed, as GNU parallel, the
+// commands of the job log (the command line's are ignored), unless there is
+// no log yet (then GNU reads none either).
+command_and_sources command_and_inputs(run_cli_options& o) {
+  if (o.retry_failed) {
+    const joblog_contents log = read_joblog(o.joblog);
+    if (log.file_exists) {
+      std::vector<std::string> commands = retry_commands(log);
+      const bool newline = std::any_of(commands.begin(), commands.end(), [](const auto& c) {
+        return c.find('\n') != std::string::npos;
+      });
+      if (newline) {
+        // GNU's words: "Command lines contain newline. Forcing --null."
+        fmt::print(stderr,
+                   "cohort run: warning: command lines contain a newline: forcing --null\n");
+        o.inputs.separator = '\0';
+      }
+      command_and_sources s;
+      s.sources.push_back(input_source::literals(std::move(commands)));
+      return s;
+    }
+  }
+  return split_command_line(o.words, o.arg_files);
+}
+
 // The joblog to resume from and the one to write, as --resume and --joblog ask.
 void open_joblogs(const run_cli_options& o, run_engine_parts& parts) {
   if (o.resume || o.resume_failed) {
@@ -172,7 +202,11 @@ void open_joblogs(const run_cli_options& o, run_engine_parts& parts) {
     if (o.part) check_joblog_part(earlier, o.joblog, *o.part);
     parts.resume.emplace(earlier, o.resume ? resume_mode::resume : resume_mode::resume_failed);
   }
-  if (!o.joblog.empty()) {
+  if (o.joblog == "-") {
+    // GNU parallel's --joblog -: the log on standard output.
+    if (parts.resume) throw usage_error("--resume needs the job log in a file, not --joblog -");
+    parts.log.emplace(parts.out);
+  } else if (!o.joblog.empty()) {
     using mode = joblog_writer::mode;
     parts.log.emplace(o.joblog, o.joblog_append ? mode::append_lines
                                 : parts.resume  ? mode::append
@@ -213,7 +247,7 @@ int run_and_report(int argc, char** argv, int& ended_by) {
   if (!parsed.options) return parsed.exit_code;
   run_cli_options o = std::move(*parsed.options);
   try {
-    auto split = split_command_line(o.words, o.arg_files);
+    auto split = command_and_inputs(o);
     refuse_perl_expressions(split.command);
     if (o.tagstring) refuse_perl_in_tagstring(*o.tagstring);
     // {##}: GNU parallel reads every input before the first job.
@@ -236,6 +270,25 @@ int run_and_report(int argc, char** argv, int& ended_by) {
     run_ending how{.argc = argc, .argv = argv, .options = &o, .halt_given = o.halt};
     if (o.fill != run_cli_options::fill_mode::none) fill_command_lines(o, parts);
     set_job_counts(parts);
+    if (o.load || o.memfree) {
+      static proc_machine_probe machine;
+      const auto cores = std::max(1u, std::thread::hardware_concurrency());
+      if (o.load) parts.limits.max_load = o.load->resolve(cores);
+      parts.limits.min_free = o.memfree;
+      parts.machine = &machine;
+    }
+    if (o.nice) {
+      errno = 0;
+      const int current = ::getpriority(PRIO_PROCESS, 0);
+      parts.nice = nice_increment(*o.nice, errno == 0 ? current : 0, ::geteuid() == 0);
+    }
+    if (!o.results.empty()) {
+      // -N's records each name their sources; one record a job: all its arguments.
+      const std::size_t width = o.max_records_given || o.fill != run_cli_options::fill_mode::none
+                                    ? parts.inputs.source_count()
+                                    : 0;
+      parts.results.emplace(o.results, parts.inputs.header_names(), width);
+    }
     if (o.halt.percent > 0) how.total_jobs = parts.inputs.total_jobs();
     if (how.total_jobs && o.part) how.total_jobs = o.part->jobs_of(*how.total_jobs);
     o.halt = halt_for_runner(o.halt, how.total_jobs);

@@ -154,6 +154,19 @@ struct runner_options {
   event* drain = nullptr;
   /// Optional per-task events.
   std::function<void(const task_event&)> on_event;
+  /// Optional wait before each admission, for what the machine can take (the
+  /// load, free memory: `cohort run --load`, `--memfree`): a worker with a
+  /// free slot awaits it once it has taken the next item from the source
+  /// (so the end of the source never waits), and the item starts only when
+  /// it completes. Each waiting worker awaits its own call. The wait is
+  /// cancelled with the run, and ended by a halt or a drain: the worker then
+  /// ends, and its item counts as not started. Retries of an item already
+  /// admitted do not wait. Empty: none.
+  ///
+  ///     o.admission = [&]() -> task<> {
+  ///       while (load() > max) co_await sleep_for(1s);
+  ///     };
+  std::function<task<>()> admission;
   /// Seed of the retry jitter (0: from the clock).
   std::uint64_t seed = 0;
 };
@@ -306,10 +319,8 @@ class task_runner {
         group_ = &g;
         live_workers_ = max_concurrent_;
         for (std::size_t i = 0; i < max_concurrent_; ++i) g.spawn(worker().named("worker", i + 1));
-        if constexpr (detail::has_wait_ready<S>) {
-          if (options_.drain != nullptr) {
-            g.spawn(end_source_waits_on_drain().named("drain watcher"));
-          }
+        if (options_.drain != nullptr && (detail::has_wait_ready<S> || options_.admission)) {
+          g.spawn(end_source_waits_on_drain().named("drain watcher"));
         }
         co_return;
       });
@@ -408,6 +419,11 @@ class task_runner {
       }
       auto item = source_.next();
       if (!item) co_return;
+      if (options_.admission) {
+        // After next(): at the end of the source, nothing waits for the machine.
+        const bool admitted = co_await wait_for_admission();
+        if (!admitted) co_return;
+      }
       const std::size_t seq = ++admitted_;
       if (skip(*item)) continue;
       ++progress_.started;
@@ -460,7 +476,28 @@ class task_runner {
 
   // The source's wait_ready(), in a scope of its own that a halt or a drain
   // cancels (stop_source_waits): an item it brought could not start anyway.
-  task<> wait_for_source() {
+  task<> wait_for_source() { return stoppable_wait(source_.wait_ready()); }
+
+  // runner_options::admission for an item taken from the source, ended
+  // likewise by a halt or a drain. False (or unwound by a cancel): the item
+  // is not started, and is counted with those never admitted.
+  task<bool> wait_for_admission() {
+    struct held_item {
+      task_runner* r;
+      bool admitted = false;
+      ~held_item() {
+        if (admitted) return;
+        ++r->held_back_;
+        r->note_cancel_reason();
+      }
+    } held{this};
+    co_await stoppable_wait(options_.admission());
+    if (!admitting()) co_return false;
+    held.admitted = true;
+    co_return true;
+  }
+
+  task<> stoppable_wait(task<> wait) {
     cancel_scope scope;
     source_waits_.push_back(&scope);
     struct unlist {
@@ -468,7 +505,7 @@ class task_runner {
       cancel_scope* s;
       ~unlist() { std::erase(waits, s); }
     } u{source_waits_, &scope};
-    (void)co_await scope.run(source_.wait_ready());
+    (void)co_await scope.run(std::move(wait));
   }
 
   void stop_source_waits() noexcept {
@@ -693,6 +730,7 @@ class task_runner {
   void finalize() {
     finalized_ = true;
     if constexpr (detail::has_size<S>) {
+      // (An item held back by the admission wait was never admitted.)
       const std::size_t total = source_.size();
       summary_.not_started = total > admitted_ ? total - admitted_ : 0;
     } else {
@@ -702,6 +740,7 @@ class task_runner {
         summary_.not_started_known = false;
         return;
       }
+      summary_.not_started = held_back_;
       while (source_.next()) ++summary_.not_started;
     }
   }
@@ -718,8 +757,9 @@ class task_runner {
   task_group* group_ = nullptr;
   scheduler* sched_ = nullptr;
   std::size_t admitted_ = 0;
+  std::size_t held_back_ = 0;  // taken from the source, then stopped in the admission wait
   std::size_t live_workers_ = 0;
-  std::vector<cancel_scope*> source_waits_;  // workers in wait_for_source()
+  std::vector<cancel_scope*> source_waits_;  // workers in stoppable_wait()
   cancel_scope drain_watch_;                 // end_source_waits_on_drain()
   bool stop_admitting_ = false;
   bool finalized_ = false;

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,10 @@ class fake_launcher final : public command_launcher {
   std::vector<std::string> launched;
   /// The environment of each launch, by command.
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> env;
+  /// When each command was last launched, on the loop's clock since its start.
+  std::map<std::string, duration> start_times;
+  /// The --nice increment of each launch, by command.
+  std::map<std::string, int> nice;
   int running = 0;
   int peak = 0;
   /// -u: what the jobs wrote straight to our standard output and error.
@@ -44,7 +49,10 @@ class fake_launcher final : public command_launcher {
     const scripted_job job = next_attempt(command);
     launched.push_back(std::to_string(r.seq) + " " + std::to_string(r.slot) + " " + command);
     env[command] = r.env;
+    nice[command] = r.nice;
     scheduler& loop = co_await this_scheduler();
+    if (!first_launch_) first_launch_ = loop.now();
+    start_times[command] = loop.now() - *first_launch_;
     struct end_guard {  // fills `result` however the launch ends
       fake_launcher& f;
       launch_result& res;
@@ -76,6 +84,7 @@ class fake_launcher final : public command_launcher {
   }
 
  private:
+  std::optional<time_point> first_launch_;
   scripted_job next_attempt(const std::string& command) {
     auto it = script.find(command);
     if (it == script.end() || it->second.empty()) return {};

@@ -21,6 +21,7 @@ using cohort::app::run::parse_joblog;
 using cohort::app::run::read_joblog;
 using cohort::app::run::resume_filter;
 using cohort::app::run::resume_mode;
+using cohort::app::run::retry_commands;
 using cohort::test::run::read_file;
 using cohort::test::run::scratch_dir;
 
@@ -409,6 +410,41 @@ TEST(ResumeFilter, EmptyLogSkipsNothing) {
   resume_filter r(joblog_contents{}, resume_mode::resume_failed);
   EXPECT_FALSE(r.skip(1, "anything"));
   EXPECT_NO_THROW(r.check_total(0));
+}
+
+TEST(Joblog, RetryFailedTakesEachSeqsLastCommandAndAnEmptyOneForASeqNotLogged) {
+  // GNU parallel's --retry-failed: the log's commands are the jobs; a Seq
+  // with no line below the highest runs as an empty command.
+  const auto log = parse_joblog(header +
+                                    "4\t:\t1.0\t0.1\t0\t0\t2\t0\texit 2\n"
+                                    "1\t:\t1.0\t0.1\t0\t0\t1\t0\texit 1\n"
+                                    "2\t:\t1.0\t0.1\t0\t0\t0\t0\ttrue\n"
+                                    "4\t:\t1.0\t0.1\t0\t0\t3\t0\texit 3\n",
+                                "log");
+  EXPECT_EQ(retry_commands(log), (std::vector<std::string>{"exit 1", "true", "", "exit 3"}));
+  resume_filter f(log, resume_mode::resume_failed);
+  EXPECT_FALSE(f.skip(1, "exit 1"));
+  EXPECT_TRUE(f.skip(2, "true"));
+  EXPECT_FALSE(f.skip(3, ""));
+  EXPECT_FALSE(f.take_change_warning());  // the same commands: nothing to warn of
+  EXPECT_TRUE(retry_commands(parse_joblog(header, "log")).empty());
+}
+
+TEST(Joblog, DashWritesTheLogToAStreamHeaderFirst) {
+  // GNU parallel's --joblog -: the log on standard output.
+  std::FILE* f = std::tmpfile();
+  {
+    joblog_writer log(f);
+    log.write(entry(1, 0, "echo a"));
+  }
+  std::fflush(f);
+  std::rewind(f);
+  char buf[512] = {};
+  const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  const std::string text(buf, n);
+  EXPECT_EQ(text.rfind(header, 0), 0u) << text;
+  EXPECT_NE(text.find("\t0\t0\techo a\n"), std::string::npos) << text;
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "cohort/run/run_cli.hpp"
 
+#include "cohort/run/process_launcher.hpp"
+
 #include <gtest/gtest.h>
 
 #include "cohort/common/option_values.hpp"
@@ -231,6 +233,62 @@ TEST(RunCli, EveryRefusedSpellingIsRefusedWithItsReason) {
   }
 }
 
+TEST(RunCli, RetryFailedIsResumeFailedWithTheLogsCommandsAndNeedsAJoblog) {
+  for (const char* opt : {"--retry-failed", "--retryfailed"}) {
+    const auto o = options_of({opt, "--joblog", "log"});
+    EXPECT_TRUE(o.retry_failed) << opt;
+    EXPECT_TRUE(o.resume_failed) << opt;
+  }
+  EXPECT_EQ(parse({"--retry-failed"}).result.exit_code, 255);
+  EXPECT_EQ(parse({"--retry-failed", "--resume", "--joblog", "log"}).result.exit_code, 255);
+}
+
+TEST(RunCli, DashLTakesANumberThatFollowsElseItIsDashL1) {
+  const auto alone = options_of({"-l", "echo", "{}"});
+  EXPECT_EQ(alone.inputs.records_per_job, 1u);
+  EXPECT_TRUE(alone.inputs.continue_lines);
+  EXPECT_EQ(alone.words, (std::vector<std::string>{"echo", "{}"}));
+  const auto two = options_of({"-l", "2", "echo"});
+  EXPECT_EQ(two.inputs.records_per_job, 2u);
+  EXPECT_EQ(two.words, (std::vector<std::string>{"echo"}));
+  EXPECT_EQ(options_of({"-l", "0", "echo"}).inputs.records_per_job, 1u);  // 0 is 1, as GNU
+}
+
+TEST(RunCli, EnvAndProgressAreAcceptedAsGnuParallelsLocalRunTakesThem) {
+  const auto env = options_of({"--env", "FOO", "--env", "BAR,BAZ", "echo"});
+  EXPECT_EQ(env.env_vars, (std::vector<std::string>{"FOO", "BAR,BAZ"}));
+  EXPECT_EQ(env.words, (std::vector<std::string>{"echo"}));
+  EXPECT_TRUE(options_of({"--progress", "echo"}).eta);
+}
+
+TEST(RunCli, NiceTakesAnyWholeNumberAsGnuDoes) {
+  EXPECT_EQ(options_of({"--nice", "17", "echo"}).nice, 17);
+  EXPECT_EQ(options_of({"--nice=-3", "echo"}).nice, -3);
+  EXPECT_EQ(options_of({"echo"}).nice, std::nullopt);
+  EXPECT_EQ(parse({"--nice", "abc", "echo"}).result.exit_code, 255);
+}
+
+TEST(RunCli, NiceIsTheJobsNicenessItselfNotAnIncrementAndNeverLowersWithoutPrivilege) {
+  using cohort::app::run::nice_increment;
+  EXPECT_EQ(nice_increment(17, 0, false), 17);
+  EXPECT_EQ(nice_increment(5, 3, false), 2);    // GNU: 5, not 3 + 5
+  EXPECT_EQ(nice_increment(50, 0, false), 19);  // clamped, as the kernel does
+  EXPECT_EQ(nice_increment(-3, 0, true), -3);
+  EXPECT_EQ(nice_increment(-3, 0, false), 0);  // GNU's setpriority fails quietly
+  EXPECT_EQ(nice_increment(-30, 5, true), -25);
+  EXPECT_EQ(nice_increment(4, 4, false), 0);
+}
+
+TEST(RunCli, ResultsTakesANameInEachOfGnusSpellingsAndRefusesTheSingleFileForms) {
+  for (const char* opt : {"--results", "--result", "--res"}) {
+    EXPECT_EQ(options_of({opt, "out", "echo"}).results, "out") << opt;
+  }
+  EXPECT_EQ(options_of({"--results=my_{}/", "echo"}).results, "my_{}/");
+  const parsed csv = parse({"--results", "out.csv", "echo"});
+  EXPECT_EQ(csv.result.exit_code, 255);
+  EXPECT_NE(csv.err.find("single-file results"), std::string::npos) << csv.err;
+}
+
 TEST(RunCli, RefusalsNameTheOptionAsWrittenAndSayWhatToUse) {
   EXPECT_EQ(parse({"--sshlogin", "server", "echo"}).err,
             "cohort run: --sshlogin is not supported: cohort run runs its jobs on this machine; "
@@ -239,7 +297,7 @@ TEST(RunCli, RefusalsNameTheOptionAsWrittenAndSayWhatToUse) {
   // Another spelling names the option's first one; a value may be attached.
   EXPECT_EQ(
       parse({"-Sserver", "echo"}).err.rfind("cohort run: -S (--sshlogin) is not supported", 0), 0u);
-  EXPECT_EQ(parse({"--results=out", "echo"}).err.rfind("cohort run: --results is not supported", 0),
+  EXPECT_EQ(parse({"--tmpdir=out", "echo"}).err.rfind("cohort run: --tmpdir is not supported", 0),
             0u);
   // A word that is no GNU option is still unknown.
   EXPECT_NE(parse({"--frobnicate", "echo"}).err.find("unknown option '--frobnicate'"),

@@ -38,6 +38,18 @@ struct captured {
   }
 };
 
+// A file the engine wrote (--results), or "<missing>".
+std::string file_text(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return "<missing>";
+  std::string s;
+  char buf[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
+  std::fclose(f);
+  return s;
+}
+
 std::vector<std::string> numbered(int n) {
   std::vector<std::string> v;
   for (int i = 1; i <= n; ++i) v.push_back(std::to_string(i));
@@ -53,6 +65,11 @@ struct engine_run {
   std::string joblog;  // --joblog, when set
   std::optional<resume_mode> resume;
   std::optional<command_template> tag;  // --tagstring
+  std::string results;          // --results, when set
+  int nice = 0;                 // run_engine_parts::nice
+  bool use_stdout_log = false;  // --joblog -
+  machine_limits limits;
+  machine_probe* machine = nullptr;
   captured out, err, messages;
   std::function<void(cohort::test::virtual_loop&)> before;  // e.g. a signal at a moment
   std::optional<run_engine> engine;
@@ -71,6 +88,11 @@ struct engine_run {
     if (options.halt.percent > 0) how.total_jobs = parts.inputs.total_jobs();
     options.halt = halt_for_runner(options.halt, how.total_jobs);
     if (resume) parts.resume.emplace(read_joblog(joblog), *resume);
+    parts.nice = nice;
+    if (use_stdout_log) parts.log.emplace(out.f);
+    parts.limits = limits;
+    parts.machine = machine;
+    if (!results.empty()) parts.results.emplace(results, std::vector<std::string>{}, 0);
     if (!joblog.empty()) {
       parts.log.emplace(joblog,
                         resume ? joblog_writer::mode::append : joblog_writer::mode::truncate);
@@ -114,6 +136,102 @@ TEST(RunEngine, AllSucceedExitsZero) {
   const std::vector<std::pair<std::string, std::string>> env_c{{"PARALLEL_SEQ", "3"},
                                                                {"PARALLEL_JOBSLOT", "1"}};
   EXPECT_EQ(r.launcher.env["job c"], env_c);
+}
+
+TEST(RunEngine, ResultsSavesEachJobsOutputInItsFilesAndPrintsNone) {
+  cohort::test::scratch_dir d;
+  engine_run r;
+  r.results = d.file("res");
+  r.options.keep_order = true;
+  r.launcher.script["job a"] = {scripted_job{.out = "A\n", .err = "e\n"}};
+  r.launcher.script["job b"] = {scripted_job{.code = 3, .out = "B\n"}};
+  EXPECT_EQ(r.run({"a", "b"}), 1);
+  EXPECT_EQ(r.out.text(), "");  // GNU parallel prints nothing with --results
+  EXPECT_EQ(r.err.text(), "");
+  EXPECT_EQ(file_text(r.results + "/1/a/stdout"), "A\n");
+  EXPECT_EQ(file_text(r.results + "/1/a/stderr"), "e\n");
+  EXPECT_EQ(file_text(r.results + "/1/a/seq"), "1");
+  EXPECT_EQ(file_text(r.results + "/1/b/stdout"), "B\n");
+  EXPECT_EQ(file_text(r.results + "/1/b/seq"), "2");
+}
+
+TEST(RunEngine, AJobsLogLineComesAfterItsOutputAsGnuParallels) {
+  // --joblog - puts both on standard output: the line follows the output.
+  engine_run s;
+  s.launcher.script["job a"] = {scripted_job{.out = "A\n"}};
+  s.use_stdout_log = true;
+  EXPECT_EQ(s.run({"a"}), 0);
+  const std::string out = s.out.text();
+  const std::size_t output = out.find("A\n");
+  const std::size_t line = out.find("\tjob a\n");
+  ASSERT_NE(output, std::string::npos) << out;
+  ASSERT_NE(line, std::string::npos) << out;
+  EXPECT_LT(output, line) << out;
+  EXPECT_EQ(out.rfind("Seq\t", 0), 0u) << out;
+}
+
+TEST(RunEngine, NiceReachesEveryLaunch) {
+  engine_run r;
+  r.nice = 7;
+  EXPECT_EQ(r.run({"a", "b"}), 0);
+  EXPECT_EQ(r.launcher.nice["job a"], 7);
+  EXPECT_EQ(r.launcher.nice["job b"], 7);
+}
+
+// A machine whose load follows a script on virtual time.
+struct scripted_machine final : machine_probe {
+  cohort::test::virtual_loop* loop = nullptr;
+  std::vector<std::pair<cohort::duration, double>> load;  // from that moment on
+  std::vector<std::pair<cohort::duration, std::uint64_t>> memory;
+  machine_state read() override {
+    machine_state s{.load = 0.0, .mem_available = std::nullopt};
+    const auto since = loop->now() - cohort::test::virtual_loop::epoch();
+    for (const auto& [at, value] : load) {
+      if (since >= at) s.load = value;
+    }
+    for (const auto& [at, value] : memory) {
+      if (since >= at) s.mem_available = value;
+    }
+    return s;
+  }
+};
+
+TEST(RunEngine, LoadHoldsEachJobUntilTheMachineIsBelowIt) {
+  engine_run r;
+  scripted_machine m;
+  // Free, then busy from 0.5 s to 2.2 s: job a starts at once, b when the
+  // machine is free again (polled every 500 ms).
+  m.load = {{0s, 0.0}, {500ms, 5.0}, {2200ms, 1.0}};
+  r.machine = &m;
+  r.limits.max_load = 2.0;
+  r.before = [&](cohort::test::virtual_loop& loop) { m.loop = &loop; };
+  EXPECT_EQ(r.run({"a", "b"}), 0);
+  ASSERT_EQ(r.launcher.launched.size(), 2u);
+  EXPECT_EQ(r.launcher.start_times.at("job a"), 0s);
+  EXPECT_EQ(r.launcher.start_times.at("job b"), 2500ms);
+}
+
+TEST(RunEngine, MemfreeKillsTheYoungestJobBelowHalfAndRunsItAgainLater) {
+  // GNU parallel: below half of --memfree, the youngest job is killed and
+  // put back; it runs again once SIZE is available.
+  engine_run r;
+  r.slots = 2;
+  scripted_machine m;
+  m.memory = {{0s, 5000}, {1500ms, 400}, {1900ms, 5000}};
+  r.machine = &m;
+  r.limits.min_free = 1000;
+  cohort::test::scratch_dir d;
+  r.joblog = d.file("log");
+  r.before = [&](cohort::test::virtual_loop& loop) { m.loop = &loop; };
+  r.launcher.script["job a"] = {fails(0, 2s)};
+  r.launcher.script["job b"] = {fails(0, 2s)};
+  EXPECT_EQ(r.run({"a", "b"}), 0);
+  EXPECT_EQ(r.launcher.launched, (std::vector<std::string>{"1 1 job a", "2 2 job b", "2 2 job b"}));
+  EXPECT_EQ(r.launcher.start_times.at("job b"), 2s);  // the next poll with memory enough
+  EXPECT_NE(r.err.text().find("job 2 was killed"), std::string::npos) << r.err.text();
+  EXPECT_EQ(r.summary().done, 2u);
+  // The killed launch is not logged: one line a job.
+  EXPECT_EQ(read_joblog(r.joblog).records.size(), 2u);
 }
 
 TEST(RunEngine, NFailedExitsN) {
