@@ -4,8 +4,8 @@
 #include "cohort/common/option_values.hpp"
 #include "cohort/exit_codes.hpp"
 #include "cohort/run/gnu_options.hpp"
-#include "cohort/run/run_part.hpp"
 #include "cohort/run/results_dir.hpp"
+#include "cohort/run/run_part.hpp"
 
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
@@ -445,25 +445,9 @@ void add_hidden_spellings(CLI::App& app, run_cli_options& o, value_texts& t) {
   app.add_flag("--group", t.group)->group("");
 }
 
-// Reads the values and checks that the options fit together; throws
-// usage_error. `words` is what follows the options (the command).
-void read_values(run_cli_options& o, value_texts& t, std::vector<std::string> words) {
-  o.words = std::move(words);
-  read_dash_l(o, t);
-  if (t.no_keep_order) o.keep_order = false;  // GNU: wherever it is given
-  if (o.joblog.size() > 1 && o.joblog.front() == '+') {
-    o.joblog.erase(0, 1);  // GNU parallel: --joblog +FILE appends to FILE
-    o.joblog_append = true;
-  }
-  // prefix_command() hands an unknown option over as the command's first
-  // word; GNU parallel refuses it, and so do we (nothing is run).
-  if (!o.words.empty() && o.words.front().size() > 1 && o.words.front()[0] == '-' &&
-      o.words.front() != "--") {
-    // A GNU parallel option we do not have says why, never "unknown option".
-    if (auto why = unsupported_option_message(o.words.front())) throw usage_error(*why);
-    throw usage_error(unknown_option_message(o.words.front(), "run"));
-  }
-  if (!o.words.empty() && o.words.front() == "--") o.words.erase(o.words.begin());
+// The values of the job options (-j, --timeout, --retries, --halt, --load,
+// --memfree, --nice, --term-seq, --delay, --retry-delay); throws usage_error.
+void read_job_values(run_cli_options& o, const value_texts& t) {
   if (!t.jobs.empty()) o.jobs = parse_jobs(t.jobs);
   if (!t.timeout.empty()) o.timeout = parse_timeout(t.timeout);
   if (!t.retries.empty()) {
@@ -483,14 +467,11 @@ void read_values(run_cli_options& o, value_texts& t, std::vector<std::string> wo
   if (!t.retry_delay.empty()) {
     o.retry_delay = parse_duration(t.retry_delay, "--retry-delay");
   }
-  read_input_shaping_values(o, t);
-  if (t.tagstring) o.tagstring = unquote_printf(*t.tagstring);
-  if (o.ungroup && t.group) throw usage_error("--group cannot be combined with --ungroup");
-  if (o.ungroup && o.line_buffer) {
-    throw usage_error("--ungroup cannot be combined with --line-buffer");
-  }
-  read_pipe_values(o, t);
-  if (!o.results.empty()) check_results_name(o.results);
+}
+
+// --joblog, --resume, --resume-failed, --retry-failed and --part together;
+// throws usage_error.
+void read_log_values(run_cli_options& o, const value_texts& t) {
   if (o.retry_failed && o.resume) {
     throw usage_error("--resume and --retry-failed cannot be combined; pick one");
   }
@@ -510,6 +491,37 @@ void read_values(run_cli_options& o, value_texts& t, std::vector<std::string> wo
   } else if (!t.parts.empty()) {
     throw usage_error("--parts goes with --part auto only");
   }
+}
+
+// Reads the values and checks that the options fit together; throws
+// usage_error. `words` is what follows the options (the command).
+void read_values(run_cli_options& o, value_texts& t, std::vector<std::string> words) {
+  o.words = std::move(words);
+  read_dash_l(o, t);
+  if (t.no_keep_order) o.keep_order = false;  // GNU: wherever it is given
+  if (o.joblog.size() > 1 && o.joblog.front() == '+') {
+    o.joblog.erase(0, 1);  // GNU parallel: --joblog +FILE appends to FILE
+    o.joblog_append = true;
+  }
+  // prefix_command() hands an unknown option over as the command's first
+  // word; GNU parallel refuses it, and so do we (nothing is run).
+  if (!o.words.empty() && o.words.front().size() > 1 && o.words.front()[0] == '-' &&
+      o.words.front() != "--") {
+    // A GNU parallel option we do not have says why, never "unknown option".
+    if (auto why = unsupported_option_message(o.words.front())) throw usage_error(*why);
+    throw usage_error(unknown_option_message(o.words.front(), "run"));
+  }
+  if (!o.words.empty() && o.words.front() == "--") o.words.erase(o.words.begin());
+  read_job_values(o, t);
+  read_input_shaping_values(o, t);
+  if (t.tagstring) o.tagstring = unquote_printf(*t.tagstring);
+  if (o.ungroup && t.group) throw usage_error("--group cannot be combined with --ungroup");
+  if (o.ungroup && o.line_buffer) {
+    throw usage_error("--ungroup cannot be combined with --line-buffer");
+  }
+  read_pipe_values(o, t);
+  if (!o.results.empty()) check_results_name(o.results);
+  read_log_values(o, t);
 }
 
 }  // namespace

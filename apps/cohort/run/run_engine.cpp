@@ -116,7 +116,7 @@ run_engine::run_engine(run_cli_options options, run_engine_parts parts)
       }()) {
   if (parts_.chunks) {
     parts_.chunks->on_warning(
-        [this](std::string m) { printer_.message("cohort run: warning: " + m); });
+        [this](const std::string& m) { printer_.message("cohort run: warning: " + m); });
   }
 }
 

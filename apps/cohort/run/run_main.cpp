@@ -237,6 +237,58 @@ void run_engine_on_runtime(run_engine& engine, const run_cli_options& o, held_si
   how.signal = ended.signal;
 }
 
+// The engine's parts as the options say: the command, its inputs (or
+// --pipe's chunks), the tag, filled command lines and job counts.
+run_engine_parts build_parts(run_cli_options& o) {
+  auto split = command_and_inputs(o);
+  refuse_perl_expressions(split.command);
+  if (o.tagstring) refuse_perl_in_tagstring(*o.tagstring);
+  // {##}: GNU parallel reads every input before the first job.
+  o.inputs.read_all = uses_job_counts(o, split.command);
+  const std::size_t slots = resolve_jobs(o.jobs);
+  std::optional<pipe_source> chunks;
+  if (o.pipe) {
+    chunks.emplace(chunks_of(o, split, slots));
+    split.sources = {input_source::literals({})};  // the jobs are the chunks
+  }
+  input_generator inputs(std::move(split.sources), o.inputs);
+  command_template tmpl = template_of(o, split.command, inputs.header_names());
+  if (o.pipe) tmpl.append_no_arguments();
+  std::optional<command_template> tag = tag_template_of(o, inputs.header_names());
+  run_engine_parts parts{.tmpl = std::move(tmpl),
+                         .inputs = std::move(inputs),
+                         .tag = std::move(tag),
+                         .chunks = std::move(chunks),
+                         .slots = slots};
+  if (o.fill != run_cli_options::fill_mode::none) fill_command_lines(o, parts);
+  set_job_counts(parts);
+  return parts;
+}
+
+// --load, --memfree, --nice and --results: what the engine needs to know of
+// the machine and where the output goes.
+void apply_machine_options(const run_cli_options& o, run_engine_parts& parts) {
+  if (o.load || o.memfree) {
+    static proc_machine_probe machine;
+    const auto cores = std::max(1u, std::thread::hardware_concurrency());
+    if (o.load) parts.limits.max_load = o.load->resolve(cores);
+    parts.limits.min_free = o.memfree;
+    parts.machine = &machine;
+  }
+  if (o.nice) {
+    errno = 0;
+    const int current = ::getpriority(PRIO_PROCESS, 0);
+    parts.nice = nice_increment(*o.nice, errno == 0 ? current : 0, ::geteuid() == 0);
+  }
+  if (!o.results.empty()) {
+    // -N's records each name their sources; one record a job: all its arguments.
+    const std::size_t width = o.max_records_given || o.fill != run_cli_options::fill_mode::none
+                                  ? parts.inputs.source_count()
+                                  : 0;
+    parts.results.emplace(o.results, parts.inputs.header_names(), width);
+  }
+}
+
 // The whole of `cohort run` up to its summary; `ended_by` is set to the
 // signal that interrupted the run, if one did.
 int run_and_report(int argc, char** argv, int& ended_by) {
@@ -247,48 +299,9 @@ int run_and_report(int argc, char** argv, int& ended_by) {
   if (!parsed.options) return parsed.exit_code;
   run_cli_options o = std::move(*parsed.options);
   try {
-    auto split = command_and_inputs(o);
-    refuse_perl_expressions(split.command);
-    if (o.tagstring) refuse_perl_in_tagstring(*o.tagstring);
-    // {##}: GNU parallel reads every input before the first job.
-    o.inputs.read_all = uses_job_counts(o, split.command);
-    const std::size_t slots = resolve_jobs(o.jobs);
-    std::optional<pipe_source> chunks;
-    if (o.pipe) {
-      chunks.emplace(chunks_of(o, split, slots));
-      split.sources = {input_source::literals({})};  // the jobs are the chunks
-    }
-    input_generator inputs(std::move(split.sources), o.inputs);
-    command_template tmpl = template_of(o, split.command, inputs.header_names());
-    if (o.pipe) tmpl.append_no_arguments();
-    std::optional<command_template> tag = tag_template_of(o, inputs.header_names());
-    run_engine_parts parts{.tmpl = std::move(tmpl),
-                           .inputs = std::move(inputs),
-                           .tag = std::move(tag),
-                           .chunks = std::move(chunks),
-                           .slots = slots};
+    run_engine_parts parts = build_parts(o);
+    apply_machine_options(o, parts);
     run_ending how{.argc = argc, .argv = argv, .options = &o, .halt_given = o.halt};
-    if (o.fill != run_cli_options::fill_mode::none) fill_command_lines(o, parts);
-    set_job_counts(parts);
-    if (o.load || o.memfree) {
-      static proc_machine_probe machine;
-      const auto cores = std::max(1u, std::thread::hardware_concurrency());
-      if (o.load) parts.limits.max_load = o.load->resolve(cores);
-      parts.limits.min_free = o.memfree;
-      parts.machine = &machine;
-    }
-    if (o.nice) {
-      errno = 0;
-      const int current = ::getpriority(PRIO_PROCESS, 0);
-      parts.nice = nice_increment(*o.nice, errno == 0 ? current : 0, ::geteuid() == 0);
-    }
-    if (!o.results.empty()) {
-      // -N's records each name their sources; one record a job: all its arguments.
-      const std::size_t width = o.max_records_given || o.fill != run_cli_options::fill_mode::none
-                                    ? parts.inputs.source_count()
-                                    : 0;
-      parts.results.emplace(o.results, parts.inputs.header_names(), width);
-    }
     if (o.halt.percent > 0) how.total_jobs = parts.inputs.total_jobs();
     if (how.total_jobs && o.part) how.total_jobs = o.part->jobs_of(*how.total_jobs);
     o.halt = halt_for_runner(o.halt, how.total_jobs);

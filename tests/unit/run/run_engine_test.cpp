@@ -65,9 +65,9 @@ struct engine_run {
   std::string joblog;  // --joblog, when set
   std::optional<resume_mode> resume;
   std::optional<command_template> tag;  // --tagstring
-  std::string results;          // --results, when set
-  int nice = 0;                 // run_engine_parts::nice
-  bool use_stdout_log = false;  // --joblog -
+  std::string results;                  // --results, when set
+  int nice = 0;                         // run_engine_parts::nice
+  bool use_stdout_log = false;          // --joblog -
   machine_limits limits;
   machine_probe* machine = nullptr;
   captured out, err, messages;
