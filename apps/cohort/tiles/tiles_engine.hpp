@@ -98,15 +98,27 @@ class tile_source {
  public:
   explicit tile_source(tile_downloader& d);
   std::optional<tile_item> next();
-  /// The number of tiles next() yields in all (for an archive, the ranges
-  /// planned so far are not a total: 0).
+  /// The number of tiles next() yields in all.
   std::size_t size() const noexcept;
-  /// For an archive: plans the next batch when none is at hand.
-  task<> wait_ready();
 
  private:
   tile_downloader* d_;
   tile_enumerator tiles_;
+};
+
+/// The byte ranges of an archive to fetch, planned a batch at a time as
+/// the workers need them (wait_ready), so that they are never all held.
+class range_source {
+ public:
+  explicit range_source(tile_downloader& d) : d_(&d) {}
+  std::optional<tile_item> next();
+  /// Not known in advance: 0 (tile_summary counts what was not started).
+  std::size_t size() const noexcept { return 0; }
+  /// Plans the next batches when too few ranges are at hand.
+  task<> wait_ready();
+
+ private:
+  tile_downloader* d_;
 };
 
 /// Counts of one run, beside the runner's (done = stored + unchanged +
@@ -158,10 +170,12 @@ class tile_downloader {
   /// The progress in tiles (for an archive, whose tasks are byte ranges
   /// planned as the download goes, counted per tile of the ranges).
   const run_progress& progress() const noexcept {
-    return archive_ ? tile_progress_ : runner_.progress();
+    return archive_ ? tile_progress_ : tile_runner_->progress();
   }
   /// The runner's summary: done, failed, cancelled, not-started counts.
-  const run_summary& summary() { return runner_.summary(); }
+  const run_summary& summary() {
+    return archive_ ? range_runner_->summary() : tile_runner_->summary();
+  }
   /// The summary in tiles: summary() itself for a template download; for
   /// an archive, whose tasks are byte ranges, the same counts per tile.
   run_summary tile_summary();
@@ -186,6 +200,7 @@ class tile_downloader {
  private:
   friend struct tile_item;
   friend class tile_source;
+  friend class range_source;
 
   tile_downloader(const tiles_options& options, tile_set set, tile_store& store,
                   std::optional<archive_plan> plan);
@@ -232,7 +247,9 @@ class tile_downloader {
   std::vector<failed_tile> failures_;
   bool any_response_ = false;    // some request got an HTTP answer
   std::size_t unreachable_ = 0;  // connect-class failures before any answer
-  task_runner<tile_source> runner_;
+  // One of the two: tiles from a template, or byte ranges of an archive.
+  std::optional<task_runner<tile_source>> tile_runner_;
+  std::optional<task_runner<range_source>> range_runner_;
 };
 
 // Runs one write to the store. A store that cannot take it (a full disk, a

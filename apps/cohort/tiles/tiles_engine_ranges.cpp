@@ -195,13 +195,13 @@ void tile_downloader::update_tile_progress() {
   p.done = counts_.stored + counts_.missing;
   p.failed = counts_.failed;
   p.started = p.done + p.failed;
-  p.running = runner_.progress().running;
-  p.retries = runner_.progress().retries;
-  if (p.begin == time_point{}) p.begin = runner_.progress().begin;
+  p.running = range_runner_->progress().running;
+  p.retries = range_runner_->progress().retries;
+  if (p.begin == time_point{}) p.begin = range_runner_->progress().begin;
 }
 
 run_summary tile_downloader::tile_summary() {
-  run_summary s = runner_.summary();
+  run_summary s = archive_ ? range_runner_->summary() : tile_runner_->summary();
   if (!archive_) return s;
   // Every tile of the set not skipped is stored, missing (absent from the
   // archive), failed, or left for the next run (in a range not fetched, or
