@@ -7,6 +7,8 @@ download, naming what is wrong. (On a real Slurm: slurm_parts_test.py.)
   tiles_parts_test.py COHORT_BINARY TILE_SERVER_PY [name-substring ...]
 """
 
+import shutil
+import sqlite3
 import sys
 
 from tiles_cli_support import (BOX, ZOOMS, Server, check, equal, main, out_path, run,
@@ -80,6 +82,33 @@ def merge_names_a_missing_part_and_a_foreign_one():
         code, _, err = run(["tiles", "merge", outs[0], other, outs[2], "-o", out_path("y")])
         equal(code, 2, err)
         check("parts of different downloads: zooms '10-13' and '10-12'" in err, err)
+
+
+@test
+def merge_takes_an_overlapping_part_once_if_identical_and_names_a_difference():
+    with Server() as s:
+        outs = download_parts(s, 2, "o2")
+        whole = {}
+        for o in outs:
+            whole.update(stored_tiles(o))
+        # The same part made again elsewhere (a re-run array task): identical.
+        again = out_path("o2.again.mbtiles")
+        shutil.copyfile(outs[0], again)
+        merged = out_path("o2-merged.mbtiles")
+        code, _, err = run(["tiles", "merge", "-q", outs[0], outs[1], again, "-o", merged])
+        equal(code, 0, err)
+        equal(stored_tiles(merged), whole, "merged with an identical overlap")
+        # One tile's bytes changed: refused, naming it.
+        with sqlite3.connect(again) as db:
+            z, x, row = db.execute("SELECT zoom_level, tile_column, tile_row FROM tiles "
+                                   "ORDER BY zoom_level DESC, tile_column, tile_row LIMIT 1").fetchone()
+            db.execute("UPDATE tiles SET tile_data = X'00' WHERE zoom_level = ? AND tile_column = ? "
+                       "AND tile_row = ?", (z, x, row))
+        code, _, err = run(["tiles", "merge", "-q", outs[0], outs[1], again,
+                            "-o", out_path("o2-refused.mbtiles")])
+        equal(code, 2, err)
+        y = (1 << z) - 1 - row
+        check(f"are both part 0/2 and differ: tile {z}/{x}/{y} differs" in err, err)
 
 
 if __name__ == "__main__":

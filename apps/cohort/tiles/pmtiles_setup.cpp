@@ -20,7 +20,6 @@ std::unique_ptr<tile_fetcher> make_archive_fetcher(asio_loop& loop, const tiles_
 
 std::optional<int> read_archive(tiles_options& o, std::optional<archive_index>& ix, int& ended_by) {
   std::string problem;
-  const tile_set set = o.area ? tile_set::of_area(o.area, o.zooms) : tile_set(o.boxes, o.zooms);
   cohort::run_options ro;
   ro.grace = std::chrono::seconds(1);
   ro.ignore_signals_after = false;
@@ -28,7 +27,7 @@ std::optional<int> read_archive(tiles_options& o, std::optional<archive_index>& 
       [&](cohort::runtime& rt) -> cohort::task<int> {
         const std::unique_ptr<tile_fetcher> fetcher = make_archive_fetcher(rt.loop(), o);
         try {
-          ix = co_await read_archive_index(*fetcher, o.archive, set, o);
+          ix = co_await read_archive_root(*fetcher, o.archive, o);
         } catch (const archive_error& e) {
           problem = e.what();
         }

@@ -108,76 +108,8 @@ task<std::string> fetch_bytes(tile_fetcher& f, const std::string& url, const til
   }
 }
 
-// The tile IDs of the set, ascending.
-std::vector<std::uint64_t> ids_of(const tile_set& set) {
-  std::vector<std::uint64_t> ids;
-  ids.reserve(static_cast<std::size_t>(set.count()));
-  for (auto e = set.enumerate(); auto t = e.next();) ids.push_back(tile_id(*t));
-  std::sort(ids.begin(), ids.end());
-  return ids;
-}
-
-// Reading one archive's directories for a set of tile IDs.
-struct index_reader {
-  tile_fetcher& fetcher;
-  const std::string& url;
-  const tiles_options& o;
-  archive_index& ix;
-
-  task<std::vector<pmtiles_entry>> leaf(const pmtiles_entry& e) {
-    const std::string bytes =
-        co_await fetch_bytes(fetcher, url, o, ix.header.leaf_offset + e.offset, e.length, false);
-    ix.index_bytes += bytes.size();
-    ++ix.index_requests;
-    co_return decode_pmtiles_directory(bytes, ix.header.internal_compression);
-  }
-
-  // Sorts `ids` into present and absent by `dir`, reading the leaves that
-  // hold some of them.
-  task<> resolve(const std::vector<pmtiles_entry>& dir, std::span<const std::uint64_t> ids,
-                 int depth) {
-    std::size_t i = 0;
-    while (i < ids.size()) {
-      const pmtiles_entry* e = find_pmtiles_entry(dir, ids[i]);
-      if (e == nullptr) {
-        ix.absent.push_back(tile_of_id(ids[i++]));
-      } else if (e->run_length > 0) {
-        take_run(*e, ids, i);
-      } else {
-        co_await take_leaf(dir, *e, ids, i, depth);
-      }
-    }
-  }
-
-  // The ids from i that the run `e` covers (or the next one, absent).
-  void take_run(const pmtiles_entry& e, std::span<const std::uint64_t> ids, std::size_t& i) {
-    if (ids[i] >= e.tile_id + e.run_length) {
-      ix.absent.push_back(tile_of_id(ids[i++]));
-      return;
-    }
-    for (; i < ids.size() && ids[i] < e.tile_id + e.run_length; ++i) {
-      ix.present.push_back({tile_of_id(ids[i]), ix.header.tile_data_offset + e.offset, e.length});
-    }
-  }
-
-  // The ids from i that the leaf `e` holds: those below the next entry's.
-  task<> take_leaf(const std::vector<pmtiles_entry>& dir, const pmtiles_entry& e,
-                   std::span<const std::uint64_t> ids, std::size_t& i, int depth) {
-    if (depth >= max_directory_depth) {
-      throw archive_error(fmt::format("{}: leaf directories nested too deep", url));
-    }
-    const auto next = static_cast<std::size_t>(&e - dir.data()) + 1;
-    const std::uint64_t end = next < dir.size() ? dir[next].tile_id : UINT64_MAX;
-    std::size_t j = i;
-    while (j < ids.size() && ids[j] < end) ++j;
-    const std::vector<pmtiles_entry> sub = co_await leaf(e);
-    co_await resolve(sub, ids.subspan(i, j - i), depth + 1);
-    i = j;
-  }
-};
-
-task<archive_index> read_index(tile_fetcher& fetcher, const std::string& url, const tile_set& set,
-                               const tiles_options& o) {
+task<archive_index> read_root(tile_fetcher& fetcher, const std::string& url,
+                              const tiles_options& o) {
   archive_index ix;
   const std::string first = co_await fetch_bytes(fetcher, url, o, 0, pmtiles_root_limit, true);
   ix.index_bytes = first.size();
@@ -194,15 +126,87 @@ task<archive_index> read_index(tile_fetcher& fetcher, const std::string& url, co
   if (h.root_offset + h.root_length > first.size()) {
     throw archive_error(fmt::format("{}: the root directory is not in the first 16 KiB", url));
   }
-  const auto root = decode_pmtiles_directory(
-      std::string_view(first).substr(h.root_offset, h.root_length), h.internal_compression);
-  const std::vector<std::uint64_t> ids = ids_of(set);
-  index_reader reader{fetcher, url, o, ix};
-  co_await reader.resolve(root, ids, 0);
+  ix.root = decode_pmtiles_directory(std::string_view(first).substr(h.root_offset, h.root_length),
+                                     h.internal_compression);
   co_return ix;
 }
 
 }  // namespace
+
+archive_cursor::archive_cursor(std::string url, const archive_index& ix, const tile_set& set)
+    : url_(std::move(url)), header_(ix.header), runs_(set) {
+  frames_.push_back({ix.root, UINT64_MAX});
+}
+
+// The next tiles of the set in ID order, at most `cap`, sorted into
+// present and absent, reading the leaf directories that hold them.
+task<bool> archive_cursor::next(tile_fetcher& f, const tiles_options& o, std::size_t cap,
+                                std::vector<tile_span>& present, std::vector<tile>& absent) {
+  try {
+    co_return co_await take(f, o, cap, present, absent);
+  } catch (const pmtiles_error& e) {
+    throw archive_error(fmt::format("{}: {}", url_, e.what()));
+  }
+}
+
+task<bool> archive_cursor::take(tile_fetcher& f, const tiles_options& o, std::size_t cap,
+                                std::vector<tile_span>& present, std::vector<tile>& absent) {
+  std::size_t taken = 0;
+  while (taken < cap) {
+    if (run_.begin == run_.end) {
+      const std::optional<tile_id_range> r = runs_.next();
+      if (!r) co_return taken > 0;
+      run_ = *r;
+    }
+    const std::uint64_t id = run_.begin;
+    while (frames_.back().end <= id) frames_.pop_back();  // the root's end is never reached
+    const std::vector<pmtiles_entry>& dir = frames_.back().entries;
+    const std::uint64_t dir_end = frames_.back().end;
+    // The last entry at or before id.
+    const auto after =
+        std::upper_bound(dir.begin(), dir.end(), id,
+                         [](std::uint64_t v, const pmtiles_entry& e) { return v < e.tile_id; });
+    const std::uint64_t next_start = after == dir.end() ? dir_end : after->tile_id;
+    const auto n_up_to = [&](std::uint64_t end) {
+      return std::min<std::uint64_t>({run_.end, end, id + (cap - taken)}) - id;
+    };
+    if (after == dir.begin()) {  // before the directory's first entry: absent
+      const std::uint64_t n = n_up_to(next_start);
+      for (std::uint64_t i = 0; i < n; ++i) absent.push_back(tile_of_id(id + i));
+      run_.begin += n;
+      taken += n;
+      continue;
+    }
+    const pmtiles_entry& e = *(after - 1);
+    if (e.run_length > 0) {
+      const std::uint64_t covered = e.tile_id + e.run_length;
+      if (id < covered) {
+        const std::uint64_t n = n_up_to(covered);
+        for (std::uint64_t i = 0; i < n; ++i) {
+          present.push_back({tile_of_id(id + i), header_.tile_data_offset + e.offset, e.length});
+        }
+        run_.begin += n;
+        taken += n;
+      } else {
+        const std::uint64_t n = n_up_to(next_start);
+        for (std::uint64_t i = 0; i < n; ++i) absent.push_back(tile_of_id(id + i));
+        run_.begin += n;
+        taken += n;
+      }
+      continue;
+    }
+    // A leaf directory: it holds the IDs up to the next entry's.
+    if (frames_.size() >= max_directory_depth + 1) {
+      throw archive_error(fmt::format("{}: leaf directories nested too deep", url_));
+    }
+    const std::string bytes =
+        co_await fetch_bytes(f, url_, o, header_.leaf_offset + e.offset, e.length, false);
+    index_bytes_ += bytes.size();
+    ++index_requests_;
+    frames_.push_back({decode_pmtiles_directory(bytes, header_.internal_compression), next_start});
+  }
+  co_return true;
+}
 
 bool is_pmtiles_source(std::string_view url) {
   const auto end = url.find_first_of("?#");
@@ -219,13 +223,25 @@ std::string pmtiles_source_url(std::string_view url) {
   return std::string(file_scheme) + std::filesystem::absolute(std::string(url)).string();
 }
 
-task<archive_index> read_archive_index(tile_fetcher& fetcher, std::string url, const tile_set& set,
-                                       const tiles_options& o) {
+task<archive_index> read_archive_root(tile_fetcher& fetcher, std::string url,
+                                      const tiles_options& o) {
   try {
-    co_return co_await read_index(fetcher, url, set, o);
+    co_return co_await read_root(fetcher, url, o);
   } catch (const pmtiles_error& e) {
     throw archive_error(fmt::format("{}: {}", url, e.what()));
   }
+}
+
+task<archive_index> read_archive_index(tile_fetcher& fetcher, std::string url, const tile_set& set,
+                                       const tiles_options& o) {
+  archive_index ix = co_await read_archive_root(fetcher, url, o);
+  archive_cursor cursor(url, ix, set);
+  while (co_await cursor.next(fetcher, o, std::size_t{1} << 16, ix.present, ix.absent)) {
+  }
+  ix.index_bytes += cursor.index_bytes();
+  ix.index_requests += cursor.index_requests();
+  ix.complete = true;
+  co_return ix;
 }
 
 std::string pmtiles_format_name(const pmtiles_header& h) {
@@ -238,15 +254,54 @@ std::string pmtiles_format_name(const pmtiles_header& h) {
   }
 }
 
-archive_plan plan_archive(std::string url, archive_index&& ix, const tile_store& store,
-                          bool refresh, const coalesce_limits& limits) {
-  std::vector<tile_span> wanted;
-  for (const tile_span& s : ix.present) {
-    if (refresh || !store.has(s.where)) wanted.push_back(s);
+namespace {
+
+// The batches of a download from an archive (plan_archive).
+class cursor_batches final : public archive_batches {
+ public:
+  cursor_batches(std::string url, const archive_index& ix, const tile_set& set,
+                 const tile_store& store, bool refresh, const coalesce_limits& limits,
+                 std::size_t batch)
+      : set_(set),
+        cursor_(std::move(url), ix, set_),
+        store_(store),
+        refresh_(refresh),
+        limits_(limits),
+        batch_(batch) {}
+
+  task<bool> next(tile_fetcher& f, const tiles_options& o, archive_batch& out) override {
+    std::vector<tile_span> present;
+    if (!co_await cursor_.next(f, o, batch_, present, out.absent)) co_return false;
+    out.requests = plan(std::move(present), store_, refresh_, limits_);
+    co_return true;
   }
-  std::vector<tile_span>().swap(ix.present);
-  return archive_plan{std::move(url), plan_range_requests(std::move(wanted), limits),
-                      std::move(ix.absent)};
+
+  static std::vector<range_request> plan(std::vector<tile_span> present, const tile_store& store,
+                                         bool refresh, const coalesce_limits& limits) {
+    std::erase_if(present, [&](const tile_span& s) { return !refresh && store.has(s.where); });
+    return plan_range_requests(std::move(present), limits);
+  }
+
+ private:
+  tile_set set_;
+  archive_cursor cursor_;
+  const tile_store& store_;
+  bool refresh_;
+  coalesce_limits limits_;
+  std::size_t batch_;
+};
+
+}  // namespace
+
+archive_plan plan_archive(std::string url, archive_index&& ix, const tile_set& set,
+                          const tile_store& store, bool refresh, const coalesce_limits& limits,
+                          std::size_t batch) {
+  archive_plan plan{url, cursor_batches::plan(std::move(ix.present), store, refresh, limits),
+                    std::move(ix.absent), nullptr};
+  if (ix.complete) return plan;
+  plan.more =
+      std::make_unique<cursor_batches>(std::move(url), ix, set, store, refresh, limits, batch);
+  return plan;
 }
 
 }  // namespace cohort::app::tiles

@@ -126,6 +126,28 @@ std::uint64_t part_cut(const tile_set& set, std::uint32_t k, std::uint32_t n) {
   return UINT64_MAX;
 }
 
+tile_id_runs::tile_id_runs(const tile_set& set) : set_(&set) {}
+
+std::optional<tile_id_range> tile_id_runs::next() {
+  const tile_id_range& keep = set_->ids();
+  for (;;) {
+    if (stack_.empty()) {
+      if (zoom_ == set_->zooms().size()) return std::nullopt;
+      stack_.push_back({set_->zooms()[zoom_++], 0, 0});
+    }
+    const square s = stack_.back();
+    stack_.pop_back();
+    const hilbert_square sq{s.z, s.depth, s.prefix};
+    const std::uint64_t lo = std::max(sq.first_id(), keep.begin);
+    const std::uint64_t hi = std::min(sq.first_id() + sq.size(), keep.end);
+    if (lo >= hi) continue;
+    const std::uint64_t n = count_in_square(*set_, sq);
+    if (n == 0) continue;
+    if (n == sq.size()) return tile_id_range{lo, hi};
+    for (std::uint64_t i = 4; i-- > 0;) stack_.push_back({s.z, s.depth + 1, s.prefix * 4 + i});
+  }
+}
+
 tile_id_range part_ids(const tile_set& set, const work_part& part) {
   return {part_cut(set, part.index, part.count), part_cut(set, part.index + 1, part.count)};
 }

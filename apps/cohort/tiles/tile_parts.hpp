@@ -21,6 +21,7 @@
 ///   for (auto e = mine.enumerate(); auto t = e.next();) fetch(*t);
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "cohort/common/part.hpp"
@@ -39,5 +40,30 @@ std::uint64_t part_cut(const tile_set& set, std::uint32_t k, std::uint32_t n);
 
 /// The tile IDs of `part` of `set`: [part_cut(K), part_cut(K+1)).
 tile_id_range part_ids(const tile_set& set, const work_part& part);
+
+/// The tile IDs of a set in ascending order, as runs of consecutive IDs,
+/// without enumerating its tiles: the quadtree of Hilbert sub-squares is
+/// walked in ID order, a square wholly in the set is one run, one wholly
+/// out is skipped. Memory O(zoom); the set's ids() are honoured.
+///
+///   tile_id_runs runs(set);
+///   while (auto r = runs.next()) for (auto id = r->begin; id < r->end; ++id) use(id);
+class tile_id_runs {
+ public:
+  /// Keeps a reference to `set`, which must outlive it.
+  explicit tile_id_runs(const tile_set& set);
+  /// The next run [begin, end), after the previous one; nullopt at the end.
+  std::optional<tile_id_range> next();
+
+ private:
+  struct square {
+    int z = 0;
+    int depth = 0;
+    std::uint64_t prefix = 0;
+  };
+  const tile_set* set_;
+  std::size_t zoom_ = 0;
+  std::vector<square> stack_;
+};
 
 }  // namespace cohort::app::tiles

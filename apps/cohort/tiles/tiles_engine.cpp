@@ -84,12 +84,6 @@ void tile_item::ended(const item_result& r) {
 tile_source::tile_source(tile_downloader& d) : d_(&d), tiles_(d.set_.enumerate()) {}
 
 std::optional<tile_item> tile_source::next() {
-  if (d_->archive_) {
-    const auto& requests = d_->archive_->requests;
-    if (next_range_ == requests.size()) return std::nullopt;
-    const range_request& q = requests[next_range_++];
-    return tile_item{d_, q.tiles.front().where, d_->archive_->url, {}, false, &q};
-  }
   while (auto t = tiles_.next()) {
     if (d_->already_have(*t)) continue;  // counted up front in counts_.skipped
     tile_item item{d_, *t, {}, {}};
@@ -101,6 +95,18 @@ std::optional<tile_item> tile_source::next() {
 
 std::size_t tile_source::size() const noexcept {
   return d_->remaining_;
+}
+
+std::optional<tile_item> range_source::next() {
+  if (d_->ranges_.empty()) return std::nullopt;
+  auto q = std::make_shared<const range_request>(std::move(d_->ranges_.front()));
+  d_->ranges_.pop_front();
+  const tile first = q->tiles.front().where;
+  return tile_item{d_, first, d_->archive_->url, {}, false, std::move(q)};
+}
+
+task<> range_source::wait_ready() {
+  return d_->plan_ranges();
 }
 
 tile_downloader::tile_downloader(const tiles_options& options, tile_set set, tile_store& store)
@@ -117,12 +123,16 @@ tile_downloader::tile_downloader(const tiles_options& options, tile_set set, til
       set_(std::move(set)),
       store_(&store),
       counts_(counts_before(options_, set_, store)),
-      remaining_(plan ? plan->requests.size()
-                      : static_cast<std::size_t>(counts_.total) - counts_.skipped),
+      remaining_(plan ? 0 : static_cast<std::size_t>(counts_.total) - counts_.skipped),
       limiter_(options.rate),
       guard_(options.max_failures_in_a_row),
-      archive_(std::move(plan)),
-      runner_(tile_source(*this), options.concurrency, make_runner_options(options_)) {}
+      archive_(std::move(plan)) {
+  if (archive_) {
+    range_runner_.emplace(range_source(*this), options.concurrency, make_runner_options(options_));
+  } else {
+    tile_runner_.emplace(tile_source(*this), options.concurrency, make_runner_options(options_));
+  }
+}
 
 tile_downloader::~tile_downloader() = default;
 
@@ -145,9 +155,25 @@ task<> tile_downloader::run(tile_fetcher& fetcher, event* drain) {
       d.stop_ = nullptr;
     }
   } end{*this};
-  if (drain != nullptr) runner_.set_drain(drain);
-  if (archive_) record_absent();
-  (void)co_await stop.run(runner_.run());
+  if (drain != nullptr && archive_) range_runner_->set_drain(drain);
+  if (drain != nullptr && !archive_) tile_runner_->set_drain(drain);
+  if (archive_) {
+    update_tile_progress();
+    for (range_request& q : archive_->requests) {
+      ranges_planned_ += q.tiles.size();
+      ranges_.push_back(std::move(q));
+    }
+    std::vector<range_request>().swap(archive_->requests);
+    record_absent(archive_->absent);
+    std::vector<tile>().swap(archive_->absent);
+  }
+  // Two statements, not a conditional: g++ 12 destroys a task made in a
+  // conditional operator inside co_await twice.
+  if (archive_) {
+    (void)co_await stop.run(range_runner_->run());
+  } else {
+    (void)co_await stop.run(tile_runner_->run());
+  }
 }
 
 http_request tile_downloader::make_request(const tile& t, const std::string& url) {

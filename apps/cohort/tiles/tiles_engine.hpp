@@ -22,6 +22,8 @@
 #include <cohort/task.hpp>
 
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -40,13 +42,35 @@ class tile_fetch_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// One batch of a download from a PMTiles archive: the range requests
+/// holding some tiles of the set that are not stored yet, and some tiles
+/// of the set the archive does not have.
+struct archive_batch {
+  std::vector<range_request> requests;
+  std::vector<tile> absent;
+};
+
+/// Where a download from an archive gets its batches, one after the other,
+/// as the runner needs items (pmtiles_source.hpp's plan_archive reads the
+/// archive's directories as it goes), so that memory does not grow with
+/// the set.
+class archive_batches {
+ public:
+  virtual ~archive_batches() = default;
+  /// Fills `out` (empty) with the next batch through `f`; false at the end.
+  /// Throws an error naming the archive when it cannot be read.
+  [[nodiscard]] virtual task<bool> next(tile_fetcher& f, const tiles_options& o,
+                                        archive_batch& out) = 0;
+};
+
 /// What a download from a PMTiles archive fetches (see pmtiles_source.hpp):
-/// the archive's URL, the range requests holding the tiles of the set that
-/// are not stored yet, and the tiles of the set the archive does not have.
+/// the archive's URL, a first batch (requests, absent), then what `more`
+/// gives, if anything.
 struct archive_plan {
   std::string url;
   std::vector<range_request> requests;
   std::vector<tile> absent;
+  std::unique_ptr<archive_batches> more = nullptr;
 };
 
 /// One tile to fetch, or one byte range of a PMTiles archive holding
@@ -60,8 +84,8 @@ struct tile_item {
   /// Set by the task when the server refused the tile (a 403...): its last
   /// error is that refusal, and there was no other attempt after it.
   bool refused_ = false;
-  /// The byte range of the archive_plan this item fetches; null for a tile.
-  const range_request* range_ = nullptr;
+  /// The byte range of the archive this item fetches; null for a tile.
+  std::shared_ptr<const range_request> range_ = nullptr;
   /// Requests to one host share its Retry-After pauses.
   std::string_view gate() const noexcept { return url_host(url_); }
   task<> run();
@@ -80,7 +104,21 @@ class tile_source {
  private:
   tile_downloader* d_;
   tile_enumerator tiles_;
-  std::size_t next_range_ = 0;  // archive_plan::requests
+};
+
+/// The byte ranges of an archive to fetch, planned a batch at a time as
+/// the workers need them (wait_ready), so that they are never all held.
+class range_source {
+ public:
+  explicit range_source(tile_downloader& d) : d_(&d) {}
+  std::optional<tile_item> next();
+  /// Not known in advance: 0 (tile_summary counts what was not started).
+  std::size_t size() const noexcept { return 0; }
+  /// Plans the next batches when too few ranges are at hand.
+  task<> wait_ready();
+
+ private:
+  tile_downloader* d_;
 };
 
 /// Counts of one run, beside the runner's (done = stored + unchanged +
@@ -129,9 +167,15 @@ class tile_downloader {
   /// once `drain` (optional) is set, nothing new starts. Lazy.
   [[nodiscard]] task<> run(tile_fetcher& fetcher, event* drain = nullptr);
 
-  const run_progress& progress() const noexcept { return runner_.progress(); }
+  /// The progress in tiles (for an archive, whose tasks are byte ranges
+  /// planned as the download goes, counted per tile of the ranges).
+  const run_progress& progress() const noexcept {
+    return archive_ ? tile_progress_ : tile_runner_->progress();
+  }
   /// The runner's summary: done, failed, cancelled, not-started counts.
-  const run_summary& summary() { return runner_.summary(); }
+  const run_summary& summary() {
+    return archive_ ? range_runner_->summary() : tile_runner_->summary();
+  }
   /// The summary in tiles: summary() itself for a template download; for
   /// an archive, whose tasks are byte ranges, the same counts per tile.
   run_summary tile_summary();
@@ -156,6 +200,7 @@ class tile_downloader {
  private:
   friend struct tile_item;
   friend class tile_source;
+  friend class range_source;
 
   tile_downloader(const tiles_options& options, tile_set set, tile_store& store,
                   std::optional<archive_plan> plan);
@@ -168,10 +213,13 @@ class tile_downloader {
   void ended(const tile_item& item, const item_result& r);
   void record_failure(const tile_item& item, const item_result& r);
   // Archives (tiles_engine_ranges.cpp).
+  task<> plan_ranges();
+  task<> plan_batch();
   task<> fetch_range(tile_item& item);
   bool take_range(tile_item& item, const http_response& r);
   bool store_range(const range_request& q, const std::string& body);
-  void record_absent();
+  void record_absent(const std::vector<tile>& absent);
+  void update_tile_progress();
   void record_range_failure(const tile_item& item, const std::string& reason,
                             const std::string& listed);
   template <class F>
@@ -187,6 +235,11 @@ class tile_downloader {
   host_rate_limiter limiter_;
   failure_guard guard_;  // stops the run when a host's answers all fail the same way
   std::optional<archive_plan> archive_;  // a download from a PMTiles archive
+  std::deque<range_request> ranges_;     // its ranges planned, not admitted yet
+  bool planning_ = false;                // plan_batch() is running
+  std::shared_ptr<event> planned_;       // set when it ends
+  std::size_t ranges_planned_ = 0;       // tiles in the ranges planned
+  run_progress tile_progress_;           // an archive's progress in tiles
   tile_fetcher* fetcher_ = nullptr;      // run()'s own
   cancel_scope* stop_ = nullptr;         // run()'s own: stops the run (store error, unreachable)
   scheduler* sched_ = nullptr;           // run()'s loop: the store's batches go by its clock
@@ -194,7 +247,9 @@ class tile_downloader {
   std::vector<failed_tile> failures_;
   bool any_response_ = false;    // some request got an HTTP answer
   std::size_t unreachable_ = 0;  // connect-class failures before any answer
-  task_runner<tile_source> runner_;
+  // One of the two: tiles from a template, or byte ranges of an archive.
+  std::optional<task_runner<tile_source>> tile_runner_;
+  std::optional<task_runner<range_source>> range_runner_;
 };
 
 // Runs one write to the store. A store that cannot take it (a full disk, a

@@ -36,6 +36,56 @@ std::optional<std::string> range_problem(const http_response& r, const range_req
 
 }  // namespace
 
+// Plans batches until there are ranges at hand for every worker, or the
+// archive has no more: a worker that finds none at hand ends. One worker
+// plans at a time; the others take a range at hand, or wait for it and
+// look again.
+task<> tile_downloader::plan_ranges() {
+  const std::size_t enough = options_.concurrency + 1;
+  while (archive_->more && ranges_.size() < enough) {
+    if (!planning_) {
+      co_await plan_batch();
+    } else if (!ranges_.empty()) {
+      co_return;
+    } else {
+      const std::shared_ptr<event> planned = planned_;
+      co_await planned->wait();
+    }
+  }
+}
+
+task<> tile_downloader::plan_batch() {
+  planning_ = true;
+  planned_ = std::make_shared<event>();
+  // However it ends (a cancel included), the waiters wake and look again.
+  struct done_guard {
+    tile_downloader& d;
+    ~done_guard() {
+      d.planning_ = false;
+      d.planned_->set();
+    }
+  } guard{*this};
+  archive_batch batch;
+  bool more = false;
+  try {
+    more = co_await archive_->more->next(*fetcher_, options_, batch);
+  } catch (const std::exception& e) {
+    // Without the index, no tile further on can be fetched.
+    archive_->more.reset();
+    stop_with(e.what());
+    co_return;
+  }
+  if (!more) {
+    archive_->more.reset();
+    co_return;
+  }
+  record_absent(batch.absent);
+  for (range_request& q : batch.requests) {
+    ranges_planned_ += q.tiles.size();
+    ranges_.push_back(std::move(q));
+  }
+}
+
 task<> tile_downloader::fetch_range(tile_item& item) {
   const std::string_view host = item.gate();
   co_await limiter_.acquire(host);
@@ -110,18 +160,20 @@ bool tile_downloader::store_range(const range_request& q, const std::string& bod
     ++counts_.stored;
     counts_.bytes += bytes.size();
   }
+  update_tile_progress();
   if (bad) throw tile_fetch_error(*bad);
   return true;
 }
 
 // The tiles of the set that the archive does not have are missing, as a
 // 404 would say; those known missing before were skipped.
-void tile_downloader::record_absent() {
-  for (const tile& t : archive_->absent) {
+void tile_downloader::record_absent(const std::vector<tile>& absent) {
+  for (const tile& t : absent) {
     if (store_->is_missing(t) || store_->has(t)) continue;
-    if (!write_store([&] { store_->record_missing(t); })) return;
+    if (!write_store([&] { store_->record_missing(t); })) break;
     ++counts_.missing;
   }
+  update_tile_progress();
 }
 
 // A failed range puts each of its tiles that is not stored on the failed
@@ -134,19 +186,31 @@ void tile_downloader::record_range_failure(const tile_item& item, const std::str
     write_store([&] { store_->record_failed(s.where, listed); });
     if (failures_.size() < failures_kept) failures_.push_back({s.where, reason});
   }
+  update_tile_progress();
+}
+
+void tile_downloader::update_tile_progress() {
+  run_progress& p = tile_progress_;
+  p.total = static_cast<std::size_t>(counts_.total) - counts_.skipped;
+  p.done = counts_.stored + counts_.missing;
+  p.failed = counts_.failed;
+  p.started = p.done + p.failed;
+  p.running = range_runner_->progress().running;
+  p.retries = range_runner_->progress().retries;
+  if (p.begin == time_point{}) p.begin = range_runner_->progress().begin;
 }
 
 run_summary tile_downloader::tile_summary() {
-  run_summary s = runner_.summary();
+  run_summary s = archive_ ? range_runner_->summary() : tile_runner_->summary();
   if (!archive_) return s;
-  std::size_t in_ranges = 0;
-  for (const range_request& q : archive_->requests) in_ranges += q.tiles.size();
-  // Every tile of a range is stored, failed or left for the next run; the
-  // absent ones are missing (done).
+  // Every tile of the set not skipped is stored, missing (absent from the
+  // archive), failed, or left for the next run (in a range not fetched, or
+  // not planned yet).
   s.done = counts_.stored + counts_.missing;
   s.failed = counts_.failed;
-  const std::size_t handled = counts_.stored + counts_.failed;
-  s.not_started = in_ranges > handled ? in_ranges - handled : 0;
+  const std::uint64_t to_do = counts_.total - counts_.skipped;
+  const std::uint64_t handled = counts_.stored + counts_.missing + counts_.failed;
+  s.not_started = to_do > handled ? static_cast<std::size_t>(to_do - handled) : 0;
   s.cancelled = 0;
   return s;
 }

@@ -49,11 +49,10 @@ std::string same_command(int argc, char** argv) {
 std::unique_ptr<progress_bar> make_bar(const tiles_options& o, const tile_downloader& d) {
   if (o.quiet) return nullptr;
   progress_bar_options bo;
-  bo.unit = d.fetches_ranges() ? "ranges" : "tiles";
+  bo.unit = "tiles";  // also when the tasks are byte ranges of an archive
   auto bar = std::make_unique<progress_bar>(d.progress(), std::move(bo));
-  // Inside the total, as cohort run counts the jobs a --resume skips (not
-  // when the total counts byte ranges: the skipped tiles are in none).
-  if (!d.fetches_ranges()) bar->count_skipped(d.skipped_counter());
+  // Inside the total, as cohort run counts the jobs a --resume skips.
+  bar->count_skipped(d.skipped_counter());
   bar->add_counter("missing", d.missing_counter());
   bar->track_bytes(d.bytes_counter());
   return bar;
@@ -89,11 +88,13 @@ int download(const tiles_options& o, prepared_download& p, archive_index* archiv
              held_signals& held, const std::string& resume_command, int& ended_by) {
   tile_store& store = *p.store;
   const std::size_t failed_before = store.failed_tiles().size();
-  const auto d = archive == nullptr
-                     ? std::make_unique<tile_downloader>(o, std::move(*p.set), store)
-                     : std::make_unique<tile_downloader>(
-                           o, std::move(*p.set), store,
-                           plan_archive(o.archive, std::move(*archive), store, o.refresh));
+  std::optional<archive_plan> plan;
+  if (archive != nullptr) {
+    plan = plan_archive(o.archive, std::move(*archive), *p.set, store, o.refresh);
+  }
+  const auto d =
+      plan ? std::make_unique<tile_downloader>(o, std::move(*p.set), store, std::move(*plan))
+           : std::make_unique<tile_downloader>(o, std::move(*p.set), store);
   tile_downloader& downloader = *d;
   if (!o.quiet && failed_before > 0) {
     fmt::print(stderr, "cohort tiles: trying again {} tile{} that failed before\n", failed_before,

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <tuple>
 
 #include "cohort/common/cli.hpp"
 #include "cohort/common/option_values.hpp"
@@ -22,6 +23,7 @@
 #include "cohort/exit_codes.hpp"
 #include "cohort/tiles/pmtiles_writer.hpp"
 #include "cohort/tiles/tile_fingerprint.hpp"
+#include "cohort/tiles/tile_id.hpp"
 #include "cohort/tiles/tile_reader.hpp"
 #include "cohort/tiles/tile_store.hpp"
 
@@ -70,7 +72,8 @@ std::string parts_text(const std::map<std::uint32_t, const merge_input*>& given,
 
 }  // namespace
 
-cohort::fingerprint check_merge_parts(const std::vector<merge_input>& inputs) {
+cohort::fingerprint check_merge_parts(const std::vector<merge_input>& inputs,
+                                      std::vector<merge_repeat>* repeats) {
   if (inputs.empty()) throw usage_error("give the parts to merge");
   for (const merge_input& in : inputs) {
     if (!in.fingerprint) {
@@ -80,7 +83,8 @@ cohort::fingerprint check_merge_parts(const std::vector<merge_input>& inputs) {
   }
   const std::uint32_t n = part_of(inputs.front()).count;
   std::map<std::uint32_t, const merge_input*> given;
-  for (const merge_input& in : inputs) {
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const merge_input& in = inputs[i];
     check_same_download(inputs.front(), in);
     const work_part p = part_of(in);
     if (p.count != n) {
@@ -90,7 +94,9 @@ cohort::fingerprint check_merge_parts(const std::vector<merge_input>& inputs) {
                       inputs.front().shown, part_of(inputs.front()).text(), in.shown, p.text()));
     }
     const auto [at, added] = given.emplace(p.index, &in);
-    if (!added) {
+    if (!added && repeats != nullptr) {
+      repeats->push_back({i, static_cast<std::size_t>(at->second - inputs.data())});
+    } else if (!added) {
       throw usage_error(fmt::format("inputs {} and {} are both part {}; give each part once",
                                     at->second->shown, in.shown, p.text()));
     }
@@ -111,6 +117,87 @@ cohort::fingerprint check_merge_parts(const std::vector<merge_input>& inputs) {
     if (f.name == "part") f.value.clear();
   }
   return whole;
+}
+
+namespace {
+
+std::string tile_text(const tile& t) {
+  return fmt::format("{}/{}/{}", t.z, t.x, t.y);
+}
+
+// Both read in one canonical order: tile ID (PMTiles) or MBTiles'.
+bool same_order(const tile_reader& a, const tile_reader& b) {
+  return a.info().kind == b.info().kind && a.info().kind != tile_output_kind::directory;
+}
+
+bool before_in(tile_output_kind kind, const tile& a, const tile& b) {
+  if (kind == tile_output_kind::pmtiles) return tile_id(a) < tile_id(b);
+  // MBTiles: zoom, column, then TMS row (rows counted from the south).
+  const auto row = [](const tile& t) { return (std::uint32_t{1} << t.z) - 1 - t.y; };
+  return std::tuple(a.z, a.x, row(a)) < std::tuple(b.z, b.x, row(b));
+}
+
+std::optional<std::string> first_difference_in_order(tile_reader& a, tile_reader& b) {
+  read_tile ta;
+  read_tile tb;
+  bool has_a = a.next(ta);
+  bool has_b = b.next(tb);
+  while (has_a || has_b) {
+    if (has_a && has_b && ta.where == tb.where) {
+      if (ta.bytes != tb.bytes) return fmt::format("tile {} differs", tile_text(ta.where));
+      has_a = a.next(ta);
+      has_b = b.next(tb);
+      continue;
+    }
+    const bool a_first = !has_b || (has_a && before_in(a.info().kind, ta.where, tb.where));
+    return fmt::format("tile {} is in one only", tile_text(a_first ? ta.where : tb.where));
+  }
+  return std::nullopt;
+}
+
+// An order-independent digest of a reader's tiles: their count and two sums
+// of a 64-bit hash of (tile, bytes) under different seeds.
+struct tiles_digest {
+  std::uint64_t count = 0;
+  std::uint64_t sum1 = 0;
+  std::uint64_t sum2 = 0;
+  friend bool operator==(const tiles_digest&, const tiles_digest&) = default;
+};
+
+std::uint64_t fnv1a(std::uint64_t h, std::string_view bytes) {
+  for (const char c : bytes) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+std::uint64_t mix(std::uint64_t h) {  // splitmix64's finalizer
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebULL;
+  return h ^ (h >> 31);
+}
+
+tiles_digest digest_of(tile_reader& in) {
+  tiles_digest d;
+  for (read_tile t; in.next(t);) {
+    const std::uint64_t id = tile_id(t.where);
+    const std::string_view key(reinterpret_cast<const char*>(&id), sizeof id);
+    ++d.count;
+    d.sum1 += mix(fnv1a(fnv1a(0xcbf29ce484222325ULL, key), t.bytes));
+    d.sum2 += mix(fnv1a(fnv1a(0x84222325cbf29ce4ULL, t.bytes), key) ^ id);
+  }
+  return d;
+}
+
+}  // namespace
+
+std::optional<std::string> first_difference(tile_reader& a, tile_reader& b) {
+  if (same_order(a, b)) return first_difference_in_order(a, b);
+  if (digest_of(a) == digest_of(b)) return std::nullopt;
+  return std::string("they hold different tiles");
 }
 
 namespace {
@@ -288,8 +375,9 @@ Usage:
 PART... are the outputs of `cohort tiles --part K/N` (directories, MBTiles
 files, PMTiles archives; mixed is fine), all N of them. They must come from
 the same --url, area and --zoom (their recorded fingerprints say so), and
-each part must be given once: a missing or repeated part is an error naming
-it. OUT is a PMTiles archive if it ends in .pmtiles, an MBTiles file if
+each part must be given: a missing part is an error naming it. A part
+given twice is merged once if both inputs hold the same tiles, else
+refused, naming the first tile that differs. OUT is a PMTiles archive if it ends in .pmtiles, an MBTiles file if
 .mbtiles, else a tile directory; it records the whole download's
 fingerprint, so `cohort tiles` without --part can resume into it.
 )";
@@ -320,7 +408,24 @@ std::optional<int> parse(int argc, char** argv, merge_options& o) {
   });
 }
 
+// Checks that an input repeating a part holds what the part's first input
+// does (the same file given twice does).
+void check_repeat(const merge_options& o, const merge_repeat& r) {
+  const std::string& first = o.inputs[r.of];
+  const std::string& again = o.inputs[r.repeat];
+  std::error_code ec;
+  if (fs::equivalent(first, again, ec)) return;
+  const std::unique_ptr<tile_reader> a = open_tile_reader(first);
+  const std::unique_ptr<tile_reader> b = open_tile_reader(again);
+  if (auto why = first_difference(*a, *b)) {
+    throw usage_error(fmt::format("inputs {} and {} are both part {} and differ: {}",
+                                  shown_in_message(first), shown_in_message(again),
+                                  field(*a->info().fingerprint, "part"), *why));
+  }
+}
+
 // Opens every part and checks them; returns the download's fingerprint.
+// A part given twice that holds the same tiles is read once.
 cohort::fingerprint open_parts(const merge_options& o,
                                std::vector<std::unique_ptr<tile_reader>>& parts) {
   std::vector<merge_input> inputs;
@@ -332,7 +437,13 @@ cohort::fingerprint open_parts(const merge_options& o,
     parts.push_back(open_tile_reader(path));
     inputs.push_back({shown_in_message(path), parts.back()->info().fingerprint});
   }
-  return check_merge_parts(inputs);
+  std::vector<merge_repeat> repeats;
+  cohort::fingerprint whole = check_merge_parts(inputs, &repeats);
+  for (const merge_repeat& r : repeats) check_repeat(o, r);
+  for (auto r = repeats.rbegin(); r != repeats.rend(); ++r) {
+    parts.erase(parts.begin() + static_cast<std::ptrdiff_t>(r->repeat));
+  }
+  return whole;
 }
 
 int report(const merge_options& o, const merge_state& s, int signal, double seconds,

@@ -21,6 +21,7 @@
 namespace {
 
 using namespace tiles_engine_testing;
+using cohort::app::tiles::archive_cursor;
 using cohort::app::tiles::archive_error;
 using cohort::app::tiles::archive_index;
 using cohort::app::tiles::encode_pmtiles_directory;
@@ -147,6 +148,36 @@ TEST(read_archive_index, reads_the_root_in_one_request_and_only_the_leaves_it_ne
     EXPECT_EQ(s.offset, a.h.tile_data_offset + e.offset);
     EXPECT_EQ(s.length, e.length);
   }
+}
+
+TEST(archive_cursor, small_batches_give_the_whole_index_reading_each_leaf_once) {
+  const archive a(64);
+  const tiles_options o = options_of("13.30,52.45,13.50,52.56", "4-7");
+  const tile_set set(o.boxes, o.zooms);
+  virtual_loop loop;
+  bytes_fetcher whole;
+  whole.bytes = a.bytes;
+  const archive_index all = loop.run(read_archive_index(whole, "http://h/a.pmtiles", set, o));
+  bytes_fetcher f;
+  f.bytes = a.bytes;
+  const archive_index root =
+      loop.run(cohort::app::tiles::read_archive_root(f, "http://h/a.pmtiles", o));
+  archive_cursor c("http://h/a.pmtiles", root, set);
+  std::vector<tile_span> present;
+  std::vector<cohort::app::tiles::tile> absent;
+  std::size_t batches = 0;
+  for (;;) {
+    const std::size_t before = present.size() + absent.size();
+    if (!loop.run(c.next(f, o, 3, present, absent))) break;
+    EXPECT_LE(present.size() + absent.size() - before, 3u);
+    ++batches;
+  }
+  EXPECT_EQ(present, all.present);
+  EXPECT_EQ(absent, all.absent);
+  EXPECT_EQ(present.size() + absent.size(), set.count());
+  EXPECT_FALSE(absent.empty());  // zoom 7 is beyond the archive
+  EXPECT_GE(batches, set.count() / 3);
+  EXPECT_EQ(f.ranges, whole.ranges);  // the same leaves, each once
 }
 
 TEST(read_archive_index, tiles_beyond_the_archives_zooms_are_absent) {

@@ -24,6 +24,7 @@ using cohort::app::tiles::tile;
 using cohort::app::tiles::tile_area;
 using cohort::app::tiles::tile_id;
 using cohort::app::tiles::tile_id_range;
+using cohort::app::tiles::tile_id_runs;
 using cohort::app::tiles::tile_of_id;
 using cohort::app::tiles::tile_set;
 
@@ -81,6 +82,42 @@ TEST(TileParts, CountInIdsMatchesEnumeration) {
     }
     EXPECT_EQ(set.within(r).count(), want_total);
   }
+}
+
+// The IDs tile_id_runs yields, run by run.
+std::vector<std::uint64_t> ids_by_runs(const tile_set& set, std::size_t* runs = nullptr) {
+  std::vector<std::uint64_t> ids;
+  tile_id_runs r(set);
+  std::uint64_t last_end = 0;
+  while (auto run = r.next()) {
+    EXPECT_LT(run->begin, run->end);
+    EXPECT_TRUE(ids.empty() || run->begin >= last_end) << "runs out of order";
+    last_end = run->end;
+    for (std::uint64_t id = run->begin; id < run->end; ++id) ids.push_back(id);
+    if (runs != nullptr) ++*runs;
+  }
+  return ids;
+}
+
+TEST(TileParts, IdRunsAreTheSetsIdsInOrderWithoutEnumeration) {
+  const tile_set boxes({{13.08, 52.33, 13.76, 52.68}, {-10.5, 35.2, 4.1, 44.0}}, {0, 3, 6, 9});
+  EXPECT_EQ(ids_by_runs(boxes), ids_of(boxes));
+  // Across the antimeridian, and cut to a part.
+  const tile_set wrap({{170.0, -20.0, -170.0, 10.0}}, {2, 5, 8});
+  EXPECT_EQ(ids_by_runs(wrap), ids_of(wrap));
+  const tile_set part = boxes.within(part_ids(boxes, work_part{1, 3}));
+  EXPECT_EQ(ids_by_runs(part), ids_of(part));
+  const std::vector<cohort::app::tiles::lon_lat> ring = {
+      {13.1, 52.3}, {13.8, 52.4}, {13.4, 52.7}, {13.1, 52.3}};
+  const auto area =
+      std::make_shared<const tile_area>(std::vector<area_polygon>{area_polygon{{ring}}});
+  const tile_set shape = tile_set::of_area(area, {7, 10, 12});
+  EXPECT_EQ(ids_by_runs(shape), ids_of(shape));
+  // The whole world at a zoom is one run.
+  std::size_t runs = 0;
+  const tile_set world({{-180.0, -85.0511, 180.0, 85.0511}}, {6});
+  EXPECT_EQ(ids_by_runs(world, &runs).size(), 4096U);
+  EXPECT_EQ(runs, 1U);
 }
 
 TEST(TileParts, OnePartIsTheWholeSet) {

@@ -281,4 +281,54 @@ TEST(tile_downloader_ranges, an_interrupt_keeps_finished_ranges_and_a_rerun_fetc
   expect_adds_up(again.report());
 }
 
+// Hands out the ranges two per batch after reading a leaf (10 ms), and
+// the absent tiles with the last.
+struct two_ranges_per_batch final : cohort::app::tiles::archive_batches {
+  std::vector<range_request> left;
+  std::vector<tile> absent;
+  std::size_t at = 0;
+  task<bool> next(tile_fetcher&, const tiles_options&,
+                  cohort::app::tiles::archive_batch& out) override {
+    co_await cohort::sleep_for(std::chrono::milliseconds(10));
+    if (at == left.size()) co_return false;
+    for (int i = 0; i < 2 && at < left.size(); ++i) out.requests.push_back(left[at++]);
+    if (at == left.size()) out.absent = absent;
+    co_return true;
+  }
+};
+
+TEST(tile_downloader_ranges, ranges_planned_batch_by_batch_keep_every_worker_busy) {
+  extraction x;
+  x.o.concurrency = 3;
+  x.limits.max_request_bytes = 1;  // a request per tile
+  archive_plan p = x.plan();
+  auto more = std::make_unique<two_ranges_per_batch>();
+  more->left = std::move(p.requests);
+  more->absent = std::move(p.absent);
+  p.requests.clear();
+  p.absent.clear();
+  p.more = std::move(more);
+  x.fetcher.script = [](std::uint64_t, int) {
+    answer a;
+    a.status = 206;
+    a.body.clear();
+    a.delay = std::chrono::seconds(1);
+    return a;
+  };
+  x.d =
+      std::make_unique<tile_downloader>(x.o, tile_set(x.o.boxes, x.o.zooms), x.store, std::move(p));
+  x.loop.run(x.d->run(x.fetcher));
+  ASSERT_EQ(x.fetcher.requests.size(), 8u);
+  // Three at a time throughout: 8 ranges of a second each, all started
+  // within 2 s (plus the leaves' reading).
+  EXPECT_LT(x.fetcher.requests[2].at - x.fetcher.requests[0].at, std::chrono::seconds(1));
+  EXPECT_LT(x.fetcher.requests[5].at - x.fetcher.requests[0].at, std::chrono::seconds(2));
+  EXPECT_LT(x.fetcher.requests[7].at - x.fetcher.requests[0].at, std::chrono::seconds(3));
+  const tiles_report r = x.report();
+  EXPECT_EQ(r.stored, 8u);
+  EXPECT_EQ(r.missing, 1u);
+  EXPECT_EQ(x.d->progress().done, 9u);  // in tiles: 8 stored, 1 missing
+  expect_adds_up(r);
+}
+
 }  // namespace
