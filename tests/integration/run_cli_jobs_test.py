@@ -336,6 +336,63 @@ def test_sigint_with_pipe_stops_the_chunk_reader_and_lets_the_jobs_clean_up(d):
     check_no_survivors(d)
 
 
+def big_lines(d, name, size):
+    """A file of numbered lines, `size` bytes or a little more: larger than a
+    pipe holds, so a --pipepart job that stops reading holds its feed up."""
+    lines, n, i = [], 0, 0
+    while n < size:
+        line = f"{i:07d}\n"
+        lines.append(line)
+        n += len(line)
+        i += 1
+    return d.write(name, "".join(lines))
+
+
+def test_pipepart_retries_read_the_range_again_and_jobs_may_skip_it(d):
+    # --pipepart (issue 16): each job reads its byte range through a pipe fed
+    # from the file. A first attempt that reads a little and fails, then a
+    # retry: the retry gets the whole range. A job that reads nothing (the
+    # feed meets a closed pipe) succeeds and does not hold or kill cohort.
+    f = big_lines(d, "big", 3 << 20)
+    size = os.path.getsize(f)
+    job = ('if [ ! -e "$D/tried.$PARALLEL_SEQ" ]; then touch "$D/tried.$PARALLEL_SEQ"; '
+           'head -c 100 > /dev/null; exit 1; fi; wc -c')
+    t = time.monotonic()
+    rc, out, err = run(["--pipepart", "-a", f, "--block", "1M", "--retries", "2", "-j", "2",
+                        job], d.path, timeout=20)
+    check(rc == 0, f"exit {rc}: {err!r}")
+    counts = [int(x) for x in out.split()]
+    check(len(counts) == 3 and sum(counts) == size, f"chunk sizes {counts}, file {size}")
+    check(all(abs(c - (1 << 20)) < 16 for c in counts[:-1]), f"chunk sizes {counts}")
+    rc, out, err = run(["--pipepart", "-a", f, "--block", "1M", "-j", "2", "true"], d.path,
+                       timeout=20)
+    check(rc == 0 and out == "" and err == "", f"exit {rc} {out!r} {err!r}")
+    rc, out, err = run(["--pipepart", "-a", f, "--block", "1M", "-j", "2", "head -n 1"], d.path,
+                       timeout=20)
+    check(rc == 0 and len(out.split()) == 3, f"exit {rc} {out!r} {err!r}")
+    check(time.monotonic() - t < 15, "slow")
+
+
+def test_sigint_with_pipepart_jobs_that_stopped_reading_ends_promptly(d):
+    # The jobs read one line of their 2 MiB range and sleep: their pipes are
+    # full and the feeds wait. SIGINT: the feeds end, the jobs get the
+    # sequence (their cleanup runs), the run ends by SIGINT.
+    f = big_lines(d, "big", 4 << 20)
+    job = ('cut -d" " -f5 /proc/$$/stat >> "$D/pids"; head -n 1 > /dev/null; '
+           'trap \'echo cleanup $PARALLEL_SEQ >> "$D/events"; exit 1\' TERM; '
+           'echo start $PARALLEL_SEQ >> "$D/events"; sleep 30 & wait')
+    r = Run(TERM_SEQ + ["--pipepart", "-a", f, "--block", "2M", "-j", "2", job], d.path)
+    wait_until(lambda: len(d.seqs("start")) == 2, "2 chunk jobs started", proc=r)
+    t = time.monotonic()
+    r.signal(signal.SIGINT)
+    rc = r.wait()
+    took = time.monotonic() - t
+    check(took < 1.9, f"{took:.2f} s to stop")
+    check(rc in INTERRUPTED[signal.SIGINT], f"exit {rc}, expected 130 or killed by SIGINT")
+    check(sorted(d.seqs("cleanup")) == [1, 2], f"cleanups: {d.seqs('cleanup')}")
+    check_no_survivors(d)
+
+
 TESTS = [(name[5:], fn) for name, fn in sorted(globals().items())
          if name.startswith("test_") and callable(fn)]
 

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -38,6 +39,11 @@ struct launch_request {
   /// --pipe/--pipepart: the job's standard input, a seekable file read from
   /// its start at each attempt; -1: /dev/null. The launcher does not close it.
   int stdin_fd = -1;
+  /// --pipepart: with a length, the job reads only [stdin_offset,
+  /// stdin_offset + length) of stdin_fd, the whole range at each attempt
+  /// (through a pipe the launcher fills; the file offset is not used).
+  std::uint64_t stdin_offset = 0;
+  std::optional<std::uint64_t> stdin_length;
   /// --nice: run the job `nice -n` this much nicer (0: as this process).
   int nice = 0;
 };

@@ -113,27 +113,38 @@ class chunk_splitter {
     std::uint64_t size, std::uint64_t block, const record_split& split,
     const std::function<std::size_t(std::uint64_t, char*, std::size_t)>& read_at);
 
-/// A chunk held in memory as an anonymous file (memfd): a job's standard
-/// input, read from its start at each attempt (rewind()). Move-only.
+/// A job's standard input under --pipe/--pipepart: a chunk held in memory
+/// as an anonymous file (memfd), read from its start at each attempt
+/// (rewind()); or a byte range of a --pipepart file, which the job reads
+/// through a pipe fed from the file (range_pipe), nothing copied ahead.
+/// Move-only.
 class chunk_file {
  public:
   chunk_file() noexcept = default;
   /// A file holding `bytes`. Throws std::system_error.
   static chunk_file of(std::string_view bytes);
-  /// A file holding `length` bytes of `fd` from `offset` (copied in the
-  /// kernel). Throws std::system_error.
+  /// `length` bytes of `fd` from `offset`: a copy of the descriptor (the
+  /// file is not read here). Throws std::system_error.
   static chunk_file range(int fd, std::uint64_t offset, std::uint64_t length);
-  chunk_file(chunk_file&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  chunk_file(chunk_file&& o) noexcept
+      : fd_(std::exchange(o.fd_, -1)), offset_(o.offset_), length_(o.length_) {}
   chunk_file& operator=(chunk_file&& o) noexcept;
   ~chunk_file();
   /// The descriptor, -1 if none.
   [[nodiscard]] int fd() const noexcept { return fd_; }
-  /// Back to the start, for the next reader.
+  /// A range of fd() (range()), not a whole file to read from its start.
+  [[nodiscard]] bool is_range() const noexcept { return length_.has_value(); }
+  [[nodiscard]] std::uint64_t offset() const noexcept { return offset_; }
+  /// The range's length; nothing for a whole file (of()).
+  [[nodiscard]] std::optional<std::uint64_t> length() const noexcept { return length_; }
+  /// Back to the start, for the next reader (of()).
   void rewind() const noexcept;
 
  private:
   explicit chunk_file(int fd) noexcept : fd_(fd) {}
   int fd_ = -1;
+  std::uint64_t offset_ = 0;
+  std::optional<std::uint64_t> length_;
 };
 
 /// The jobs' chunks of `cohort run --pipe` (standard input) or --pipepart

@@ -1,5 +1,5 @@
-// pipe_source and chunk_file: the chunks of --pipe and --pipepart as
-// in-memory files, one ahead of the jobs.
+// pipe_source and chunk_file: the chunks of --pipe as in-memory files, one
+// ahead of the jobs, and of --pipepart as byte ranges of the files.
 
 #include "cohort/run/inputs.hpp"
 #include "cohort/run/pipe_chunks.hpp"
@@ -8,7 +8,6 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,32 +40,6 @@ void write_all(int fd, const char* data, std::size_t size) {
   }
 }
 
-// Copies [offset, offset + length) of `from` to `to`: sendfile, or pread
-// and write where sendfile cannot.
-void copy_range(int to, int from, std::uint64_t offset, std::uint64_t length) {
-  auto off = static_cast<off_t>(offset);
-  while (length > 0) {
-    const ssize_t n = ::sendfile(to, from, &off, length);
-    if (n > 0) {
-      length -= static_cast<std::uint64_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n == 0) throw std::runtime_error("the file is shorter than it was (--pipepart)");
-    if (errno != EINVAL && errno != ENOSYS) throw_errno("sendfile");
-    std::vector<char> buf(std::min<std::uint64_t>(length, 1 << 20));
-    while (length > 0) {
-      const ssize_t got =
-          ::pread(from, buf.data(), std::min<std::uint64_t>(length, buf.size()), off);
-      if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) throw_errno("reading --pipepart's file");
-      write_all(to, buf.data(), static_cast<std::size_t>(got));
-      off += got;
-      length -= static_cast<std::uint64_t>(got);
-    }
-  }
-}
-
 }  // namespace
 
 // --- chunk_file ---------------------------------------------------------------
@@ -79,9 +52,14 @@ chunk_file chunk_file::of(std::string_view bytes) {
 }
 
 chunk_file chunk_file::range(int fd, std::uint64_t offset, std::uint64_t length) {
-  chunk_file f(make_memfd());
-  copy_range(f.fd_, fd, offset, length);
-  f.rewind();
+  // A copy, so that a job's chunk does not depend on the source's lifetime;
+  // the job reads it with splice at an explicit offset, never moving the
+  // file offset that the copies share.
+  const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) throw_errno("dup");
+  chunk_file f(copy);
+  f.offset_ = offset;
+  f.length_ = length;
   return f;
 }
 
@@ -89,6 +67,8 @@ chunk_file& chunk_file::operator=(chunk_file&& o) noexcept {
   if (this != &o) {
     if (fd_ >= 0) ::close(fd_);
     fd_ = std::exchange(o.fd_, -1);
+    offset_ = o.offset_;
+    length_ = o.length_;
   }
   return *this;
 }
@@ -98,7 +78,7 @@ chunk_file::~chunk_file() {
 }
 
 void chunk_file::rewind() const noexcept {
-  if (fd_ >= 0) ::lseek(fd_, 0, SEEK_SET);
+  if (fd_ >= 0 && !is_range()) ::lseek(fd_, 0, SEEK_SET);
 }
 
 // --- pipe_source --------------------------------------------------------------

@@ -154,6 +154,8 @@ launch_request run_engine::request_for(job_item& job, std::size_t slot) {
   }
   r.term_seq = &options_.term_seq;
   r.stdin_fd = job.chunk_.fd();
+  r.stdin_offset = job.chunk_.offset();
+  r.stdin_length = job.chunk_.length();
   r.nice = parts_.nice;
   return r;
 }

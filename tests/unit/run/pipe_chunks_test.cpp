@@ -161,9 +161,20 @@ TEST(PipeChunks, ChunkFilesAreRewoundForEachReader) {
   c.rewind();
   EXPECT_EQ(::read(c.fd(), buf, sizeof buf), 6);
   EXPECT_EQ(std::string_view(buf, 6), "hello\n");
+  EXPECT_FALSE(c.is_range());
+}
+
+TEST(PipeChunks, APartChunkIsARangeOfTheFileNotACopy) {
+  chunk_file c = chunk_file::of("hello\n");
   chunk_file r = chunk_file::range(c.fd(), 1, 3);
-  EXPECT_EQ(::read(r.fd(), buf, sizeof buf), 3);
-  EXPECT_EQ(std::string_view(buf, 3), "ell");
+  ASSERT_TRUE(r.is_range());
+  EXPECT_NE(r.fd(), c.fd());  // its own descriptor, for the job's lifetime
+  EXPECT_EQ(r.offset(), 1u);
+  EXPECT_EQ(r.length(), 3u);
+  chunk_file moved = std::move(r);
+  EXPECT_EQ(moved.offset(), 1u);
+  EXPECT_EQ(moved.length(), 3u);
+  EXPECT_EQ(r.fd(), -1);
 }
 
 TEST(PipeChunks, APipeSourceReadsAPipeAheadOfTheJobsOneChunkAtATime) {
