@@ -43,14 +43,17 @@ struct run_cli_options {
   bool print_commands = false;            ///< -v: each command on stdout, before its output
   bool print_commands_to_stderr = false;  ///< -t/--verbose: each command on stderr as it starts
   bool ungroup = false;                   ///< -u/--ungroup: output passes straight through
-  std::optional<load_spec> load;                                     ///< --load MAX
-  std::optional<std::uint64_t> memfree;                              ///< --memfree SIZE, bytes
-  std::optional<int> nice;             ///< --nice N: the jobs' niceness (absolute, as GNU)
-  std::vector<std::string> env_vars;   ///< --env VAR: accepted, nothing to do locally
+  std::optional<load_spec> load;          ///< --load MAX
+  std::optional<std::uint64_t> memfree;   ///< --memfree SIZE, bytes
+  std::optional<int> nice;                ///< --nice N: the jobs' niceness (absolute, as GNU)
+  std::vector<std::string> env_vars;      ///< --env VAR: accepted, nothing to do locally
   std::string results;                 ///< --results NAME: output saved in files (results_layout)
-  std::chrono::nanoseconds delay{0};      ///< --delay
-  bool null_separated = false;            ///< -0 / --null
-  std::vector<std::string> arg_files;     ///< -a FILE
+  std::chrono::nanoseconds delay{0};   ///< --delay
+  bool null_separated = false;         ///< -0 / --null
+  std::vector<std::string> arg_files;  ///< -a FILE
+  source_separators separators{};      ///< --arg-sep, --arg-file-sep (::: and ::::)
+  std::string workdir;                 ///< --wd DIR ("..." a temporary one per job)
+  std::string tmpdir;                  ///< --tmpdir DIR: the jobs' TMPDIR (as GNU parallel)
   /// --colsep, -N/-n/-L/--max-lines, --link, --header, -d (or -0), -E, --shuf
   input_options inputs{};
   /// --pipe (or --pipepart, pipe_cut.part): each job reads a chunk of the
