@@ -64,6 +64,7 @@ PROGRESS = "issue 16: --progress"
 PERL = "issue 16: {= perl =} stays out: a clear refusal"
 JOBLOG_STDOUT = "issue 16: --joblog - (the log on standard output)"
 LOCAL = "issue 16: -r, --trim, --arg-sep, --arg-file-sep, --wd, --tmpdir, --compress, -e, options given twice (g16g)"
+RETIRED = "GNU parallel's retired options (-g -B -T -U -W -Y -H): refused with GNU's advice, as GNU refuses them (exit 255)"
 RESUME_CHANGED = "deliberate: --resume refuses a job log whose command at a Seq differs from the input's"
 
 
@@ -1017,8 +1018,8 @@ test(T1, "-k echo ::: a b")
 test(T1, "-k ::: 'echo a' 'echo b'")
 test(T1, "--arg-sep .--- -k .--- 'echo a' 'echo b'", expect=f"agree: {LOCAL}")
 test(T1, "-k ::: cat 'echo b'", stdin="via cat\n")
-test(T1, "-B foo", expect=f"unknown: {REFUSE}")
-test(T1, "-g", expect=f"unknown: {REFUSE}")
+test(T1, "-B foo", expect=f"unsupported: {RETIRED}")
+test(T1, "-g", expect=f"unsupported: {RETIRED}")
 test(T1, "-k echo {1} :::: f3 f2 f1", files={"f1": "1\n", "f2": "2\n", "f3": "3\n"})
 test(T1, "-k -N2 echo {1} {2}", stdin="1\n2\n")
 test(T1, "-k -C %+ echo '\"{1}_{3}_{2}_{4}\"' ::: 'a% c %%b' 'a%c% b %d'")

@@ -93,6 +93,9 @@ constexpr unsupported_gnu_option table[] = {
      "it is a GNU parallel utility with no counterpart in cohort"},
     {"--_parset", "it is internal to GNU's parset"},
     {"-D --debug", "there is no debug output; --dry-run prints the commands"},
+    {"-g -B -T -U -W -Y -H --ctrlc --noctrlc --tollef",
+     "GNU parallel retired it (-g: use --group, -B: --bf, -T: --tty, -U: --er, -W: --wd, -Y: "
+     "--shebang, -H: --halt)"},
 };
 
 // `word` as the option it names: `--opt=value` -> `--opt`.

@@ -352,6 +352,10 @@ TEST(RunCli, RefusalsNameTheOptionAsWrittenAndSayWhatToUse) {
   EXPECT_EQ(parse({"--compress-program=xz", "echo"})
                 .err.rfind("cohort run: --compress-program is not supported", 0),
             0u);
+  // GNU's retired options: refused with GNU's advice (GNU refuses them too).
+  EXPECT_EQ(parse({"-g", "echo"}).err,
+            "cohort run: -g is not supported: GNU parallel retired it (-g: use --group, -B: --bf, "
+            "-T: --tty, -U: --er, -W: --wd, -Y: --shebang, -H: --halt)\n");
   // A word that is no GNU option is still unknown.
   EXPECT_NE(parse({"--frobnicate", "echo"}).err.find("unknown option '--frobnicate'"),
             std::string::npos);
