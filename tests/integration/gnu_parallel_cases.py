@@ -548,7 +548,7 @@ example(
     "From a to b and b to c",
     "echo {1} - {2} ::::+ head tail",
     files={"head": "aardvark\nbabble\n", "tail": "babble\ncab\n"},
-    expect=f"differs: {LINK}",
+    expect=f"agree: {LINK}",
 )
 example(
     "From a to b and b to c",
@@ -999,7 +999,7 @@ test(
     T03,
     "-k echo ::::+ s1 s2 s3",
     files={"s1": "1\n2\n3\n4\n", "s2": "1\n2\n3\n", "s3": "1\n2\n3\n4\n"},
-    expect=f"differs: {LINK}",
+    expect=f"agree: {LINK}",
 )
 test(T03, "-k --results dir echo ::: a b c", expect=f"agree: {RESULTS}")
 test(T03, "-v", stdin="\n", expect=f"agree: {VERBOSE}")
@@ -1146,5 +1146,7 @@ man("-E", "-k -E '' echo", stdin="a\n\nb\n", expect=f"agree: {LOCAL}")
 man("--timeout", "-k -I aa -I bb echo bb aa ::: x", expect=f"agree: {LOCAL}")
 man("--timeout", "--timeout 0.1 --timeout 10 'sleep 0.3; echo {}' ::: a", expect=f"agree: {LOCAL}")
 man("--max-lines", "-k -l2 echo ::: a b c", expect=f"agree: {LOCAL}")
+man("--link", "-k echo ::: a b :::+ x y ::::+ s1 s2", files={"s1": "1\n2\n3\n", "s2": "1\n2\n"}, expect=f"agree: {LINK}")
+man("--link", "-k echo :::+ a b ::: x", expect=f"agree: {LINK}")
 man("--delimiter", "-k -d '\\r\\n' echo {}a", stdin="b\r\nc\nd\r\ne", expect=f"agree: {DELIMITER}")
 man("--delimiter", "-k -d ab echo {}x ::: 1ab2ab3", expect=f"agree: {DELIMITER}")

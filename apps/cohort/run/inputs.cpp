@@ -42,7 +42,7 @@ command_and_sources split_command_line(std::span<const std::string> words,
   for (const auto& f : arg_files) out.sources.push_back(input_source::file(f));
 
   enum class mode { command, literals, files } m = mode::command;
-  bool link_next = false;  // the next file of `::::+` links to the source before it
+  bool link_files = false;  // the files after `::::+` each link to the source before them
   // `sep` or `sep+`; linked: the `+`.
   auto is_separator = [](const std::string& w, const std::string& sep, bool& linked) {
     if (!w.starts_with(sep)) return false;
@@ -59,7 +59,7 @@ command_and_sources split_command_line(std::span<const std::string> words,
     }
     if (is_separator(w, separators.files, linked)) {
       m = mode::files;
-      link_next = linked;
+      link_files = linked;
       continue;
     }
     switch (m) {
@@ -67,7 +67,7 @@ command_and_sources split_command_line(std::span<const std::string> words,
       case mode::literals: out.sources.back().values.push_back(w); break;
       case mode::files:
         out.sources.push_back(input_source::file(w));
-        out.sources.back().linked = std::exchange(link_next, false);
+        out.sources.back().linked = link_files;
         break;
     }
   }
@@ -75,9 +75,8 @@ command_and_sources split_command_line(std::span<const std::string> words,
   std::erase_if(out.sources, [](const input_source& s) {
     return s.what == input_source::kind::literals && s.values.empty();
   });
-  if (!out.sources.empty() && out.sources.front().linked) {
-    throw input_error("':::+' or '::::+' needs an input source before it to link to");
-  }
+  // GNU: a link with no source before it starts the first source.
+  if (!out.sources.empty()) out.sources.front().linked = false;
   return out;
 }
 

@@ -123,8 +123,10 @@ TEST(SplitCommandLine, PlusSeparatorsLinkToTheSourceBefore) {
   ASSERT_EQ(s.sources.size(), 4u);
   EXPECT_FALSE(s.sources[0].linked);
   EXPECT_TRUE(s.sources[1].linked);
-  EXPECT_TRUE(s.sources[2].linked);   // f: the first file after ::::+
-  EXPECT_FALSE(s.sources[3].linked);  // g: a source of its own, as in GNU
+  // Every file after ::::+ links to the one before it: GNU's
+  // `echo ::: a b :::+ x y ::::+ s1 s2` is two jobs, a x 1 1 and b y 2 2.
+  EXPECT_TRUE(s.sources[2].linked);
+  EXPECT_TRUE(s.sources[3].linked);
 }
 
 TEST(SplitCommandLine, ArgSepAndArgFileSepReplaceTheColonsAndTakeAPlus) {
@@ -143,9 +145,13 @@ TEST(SplitCommandLine, ArgSepAndArgFileSepReplaceTheColonsAndTakeAPlus) {
             (std::vector<std::string>{",,x", ",,++"}));
 }
 
-TEST(SplitCommandLine, ALinkWithNothingBeforeItIsAnError) {
-  std::vector<std::string> words{"echo", ":::+", "a"};
-  EXPECT_THROW((void)split_command_line(words), input_error);
+TEST(SplitCommandLine, ALinkWithNothingBeforeItStartsTheFirstSource) {
+  // GNU: parallel echo :::+ a b ::: x  ->  a x, b x
+  std::vector<std::string> words{"echo", ":::+", "a", ":::", "x"};
+  const auto s = split_command_line(words);
+  ASSERT_EQ(s.sources.size(), 2u);
+  EXPECT_FALSE(s.sources[0].linked);
+  EXPECT_FALSE(s.sources[1].linked);
 }
 
 // ------------------------------------------------------------ combinations
