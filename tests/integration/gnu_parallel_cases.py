@@ -63,6 +63,8 @@ LOAD = "issue 16: --load/--memfree"
 PROGRESS = "issue 16: --progress"
 PERL = "issue 16: {= perl =} stays out: a clear refusal"
 JOBLOG_STDOUT = "issue 16: --joblog - (the log on standard output)"
+LOCAL = "issue 16: -r, --trim, --arg-sep, --arg-file-sep, --wd, --tmpdir, --compress, -e, options given twice (g16g)"
+RETIRED = "GNU parallel's retired options (-g -B -T -U -W -Y -H): refused with GNU's advice, as GNU refuses them (exit 255)"
 RESUME_CHANGED = "deliberate: --resume refuses a job log whose command at a Seq differs from the input's"
 
 
@@ -173,12 +175,12 @@ tutorial("Linking arguments", "echo ::: A B C D E :::+ F G")
 tutorial(
     "Changing the argument separator",
     "--arg-sep ,, echo ,, A B C :::: def-file",
-    expect=f"unsupported: {REFUSE}",
+    expect=f"agree: {LOCAL}",
 )
 tutorial(
     "Changing the argument separator",
     "--arg-file-sep // echo ::: A B C // def-file",
-    expect=f"unsupported: {REFUSE}",
+    expect=f"agree: {LOCAL}",
 )
 tutorial("Changing the argument delimiter", "-d _ echo :::: abc_-file")
 tutorial("Changing the argument delimiter", "-d '\\0' echo :::: abc0-file")
@@ -187,7 +189,7 @@ tutorial(
     "End-of-file value for input source",
     "-E stop echo ::: A B stop C D",
 )
-tutorial("Skipping empty lines", "--no-run-if-empty echo", stdin="1\n\n2\n", expect=f"unsupported: {REFUSE}")
+tutorial("Skipping empty lines", "--no-run-if-empty echo", stdin="1\n\n2\n", expect=f"agree: {LOCAL}")
 tutorial("No command means argument is command", "::: 'echo foo' true 'echo bar'")
 tutorial("Replacement strings", "echo ::: A/B.C")
 tutorial("Replacement strings", "echo {} ::: A/B.C")
@@ -299,9 +301,9 @@ tutorial("Quoting", "perl -e 'print \"@ARGV\\n\"' ::: This wont work")
 tutorial("Quoting", "-q perl -e 'print \"@ARGV\\n\"' ::: This works", expect=f"agree: {QUOTE}")
 tutorial("Quoting", "perl -e \\''print \"@ARGV\\n\"'\\' ::: This works, too")
 tutorial("Quoting", "perl\\ -e\\ \\'print\\ \\\"@ARGV\\\\n\\\"\\' ::: This also works")
-tutorial("Trimming space", "--trim r echo pre-{}-post ::: ' A '", expect=f"unsupported: {REFUSE}")
-tutorial("Trimming space", "--trim l echo pre-{}-post ::: ' A '", expect=f"unsupported: {REFUSE}")
-tutorial("Trimming space", "--trim lr echo pre-{}-post ::: ' A '", expect=f"unsupported: {REFUSE}")
+tutorial("Trimming space", "--trim r echo pre-{}-post ::: ' A '", expect=f"agree: {LOCAL}")
+tutorial("Trimming space", "--trim l echo pre-{}-post ::: ' A '", expect=f"agree: {LOCAL}")
+tutorial("Trimming space", "--trim lr echo pre-{}-post ::: ' A '", expect=f"agree: {LOCAL}")
 tutorial("Trimming space", "echo pre-{}-post ::: ' A '")
 tutorial("Respecting the shell", "echo \\={} ::: zsh bash ls")
 tutorial("Tag output", "--tag echo foo-{} ::: A B C")
@@ -546,7 +548,7 @@ example(
     "From a to b and b to c",
     "echo {1} - {2} ::::+ head tail",
     files={"head": "aardvark\nbabble\n", "tail": "babble\ncab\n"},
-    expect=f"differs: {LINK}",
+    expect=f"agree: {LINK}",
 )
 example(
     "From a to b and b to c",
@@ -896,9 +898,9 @@ man("--env", "--env FOO echo ::: a", expect=f"agree: {REFUSE}")
 man("--env", "--env FOO --env BAR,BAZ 'echo x$NOT_SET_G16F' ::: a", expect=f"agree: {REFUSE}")
 man("--sshlogin", "--sshlogin server echo ::: a", expect=f"unsupported: {REFUSE}")
 man("-S", "-S server echo ::: a", expect=f"unsupported: {REFUSE}")
-man("--wd", "--wd .. echo ::: a", expect=f"unsupported: {REFUSE}")
-man("--tmpdir", "--tmpdir . echo ::: a", expect=f"unsupported: {REFUSE}")
-man("--compress", "--compress echo ::: a", expect=f"unsupported: {REFUSE}")
+man("--wd", "--wd .. echo ::: a", expect=f"agree: {LOCAL}")
+man("--tmpdir", "--tmpdir . echo ::: a", expect=f"agree: {LOCAL}")
+man("--compress", "--compress echo ::: a", expect=f"agree: {LOCAL}")
 man("--group", "--group echo ::: a", expect=f"agree: {REFUSE}")
 man("--no-notice", "--no-notice echo ::: a", expect=f"agree: {REFUSE}")
 man("--will-cite", "--will-cite echo ::: a", expect=f"agree: {REFUSE}")
@@ -919,9 +921,9 @@ def test(file, line, **kw):
 T03 = "parallel-local-0.3s.sh"
 test(T03, "echo Warnings are ::: OK")
 test(T03, "-k -E ole echo ::: foo ole bar")
-test(T03, "-k -r echo ::: foo '' ole bar", expect=f"unsupported: {REFUSE}")
+test(T03, "-k -r echo ::: foo '' ole bar", expect=f"agree: {LOCAL}")
 test(T03, "-k 'sleep 0.01; echo {}a'", stdin="a\nb\nc\n")
-test(T03, "-k -d '\\r\\n' echo {}a", stdin="b\r\nc\r\nd\r\n", expect=f"unsupported: {DELIMITER}")
+test(T03, "-k -d '\\r\\n' echo {}a", stdin="b\r\nc\r\nd\r\n", expect=f"agree: {DELIMITER}")
 test(T03, "-k echo {}a", stdin="b\r\nc\nd\r\ne\r\n")
 test(
     T03,
@@ -944,8 +946,8 @@ test(
 )
 test(T03, "-k echo {} {.}", stdin="a.b\nc\n.d\ne.f.g\n/h.i/j\n")
 test(T03, "-j1 -I :: -X echo 'a::b::^c::[.}c'", stdin="1\n2\n3\n", expect=f"agree: {REPLACE}")
-test(T03, "-k -i -eEND echo repl{.}ce", stdin="a\nEND\nb\n", expect=f"unsupported: {EOF_E}")
-test(T03, "-k --replace -eEND echo repl{.}ce", stdin="a\nEND\nb\n", expect=f"unsupported: {EOF_E}")
+test(T03, "-k -i -eEND echo repl{.}ce", stdin="a\nEND\nb\n", expect=f"agree: {LOCAL}")
+test(T03, "-k --replace -eEND echo repl{.}ce", stdin="a\nEND\nb\n", expect=f"agree: {LOCAL}")
 test(T03, "-k echo ::: 1 2 3 -- a b c")
 test(T03, "--header : echo {B} {A}", stdin="A\tB\n1\tone")
 test(T03, "-k echo {#} ::: 1 2 ::: 1 2")
@@ -955,7 +957,7 @@ test(T03, "-k --max-procs +0 echo max proc", stdin="1\n2\n3\n", expect=f"agree: 
 test(T03, "-k -P 200% echo 200% proc", stdin="1\n2\n3\n", expect=f"agree: {ALIAS}")
 test(T03, "-k -j +0 echo max proc", stdin="1\n2\n3\n")
 test(T03, "-k --max-chars 25 -X echo", stdin="line 1\nline 1\nline 2\n")
-test(T03, "-r echo", stdin="  \n", expect=f"unsupported: {REFUSE}")
+test(T03, "-r echo", stdin="  \n", expect=f"agree: {LOCAL}")
 test(T03, "-k -n0 echo n0", stdin="1\n2\n")
 test(T03, "-k -L0 echo L0", stdin="1\n2\n")
 test(T03, "-k -N0 echo N0", stdin="1\n2\n")
@@ -997,13 +999,13 @@ test(
     T03,
     "-k echo ::::+ s1 s2 s3",
     files={"s1": "1\n2\n3\n4\n", "s2": "1\n2\n3\n", "s3": "1\n2\n3\n4\n"},
-    expect=f"differs: {LINK}",
+    expect=f"agree: {LINK}",
 )
 test(T03, "-k --results dir echo ::: a b c", expect=f"agree: {RESULTS}")
 test(T03, "-v", stdin="\n", expect=f"agree: {VERBOSE}")
 test(T03, "--shuf echo", stdin="")
 test(T03, "-j1 --retries 3 'echo {/} >> runs; exit {/}' ::: 1/11 2/22 3/33")
-test(T03, "--wd . 'echo ok' ::: OK", expect=f"unsupported: {REFUSE}")
+test(T03, "--wd . 'echo ok' ::: OK", expect=f"agree: {LOCAL}")
 T1 = "parallel-local-1s.sh"
 test(T1, "-j1 -k -v --tagstring a{}b echo ::: 3 4", expect=f"agree: {VERBOSE}")
 test(T1, "-v echo ::: '>'", expect=f"agree: {VERBOSE}")
@@ -1014,10 +1016,10 @@ test(T1, "-k ::: 'sleep 0.3; echo 1' 'echo 2' 'echo 3' 'echo 4' 'echo 5'")
 test(T1, "-kj 1 ::: 'sleep 0.1; echo 1' 'echo 2' 'echo 3'")
 test(T1, "-k echo ::: a b")
 test(T1, "-k ::: 'echo a' 'echo b'")
-test(T1, "--arg-sep .--- -k .--- 'echo a' 'echo b'", expect=f"unsupported: {REFUSE}")
+test(T1, "--arg-sep .--- -k .--- 'echo a' 'echo b'", expect=f"agree: {LOCAL}")
 test(T1, "-k ::: cat 'echo b'", stdin="via cat\n")
-test(T1, "-B foo", expect=f"unknown: {REFUSE}")
-test(T1, "-g", expect=f"unknown: {REFUSE}")
+test(T1, "-B foo", expect=f"unsupported: {RETIRED}")
+test(T1, "-g", expect=f"unsupported: {RETIRED}")
 test(T1, "-k echo {1} :::: f3 f2 f1", files={"f1": "1\n", "f2": "2\n", "f3": "3\n"})
 test(T1, "-k -N2 echo {1} {2}", stdin="1\n2\n")
 test(T1, "-k -C %+ echo '\"{1}_{3}_{2}_{4}\"' ::: 'a% c %%b' 'a%c% b %d'")
@@ -1122,3 +1124,29 @@ tutorial("Quoting", "-q -k perl -e 'print \"@ARGV\\n\"' ::: This works ::: too",
 tutorial("More pre-defined replacement strings", "--plus -k echo {%def} {#abc} ::: abcXdef abcdef", expect=f"agree: {PLUS}")
 man("-q", "-q -k {} ::: 'echo a'", expect=f"agree: {QUOTE}")
 man("--tagstring", "--tagstring {##}/{0#} --plus -k echo ::: a b", expect=f"agree: {TAGSTRING}")
+
+# issue 16, second round (g16g): the locally useful options that were refused.
+man("--no-run-if-empty", "-k -r --trim lr echo x{}y", stdin=" a \n \t \n\nb\n", expect=f"agree: {LOCAL}")
+man("--no-run-if-empty", "-k -r echo {1}-{2} ::: '' a ::: '' b", expect=f"agree: {LOCAL}")
+man("--no-run-if-empty", "-k -r -L2 echo", stdin="a \n\nb\n \nc\n", expect=f"agree: {LOCAL}")
+man("--trim", "-k --trim n --colsep , echo '[{1}][{2}]' ::: ' a , b '", expect=f"agree: {LOCAL}")
+man("--trim", "-k --trim r --colsep , echo '[{1}][{2}]' ::: ' a , b '", expect=f"agree: {LOCAL}")
+man("--trim", "--trim x echo ::: a", compare=("status",), expect=f"agree: {LOCAL}")
+man("--arg-sep", "-k --arg-sep ,, echo {1}{2} ,, a b ,,+ c d", expect=f"agree: {LOCAL}")
+man("--arg-sep", "-k --arg-sep ,, echo ,, a ::: b", expect=f"agree: {LOCAL}")
+man("--arg-file-sep", "-k --arg-file-sep // echo // abc-file :::: def-file", files=TUTORIAL_FILES, expect=f"agree: {LOCAL}")
+man("--wd", "--wd 'd{}' 'echo x > f; basename $(pwd)' ::: 1 2", ordered=False, expect=f"agree: {LOCAL}")
+man("--wd", "-k --wd sub/deeper --joblog log 'echo {} > f' ::: a", expect=f"agree: {LOCAL}")
+man("--wd", "--wd ... 'echo x > f; ls' ::: a", expect=f"agree: {LOCAL}")
+man("--tmpdir", "--tmpdir . 'echo $TMPDIR' ::: a", expect=f"agree: {LOCAL}")
+man("--tmpdir", "--tempdir .. 'echo $TMPDIR' ::: a", expect=f"agree: {LOCAL}")
+man("--eof", "-k -e stop echo ::: a stop b", expect=f"agree: {LOCAL}")
+man("--eof", "-k --eof= -k echo", stdin="a\n\nb\n", expect=f"agree: {LOCAL}")
+man("-E", "-k -E '' echo", stdin="a\n\nb\n", expect=f"agree: {LOCAL}")
+man("--timeout", "-k -I aa -I bb echo bb aa ::: x", expect=f"agree: {LOCAL}")
+man("--timeout", "--timeout 0.1 --timeout 10 'sleep 0.3; echo {}' ::: a", expect=f"agree: {LOCAL}")
+man("--max-lines", "-k -l2 echo ::: a b c", expect=f"agree: {LOCAL}")
+man("--link", "-k echo ::: a b :::+ x y ::::+ s1 s2", files={"s1": "1\n2\n3\n", "s2": "1\n2\n"}, expect=f"agree: {LINK}")
+man("--link", "-k echo :::+ a b ::: x", expect=f"agree: {LINK}")
+man("--delimiter", "-k -d '\\r\\n' echo {}a", stdin="b\r\nc\nd\r\ne", expect=f"agree: {DELIMITER}")
+man("--delimiter", "-k -d ab echo {}x ::: 1ab2ab3", expect=f"agree: {DELIMITER}")

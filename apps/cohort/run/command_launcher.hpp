@@ -46,6 +46,8 @@ struct launch_request {
   std::optional<std::uint64_t> stdin_length;
   /// --nice: run the job `nice -n` this much nicer (0: as this process).
   int nice = 0;
+  /// --wd: the job's working directory (it exists); empty: cohort's.
+  std::string_view cwd;
 };
 
 /// How one launch ended. Filled however the launch ends, also when it is

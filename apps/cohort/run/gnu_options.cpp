@@ -10,9 +10,10 @@ namespace {
 
 // What cohort run does not take of GNU parallel 20221122's options (its man
 // page and its option parser), and why. The options issue 16 adds elsewhere
-// (--colsep, -N, -n, -X, -m, -L, -l, --link, --header, -d, -E, --shuf, -I and
-// the other replacement-string options, --plus, --tagstring, -v, -t, -q, -u and
-// their other spellings) are not here: they are declared with the others.
+// (--colsep, -N, -n, -X, -m, -L, -l, --link, --header, -d, -E, -e, --shuf, -I
+// and the other replacement-string options, --plus, --tagstring, -v, -t, -q,
+// -u, -r, --trim, --arg-sep, --arg-file-sep, --wd, --tmpdir, --compress and their
+// other spellings) are not here: they are declared with the others.
 constexpr std::string_view one_machine =
     "cohort run runs its jobs on this machine; to spread them over machines, run one cohort run "
     "per machine on its share of the inputs (a Slurm array or a Kubernetes Indexed Job)";
@@ -37,8 +38,6 @@ constexpr unsupported_gnu_option table[] = {
      "--transfer-files --tf --return --trc --cleanup --onall --nonall --filter-hosts "
      "--filterhosts --hostgroups --hgrp --hostgroup --hostgrp --rsync-opts --rsyncopts",
      one_machine},
-    {"--workdir --work-dir --wd",
-     "jobs run in the current directory; start the command with cd DIR &&"},
     {"--sql --sql-master --sqlmaster --sql-worker --sqlworker --sql-and-worker --sqlandworker",
      "cohort has no SQL job queue; the job log (--joblog) and --resume keep the state of a run"},
     {"--rpl --parens --filter", no_perl},
@@ -61,10 +60,6 @@ constexpr unsupported_gnu_option table[] = {
     {"--record-env --recordenv --session",
      "jobs inherit cohort's whole environment (--env VAR is accepted and changes nothing)"},
     {"--profile -J --plain", "cohort reads no profiles: give the options on the command line"},
-    {"--arg-sep --argsep --arg-file-sep --argfilesep", "the separators are ::: and ::::"},
-    {"--trim", "inputs are taken as they are; trim them before (e.g. with sed)"},
-    {"-r --no-run-if-empty --norunifempty",
-     "a blank input line is a job; drop blank lines before (grep .)"},
     {"--skip-first-line --skipfirstline", "drop the first line before (tail -n +2)"},
     {"--csv", "CSV input is not parsed"},
     {"--show-limits --showlimits -x --exit --max-line-length-allowed --maxlinelengthallowed",
@@ -78,7 +73,7 @@ constexpr unsupported_gnu_option table[] = {
     {"--shebang --hashbang --shebang-wrap",
      "call cohort run from the script, with the script's lines on its standard input"},
     {"--tmux --tmuxpane --tmux-pane", "jobs do not run in tmux"},
-    {"--tmpdir --tempdir --compress --compress-program --compressprogram "
+    {"--compress-program --compressprogram "
      "--use-compress-program --usecompressprogram --decompress-program --decompressprogram "
      "--use-decompress-program --usedecompressprogram",
      output_in_memory},
@@ -98,7 +93,9 @@ constexpr unsupported_gnu_option table[] = {
      "it is a GNU parallel utility with no counterpart in cohort"},
     {"--_parset", "it is internal to GNU's parset"},
     {"-D --debug", "there is no debug output; --dry-run prints the commands"},
-    {"--eof -e", "give the end-of-input string with -E STR"},
+    {"-g -B -T -U -W -Y -H --ctrlc --noctrlc --tollef",
+     "GNU parallel retired it (-g: use --group, -B: --bf, -T: --tty, -U: --er, -W: --wd, -Y: "
+     "--shebang, -H: --halt)"},
 };
 
 // `word` as the option it names: `--opt=value` -> `--opt`.

@@ -36,22 +36,30 @@ input_source input_source::file(std::string path) {
 }
 
 command_and_sources split_command_line(std::span<const std::string> words,
-                                       std::span<const std::string> arg_files) {
+                                       std::span<const std::string> arg_files,
+                                       const source_separators& separators) {
   command_and_sources out;
   for (const auto& f : arg_files) out.sources.push_back(input_source::file(f));
 
   enum class mode { command, literals, files } m = mode::command;
-  bool link_next = false;  // the next file of `::::+` links to the source before it
+  bool link_files = false;  // the files after `::::+` each link to the source before them
+  // `sep` or `sep+`; linked: the `+`.
+  auto is_separator = [](const std::string& w, const std::string& sep, bool& linked) {
+    if (!w.starts_with(sep)) return false;
+    linked = w.size() == sep.size() + 1 && w.back() == '+';
+    return w.size() == sep.size() || linked;
+  };
   for (const auto& w : words) {
-    if (w == ":::" || w == ":::+") {
+    bool linked = false;
+    if (is_separator(w, separators.args, linked)) {
       m = mode::literals;
       out.sources.push_back(input_source::literals({}));
-      out.sources.back().linked = w == ":::+";
+      out.sources.back().linked = linked;
       continue;
     }
-    if (w == "::::" || w == "::::+") {
+    if (is_separator(w, separators.files, linked)) {
       m = mode::files;
-      link_next = w == "::::+";
+      link_files = linked;
       continue;
     }
     switch (m) {
@@ -59,7 +67,7 @@ command_and_sources split_command_line(std::span<const std::string> words,
       case mode::literals: out.sources.back().values.push_back(w); break;
       case mode::files:
         out.sources.push_back(input_source::file(w));
-        out.sources.back().linked = std::exchange(link_next, false);
+        out.sources.back().linked = link_files;
         break;
     }
   }
@@ -67,9 +75,8 @@ command_and_sources split_command_line(std::span<const std::string> words,
   std::erase_if(out.sources, [](const input_source& s) {
     return s.what == input_source::kind::literals && s.values.empty();
   });
-  if (!out.sources.empty() && out.sources.front().linked) {
-    throw input_error("':::+' or '::::+' needs an input source before it to link to");
-  }
+  // GNU: a link with no source before it starts the first source.
+  if (!out.sources.empty()) out.sources.front().linked = false;
   return out;
 }
 
@@ -91,8 +98,18 @@ struct input_file {
   bool regular = false;
   off_t start = 0;
 
+  // -d of several characters: what comes before `separator` in it (the
+  // reader splits at its last character; pieces are joined until one ends
+  // in `head`), and the record being joined.
+  std::string head;
+  char separator = '\n';
+  std::string joined, piece;
+  bool has_joined = false;
+  bool joined_any_ = false;
+
   input_file() = default;
-  input_file(const std::string& p, int stdin_fd, char sep) : path(p) {
+  input_file(const std::string& p, int stdin_fd, char sep, std::string delimiter_head = {})
+      : path(p), head(std::move(delimiter_head)), separator(sep) {
     int fd = stdin_fd;
     if (path != "-") {
       fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -121,18 +138,53 @@ struct input_file {
   // The next value, read on the thread (blocking).
   bool next(std::string& value) {
     try {
-      return reader.read_blocking(value);
+      if (head.empty()) return reader.read_blocking(value);
+      for (;;) {
+        const bool got = reader.read_blocking(piece);
+        if (join(got, value)) return got || joined_any_;
+      }
     } catch (const std::system_error& e) {
       throw_errno("read", path, e.code().value());
     }
   }
 
-  // The next value, awaited on the loop (a cancellable wait).
+  // The next value, awaited on the loop (a cancellable wait: a piece read
+  // before a cancel stays in `joined`).
   task<bool> next_async(std::string& value) {
     std::error_code error;
-    const bool got = co_await reader.read(value, error);
-    if (error) throw_errno("read", path, error.value());
-    co_return got;
+    if (head.empty()) {
+      const bool got = co_await reader.read(value, error);
+      if (error) throw_errno("read", path, error.value());
+      co_return got;
+    }
+    for (;;) {
+      const bool got = co_await reader.read(piece, error);
+      if (error) throw_errno("read", path, error.value());
+      if (join(got, value)) co_return got || joined_any_;
+    }
+  }
+
+  // -d of several characters: adds the piece just read (`got`; false at the
+  // end of the input). True when `value` is a whole record, or the input
+  // ended (then joined_any_ says whether a last record was pending).
+  bool join(bool got, std::string& value) {
+    joined_any_ = false;
+    if (!got) {
+      joined_any_ = has_joined;
+      value.swap(joined);
+      joined.clear();
+      has_joined = false;
+      return true;
+    }
+    if (has_joined) joined.push_back(separator);
+    joined += piece;
+    has_joined = true;
+    if (!joined.ends_with(head)) return false;
+    joined.resize(joined.size() - head.size());
+    value.swap(joined);
+    joined.clear();
+    has_joined = false;
+    return true;
   }
 
   // Counts values from where the file stood when opened, without moving the
@@ -160,15 +212,15 @@ struct input_file {
 // The values of a `:::` as GNU parallel reads them: it writes them to a
 // file, one a record, and reads that back, so a value holding the separator
 // ("a\nb") is several values ("a", "b").
-std::vector<std::string> literal_values(std::vector<std::string> values, char sep) {
+std::vector<std::string> literal_values(std::vector<std::string> values, const std::string& sep) {
   if (std::none_of(values.begin(), values.end(),
-                   [sep](const std::string& v) { return v.find(sep) != std::string::npos; })) {
+                   [&sep](const std::string& v) { return v.find(sep) != std::string::npos; })) {
     return values;
   }
   std::vector<std::string> out;
   for (const std::string& v : values) {
     std::size_t at = 0;
-    for (std::size_t end; (end = v.find(sep, at)) != std::string::npos; at = end + 1) {
+    for (std::size_t end; (end = v.find(sep, at)) != std::string::npos; at = end + sep.size()) {
       out.push_back(v.substr(at, end - at));
     }
     out.push_back(v.substr(at));
@@ -207,6 +259,8 @@ struct value_assembler {
       pending.clear();
       has_pending = false;
     }
+    // GNU's -r: a blank value is dropped (after the joining, before -L's check).
+    if (o.skip_blank && std::all_of(value.begin(), value.end(), is_space)) return false;
     if (o.continue_lines && !value.empty() && is_space(value.back())) {
       pending.swap(value);
       has_pending = true;
@@ -226,7 +280,7 @@ struct value_assembler {
 };
 
 std::vector<std::string> assemble_all(std::vector<std::string> raw, const input_options& o) {
-  if (!o.eof_string && !o.continue_lines) return raw;
+  if (!o.eof_string && !o.continue_lines && !o.skip_blank) return raw;
   std::vector<std::string> out;
   value_assembler a;
   for (auto& v : raw) {
@@ -306,6 +360,20 @@ void split_columns(const std::string& value, const std::regex& sep, bool trim,
   put(v.substr(begin));
 }
 
+// GNU parallel's trim_of: Perl's \s taken off one or both ends.
+void trim_argument(std::string& arg, trim_mode how) {
+  if (how == trim_mode::right || how == trim_mode::both) {
+    std::size_t end = arg.size();
+    while (end > 0 && is_space(arg[end - 1])) --end;
+    arg.resize(end);
+  }
+  if (how == trim_mode::left || how == trim_mode::both) {
+    std::size_t begin = 0;
+    while (begin < arg.size() && is_space(arg[begin])) ++begin;
+    arg.erase(0, begin);
+  }
+}
+
 std::regex compile_colsep(const std::string& text) {
   try {
     return std::regex(text, std::regex::ECMAScript);
@@ -370,7 +438,9 @@ struct input_generator::state {
   bool crlf = false;
 
   void note_line(const std::string& v) {
-    if (options.separator != '\n' || cr_lines + nl_lines >= 3) return;
+    if (options.separator != '\n' || !options.delimiter_head.empty() || cr_lines + nl_lines >= 3) {
+      return;
+    }
     (!v.empty() && v.back() == '\r') ? ++cr_lines : ++nl_lines;
     if (cr_lines == 3) crlf = true;
   }
@@ -505,14 +575,17 @@ struct input_generator::state {
 
   void add_record(job_input& job, std::size_t& used) {
     if (options.records_per_job == 0) return;  // -N0: no argument
+    const std::size_t before = used;
     if (colsep) {
       for (const auto& v : record) split_columns(v, *colsep, options.trim_columns, job.args, used);
-      return;
+    } else {
+      for (const auto& v : record) {
+        if (used == job.args.size()) job.args.emplace_back();
+        job.args[used++].assign(v);
+      }
     }
-    for (const auto& v : record) {
-      if (used == job.args.size()) job.args.emplace_back();
-      job.args[used++].assign(v);
-    }
+    if (options.trim == trim_mode::none) return;
+    for (std::size_t k = before; k < used; ++k) trim_argument(job.args[k], options.trim);
   }
 
   std::uint64_t records_per_job() const {
@@ -637,9 +710,9 @@ struct input_generator::state {
   std::vector<std::string> read_whole(input_source& src) {
     std::vector<std::string> raw;
     if (src.what == input_source::kind::literals) {
-      raw = literal_values(std::move(src.values), options.separator);
+      raw = literal_values(std::move(src.values), options.delimiter_head + options.separator);
     } else {
-      input_file file(src.path, options.stdin_fd, options.separator);
+      input_file file(src.path, options.stdin_fd, options.separator, options.delimiter_head);
       std::string v;
       while (file.next(v)) {
         note_line(v);
@@ -724,7 +797,8 @@ input_generator::input_generator(std::vector<input_source> sources, input_option
   auto& first = sources.front();
   if (groups.front().second == 1 && first.what == input_source::kind::file) {
     s.first_streamed = true;
-    s.first_file = input_file(first.path, s.options.stdin_fd, s.options.separator);
+    s.first_file =
+        input_file(first.path, s.options.stdin_fd, s.options.separator, s.options.delimiter_head);
     if (s.options.header) {
       std::vector<std::string> raw(1);
       if (!s.read_raw_first(raw.front())) raw.clear();
@@ -775,7 +849,7 @@ std::optional<std::uint64_t> input_generator::total_jobs() {
   if (s.done && s.pushback.empty()) return s.produced;
   if (s.fill) return std::nullopt;  // -X/-m: known only at the end
   if (!s.first_count && s.first_streamed && s.first_file.regular && !s.options.eof_string &&
-      !s.options.continue_lines) {
+      !s.options.continue_lines && !s.options.skip_blank && s.options.delimiter_head.empty()) {
     // A scan from where reading started: the header (if any) was read already.
     const std::uint64_t n = s.first_file.count_values(s.options.separator);
     s.first_count = s.options.header && n > 0 ? n - 1 : n;

@@ -41,6 +41,13 @@ struct input_source {
   [[nodiscard]] static input_source standard_input() { return file("-"); }
 };
 
+/// The words that start input sources: `:::` and `::::` unless GNU's
+/// --arg-sep / --arg-file-sep name others (each also with a `+` after it).
+struct source_separators {
+  std::string args = ":::";
+  std::string files = "::::";
+};
+
 /// The positional part of a `cohort run` command line, split at `:::`/`::::`.
 struct command_and_sources {
   std::vector<std::string> command;   ///< the command words; empty: each input is the command
@@ -53,11 +60,17 @@ struct command_and_sources {
 /// first sources, before those of `:::`/`::::`. An empty `:::`/`::::` adds nothing.
 /// `:::+`/`::::+` start sources linked to the one before them (input_source::linked);
 /// throws input_error when there is no source before them to link to.
+/// `separators` replaces `:::` and `::::` (--arg-sep, --arg-file-sep).
 ///
 ///   auto s = split_command_line({"echo", "{}", ":::", "a", "b"});
 ///   // s.command == {"echo", "{}"}, s.sources[0].values == {"a", "b"}
 [[nodiscard]] command_and_sources split_command_line(std::span<const std::string> words,
-                                                     std::span<const std::string> arg_files = {});
+                                                     std::span<const std::string> arg_files = {},
+                                                     const source_separators& separators = {});
+
+/// GNU parallel's --trim: the whitespace taken off each argument before it
+/// replaces a replacement string (n: none, l: leading, r: trailing, lr/rl: both).
+enum class trim_mode { none, left, right, both };
 
 /// How input files are read.
 struct input_options {
@@ -66,11 +79,19 @@ struct input_options {
   /// not make an extra empty value. Nothing else is stripped: a "\r" of CRLF
   /// input stays part of the value, and empty lines are values (as GNU parallel).
   char separator = '\n';
+  /// `-d` of several characters (GNU's `-d '\r\n'`): the characters before
+  /// `separator` in it; a value ends where the whole delimiter does.
+  std::string delimiter_head{};
   /// The descriptor read for the path "-" (tests pass a pipe). Not closed.
   int stdin_fd = 0;
   /// `-E EOF`: a value equal to this ends its source (it and what follows are
   /// not inputs), for `:::` values as for files.
   std::optional<std::string> eof_string{};
+  /// `-r`/`--no-run-if-empty`: a value of only whitespace (after -L's joining)
+  /// is skipped, as if it were not there (GNU parallel's rule, per source).
+  bool skip_blank = false;
+  /// `--trim`: whitespace taken off every argument (each column with --colsep).
+  trim_mode trim = trim_mode::none;
   /// `-L`/`-l`: a value ending in whitespace continues with the next one
   /// (they are joined, as xargs and GNU parallel do).
   bool continue_lines = false;

@@ -25,6 +25,7 @@ process_options options_of(const launch_request& r) {
     po.argv.insert(po.argv.begin(), {"nice", "-n", std::to_string(r.nice)});
   }
   po.env = r.env;
+  po.cwd = r.cwd;
   po.out = r.pass_output_through ? output_mode::inherit : output_mode::capture;
   po.err = r.pass_output_through ? output_mode::inherit : output_mode::capture;
   po.on_stdout = r.on_stdout;

@@ -70,6 +70,7 @@ struct value_texts {
   std::string max_replace_args, max_args, max_lines_L, max_lines, delimiter, max_chars;
   std::string part, parts;
   std::string block;
+  std::string trim;
   bool l_given = false;  // -l [N]
   CLI::Option* l_option = nullptr;
   bool no_keep_order = false;
@@ -116,6 +117,27 @@ void add_input_output_options(CLI::App& app, run_cli_options& o, value_texts& t)
       ->group(input_group);
   app.add_flag("-0,--null", o.null_separated, "inputs are separated by NUL, not newline")
       ->group(input_group);
+  app.add_flag("-r,--no-run-if-empty,--norunifempty", o.inputs.skip_blank,
+               "skip inputs of only whitespace (no job for a blank line)")
+      ->group(input_group);
+  add_value(app, "--trim", t.trim, "n|l|r|lr|rl", input_group,
+            "take whitespace off each argument: n none (the default; lr with --colsep), l "
+            "leading, r trailing, lr or rl both");
+  add_value(app, "--arg-sep,--argsep", o.separators.args, "SEP", input_group,
+            "SEP instead of ::: (and SEP+ instead of :::+)");
+  add_value(app, "--arg-file-sep,--argfilesep", o.separators.files, "SEP", input_group,
+            "SEP instead of :::: (and SEP+ instead of ::::+)");
+  add_value(app, "--workdir,--work-dir,--wd", o.workdir, "DIR", jobs_group,
+            "run the jobs in DIR (created if missing; replacement strings allowed); ... : each "
+            "job in a new directory under $TMPDIR, removed after it");
+  add_value(app, "--tmpdir,--tempdir", o.tmpdir, "DIR", jobs_group,
+            "the jobs' TMPDIR (GNU parallel's temporary files; cohort keeps output in memory)");
+  // GNU parallel compresses its temporary files of output; cohort has none.
+  app.add_flag("--compress")
+      ->description(
+          "accepted for GNU parallel's command lines: output is kept in memory, so there are no "
+          "temporary files to compress")
+      ->group(output_group);
   app.add_flag("-k,--keep-order,--keeporder", o.keep_order, "print output in input order")
       ->group(output_group);
   app.add_flag("--no-keep-order,--nokeeporder", t.no_keep_order,
@@ -199,10 +221,24 @@ void add_input_shaping_options(CLI::App& app, run_cli_options& o, value_texts& t
       ->type_name("REGEXP")
       ->group(input_group);
   add_value(app, "-d,--delimiter", t.delimiter, "DELIM", input_group,
-            "inputs are separated by DELIM, one character (\\n \\t \\0 allowed), "
-            "not newline");
+            "inputs are separated by DELIM, not newline: one character or more (\\n \\t "
+            "\\r \\0 allowed, e.g. -d '\\r\\n')");
   app.add_option("-E", o.inputs.eof_string, "an input equal to EOF ends its source")
       ->type_name("EOF")
+      ->group(input_group);
+  // GNU's deprecated --eof/-e: an optional value; without one (or ''), no EOF.
+  app.add_option_function<std::string>(
+         "-e,--eof",
+         [&o](const std::string& v) {
+           if (v.empty()) {
+             o.inputs.eof_string.reset();
+           } else {
+             o.inputs.eof_string = v;
+           }
+         },
+         "as -E EOF (deprecated in GNU parallel); without EOF: none")
+      ->expected(0, 1)
+      ->type_name("[EOF]")
       ->group(input_group);
   app.add_flag_callback(
          "-X", [&o] { o.fill = run_cli_options::fill_mode::context; },
@@ -348,6 +384,11 @@ void read_pipe_values(run_cli_options& o, const value_texts& t) {
   if (!t.max_lines.empty() || !t.max_lines_L.empty()) {
     throw usage_error("-L/--max-lines with --pipe is not supported: use -N (records a job)");
   }
+  if (o.inputs.skip_blank) {
+    // GNU's -r with --pipe deletes the blank lines of every chunk.
+    throw usage_error(
+        "-r with --pipe is not supported: drop blank lines before (grep -v '^\\s*$')");
+  }
   if (!t.max_replace_args.empty() || !t.max_args.empty()) {
     if (o.inputs.records_per_job == 0) throw usage_error("-N with --pipe must be at least 1");
     if (p.part || p.regexp) {
@@ -364,7 +405,7 @@ void read_pipe_values(run_cli_options& o, const value_texts& t) {
 }
 
 // -d's value with GNU parallel's escapes (\n \t \r \0 \\) resolved.
-char parse_delimiter(const std::string& text) {
+std::string parse_delimiter(const std::string& text) {
   std::string d;
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (text[i] != '\\' || i + 1 == text.size()) {
@@ -380,11 +421,8 @@ char parse_delimiter(const std::string& text) {
       default: d.push_back('\\'); d.push_back(text[i]);
     }
   }
-  if (d.size() != 1) {
-    throw usage_error(fmt::format(
-        "-d: '{}': only a delimiter of one character is supported (e.g. , or \\t or \\0)", text));
-  }
-  return d.front();
+  if (d.empty()) throw usage_error("-d: the delimiter is empty");
+  return d;
 }
 
 // -l [N]: GNU's optional value is a whole number that follows (Perl's
@@ -392,10 +430,16 @@ char parse_delimiter(const std::string& text) {
 void read_dash_l(run_cli_options& o, value_texts& t) {
   if (!t.l_given) return;
   std::string value = "1";
-  if (!o.words.empty() && !o.words.front().empty() &&
-      std::all_of(o.words.front().begin(), o.words.front().end(),
-                  [](char c) { return c >= '0' && c <= '9'; })) {
-    value = o.words.front();
+  auto all_digits = [](std::string_view w) {
+    return !w.empty() &&
+           std::all_of(w.begin(), w.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  // The attached form -l2: CLI11 splits a flag's attached rest into another
+  // short option, so "2" comes back as the word "-2".
+  const bool attached = !o.words.empty() && o.words.front().size() > 1 &&
+                        o.words.front()[0] == '-' && all_digits(o.words.front().substr(1));
+  if (attached || (!o.words.empty() && all_digits(o.words.front()))) {
+    value = o.words.front().substr(attached ? 1 : 0);
     o.words.erase(o.words.begin());
   }
   if (t.max_lines.empty()) t.max_lines = value;
@@ -429,9 +473,27 @@ void read_input_shaping_values(run_cli_options& o, const value_texts& t) {
     o.inputs.colsep = "\t";
     o.inputs.trim_columns = false;
   }
+  // GNU (Perl's truth): an empty EOF string is none, -E '' as -e.
+  if (o.inputs.eof_string && o.inputs.eof_string->empty()) o.inputs.eof_string.reset();
   if (!t.max_chars.empty()) o.max_chars = static_cast<std::size_t>(count(t.max_chars, "-s"));
+  if (!t.trim.empty()) {
+    const std::string& v = t.trim;
+    if (v != "n" && v != "l" && v != "r" && v != "lr" && v != "rl") {
+      throw usage_error("--trim must be one of: n l r lr rl");
+    }
+    o.inputs.trim = v == "n"   ? trim_mode::none
+                    : v == "l" ? trim_mode::left
+                    : v == "r" ? trim_mode::right
+                               : trim_mode::both;
+    o.inputs.trim_columns = false;  // --trim decides for --colsep's columns too
+  }
   o.inputs.separator = o.null_separated ? '\0' : '\n';
-  if (!t.delimiter.empty()) o.inputs.separator = parse_delimiter(t.delimiter);
+  if (!t.delimiter.empty()) {
+    std::string d = parse_delimiter(t.delimiter);
+    o.inputs.separator = d.back();
+    d.pop_back();
+    o.inputs.delimiter_head = std::move(d);  // -d '\r\n': "\r", then '\n'
+  }
 }
 
 // More of GNU parallel's spellings of the options above, left out of --help.
@@ -443,6 +505,17 @@ void add_hidden_spellings(CLI::App& app, run_cli_options& o, value_texts& t) {
   // nothing; --group and --silent ask for what cohort does anyway.
   app.add_flag("--will-cite,--willcite,--no-notice,--nonotice,--gnu,--silent")->group("");
   app.add_flag("--group", t.group)->group("");
+}
+
+// GNU parallel (Perl's Getopt::Long): an option of one value given twice
+// keeps the last one (`--timeout 1 --timeout 2` is 2), not an error.
+// Options that collect values (-a, --env) keep them all.
+void take_last_values(CLI::App& app) {
+  for (CLI::Option* option : app.get_options()) {
+    if (option->get_expected_max() == 1 && option->get_type_size_max() == 1) {
+      option->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    }
+  }
 }
 
 // The values of the job options (-j, --timeout, --retries, --halt, --load,
@@ -539,6 +612,7 @@ parse_result parse_run_cli(int argc, char** argv) {
   add_command_output_options(app, o, t);
   add_pipe_options(app, o, t);
   add_hidden_spellings(app, o, t);
+  take_last_values(app);
   set_up_cli(app, "run", "-V,--version");
   const std::optional<int> ended = parse_command_line(app, "run", argc, argv, exit_run_error,
                                                       [&] { read_values(o, t, app.remaining()); });

@@ -51,6 +51,9 @@ struct run_cli_options {
   std::chrono::nanoseconds delay{0};   ///< --delay
   bool null_separated = false;         ///< -0 / --null
   std::vector<std::string> arg_files;  ///< -a FILE
+  source_separators separators{};      ///< --arg-sep, --arg-file-sep (::: and ::::)
+  std::string workdir;                 ///< --wd DIR ("..." a temporary one per job)
+  std::string tmpdir;                  ///< --tmpdir DIR: the jobs' TMPDIR (as GNU parallel)
   /// --colsep, -N/-n/-L/--max-lines, --link, --header, -d (or -0), -E, --shuf
   input_options inputs{};
   /// --pipe (or --pipepart, pipe_cut.part): each job reads a chunk of the

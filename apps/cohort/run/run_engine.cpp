@@ -32,10 +32,12 @@ output_style style_of(const run_cli_options& o, const run_engine_parts& p) {
 const std::string& job_item::command(std::size_t slot) {
   const command_template& t = engine_->parts_.tmpl;
   const std::optional<command_template>& tag = engine_->parts_.tag;
-  const bool by_slot = t.uses_slot() || (tag && tag->uses_slot());
+  const std::optional<command_template>& wd = engine_->parts_.workdir;
+  const bool by_slot = t.uses_slot() || (tag && tag->uses_slot()) || (wd && wd->uses_slot());
   if (!expanded_ || by_slot) {
     command_ = t.expand(args_, seq_, slot);
     expanded_ = true;
+    if (engine_->parts_.workdir) engine_->parts_.workdir->expand_into(workdir_, args_, seq_, slot);
     // GNU parallel: -u prints no tag.
     if (engine_->options_.ungroup) return command_;
     if (tag) {

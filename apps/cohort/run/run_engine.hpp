@@ -54,7 +54,8 @@ class job_item {
   std::vector<std::string> args_;
   chunk_file chunk_;  // --pipe/--pipepart: the job's standard input
   std::string command_;
-  std::string tag_;  // --tag, --tagstring: what each output line starts with (tab included)
+  std::string tag_;      // --tag, --tagstring: what each output line starts with (tab included)
+  std::string workdir_;  // --wd: the job's working directory, expanded
   bool expanded_ = false;
   std::string label_;                      // the task's name in a SIGQUIT dump: "job 7: <command>"
   launch_result result_;                   // the last attempt
@@ -89,6 +90,11 @@ struct run_engine_parts {
   command_template tmpl;
   input_generator inputs;
   std::optional<command_template> tag{};  ///< --tagstring
+  /// --wd DIR: the jobs' working directory (replacement strings expanded per
+  /// job, created if missing, as GNU parallel); "..." a new temporary one
+  /// for each job, removed after it (temporary_workdir).
+  std::optional<command_template> workdir{};
+  bool temporary_workdir = false;  ///< --wd ...: each job in a new directory, removed after it
   /// --pipe/--pipepart: the jobs are the chunks of these, not `inputs`.
   std::optional<pipe_source> chunks{};
   std::optional<resume_filter> resume{};    ///< --resume / --resume-failed

@@ -8,10 +8,29 @@
 
 #include <fmt/core.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <system_error>
 #include <utility>
 
 namespace cohort::app::run {
+
+namespace {
+
+// --wd: GNU parallel creates the directory (mkdir -p) and refuses one it
+// cannot enter. Returns why not, or "".
+std::string make_workdir(const std::string& dir) {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (std::filesystem::is_directory(dir) && ::access(dir.c_str(), X_OK) == 0) return {};
+  return fmt::format("--wd: cannot change into '{}'{}", dir,
+                     error ? ": " + error.message() : std::string());
+}
+
+}  // namespace
 
 bool run_engine::next_input(job_input& in, chunk_file& chunk) {
   if (!parts_.chunks) return parts_.inputs.next(in);
@@ -157,6 +176,18 @@ launch_request run_engine::request_for(job_item& job, std::size_t slot) {
   r.stdin_offset = job.chunk_.offset();
   r.stdin_length = job.chunk_.length();
   r.nice = parts_.nice;
+  if (parts_.temporary_workdir) {
+    const char* tmp = std::getenv("TMPDIR");
+    job.workdir_ = fmt::format("{}/cohort-wd-{}-{}", tmp != nullptr && *tmp != '\0' ? tmp : "/tmp",
+                               ::getpid(), job.seq_);
+  }
+  if (!job.workdir_.empty()) {
+    if (std::string why = make_workdir(job.workdir_); !why.empty()) {
+      printer_.message(fmt::format("cohort run: {}", why));
+      throw job_failed(fmt::format("job {}: {}", job.seq_, why));
+    }
+    r.cwd = job.workdir_;
+  }
   return r;
 }
 
@@ -173,6 +204,15 @@ task<> run_engine::launch_with_timeout(job_item& job, const launch_request& requ
 
 task<> run_engine::run_job(job_item& job, slot_lease slot) {
   co_await wait_for_delay();
+  // --wd ...: the job's own directory goes with it, however it ends.
+  struct remove_temporary_workdir {
+    const job_item& job;
+    bool temporary;
+    ~remove_temporary_workdir() {
+      std::error_code ignored;
+      if (temporary && !job.workdir_.empty()) std::filesystem::remove_all(job.workdir_, ignored);
+    }
+  } remove{job, parts_.temporary_workdir};
   for (;;) {
     // Each attempt starts afresh: the job's outcome is its last attempt's.
     job.result_ = launch_result{};

@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <thread>
 
 namespace cohort::app::run {
@@ -74,6 +75,17 @@ std::optional<command_template> tag_template_of(const run_cli_options& o,
   t.quote_words = false;
   t.is_tag = true;
   return command_template::from_words(renamed({*o.tagstring}, header), t);
+}
+
+// --wd DIR: a template expanded per job, as GNU parallel (not quoted: it is
+// a path, not shell words); none for "..." (a temporary directory).
+std::optional<command_template> workdir_template_of(const run_cli_options& o,
+                                                    const std::vector<std::string>& header) {
+  if (o.workdir.empty() || o.workdir == "...") return std::nullopt;
+  template_options t = template_options_of(o);
+  t.quote_words = false;
+  t.is_tag = true;  // nothing is appended when there is no replacement string
+  return command_template::from_words(renamed({o.workdir}, header), t);
 }
 
 // --tagstring with a {= perl expression =}: refused, naming --tagstring.
@@ -161,6 +173,19 @@ int print_commands(const command_template& tmpl, input_generator& inputs,
   return exit_ok;
 }
 
+// --tmpdir DIR: as GNU parallel, the jobs' TMPDIR (GNU also puts its own
+// temporary files there; cohort keeps output in memory). GNU's checks: the
+// directory exists and is writable.
+void use_tmpdir(const std::string& dir) {
+  if (dir.empty()) return;
+  if (::access(dir.c_str(), W_OK) != 0) {
+    throw usage_error(
+        fmt::format("--tmpdir: '{}' {}", dir,
+                    errno == ENOENT ? "does not exist (mkdir it first)" : "is not writable"));
+  }
+  ::setenv("TMPDIR", dir.c_str(), 1);
+}
+
 // The runtime's options: killing a job takes its whole --term-seq, so the
 // grace period after a signal leaves room for it.
 cohort::run_options runtime_options(const run_cli_options& o) {
@@ -186,13 +211,14 @@ command_and_sources command_and_inputs(run_cli_options& o) {
         fmt::print(stderr,
                    "cohort run: warning: command lines contain a newline: forcing --null\n");
         o.inputs.separator = '\0';
+        o.inputs.delimiter_head.clear();
       }
       command_and_sources s;
       s.sources.push_back(input_source::literals(std::move(commands)));
       return s;
     }
   }
-  return split_command_line(o.words, o.arg_files);
+  return split_command_line(o.words, o.arg_files, o.separators);
 }
 
 // The joblog to resume from and the one to write, as --resume and --joblog ask.
@@ -255,9 +281,12 @@ run_engine_parts build_parts(run_cli_options& o) {
   command_template tmpl = template_of(o, split.command, inputs.header_names());
   if (o.pipe) tmpl.append_no_arguments();
   std::optional<command_template> tag = tag_template_of(o, inputs.header_names());
+  std::optional<command_template> workdir = workdir_template_of(o, inputs.header_names());
   run_engine_parts parts{.tmpl = std::move(tmpl),
                          .inputs = std::move(inputs),
                          .tag = std::move(tag),
+                         .workdir = std::move(workdir),
+                         .temporary_workdir = o.workdir == "...",
                          .chunks = std::move(chunks),
                          .slots = slots};
   if (o.fill != run_cli_options::fill_mode::none) fill_command_lines(o, parts);
@@ -299,6 +328,7 @@ int run_and_report(int argc, char** argv, int& ended_by) {
   if (!parsed.options) return parsed.exit_code;
   run_cli_options o = std::move(*parsed.options);
   try {
+    use_tmpdir(o.tmpdir);
     run_engine_parts parts = build_parts(o);
     apply_machine_options(o, parts);
     run_ending how{.argc = argc, .argv = argv, .options = &o, .halt_given = o.halt};

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <ranges>
 #include <tuple>
 
 #include "cohort/common/cli.hpp"
@@ -440,8 +441,9 @@ cohort::fingerprint open_parts(const merge_options& o,
   std::vector<merge_repeat> repeats;
   cohort::fingerprint whole = check_merge_parts(inputs, &repeats);
   for (const merge_repeat& r : repeats) check_repeat(o, r);
-  for (auto r = repeats.rbegin(); r != repeats.rend(); ++r) {
-    parts.erase(parts.begin() + static_cast<std::ptrdiff_t>(r->repeat));
+  // Last first, so that the indexes still to erase stay valid.
+  for (const merge_repeat& r : std::ranges::reverse_view(repeats)) {
+    parts.erase(parts.begin() + static_cast<std::ptrdiff_t>(r.repeat));
   }
   return whole;
 }

@@ -9,6 +9,7 @@
 #include <cohort/sleep.hpp>
 
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -39,6 +40,10 @@ class fake_launcher final : public command_launcher {
   std::map<std::string, duration> start_times;
   /// The --nice increment of each launch, by command.
   std::map<std::string, int> nice;
+  /// --wd: the working directory of each launch, by command, and whether it
+  /// existed when the job started.
+  std::map<std::string, std::string> cwd;
+  std::map<std::string, bool> cwd_existed;
   int running = 0;
   int peak = 0;
   /// -u: what the jobs wrote straight to our standard output and error.
@@ -50,6 +55,8 @@ class fake_launcher final : public command_launcher {
     launched.push_back(std::to_string(r.seq) + " " + std::to_string(r.slot) + " " + command);
     env[command] = r.env;
     nice[command] = r.nice;
+    cwd[command] = std::string(r.cwd);
+    cwd_existed[command] = !r.cwd.empty() && std::filesystem::is_directory(r.cwd);
     scheduler& loop = co_await this_scheduler();
     if (!first_launch_) first_launch_ = loop.now();
     start_times[command] = loop.now() - *first_launch_;

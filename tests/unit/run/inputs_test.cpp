@@ -123,13 +123,35 @@ TEST(SplitCommandLine, PlusSeparatorsLinkToTheSourceBefore) {
   ASSERT_EQ(s.sources.size(), 4u);
   EXPECT_FALSE(s.sources[0].linked);
   EXPECT_TRUE(s.sources[1].linked);
-  EXPECT_TRUE(s.sources[2].linked);   // f: the first file after ::::+
-  EXPECT_FALSE(s.sources[3].linked);  // g: a source of its own, as in GNU
+  // Every file after ::::+ links to the one before it: GNU's
+  // `echo ::: a b :::+ x y ::::+ s1 s2` is two jobs, a x 1 1 and b y 2 2.
+  EXPECT_TRUE(s.sources[2].linked);
+  EXPECT_TRUE(s.sources[3].linked);
 }
 
-TEST(SplitCommandLine, ALinkWithNothingBeforeItIsAnError) {
-  std::vector<std::string> words{"echo", ":::+", "a"};
-  EXPECT_THROW((void)split_command_line(words), input_error);
+TEST(SplitCommandLine, ArgSepAndArgFileSepReplaceTheColonsAndTakeAPlus) {
+  // parallel --arg-sep ,, --arg-file-sep // echo ,, A ,,+ B // f ::: x
+  std::vector<std::string> words{"echo", ",,", "A", ",,+", "B", "//", "f", ":::", "x"};
+  auto s = split_command_line(words, {}, {.args = ",,", .files = "//"});
+  EXPECT_EQ(s.command, (std::vector<std::string>{"echo"}));
+  ASSERT_EQ(s.sources.size(), 5u);
+  EXPECT_EQ(s.sources[0].values, (std::vector<std::string>{"A"}));
+  EXPECT_TRUE(s.sources[1].linked);
+  EXPECT_EQ(s.sources[2].path, "f");
+  EXPECT_EQ(s.sources[3].path, ":::");  // no separator any more: one more file name
+  // A word that only starts with the separator is a value.
+  std::vector<std::string> more{"echo", ",,", ",,x", ",,++"};
+  EXPECT_EQ(split_command_line(more, {}, {.args = ",,"}).sources[0].values,
+            (std::vector<std::string>{",,x", ",,++"}));
+}
+
+TEST(SplitCommandLine, ALinkWithNothingBeforeItStartsTheFirstSource) {
+  // GNU: parallel echo :::+ a b ::: x  ->  a x, b x
+  std::vector<std::string> words{"echo", ":::+", "a", ":::", "x"};
+  const auto s = split_command_line(words);
+  ASSERT_EQ(s.sources.size(), 2u);
+  EXPECT_FALSE(s.sources[0].linked);
+  EXPECT_FALSE(s.sources[1].linked);
 }
 
 // ------------------------------------------------------------ combinations
@@ -558,6 +580,81 @@ TEST(InputShaping, EofStringEndsItsSourceInLiteralsAndFiles) {
   EXPECT_EQ(all_jobs({L::file(f)}, {.eof_string = "END"}), (rows{{"a"}, {"b"}}));
   EXPECT_EQ(all_jobs({L::literals({"x"}), L::file(f)}, {.eof_string = "END"}),
             (rows{{"x", "a"}, {"x", "b"}}));
+}
+
+TEST(InputShaping, NoRunIfEmptySkipsBlankValuesOfEverySource) {
+  // parallel -r echo ::: foo '' ole  and  -r with \t, \r and spaces on stdin
+  using cohort::app::run::trim_mode;
+  EXPECT_EQ(all_jobs({L::literals({"foo", "", "ole"})}, {.skip_blank = true}),
+            (rows{{"foo"}, {"ole"}}));
+  scratch_dir dir;
+  auto f = dir.write("f", "1\n\n \t\r\n2\n  \n");
+  EXPECT_EQ(all_jobs({L::file(f)}, {.skip_blank = true}), (rows{{"1"}, {"2"}}));
+  // GNU: per source, so '' '' , '' b , a '' all go (no value left in a source: none).
+  EXPECT_EQ(all_jobs({L::literals({"", "a"}), L::literals({"", "b"})}, {.skip_blank = true}),
+            (rows{{"a", "b"}}));
+  EXPECT_EQ(all_jobs({L::file(f)}, {.skip_blank = true}).size(), 2u);
+  input_generator counted({L::file(f)}, {.skip_blank = true});
+  EXPECT_EQ(counted.total_jobs(), std::nullopt);  // a scan would count the blank lines
+  // After -L's joining: 'a ' + '' is 'a ', not blank (GNU: printf 'a \n\n \n' |
+  // parallel -r -L2 echo [{}] gives [a  ]).
+  EXPECT_EQ(all_jobs({L::literals({"a ", "", " "})}, {.skip_blank = true, .continue_lines = true}),
+            (rows{{"a  "}}));
+}
+
+TEST(InputShaping, ADelimiterOfSeveralCharactersEndsValuesOnlyWhole) {
+  // parallel -d '\r\n' echo {}a  <<< $'b\r\nc\nd\r\ne'  ->  ba, c\nda, ea
+  scratch_dir dir;
+  auto f = dir.write("f", "b\r\nc\nd\r\ne");
+  const input_options crlf{.separator = '\n', .delimiter_head = "\r"};
+  EXPECT_EQ(all_jobs({L::file(f)}, crlf), (rows{{"b"}, {"c\nd"}, {"e"}}));
+  EXPECT_EQ(all_jobs({L::literals({"x\r\ny", "z"})}, crlf), (rows{{"x"}, {"y"}, {"z"}}));
+  // A later source (read whole), an empty value, and a delimiter at the very end.
+  auto g = dir.write("g", "1\r\n\r\n2\r\n");
+  EXPECT_EQ(all_jobs({L::literals({"a"}), L::file(g)}, crlf),
+            (rows{{"a", "1"}, {"a", ""}, {"a", "2"}}));
+  input_generator counted({L::file(g)}, crlf);
+  EXPECT_EQ(counted.total_jobs(), std::nullopt);  // not counted by '\n'
+  // Overlapping: -d aa splits xaaay as Perl does: x, ay.
+  auto h = dir.write("h", "xaaay");
+  EXPECT_EQ(all_jobs({L::file(h)}, {.separator = 'a', .delimiter_head = "a"}),
+            (rows{{"x"}, {"ay"}}));
+}
+
+TEST_F(InputGeneratorOnLoop, ADelimiterOfSeveralCharactersFromAPipe) {
+  pipe_fds in;
+  input_generator gen({L::standard_input()},
+                      {.separator = '\n', .delimiter_head = "\r", .stdin_fd = in.read});
+  rows got;
+  loop.run([&]() -> cohort::task<> {
+    co_await cohort::with_task_group([&](cohort::task_group& g) -> cohort::task<> {
+      g.spawn([](input_generator& in_gen, rows& out) -> cohort::task<> {
+        job_input job;
+        while (co_await in_gen.next_async(job)) out.push_back(job.args);
+      }(gen, got));
+      co_await turn();
+      in.put("b\r\nc\n");  // c\n: not the whole delimiter, the value goes on
+      co_await turn();
+      co_await turn();
+      EXPECT_EQ(got, (rows{{"b"}}));
+      in.put("d\r\ne");
+      in.close_write();
+    });
+  }());
+  EXPECT_EQ(got, (rows{{"b"}, {"c\nd"}, {"e"}}));
+}
+
+TEST(InputShaping, TrimTakesWhitespaceOffEveryArgumentAndColumn) {
+  using cohort::app::run::trim_mode;
+  const auto one = [](trim_mode how) { return all_jobs({L::literals({" \tA "})}, {.trim = how}); };
+  EXPECT_EQ(one(trim_mode::none), (rows{{" \tA "}}));
+  EXPECT_EQ(one(trim_mode::left), (rows{{"A "}}));
+  EXPECT_EQ(one(trim_mode::right), (rows{{" \tA"}}));
+  EXPECT_EQ(one(trim_mode::both), (rows{{"A"}}));
+  // --colsep , --trim r: the columns lose only their trailing blanks.
+  EXPECT_EQ(all_jobs({L::literals({" a , b "})},
+                     {.trim = trim_mode::right, .colsep = ",", .trim_columns = false}),
+            (rows{{" a", " b"}}));
 }
 
 TEST(InputShaping, ColsepSplitsEveryValueAndKeepsEmptyFields) {

@@ -233,6 +233,55 @@ TEST(RunCli, EveryRefusedSpellingIsRefusedWithItsReason) {
   }
 }
 
+TEST(RunCli, InputOptionsRTrimArgSepAndEof) {
+  using cohort::app::run::trim_mode;
+  for (const char* r : {"-r", "--no-run-if-empty", "--norunifempty"}) {
+    EXPECT_TRUE(options_of({r, "echo"}).inputs.skip_blank) << r;
+  }
+  EXPECT_FALSE(options_of({"echo"}).inputs.skip_blank);
+  EXPECT_EQ(options_of({"--trim", "l", "echo"}).inputs.trim, trim_mode::left);
+  EXPECT_EQ(options_of({"--trim", "r", "echo"}).inputs.trim, trim_mode::right);
+  EXPECT_EQ(options_of({"--trim", "rl", "echo"}).inputs.trim, trim_mode::both);
+  // --trim decides for --colsep's columns too (GNU: --colsep alone is --trim lr).
+  EXPECT_TRUE(options_of({"--colsep", ",", "echo"}).inputs.trim_columns);
+  const auto n = options_of({"--colsep", ",", "--trim", "n", "echo"});
+  EXPECT_EQ(n.inputs.trim, trim_mode::none);
+  EXPECT_FALSE(n.inputs.trim_columns);
+  EXPECT_EQ(parse({"--trim", "x", "echo"}).err, "cohort run: --trim must be one of: n l r lr rl\n");
+  const auto seps = options_of({"--arg-sep", ",,", "--argfilesep", "//", "echo"});
+  EXPECT_EQ(seps.separators.args, ",,");
+  EXPECT_EQ(seps.separators.files, "//");
+  EXPECT_EQ(options_of({"echo"}).separators.files, "::::");
+  // GNU's deprecated -e/--eof: an optional value; none (or '') is no EOF string.
+  EXPECT_EQ(options_of({"-eEND", "echo"}).inputs.eof_string, "END");
+  EXPECT_EQ(options_of({"--eof=END", "echo"}).inputs.eof_string, "END");
+  EXPECT_EQ(options_of({"-e", "-k", "echo"}).inputs.eof_string, std::nullopt);
+  EXPECT_EQ(options_of({"-e", "", "echo"}).inputs.eof_string, std::nullopt);
+  EXPECT_EQ(options_of({"-E", "", "echo"}).inputs.eof_string, std::nullopt);
+  EXPECT_EQ(options_of({"--tmpdir", "/var/tmp", "--compress", "echo"}).tmpdir, "/var/tmp");
+  EXPECT_EQ(options_of({"--tempdir", "t", "echo"}).tmpdir, "t");
+}
+
+TEST(RunCli, ADelimiterOfSeveralCharactersIsItsLastCharacterAndWhatComesBefore) {
+  const auto crlf = options_of({"-d", "\\r\\n", "echo"});
+  EXPECT_EQ(crlf.inputs.separator, '\n');
+  EXPECT_EQ(crlf.inputs.delimiter_head, "\r");
+  const auto comma = options_of({"-d", ",", "echo"});
+  EXPECT_EQ(comma.inputs.separator, ',');
+  EXPECT_EQ(comma.inputs.delimiter_head, "");
+}
+
+TEST(RunCli, AnOptionGivenTwiceKeepsItsLastValueAsGnu) {
+  EXPECT_EQ(options_of({"--timeout", "1", "--timeout", "2", "echo"}).timeout,
+            options_of({"--timeout", "2", "echo"}).timeout);
+  EXPECT_EQ(options_of({"-j", "1", "-j2", "echo"}).jobs,
+            (jobs_spec{jobs_spec::kind::count, 2, 100}));
+  EXPECT_EQ(options_of({"-I", "a", "-I", "b", "echo"}).names.all, "b");
+  // Options that collect values keep them all.
+  EXPECT_EQ(options_of({"-a", "x", "-a", "y", "echo"}).arg_files,
+            (std::vector<std::string>{"x", "y"}));
+}
+
 TEST(RunCli, RetryFailedIsResumeFailedWithTheLogsCommandsAndNeedsAJoblog) {
   for (const char* opt : {"--retry-failed", "--retryfailed"}) {
     const auto o = options_of({opt, "--joblog", "log"});
@@ -252,6 +301,9 @@ TEST(RunCli, DashLTakesANumberThatFollowsElseItIsDashL1) {
   EXPECT_EQ(two.inputs.records_per_job, 2u);
   EXPECT_EQ(two.words, (std::vector<std::string>{"echo"}));
   EXPECT_EQ(options_of({"-l", "0", "echo"}).inputs.records_per_job, 1u);  // 0 is 1, as GNU
+  const auto attached = options_of({"-l2", "echo"});
+  EXPECT_EQ(attached.inputs.records_per_job, 2u);
+  EXPECT_EQ(attached.words, (std::vector<std::string>{"echo"}));
 }
 
 TEST(RunCli, EnvAndProgressAreAcceptedAsGnuParallelsLocalRunTakesThem) {
@@ -297,8 +349,13 @@ TEST(RunCli, RefusalsNameTheOptionAsWrittenAndSayWhatToUse) {
   // Another spelling names the option's first one; a value may be attached.
   EXPECT_EQ(
       parse({"-Sserver", "echo"}).err.rfind("cohort run: -S (--sshlogin) is not supported", 0), 0u);
-  EXPECT_EQ(parse({"--tmpdir=out", "echo"}).err.rfind("cohort run: --tmpdir is not supported", 0),
+  EXPECT_EQ(parse({"--compress-program=xz", "echo"})
+                .err.rfind("cohort run: --compress-program is not supported", 0),
             0u);
+  // GNU's retired options: refused with GNU's advice (GNU refuses them too).
+  EXPECT_EQ(parse({"-g", "echo"}).err,
+            "cohort run: -g is not supported: GNU parallel retired it (-g: use --group, -B: --bf, "
+            "-T: --tty, -U: --er, -W: --wd, -Y: --shebang, -H: --halt)\n");
   // A word that is no GNU option is still unknown.
   EXPECT_NE(parse({"--frobnicate", "echo"}).err.find("unknown option '--frobnicate'"),
             std::string::npos);

@@ -9,6 +9,8 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -64,10 +66,12 @@ struct engine_run {
   std::size_t slots = 1;
   std::string joblog;  // --joblog, when set
   std::optional<resume_mode> resume;
-  std::optional<command_template> tag;  // --tagstring
-  std::string results;                  // --results, when set
-  int nice = 0;                         // run_engine_parts::nice
-  bool use_stdout_log = false;          // --joblog -
+  std::optional<command_template> tag;      // --tagstring
+  std::optional<command_template> workdir;  // --wd
+  bool temporary_workdir = false;           // --wd ...
+  std::string results;                      // --results, when set
+  int nice = 0;                             // run_engine_parts::nice
+  bool use_stdout_log = false;              // --joblog -
   machine_limits limits;
   machine_probe* machine = nullptr;
   captured out, err, messages;
@@ -81,6 +85,8 @@ struct engine_run {
         .tmpl = command_template::from_words(std::vector<std::string>{"job", "{}"}),
         .inputs = input_generator({input_source::literals(std::move(values))}),
         .tag = tag,
+        .workdir = workdir,
+        .temporary_workdir = temporary_workdir,
         .slots = slots,
         .out = out.f,
         .err = err.f};
@@ -451,6 +457,47 @@ TEST(RunEngine, TagPutsTheArgumentsBeforeEachLine) {
   EXPECT_EQ(r.err.text(), "a\te\n");
 }
 
+TEST(RunEngine, WorkdirIsExpandedPerJobAndCreatedBeforeItStarts) {
+  cohort::test::scratch_dir d;
+  engine_run r;
+  template_options o;
+  o.is_tag = true;
+  r.workdir = command_template::from_words(std::vector<std::string>{d.file("w/{}")}, o);
+  EXPECT_EQ(r.run({"a", "b c"}), 0);
+  EXPECT_EQ(r.launcher.cwd["job a"], d.file("w/a"));
+  EXPECT_EQ(r.launcher.cwd["job 'b c'"], d.file("w/b c"));
+  EXPECT_TRUE(r.launcher.cwd_existed["job a"]);
+  EXPECT_TRUE(std::filesystem::is_directory(d.file("w/b c")));  // GNU leaves it
+}
+
+TEST(RunEngine, AWorkdirThatCannotBeEnteredFailsItsJob) {
+  cohort::test::scratch_dir d;
+  engine_run r;
+  template_options o;
+  o.is_tag = true;
+  r.workdir = command_template::from_words(std::vector<std::string>{d.write("file", "x")}, o);
+  EXPECT_EQ(r.run({"a"}), 1);
+  EXPECT_TRUE(r.launcher.launched.empty());
+  EXPECT_NE(r.err.text().find("--wd: cannot change into '" + d.file("file") + "'"),
+            std::string::npos)
+      << r.err.text();
+}
+
+TEST(RunEngine, TemporaryWorkdirIsNewForEachJobAndRemovedAfterIt) {
+  cohort::test::scratch_dir d;
+  ::setenv("TMPDIR", d.path().c_str(), 1);
+  engine_run r;
+  r.temporary_workdir = true;
+  EXPECT_EQ(r.run({"a", "b"}), 0);
+  ::unsetenv("TMPDIR");
+  const std::string a = r.launcher.cwd["job a"];
+  EXPECT_EQ(a.rfind(d.path().string() + "/cohort-wd-", 0), 0u) << a;
+  EXPECT_NE(a, r.launcher.cwd["job b"]);
+  EXPECT_TRUE(r.launcher.cwd_existed["job a"]);
+  EXPECT_FALSE(std::filesystem::exists(a));
+  EXPECT_TRUE(std::filesystem::is_empty(d.path()));
+}
+
 TEST(RunEngine, TagstringIsExpandedPerJobWithItsSeqAndSlotUnquoted) {
   engine_run r;
   r.slots = 2;
@@ -623,7 +670,7 @@ TEST(RunEngine, CancelMidRunKillsTheRunningJobsLogsNoneOfThemAndCountsTheRest) {
   EXPECT_NE(r.messages.text().find("interrupted by SIGINT: 1 done, 0 failed, 2 killed, 2 never "
                                    "started; run it with --joblog FILE"),
             std::string::npos)
-      << r.messages.text();
+      << r.err.text();
 }
 
 TEST(RunEngine, DelaySpacesTheStartsOfJobs) {
