@@ -109,7 +109,8 @@ void add_job_options(CLI::App& app, value_texts& t) {
             "TERM,200,TERM,100,TERM,50,KILL,25)");
 }
 
-void add_input_output_options(CLI::App& app, run_cli_options& o, value_texts& t) {
+// Where inputs come from and where jobs run.
+void add_input_options(CLI::App& app, run_cli_options& o, value_texts& t) {
   // One FILE per -a (else CLI11 takes the command's words as more files).
   app.add_option("-a,--arg-file,--argfile", o.arg_files, "read inputs from FILE (repeatable)")
       ->type_name("FILE")
@@ -132,6 +133,10 @@ void add_input_output_options(CLI::App& app, run_cli_options& o, value_texts& t)
             "job in a new directory under $TMPDIR, removed after it");
   add_value(app, "--tmpdir,--tempdir", o.tmpdir, "DIR", jobs_group,
             "the jobs' TMPDIR (GNU parallel's temporary files; cohort keeps output in memory)");
+}
+
+// How jobs' output is shown or saved.
+void add_output_options(CLI::App& app, run_cli_options& o, value_texts& t) {
   // GNU parallel compresses its temporary files of output; cohort has none.
   app.add_flag("--compress")
       ->description(
@@ -166,6 +171,10 @@ void add_input_output_options(CLI::App& app, run_cli_options& o, value_texts& t)
             "save each job's output in files instead of printing it (GNU's layout): "
             "NAME/1/<arg>/stdout, stderr and seq; with a replacement string, NAME is the "
             "file (and NAME.err, NAME.seq), or the directory if it ends in /");
+}
+
+// --joblog, --resume, --retry-failed and --part.
+void add_log_options(CLI::App& app, run_cli_options& o, value_texts& t) {
   add_value(app, "--joblog,--jl", o.joblog, "FILE", log_group,
             "log every finished job in FILE (GNU parallel's format); +FILE appends to FILE");
   app.add_flag("--resume", o.resume, "skip the jobs in --joblog")->group(log_group);
@@ -240,6 +249,11 @@ void add_input_shaping_options(CLI::App& app, run_cli_options& o, value_texts& t
       ->expected(0, 1)
       ->type_name("[EOF]")
       ->group(input_group);
+}
+
+// -X, -m, --xargs, -s, --shuf: how many inputs a command line takes, and in
+// which order jobs run.
+void add_fill_options(CLI::App& app, run_cli_options& o, value_texts& t) {
   app.add_flag_callback(
          "-X", [&o] { o.fill = run_cli_options::fill_mode::context; },
          "as many inputs per job as fit one command line (64 KB), a word with {} repeated for "
@@ -606,8 +620,11 @@ parse_result parse_run_cli(int argc, char** argv) {
   app.footer(footer);
   app.prefix_command();  // the first non-option word starts the command
   add_job_options(app, t);
-  add_input_output_options(app, o, t);
+  add_input_options(app, o, t);
+  add_output_options(app, o, t);
+  add_log_options(app, o, t);
   add_input_shaping_options(app, o, t);
+  add_fill_options(app, o, t);
   add_replacement_options(app, o);
   add_command_output_options(app, o, t);
   add_pipe_options(app, o, t);

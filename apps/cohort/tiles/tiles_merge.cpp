@@ -15,7 +15,6 @@
 #include <filesystem>
 #include <map>
 #include <memory>
-#include <ranges>
 #include <tuple>
 
 #include "cohort/common/cli.hpp"
@@ -442,9 +441,9 @@ cohort::fingerprint open_parts(const merge_options& o,
   cohort::fingerprint whole = check_merge_parts(inputs, &repeats);
   for (const merge_repeat& r : repeats) check_repeat(o, r);
   // Last first, so that the indexes still to erase stay valid.
-  for (const merge_repeat& r : std::ranges::reverse_view(repeats)) {
+  std::for_each(repeats.rbegin(), repeats.rend(), [&parts](const merge_repeat& r) {
     parts.erase(parts.begin() + static_cast<std::ptrdiff_t>(r.repeat));
-  }
+  });
   return whole;
 }
 
