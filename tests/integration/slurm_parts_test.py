@@ -18,8 +18,8 @@ import tempfile
 import time
 
 import tiles_cli_support as support
-from tiles_cli_support import (COHORT, TMP, Server, check, equal, main, out_path, stored_tiles,
-                               test, tiles_of, zoom_list)
+from tiles_cli_support import (COHORT, TMP, Server, check, equal, js_pmtiles_tiles, main, out_path,
+                               stored_tiles, test, tile_digests, tiles_of, zoom_list)
 
 SLURM_LOCAL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts",
                            "slurm-local")
@@ -153,6 +153,8 @@ def a_cancelled_array_task_resubmitted_merges_exactly_and_fetches_nothing_twice(
         check(len(twice) <= 1, f"fetched twice beyond the one in flight (-j 1): {twice}")
         check(len(fetched) < len(requested(s)), "the cancelled part had nothing left to fetch")
         check_merged(merged_copy, s)
+        equal(js_pmtiles_tiles(merged), tile_digests(stored_tiles(merged_copy)),
+              "the merged archive as the reference JS reader reads it")
 
 
 @test

@@ -11,6 +11,8 @@ any test failed. Every stored tile is compared byte for byte with the
 server's deterministic bytes.
 """
 
+import gzip
+import hashlib
 import json
 import math
 import os
@@ -176,6 +178,30 @@ def mbtiles_tiles(path):
 
 def stored_tiles(path):
     return mbtiles_tiles(path) if path.endswith(".mbtiles") else directory_tiles(path)
+
+
+JS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "js")
+
+
+def js_pmtiles_tiles(path):
+    """The tiles of the PMTiles archive at `path` as the reference JS reader
+    (tests/js, npm pmtiles) reads them: {(z, x, y): sha256 hex}, tiles
+    gunzipped when the archive says gzip. Every archive our tests write is
+    read back this way (issue 14)."""
+    if not os.path.isdir(os.path.join(JS_DIR, "node_modules", "pmtiles")):
+        raise AssertionError("the npm package pmtiles is not in tests/js: run scripts/setup")
+    p = subprocess.run(["node", os.path.join(JS_DIR, "read_pmtiles.mjs"), path],
+                       capture_output=True, text=True, timeout=120)
+    if p.returncode != 0:
+        raise AssertionError(f"the JS reader failed on {path}: {p.stderr}")
+    seen = json.loads(p.stdout)["tiles"]
+    return {tuple(int(v) for v in key.split("/")): digest for key, digest in seen.items()}
+
+
+def tile_digests(tiles, gunzip=False):
+    """{(z, x, y): bytes} as js_pmtiles_tiles gives it."""
+    return {t: hashlib.sha256(gzip.decompress(b) if gunzip else b).hexdigest()
+            for t, b in tiles.items()}
 
 
 # Tile sizes of the servers of the signal tests (bigger tiles, slower runs).

@@ -11,8 +11,9 @@ import shutil
 import sqlite3
 import sys
 
-from tiles_cli_support import (BOX, ZOOMS, Server, check, equal, main, out_path, run,
-                               stored_tiles, test, tiles_args, tiles_of, zoom_list)
+from tiles_cli_support import (BOX, ZOOMS, Server, check, equal, js_pmtiles_tiles, main, out_path,
+                               run, stored_tiles, test, tile_digests, tiles_args, tiles_of,
+                               zoom_list)
 
 EXPECTED = tiles_of(BOX, zoom_list(ZOOMS))
 
@@ -46,6 +47,8 @@ def parts_cover_the_download_once_and_merge_into_every_kind():
             code, _, err = run(["tiles", "merge", "-q", *args])
             equal(code, 0, err)
         equal(stored_tiles(directory), whole, "merged directory")
+        equal(js_pmtiles_tiles(archive), tile_digests(whole),
+              "merged PMTiles as the reference JS reader reads it")
         equal(stored_tiles(mbtiles), whole, "merged PMTiles, merged again into MBTiles")
         # The merged output is the whole download: resuming it fetches nothing.
         s.reset()

@@ -19,8 +19,9 @@ import subprocess
 import sys
 import time
 
-from tiles_cli_support import (BOX, TMP, Server, check, equal, main, out_path, run, run_json,
-                               start, stored_tiles, test, tiles_of, zoom_list)
+from tiles_cli_support import (BOX, TMP, Server, check, equal, js_pmtiles_tiles, main, out_path,
+                               run, run_json, start, stored_tiles, test, tile_digests, tiles_of,
+                               zoom_list)
 
 import pmtiles_archive  # noqa: E402  (next to tile_server.py, on sys.path)
 import tile_server  # noqa: E402
@@ -173,6 +174,8 @@ def pmtiles_to_pmtiles_keeps_the_tile_bytes_and_the_tile_type():
     equal(set(stored), set(tiles), "tiles in the extracted archive")
     for t, data in stored.items():
         check(data == tile_server.tile_bytes(*t, "pbf-gzip"), f"tile {t} not as archived")
+    equal(js_pmtiles_tiles(out), tile_digests(stored, gunzip=True),
+          "the extracted archive as the reference JS reader reads it")
 
 
 JS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "js")
