@@ -9,10 +9,8 @@ difference.
   tiles_pmtiles_rss_test.py COHORT_BINARY TILE_SERVER_PY [name-substring ...]
 """
 
-import gzip
 import os
 import resource
-import struct
 import subprocess
 import sys
 
@@ -48,18 +46,10 @@ def write_world(path):
         tid += run
         k += 1
     root, leaves, _ = pmtiles_archive.directories(entries, 4096)
-    meta = gzip.compress(b'{"name":"world"}', mtime=0)
-    root_off = 127
-    meta_off = root_off + len(root)
-    leaf_off = meta_off + len(meta)
-    data_off = leaf_off + len(leaves)
-    e7 = lambda v: int(round(v * 1e7))  # noqa: E731
-    header = b"PMTiles" + struct.pack(
-        "<B8Q3QBBBBBBiiiiBii", 3, root_off, len(root), meta_off, len(meta), leaf_off,
-        len(leaves), data_off, len(data), TILES, len(entries), len(BLOBS), 1, 2, 1, 2, 0,
-        MAX_ZOOM, e7(-180), e7(-85), e7(180), e7(85), 0, 0, 0)
-    with open(path, "wb") as f:
-        f.write(header + root + meta + leaves + data)
+    pmtiles_archive.assemble(path, root, leaves, data, name="world", addressed=TILES,
+                             entries=len(entries), contents=len(BLOBS), tile_type=2,
+                             tile_compression=1, zooms=(0, MAX_ZOOM), bbox=(-180, -85, 180, 85),
+                             center_zoom=0)
 
 
 ARCHIVE = os.path.join(TMP, "world.pmtiles")

@@ -142,7 +142,21 @@ def write(path, zooms, bbox, leaf_size=0, ocean_every=0, blob_of=server_blob, fm
     data, entries = tile_data(tiles, ocean_every, blob_of)
     root, leaves, leaf_dirs = directories(entries, leaf_size)
     assert 127 + len(root) <= 16384, "root directory over 16 KiB: use --leaf-size"
-    meta = gzip.compress(b'{"name":"test"}', mtime=0)
+    data_off = assemble(path, root, leaves, data, name="test", addressed=len(tiles),
+                        entries=len(entries), contents=len(set(e[1] for e in entries)),
+                        tile_type=tile_type, tile_compression=tile_compression,
+                        zooms=(min(zooms), max(zooms)), bbox=bbox, center_zoom=min(zooms))
+    return {"tiles": len(tiles), "entries": len(entries), "leaf_bytes": len(leaves),
+            "root_bytes": len(root), "data_offset": data_off, "size": data_off + len(data),
+            "entries_list": entries, "leaf_dirs": leaf_dirs}
+
+
+def assemble(path, root, leaves, data, name, addressed, entries, contents, tile_type,
+             tile_compression, zooms, bbox, center_zoom):
+    """Writes a PMTiles v3 archive to `path`: the 127-byte header, the root
+    directory, gzipped metadata {"name": NAME}, the leaf directories and the
+    tile data, in that order. Returns the tile data's offset."""
+    meta = gzip.compress(b'{"name":"%s"}' % name.encode(), mtime=0)
     root_off = 127
     meta_off = root_off + len(root)
     leaf_off = meta_off + len(meta)
@@ -150,15 +164,13 @@ def write(path, zooms, bbox, leaf_size=0, ocean_every=0, blob_of=server_blob, fm
     e7 = lambda v: int(round(v * 1e7))  # noqa: E731
     header = b"PMTiles" + struct.pack(
         "<B8Q3QBBBBBBiiiiBii", 3, root_off, len(root), meta_off, len(meta), leaf_off,
-        len(leaves), data_off, len(data), len(tiles), len(entries),
-        len(set(e[1] for e in entries)), 1, 2, tile_compression, tile_type, min(zooms), max(zooms),
-        e7(bbox[0]), e7(bbox[1]), e7(bbox[2]), e7(bbox[3]), min(zooms), 0, 0)
+        len(leaves), data_off, len(data), addressed, entries, contents, 1, 2, tile_compression,
+        tile_type, zooms[0], zooms[1], e7(bbox[0]), e7(bbox[1]), e7(bbox[2]), e7(bbox[3]),
+        center_zoom, 0, 0)
     assert len(header) == 127
     with open(path, "wb") as f:
         f.write(header + root + meta + leaves + data)
-    return {"tiles": len(tiles), "entries": len(entries), "leaf_bytes": len(leaves),
-            "root_bytes": len(root), "data_offset": data_off, "size": data_off + len(data),
-            "entries_list": entries, "leaf_dirs": leaf_dirs}
+    return data_off
 
 
 def least_bytes(info, tiles):
