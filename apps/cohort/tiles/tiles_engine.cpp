@@ -19,10 +19,10 @@ namespace {
 // for in one run (the tile fails and the next run tries again).
 constexpr auto max_retry_after = std::chrono::minutes(10);
 
-// A client error that asking again will not change (403, 410...): 404 is
-// "missing", and 408/429 are worth another try.
+// A client error that asking again will not change (403, 410...): 408 and
+// 429 are worth another try. (A tile's 404 is "missing", taken before this.)
 bool is_final_refusal(int status) {
-  return status >= 400 && status < 500 && status != 404 && status != 408 && status != 429;
+  return status >= 400 && status < 500 && status != 408 && status != 429;
 }
 
 // A network error that says the server cannot be reached at all (wrong host
@@ -227,6 +227,18 @@ void tile_downloader::take_network_error(std::string_view host, const http_respo
 // Stores or records one complete response, or throws: a failed attempt
 // (retried by the runner, unless it is a permanent_error). False when the
 // store could not take it (the run is stopped).
+void tile_downloader::throw_if_paused_or_refused(tile_item& item, const http_response& r) {
+  if ((r.status == 429 || r.status == 503) && r.retry_after) {
+    const auto wait = std::min<std::chrono::seconds>(*r.retry_after, max_retry_after);
+    throw retry_after(std::string(item.gate()), std::chrono::duration_cast<duration>(wait),
+                      fmt::format("HTTP {} (Retry-After {}s)", r.status, r.retry_after->count()));
+  }
+  if (is_final_refusal(r.status)) {
+    item.refused_ = true;
+    throw permanent_error(fmt::format("HTTP status {} (not retried)", r.status));
+  }
+}
+
 bool tile_downloader::take_answer(tile_item& item, const http_response& r) {
   const tile& t = item.where;
   const std::string& url = item.url_;
@@ -247,15 +259,7 @@ bool tile_downloader::take_answer(tile_item& item, const http_response& r) {
     ++counts_.unchanged;
     return true;
   }
-  if ((r.status == 429 || r.status == 503) && r.retry_after) {
-    const auto wait = std::min<std::chrono::seconds>(*r.retry_after, max_retry_after);
-    throw retry_after(std::string(item.gate()), std::chrono::duration_cast<duration>(wait),
-                      fmt::format("HTTP {} (Retry-After {}s)", r.status, r.retry_after->count()));
-  }
-  if (is_final_refusal(r.status)) {
-    item.refused_ = true;
-    throw permanent_error(fmt::format("HTTP status {} (not retried)", r.status));
-  }
+  throw_if_paused_or_refused(item, r);
   if (problem) throw tile_fetch_error(*problem);
   if (!write_store([&] { store_->put(t, r.body, tile_validators{r.etag, r.last_modified}); })) {
     return false;

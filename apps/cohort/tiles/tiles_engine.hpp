@@ -210,6 +210,11 @@ class tile_downloader {
   http_request make_request(const tile& t, const std::string& url);
   void take_network_error(std::string_view host, const http_response& r);
   bool take_answer(tile_item& item, const http_response& r);
+  // A 429/503 with Retry-After pauses the host (throws retry_after); a
+  // client error that asking again will not change (403, 410, and 404 where
+  // the caller has not taken it as "missing") fails the item at once
+  // (throws permanent_error). Returns otherwise. Tiles and ranges alike.
+  void throw_if_paused_or_refused(tile_item& item, const http_response& r);
   void ended(const tile_item& item, const item_result& r);
   void record_failure(const tile_item& item, const item_result& r);
   // Archives (tiles_engine_ranges.cpp).

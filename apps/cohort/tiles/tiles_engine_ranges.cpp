@@ -15,13 +15,6 @@ namespace cohort::app::tiles {
 
 namespace {
 
-// As for tiles (tiles_engine.cpp): a longer Retry-After fails the range.
-constexpr auto max_retry_after = std::chrono::minutes(10);
-
-bool is_final_refusal(int status) {
-  return status >= 400 && status < 500 && status != 408 && status != 429;
-}
-
 // Why an answer to a Range request is not the range asked for, or nullopt.
 std::optional<std::string> range_problem(const http_response& r, const range_request& q) {
   if (r.status == 200) {
@@ -130,15 +123,7 @@ bool tile_downloader::take_range(tile_item& item, const http_response& r) {
     stop_with(fmt::format("{}: {}", item.url_, *problem));
     throw tile_fetch_error(*problem);
   }
-  if ((r.status == 429 || r.status == 503) && r.retry_after) {
-    const auto wait = std::min<std::chrono::seconds>(*r.retry_after, max_retry_after);
-    throw retry_after(std::string(item.gate()), std::chrono::duration_cast<duration>(wait),
-                      fmt::format("HTTP {} (Retry-After {}s)", r.status, r.retry_after->count()));
-  }
-  if (is_final_refusal(r.status)) {
-    item.refused_ = true;
-    throw permanent_error(fmt::format("HTTP status {} (not retried)", r.status));
-  }
+  throw_if_paused_or_refused(item, r);
   if (problem) throw tile_fetch_error(*problem);
   return store_range(q, r.body);
 }
