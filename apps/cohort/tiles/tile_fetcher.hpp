@@ -72,7 +72,7 @@ class http_tile_fetcher final : public tile_fetcher {
 /// every fetch has ended: it tears down the threads' clients, then the
 /// threads.
 ///
-///   threaded_tile_fetcher f(rt.loop(), 16, 2);  // 2 loops, 8 + 8 connections
+///   threaded_tile_fetcher f(rt.loop(), 16, 2);  // 2 loops, 5 + 11 connections
 ///   http_response r = co_await f.fetch(http_request(url));
 class threaded_tile_fetcher final : public tile_fetcher {
  public:
@@ -86,9 +86,10 @@ class threaded_tile_fetcher final : public tile_fetcher {
 
   [[nodiscard]] task<http_response> fetch(http_request request) override;
 
-  /// The main loop's share of the connections relative to a thread's
-  /// (measured: docs/benchmarks.md, "Issue 17: --threads").
-  static constexpr double default_main_weight = 1.0;
+  /// The main loop's share of the connections relative to a thread's: it
+  /// also runs the runner and the store, and half a share fetched the most
+  /// (docs/benchmarks.md, "Issue 17: --threads").
+  static constexpr double default_main_weight = 0.5;
 
   /// One client's share of the connections and what it was given, as the
   /// main loop counts them; lane 0 is the main loop's (share 0 when it

@@ -114,6 +114,10 @@ TEST_F(ThreadedTileFetcher, SharesAddUpToTheConnections) {
     }
     EXPECT_EQ(sum, 13u);
   }
+  // The main loop takes half a thread's share by default.
+  threaded_tile_fetcher f(loop, 16, 2);
+  EXPECT_EQ(f.loads()[0].share, 5u);
+  EXPECT_EQ(f.loads()[1].share, 11u);
 }
 
 TEST_F(ThreadedTileFetcher, EveryLoopFetchesAndEveryBodyComesBackWhole) {
