@@ -102,6 +102,18 @@ TEST(SplitConnections, TheMainLoopTakesItsWeight) {
   EXPECT_THROW(split_connections(2, 3, 1.0), std::invalid_argument);
 }
 
+TEST_F(ThreadedTileFetcher, OneLoopIsTheSingleLoopFetcherWithNoThread) {
+  using cohort::app::tiles::http_tile_fetcher;
+  using cohort::app::tiles::make_http_fetcher;
+  EXPECT_NE(dynamic_cast<http_tile_fetcher*>(make_http_fetcher(loop, 16, 1).get()), nullptr);
+  EXPECT_NE(dynamic_cast<http_tile_fetcher*>(make_http_fetcher(loop, 1, 4).get()), nullptr);
+  const auto two = make_http_fetcher(loop, 16, 2);
+  ASSERT_NE(dynamic_cast<threaded_tile_fetcher*>(two.get()), nullptr);
+  EXPECT_EQ(dynamic_cast<threaded_tile_fetcher&>(*two).loads().size(), 2u);
+  const auto capped = make_http_fetcher(loop, 3, 8);  // never more loops than connections
+  EXPECT_EQ(dynamic_cast<threaded_tile_fetcher&>(*capped).loads().size(), 3u);
+}
+
 TEST_F(ThreadedTileFetcher, SharesAddUpToTheConnections) {
   for (const std::size_t loops : {2, 3, 5}) {
     threaded_tile_fetcher f(loop, 13, loops);
