@@ -19,7 +19,9 @@ machine the server needed for that client. Every output is verified
 afterwards (every tile present, byte-exact) and a client that fails
 verification is marked so. With --runs R every client runs R times,
 interleaved; the median is shown with the spread. The ratios are cohort's
-tiles/s over each peer's.
+tiles/s over each peer's. cohort-mbtiles and cohort-dir run at their default
+--threads (one event loop per core), cohort-mbtiles-t1 and cohort-dir-t1
+with --threads 1 (one loop).
 
 The server's own bound: before the clients of each run, a load generator
 with no client-side work (wrk, cycling through the same tile URLs at the
@@ -54,7 +56,10 @@ import urllib.request
 
 PNG = b"\x89PNG\r\n\x1a\n"
 WORLD = "-180,-85.0511,180,85.0511"
-ALL_CLIENTS = ["cohort-mbtiles", "cohort-dir", "curl", "aria2", "wget2", "asyncio"]
+# cohort-* at its default --threads (one loop per core), cohort-*-t1 with
+# --threads 1 (one loop: what the threads bring is the difference).
+ALL_CLIENTS = ["cohort-mbtiles", "cohort-dir", "cohort-mbtiles-t1", "cohort-dir-t1", "curl",
+               "aria2", "wget2", "asyncio"]
 
 
 def die(msg):
@@ -216,11 +221,12 @@ def write_inputs(work, tiles, base):
 def client_command(name, a, out, inputs, base, max_zoom):
     c = str(a.conns)
     if name.startswith("cohort"):
-        target = out + ".mbtiles" if name == "cohort-mbtiles" else out
+        target = out + ".mbtiles" if name.startswith("cohort-mbtiles") else out
+        threads = ["--threads", "1"] if name.endswith("-t1") else []
         return [a.bin, "tiles", "--bbox", WORLD, "--zoom", f"0-{max_zoom}", "--url",
                 base + "/{z}/{x}/{y}.png", "-o", target, "-j", c, "--quiet", "--json",
                 # --max-zoom sizes the run on purpose: no guard against its count.
-                "--max-tiles", "0"], target
+                "--max-tiles", "0", *threads], target
     if name == "curl":
         return ["curl", "-sS", "--no-progress-meter", "--fail", "--parallel", "--parallel-max", c,
                 "--create-dirs", "--output-dir", out, "-K", inputs["curl.cfg"]], out
@@ -456,7 +462,7 @@ def main():
                     rc, wall, cpu, rss, err = run_measured(cmd)
                     cpu1 = nginx_worker_cpu(nginx.pid)
                     server_us = (cpu1 - cpu0) / len(tiles) * 1e6 if cpu0 is not None else None
-                    if c == "cohort-mbtiles":
+                    if c.startswith("cohort-mbtiles"):
                         ok, detail = verify_mbtiles(target, root, tiles)
                     else:
                         ok, detail = verify_dir(out, root, tiles)
@@ -501,7 +507,7 @@ def main():
                 if ours not in med:
                     continue
                 for peer in clients:
-                    if not peer.startswith("cohort"):
+                    if not peer.startswith("cohort") or peer == ours + "-t1":
                         print(f"{ours} / {peer}: {med[ours] / med[peer]:.2f}x")
         if not a.no_resume and any(c.startswith("cohort") for c in clients):
             ok_all &= resume_check(a, places[0][1], root, tiles, access_log, a.max_zoom)

@@ -33,6 +33,8 @@ inherit that); every bash runs in a session of its own.
 
 Usage: shell_interrupt_test.py COHORT TILE_SERVER_PY [--bench-runner EXE]
                                [--signal-probe EXE] [--only SUBSTRING]
+With COHORT_TEST_TILES_THREADS=N in the environment, `cohort tiles` runs
+with `--threads N`.
 Prints one line per test and ends with `N passed, N failed`; exits 1 on any
 failure.
 """
@@ -55,6 +57,8 @@ COHORT = None
 SERVER_PY = None
 BENCH_RUNNER = None
 SIGNAL_PROBE = None
+# `cohort tiles --threads` (unset: the binary's default).
+TILES_THREADS = os.environ.get("COHORT_TEST_TILES_THREADS", "")
 LOOP = 'for i in 1 2 3; do {cmd}; echo "next $i rc=$?"; done; echo "loop finished"'
 
 
@@ -182,8 +186,9 @@ def run_tool(tmp):
 
 def tiles_tool(tmp, server):
     out = os.path.join(tmp, f"tiles-{time.monotonic_ns()}")
-    words = [COHORT, "tiles", "--bbox", "13.30,52.45,13.50,52.56", "--zoom", "10-12", "--url",
-             f"http://127.0.0.1:{server.port}/{{z}}/{{x}}/{{y}}.png", "-o", out, "-j", "2"]
+    threads = ["--threads", TILES_THREADS] if TILES_THREADS else []
+    words = [COHORT, "tiles", *threads, "--bbox", "13.30,52.45,13.50,52.56", "--zoom", "10-12",
+             "--url", f"http://127.0.0.1:{server.port}/{{z}}/{{x}}/{{y}}.png", "-o", out, "-j", "2"]
     return Tool("cohort tiles", words,
                 lambda sid: cohort_ready(sid, COHORT, need_child=False)
                 if server.requests() > 0 else None)

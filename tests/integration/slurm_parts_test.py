@@ -72,8 +72,8 @@ def logs():
 
 
 def tiles_command(server, output, part="auto", *extra):
-    args = [COHORT, "tiles", "--part", part, "--bbox", BOX, "--zoom", ZOOMS, "--url",
-            server.url(), "-o", output, "-q", *map(str, extra)]
+    args = support.command(["tiles", "--part", part, "--bbox", BOX, "--zoom", ZOOMS, "--url",
+                            server.url(), "-o", output, "-q", *extra])
     return shlex.join(args)
 
 

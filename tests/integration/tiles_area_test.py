@@ -16,8 +16,8 @@ import sqlite3
 import subprocess
 import sys
 
-from tiles_cli_support import (COHORT, Server, check, check_complete, equal, main, out_path,
-                               paths_with, run, run_json, stored_tiles, test, zoom_list)
+from tiles_cli_support import (Server, check, check_complete, command, equal, main,
+                               out_path, paths_with, run, run_json, stored_tiles, test, zoom_list)
 
 MAX_LAT = 85.0511287798
 
@@ -208,8 +208,8 @@ def standard_input_and_a_buffer():
     want = buffered(reference(strip, [12, 13]), 2)
     with Server() as s:
         out = out_path("stdin-buffer")
-        p = subprocess.run([COHORT, *area_args(s, out, "-", "--buffer", "2", "-q",
-                                               zooms="12-13")],
+        p = subprocess.run(command(area_args(s, out, "-", "--buffer", "2", "-q",
+                                              zooms="12-13")),
                            input=json.dumps(strip), capture_output=True, text=True, timeout=60)
         equal(p.returncode, 0, f"exit ({p.stderr})")
         check_complete(out, want)

@@ -17,8 +17,8 @@ import subprocess
 import sys
 import time
 
-from tiles_cli_support import (BOX, COHORT, TMP, Server, check, equal, main, out_path, run,
-                               run_json, test, tiles_args, tiles_of)
+from tiles_cli_support import (BOX, TMP, Server, check, command, equal, main, out_path,
+                               run, run_json, test, tiles_args, tiles_of)
 
 ZOOMS = "10-12"
 TOTAL = len(tiles_of(BOX, [10, 11, 12]))
@@ -64,7 +64,7 @@ def bar_frames(args):
     code, every frame and line written, control sequences removed)."""
     master, slave = pty.openpty()
     env = dict(os.environ, TERM="xterm", NO_COLOR="1", LANG="C", COLUMNS="150")
-    proc = subprocess.Popen([COHORT, *args], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(command(args), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=slave, env=env, start_new_session=True)
     os.close(slave)
     seen = b""

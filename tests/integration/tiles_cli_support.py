@@ -6,6 +6,8 @@ runner.
 
 A test file imports it and runs `sys.exit(main())`; its command line is
   TEST.py COHORT_BINARY TILE_SERVER_PY [name-substring ...]
+With COHORT_TEST_TILES_THREADS=N in the environment, every `cohort tiles`
+download runs with `--threads N` (see `command`).
 Prints one line per test and a final `N passed, N failed` line; exits 1 if
 any test failed. Every stored tile is compared byte for byte with the
 server's deterministic bytes.
@@ -131,8 +133,24 @@ def tiles_args(server, output, *extra, url=None, box=BOX, zooms=ZOOMS):
             "--retry-delay", "0.05", *map(str, extra)]
 
 
+# --threads for every download (unset: the binary's default).
+THREADS = os.environ.get("COHORT_TEST_TILES_THREADS", "")
+
+
+def command(args):
+    """[COHORT, *args], with `--threads $COHORT_TEST_TILES_THREADS` after
+    "tiles" when that is set and `args` is a download (not convert or merge)
+    that does not choose its threads itself: the same tests then check the
+    downloader on several loops."""
+    args = [str(a) for a in args]
+    if (THREADS and args[:1] == ["tiles"] and args[1:2] not in (["convert"], ["merge"])
+            and "--threads" not in args):
+        args = ["tiles", "--threads", THREADS, *args[1:]]
+    return [COHORT, *args]
+
+
 def run(args, timeout=60):
-    p = subprocess.run([COHORT, *args], capture_output=True, text=True, timeout=timeout)
+    p = subprocess.run(command(args), capture_output=True, text=True, timeout=timeout)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -237,7 +255,7 @@ def start(args):
     """Starts cohort and returns once it has taken charge of SIGINT (blocked
     or caught: see /proc/PID/status), so that a signal from then on is an
     interrupt, never the default death of a process still starting up."""
-    p = subprocess.Popen([COHORT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    p = subprocess.Popen(command(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True, start_new_session=True)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and p.poll() is None:

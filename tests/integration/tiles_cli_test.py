@@ -24,7 +24,7 @@ import threading
 import time
 
 from tiles_cli_support import (BOX, COHORT, EXPECTED, SIGNAL_SIZES, TMP, ZOOMS, Server, check,
-                               check_byte_exact, check_complete, check_no_partial_files,
+                               check_byte_exact, command, check_complete, check_no_partial_files,
                                directory_tiles, equal, main, mbtiles_tiles, out_path, paths_with,
                                run, run_json, start, stored_tiles, test, tile_path, tiles_args,
                                tiles_of, zoom_list)
@@ -318,7 +318,7 @@ class Terminal:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, COLUMNS, 0, 0))
         environment = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS")}
         environment.update({"TERM": "xterm", "LC_ALL": "C.UTF-8", **dict(env)})
-        self.process = subprocess.Popen([COHORT, *args], stdin=subprocess.DEVNULL,
+        self.process = subprocess.Popen(command(args), stdin=subprocess.DEVNULL,
                                         stdout=subprocess.PIPE, stderr=slave, env=environment,
                                         start_new_session=True)
         os.close(slave)  # the child's copy alone keeps it open: EOF when cohort exits
@@ -498,7 +498,7 @@ def no_bar_unless_stderr_is_a_terminal_nothing_with_quiet_no_colour_with_no_colo
         # Not a terminal: the summary line alone, no bar, no control sequence
         # (bytes: text mode would turn a "\r" into a newline).
         out = out_path("plain")
-        p = subprocess.run([COHORT, *tiles_args(s, out, "-j", 2, "--rate", 30)],
+        p = subprocess.run(command(tiles_args(s, out, "-j", 2, "--rate", 30)),
                            capture_output=True, timeout=60)
         err = p.stderr.decode("utf-8")
         equal(p.returncode, 0, err)

@@ -14,7 +14,7 @@ import resource
 import subprocess
 import sys
 
-from tiles_cli_support import COHORT, TMP, check, equal, main, out_path, test
+from tiles_cli_support import COHORT, TMP, check, command, equal, main, out_path, test
 
 import pmtiles_archive  # noqa: E402  (next to tile_server.py, on sys.path)
 
@@ -61,7 +61,7 @@ def peak_rss(args):
     pid = os.fork()
     if pid == 0:
         try:
-            os.execv(COHORT, [COHORT, *args])
+            os.execv(COHORT, command(args))
         finally:
             os._exit(127)
     _, status, usage = os.wait4(pid, 0)

@@ -15,7 +15,7 @@ namespace cohort::app::tiles {
 
 std::unique_ptr<tile_fetcher> make_archive_fetcher(asio_loop& loop, const tiles_options& o) {
   if (o.archive.rfind("file://", 0) == 0) return std::make_unique<file_range_fetcher>();
-  return std::make_unique<http_tile_fetcher>(loop, o.concurrency);
+  return make_http_fetcher(loop, o.concurrency, o.threads);
 }
 
 std::optional<int> read_archive(tiles_options& o, std::optional<archive_index>& ix, int& ended_by) {

@@ -137,7 +137,8 @@ class file_range_fetcher final : public tile_fetcher {
 };
 
 /// The fetcher of an archive at `o.archive`: a file_range_fetcher for a
-/// file:// URL, else an http_tile_fetcher with -j connections.
+/// file:// URL, else make_http_fetcher's with -j connections on --threads
+/// loops.
 std::unique_ptr<tile_fetcher> make_archive_fetcher(asio_loop& loop, const tiles_options& o);
 
 /// Reads the header and root of `o.archive` in a runtime of its own

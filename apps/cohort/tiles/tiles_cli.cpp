@@ -11,11 +11,13 @@
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
 namespace cohort::app::tiles {
 
@@ -109,7 +111,7 @@ struct value_texts {
   std::vector<std::string> boxes;
   std::string area, buffer;
   std::string zoom, url, subdomains = "a,b,c";
-  std::string concurrency, rate, retries, max_bytes, retry_delay, connect, request, stall;
+  std::string concurrency, threads, rate, retries, max_bytes, retry_delay, connect, request, stall;
   std::string max_failures, max_tiles;
   std::string part, parts;
 };
@@ -156,6 +158,9 @@ void add_area_options(CLI::App& app, tiles_options& o, value_texts& t) {
 void add_request_options(CLI::App& app, tiles_options& o, value_texts& t) {
   add_value(app, "-j,--concurrency", t.concurrency, "N", network_group,
             "requests at a time, 1 to 1,024 (default 4: be polite)");
+  add_value(app, "--threads", t.threads, "N", network_group,
+            "event loops the requests are spread over, each with its own connections, 1 to 256, "
+            "at most -j (default: one per core, 1 with -j below 4)");
   add_value(app, "--rate", t.rate, "PER_SECOND", network_group,
             "at most this many requests per second per host (default: no limit)");
   add_value(app, "--retries", t.retries, "N", network_group,
@@ -220,11 +225,24 @@ void add_output_flags(CLI::App& app, tiles_options& o, value_texts& t) {
             "the environment variable that holds it");
 }
 
-// -j, --rate, --retries and --max-failures-in-a-row.
+// --threads, or its default: one loop per core, one loop for fewer than 4
+// connections; never more loops than connections.
+std::size_t read_threads(const std::string& text, std::size_t concurrency) {
+  std::size_t threads = 1;
+  if (!text.empty()) {
+    threads = static_cast<std::size_t>(parse_count(text, "--threads", 1, 256));
+  } else if (concurrency >= 4) {
+    threads = std::max(1U, std::thread::hardware_concurrency());
+  }
+  return std::min(threads, concurrency);
+}
+
+// -j, --threads, --rate, --retries and --max-failures-in-a-row.
 void read_request_counts(tiles_options& o, const value_texts& t) {
   if (!t.concurrency.empty()) {
     o.concurrency = static_cast<std::size_t>(parse_count(t.concurrency, "-j", 1, 1024));
   }
+  o.threads = read_threads(t.threads, o.concurrency);
   if (!t.rate.empty()) {
     o.rate = parse_decimal(t.rate, "--rate", "requests per second", 0, 1e6);
   }

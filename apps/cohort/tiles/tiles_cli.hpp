@@ -32,6 +32,7 @@ struct tiles_options {
   std::string archive;
   std::string output;                                 ///< -o/--output (dir or .mbtiles)
   std::size_t concurrency = 4;                        ///< -j/--concurrency
+  std::size_t threads = 1;                            ///< --threads, resolved: 1 to -j
   double rate = 0;                                    ///< --rate requests/s per host (0: none)
   int retries = 5;                                    ///< --retries (after the first attempt)
   std::chrono::milliseconds retry_delay{500};         ///< --retry-delay, first backoff

@@ -71,7 +71,7 @@ run_outcome run_download(const tiles_options& o, tile_downloader& d, progress_ba
         // The fetcher lives in this frame: however the run ends, it goes
         // after the downloader's requests and before the loop.
         const std::unique_ptr<tile_fetcher> fetcher =
-            o.archive.empty() ? std::make_unique<http_tile_fetcher>(rt.loop(), o.concurrency)
+            o.archive.empty() ? make_http_fetcher(rt.loop(), o.concurrency, o.threads)
                               : make_archive_fetcher(rt.loop(), o);
         co_await with_task_group([&](task_group& g) -> task<> {
           if (bar != nullptr) g.spawn(bar->drive().named("progress bar"));

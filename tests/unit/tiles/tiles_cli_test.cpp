@@ -7,9 +7,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <initializer_list>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -240,7 +242,10 @@ TEST(parse_tiles_cli, sizes_and_counts_are_checked) {
         {"--retries", "101"},
         {"--retries", "-1"},
         {"--rate", "-1"},
-        {"--rate", "fast"}}) {
+        {"--rate", "fast"},
+        {"--threads", "0"},
+        {"--threads", "x"},
+        {"--threads", "257"}}) {
     std::vector<const char*> args{"--bbox", "1,1,2,2", "--zoom", "3", "--url", url, "-o", "o"};
     args.insert(args.end(), bad.begin(), bad.end());
     std::vector<std::string> words{"tiles"};
@@ -251,6 +256,28 @@ TEST(parse_tiles_cli, sizes_and_counts_are_checked) {
     EXPECT_EQ(parse_tiles_cli(static_cast<int>(argv.size()), argv.data()).exit_code, 2)
         << *bad.begin() << " " << *(bad.begin() + 1);
   }
+}
+
+TEST(parse_tiles_cli, threads_default_to_the_cores_unless_few_connections) {
+  const char* url = "http://h/{z}/{x}/{y}.png";
+  const auto threads = [url](std::initializer_list<const char*> extra) {
+    std::vector<const char*> args{"--bbox", "1,1,2,2", "--zoom", "3", "--url", url, "-o", "o"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<std::string> words{"tiles"};
+    words.insert(words.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& w : words) argv.push_back(w.data());
+    const auto r = parse_tiles_cli(static_cast<int>(argv.size()), argv.data());
+    return r.options ? r.options->threads : 0;
+  };
+  const std::size_t cores = std::max(1U, std::thread::hardware_concurrency());
+  EXPECT_EQ(threads({}), std::min<std::size_t>(cores, 4));  // -j 4
+  EXPECT_EQ(threads({"-j", "16"}), std::min<std::size_t>(cores, 16));
+  EXPECT_EQ(threads({"-j", "3"}), 1u);  // below 4: one loop
+  EXPECT_EQ(threads({"-j", "3", "--threads", "2"}), 2u);
+  EXPECT_EQ(threads({"-j", "16", "--threads", "1"}), 1u);
+  EXPECT_EQ(threads({"-j", "16", "--threads", "256"}), 16u);  // never more than -j
+  EXPECT_EQ(threads({"-j", "2", "--threads", "8"}), 2u);
 }
 
 TEST(parse_tiles_cli, area_reads_geojson_and_excludes_bbox) {
