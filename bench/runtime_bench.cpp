@@ -1,6 +1,7 @@
 // Runtime benchmarks: the Asio loop and bridge.
 #include <cohort/cohort.hpp>
 #include <cohort/runtime/asio_loop.hpp>
+#include <cohort/runtime/loop_thread.hpp>
 #include <cohort/runtime/use_op.hpp>
 
 #include <benchmark/benchmark.h>
@@ -75,5 +76,43 @@ BENCHMARK(BM_CancelSuspendedCohortSleeps)
     ->Arg(1000)
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
+
+// Calls from the main loop to a loop_thread: `range(0)` calls at a time, each
+// a trivial task there, 4096 calls an iteration. CPU time of both threads
+// (the process's) per call: what moving a request to another loop costs,
+// wake-ups of an idle loop included (issue 17's --threads).
+cohort::task<int> trivial_there() {
+  co_return 1;
+}
+
+cohort::task<> call_many(cohort::loop_thread& w, int total, int at_once) {
+  int next = 0;
+  co_await cohort::with_task_group([&](cohort::task_group& g) -> cohort::task<> {
+    for (int k = 0; k < at_once; ++k) {
+      g.spawn([](cohort::loop_thread& w, int& next, int total) -> cohort::task<> {
+        while (next < total) {
+          ++next;
+          co_await w.call([] { return trivial_there(); });
+        }
+      }(w, next, total));
+    }
+    co_return;
+  });
+}
+
+void BM_LoopThreadCall(benchmark::State& state) {
+  const auto at_once = static_cast<int>(state.range(0));
+  constexpr int calls = 4096;
+  boost::asio::io_context io;
+  cohort::asio_loop loop(io);
+  cohort::loop_thread worker;
+  for (auto _ : state) loop.run(call_many(worker, calls, at_once));
+  state.SetItemsProcessed(state.iterations() * calls);
+}
+BENCHMARK(BM_LoopThreadCall)
+    ->Arg(1)
+    ->Arg(16)
+    ->MeasureProcessCPUTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace

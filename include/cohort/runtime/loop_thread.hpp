@@ -130,8 +130,10 @@ task<> run_remote(remote_ticket<T, F> ticket) {
 template <class T, class F>
 class remote_call_op {
  public:
-  remote_call_op(loop_thread& target, F make)
-      : target_(&target), state_(std::make_shared<remote_call<T, F>>(std::move(make))) {}
+  remote_call_op(loop_thread& target, F make, const char* what)
+      : target_(&target),
+        state_(std::make_shared<remote_call<T, F>>(std::move(make))),
+        what_(what) {}
   void start(completion& c);
   /// Asks the remote task to stop; the call ends once it has unwound there.
   bool cancel() noexcept;
@@ -152,11 +154,12 @@ class remote_call_op {
       default: throw loop_stopped_error();
     }
   }
-  const char* name() const noexcept { return "call on a loop_thread"; }
+  const char* name() const noexcept { return what_; }
 
  private:
   loop_thread* target_;
   std::shared_ptr<remote_call<T, F>> state_;
+  const char* what_;
 };
 
 }  // namespace detail
@@ -210,15 +213,17 @@ class loop_thread {
   /// Runs the task `make()` returns on this loop, awaited by a task on
   /// another loop (see the class comment); cancelling the awaiting task
   /// cancels it there. `make` is kept alive, and called on this loop's
-  /// thread, until the task has ended.
+  /// thread, until the task has ended. `what` names the wait in the
+  /// caller's task-tree dumps (SIGQUIT): a string literal, say "http get on
+  /// a network thread".
   template <class F>
-  [[nodiscard]] auto call(F make)
+  [[nodiscard]] auto call(F make, const char* what = "call on a loop_thread")
       -> task<typename detail::task_value<std::invoke_result_t<F&>>::type> {
     using T = typename detail::task_value<std::invoke_result_t<F&>>::type;
     if constexpr (std::is_void_v<T>) {
-      co_await detail::remote_call_op<T, F>(*this, std::move(make));
+      co_await detail::remote_call_op<T, F>(*this, std::move(make), what);
     } else {
-      co_return co_await detail::remote_call_op<T, F>(*this, std::move(make));
+      co_return co_await detail::remote_call_op<T, F>(*this, std::move(make), what);
     }
   }
 
