@@ -243,6 +243,11 @@ struct http_client::impl {
     set(CURLOPT_OPENSOCKETDATA, static_cast<void*>(this));
     set(CURLOPT_CLOSESOCKETFUNCTION, &on_close_socket);
     set(CURLOPT_CLOSESOCKETDATA, static_cast<void*>(this));
+    // A 64 KiB receive buffer (libcurl's default is 16 KiB): a typical tile
+    // and its headers arrive in one recv instead of 1.5, and libcurl's poll
+    // for more pending data after each recv goes with it (issue 17:
+    // 1 system call a tile fewer). 1 MiB for 16 pooled handles.
+    set(CURLOPT_BUFFERSIZE, 65536L);
     set(CURLOPT_PROTOCOLS_STR, "http,https");
     set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     set(CURLOPT_HTTP_VERSION,

@@ -18,6 +18,10 @@ loop_thread::loop_thread() : stop_(std::make_unique<stop_signal>()) {
     loop_ = &loop;
     loop.run(host());
     group_ = nullptr;
+    // What was posted while the loop stopped still runs: a call that came
+    // in then is dropped unstarted, and its ticket tells the caller.
+    io_.restart();
+    io_.poll();
     loop_ = nullptr;
   });
   running.wait();

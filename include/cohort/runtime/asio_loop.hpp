@@ -89,6 +89,7 @@ class asio_loop final : public scheduler {
   void schedule_drain();
   void drain_now() noexcept;
   void rearm();
+  void schedule_due();
 
   boost::asio::io_context* io_;
   boost::asio::steady_timer timer_;
@@ -97,6 +98,7 @@ class asio_loop final : public scheduler {
   detail::cancel_node* root_ = nullptr;
   time_point armed_for_ = time_point::max();
   bool drain_posted_ = false;
+  bool due_posted_ = false;
 };
 
 }  // namespace cohort

@@ -207,16 +207,23 @@ class loop_thread {
   /// True on this loop's own thread.
   bool on_this_thread() const noexcept { return std::this_thread::get_id() == thread_.get_id(); }
 
-  /// Runs the task `make()` returns on this loop, awaited as a cancellable
-  /// operation by a task on another loop (see the class comment). `make` is
-  /// kept alive, and called on this loop's thread, until the task has ended.
+  /// Runs the task `make()` returns on this loop, awaited by a task on
+  /// another loop (see the class comment); cancelling the awaiting task
+  /// cancels it there. `make` is kept alive, and called on this loop's
+  /// thread, until the task has ended.
   template <class F>
-  [[nodiscard]] auto call(F make) {
+  [[nodiscard]] auto call(F make)
+      -> task<typename detail::task_value<std::invoke_result_t<F&>>::type> {
     using T = typename detail::task_value<std::invoke_result_t<F&>>::type;
-    return detail::remote_call_op<T, F>(*this, std::move(make));
+    if constexpr (std::is_void_v<T>) {
+      co_await detail::remote_call_op<T, F>(*this, std::move(make));
+    } else {
+      co_return co_await detail::remote_call_op<T, F>(*this, std::move(make));
+    }
   }
 
-  /// Runs `f` on this loop's thread soon (thread-safe, never blocks).
+  /// Runs `f` on this loop's thread soon (thread-safe, never blocks). `f`
+  /// must not throw: nothing there could take the exception.
   void post(std::function<void()> f);
 
   /// Runs `f()` on this loop's thread and blocks the calling thread until it

@@ -81,6 +81,38 @@ TEST(AsioLoop, DeadlineCancelsOnTheRealClock) {
   EXPECT_LT(took, 1s);
 }
 
+// A timer already due when it is added (libcurl asks for 0 ms timeouts all
+// the time) fires from a posted handler without re-arming the Asio timer;
+// the later deadlines armed before and after it still fire on time.
+TEST(AsioLoop, DueTimersFireAtOnceAndLaterDeadlinesStillFire) {
+  boost::asio::io_context io;
+  cohort::asio_loop loop(io);
+  std::vector<int> order;
+  const auto start = cohort::clock::now();
+  loop.run([](std::vector<int>& order) -> cohort::task<> {
+    co_await cohort::with_task_group([&](cohort::task_group& g) -> cohort::task<> {
+      g.spawn([](std::vector<int>& order) -> cohort::task<> {
+        co_await cohort::sleep_for(1h);  // armed first, never reached
+        order.push_back(3600);
+      }(order));
+      g.spawn([](std::vector<int>& order) -> cohort::task<> {
+        co_await cohort::sleep_for(20ms);
+        order.push_back(20);
+      }(order));
+      g.spawn([](std::vector<int>& order) -> cohort::task<> {
+        for (int i = 0; i < 100; ++i) co_await cohort::sleep_for(0ms);
+        order.push_back(0);
+      }(order));
+      co_await cohort::sleep_for(30ms);
+      g.cancel();
+    });
+  }(order));
+  EXPECT_EQ(order, (std::vector<int>{0, 20}));
+  const auto took = cohort::clock::now() - start;
+  EXPECT_GE(took, 30ms);
+  EXPECT_LT(took, 1s);
+}
+
 TEST(AsioLoop, RootCancelUnwindsAndRunThrowsCancelled) {
   boost::asio::io_context io;
   cohort::asio_loop loop(io);

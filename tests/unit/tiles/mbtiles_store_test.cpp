@@ -42,7 +42,7 @@ TEST(MBTilesStore, MetadataFollowsTheSpec) {
   EXPECT_EQ(meta["maxzoom"], "12");
   EXPECT_EQ(meta.count("json"), 0u);
   EXPECT_EQ(db.value("PRAGMA application_id"), "1297105496");  // "MPBX"
-  EXPECT_EQ(db.value("PRAGMA page_size"), "16384");
+  EXPECT_EQ(db.value("PRAGMA page_size"), "65536");
   // Closed cleanly: a single self-contained file again.
   EXPECT_EQ(db.value("PRAGMA journal_mode"), "delete");
   EXPECT_FALSE(fs::exists(dir.path() / "berlin.mbtiles-wal"));
@@ -113,6 +113,28 @@ TEST(MBTilesStore, AResumeWithoutTheMetadataOptionsKeepsWhatWasGiven) {
   sqlite_reader db2(out);
   EXPECT_EQ(db2.value("SELECT value FROM metadata WHERE name = 'name'"), "New");
   EXPECT_EQ(db2.value("SELECT value FROM metadata WHERE name = 'description'"), "d2");
+}
+
+TEST(MBTilesStore, AFileWithSmallerPagesIsResumedWithItsOwn) {
+  // Files written before pages grew to 64 KiB keep their 16 KiB pages.
+  scratch_dir dir;
+  const fs::path out = dir.path() / "old.mbtiles";
+  open_mbtiles_store(out, berlin(), {.format = "png"})->close();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(out.c_str(), &db), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db, "PRAGMA page_size = 16384; VACUUM", nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  {
+    auto store = open_mbtiles_store(out, berlin(), {.format = "png"});
+    store->put(tile{12, 2200, 1343}, "\x89PNG " + std::string(40000, 'x'));
+    store->close();
+  }
+  sqlite_reader db(out);
+  EXPECT_EQ(db.value("PRAGMA page_size"), "16384");
+  EXPECT_EQ(db.value("SELECT length(tile_data) FROM tiles"), "40005");
 }
 
 TEST(MBTilesStore, FormatComesFromTheFirstTileWhenNotGiven) {
