@@ -27,23 +27,6 @@ task<http_response> get_with(http_client& client, http_request request) {
   co_return co_await client.get_ec(std::move(request));
 }
 
-// An operation under another name: the SIGQUIT dump shows a fetch sent
-// to a thread as the request it is, not as "call on a loop_thread".
-template <class Op>
-class named_wait {
- public:
-  named_wait(Op op, const char* name) : op_(std::move(op)), name_(name) {}
-  void start(completion& c) { op_.start(c); }
-  bool cancel() noexcept { return op_.cancel(); }
-  bool must_resume() const noexcept { return op_.must_resume(); }
-  decltype(auto) result() { return op_.result(); }
-  const char* name() const noexcept { return name_; }
-
- private:
-  Op op_;
-  const char* name_;
-};
-
 }  // namespace
 
 http_tile_fetcher::http_tile_fetcher(asio_loop& loop, std::size_t concurrency)
@@ -138,8 +121,7 @@ task<http_response> threaded_tile_fetcher::fetch(http_request request) {
   auto get = [c = l.client.get(), r = std::move(request)]() mutable {
     return get_with(*c, std::move(r));
   };
-  named_wait wait(l.thread->call(std::move(get)), "http get on a network thread");
-  co_return co_await std::move(wait);
+  co_return co_await l.thread->call(std::move(get));
 }
 
 std::vector<threaded_tile_fetcher::lane_load> threaded_tile_fetcher::loads() const {
