@@ -655,9 +655,10 @@ def sigquit_dump_names_each_tile_and_its_wait():
         p.send_signal(signal.SIGINT)
         _, err = p.communicate(timeout=30)
         equal(p.returncode, -signal.SIGINT, f"exit status: {err}")
-        # (With --threads, a request on a network thread is a call to it.)
+        # (With --threads, a request on a network thread is "http get on a
+        # network thread".)
         waits = re.findall(r"^ *tile (10/\d+/\d+) from 127\.0\.0\.1(?::\d+)?(?: <- worker#\d+)? "
-                           r"waiting (\d+\.\d) s on (?:http get|call on a loop_thread)", err, re.M)
+                           r"waiting (\d+\.\d) s on http get", err, re.M)
         equal(len(waits), 2, f"tiles waiting in the dump: {err!r}")
         check(all(float(w) >= 1.0 for _, w in waits), f"wait times: {err!r}")
         stalled = {path for _, path, what in s.stats()["log"] if what == "stall"}
