@@ -215,7 +215,9 @@ class loop_thread {
   /// cancels it there. `make` is kept alive, and called on this loop's
   /// thread, until the task has ended. `what` names the wait in the
   /// caller's task-tree dumps (SIGQUIT): a string literal, say "http get on
-  /// a network thread".
+  /// a network thread". Name a lambda with by-copy captures before the
+  /// `co_await` rather than writing it inside `call(...)` there: g++ 12
+  /// destroys such a closure twice (docs/guide.md, "Pitfalls").
   template <class F>
   [[nodiscard]] auto call(F make, const char* what = "call on a loop_thread")
       -> task<typename detail::task_value<std::invoke_result_t<F&>>::type> {
