@@ -32,47 +32,29 @@ import json
 import math
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                 "support"))
 import pmtiles_archive  # noqa: E402
 
+import bench_nginx  # noqa: E402
+
 COUNTRY = [5.87, 47.27, 15.04, 55.06]  # Germany
 CITY = "13.09,52.34,13.76,52.68"       # Berlin
 PNG = b"\x89PNG\r\n\x1a\n"
 
-NGINX_CONF = """daemon off;
-master_process on;
-worker_processes 1;
-pid {ng}/nginx.pid;
-error_log {ng}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    sendfile on;
-    tcp_nopush on;
-    tcp_nodelay on;
-    keepalive_requests 1000000;
-    default_type application/octet-stream;
-    client_body_temp_path {ng}/tmp/body;
-    proxy_temp_path {ng}/tmp/proxy;
-    fastcgi_temp_path {ng}/tmp/fastcgi;
-    uwsgi_temp_path {ng}/tmp/uwsgi;
-    scgi_temp_path {ng}/tmp/scgi;
-    log_format ranges '$status $body_bytes_sent "$http_range"';
-    access_log {ng}/access.log ranges;
+# Each request's status, bytes sent and Range header, for the figures.
+NGINX_HTTP = """    log_format ranges '$status $body_bytes_sent "$http_range"';
+    access_log {{ng}}/access.log ranges;
     server {{
         listen 127.0.0.1:{port};
         root {root};
-    }}
-}}
-"""
+    }}"""
 
 
 def die(message):
@@ -108,23 +90,9 @@ def make_archive(work, zooms):
 
 
 def start_nginx(work, port):
-    ng = os.path.join(work, "nginx")
-    os.makedirs(os.path.join(ng, "tmp"), exist_ok=True)
-    conf = os.path.join(ng, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write(NGINX_CONF.format(ng=ng, root=work, port=port))
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    proc = subprocess.Popen([nginx, "-e", os.path.join(ng, "error.log"), "-c", conf])
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/country.pmtiles", timeout=1).close()
-            return proc, os.path.join(ng, "access.log")
-        except OSError:
-            if proc.poll() is not None:
-                die(f"nginx exited {proc.returncode}; see {ng}/error.log")
-            time.sleep(0.05)
-    proc.kill()
-    die(f"nginx did not answer on 127.0.0.1:{port}")
+    proc = bench_nginx.start(work, NGINX_HTTP.format(root=work, port=port),
+                             f"http://127.0.0.1:{port}/country.pmtiles", die)
+    return proc, os.path.join(work, "nginx", "access.log")
 
 
 def log_figures(access_log, since):

@@ -52,7 +52,8 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+
+import bench_nginx
 
 PNG = b"\x89PNG\r\n\x1a\n"
 WORLD = "-180,-85.0511,180,85.0511"
@@ -92,27 +93,11 @@ def make_tree(root, tiles, seed=20240601):
     return total
 
 
-NGINX_CONF = """daemon off;
-master_process on;
-worker_processes 1;
-worker_rlimit_nofile 8192;
-pid {ng}/nginx.pid;
-error_log {ng}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    tcp_nodelay on;
+# The tile tree on two ports: the clients' without a log, and the resume
+# check's with one (each request's path and status).
+NGINX_HTTP = """    access_log off;
     keepalive_timeout 65;
-    keepalive_requests 1000000;
     types {{ image/png png; }}
-    default_type application/octet-stream;
-    client_body_temp_path {ng}/tmp/body;
-    proxy_temp_path {ng}/tmp/proxy;
-    fastcgi_temp_path {ng}/tmp/fastcgi;
-    uwsgi_temp_path {ng}/tmp/uwsgi;
-    scgi_temp_path {ng}/tmp/scgi;
     log_format tiles '$request_uri $status';
     server {{
         listen 127.0.0.1:{port};
@@ -122,33 +107,16 @@ http {{
     server {{
         listen 127.0.0.1:{rport};
         root {root};
-        access_log {ng}/access.log tiles;
+        access_log {{ng}}/access.log tiles;
         location / {{ try_files $uri =404; }}
-    }}
-}}
-"""
+    }}"""
 
 
 def start_nginx(work, root, port):
-    ng = os.path.join(work, "nginx")
-    os.makedirs(os.path.join(ng, "tmp"), exist_ok=True)
-    conf = os.path.join(ng, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write(NGINX_CONF.format(ng=ng, root=root, port=port, rport=port + 1))
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    proc = subprocess.Popen([nginx, "-e", os.path.join(ng, "error.log"), "-c", conf])
-    url = f"http://127.0.0.1:{port}/0/0/0.png"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(url, timeout=1).read()
-            return proc, os.path.join(ng, "access.log")
-        except OSError:
-            if proc.poll() is not None:
-                die(f"nginx exited {proc.returncode} (port {port} or {port + 1} busy? use --port); "
-                    f"see {ng}/error.log")
-            time.sleep(0.05)
-    proc.kill()
-    die(f"nginx did not answer on 127.0.0.1:{port}; see {ng}/error.log")
+    proc = bench_nginx.start(work, NGINX_HTTP.format(root=root, port=port, rport=port + 1),
+                             f"http://127.0.0.1:{port}/0/0/0.png", die,
+                             f" (port {port} or {port + 1} busy? use --port)")
+    return proc, os.path.join(work, "nginx", "access.log")
 
 
 def run_measured(cmd, stdout=subprocess.DEVNULL):
