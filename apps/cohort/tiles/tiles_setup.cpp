@@ -76,15 +76,13 @@ task<> get_tilejson(asio_loop& loop, const tiles_options& o, std::string& text,
 
 }  // namespace
 
-std::optional<int> fetch_tilejson(tiles_options& o, int& ended_by) {
-  std::string text;
-  std::string problem;
+std::optional<int> run_setup_step(const std::function<task<>(runtime&)>& step, int& ended_by) {
   cohort::run_options ro;
   ro.grace = std::chrono::seconds(1);
   ro.ignore_signals_after = false;
   const cohort::run_outcome ended = cohort::run_with_outcome(
       [&](cohort::runtime& rt) -> cohort::task<int> {
-        co_await get_tilejson(rt.loop(), o, text, problem);
+        co_await step(rt);
         co_return 0;
       },
       ro);
@@ -93,6 +91,16 @@ std::optional<int> fetch_tilejson(tiles_options& o, int& ended_by) {
     return ended.code;
   }
   if (ended.code != 0) return exit_usage;
+  return std::nullopt;
+}
+
+std::optional<int> fetch_tilejson(tiles_options& o, int& ended_by) {
+  std::string text;
+  std::string problem;
+  const auto fetch = [&](cohort::runtime& rt) -> cohort::task<> {
+    co_await get_tilejson(rt.loop(), o, text, problem);
+  };
+  if (auto code = run_setup_step(fetch, ended_by)) return code;
   try {
     if (!problem.empty()) {
       throw usage_error(

@@ -11,10 +11,18 @@
 
 #include <cohort/runtime/run.hpp>
 
+#include <functional>
 #include <memory>
 #include <optional>
 
 namespace cohort::app::tiles {
+
+/// Runs `step`, a network step before the download (fetching the
+/// --tilejson URL, reading a PMTiles archive's root), in a runtime of its
+/// own with 1 s of grace. Returns the exit status to end with, or nullopt
+/// once the step has run: the signal's when interrupted (then `ended_by` is
+/// set to the signal), 2 when the step threw.
+std::optional<int> run_setup_step(const std::function<task<>(runtime&)>& step, int& ended_by);
 
 /// Fetches the --tilejson URL (with the tiles' own request options) and
 /// merges it into `o`. Returns the exit status to end with, or nullopt to go
